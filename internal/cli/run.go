@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/crowdrun/crowdrun/internal/sandbox"
+	"github.com/crowdrun/crowdrun/internal/wasi"
+)
+
+// Exit codes of `crowdrun run` for each verdict. A guest's own non-zero exit
+// code passes through when it is below 120 and becomes 119 otherwise, so the
+// codes below always mean the verdict (docs/cli.md).
+var verdictExitCodes = map[sandbox.Status]int{
+	sandbox.StatusOK:              0,
+	sandbox.StatusFuelExhausted:   120,
+	sandbox.StatusStackOverflow:   121,
+	sandbox.StatusTrap:            122,
+	sandbox.StatusMemoryLimit:     123,
+	sandbox.StatusTimeout:         124,
+	sandbox.StatusOutputLimit:     125,
+	sandbox.StatusInvalidModule:   126,
+	sandbox.StatusForbiddenImport: 127,
+}
+
+const maxGuestExitCode = 119
+
+// ExitCodeFor maps a report to the exit status of `crowdrun run`.
+func ExitCodeFor(r sandbox.Report) int {
+	if r.Status == sandbox.StatusExit {
+		return int(min(r.ExitCode, maxGuestExitCode))
+	}
+	return verdictExitCodes[r.Status]
+}
+
+func (m *Main) runCmd(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("run", "[flags] MODULE.wasm [--] [ARGS...]")
+	memory := uint64(sandbox.DefaultMemory)
+	maxOutput := uint64(sandbox.DefaultMaxOutput)
+	var env, files listFlag
+	fs.Var(sizeFlag{&memory}, "memory", "guest linear memory limit (KiB/MiB/GiB)")
+	fs.Var(sizeFlag{&maxOutput}, "max-output", "limit on stdout+stderr together")
+	timeout := fs.Duration("timeout", 0, "wall-clock limit, e.g. 10s (0: none)")
+	fs.Var(&env, "env", "set a guest environment variable `K=V` (repeatable)")
+	fs.Var(&files, "file", "expose host file PATH to the guest read-only as /NAME: `NAME=PATH` (repeatable)")
+	seed := fs.Uint64("seed", 0, "seed of the guest's deterministic random source")
+	report := fs.String("report", "", "write a JSON report to `FILE` ('-' for stderr)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return usageError("a module is required")
+	}
+	modPath, guestArgs := rest[0], rest[1:]
+	if len(guestArgs) > 0 && guestArgs[0] == "--" {
+		guestArgs = guestArgs[1:]
+	}
+	if memory == 0 || memory > sandbox.MaxMemory {
+		return usageError("--memory must be between 1B and 4GiB")
+	}
+	if maxOutput == 0 || maxOutput > 1<<62 {
+		return usageError("--max-output must be at least 1B")
+	}
+	if *timeout < 0 {
+		return usageError("--timeout must not be negative")
+	}
+	in := sandbox.Input{
+		Args:  append([]string{filepath.Base(modPath)}, guestArgs...),
+		Env:   env,
+		Stdin: m.Stdin,
+		Seed:  *seed,
+	}
+	for _, spec := range files {
+		name, path, ok := strings.Cut(spec, "=")
+		if !ok || name == "" || path == "" {
+			return usageError("--file %q: want NAME=PATH", spec)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return usageError("--file %s: %v", name, err)
+		}
+		in.Files = append(in.Files, wasi.File{Name: strings.TrimPrefix(name, "/"), Data: data})
+	}
+	bin, err := os.ReadFile(modPath)
+	if err != nil {
+		return usageError("%v", err)
+	}
+
+	eng, err := sandbox.NewEngine(ctx)
+	if err != nil {
+		return err
+	}
+	defer eng.Close(context.WithoutCancel(ctx))
+
+	var rep sandbox.Report
+	mod, err := eng.Compile(ctx, bin)
+	if err != nil {
+		var se *sandbox.Error
+		if !errors.As(err, &se) {
+			return err
+		}
+		rep = sandbox.Report{Status: se.Status, Message: se.Message}
+	} else {
+		out := bufio.NewWriterSize(m.Stdout, 64<<10)
+		in.Stdout = out
+		in.Stderr = m.Stderr
+		rep = eng.Run(ctx, mod, in, sandbox.Limits{MemoryBytes: memory, MaxOutput: int64(maxOutput), Timeout: *timeout})
+		if err := out.Flush(); err != nil {
+			return fmt.Errorf("writing the guest's output: %w", err)
+		}
+	}
+	if err := writeReport(m, *report, rep); err != nil {
+		return err
+	}
+	if rep.Status != sandbox.StatusOK && rep.Status != sandbox.StatusExit && *report == "" {
+		fmt.Fprintf(m.Stderr, "crowdrun run: %s: %s\n", rep.Status, rep.Message)
+	}
+	return &exitError{code: ExitCodeFor(rep)}
+}
+
+func writeReport(m *Main, dest string, rep sandbox.Report) error {
+	if dest == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	var w io.Writer = m.Stderr
+	if dest != "-" {
+		return os.WriteFile(dest, b, 0o644)
+	}
+	_, err = w.Write(b)
+	return err
+}
