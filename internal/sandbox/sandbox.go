@@ -53,6 +53,10 @@ type Limits struct {
 	MemoryBytes uint64        // guest linear memory
 	MaxOutput   int64         // stdout+stderr together
 	Timeout     time.Duration // wall-clock backstop
+	// Fuel is the instruction budget (0: unlimited). It needs a module
+	// instrumented by internal/instrument; until Run supports it, a non-zero
+	// value on an uninstrumented module is ignored.
+	Fuel uint64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -83,6 +87,9 @@ type Report struct {
 	Message         string `json:"message,omitempty"`
 	WallMS          int64  `json:"wall_ms"`
 	PeakMemoryBytes uint64 `json:"peak_memory_bytes"`
+	// Fuel is the deterministic instruction count the run used (instrumented
+	// modules only).
+	Fuel uint64 `json:"fuel"`
 }
 
 // Error is a module refused before it runs.
