@@ -1,0 +1,73 @@
+package wasi
+
+import (
+	"encoding/binary"
+	"testing"
+)
+
+// The SplitMix64 reference outputs for seed 0 (Steele, Lea, Flood 2014).
+func TestRandomIsSplitMix64(t *testing.T) {
+	s, err := NewState(Config{Seed: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []uint64{0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F}
+	buf := make([]byte, 24)
+	s.random(buf)
+	for i, w := range want {
+		if got := binary.LittleEndian.Uint64(buf[i*8:]); got != w {
+			t.Fatalf("output %d = %#x, want %#x", i, got, w)
+		}
+	}
+	// A partial call consumes a whole output and discards the rest.
+	s2, _ := NewState(Config{Seed: 0})
+	three := make([]byte, 3)
+	s2.random(three)
+	next := make([]byte, 8)
+	s2.random(next)
+	if got := binary.LittleEndian.Uint64(next); got != want[1] {
+		t.Fatalf("after a 3-byte read the next output is %#x, want %#x", got, want[1])
+	}
+}
+
+func TestNewStateRejectsBadInput(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"nul in arg":       {Args: []string{"a\x00b"}},
+		"env without =":    {Env: []string{"PATH"}},
+		"env empty key":    {Env: []string{"=x"}},
+		"absolute file":    {Files: []File{{Name: "/etc/passwd"}}},
+		"dotdot file":      {Files: []File{{Name: "../x"}}},
+		"unclean file":     {Files: []File{{Name: "a//b"}}},
+		"file under file":  {Files: []File{{Name: "a"}, {Name: "a/b"}}},
+		"duplicate file":   {Files: []File{{Name: "a"}, {Name: "a"}}},
+		"dir then as file": {Files: []File{{Name: "a/b"}, {Name: "a"}}},
+	} {
+		if _, err := NewState(cfg); err == nil {
+			t.Errorf("%s: NewState succeeded, want an error", name)
+		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	s, err := NewState(Config{Files: []File{{Name: "b.txt"}, {Name: "d/a.txt", Data: []byte("x")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want Errno
+	}{
+		{"b.txt", ErrnoSuccess}, {"/b.txt", ErrnoSuccess}, {"./d/a.txt", ErrnoSuccess},
+		{"d/../b.txt", ErrnoSuccess}, {"d/a.txt/x", ErrnoNotdir}, {"nope", ErrnoNoent},
+		{"..", ErrnoNotcapable}, {"d/../../b.txt", ErrnoNotcapable}, {"", ErrnoNoent},
+	} {
+		if _, got := s.lookup(s.root, tc.path); got != tc.want {
+			t.Errorf("lookup(%q) = %d, want %d", tc.path, got, tc.want)
+		}
+	}
+	// Inodes follow sorted path order: / b.txt d d/a.txt
+	n, _ := s.lookup(s.root, "d/a.txt")
+	if n.ino != 4 {
+		t.Fatalf("ino of d/a.txt = %d, want 4", n.ino)
+	}
+}
