@@ -48,3 +48,20 @@ func TestUnknownCommand(t *testing.T) {
 		t.Fatalf("stderr %q does not name the unknown command", stderr.String())
 	}
 }
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"64MiB", "1", "0B", "3 kb", "18446744073709551615", "4GiB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err != nil {
+			return
+		}
+		// Whatever parses must format to something that parses to the same value.
+		back, err := ParseSize(FormatSize(n))
+		if err != nil || back != n {
+			t.Fatalf("ParseSize(%q) = %d, but FormatSize gives %q -> %d, %v", s, n, FormatSize(n), back, err)
+		}
+	})
+}

@@ -71,3 +71,22 @@ func TestLookup(t *testing.T) {
 		t.Fatalf("ino of d/a.txt = %d, want 4", n.ino)
 	}
 }
+
+func FuzzLookup(f *testing.F) {
+	for _, p := range []string{"a/b.txt", "/a/../c", "..", "a/./b.txt/", "\x00", "a//b.txt"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		s, err := NewState(Config{Files: []File{{Name: "a/b.txt", Data: []byte("x")}, {Name: "c"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, _ := s.lookup(s.root, "a")
+		for _, dir := range []*node{s.root, sub} {
+			n, errno := s.lookup(dir, p)
+			if (errno == ErrnoSuccess) != (n != nil) {
+				t.Fatalf("lookup(%q) = %v, %d: node and errno disagree", p, n, errno)
+			}
+		}
+	})
+}
