@@ -1,0 +1,332 @@
+// Package store is the coordinator's narrow seam to durable storage: jobs,
+// tasks, replicas, segments, worker sessions, API tokens and content-addressed
+// blobs. Drivers (internal/store/sqlite; PostgreSQL later) implement Store and
+// all pass the one conformance suite in internal/store/storetest.
+//
+// Methods are shaped X(ctx, *XParams), after River's riverdriver. Drivers
+// translate their library's errors into the sentinels below, so the
+// coordinator never sees a driver-specific error.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every driver returns for the same conditions.
+var (
+	// ErrNotFound: no row matches (or it belongs to another owner).
+	ErrNotFound = errors.New("not found")
+	// ErrLeaseNotHeld: a result names a lease that the reporting session does
+	// not hold now — never granted, expired, requeued, or already reported.
+	ErrLeaseNotHeld = errors.New("lease not held")
+	// ErrJobFinished: the job is already done or cancelled.
+	ErrJobFinished = errors.New("job already finished")
+)
+
+// JobState, TaskState and ReplicaState are documented with their transitions
+// in docs/state_machine.md.
+type (
+	JobState     string
+	TaskState    string
+	ReplicaState string
+)
+
+const (
+	JobRunning   JobState = "running" // accepted; some task not finished
+	JobDone      JobState = "done"    // every task done or disputed
+	JobCancelled JobState = "cancelled"
+
+	TaskPending   TaskState = "pending"  // some replica not yet reported
+	TaskDone      TaskState = "done"     // every replica agreed
+	TaskDisputed  TaskState = "disputed" // replicas disagreed
+	TaskCancelled TaskState = "cancelled"
+
+	ReplicaQueued    ReplicaState = "queued"
+	ReplicaLeased    ReplicaState = "leased"
+	ReplicaDone      ReplicaState = "done"
+	ReplicaCancelled ReplicaState = "cancelled"
+)
+
+// Hash is the content address of a blob: lowercase hex SHA-256.
+func Hash(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
+}
+
+// Limits bound each replica of a job's tasks.
+type Limits struct {
+	Fuel        uint64 `json:"fuel"`         // 0: unlimited
+	MemoryBytes uint64 `json:"memory_bytes"` // guest linear memory
+	MaxOutput   uint64 `json:"max_output"`   // stdout+stderr together
+	TimeoutMS   int64  `json:"timeout_ms"`   // wall-clock backstop per run
+}
+
+// File is a read-only input file of a task, its content stored as a blob.
+type File struct {
+	Name string `json:"name"`
+	Hash string `json:"hash"`
+}
+
+// Result is how one execution ended: a replica's report, and a task's
+// agreed result.
+type Result struct {
+	Status     string // sandbox verdict
+	ExitCode   uint32
+	Message    string
+	StdoutHash string
+	StderrHash string
+	Fuel       uint64
+}
+
+// Agrees reports whether two replicas' results count as the same: same
+// verdict, exit status, output and fuel. The message is diagnostic only.
+func (r Result) Agrees(o Result) bool {
+	return r.Status == o.Status && r.ExitCode == o.ExitCode && r.StdoutHash == o.StdoutHash &&
+		r.StderrHash == o.StderrHash && r.Fuel == o.Fuel
+}
+
+type Job struct {
+	ID         int64
+	Owner      string
+	Name       string
+	ModuleHash string
+	State      JobState
+	Priority   int
+	Replicas   int
+	Limits     Limits
+	TaskCount  int
+	CreatedAt  time.Time
+	FinishedAt time.Time // zero while running
+}
+
+// JobCounts is the progress of a job's tasks and replicas.
+type JobCounts struct {
+	TasksDone, TasksDisputed, TasksCancelled, TasksPending int
+	ReplicasQueued, ReplicasLeased, ReplicasDone           int
+	Fuel                                                   uint64 // sum over finished tasks
+}
+
+type Task struct {
+	ID         int64
+	JobID      int64
+	Index      int
+	State      TaskState
+	StdinHash  string
+	Args       []string
+	Env        []string
+	Files      []File
+	Seed       uint64
+	Result     Result // valid when State is done (or disputed: the first replica's)
+	ResultSeq  int64  // order in which tasks of a job finished, from 1
+	FinishedAt time.Time
+}
+
+// TaskSpec is one task of a job being inserted. Blob contents named by hash
+// must be put with BlobPut (or in JobInsertParams.Blobs).
+type TaskSpec struct {
+	StdinHash string
+	Args      []string
+	Env       []string
+	Files     []File
+	Seed      uint64
+}
+
+type Session struct {
+	ID        int64
+	Worker    string
+	Slots     int
+	Remote    string
+	StartedAt time.Time
+	EndedAt   time.Time // zero: still open
+	EndReason string
+}
+
+type Token struct {
+	ID        int64
+	Owner     string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Lease is a replica granted to a worker session, with everything the worker
+// needs to run it.
+type Lease struct {
+	LeaseID    string
+	ReplicaID  int64
+	TaskID     int64
+	JobID      int64
+	TaskIndex  int
+	ModuleHash string
+	StdinHash  string
+	Args       []string
+	Env        []string
+	Files      []File
+	Seed       uint64
+	Limits     Limits
+	Deadline   time.Time
+}
+
+// RevokedLease names a lease taken back (job cancelled, session ended).
+type RevokedLease struct {
+	SessionID int64
+	LeaseID   string
+}
+
+// --- params ---
+
+type BlobPutParams struct{ Data []byte }
+
+type JobInsertParams struct {
+	Owner      string
+	Name       string
+	ModuleHash string
+	Priority   int
+	Replicas   int // ≥ 1
+	Limits     Limits
+	Tasks      []TaskSpec
+	// Blobs are put in the same transaction as the job (module, stdins, files).
+	Blobs [][]byte
+	Now   time.Time
+}
+
+type JobGetParams struct {
+	ID    int64
+	Owner string // "" matches any owner (coordinator-internal use)
+}
+
+// JobListParams lists an owner's jobs, newest first.
+type JobListParams struct {
+	Owner string
+	Limit int
+}
+
+type JobCancelParams struct {
+	ID    int64
+	Owner string
+	Now   time.Time
+}
+
+type TaskListResultsParams struct {
+	JobID    int64
+	AfterSeq int64
+	Limit    int
+}
+
+type SessionStartParams struct {
+	Worker string
+	Slots  int
+	Remote string
+	Now    time.Time
+}
+
+type SessionEndParams struct {
+	ID     int64
+	Reason string
+	Now    time.Time
+}
+
+type SessionEndAllParams struct {
+	Reason string
+	Now    time.Time
+}
+
+type SessionListParams struct{ Limit int }
+
+type ReplicaLeaseParams struct {
+	SessionID int64
+	Worker    string
+	Max       int
+	Deadline  time.Time
+	Now       time.Time
+}
+
+type ReplicaRenewParams struct {
+	SessionID int64
+	Deadline  time.Time
+}
+
+// ReplicaResult is one worker report. Stdout and Stderr are stored as blobs
+// in the same transaction.
+type ReplicaResult struct {
+	SessionID int64
+	LeaseID   string
+	Status    string
+	ExitCode  uint32
+	Message   string
+	Stdout    []byte
+	Stderr    []byte
+	Fuel      uint64
+	WallMS    int64
+}
+
+type ReplicaCompleteParams struct {
+	Results []ReplicaResult
+	Now     time.Time
+}
+
+// ReplicaOutcome is what happened to one ReplicaResult.
+type ReplicaOutcome struct {
+	Err          error     // nil: accepted; ErrLeaseNotHeld: refused, nothing changed
+	TaskID       int64     // the replica's task (0 when refused)
+	JobID        int64
+	TaskFinished TaskState // "" unless this result finished its task
+	JobFinished  bool
+}
+
+type ReplicaRequeueExpiredParams struct{ Now time.Time }
+
+type TokenInsertParams struct {
+	Owner string
+	Name  string
+	Hash  []byte // SHA-256 of the secret; the secret itself is never stored
+	Now   time.Time
+}
+
+type TokenLookupParams struct{ Hash []byte }
+
+// Store is the seam. Every method is safe for concurrent use.
+type Store interface {
+	BlobPut(ctx context.Context, p *BlobPutParams) (hash string, err error)
+	BlobGet(ctx context.Context, hash string) ([]byte, error)
+
+	JobInsert(ctx context.Context, p *JobInsertParams) (*Job, error)
+	JobGet(ctx context.Context, p *JobGetParams) (*Job, error)
+	JobList(ctx context.Context, p *JobListParams) ([]*Job, error)
+	JobCounts(ctx context.Context, jobID int64) (*JobCounts, error)
+	// JobCancel cancels a running job: unfinished tasks and their replicas
+	// become cancelled; the leases taken back are returned.
+	JobCancel(ctx context.Context, p *JobCancelParams) (*Job, []RevokedLease, error)
+
+	// TaskListResults lists a job's finished tasks (done or disputed) in the
+	// order they finished, after AfterSeq.
+	TaskListResults(ctx context.Context, p *TaskListResultsParams) ([]*Task, error)
+
+	SessionStart(ctx context.Context, p *SessionStartParams) (*Session, error)
+	// SessionEnd closes a session and requeues the replicas it held.
+	SessionEnd(ctx context.Context, p *SessionEndParams) (requeued int, err error)
+	// SessionEndAll closes every open session (coordinator start-up: no
+	// connection survives a restart) and requeues their replicas.
+	SessionEndAll(ctx context.Context, p *SessionEndAllParams) (requeued int, err error)
+	SessionList(ctx context.Context, p *SessionListParams) ([]*Session, error)
+
+	// ReplicaLease grants up to Max queued replicas of running jobs to a
+	// session, highest priority first, never a replica of a task of which
+	// Worker already holds or ran another replica.
+	ReplicaLease(ctx context.Context, p *ReplicaLeaseParams) ([]*Lease, error)
+	// ReplicaRenew moves the deadline of every lease the session holds.
+	ReplicaRenew(ctx context.Context, p *ReplicaRenewParams) error
+	// ReplicaComplete records results in one transaction; each is accepted
+	// or refused on its own (see ReplicaOutcome).
+	ReplicaComplete(ctx context.Context, p *ReplicaCompleteParams) ([]ReplicaOutcome, error)
+	// ReplicaRequeueExpired requeues leases whose deadline has passed.
+	ReplicaRequeueExpired(ctx context.Context, p *ReplicaRequeueExpiredParams) ([]RevokedLease, error)
+
+	TokenInsert(ctx context.Context, p *TokenInsertParams) (*Token, error)
+	TokenLookup(ctx context.Context, p *TokenLookupParams) (*Token, error)
+
+	Close() error
+}
