@@ -270,8 +270,8 @@ type ReplicaCompleteParams struct {
 
 // ReplicaOutcome is what happened to one ReplicaResult.
 type ReplicaOutcome struct {
-	Err          error     // nil: accepted; ErrLeaseNotHeld: refused, nothing changed
-	TaskID       int64     // the replica's task (0 when refused)
+	Err          error // nil: accepted; ErrLeaseNotHeld: refused, nothing changed
+	TaskID       int64 // the replica's task (0 when refused)
 	JobID        int64
 	TaskFinished TaskState // "" unless this result finished its task
 	JobFinished  bool

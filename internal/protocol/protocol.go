@@ -1,0 +1,323 @@
+// Package protocol is the versioned message protocol between the coordinator
+// and its workers over WebSocket (docs/protocol.md). Every message is one
+// JSON text frame: an object with a "type", a sender-chosen "id" (> 0,
+// increasing per sender) and, for replies, the "reply_to" id it answers.
+// Decode is the only way bytes from the network become messages; it is
+// fuzzed and refuses anything malformed with an *Error.
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Version is the protocol version; it is also the WebSocket subprotocol
+// "crowdrun.v1". A coordinator refuses a hello with another version.
+const (
+	Version     = 1
+	Subprotocol = "crowdrun.v1"
+)
+
+// Size limits. A frame larger than MaxMessage is refused by the reader
+// before it is decoded (WebSocket close 1009).
+const (
+	MaxMessage    = 16 << 20 // any frame
+	MaxSlots      = 256      // parallel runs per worker
+	MaxLeaseBatch = 256
+	maxName       = 128
+	maxLeaseID    = 64
+	maxMessageStr = 4096
+)
+
+// Message types.
+const (
+	TypeHello        = "hello"         // worker → coordinator, first message
+	TypeWelcome      = "welcome"       // coordinator → worker, reply to hello
+	TypeLeaseRequest = "lease_request" // worker → coordinator: I have free slots
+	TypeLeases       = "leases"        // coordinator → worker, reply to lease_request
+	TypeHeartbeat    = "heartbeat"     // worker → coordinator
+	TypeHeartbeatAck = "heartbeat_ack" // coordinator → worker
+	TypeResult       = "result"        // worker → coordinator
+	TypeAck          = "ack"           // coordinator → worker, reply to result/release
+	TypeRelease      = "release"       // worker → coordinator: give leases back unrun
+	TypeRevoke       = "revoke"        // coordinator → worker: stop these runs
+	TypeError        = "error"         // either way
+	TypeBye          = "bye"           // worker → coordinator: leaving
+)
+
+// Error codes carried by Error messages.
+const (
+	CodeBadMessage   = "bad_message" // not a valid message; the connection is closed
+	CodeVersion      = "unsupported_version"
+	CodeNotReady     = "not_ready"      // a message before hello
+	CodeLeaseNotHeld = "lease_not_held" // result for a lease not held, or reported twice
+	CodeTooLarge     = "too_large"      // a result over the job's output limit
+	CodeInternal     = "internal"
+)
+
+// Header is common to every message.
+type Header struct {
+	Type    string `json:"type"`
+	ID      uint64 `json:"id"`
+	ReplyTo uint64 `json:"reply_to,omitempty"`
+}
+
+// Message is any protocol message.
+type Message interface{ header() *Header }
+
+func (h *Header) header() *Header { return h }
+
+// Hdr returns m's header.
+func Hdr(m Message) *Header { return m.header() }
+
+type Hello struct {
+	Header
+	Protocol int    `json:"protocol"`
+	Worker   string `json:"worker"`  // a stable name; never two replicas of one task to one name
+	Slots    int    `json:"slots"`   // runs in parallel
+	Runtime  string `json:"runtime"` // e.g. "go/wazero"
+}
+
+type Welcome struct {
+	Header
+	SessionID   int64 `json:"session_id"`
+	HeartbeatMS int64 `json:"heartbeat_ms"` // send a heartbeat at least this often
+	LeaseMS     int64 `json:"lease_ms"`     // a lease lapses this long after the last heartbeat
+	MaxMessage  int64 `json:"max_message"`
+}
+
+type LeaseRequest struct {
+	Header
+	Max int `json:"max"` // free slots
+}
+
+type Limits struct {
+	Fuel        uint64 `json:"fuel"`
+	MemoryBytes uint64 `json:"memory_bytes"`
+	MaxOutput   uint64 `json:"max_output"`
+	TimeoutMS   int64  `json:"timeout_ms"`
+}
+
+type File struct {
+	Name string `json:"name"`
+	Data []byte `json:"data"` // base64 in JSON
+}
+
+// Lease is one replica to run.
+type Lease struct {
+	LeaseID    string   `json:"lease_id"`
+	JobID      int64    `json:"job_id"`
+	TaskID     int64    `json:"task_id"`
+	TaskIndex  int      `json:"task_index"`
+	ModuleHash string   `json:"module_hash"` // GET /v1/modules/{hash}; check the hash
+	Stdin      []byte   `json:"stdin"`
+	Args       []string `json:"args"`
+	Env        []string `json:"env"`
+	Files      []File   `json:"files"`
+	Seed       uint64   `json:"seed"`
+	Limits     Limits   `json:"limits"`
+	DeadlineMS int64    `json:"deadline_ms"` // Unix ms; renewed by heartbeats
+}
+
+type Leases struct {
+	Header
+	Leases []Lease `json:"leases"`
+}
+
+type Heartbeat struct {
+	Header
+	Running []string `json:"running"` // lease ids being run
+}
+
+type HeartbeatAck struct{ Header }
+
+type Result struct {
+	Header
+	LeaseID  string `json:"lease_id"`
+	Status   string `json:"status"` // sandbox verdict
+	ExitCode uint32 `json:"exit_code"`
+	Message  string `json:"message,omitempty"`
+	Stdout   []byte `json:"stdout"`
+	Stderr   []byte `json:"stderr"`
+	Fuel     uint64 `json:"fuel"`
+	WallMS   int64  `json:"wall_ms"`
+}
+
+type Ack struct{ Header }
+
+type Release struct {
+	Header
+	LeaseIDs []string `json:"lease_ids"`
+}
+
+type Revoke struct {
+	Header
+	LeaseIDs []string `json:"lease_ids"`
+	Reason   string   `json:"reason"`
+}
+
+type ErrorMsg struct {
+	Header
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type Bye struct{ Header }
+
+// Error is a message Decode refused.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func bad(format string, a ...any) error {
+	return &Error{Code: CodeBadMessage, Message: fmt.Sprintf(format, a...)}
+}
+
+// Encode sets m's type and returns its JSON form.
+func Encode(m Message) ([]byte, error) {
+	h := m.header()
+	h.Type = typeOf(m)
+	if h.Type == "" {
+		return nil, fmt.Errorf("protocol: cannot encode %T", m)
+	}
+	return json.Marshal(m)
+}
+
+func typeOf(m Message) string {
+	switch m.(type) {
+	case *Hello:
+		return TypeHello
+	case *Welcome:
+		return TypeWelcome
+	case *LeaseRequest:
+		return TypeLeaseRequest
+	case *Leases:
+		return TypeLeases
+	case *Heartbeat:
+		return TypeHeartbeat
+	case *HeartbeatAck:
+		return TypeHeartbeatAck
+	case *Result:
+		return TypeResult
+	case *Ack:
+		return TypeAck
+	case *Release:
+		return TypeRelease
+	case *Revoke:
+		return TypeRevoke
+	case *ErrorMsg:
+		return TypeError
+	case *Bye:
+		return TypeBye
+	}
+	return ""
+}
+
+// Decode parses and validates one message.
+func Decode(b []byte) (Message, error) {
+	if len(b) > MaxMessage {
+		return nil, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("message of %d bytes exceeds the limit of %d", len(b), MaxMessage)}
+	}
+	var h Header
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, bad("not a JSON message object: %v", err)
+	}
+	var m Message
+	switch h.Type {
+	case TypeHello:
+		m = &Hello{}
+	case TypeWelcome:
+		m = &Welcome{}
+	case TypeLeaseRequest:
+		m = &LeaseRequest{}
+	case TypeLeases:
+		m = &Leases{}
+	case TypeHeartbeat:
+		m = &Heartbeat{}
+	case TypeHeartbeatAck:
+		m = &HeartbeatAck{}
+	case TypeResult:
+		m = &Result{}
+	case TypeAck:
+		m = &Ack{}
+	case TypeRelease:
+		m = &Release{}
+	case TypeRevoke:
+		m = &Revoke{}
+	case TypeError:
+		m = &ErrorMsg{}
+	case TypeBye:
+		m = &Bye{}
+	case "":
+		return nil, bad(`message has no "type"`)
+	default:
+		return nil, bad("unknown message type %q", clip(h.Type))
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(m); err != nil {
+		return nil, bad("%s: %v", h.Type, err)
+	}
+	if d.More() {
+		return nil, bad("trailing data after the message")
+	}
+	if h.ID == 0 {
+		return nil, bad(`%s: "id" must be a positive integer`, h.Type)
+	}
+	if err := validate(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+func validate(m Message) error {
+	switch m := m.(type) {
+	case *Hello:
+		if m.Protocol != Version {
+			return &Error{Code: CodeVersion, Message: fmt.Sprintf("protocol version %d is not supported (this coordinator speaks %d)", m.Protocol, Version)}
+		}
+		if m.Worker == "" || len(m.Worker) > maxName {
+			return bad("hello: worker name must be 1 to %d bytes", maxName)
+		}
+		if m.Slots < 1 || m.Slots > MaxSlots {
+			return bad("hello: slots must be between 1 and %d", MaxSlots)
+		}
+	case *LeaseRequest:
+		if m.Max < 1 || m.Max > MaxLeaseBatch {
+			return bad("lease_request: max must be between 1 and %d", MaxLeaseBatch)
+		}
+	case *Heartbeat:
+		if len(m.Running) > MaxSlots {
+			return bad("heartbeat: more than %d running leases", MaxSlots)
+		}
+	case *Result:
+		if m.LeaseID == "" || len(m.LeaseID) > maxLeaseID {
+			return bad("result: lease_id must be 1 to %d bytes", maxLeaseID)
+		}
+		if m.Status == "" || len(m.Status) > 32 {
+			return bad("result: status is required")
+		}
+		if len(m.Message) > maxMessageStr {
+			return bad("result: message longer than %d bytes", maxMessageStr)
+		}
+	case *Release:
+		if len(m.LeaseIDs) > MaxLeaseBatch {
+			return bad("release: more than %d leases", MaxLeaseBatch)
+		}
+	case *ErrorMsg:
+		if m.Code == "" {
+			return bad("error: code is required")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package protocol_test
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/crowdrun/crowdrun/internal/protocol"
+)
+
+func TestRoundTrip(t *testing.T) {
+	msgs := []protocol.Message{
+		&protocol.Hello{Header: protocol.Header{ID: 1}, Protocol: protocol.Version, Worker: "w", Slots: 2, Runtime: "go/wazero"},
+		&protocol.Welcome{Header: protocol.Header{ID: 1, ReplyTo: 1}, SessionID: 7, HeartbeatMS: 1000, LeaseMS: 5000, MaxMessage: protocol.MaxMessage},
+		&protocol.LeaseRequest{Header: protocol.Header{ID: 2}, Max: 3},
+		&protocol.Leases{Header: protocol.Header{ID: 2, ReplyTo: 2}, Leases: []protocol.Lease{{LeaseID: "1.1", Stdin: []byte{0, 1, 2}, Args: []string{"a"},
+			Files: []protocol.File{{Name: "f", Data: []byte("x")}}, Limits: protocol.Limits{Fuel: 9}}}},
+		&protocol.Heartbeat{Header: protocol.Header{ID: 3}, Running: []string{"1.1"}},
+		&protocol.HeartbeatAck{Header: protocol.Header{ID: 3, ReplyTo: 3}},
+		&protocol.Result{Header: protocol.Header{ID: 4}, LeaseID: "1.1", Status: "ok", Stdout: []byte("out\xff"), Fuel: 12},
+		&protocol.Ack{Header: protocol.Header{ID: 4, ReplyTo: 4}},
+		&protocol.Release{Header: protocol.Header{ID: 5}, LeaseIDs: []string{"1.1"}},
+		&protocol.Revoke{Header: protocol.Header{ID: 5}, LeaseIDs: []string{"1.1"}, Reason: "cancelled"},
+		&protocol.ErrorMsg{Header: protocol.Header{ID: 6}, Code: protocol.CodeLeaseNotHeld, Message: "no"},
+		&protocol.Bye{Header: protocol.Header{ID: 7}},
+	}
+	for _, m := range msgs {
+		b, err := protocol.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := protocol.Decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Fatalf("round trip of %s:\n got %#v\nwant %#v", b, got, m)
+		}
+	}
+}
+
+func TestDecodeRefuses(t *testing.T) {
+	for _, tc := range []struct{ in, code string }{
+		{``, protocol.CodeBadMessage},
+		{`garbage`, protocol.CodeBadMessage},
+		{`[]`, protocol.CodeBadMessage},
+		{`{"id":1}`, protocol.CodeBadMessage},
+		{`{"type":"nope","id":1}`, protocol.CodeBadMessage},
+		{`{"type":"bye"}`, protocol.CodeBadMessage},
+		{`{"type":"bye","id":-1}`, protocol.CodeBadMessage},
+		{`{"type":"bye","id":1} {}`, protocol.CodeBadMessage},
+		{`{"type":"hello","id":1,"protocol":2,"worker":"w","slots":1}`, protocol.CodeVersion},
+		{`{"type":"hello","id":1,"protocol":1,"worker":"","slots":1}`, protocol.CodeBadMessage},
+		{`{"type":"hello","id":1,"protocol":1,"worker":"w","slots":100000}`, protocol.CodeBadMessage},
+		{`{"type":"result","id":1,"status":"ok"}`, protocol.CodeBadMessage},
+		{`{"type":"result","id":1,"lease_id":"1.1","status":"ok","stdout":"!!notbase64"}`, protocol.CodeBadMessage},
+		{`{"type":"lease_request","id":1,"max":0}`, protocol.CodeBadMessage},
+		{`{"type":"bye","id":1,` + strings.Repeat(" ", protocol.MaxMessage) + `}`, protocol.CodeTooLarge},
+	} {
+		_, err := protocol.Decode([]byte(tc.in))
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != tc.code {
+			t.Errorf("Decode(%.60q) = %v, want code %s", tc.in, err, tc.code)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"type":"hello","id":1,"protocol":1,"worker":"w","slots":1}`))
+	f.Add([]byte(`{"type":"result","id":2,"lease_id":"1.1","status":"ok","stdout":"aGk=","fuel":3}`))
+	f.Add([]byte(`{"type":"leases","id":2,"reply_to":1,"leases":[{"lease_id":"1.1","files":[{"name":"a","data":""}]}]}`))
+	f.Add([]byte(`{"type":"heartbeat","id":3,"running":["1.1"]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := protocol.Decode(b)
+		if err != nil {
+			var pe *protocol.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		// Whatever decodes re-encodes and decodes to the same message.
+		enc, err := protocol.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m2, err := protocol.Decode(enc)
+		if err != nil {
+			t.Fatalf("re-decoding %s: %v", enc, err)
+		}
+		enc2, _ := protocol.Encode(m2)
+		if !bytes.Equal(enc, enc2) {
+			t.Fatalf("unstable encoding:\n%s\n%s", enc, enc2)
+		}
+	})
+}
