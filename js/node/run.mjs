@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+// `crowdrun run` on the JavaScript host: same flags, same JSON report, same
+// exit codes as the Go command (internal/cli/run.go), so the two hosts can be
+// compared run for run.
+//
+//   node js/node/run.mjs [flags] MODULE.wasm [--] [ARGS...]
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { reportJSON, exitCodeFor, Status, DEFAULT_MEMORY, DEFAULT_MAX_OUTPUT, MAX_MEMORY } from '../runtime.js';
+
+const EXIT_INTERNAL = 1, EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+/** Go's cli.ParseSize. */
+export function parseSize(s) {
+  const t = s.trim();
+  const m = /^([0-9]+)(.*)$/.exec(t);
+  if (!m) throw new Error(`invalid size "${s}": want a number such as 64MiB`);
+  const n = BigInt(m[1]);
+  const mult = { '': 1n, b: 1n, k: 1n << 10n, kb: 1n << 10n, kib: 1n << 10n, m: 1n << 20n, mb: 1n << 20n, mib: 1n << 20n, g: 1n << 30n, gb: 1n << 30n, gib: 1n << 30n }[m[2].trim().toLowerCase()];
+  if (mult === undefined) throw new Error(`invalid size "${s}": unit must be B, KiB, MiB or GiB`);
+  if (n * mult >= 1n << 64n) throw new Error(`invalid size "${s}": too large`);
+  return n * mult;
+}
+
+/** Go's time.ParseDuration, in milliseconds. */
+export function parseDuration(s) {
+  const units = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
+  let t = s, sign = 1;
+  if (t[0] === '-' || t[0] === '+') { if (t[0] === '-') sign = -1; t = t.slice(1); }
+  if (t === '0') return 0;
+  if (t === '') throw new Error(`time: invalid duration "${s}"`);
+  let total = 0;
+  const re = /^([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)/;
+  while (t !== '') {
+    const m = re.exec(t);
+    if (!m || m[1] === '' || m[1] === '.') throw new Error(`time: invalid duration "${s}"`);
+    total += parseFloat(m[1]) * units[m[2]];
+    t = t.slice(m[0].length);
+  }
+  return sign * total;
+}
+
+/** Go's strconv.ParseUint(s, 0, 64). */
+export function parseUint64(s) {
+  let t = s.replace(/_/g, '');
+  if (s.includes('_') && !/^0[xXbBoO]/.test(s)) throw new Error('invalid syntax');
+  let v;
+  if (/^0[xX][0-9a-fA-F]+$/.test(t) || /^0[bB][01]+$/.test(t) || /^0[oO][0-7]+$/.test(t)) v = BigInt(t);
+  else if (/^0[0-7]+$/.test(t)) v = BigInt('0o' + t.slice(1));
+  else if (/^[0-9]+$/.test(t)) v = BigInt(t);
+  else throw new Error('invalid syntax');
+  if (v >= 1n << 64n) throw new Error('value out of range');
+  return v;
+}
+
+const FLAGS = {
+  memory: 'guest linear memory limit (KiB/MiB/GiB)',
+  'max-output': 'limit on stdout+stderr together',
+  timeout: 'wall-clock limit, e.g. 10s (0: none)',
+  env: 'set a guest environment variable `K=V` (repeatable)',
+  file: 'expose host file PATH to the guest read-only as /NAME: `NAME=PATH` (repeatable)',
+  seed: "seed of the guest's deterministic random source",
+  report: "write a JSON report to `FILE` ('-' for stderr)",
+  fuel: 'instruction budget (instrumented modules; 0: none)',
+};
+
+function usage() {
+  let u = 'usage: crowdrun run [flags] MODULE.wasm [--] [ARGS...]\n\nflags:\n';
+  for (const [k, v] of Object.entries(FLAGS)) u += `  -${k}\n    \t${v}\n`;
+  return u;
+}
+
+/** Parses flags the way Go's flag package does: they stop at the first non-flag. */
+function parseArgs(argv) {
+  const o = { memory: BigInt(DEFAULT_MEMORY), maxOutput: BigInt(DEFAULT_MAX_OUTPUT), timeoutMs: 0, env: [], files: [], seed: 0n, report: '', fuel: 0n };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.length < 2 || a[0] !== '-') break;
+    if (a === '--') { i++; break; }
+    let name = a.slice(a[1] === '-' ? 2 : 1);
+    if (name === '' || name[0] === '-' || name[0] === '=') throw new UsageError(`bad flag syntax: ${a}`, { cause: 'flag' });
+    let value;
+    const eq = name.indexOf('=');
+    if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
+    if (name === 'h' || name === 'help') return null;
+    if (!Object.hasOwn(FLAGS, name)) throw new UsageError(`flag provided but not defined: -${name}`, { cause: 'flag' });
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`, { cause: 'flag' });
+      value = argv[++i];
+    }
+    try {
+      switch (name) {
+        case 'memory': o.memory = parseSize(value); break;
+        case 'max-output': o.maxOutput = parseSize(value); break;
+        case 'timeout': o.timeoutMs = parseDuration(value); break;
+        case 'env': o.env.push(value); break;
+        case 'file': o.files.push(value); break;
+        case 'seed': o.seed = parseUint64(value); break;
+        case 'report': o.report = value; break;
+        case 'fuel': o.fuel = parseUint64(value); break;
+      }
+    } catch (e) {
+      throw new UsageError(`invalid value "${value}" for flag -${name}: ${e.message}`, { cause: 'flag' });
+    }
+  }
+  o.rest = argv.slice(i);
+  return o;
+}
+
+function writeAll(fd, s) {
+  const b = typeof s === 'string' ? Buffer.from(s) : s;
+  let off = 0;
+  while (off < b.length) {
+    try {
+      off += fs.writeSync(fd, b, off, b.length - off);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+    }
+  }
+}
+
+async function readStdin() {
+  const chunks = [];
+  for await (const c of process.stdin) chunks.push(c);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+/** Runs the guest in a worker; resolves with its report, rejects if the worker fails. */
+function runInWorker(bytes, input, limits) {
+  const out = new SharedArrayBuffer(8 + (64 << 10));
+  const mem = new SharedArrayBuffer(8);
+  const started = performance.now();
+  const worker = new Worker(new URL('./worker.mjs', import.meta.url), {
+    workerData: { bytes, input, limits, out, mem },
+  });
+  return new Promise((resolve, reject) => {
+    let done = false, killed = false, timer = null;
+    const finish = (f, v) => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      f(v);
+    };
+    // The runtime checks the deadline itself whenever it regains control; this
+    // is the backstop for a guest that never calls the host.
+    if (limits.timeoutMs > 0) {
+      timer = setTimeout(async () => {
+        timer = null;
+        killed = true;
+        await worker.terminate();
+        // stdout the worker had buffered but not yet written
+        const n = Atomics.load(new Int32Array(out, 0, 1), 0);
+        if (n > 0) writeAll(1, new Uint8Array(out, 8, n));
+        finish(resolve, {
+          status: Status.TIMEOUT, exit_code: 0, message: 'wall-clock timeout',
+          wall_ms: Math.floor(performance.now() - started), peak_memory_bytes: new Float64Array(mem)[0], fuel: 0n,
+        });
+      }, limits.timeoutMs + 100);
+    }
+    worker.on('message', (m) => {
+      if (m.type === 'report') finish(resolve, m.report);
+      else finish(reject, new Error(m.message));
+    });
+    worker.on('error', (e) => finish(reject, e));
+    worker.on('exit', (code) => killed || finish(reject, new Error(`the guest's worker exited (code ${code}) without a report`)));
+  });
+}
+
+async function main(argv) {
+  let o;
+  try {
+    o = parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    writeAll(2, e.message + '\n' + usage());
+    return EXIT_USAGE;
+  }
+  if (o === null) {
+    writeAll(2, usage());
+    return 0;
+  }
+  try {
+    if (o.rest.length === 0) {
+      writeAll(2, usage());
+      throw new UsageError('a module is required');
+    }
+    const modPath = o.rest[0];
+    let guestArgs = o.rest.slice(1);
+    if (guestArgs[0] === '--') guestArgs = guestArgs.slice(1);
+    if (o.memory === 0n || o.memory > BigInt(MAX_MEMORY)) throw new UsageError('--memory must be between 1B and 4GiB');
+    if (o.maxOutput === 0n || o.maxOutput > 1n << 62n) throw new UsageError('--max-output must be at least 1B');
+    if (o.timeoutMs < 0) throw new UsageError('--timeout must not be negative');
+    const input = { args: [path.basename(modPath), ...guestArgs], env: o.env, seed: o.seed, files: [] };
+    for (const spec of o.files) {
+      const eq = spec.indexOf('=');
+      const name = eq >= 0 ? spec.slice(0, eq) : '', p = eq >= 0 ? spec.slice(eq + 1) : '';
+      if (eq < 0 || name === '' || p === '') throw new UsageError(`--file ${JSON.stringify(spec)}: want NAME=PATH`);
+      let data;
+      try { data = fs.readFileSync(p); } catch (e) { throw new UsageError(`--file ${name}: ${e.message}`); }
+      input.files.push({ name: name.startsWith('/') ? name.slice(1) : name, data: new Uint8Array(data) });
+    }
+    let bytes;
+    try { bytes = new Uint8Array(fs.readFileSync(modPath)); } catch (e) { throw new UsageError(e.message); }
+    input.stdin = await readStdin();
+    const limits = { memoryBytes: Number(o.memory), maxOutput: Number(o.maxOutput), timeoutMs: o.timeoutMs, fuel: o.fuel };
+    const rep = await runInWorker(bytes, input, limits);
+    if (o.report === '-') writeAll(2, reportJSON(rep));
+    else if (o.report !== '') fs.writeFileSync(o.report, reportJSON(rep));
+    if (rep.status !== Status.OK && rep.status !== Status.EXIT && o.report === '') {
+      writeAll(2, `crowdrun run: ${rep.status}: ${rep.message}\n`);
+    }
+    return exitCodeFor(rep);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      writeAll(2, `crowdrun run: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    writeAll(2, `crowdrun run: ${e && e.message}\n`);
+    return EXIT_INTERNAL;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
+process.stdin.destroy();

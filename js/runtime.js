@@ -1,0 +1,510 @@
+// crowdrun's JavaScript runtime: runs one untrusted wasm32-wasi module with
+// the deterministic host interface (wasi.js), crowdrun's fuel contract
+// (docs/fuel.md) and the limits of `crowdrun run`, and turns however the run
+// ended into the same report as the Go sandbox (internal/sandbox.Report).
+//
+// Plain ES module with no Node-only API: it runs in Node and in browsers.
+
+import { Host, InputError, ExitSignal, OutputLimitSignal, MODULE_NAME, SIGNATURES } from './wasi.js';
+
+/** Verdicts, as in internal/sandbox. */
+export const Status = Object.freeze({
+  OK: 'ok', EXIT: 'exit', TRAP: 'trap', MEMORY_LIMIT: 'memory_limit', OUTPUT_LIMIT: 'output_limit',
+  TIMEOUT: 'timeout', INVALID_MODULE: 'invalid_module', FORBIDDEN_IMPORT: 'forbidden_import',
+  FUEL_EXHAUSTED: 'fuel_exhausted', STACK_OVERFLOW: 'stack_overflow',
+});
+
+export const DEFAULT_MEMORY = 256 * 1024 * 1024;
+export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
+/** The most a wasm32 memory can address. */
+export const MAX_MEMORY = 4 * 1024 * 1024 * 1024;
+/** Fuel handed out at a time (as the Go host's sandbox.DefaultSlice). */
+export const DEFAULT_SLICE = 10_000_000n;
+
+const WASM_PAGE = 65536;
+const MAX_PAGES = 65536;
+
+// The fuel contract (docs/fuel.md).
+const HOST_MODULE = 'crowdrun';
+const FUEL_GLOBAL = 'crowdrun.fuel';
+const MEM_LIMIT_GLOBAL = 'crowdrun.mem_limit_hit';
+const TRAP_STACK_OVERFLOW = 1;
+const CROWDRUN_SIGNATURES = { out_of_fuel: [[], []], trap: [['i32'], []] };
+// Export the JS host adds when a module keeps its memory to itself, so that
+// the host functions can reach it (the Go host reads it without an export).
+const HOST_MEMORY_EXPORT = 'crowdrun.host_memory';
+
+const U64 = (x) => BigInt.asUintN(64, x);
+
+/** A module refused before it runs (invalid_module or forbidden_import). */
+export class ModuleError extends Error {
+  constructor(status, message) { super(message); this.name = 'ModuleError'; this.status = status; }
+}
+
+class FuelExhausted extends Error { constructor() { super('fuel exhausted'); } }
+class StackOverflow extends Error { constructor() { super('call depth limit exceeded'); } }
+class CrowdrunTrap extends Error { constructor(code) { super(`crowdrun trap ${code}`); } }
+class Timeout extends Error { constructor(msg) { super(msg); } }
+
+// ---- a section-level reader for the wasm binary format ----
+
+const VALTYPES = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
+
+class Reader {
+  constructor(b, pos = 0, end = b.length) { this.b = b; this.pos = pos; this.end = end; }
+  byte() {
+    if (this.pos >= this.end) throw new Error('unexpected end');
+    return this.b[this.pos++];
+  }
+  u32() {
+    let r = 0, shift = 0, c;
+    do { c = this.byte(); r += (c & 0x7f) * 2 ** shift; shift += 7; } while (c & 0x80);
+    return r;
+  }
+  name() {
+    const n = this.u32();
+    if (this.pos + n > this.end) throw new Error('unexpected end');
+    const s = new TextDecoder().decode(this.b.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return s;
+  }
+  limits() {
+    const start = this.pos;
+    const flags = this.byte();
+    const min = this.u32();
+    const max = flags & 1 ? this.u32() : null;
+    return { flags, min, max, start, end: this.pos };
+  }
+}
+
+function encU32(v) {
+  const out = [];
+  do {
+    let c = v % 128;
+    v = Math.floor(v / 128);
+    if (v > 0) c |= 0x80;
+    out.push(c);
+  } while (v > 0);
+  return out;
+}
+
+function encName(s) {
+  const b = new TextEncoder().encode(s);
+  return [...encU32(b.length), ...b];
+}
+
+/**
+ * What the host needs to know of a module, read from its sections: the types
+ * of its function imports, its memory, its exports.
+ */
+export function inspect(bytes) {
+  const r = new Reader(bytes, 8);
+  const info = { types: [], imports: [], funcTypes: [], memories: [], exports: [], sections: [] };
+  while (r.pos < r.end) {
+    const id = r.byte();
+    const size = r.u32();
+    const start = r.pos, end = r.pos + size;
+    info.sections.push({ id, headerStart: start - 1 - encU32(size).length, start, end });
+    const s = new Reader(bytes, start, end);
+    switch (id) {
+      case 1: { // type
+        for (let n = s.u32(); n > 0; n--) {
+          if (s.byte() !== 0x60) { info.types.push(null); break; }
+          const p = [], q = [];
+          for (let k = s.u32(); k > 0; k--) p.push(VALTYPES[s.byte()] ?? 'unknown');
+          for (let k = s.u32(); k > 0; k--) q.push(VALTYPES[s.byte()] ?? 'unknown');
+          info.types.push([p, q]);
+        }
+        break;
+      }
+      case 2: { // import
+        for (let n = s.u32(); n > 0; n--) {
+          const module = s.name(), name = s.name(), kind = s.byte();
+          const imp = { module, name, kind };
+          if (kind === 0) { imp.type = s.u32(); info.funcTypes.push(imp.type); }
+          else if (kind === 1) { s.byte(); s.limits(); }
+          else if (kind === 2) { imp.limits = s.limits(); info.memories.push({ imported: true, ...imp.limits }); }
+          else if (kind === 3) { s.byte(); s.byte(); }
+          else if (kind === 4) { s.byte(); s.u32(); }
+          info.imports.push(imp);
+        }
+        break;
+      }
+      case 3: // function
+        for (let n = s.u32(); n > 0; n--) info.funcTypes.push(s.u32());
+        break;
+      case 5: // memory
+        for (let n = s.u32(); n > 0; n--) info.memories.push({ imported: false, ...s.limits() });
+        break;
+      case 7: // export
+        for (let n = s.u32(); n > 0; n--) info.exports.push({ name: s.name(), kind: s.byte(), index: s.u32() });
+        break;
+    }
+    r.pos = end;
+  }
+  return info;
+}
+
+const sig = (p, q) => `(${p.join(', ')}) -> (${q.join(', ')})`;
+
+/** The import check of internal/sandbox: refused before anything runs. */
+function checkImports(info) {
+  for (const imp of info.imports) {
+    if (imp.kind === 2) {
+      return new ModuleError(Status.FORBIDDEN_IMPORT, `forbidden import: memory ${imp.module}.${imp.name} (the host provides no memory; let the module define its own)`);
+    }
+  }
+  for (const imp of info.imports) {
+    if (imp.kind !== 0) continue;
+    let table;
+    if (imp.module === MODULE_NAME) table = SIGNATURES;
+    else if (imp.module === HOST_MODULE) table = CROWDRUN_SIGNATURES;
+    else {
+      return new ModuleError(Status.FORBIDDEN_IMPORT, `forbidden import: function ${imp.module}.${imp.name} (only ${MODULE_NAME} functions are offered)`);
+    }
+    const want = Object.hasOwn(table, imp.name) ? table[imp.name] : null;
+    if (!want) {
+      return new ModuleError(Status.FORBIDDEN_IMPORT, `forbidden import: function ${imp.module}.${imp.name} is not part of the host interface`);
+    }
+    const got = info.types[imp.type] ?? [[], []];
+    if (got[0].join() !== want[0].join() || got[1].join() !== want[1].join()) {
+      return new ModuleError(Status.FORBIDDEN_IMPORT, `forbidden import: function ${imp.module}.${imp.name} has the wrong signature ${sig(got[0], got[1])}, want ${sig(want[0], want[1])}`);
+    }
+  }
+  return null;
+}
+
+/**
+ * @typedef {object} Guest  a validated module, ready to run any number of times
+ * @property {Uint8Array} bytes
+ * @property {ReturnType<typeof inspect>} info
+ * @property {WebAssembly.Module} module
+ * @property {boolean} instrumented  it follows docs/fuel.md
+ * @property {number} minMem   bytes its exported memory starts with (as Go's check)
+ * @property {Map<number, Promise<WebAssembly.Module>>} variants  by memory cap
+ */
+
+/**
+ * Validates a module and checks its imports against the host interface.
+ * Rejects with a ModuleError if the module is refused.
+ * @param {Uint8Array|ArrayBuffer} input
+ * @returns {Promise<Guest>}
+ */
+export async function compile(input) {
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  const magic = [0x00, 0x61, 0x73, 0x6d];
+  if (bytes.length < 8 || magic.some((c, i) => bytes[i] !== c)) {
+    throw new ModuleError(Status.INVALID_MODULE, 'invalid module: not a WebAssembly binary (bad magic number)');
+  }
+  let module;
+  try {
+    module = await WebAssembly.compile(bytes);
+  } catch (e) {
+    throw new ModuleError(Status.INVALID_MODULE, 'invalid module: ' + firstLine(String(e && e.message)));
+  }
+  let info;
+  try {
+    info = inspect(bytes);
+  } catch (e) {
+    throw new ModuleError(Status.INVALID_MODULE, 'invalid module: ' + e.message);
+  }
+  for (const m of info.memories) {
+    // The Go host runs without the threads and memory64 features.
+    if (!m.imported && (m.flags & ~1) !== 0) {
+      throw new ModuleError(Status.INVALID_MODULE, 'invalid module: shared or 64-bit memory is not supported');
+    }
+  }
+  const refused = checkImports(info);
+  if (refused) throw refused;
+  const funcs = info.exports.filter((e) => e.kind === 0 && e.name === '_start');
+  const t = funcs.length === 1 ? info.types[info.funcTypes[funcs[0].index]] : null;
+  if (!t || t[0].length !== 0 || t[1].length !== 0) {
+    throw new ModuleError(Status.INVALID_MODULE, 'invalid module: no _start function of type [] -> [] is exported (is it a wasm32-wasi command?)');
+  }
+  let minMem = 0;
+  const memExport = info.exports.find((e) => e.kind === 2);
+  if (memExport && info.memories[memExport.index]) minMem = info.memories[memExport.index].min * WASM_PAGE;
+  const instrumented = info.imports.some((i) => i.module === HOST_MODULE) ||
+    info.exports.some((e) => e.name === FUEL_GLOBAL);
+  return { bytes, info, module, instrumented, minMem, variants: new Map() };
+}
+
+/**
+ * The module with its memory's declared maximum lowered to capPages, so that
+ * the engine itself fails a memory.grow past the limit, and its memory
+ * exported so that the host can reach it. Compiled once per cap.
+ */
+function variant(guest, capPages) {
+  const mem = guest.info.memories[0];
+  const exported = guest.info.exports.some((e) => e.kind === 2 && e.index === 0);
+  const declaredMax = mem ? (mem.max ?? MAX_PAGES) : 0;
+  const lower = mem && declaredMax > capPages;
+  if (!mem || (!lower && exported)) return { module: Promise.resolve(guest.module), capped: false };
+  if (!guest.variants.has(capPages)) {
+    const b = guest.bytes;
+    const chunks = [];
+    let pos = 0;
+    for (const sec of guest.info.sections) {
+      if (sec.id === 5 && lower) {
+        chunks.push(b.subarray(pos, sec.headerStart));
+        const content = [...encU32(guest.info.memories.length)];
+        guest.info.memories.forEach((m, i) => {
+          if (i === 0) content.push(0x01, ...encU32(m.min), ...encU32(capPages));
+          else content.push(...b.subarray(m.start, m.end));
+        });
+        chunks.push(new Uint8Array([5, ...encU32(content.length), ...content]));
+        pos = sec.end;
+      } else if (sec.id === 7 && !exported) {
+        chunks.push(b.subarray(pos, sec.headerStart));
+        const r = new Reader(b, sec.start, sec.end);
+        const n = r.u32();
+        const content = [...encU32(n + 1), ...b.subarray(r.pos, sec.end), ...encName(HOST_MEMORY_EXPORT), 2, 0];
+        chunks.push(new Uint8Array([7, ...encU32(content.length), ...content]));
+        pos = sec.end;
+      }
+    }
+    chunks.push(b.subarray(pos));
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const c of chunks) { out.set(c, o); o += c.length; }
+    const p = WebAssembly.compile(out);
+    p.catch(() => {}); // surfaced by whoever awaits it
+    guest.variants.set(capPages, p);
+  }
+  return { module: guest.variants.get(capPages), capped: lower };
+}
+
+/**
+ * @typedef {object} Input   what the guest sees of the world
+ * @property {(string|Uint8Array)[]} [args]
+ * @property {(string|Uint8Array)[]} [env]
+ * @property {Uint8Array} [stdin]
+ * @property {(b: Uint8Array) => void} [stdout]
+ * @property {(b: Uint8Array) => void} [stderr]
+ * @property {{name: string, data: Uint8Array}[]} [files]
+ * @property {bigint|number} [seed]
+ * @property {AbortSignal} [signal]   cancels the run (verdict timeout, "run cancelled")
+ * @property {(bytes: number) => void} [onMemory]  told the guest's memory size now and then
+ *
+ * @typedef {object} Limits  zero or absent fields take the defaults
+ * @property {number} [memoryBytes]
+ * @property {number} [maxOutput]
+ * @property {number} [timeoutMs]   0: none
+ * @property {bigint|number} [fuel] instruction budget (instrumented modules); 0: none
+ * @property {bigint|number} [slice]
+ *
+ * @typedef {object} Report  the JSON form is reportJSON's
+ * @property {string} status
+ * @property {number} exit_code
+ * @property {string} message
+ * @property {number} wall_ms
+ * @property {number} peak_memory_bytes
+ * @property {bigint} fuel
+ */
+
+/**
+ * Runs a module's _start once. Resolves with a report whatever the guest
+ * did; rejects only if the host itself fails.
+ * @param {Guest|Uint8Array} guestOrBytes
+ * @param {Input} input
+ * @param {Limits} limits
+ * @returns {Promise<Report>}
+ */
+export async function run(guestOrBytes, input = {}, limits = {}) {
+  const start = performance.now();
+  let rep;
+  if (guestOrBytes instanceof Uint8Array || guestOrBytes instanceof ArrayBuffer) {
+    try {
+      guestOrBytes = await compile(guestOrBytes);
+    } catch (e) {
+      if (!(e instanceof ModuleError)) throw e;
+      rep = report(e.status, 0, e.message);
+    }
+  }
+  if (!rep) rep = await runGuest(guestOrBytes, input, limits);
+  rep.wall_ms = Math.floor(performance.now() - start);
+  return rep;
+}
+
+function report(status, exitCode = 0, message = '', fuel = 0n) {
+  return { status, exit_code: exitCode, message, wall_ms: 0, peak_memory_bytes: 0, fuel };
+}
+
+async function runGuest(guest, input, limits) {
+  const memoryBytes = limits.memoryBytes || DEFAULT_MEMORY;
+  const maxOutput = limits.maxOutput || DEFAULT_MAX_OUTPUT;
+  const budget = U64(BigInt(limits.fuel || 0));
+  const sliceSize = U64(BigInt(limits.slice || DEFAULT_SLICE));
+  const deadline = limits.timeoutMs > 0 ? performance.now() + limits.timeoutMs : 0;
+
+  if (guest.minMem > memoryBytes) {
+    return report(Status.MEMORY_LIMIT, 0, `the module's initial memory (${guest.minMem} bytes) exceeds the limit of ${memoryBytes} bytes`);
+  }
+  let global = null; // crowdrun.fuel
+  let base = 0n, s = 0n; // fuel used before this slice; its size
+  const used = () => (global ? U64(base + s - global.value) : base);
+  let host;
+  try {
+    host = new Host({
+      args: input.args, env: input.env, stdin: input.stdin, stdout: input.stdout, stderr: input.stderr,
+      files: input.files, seed: input.seed, maxOutput,
+      fuelUsed: used,
+      onCall: () => check(),
+    });
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    return report(Status.INVALID_MODULE, 0, 'invalid input: ' + e.message);
+  }
+  let memory = null;
+  const peek = () => {
+    if (memory && input.onMemory) input.onMemory(memory.buffer.byteLength);
+  };
+  // Wall-clock and cancellation checks, each time a slice runs out (and at host calls).
+  const check = () => {
+    if (deadline && performance.now() >= deadline) throw stop(new Timeout('wall-clock timeout'));
+    if (input.signal && input.signal.aborted) throw stop(new Timeout('run cancelled'));
+    peek();
+  };
+  const stop = (e) => { if (!host.stopped) host.stopped = e; return host.stopped; };
+  const nextSlice = () => {
+    let n = sliceSize;
+    if (budget > 0n && budget - base < n) n = budget - base;
+    s = n;
+    global.value = BigInt.asIntN(64, n);
+  };
+  const imports = { [MODULE_NAME]: host.imports() };
+  if (guest.instrumented) {
+    imports[HOST_MODULE] = {
+      out_of_fuel: () => {
+        if (host.stopped) throw host.stopped;
+        base = used();
+        s = 0n;
+        global.value = 0n;
+        if (budget > 0n && base > budget) throw stop(new FuelExhausted());
+        check();
+        nextSlice();
+      },
+      trap: (code) => {
+        code >>>= 0;
+        throw stop(code === TRAP_STACK_OVERFLOW ? new StackOverflow() : new CrowdrunTrap(code));
+      },
+    };
+  }
+
+  const capPages = Math.min(MAX_PAGES, Math.ceil(memoryBytes / WASM_PAGE));
+  const mem0 = guest.info.memories[0];
+  if (mem0 && mem0.min > capPages) {
+    return report(Status.MEMORY_LIMIT, 0, `the module's initial memory (${mem0.min * WASM_PAGE} bytes) exceeds the limit of ${memoryBytes} bytes`);
+  }
+  const v = variant(guest, capPages);
+  let thrown = null, instance = null;
+  try {
+    instance = await WebAssembly.instantiate(await v.module, imports);
+    const ex = instance.exports;
+    memory = Object.values(ex).find((x) => x instanceof WebAssembly.Memory) ?? null;
+    host.setMemory(memory);
+    peek();
+    if (guest.instrumented) {
+      const g = ex[FUEL_GLOBAL];
+      if (!(g instanceof WebAssembly.Global) || typeof g.value !== 'bigint') {
+        return report(Status.INVALID_MODULE, 0, `instrumented module does not export a mutable global "${FUEL_GLOBAL}"`);
+      }
+      try { g.value = g.value; } catch {
+        return report(Status.INVALID_MODULE, 0, `instrumented module does not export a mutable global "${FUEL_GLOBAL}"`);
+      }
+      global = g;
+      nextSlice();
+    }
+    ex._start();
+  } catch (e) {
+    thrown = e;
+  }
+  // A guest that caught our unwinding (exception handling) still ends as we said.
+  if (host.stopped) thrown = host.stopped;
+  const fuel = guest.instrumented ? used() : 0n;
+  let rep = classify(thrown);
+  rep.fuel = fuel;
+  rep.peak_memory_bytes = memory ? memory.buffer.byteLength : 0;
+  peek();
+  if (rep.status !== Status.OK && rep.status !== Status.OUTPUT_LIMIT && rep.status !== Status.TIMEOUT &&
+      hitLimit(guest, instance, v.capped, rep.peak_memory_bytes, capPages)) {
+    rep.message = `memory limit of ${memoryBytes} bytes reached (guest then: ${describe(rep)})`;
+    rep.status = Status.MEMORY_LIMIT;
+  }
+  return rep;
+}
+
+// hitLimit says whether a memory.grow failed because of the memory limit. An
+// instrumented module says so itself; for others the engine cannot tell us,
+// so we judge by how close to the cap the memory got.
+function hitLimit(guest, instance, capped, peak, capPages) {
+  const g = instance && instance.exports[MEM_LIMIT_GLOBAL];
+  if (g instanceof WebAssembly.Global) return Number(g.value) !== 0;
+  if (!capped) return false;
+  const cap = capPages * WASM_PAGE;
+  return peak >= cap - Math.max(WASM_PAGE, Math.floor(cap / 16));
+}
+
+function describe(r) {
+  if (r.status === Status.EXIT) return `exit status ${r.exit_code}`;
+  return r.message || r.status;
+}
+
+// V8's trap messages, as wazero words them (the Go host's reports).
+const TRAPS = [
+  ['unreachable', 'unreachable'],
+  ['memory access out of bounds', 'out of bounds memory access'],
+  ['divide by zero', 'integer divide by zero'],
+  ['remainder by zero', 'integer divide by zero'],
+  ['divide result unrepresentable', 'integer overflow'],
+  ['float unrepresentable in integer range', 'invalid conversion to integer'],
+  ['table index is out of bounds', 'invalid table access'],
+  ['null function or function signature mismatch', 'indirect call type mismatch'],
+  ['function signature mismatch', 'indirect call type mismatch'],
+];
+
+function classify(e) {
+  if (e === null) return report(Status.OK);
+  if (e instanceof ExitSignal) {
+    return e.code === 0 ? report(Status.OK) : report(Status.EXIT, e.code, `exit status ${e.code}`);
+  }
+  if (e instanceof OutputLimitSignal) return report(Status.OUTPUT_LIMIT, 0, 'output limit exceeded');
+  if (e instanceof FuelExhausted) return report(Status.FUEL_EXHAUSTED, 0, e.message);
+  if (e instanceof StackOverflow) return report(Status.STACK_OVERFLOW, 0, e.message);
+  if (e instanceof Timeout) return report(Status.TIMEOUT, 0, e.message);
+  if (e instanceof CrowdrunTrap) return report(Status.TRAP, 0, e.message);
+  if (e instanceof WebAssembly.RuntimeError) {
+    const m = firstLine(e.message);
+    const t = TRAPS.find(([v8]) => m === v8);
+    return report(Status.TRAP, 0, 'wasm error: ' + (t ? t[1] : m));
+  }
+  if (e instanceof RangeError && /call stack/i.test(e.message)) return report(Status.TRAP, 0, 'stack overflow'); // as wazero words it
+  if (e instanceof WebAssembly.LinkError || e instanceof WebAssembly.CompileError) {
+    return report(Status.TRAP, 0, firstLine(e.message));
+  }
+  throw e; // the host itself failed
+}
+
+function firstLine(s) {
+  const i = s.indexOf('\n');
+  return i >= 0 ? s.slice(0, i) : s;
+}
+
+/** The JSON of `crowdrun run --report`, byte for byte as Go's encoding/json. */
+export function reportJSON(rep) {
+  const q = (s) => JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  const lines = [`  "status": ${q(rep.status)}`, `  "exit_code": ${rep.exit_code}`];
+  if (rep.message) lines.push(`  "message": ${q(rep.message)}`);
+  lines.push(`  "wall_ms": ${rep.wall_ms}`, `  "peak_memory_bytes": ${rep.peak_memory_bytes}`, `  "fuel": ${BigInt(rep.fuel)}`);
+  return '{\n' + lines.join(',\n') + '\n}\n';
+}
+
+/** Exit codes of `crowdrun run` for each verdict (internal/cli ExitCodeFor). */
+export function exitCodeFor(rep) {
+  if (rep.status === Status.EXIT) return Math.min(rep.exit_code, 119);
+  return {
+    ok: 0, fuel_exhausted: 120, stack_overflow: 121, trap: 122, memory_limit: 123,
+    timeout: 124, output_limit: 125, invalid_module: 126, forbidden_import: 127,
+  }[rep.status] ?? 0;
+}
