@@ -1,0 +1,62 @@
+package binary
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/crowdrun/crowdrun/internal/wasm"
+)
+
+var (
+	// ErrMalformed is wrapped by errors for input that is not a well-formed
+	// WebAssembly binary.
+	ErrMalformed = errors.New("malformed")
+	// ErrUnsupported is wrapped by errors for well-formed input using a
+	// feature crowdrun refuses (see UnsupportedError.Feature).
+	ErrUnsupported = errors.New("unsupported feature")
+	// ErrLimit is wrapped by errors for input exceeding a decoder limit
+	// (see the Max constants).
+	ErrLimit = errors.New("limit exceeded")
+)
+
+// Feature names reported by UnsupportedError.
+const (
+	FeatureThreads         = "threads/atomics (0xFE prefix)"
+	FeatureSharedMemory    = "threads (shared memory)"
+	FeatureRelaxedSIMD     = "relaxed SIMD"
+	FeatureMultiMemory     = "multi-memory"
+	FeatureMemory64        = "memory64"
+	FeatureExceptions      = "exception handling"
+	FeatureTailCalls       = "tail calls"
+	FeatureGC              = "GC"
+	FeatureFuncRefs        = "typed function references"
+	FeatureCustomPageSizes = "custom page sizes"
+	FeatureComponentModel  = "component model"
+	FeatureExtendedConst   = "extended constant expressions"
+)
+
+// UnsupportedError reports a feature crowdrun refuses. It matches
+// ErrUnsupported with errors.Is.
+type UnsupportedError struct {
+	Feature string
+}
+
+func (e *UnsupportedError) Error() string { return "unsupported feature: " + e.Feature }
+
+// Unwrap returns ErrUnsupported.
+func (e *UnsupportedError) Unwrap() error { return ErrUnsupported }
+
+// DecodeError locates a decoding failure: Offset is the byte offset in the
+// input and Section the section being decoded (SectionCustom also stands for
+// the header). Err wraps ErrMalformed, ErrLimit or an *UnsupportedError.
+type DecodeError struct {
+	Offset  int
+	Section wasm.SectionID
+	Err     error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("wasm: %s section, offset %#x: %v", e.Section, e.Offset, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
