@@ -98,7 +98,7 @@ func (d *decoder) module() *wasm.Module {
 			return nil
 		}
 		if uint64(size) > uint64(r.remaining()) {
-			r.fail("section size mismatch: %s section of %d bytes, %d remain", id, size, r.remaining())
+			r.failAt(start, fmt.Errorf("%w: section size mismatch: %s section of %d bytes, %d remain", ErrMalformed, id, size, r.remaining()))
 			return nil
 		}
 		r.end = r.pos + int(size)
@@ -185,7 +185,7 @@ func (d *decoder) module() *wasm.Module {
 
 func (d *decoder) typeSection() {
 	r := &d.r
-	n := r.count("type", 3, MaxTypes)
+	n := r.count("type", 1, MaxTypes)
 	d.m.Types = makeSlice[wasm.FuncType](n)
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		pos := r.pos
