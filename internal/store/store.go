@@ -279,6 +279,20 @@ type ReplicaOutcome struct {
 
 type ReplicaRequeueExpiredParams struct{ Now time.Time }
 
+type ReplicaReleaseParams struct {
+	SessionID int64
+	LeaseIDs  []string
+}
+
+// WorkerStat is one worker name's record.
+type WorkerStat struct {
+	Worker   string
+	Segments int    // segments (replica executions) completed
+	Fuel     uint64 // their fuel
+	Sessions int
+	Open     int // sessions still open
+}
+
 type TokenInsertParams struct {
 	Owner string
 	Name  string
@@ -324,6 +338,15 @@ type Store interface {
 	ReplicaComplete(ctx context.Context, p *ReplicaCompleteParams) ([]ReplicaOutcome, error)
 	// ReplicaRequeueExpired requeues leases whose deadline has passed.
 	ReplicaRequeueExpired(ctx context.Context, p *ReplicaRequeueExpiredParams) ([]RevokedLease, error)
+
+	// ReplicaRelease requeues leases the session gives back unrun.
+	ReplicaRelease(ctx context.Context, p *ReplicaReleaseParams) (int, error)
+	// ReplicaCountQueued counts replicas waiting for a worker.
+	ReplicaCountQueued(ctx context.Context) (int, error)
+
+	// WorkerStats sums, per worker name, the segments it completed, their
+	// fuel and its sessions.
+	WorkerStats(ctx context.Context) ([]*WorkerStat, error)
 
 	TokenInsert(ctx context.Context, p *TokenInsertParams) (*Token, error)
 	TokenLookup(ctx context.Context, p *TokenLookupParams) (*Token, error)

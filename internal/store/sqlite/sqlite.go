@@ -708,3 +708,46 @@ func (db *DB) TokenLookup(ctx context.Context, p *store.TokenLookupParams) (*sto
 	t.CreatedAt = time.UnixMilli(created)
 	return &t, nil
 }
+
+func (db *DB) ReplicaRelease(ctx context.Context, p *store.ReplicaReleaseParams) (int, error) {
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		for _, id := range p.LeaseIDs {
+			res, err := tx.ExecContext(ctx, requeueSQL+`session_id = ? AND lease_id = ?`, p.SessionID, id)
+			if err != nil {
+				return interpretError(err)
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		return nil
+	})
+	return int(n), err
+}
+
+func (db *DB) ReplicaCountQueued(ctx context.Context) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM replicas WHERE state = 'queued'`).Scan(&n)
+	return n, interpretError(err)
+}
+
+func (db *DB) WorkerStats(ctx context.Context) ([]*store.WorkerStat, error) {
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT s.worker, count(*), sum(s.ended_at IS NULL),
+		       coalesce((SELECT count(*) FROM segments g WHERE g.worker = s.worker), 0),
+		       coalesce((SELECT sum(fuel_end) FROM segments g WHERE g.worker = s.worker), 0)
+		FROM sessions s GROUP BY s.worker ORDER BY s.worker`)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.WorkerStat
+	for rows.Next() {
+		var w store.WorkerStat
+		if err := rows.Scan(&w.Worker, &w.Sessions, &w.Open, &w.Segments, &w.Fuel); err != nil {
+			return nil, interpretError(err)
+		}
+		out = append(out, &w)
+	}
+	return out, interpretError(rows.Err())
+}

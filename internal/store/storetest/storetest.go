@@ -284,6 +284,31 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("ReleaseAndStats", func(t *testing.T) {
+		s := open(t)
+		newJob(t, s, "alice", 2, 1)
+		w1, w2 := session(t, s, "w1"), session(t, s, "w2")
+		l := lease(t, s, w1, 2)
+		if n, _ := s.ReplicaCountQueued(ctx); n != 0 {
+			t.Fatalf("queued = %d", n)
+		}
+		// Releasing someone else's lease changes nothing.
+		if n, err := s.ReplicaRelease(ctx, &store.ReplicaReleaseParams{SessionID: w2.ID, LeaseIDs: []string{l[0].LeaseID}}); err != nil || n != 0 {
+			t.Fatalf("foreign release = %d, %v", n, err)
+		}
+		if n, err := s.ReplicaRelease(ctx, &store.ReplicaReleaseParams{SessionID: w1.ID, LeaseIDs: []string{l[0].LeaseID}}); err != nil || n != 1 {
+			t.Fatalf("release = %d, %v", n, err)
+		}
+		if n, _ := s.ReplicaCountQueued(ctx); n != 1 {
+			t.Fatalf("queued = %d", n)
+		}
+		complete(t, s, result(w1, l[1], "x"))
+		st, err := s.WorkerStats(ctx)
+		if err != nil || len(st) != 2 || st[0].Worker != "w1" || st[0].Segments != 1 || st[0].Fuel != 42 || st[0].Open != 1 || st[1].Segments != 0 {
+			t.Fatalf("stats %+v %v", st, err)
+		}
+	})
+
 	t.Run("Tokens", func(t *testing.T) {
 		s := open(t)
 		h := sha256.Sum256([]byte("secret"))

@@ -1,0 +1,126 @@
+// Package api holds the JSON shapes of the coordinator's HTTP API
+// (docs/api.md, /v1/openapi.json) and a client for it, shared by the CLI,
+// the demo and the tests.
+package api
+
+import (
+	"time"
+)
+
+// Limits bound each run of a job's tasks. Zero fields take the coordinator's
+// defaults.
+type Limits struct {
+	Fuel        uint64 `json:"fuel,omitempty"`         // instruction budget per run; 0: unlimited
+	MemoryBytes uint64 `json:"memory_bytes,omitempty"` // guest linear memory
+	MaxOutput   uint64 `json:"max_output,omitempty"`   // stdout+stderr together
+	TimeoutMS   int64  `json:"timeout_ms,omitempty"`   // wall-clock backstop
+}
+
+// File is a read-only input file.
+type File struct {
+	Name string `json:"name"`
+	Data []byte `json:"data"` // base64
+}
+
+// TaskSpec is one task of a submission.
+type TaskSpec struct {
+	Stdin []byte   `json:"stdin,omitempty"` // base64
+	Args  []string `json:"args,omitempty"`  // argv[1:]; argv[0] is "main.wasm"
+	Env   []string `json:"env,omitempty"`   // KEY=VALUE
+	Files []File   `json:"files,omitempty"`
+	Seed  uint64   `json:"seed,omitempty"` // seed of the guest's random source
+}
+
+// SubmitRequest is the body of POST /v1/jobs.
+type SubmitRequest struct {
+	Name     string     `json:"name,omitempty"`
+	Module   []byte     `json:"module"` // base64 wasm32-wasi module
+	Tasks    []TaskSpec `json:"tasks"`
+	Limits   Limits     `json:"limits,omitempty"`
+	Replicas int        `json:"replicas,omitempty"` // default 1
+	Priority int        `json:"priority,omitempty"` // higher first; -100..100
+}
+
+// Counts is a job's progress.
+type Counts struct {
+	Total     int `json:"total"`
+	Done      int `json:"done"`
+	Disputed  int `json:"disputed"`
+	Cancelled int `json:"cancelled"`
+	Pending   int `json:"pending"`
+	// Replicas of pending tasks by state.
+	Queued  int    `json:"queued"`
+	Running int    `json:"running"`
+	Fuel    uint64 `json:"fuel"` // total fuel of done tasks
+}
+
+// Job is a job as the API shows it.
+type Job struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	State      string     `json:"state"` // running | done | cancelled
+	ModuleHash string     `json:"module_hash"`
+	Replicas   int        `json:"replicas"`
+	Priority   int        `json:"priority"`
+	Limits     Limits     `json:"limits"`
+	Tasks      Counts     `json:"tasks"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// JobList is the body of GET /v1/jobs.
+type JobList struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// TaskResult is one line of GET /v1/jobs/{id}/results (NDJSON).
+type TaskResult struct {
+	Seq       int64  `json:"seq"` // 1, 2, ... in finishing order; resume with ?after=seq
+	TaskIndex int    `json:"task"`
+	State     string `json:"state"` // done | disputed
+	Status    string `json:"status"`
+	ExitCode  uint32 `json:"exit_code"`
+	Message   string `json:"message,omitempty"`
+	Fuel      uint64 `json:"fuel"`
+	Stdout    []byte `json:"stdout"` // base64
+	Stderr    []byte `json:"stderr"` // base64
+	StdoutSHA string `json:"stdout_sha256"`
+}
+
+// Worker is one worker name's record (GET /v1/workers).
+type Worker struct {
+	Name      string `json:"name"`
+	Connected bool   `json:"connected"`
+	Sessions  int    `json:"sessions"`
+	Tasks     int    `json:"tasks"` // replica executions completed
+	Fuel      uint64 `json:"fuel"`
+}
+
+type WorkerList struct {
+	Workers []Worker `json:"workers"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Err struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	Status int `json:"-"`
+}
+
+func (e *Error) Error() string {
+	return e.Err.Code + ": " + e.Err.Message
+}
+
+// Error codes.
+const (
+	CodeBadRequest      = "bad_request"
+	CodeTooLarge        = "too_large"
+	CodeUnauthorized    = "unauthorized"
+	CodeNotFound        = "not_found"
+	CodeConflict        = "conflict"
+	CodeInvalidModule   = "invalid_module"
+	CodeForbiddenImport = "forbidden_import"
+	CodeInternal        = "internal"
+)

@@ -1,0 +1,123 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/protocol"
+	"github.com/crowdrun/crowdrun/internal/sandbox"
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// Config configures a Coordinator. Zero fields take the defaults below;
+// validate explains every constraint.
+type Config struct {
+	// Store is where everything durable lives. Required.
+	Store store.Store
+	// Engine validates (and later instruments) submitted modules. Nil: New
+	// starts one and Close closes it.
+	Engine *sandbox.Engine
+	// Logger: nil logs nothing.
+	Logger *slog.Logger
+	// Now is the clock; tests may inject one.
+	Now func() time.Time
+
+	// HeartbeatInterval is how often workers must send a heartbeat. A
+	// connection silent for 3 intervals is closed and its leases requeued.
+	HeartbeatInterval time.Duration // default 2s
+	// LeaseTTL is how long a lease lives after its last renewal. It must
+	// exceed 2×HeartbeatInterval, or healthy workers would lose leases
+	// between two heartbeats.
+	LeaseTTL time.Duration // default 15s
+	// RescueInterval is how often expired leases are looked for.
+	RescueInterval time.Duration // default 1s
+
+	// MaxRequestBytes caps an HTTP request body (a submission).
+	MaxRequestBytes int64 // default 64 MiB
+	// MaxTasks caps the tasks of one job.
+	MaxTasks int // default 100,000
+	// MaxTaskInput caps one task's stdin plus files, which travel in a
+	// lease message.
+	MaxTaskInput int64 // default 4 MiB
+
+	// MaxMessage caps one WebSocket message from a worker; larger frames
+	// close the connection (1009).
+	MaxMessage int64 // default protocol.MaxMessage
+
+	// DefaultLimits apply to limits a submission leaves zero.
+	DefaultLimits store.Limits
+}
+
+// Defaults.
+const (
+	DefaultHeartbeat       = 2 * time.Second
+	DefaultLeaseTTL        = 15 * time.Second
+	DefaultMaxRequestBytes = 64 << 20
+	DefaultMaxTasks        = 100_000
+	DefaultMaxTaskInput    = 4 << 20
+	// MaxOutputLimit keeps a result, base64-encoded, within a protocol message.
+	MaxOutputLimit = 8 << 20
+)
+
+func (c *Config) withDefaults() Config {
+	cfg := *c
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeat
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = max(DefaultLeaseTTL, 3*cfg.HeartbeatInterval)
+	}
+	if cfg.RescueInterval == 0 {
+		cfg.RescueInterval = time.Second
+	}
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = protocol.MaxMessage
+	}
+	if cfg.MaxTasks == 0 {
+		cfg.MaxTasks = DefaultMaxTasks
+	}
+	if cfg.MaxTaskInput == 0 {
+		cfg.MaxTaskInput = DefaultMaxTaskInput
+	}
+	d := &cfg.DefaultLimits
+	if d.MemoryBytes == 0 {
+		d.MemoryBytes = 64 << 20
+	}
+	if d.MaxOutput == 0 {
+		d.MaxOutput = 1 << 20
+	}
+	if d.TimeoutMS == 0 {
+		d.TimeoutMS = 60_000
+	}
+	return cfg
+}
+
+func (c *Config) validate() error {
+	if c.Store == nil {
+		return errors.New("coordinator: Config.Store is required")
+	}
+	if c.LeaseTTL <= 2*c.HeartbeatInterval {
+		return fmt.Errorf("coordinator: LeaseTTL (%v) must exceed 2×HeartbeatInterval (%v), or healthy workers lose leases between heartbeats", c.LeaseTTL, c.HeartbeatInterval)
+	}
+	if c.MaxMessage > protocol.MaxMessage {
+		return fmt.Errorf("coordinator: MaxMessage must be at most %d", protocol.MaxMessage)
+	}
+	if c.MaxTaskInput*4/3+64<<10 > protocol.MaxMessage {
+		return fmt.Errorf("coordinator: MaxTaskInput (%d) must fit, base64-encoded, in a protocol message (%d bytes)", c.MaxTaskInput, protocol.MaxMessage)
+	}
+	if c.DefaultLimits.MaxOutput > MaxOutputLimit {
+		return fmt.Errorf("coordinator: DefaultLimits.MaxOutput must be at most %d so results fit in a protocol message", MaxOutputLimit)
+	}
+	return nil
+}

@@ -1,0 +1,373 @@
+// Package coordinator is crowdrun's trusted centre: it accepts jobs over an
+// HTTP API, validates their modules once, splits them into task replicas,
+// leases replicas to workers connected over WebSocket, and records results
+// in the store, comparing the replicas of each task.
+//
+// Goroutines: Open starts the dispatcher (grants leases), the committer
+// (records results in batches) and the rescuer (requeues expired leases);
+// each worker connection has a reader (its HTTP handler) and a writer.
+// Close cancels them all and waits.
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/protocol"
+	"github.com/crowdrun/crowdrun/internal/sandbox"
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// Coordinator is one running coordinator.
+type Coordinator struct {
+	cfg       Config
+	store     store.Store
+	engine    *sandbox.Engine
+	ownEngine bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	conns  map[int64]*conn // by session id
+	closed bool
+
+	waitCh   chan *waiter
+	wakeCh   chan struct{}
+	resultCh chan pendingResult
+
+	chMu    sync.Mutex
+	changed chan struct{} // closed and replaced whenever a task or job finishes
+}
+
+// New checks cfg and returns a coordinator; call Open to start it.
+func New(ctx context.Context, cfg Config) (*Coordinator, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c := &Coordinator{
+		cfg:      cfg,
+		store:    cfg.Store,
+		engine:   cfg.Engine,
+		conns:    map[int64]*conn{},
+		waitCh:   make(chan *waiter, 1024),
+		wakeCh:   make(chan struct{}, 1),
+		resultCh: make(chan pendingResult, 4096),
+		changed:  make(chan struct{}),
+	}
+	if c.engine == nil {
+		eng, err := sandbox.NewEngine(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.engine, c.ownEngine = eng, true
+	}
+	return c, nil
+}
+
+// Open recovers from a previous run and starts the background goroutines.
+// No worker connection survives a restart, so every session left open is
+// closed and its leases requeued.
+func (c *Coordinator) Open(ctx context.Context) error {
+	n, err := c.store.SessionEndAll(ctx, &store.SessionEndAllParams{Reason: "coordinator restarted", Now: c.cfg.Now()})
+	if err != nil {
+		return fmt.Errorf("coordinator: recovering sessions: %w", err)
+	}
+	if n > 0 {
+		c.cfg.Logger.Info("requeued replicas leased before a restart", "replicas", n)
+	}
+	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	c.wg.Add(3)
+	go func() { defer c.wg.Done(); c.dispatch(c.ctx) }()
+	go func() { defer c.wg.Done(); c.commit(c.ctx) }()
+	go func() { defer c.wg.Done(); c.rescue(c.ctx) }()
+	c.wake()
+	return nil
+}
+
+// Close stops everything Open started and every worker connection, and
+// waits for them. It does not close the store.
+func (c *Coordinator) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	conns := make([]*conn, 0, len(c.conns))
+	for _, cn := range c.conns {
+		conns = append(conns, cn)
+	}
+	c.mu.Unlock()
+	for _, cn := range conns {
+		cn.close(errShutdown)
+	}
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+	if c.ownEngine {
+		return c.engine.Close(context.Background())
+	}
+	return nil
+}
+
+var errShutdown = errors.New("coordinator shutting down")
+
+// wake tells the dispatcher there may be work.
+func (c *Coordinator) wake() {
+	select {
+	case c.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Coordinator) notify() {
+	c.chMu.Lock()
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.chMu.Unlock()
+}
+
+func (c *Coordinator) changes() <-chan struct{} {
+	c.chMu.Lock()
+	defer c.chMu.Unlock()
+	return c.changed
+}
+
+func (c *Coordinator) connFor(session int64) *conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conns[session]
+}
+
+// revoke tells workers that leases are gone (job cancelled, lease expired).
+func (c *Coordinator) revoke(rs []store.RevokedLease, reason string) {
+	by := map[int64][]string{}
+	for _, r := range rs {
+		by[r.SessionID] = append(by[r.SessionID], r.LeaseID)
+	}
+	for s, ids := range by {
+		if cn := c.connFor(s); cn != nil {
+			cn.forget(ids...)
+			cn.send(&protocol.Revoke{LeaseIDs: ids, Reason: reason})
+		}
+	}
+}
+
+// waiter is a worker's outstanding lease_request.
+type waiter struct {
+	conn  *conn
+	reqID uint64
+	max   int
+}
+
+// dispatch grants leases to waiting workers, oldest request first. It runs
+// a round whenever there may be work (a submission, a requeue, a new
+// request) and sleeps otherwise, so idle workers cost nothing.
+func (c *Coordinator) dispatch(ctx context.Context) {
+	var queue []*waiter
+	hasWork := true
+	for {
+		if !hasWork || len(queue) == 0 {
+			select {
+			case w := <-c.waitCh:
+				queue = append(queue, w)
+				hasWork = true
+			case <-c.wakeCh:
+				hasWork = true
+			case <-ctx.Done():
+				return
+			}
+		}
+	drain:
+		for {
+			select {
+			case w := <-c.waitCh:
+				queue = append(queue, w)
+			case <-c.wakeCh:
+			default:
+				break drain
+			}
+		}
+		if len(queue) == 0 {
+			continue
+		}
+		var keep []*waiter
+		gotAny, checked := false, false
+		for i, w := range queue {
+			if ctx.Err() != nil {
+				return
+			}
+			if w.conn.isDone() {
+				continue
+			}
+			n, err := c.grant(ctx, w)
+			if err != nil {
+				if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+					c.cfg.Logger.Error("leasing", "err", err)
+					keep = append(keep, w)
+				}
+				continue
+			}
+			if n > 0 {
+				gotAny = true
+				continue
+			}
+			keep = append(keep, w)
+			if !checked {
+				// Nothing for this worker: is there anything at all, or is
+				// it only excluded from what there is?
+				checked = true
+				if q, err := c.store.ReplicaCountQueued(ctx); err == nil && q == 0 {
+					keep = append(keep, queue[i+1:]...)
+					break
+				}
+			}
+		}
+		queue = keep
+		if !gotAny {
+			hasWork = false
+		}
+	}
+}
+
+// grant leases replicas to one waiter and sends them.
+func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
+	now := c.cfg.Now()
+	ls, err := c.store.ReplicaLease(ctx, &store.ReplicaLeaseParams{
+		SessionID: w.conn.session.ID, Worker: w.conn.session.Worker, Max: w.max,
+		Deadline: now.Add(c.cfg.LeaseTTL), Now: now,
+	})
+	if err != nil || len(ls) == 0 {
+		return 0, err
+	}
+	msg := &protocol.Leases{Header: protocol.Header{ReplyTo: w.reqID}, Leases: make([]protocol.Lease, 0, len(ls))}
+	for _, l := range ls {
+		pl, err := c.leaseMessage(ctx, l)
+		if err != nil {
+			return 0, err // the leases lapse and are requeued
+		}
+		msg.Leases = append(msg.Leases, pl)
+		w.conn.hold(l.LeaseID, l.Limits.MaxOutput)
+	}
+	w.conn.send(msg)
+	return len(ls), nil
+}
+
+func (c *Coordinator) leaseMessage(ctx context.Context, l *store.Lease) (protocol.Lease, error) {
+	stdin, err := c.store.BlobGet(ctx, l.StdinHash)
+	if err != nil {
+		return protocol.Lease{}, fmt.Errorf("stdin of task %d: %w", l.TaskID, err)
+	}
+	pl := protocol.Lease{
+		LeaseID: l.LeaseID, JobID: l.JobID, TaskID: l.TaskID, TaskIndex: l.TaskIndex,
+		ModuleHash: l.ModuleHash, Stdin: stdin, Args: l.Args, Env: l.Env, Seed: l.Seed,
+		Limits:     protocol.Limits{Fuel: l.Limits.Fuel, MemoryBytes: l.Limits.MemoryBytes, MaxOutput: l.Limits.MaxOutput, TimeoutMS: l.Limits.TimeoutMS},
+		DeadlineMS: l.Deadline.UnixMilli(),
+	}
+	for _, f := range l.Files {
+		data, err := c.store.BlobGet(ctx, f.Hash)
+		if err != nil {
+			return protocol.Lease{}, fmt.Errorf("file %s of task %d: %w", f.Name, l.TaskID, err)
+		}
+		pl.Files = append(pl.Files, protocol.File{Name: f.Name, Data: data})
+	}
+	return pl, nil
+}
+
+type pendingResult struct {
+	conn *conn
+	msg  *protocol.Result
+}
+
+const maxCommitBatch = 512
+
+// commit records results in batches: one transaction for all the results
+// that arrived while the previous one was being written.
+func (c *Coordinator) commit(ctx context.Context) {
+	batch := make([]pendingResult, 0, maxCommitBatch)
+	params := &store.ReplicaCompleteParams{}
+	for {
+		batch = batch[:0]
+		select {
+		case p := <-c.resultCh:
+			batch = append(batch, p)
+		case <-ctx.Done():
+			return
+		}
+	more:
+		for len(batch) < maxCommitBatch {
+			select {
+			case p := <-c.resultCh:
+				batch = append(batch, p)
+			default:
+				break more
+			}
+		}
+		params.Results = params.Results[:0]
+		for _, p := range batch {
+			m := p.msg
+			params.Results = append(params.Results, store.ReplicaResult{
+				SessionID: p.conn.session.ID, LeaseID: m.LeaseID, Status: m.Status, ExitCode: m.ExitCode,
+				Message: m.Message, Stdout: m.Stdout, Stderr: m.Stderr, Fuel: m.Fuel, WallMS: m.WallMS,
+			})
+		}
+		params.Now = c.cfg.Now()
+		outs, err := c.store.ReplicaComplete(ctx, params)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.cfg.Logger.Error("recording results", "err", err, "results", len(batch))
+			for _, p := range batch {
+				p.conn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: p.msg.ID}, Code: protocol.CodeInternal, Message: "the result could not be recorded; the lease will be requeued"})
+			}
+			continue
+		}
+		finished := false
+		for i, o := range outs {
+			p := batch[i]
+			p.conn.forget(p.msg.LeaseID)
+			if o.Err != nil {
+				p.conn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: p.msg.ID}, Code: protocol.CodeLeaseNotHeld,
+					Message: fmt.Sprintf("lease %s is not held by this session (expired, revoked or already reported); the result was not recorded", p.msg.LeaseID)})
+				continue
+			}
+			p.conn.send(&protocol.Ack{Header: protocol.Header{ReplyTo: p.msg.ID}})
+			if o.TaskFinished != "" {
+				finished = true
+			}
+		}
+		if finished {
+			c.notify()
+		}
+	}
+}
+
+// rescue requeues leases whose deadline passed (a worker that stopped
+// renewing without its connection closing, or any lease left by a crash).
+func (c *Coordinator) rescue(ctx context.Context) {
+	t := time.NewTicker(c.cfg.RescueInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		rs, err := c.store.ReplicaRequeueExpired(ctx, &store.ReplicaRequeueExpiredParams{Now: c.cfg.Now()})
+		if err != nil {
+			if ctx.Err() == nil {
+				c.cfg.Logger.Error("requeueing expired leases", "err", err)
+			}
+			continue
+		}
+		if len(rs) > 0 {
+			c.cfg.Logger.Info("requeued expired leases", "leases", len(rs))
+			c.revoke(rs, "lease expired")
+			c.wake()
+		}
+	}
+}

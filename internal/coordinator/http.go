@@ -1,0 +1,401 @@
+package coordinator
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/sandbox"
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+//go:embed openapi.json
+var openapiJSON []byte
+
+// Handler returns the coordinator's HTTP API (docs/api.md).
+func (c *Coordinator) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/jobs", c.auth(c.submit))
+	mux.HandleFunc("GET /v1/jobs", c.auth(c.listJobs))
+	mux.HandleFunc("GET /v1/jobs/{id}", c.auth(c.getJob))
+	mux.HandleFunc("GET /v1/jobs/{id}/results", c.auth(c.results))
+	mux.HandleFunc("POST /v1/jobs/{id}/cancel", c.auth(c.cancelJob))
+	mux.HandleFunc("GET /v1/workers", c.auth(c.workers))
+	mux.HandleFunc("GET /v1/workers/ws", c.serveWorker)
+	mux.HandleFunc("GET /v1/modules/{hash}", c.module)
+	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openapiJSON)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e api.Error
+	e.Err.Code, e.Err.Message = code, msg
+	writeJSON(w, status, &e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (c *Coordinator) storeError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such job")
+	case errors.Is(err, store.ErrJobFinished):
+		writeError(w, http.StatusConflict, api.CodeConflict, "the job has already finished")
+	default:
+		c.cfg.Logger.Error("store", "err", err)
+		writeError(w, http.StatusInternalServerError, api.CodeInternal, "internal error")
+	}
+}
+
+// HashToken is how API tokens are stored: SHA-256 of the secret.
+func HashToken(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+type authedHandler func(w http.ResponseWriter, r *http.Request, owner string)
+
+func (c *Coordinator) auth(h authedHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || secret == "" {
+			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "an API token is required: Authorization: Bearer TOKEN (create one with `crowdrun token create`)")
+			return
+		}
+		tok, err := c.store.TokenLookup(r.Context(), &store.TokenLookupParams{Hash: HashToken(secret)})
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "the API token is not valid")
+			return
+		}
+		if err != nil {
+			c.storeError(w, err)
+			return
+		}
+		h(w, r, tok.Owner)
+	}
+}
+
+func jobID(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+func (c *Coordinator) submit(w http.ResponseWriter, r *http.Request, owner string) {
+	r.Body = http.MaxBytesReader(w, r.Body, c.cfg.MaxRequestBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	var req api.SubmitRequest
+	if err := dec.Decode(&req); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("the request exceeds %d bytes", c.cfg.MaxRequestBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, "the body is not a valid job submission: "+err.Error())
+		return
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, "trailing data after the job submission")
+		return
+	}
+	p, err := c.checkSubmission(&req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		return
+	}
+	mod, err := c.prepareModule(r.Context(), req.Module)
+	if err != nil {
+		var se *sandbox.Error
+		if errors.As(err, &se) {
+			writeError(w, http.StatusUnprocessableEntity, string(se.Status), se.Message)
+			return
+		}
+		c.storeError(w, err)
+		return
+	}
+	p.Owner = owner
+	p.ModuleHash = store.Hash(mod)
+	p.Blobs = append(p.Blobs, mod)
+	p.Now = c.cfg.Now()
+	job, err := c.store.JobInsert(r.Context(), p)
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	c.cfg.Logger.Info("job submitted", "job", job.ID, "owner", owner, "tasks", job.TaskCount)
+	c.wake()
+	counts := &store.JobCounts{TasksPending: job.TaskCount, ReplicasQueued: job.TaskCount * job.Replicas}
+	writeJSON(w, http.StatusCreated, apiJob(job, counts))
+}
+
+// checkSubmission validates everything but the module.
+func (c *Coordinator) checkSubmission(req *api.SubmitRequest) (*store.JobInsertParams, error) {
+	if len(req.Module) == 0 {
+		return nil, errors.New(`"module" (base64 wasm) is required`)
+	}
+	if len(req.Tasks) == 0 {
+		return nil, errors.New(`"tasks" must list at least one task`)
+	}
+	if len(req.Tasks) > c.cfg.MaxTasks {
+		return nil, fmt.Errorf("%d tasks: at most %d per job", len(req.Tasks), c.cfg.MaxTasks)
+	}
+	if len(req.Name) > 200 {
+		return nil, errors.New(`"name" is longer than 200 bytes`)
+	}
+	if req.Replicas == 0 {
+		req.Replicas = 1
+	}
+	if req.Replicas < 1 || req.Replicas > 9 {
+		return nil, errors.New(`"replicas" must be between 1 and 9`)
+	}
+	if req.Priority < -100 || req.Priority > 100 {
+		return nil, errors.New(`"priority" must be between -100 and 100`)
+	}
+	d := c.cfg.DefaultLimits
+	l := store.Limits{Fuel: req.Limits.Fuel, MemoryBytes: req.Limits.MemoryBytes, MaxOutput: req.Limits.MaxOutput, TimeoutMS: req.Limits.TimeoutMS}
+	if l.Fuel == 0 {
+		l.Fuel = d.Fuel
+	}
+	if l.MemoryBytes == 0 {
+		l.MemoryBytes = d.MemoryBytes
+	}
+	if l.MaxOutput == 0 {
+		l.MaxOutput = d.MaxOutput
+	}
+	if l.TimeoutMS == 0 {
+		l.TimeoutMS = d.TimeoutMS
+	}
+	if l.MemoryBytes > sandbox.MaxMemory {
+		return nil, fmt.Errorf(`"limits.memory_bytes" must be at most %d`, uint64(sandbox.MaxMemory))
+	}
+	if l.MaxOutput > MaxOutputLimit {
+		return nil, fmt.Errorf(`"limits.max_output" must be at most %d`, MaxOutputLimit)
+	}
+	if l.TimeoutMS < 0 || l.TimeoutMS > int64(time.Hour/time.Millisecond) {
+		return nil, errors.New(`"limits.timeout_ms" must be between 0 and 3600000`)
+	}
+	p := &store.JobInsertParams{Name: req.Name, Priority: req.Priority, Replicas: req.Replicas, Limits: l,
+		Tasks: make([]store.TaskSpec, len(req.Tasks))}
+	for i, t := range req.Tasks {
+		size := int64(len(t.Stdin))
+		if len(t.Args) > 1024 || len(t.Env) > 1024 || len(t.Files) > 64 {
+			return nil, fmt.Errorf("task %d: at most 1024 args, 1024 env entries and 64 files", i)
+		}
+		for _, e := range t.Env {
+			if !strings.Contains(e, "=") {
+				return nil, fmt.Errorf("task %d: env entry %q is not KEY=VALUE", i, e)
+			}
+		}
+		for _, a := range append(append([]string{}, t.Args...), t.Env...) {
+			size += int64(len(a))
+		}
+		spec := store.TaskSpec{StdinHash: store.Hash(t.Stdin), Args: t.Args, Env: t.Env, Seed: t.Seed}
+		p.Blobs = append(p.Blobs, t.Stdin)
+		for _, f := range t.Files {
+			if f.Name == "" || strings.Contains(f.Name, "/") || len(f.Name) > 255 {
+				return nil, fmt.Errorf("task %d: file name %q must be 1 to 255 bytes without '/'", i, f.Name)
+			}
+			size += int64(len(f.Data))
+			spec.Files = append(spec.Files, store.File{Name: f.Name, Hash: store.Hash(f.Data)})
+			p.Blobs = append(p.Blobs, f.Data)
+		}
+		if size > c.cfg.MaxTaskInput {
+			return nil, fmt.Errorf("task %d: input of %d bytes exceeds the limit of %d per task", i, size, c.cfg.MaxTaskInput)
+		}
+		p.Tasks[i] = spec
+	}
+	return p, nil
+}
+
+func apiJob(j *store.Job, c *store.JobCounts) *api.Job {
+	out := &api.Job{ID: j.ID, Name: j.Name, State: string(j.State), ModuleHash: j.ModuleHash, Replicas: j.Replicas, Priority: j.Priority,
+		Limits:    api.Limits{Fuel: j.Limits.Fuel, MemoryBytes: j.Limits.MemoryBytes, MaxOutput: j.Limits.MaxOutput, TimeoutMS: j.Limits.TimeoutMS},
+		CreatedAt: j.CreatedAt.UTC()}
+	if !j.FinishedAt.IsZero() {
+		t := j.FinishedAt.UTC()
+		out.FinishedAt = &t
+	}
+	if c != nil {
+		out.Tasks = api.Counts{Total: j.TaskCount, Done: c.TasksDone, Disputed: c.TasksDisputed, Cancelled: c.TasksCancelled,
+			Pending: c.TasksPending, Queued: c.ReplicasQueued, Running: c.ReplicasLeased, Fuel: c.Fuel}
+	}
+	return out
+}
+
+func (c *Coordinator) getJob(w http.ResponseWriter, r *http.Request, owner string) {
+	id, ok := jobID(r)
+	if !ok {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such job")
+		return
+	}
+	j, err := c.store.JobGet(r.Context(), &store.JobGetParams{ID: id, Owner: owner})
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	counts, err := c.store.JobCounts(r.Context(), id)
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apiJob(j, counts))
+}
+
+func (c *Coordinator) listJobs(w http.ResponseWriter, r *http.Request, owner string) {
+	js, err := c.store.JobList(r.Context(), &store.JobListParams{Owner: owner, Limit: 100})
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	out := api.JobList{Jobs: []api.Job{}}
+	for _, j := range js {
+		counts, err := c.store.JobCounts(r.Context(), j.ID)
+		if err != nil {
+			c.storeError(w, err)
+			return
+		}
+		out.Jobs = append(out.Jobs, *apiJob(j, counts))
+	}
+	writeJSON(w, http.StatusOK, &out)
+}
+
+func (c *Coordinator) cancelJob(w http.ResponseWriter, r *http.Request, owner string) {
+	id, ok := jobID(r)
+	if !ok {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such job")
+		return
+	}
+	j, revoked, err := c.store.JobCancel(r.Context(), &store.JobCancelParams{ID: id, Owner: owner, Now: c.cfg.Now()})
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	c.revoke(revoked, "job cancelled")
+	c.notify()
+	counts, err := c.store.JobCounts(r.Context(), id)
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apiJob(j, counts))
+}
+
+func (c *Coordinator) workers(w http.ResponseWriter, r *http.Request, owner string) {
+	st, err := c.store.WorkerStats(r.Context())
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	out := api.WorkerList{Workers: []api.Worker{}}
+	for _, s := range st {
+		out.Workers = append(out.Workers, api.Worker{Name: s.Worker, Connected: s.Open > 0, Sessions: s.Sessions, Tasks: s.Segments, Fuel: s.Fuel})
+	}
+	writeJSON(w, http.StatusOK, &out)
+}
+
+// module serves a stored module to workers. Content-addressed and not
+// secret: crowdrun promises integrity, not confidentiality.
+func (c *Coordinator) module(w http.ResponseWriter, r *http.Request) {
+	h := r.PathValue("hash")
+	if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such module")
+		return
+	}
+	b, err := c.store.BlobGet(r.Context(), h)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such module")
+		return
+	}
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/wasm")
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Write(b)
+}
+
+// results streams finished tasks as NDJSON in finishing order; with
+// follow=true it waits for more until the job ends.
+func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner string) {
+	id, ok := jobID(r)
+	if !ok {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such job")
+		return
+	}
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	follow := r.URL.Query().Get("follow") == "true"
+	ctx := r.Context()
+	if _, err := c.store.JobGet(ctx, &store.JobGetParams{ID: id, Owner: owner}); err != nil {
+		c.storeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	final := false
+	for {
+		changed := c.changes()
+		ts, err := c.store.TaskListResults(ctx, &store.TaskListResultsParams{JobID: id, AfterSeq: after, Limit: 256})
+		if err != nil {
+			return // the client sees a truncated stream and resumes with ?after
+		}
+		for _, t := range ts {
+			out, err1 := c.store.BlobGet(ctx, t.Result.StdoutHash)
+			errb, err2 := c.store.BlobGet(ctx, t.Result.StderrHash)
+			if err1 != nil || err2 != nil {
+				return
+			}
+			if enc.Encode(&api.TaskResult{Seq: t.ResultSeq, TaskIndex: t.Index, State: string(t.State), Status: t.Result.Status,
+				ExitCode: t.Result.ExitCode, Message: t.Result.Message, Fuel: t.Result.Fuel, Stdout: out, Stderr: errb,
+				StdoutSHA: t.Result.StdoutHash}) != nil {
+				return
+			}
+			after = t.ResultSeq
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		if len(ts) == 256 {
+			continue
+		}
+		if !follow || final {
+			return
+		}
+		j, err := c.store.JobGet(ctx, &store.JobGetParams{ID: id})
+		if err != nil {
+			return
+		}
+		if j.State != store.JobRunning {
+			final = true // one more pass for what finished meanwhile
+			continue
+		}
+		select {
+		case <-changed:
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+			return
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,313 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/crowdrun/crowdrun/internal/protocol"
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// conn is one worker connection: its HTTP handler goroutine reads, a writer
+// goroutine writes; both stop when ctx is cancelled.
+type conn struct {
+	c       *Coordinator
+	ws      *websocket.Conn
+	session *store.Session
+	out     chan []byte
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+
+	mu        sync.Mutex
+	nextID    uint64
+	leases    map[string]uint64 // lease id → the job's output limit
+	lastRenew time.Time
+}
+
+const outbox = 256 // messages queued for a worker before it counts as stuck
+
+func (cn *conn) isDone() bool { return cn.ctx.Err() != nil }
+
+func (cn *conn) close(cause error) { cn.cancel(cause) }
+
+func (cn *conn) hold(lease string, maxOutput uint64) {
+	cn.mu.Lock()
+	cn.leases[lease] = maxOutput
+	cn.mu.Unlock()
+}
+
+func (cn *conn) forget(ids ...string) {
+	cn.mu.Lock()
+	for _, id := range ids {
+		delete(cn.leases, id)
+	}
+	cn.mu.Unlock()
+}
+
+// send queues m for the writer. A worker that does not read is dropped
+// rather than allowed to hold coordinator memory.
+func (cn *conn) send(m protocol.Message) {
+	cn.mu.Lock()
+	cn.nextID++
+	protocol.Hdr(m).ID = cn.nextID
+	cn.mu.Unlock()
+	b, err := protocol.Encode(m)
+	if err != nil {
+		cn.c.cfg.Logger.Error("encoding a message", "err", err)
+		return
+	}
+	select {
+	case cn.out <- b:
+	case <-cn.ctx.Done():
+	default:
+		cn.close(errors.New("worker does not read its messages"))
+	}
+}
+
+func (cn *conn) writer() {
+	for {
+		select {
+		case b := <-cn.out:
+			// Not derived from cn.ctx: cancelling that while a write is in
+			// flight would tear the connection down before the close frame.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := cn.ws.Write(ctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				cn.close(fmt.Errorf("writing: %w", err))
+				return
+			}
+		case <-cn.ctx.Done():
+			return
+		}
+	}
+}
+
+// protocolError tells the worker why and closes the connection.
+type protocolError struct {
+	code, msg string
+	status    websocket.StatusCode
+}
+
+func (e *protocolError) Error() string { return e.code + ": " + e.msg }
+
+func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the coordinator is shutting down")
+		return
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	defer c.wg.Done()
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:       []string{protocol.Subprotocol},
+		InsecureSkipVerify: true, // workers may be browsers on any origin; they hold no credentials
+	})
+	if err != nil {
+		return
+	}
+	defer ws.CloseNow()
+	if ws.Subprotocol() != protocol.Subprotocol {
+		ws.Close(websocket.StatusProtocolError, "the WebSocket subprotocol must be "+protocol.Subprotocol)
+		return
+	}
+	ws.SetReadLimit(c.cfg.MaxMessage)
+
+	hello, err := c.readHello(r.Context(), ws)
+	if err != nil {
+		closeWith(ws, err)
+		return
+	}
+	sess, err := c.store.SessionStart(r.Context(), &store.SessionStartParams{Worker: hello.Worker, Slots: hello.Slots, Remote: r.RemoteAddr, Now: c.cfg.Now()})
+	if err != nil {
+		ws.Close(websocket.StatusInternalError, "cannot record the session")
+		return
+	}
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	cn := &conn{c: c, ws: ws, session: sess, out: make(chan []byte, outbox), ctx: ctx, cancel: cancel, leases: map[string]uint64{}}
+	c.mu.Lock()
+	c.conns[sess.ID] = cn
+	c.mu.Unlock()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); cn.writer() }()
+	cn.send(&protocol.Welcome{Header: protocol.Header{ReplyTo: hello.ID}, SessionID: sess.ID,
+		HeartbeatMS: c.cfg.HeartbeatInterval.Milliseconds(), LeaseMS: c.cfg.LeaseTTL.Milliseconds(), MaxMessage: protocol.MaxMessage})
+
+	err = cn.readLoop()
+	cn.close(err)
+	wg.Wait()
+
+	c.mu.Lock()
+	delete(c.conns, sess.ID)
+	c.mu.Unlock()
+	reason := "closed"
+	if err != nil {
+		reason = err.Error()
+	}
+	n, serr := c.store.SessionEnd(context.WithoutCancel(ctx), &store.SessionEndParams{ID: sess.ID, Reason: reason, Now: c.cfg.Now()})
+	if serr != nil && !errors.Is(serr, store.ErrNotFound) {
+		c.cfg.Logger.Error("ending a session", "session", sess.ID, "err", serr)
+	}
+	if n > 0 {
+		c.wake()
+	}
+	closeWith(ws, err)
+}
+
+func closeWith(ws *websocket.Conn, err error) {
+	var pe *protocolError
+	switch {
+	case errors.As(err, &pe):
+		// Best effort: the reason a worker was refused, then the close frame.
+		b, _ := protocol.Encode(&protocol.ErrorMsg{Header: protocol.Header{ID: 1 << 62}, Code: pe.code, Message: pe.msg})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ws.Write(ctx, websocket.MessageText, b)
+		cancel()
+		reason := pe.msg
+		if len(reason) > 120 {
+			reason = reason[:120]
+		}
+		ws.Close(pe.status, reason)
+	case errors.Is(err, errShutdown):
+		ws.Close(websocket.StatusGoingAway, "coordinator shutting down")
+	default:
+		ws.Close(websocket.StatusNormalClosure, "")
+	}
+}
+
+func badMessage(err error) error {
+	var de *protocol.Error
+	if errors.As(err, &de) {
+		st := websocket.StatusPolicyViolation
+		if de.Code == protocol.CodeTooLarge {
+			st = websocket.StatusMessageTooBig
+		}
+		return &protocolError{code: de.Code, msg: de.Message, status: st}
+	}
+	return &protocolError{code: protocol.CodeBadMessage, msg: err.Error(), status: websocket.StatusPolicyViolation}
+}
+
+func (c *Coordinator) readHello(ctx context.Context, ws *websocket.Conn) (*protocol.Hello, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	typ, b, err := ws.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageText {
+		return nil, &protocolError{protocol.CodeBadMessage, "messages are JSON text frames", websocket.StatusUnsupportedData}
+	}
+	m, err := protocol.Decode(b)
+	if err != nil {
+		return nil, badMessage(err)
+	}
+	h, ok := m.(*protocol.Hello)
+	if !ok {
+		return nil, &protocolError{protocol.CodeNotReady, "the first message must be hello", websocket.StatusPolicyViolation}
+	}
+	return h, nil
+}
+
+// readLoop handles the worker's messages until it leaves, breaks the
+// protocol, or falls silent for three heartbeat intervals.
+func (cn *conn) readLoop() error {
+	c := cn.c
+	silence := 3 * c.cfg.HeartbeatInterval
+	for {
+		ctx, cancel := context.WithTimeout(cn.ctx, silence)
+		typ, b, err := cn.ws.Read(ctx)
+		cancel()
+		if err != nil {
+			if cause := context.Cause(cn.ctx); cause != nil {
+				return cause
+			}
+			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+				return &protocolError{protocol.CodeTooLarge, fmt.Sprintf("message larger than %d bytes", c.cfg.MaxMessage), websocket.StatusMessageTooBig}
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("no message for %v (missed heartbeats)", silence)
+			}
+			return err
+		}
+		if typ != websocket.MessageText {
+			return &protocolError{protocol.CodeBadMessage, "messages are JSON text frames", websocket.StatusUnsupportedData}
+		}
+		m, err := protocol.Decode(b)
+		if err != nil {
+			return badMessage(err)
+		}
+		switch m := m.(type) {
+		case *protocol.LeaseRequest:
+			select {
+			case c.waitCh <- &waiter{conn: cn, reqID: m.ID, max: m.Max}:
+			case <-cn.ctx.Done():
+				return context.Cause(cn.ctx)
+			}
+		case *protocol.Heartbeat:
+			cn.renew()
+			cn.send(&protocol.HeartbeatAck{Header: protocol.Header{ReplyTo: m.ID}})
+		case *protocol.Result:
+			cn.mu.Lock()
+			limit, held := cn.leases[m.LeaseID]
+			cn.mu.Unlock()
+			switch {
+			case !held:
+				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeLeaseNotHeld,
+					Message: fmt.Sprintf("lease %q is not held by this session (expired, revoked or already reported); the result was not recorded", m.LeaseID)})
+			case uint64(len(m.Stdout))+uint64(len(m.Stderr)) > limit:
+				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeTooLarge,
+					Message: fmt.Sprintf("output of %d bytes exceeds the job's limit of %d", len(m.Stdout)+len(m.Stderr), limit)})
+			default:
+				select {
+				case c.resultCh <- pendingResult{conn: cn, msg: m}:
+				case <-cn.ctx.Done():
+					return context.Cause(cn.ctx)
+				}
+			}
+		case *protocol.Release:
+			n, err := c.store.ReplicaRelease(cn.ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: m.LeaseIDs})
+			if err != nil {
+				return err
+			}
+			cn.forget(m.LeaseIDs...)
+			if n > 0 {
+				c.wake()
+			}
+			cn.send(&protocol.Ack{Header: protocol.Header{ReplyTo: m.ID}})
+		case *protocol.Bye:
+			return nil
+		case *protocol.ErrorMsg:
+			c.cfg.Logger.Warn("worker reports an error", "session", cn.session.ID, "code", m.Code, "message", m.Message)
+		default:
+			return &protocolError{protocol.CodeBadMessage, fmt.Sprintf("a worker may not send %q", protocol.Hdr(m).Type), websocket.StatusPolicyViolation}
+		}
+	}
+}
+
+// renew extends the session's leases, at most a few times per lease TTL and
+// only when it holds any, so idle workers cost the store nothing.
+func (cn *conn) renew() {
+	c := cn.c
+	now := c.cfg.Now()
+	cn.mu.Lock()
+	if len(cn.leases) == 0 || now.Sub(cn.lastRenew) < c.cfg.LeaseTTL/4 {
+		cn.mu.Unlock()
+		return
+	}
+	cn.lastRenew = now
+	cn.mu.Unlock()
+	if err := c.store.ReplicaRenew(cn.ctx, &store.ReplicaRenewParams{SessionID: cn.session.ID, Deadline: now.Add(c.cfg.LeaseTTL)}); err != nil && cn.ctx.Err() == nil {
+		c.cfg.Logger.Error("renewing leases", "session", cn.session.ID, "err", err)
+	}
+}

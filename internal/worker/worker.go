@@ -1,0 +1,474 @@
+// Package worker is the native worker: it connects to a coordinator over
+// WebSocket (internal/protocol), runs the replicas it is leased in the
+// sandbox, reports their results, and reconnects with backoff when the
+// connection drops.
+package worker
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/crowdrun/crowdrun/internal/protocol"
+	"github.com/crowdrun/crowdrun/internal/sandbox"
+	"github.com/crowdrun/crowdrun/internal/wasi"
+)
+
+// Argv0 is the program name every task sees as argv[0].
+const Argv0 = "main.wasm"
+
+// Config configures a worker.
+type Config struct {
+	Server string // coordinator base URL, http:// or https://
+	Name   string // stable worker name
+	Slots  int    // parallel runs; default 1
+	Logger *slog.Logger
+	// Engine runs guests; nil: Run starts one.
+	Engine *sandbox.Engine
+	// Grace is how long shutdown waits for running tasks before giving
+	// their leases back.
+	Grace      time.Duration // default 5s
+	MinBackoff time.Duration // default 100ms
+	MaxBackoff time.Duration // default 5s
+	HTTP       *http.Client
+}
+
+// Stats counts what a worker did.
+type Stats struct {
+	Sessions, Tasks, Refused atomic.Int64
+	Fuel                     atomic.Uint64
+}
+
+// Worker is a configured worker; Run runs it.
+type Worker struct {
+	cfg   Config
+	eng   *sandbox.Engine
+	Stats Stats
+
+	modMu   sync.Mutex
+	modules map[string]*moduleEntry
+}
+
+type moduleEntry struct {
+	once sync.Once
+	mod  *sandbox.Module
+	err  error
+}
+
+// New returns a worker.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Server == "" {
+		return nil, errors.New("worker: a server URL is required")
+	}
+	if !strings.HasPrefix(cfg.Server, "http://") && !strings.HasPrefix(cfg.Server, "https://") {
+		return nil, fmt.Errorf("worker: server %q must start with http:// or https://", cfg.Server)
+	}
+	cfg.Server = strings.TrimRight(cfg.Server, "/")
+	if cfg.Name == "" {
+		return nil, errors.New("worker: a name is required")
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = 1
+	}
+	if cfg.Slots > protocol.MaxSlots {
+		return nil, fmt.Errorf("worker: at most %d slots", protocol.MaxSlots)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Grace == 0 {
+		cfg.Grace = 5 * time.Second
+	}
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: time.Minute}
+	}
+	return &Worker{cfg: cfg, modules: map[string]*moduleEntry{}}, nil
+}
+
+// Run connects and works until ctx is cancelled, reconnecting with
+// exponential backoff. On cancellation it finishes (within Grace) or gives
+// back what it runs, says bye, and returns nil.
+func (w *Worker) Run(ctx context.Context) error {
+	w.eng = w.cfg.Engine
+	if w.eng == nil {
+		eng, err := sandbox.NewEngine(ctx)
+		if err != nil {
+			return err
+		}
+		defer eng.Close(context.WithoutCancel(ctx))
+		w.eng = eng
+	}
+	backoff := w.cfg.MinBackoff
+	for {
+		start := time.Now()
+		err := w.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(start) > 10*time.Second {
+			backoff = w.cfg.MinBackoff
+		}
+		var fatal *fatalError
+		if errors.As(err, &fatal) {
+			return fatal.err
+		}
+		d := backoff/2 + rand.N(backoff/2+1)
+		w.cfg.Logger.Warn("disconnected; reconnecting", "err", err, "in", d.Round(time.Millisecond))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil
+		}
+		backoff = min(2*backoff, w.cfg.MaxBackoff)
+	}
+}
+
+// fatalError ends Run: retrying would not help (e.g. a protocol version the
+// coordinator refuses).
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+
+type runDone struct {
+	lease  *protocol.Lease
+	report sandbox.Report
+	stdout []byte
+	stderr []byte
+}
+
+// sess is one connection's state, owned by the session goroutine.
+type sess struct {
+	w       *Worker
+	ws      *websocket.Conn
+	nextID  atomic.Uint64
+	welcome *protocol.Welcome
+}
+
+func (s *sess) send(ctx context.Context, m protocol.Message) error {
+	protocol.Hdr(m).ID = s.nextID.Add(1)
+	b, err := protocol.Encode(m)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return s.ws.Write(ctx, websocket.MessageText, b)
+}
+
+func wsURL(server string) string {
+	if rest, ok := strings.CutPrefix(server, "https://"); ok {
+		return "wss://" + rest + "/v1/workers/ws"
+	}
+	return "ws://" + strings.TrimPrefix(server, "http://") + "/v1/workers/ws"
+}
+
+func (w *Worker) session(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ws, _, err := websocket.Dial(dctx, wsURL(w.cfg.Server), &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}, HTTPClient: w.cfg.HTTP})
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(protocol.MaxMessage)
+	s := &sess{w: w, ws: ws}
+	if err := s.send(ctx, &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero"}); err != nil {
+		return err
+	}
+	// The reader hands every message to the session loop.
+	inbox := make(chan protocol.Message, 64)
+	rctx, rcancel := context.WithCancel(ctx)
+	var readErr error
+	var rwg sync.WaitGroup
+	rwg.Add(1)
+	go func() {
+		defer rwg.Done()
+		defer close(inbox)
+		for {
+			_, b, err := ws.Read(rctx)
+			if err != nil {
+				readErr = err
+				return
+			}
+			m, err := protocol.Decode(b)
+			if err != nil {
+				readErr = fmt.Errorf("coordinator sent a bad message: %w", err)
+				return
+			}
+			select {
+			case inbox <- m:
+			case <-rctx.Done():
+				readErr = rctx.Err()
+				return
+			}
+		}
+	}()
+	defer func() { rcancel(); ws.CloseNow(); rwg.Wait() }()
+
+	select {
+	case m, ok := <-inbox:
+		if !ok {
+			return fmt.Errorf("waiting for welcome: %w", readErr)
+		}
+		switch m := m.(type) {
+		case *protocol.Welcome:
+			s.welcome = m
+		case *protocol.ErrorMsg:
+			if m.Code == protocol.CodeVersion {
+				return &fatalError{fmt.Errorf("coordinator refused us: %s", m.Message)}
+			}
+			return fmt.Errorf("coordinator refused us: %s: %s", m.Code, m.Message)
+		default:
+			return fmt.Errorf("expected welcome, got %s", protocol.Hdr(m).Type)
+		}
+	case <-time.After(10 * time.Second):
+		return errors.New("no welcome within 10s")
+	case <-ctx.Done():
+		return nil
+	}
+	w.Stats.Sessions.Add(1)
+	w.cfg.Logger.Info("connected", "server", w.cfg.Server, "session", s.welcome.SessionID, "slots", w.cfg.Slots)
+	return s.loop(ctx, inbox, &readErr)
+}
+
+func (s *sess) loop(ctx context.Context, inbox <-chan protocol.Message, readErr *error) error {
+	w := s.w
+	hb := time.Duration(s.welcome.HeartbeatMS) * time.Millisecond
+	if hb <= 0 {
+		hb = 2 * time.Second
+	}
+	ticker := time.NewTicker(hb)
+	defer ticker.Stop()
+
+	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
+	running := map[string]context.CancelFunc{}
+	done := make(chan runDone, w.cfg.Slots)
+	var runs sync.WaitGroup
+	defer func() {
+		// Stop every run and wait for it, draining its report.
+		cancelRuns()
+		go func() { runs.Wait(); close(done) }()
+		for range done {
+		}
+	}()
+	requested := false
+	lastHeard := time.Now()
+	draining := false
+	var graceC <-chan time.Time
+
+	for {
+		if !draining && ctx.Err() != nil {
+			draining = true
+			graceC = time.After(w.cfg.Grace)
+		}
+		if draining && len(running) == 0 {
+			s.send(context.WithoutCancel(ctx), &protocol.Bye{})
+			s.ws.Close(websocket.StatusNormalClosure, "worker shutting down")
+			return nil
+		}
+		if !draining && !requested && len(running) < w.cfg.Slots {
+			if err := s.send(ctx, &protocol.LeaseRequest{Max: w.cfg.Slots - len(running)}); err != nil {
+				return err
+			}
+			requested = true
+		}
+		var ctxDone <-chan struct{}
+		if !draining {
+			ctxDone = ctx.Done()
+		}
+		select {
+		case <-ctxDone:
+			continue
+		case <-graceC:
+			// Give back what did not finish in time; the coordinator
+			// requeues it at once instead of waiting for the lease to lapse.
+			ids := make([]string, 0, len(running))
+			for id, cancel := range running {
+				cancel()
+				ids = append(ids, id)
+			}
+			s.send(context.WithoutCancel(ctx), &protocol.Release{LeaseIDs: ids})
+			s.send(context.WithoutCancel(ctx), &protocol.Bye{})
+			s.ws.Close(websocket.StatusNormalClosure, "worker shutting down")
+			return nil
+		case <-ticker.C:
+			if time.Since(lastHeard) > 3*hb {
+				return fmt.Errorf("coordinator silent for %v", time.Since(lastHeard).Round(time.Millisecond))
+			}
+			ids := make([]string, 0, len(running))
+			for id := range running {
+				ids = append(ids, id)
+			}
+			if err := s.send(ctx, &protocol.Heartbeat{Running: ids}); err != nil && !draining {
+				return err
+			}
+		case d := <-done:
+			if _, ok := running[d.lease.LeaseID]; !ok {
+				continue // revoked while running: nobody wants it
+			}
+			delete(running, d.lease.LeaseID)
+			r := d.report
+			err := s.send(context.WithoutCancel(ctx), &protocol.Result{LeaseID: d.lease.LeaseID, Status: string(r.Status), ExitCode: r.ExitCode,
+				Message: clip(r.Message, 4000), Stdout: d.stdout, Stderr: d.stderr, Fuel: r.Fuel, WallMS: r.WallMS})
+			if err != nil {
+				return err
+			}
+			w.Stats.Tasks.Add(1)
+			w.Stats.Fuel.Add(r.Fuel)
+		case m, ok := <-inbox:
+			if !ok {
+				if *readErr == nil {
+					return errors.New("connection closed")
+				}
+				return *readErr
+			}
+			lastHeard = time.Now()
+			switch m := m.(type) {
+			case *protocol.Leases:
+				requested = false
+				if draining {
+					ids := make([]string, len(m.Leases))
+					for i, l := range m.Leases {
+						ids[i] = l.LeaseID
+					}
+					s.send(context.WithoutCancel(ctx), &protocol.Release{LeaseIDs: ids})
+					continue
+				}
+				for i := range m.Leases {
+					l := &m.Leases[i]
+					rctx, cancel := context.WithCancel(runCtx)
+					running[l.LeaseID] = cancel
+					runs.Add(1)
+					go func() {
+						defer runs.Done()
+						defer cancel()
+						done <- w.run(rctx, l)
+					}()
+				}
+			case *protocol.Revoke:
+				for _, id := range m.LeaseIDs {
+					if cancel, ok := running[id]; ok {
+						cancel()
+						delete(running, id)
+					}
+				}
+			case *protocol.ErrorMsg:
+				if m.Code == protocol.CodeLeaseNotHeld || m.Code == protocol.CodeTooLarge {
+					w.Stats.Refused.Add(1)
+				}
+				w.cfg.Logger.Warn("coordinator refused a message", "code", m.Code, "message", m.Message)
+			case *protocol.Ack, *protocol.HeartbeatAck:
+			default:
+				w.cfg.Logger.Warn("unexpected message", "type", protocol.Hdr(m).Type)
+			}
+		}
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// run executes one lease. A module that cannot be fetched or compiled
+// yields a report saying so; the coordinator compares it like any other.
+func (w *Worker) run(ctx context.Context, l *protocol.Lease) runDone {
+	d := runDone{lease: l}
+	mod, err := w.module(ctx, l.ModuleHash)
+	if err != nil {
+		var se *sandbox.Error
+		if errors.As(err, &se) {
+			d.report = sandbox.Report{Status: se.Status, Message: se.Message}
+		} else {
+			d.report = sandbox.Report{Status: sandbox.StatusTrap, Message: "worker could not fetch the module: " + err.Error()}
+		}
+		return d
+	}
+	var stdout, stderr bytes.Buffer
+	in := sandbox.Input{Args: append([]string{Argv0}, l.Args...), Env: l.Env, Stdin: bytes.NewReader(l.Stdin),
+		Stdout: &stdout, Stderr: &stderr, Seed: l.Seed}
+	for _, f := range l.Files {
+		in.Files = append(in.Files, wasi.File{Name: f.Name, Data: f.Data})
+	}
+	d.report = w.eng.Run(ctx, mod, in, sandbox.Limits{MemoryBytes: l.Limits.MemoryBytes, MaxOutput: int64(l.Limits.MaxOutput),
+		Timeout: time.Duration(l.Limits.TimeoutMS) * time.Millisecond, Fuel: l.Limits.Fuel})
+	d.stdout, d.stderr = stdout.Bytes(), stderr.Bytes()
+	return d
+}
+
+// module fetches (once) and compiles a module by hash, checking that the
+// bytes are the ones named.
+func (w *Worker) module(ctx context.Context, hash string) (*sandbox.Module, error) {
+	w.modMu.Lock()
+	e, ok := w.modules[hash]
+	if !ok {
+		e = &moduleEntry{}
+		w.modules[hash] = e
+	}
+	w.modMu.Unlock()
+	e.once.Do(func() {
+		b, err := w.fetch(ctx, hash)
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.mod, e.err = w.eng.Compile(ctx, b)
+	})
+	if e.err != nil {
+		var se *sandbox.Error
+		if !errors.As(e.err, &se) {
+			// A transient failure: let the next lease try again.
+			w.modMu.Lock()
+			if w.modules[hash] == e {
+				delete(w.modules, hash)
+			}
+			w.modMu.Unlock()
+		}
+	}
+	return e.mod, e.err
+}
+
+func (w *Worker) fetch(ctx context.Context, hash string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.cfg.Server+"/v1/modules/"+hash, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := w.cfg.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET module %s: %s", hash[:12], resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	if hex.EncodeToString(sum[:]) != hash {
+		return nil, fmt.Errorf("module %s: content does not match its hash", hash[:12])
+	}
+	return b, nil
+}
