@@ -101,10 +101,11 @@ export function inspect(bytes) {
   const r = new Reader(bytes, 8);
   const info = { types: [], imports: [], funcTypes: [], memories: [], exports: [], sections: [] };
   while (r.pos < r.end) {
+    const headerStart = r.pos;
     const id = r.byte();
     const size = r.u32();
     const start = r.pos, end = r.pos + size;
-    info.sections.push({ id, headerStart: start - 1 - encU32(size).length, start, end });
+    info.sections.push({ id, headerStart, start, end });
     const s = new Reader(bytes, start, end);
     switch (id) {
       case 1: { // type
