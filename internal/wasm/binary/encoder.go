@@ -22,21 +22,39 @@ func AppendEncode(dst []byte, m *wasm.Module) []byte {
 	dst = append(dst, 1, 0, 0, 0)
 	dst = e.customs(dst, m, wasm.SectionNone)
 	for _, id := range wasm.SectionOrder {
-		e.sec = e.sec[:0]
-		if e.section(m, id) || (hasCustomAfter(m, id) && e.emptySection(id)) {
-			dst = append(dst, byte(id))
-			dst = appendU32(dst, uint32(len(e.sec)))
-			dst = append(dst, e.sec...)
+		start := len(dst)
+		dst = append(dst, byte(id), 0, 0, 0, 0, 0)
+		var ok bool
+		if dst, ok = e.section(dst, m, id); !ok {
+			dst = dst[:start+1]
+			if ok = hasCustomAfter(m, id) && emptySection(id); ok {
+				dst = append(dst, 0, 0, 0, 0, 0, 0) // size and an empty vector
+			}
+		}
+		if ok {
+			dst = finishSized(dst, start+1)
+		} else {
+			dst = dst[:start]
 		}
 		dst = e.customs(dst, m, id)
 	}
 	return dst
 }
 
-type encoder struct {
-	sec  []byte // current section contents
-	body []byte // current function body
+// finishSized writes the size of the contents following the 5 bytes
+// reserved at start as a minimal LEB128 and moves the contents down.
+func finishSized(b []byte, start int) []byte {
+	n := len(b) - start - 5
+	l := sizeU32(uint32(n))
+	appendU32(b[start:start], uint32(n))
+	if l < 5 {
+		copy(b[start+l:], b[start+5:])
+		b = b[:len(b)-(5-l)]
+	}
+	return b
 }
+
+type encoder struct{}
 
 func (e *encoder) customs(dst []byte, m *wasm.Module, after wasm.SectionID) []byte {
 	for i := range m.Customs {
@@ -52,14 +70,13 @@ func (e *encoder) customs(dst []byte, m *wasm.Module, after wasm.SectionID) []by
 	return dst
 }
 
-// section encodes the contents of section id into e.sec and reports whether
-// the section is present.
-func (e *encoder) section(m *wasm.Module, id wasm.SectionID) bool {
-	b := e.sec
+// section appends the contents of section id to b and reports whether the
+// section is present.
+func (e *encoder) section(b []byte, m *wasm.Module, id wasm.SectionID) ([]byte, bool) {
 	switch id {
 	case wasm.SectionType:
 		if len(m.Types) == 0 {
-			return false
+			return b, false
 		}
 		b = appendU32(b, uint32(len(m.Types)))
 		for _, t := range m.Types {
@@ -69,7 +86,7 @@ func (e *encoder) section(m *wasm.Module, id wasm.SectionID) bool {
 		}
 	case wasm.SectionImport:
 		if len(m.Imports) == 0 {
-			return false
+			return b, false
 		}
 		b = appendU32(b, uint32(len(m.Imports)))
 		for i := range m.Imports {
@@ -90,7 +107,7 @@ func (e *encoder) section(m *wasm.Module, id wasm.SectionID) bool {
 		}
 	case wasm.SectionFunction:
 		if len(m.Funcs) == 0 {
-			return false
+			return b, false
 		}
 		b = appendU32(b, uint32(len(m.Funcs)))
 		for i := range m.Funcs {
@@ -98,7 +115,7 @@ func (e *encoder) section(m *wasm.Module, id wasm.SectionID) bool {
 		}
 	case wasm.SectionTable:
 		if len(m.Tables) == 0 {
-			return false
+			return b, false
 		}
 		b = appendU32(b, uint32(len(m.Tables)))
 		for _, t := range m.Tables {
@@ -106,7 +123,7 @@ func (e *encoder) section(m *wasm.Module, id wasm.SectionID) bool {
 		}
 	case wasm.SectionMemory:
 		if len(m.Memories) == 0 {
-			return false
+			return b, false
 		}
 		b = appendU32(b, uint32(len(m.Memories)))
 		for _, mt := range m.Memories {
@@ -114,7 +131,7 @@ func (e *encoder) section(m *wasm.Module, id wasm.SectionID) bool {
 		}
 	case wasm.SectionGlobal:
 		if len(m.Globals) == 0 {
-			return false
+			return b, false
 		}
 		b = appendU32(b, uint32(len(m.Globals)))
 		for i := range m.Globals {
@@ -124,7 +141,7 @@ func (e *encoder) section(m *wasm.Module, id wasm.SectionID) bool {
 		}
 	case wasm.SectionExport:
 		if len(m.Exports) == 0 {
-			return false
+			return b, false
 		}
 		b = appendU32(b, uint32(len(m.Exports)))
 		for _, x := range m.Exports {
@@ -134,12 +151,12 @@ func (e *encoder) section(m *wasm.Module, id wasm.SectionID) bool {
 		}
 	case wasm.SectionStart:
 		if m.Start == nil {
-			return false
+			return b, false
 		}
 		b = appendU32(b, *m.Start)
 	case wasm.SectionElement:
 		if len(m.Elems) == 0 {
-			return false
+			return b, false
 		}
 		b = appendU32(b, uint32(len(m.Elems)))
 		for i := range m.Elems {
@@ -147,30 +164,29 @@ func (e *encoder) section(m *wasm.Module, id wasm.SectionID) bool {
 		}
 	case wasm.SectionDataCount:
 		if m.DataCount == nil {
-			return false
+			return b, false
 		}
 		b = appendU32(b, *m.DataCount)
 	case wasm.SectionCode:
 		if len(m.Funcs) == 0 {
-			return false
+			return b, false
 		}
 		b = appendU32(b, uint32(len(m.Funcs)))
 		for i := range m.Funcs {
 			f := &m.Funcs[i]
-			body := e.body[:0]
-			body = appendU32(body, uint32(len(f.Locals)))
+			start := len(b)
+			b = append(b, 0, 0, 0, 0, 0)
+			b = appendU32(b, uint32(len(f.Locals)))
 			for _, l := range f.Locals {
-				body = appendU32(body, l.Count)
-				body = append(body, byte(l.Type))
+				b = appendU32(b, l.Count)
+				b = append(b, byte(l.Type))
 			}
-			body = AppendInstrs(body, f.Body)
-			b = appendU32(b, uint32(len(body)))
-			b = append(b, body...)
-			e.body = body
+			b = AppendInstrs(b, f.Body)
+			b = finishSized(b, start)
 		}
 	case wasm.SectionData:
 		if len(m.Datas) == 0 {
-			return false
+			return b, false
 		}
 		b = appendU32(b, uint32(len(m.Datas)))
 		for i := range m.Datas {
@@ -190,10 +206,9 @@ func (e *encoder) section(m *wasm.Module, id wasm.SectionID) bool {
 			b = append(b, s.Init...)
 		}
 	default:
-		return false
+		return b, false
 	}
-	e.sec = b
-	return true
+	return b, true
 }
 
 func appendElem(b []byte, s *wasm.Elem) []byte {
@@ -385,13 +400,9 @@ func hasCustomAfter(m *wasm.Module, id wasm.SectionID) bool {
 	return false
 }
 
-// emptySection encodes an empty vector section so that a custom section
-// recorded after it keeps its position. It reports false for sections that
-// cannot be empty (start, datacount).
-func (e *encoder) emptySection(id wasm.SectionID) bool {
-	if id == wasm.SectionStart || id == wasm.SectionDataCount {
-		return false
-	}
-	e.sec = append(e.sec[:0], 0)
-	return true
+// emptySection reports whether section id can be encoded as an empty vector,
+// which keeps a custom section recorded after it in place. Start and
+// datacount cannot.
+func emptySection(id wasm.SectionID) bool {
+	return id != wasm.SectionStart && id != wasm.SectionDataCount
 }

@@ -19,6 +19,12 @@ var (
 	ErrLimit = errors.New("limit exceeded")
 )
 
+// errVectorTooLong marks a vector length larger than the remaining input
+// could encode. wazero v1.12.0 allocates some vectors (the table section's)
+// by their declared length before checking it, and runs out of memory on a
+// count of 2^30: such inputs must never reach wazero without Decode first.
+var errVectorTooLong = errors.New("vector longer than its section")
+
 // Feature names reported by UnsupportedError.
 const (
 	FeatureThreads         = "threads/atomics (0xFE prefix)"

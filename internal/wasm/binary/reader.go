@@ -155,7 +155,7 @@ func (r *reader) count(what string, minSize int, max uint32) uint32 {
 		return 0
 	}
 	if uint64(n)*uint64(minSize) > uint64(r.remaining()) {
-		r.failAt(pos, fmt.Errorf("%w: %s count %d exceeds the remaining %d bytes", ErrMalformed, what, n, r.remaining()))
+		r.failAt(pos, fmt.Errorf("%w: %w: %s count %d exceeds the remaining %d bytes", ErrMalformed, errVectorTooLong, what, n, r.remaining()))
 		return 0
 	}
 	if n > max {
