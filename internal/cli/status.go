@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+)
+
+func (m *Main) statusCmd(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("status", "[flags] [JOB]")
+	client := clientFlags(fs)
+	watch := fs.Bool("watch", false, "redraw a live progress bar until the job ends")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c := client()
+	if fs.NArg() == 0 {
+		jobs, err := c.Jobs(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "JOB\tNAME\tSTATE\tDONE\tDISPUTED\tTOTAL\tFUEL\tCREATED")
+		for _, j := range jobs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", j.ID, j.Name, j.State, j.Tasks.Done, j.Tasks.Disputed, j.Tasks.Total, j.Tasks.Fuel, j.CreatedAt.Local().Format(time.DateTime))
+		}
+		return tw.Flush()
+	}
+	id, err := jobArg(fs)
+	if err != nil {
+		return err
+	}
+	if *watch {
+		return watchJob(ctx, m, c, id)
+	}
+	j, err := c.Job(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, progressLine(j, 0, 0, 40))
+	return nil
+}
+
+// isTerminal reports whether w is a terminal, to redraw in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// watchJob redraws the job's progress until it ends.
+func watchJob(ctx context.Context, m *Main, c *api.Client, id int64) error {
+	p := newProgress()
+	tty := isTerminal(m.Stdout)
+	last := ""
+	for {
+		j, err := c.Job(ctx, id)
+		if err != nil {
+			return err
+		}
+		rate, eta := p.observe(j)
+		line := progressLine(j, rate, eta, 30)
+		switch {
+		case tty:
+			fmt.Fprintf(m.Stdout, "\r\033[K%s", line)
+		case line != last:
+			fmt.Fprintln(m.Stdout, line)
+		}
+		last = line
+		if j.State != "running" {
+			if tty {
+				fmt.Fprintln(m.Stdout)
+			}
+			return nil
+		}
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			if tty {
+				fmt.Fprintln(m.Stdout)
+			}
+			return nil
+		}
+	}
+}
+
+// progress estimates throughput over a sliding window.
+type progress struct {
+	times []time.Time
+	done  []int
+}
+
+func newProgress() *progress { return &progress{} }
+
+func (p *progress) observe(j *api.Job) (rate float64, eta time.Duration) {
+	now := time.Now()
+	fin := j.Tasks.Done + j.Tasks.Disputed
+	p.times = append(p.times, now)
+	p.done = append(p.done, fin)
+	for len(p.times) > 2 && now.Sub(p.times[0]) > 10*time.Second {
+		p.times, p.done = p.times[1:], p.done[1:]
+	}
+	if dt := now.Sub(p.times[0]).Seconds(); dt > 0.2 {
+		rate = float64(fin-p.done[0]) / dt
+	}
+	if rate > 0 {
+		eta = time.Duration(float64(j.Tasks.Pending) / rate * float64(time.Second))
+	}
+	return rate, eta
+}
+
+// progressLine renders e.g.
+// job 3 running [#######>......] 120/300 done · 4 running · 176 queued · 12.5 tasks/s · ETA 14s
+func progressLine(j *api.Job, rate float64, eta time.Duration, width int) string {
+	total := max(j.Tasks.Total, 1)
+	fin := j.Tasks.Done + j.Tasks.Disputed + j.Tasks.Cancelled
+	filled := fin * width / total
+	bar := strings.Repeat("#", filled) + strings.Repeat(".", width-filled)
+	s := fmt.Sprintf("job %d %-9s [%s] %d/%d done", j.ID, j.State, bar, j.Tasks.Done, j.Tasks.Total)
+	if j.Tasks.Disputed > 0 {
+		s += fmt.Sprintf(" · %d disputed", j.Tasks.Disputed)
+	}
+	if j.Tasks.Cancelled > 0 {
+		s += fmt.Sprintf(" · %d cancelled", j.Tasks.Cancelled)
+	}
+	if j.State == "running" {
+		s += fmt.Sprintf(" · %d running · %d queued", j.Tasks.Running, j.Tasks.Queued)
+		if rate > 0 {
+			s += fmt.Sprintf(" · %.1f tasks/s · ETA %s", rate, eta.Round(time.Second))
+		}
+	}
+	return s
+}

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+)
+
+const defaultServer = "http://127.0.0.1:7070"
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// clientFlags adds --server and --token (env CROWDRUN_SERVER, CROWDRUN_TOKEN).
+func clientFlags(fs *flag.FlagSet) func() *api.Client {
+	server := fs.String("server", envOr("CROWDRUN_SERVER", defaultServer), "coordinator `URL` (env CROWDRUN_SERVER)")
+	token := fs.String("token", os.Getenv("CROWDRUN_TOKEN"), "API token (env CROWDRUN_TOKEN)")
+	return func() *api.Client { return &api.Client{Server: *server, Token: *token} }
+}
+
+func jobArg(fs *flag.FlagSet) (int64, error) {
+	if fs.NArg() != 1 {
+		return 0, usageError("a job id is required")
+	}
+	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usageError("job id %q is not a positive integer", fs.Arg(0))
+	}
+	return id, nil
+}
+
+// taskLine is one line of a --tasks NDJSON file (docs/api.md).
+type taskLine struct {
+	Stdin    *string  `json:"stdin"`     // text
+	StdinB64 []byte   `json:"stdin_b64"` // or bytes, base64
+	Args     []string `json:"args"`
+	Env      []string `json:"env"`
+	Files    []struct {
+		Name string `json:"name"` // as the guest sees it
+		Path string `json:"path"` // read on the submitter's machine
+	} `json:"files"`
+	Seed uint64 `json:"seed"`
+}
+
+func (m *Main) submitCmd(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("submit", "--module M.wasm (--lines FILE | --tasks FILE.ndjson) [flags]")
+	client := clientFlags(fs)
+	module := fs.String("module", "", "the wasm32-wasi `MODULE` to run")
+	lines := fs.String("lines", "", "one task per non-empty line of `FILE` ('-': stdin); the line, with its newline, is the task's stdin")
+	tasks := fs.String("tasks", "", "one task per line of NDJSON `FILE` ('-': stdin): {\"stdin\":..., \"stdin_b64\":..., \"args\":[...], \"env\":[...], \"files\":[{\"name\":..., \"path\":...}], \"seed\":N}")
+	name := fs.String("name", "", "a name for the job")
+	var limits api.Limits
+	fs.Uint64Var(&limits.Fuel, "fuel", 0, "fuel (instructions) per run (0: unlimited)")
+	fs.Var(sizeFlag{&limits.MemoryBytes}, "memory", "guest memory limit per run (default 64MiB)")
+	fs.Var(sizeFlag{&limits.MaxOutput}, "max-output", "stdout+stderr limit per run (default 1MiB)")
+	timeout := fs.Duration("timeout", 0, "wall-clock limit per run (default 60s)")
+	replicas := fs.Int("replicas", 1, "independent runs per task, compared")
+	priority := fs.Int("priority", 0, "higher runs first (-100..100)")
+	watch := fs.Bool("watch", false, "then show progress until the job ends")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *module == "" {
+		return usageError("--module is required")
+	}
+	if (*lines == "") == (*tasks == "") {
+		return usageError("give exactly one of --lines and --tasks")
+	}
+	wasm, err := os.ReadFile(*module)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	limits.TimeoutMS = timeout.Milliseconds()
+	req := &api.SubmitRequest{Name: *name, Module: wasm, Limits: limits, Replicas: *replicas, Priority: *priority}
+	if *name == "" {
+		req.Name = filepath.Base(*module)
+	}
+	if *lines != "" {
+		req.Tasks, err = readLineTasks(m, *lines)
+	} else {
+		req.Tasks, err = readNDJSONTasks(m, *tasks)
+	}
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if len(req.Tasks) == 0 {
+		return usageError("no tasks in the input")
+	}
+	c := client()
+	job, err := c.Submit(ctx, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, job.ID)
+	fmt.Fprintf(m.Stderr, "crowdrun: job %d submitted: %d tasks × %d replicas (module %s)\n", job.ID, job.Tasks.Total, job.Replicas, job.ModuleHash[:12])
+	if *watch {
+		return watchJob(ctx, m, c, job.ID)
+	}
+	return nil
+}
+
+func openInput(m *Main, path string) (io.ReadCloser, error) {
+	if path == "-" {
+		return io.NopCloser(m.Stdin), nil
+	}
+	return os.Open(path)
+}
+
+func readLineTasks(m *Main, path string) ([]api.TaskSpec, error) {
+	f, err := openInput(m, path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []api.TaskSpec
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		out = append(out, api.TaskSpec{Stdin: append(append([]byte{}, sc.Bytes()...), '\n')})
+	}
+	return out, sc.Err()
+}
+
+func readNDJSONTasks(m *Main, path string) ([]api.TaskSpec, error) {
+	f, err := openInput(m, path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []api.TaskSpec
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for n := 1; sc.Scan(); n++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		var tl taskLine
+		if err := dec.Decode(&tl); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+		}
+		t := api.TaskSpec{Stdin: tl.StdinB64, Args: tl.Args, Env: tl.Env, Seed: tl.Seed}
+		if tl.Stdin != nil {
+			if tl.StdinB64 != nil {
+				return nil, fmt.Errorf("%s:%d: give stdin or stdin_b64, not both", path, n)
+			}
+			t.Stdin = []byte(*tl.Stdin)
+		}
+		for _, fl := range tl.Files {
+			data, err := os.ReadFile(fl.Path)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+			}
+			t.Files = append(t.Files, api.File{Name: fl.Name, Data: data})
+		}
+		out = append(out, t)
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"runtime"
+
+	"github.com/crowdrun/crowdrun/internal/worker"
+)
+
+func (m *Main) workerCmd(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("worker", "--server URL [--slots N] [--name NAME]")
+	server := fs.String("server", envOr("CROWDRUN_SERVER", defaultServer), "coordinator `URL` (env CROWDRUN_SERVER)")
+	slots := fs.Int("slots", runtime.NumCPU(), "tasks run in parallel")
+	host, _ := os.Hostname()
+	name := fs.String("name", host, "this worker's stable name (never given two replicas of one task)")
+	grace := fs.Duration("grace", 0, "on shutdown, wait this long for running tasks (default 5s)")
+	quiet := fs.Bool("quiet", false, "log warnings and errors only")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("worker takes no arguments")
+	}
+	if *slots < 1 {
+		return usageError("--slots must be at least 1")
+	}
+	level := slog.LevelInfo
+	if *quiet {
+		level = slog.LevelWarn
+	}
+	w, err := worker.New(worker.Config{Server: *server, Name: *name, Slots: *slots, Grace: *grace,
+		Logger: slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level})).With("worker", *name)})
+	if err != nil {
+		return usageError("%v", err)
+	}
+	return w.Run(ctx)
+}
