@@ -31,6 +31,15 @@ type command struct {
 // commands lists every subcommand; each lives in its own file.
 var commands = map[string]command{
 	"run": {"run a wasm32-wasi program in the sandbox", (*Main).runCmd},
+	// Coordinator, workers and submitters (issue 4).
+	"serve":   {"run a coordinator: HTTP API and worker endpoint", (*Main).serveCmd},
+	"worker":  {"run a native worker for a coordinator", (*Main).workerCmd},
+	"token":   {"create an API token (on the coordinator's host)", (*Main).tokenCmd},
+	"submit":  {"submit a job: a module and its tasks", (*Main).submitCmd},
+	"status":  {"list jobs, or show (--watch) a job's progress", (*Main).statusCmd},
+	"results": {"stream a job's results as NDJSON or files", (*Main).resultsCmd},
+	"cancel":  {"cancel a job", (*Main).cancelCmd},
+	"demo":    {"the factoring job on a local coordinator and workers", (*Main).demoCmd},
 }
 
 // Exit codes of crowdrun itself (verdict codes are in run.go).

@@ -393,4 +393,3 @@ func (f *fleet) stopAll() {
 	}
 	f.waitWG.Wait()
 }
-
