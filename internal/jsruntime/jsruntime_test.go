@@ -484,3 +484,20 @@ func clip(b []byte) string {
 	}
 	return string(b)
 }
+
+// The JavaScript unit tests (js/*.test.js) run under `go test` too.
+func TestNodeUnitTests(t *testing.T) {
+	needNode(t)
+	nodeSem <- struct{}{}
+	defer func() { <-nodeSem }()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nodeBin, "--test", filepath.Join(repo, "js")+string(filepath.Separator))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test js/: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("# fail 0")) {
+		t.Fatalf("node --test js/ ran no tests or hid a failure:\n%s", out)
+	}
+}
