@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/crowdrun/crowdrun/internal/instrument"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/wasi"
 )
@@ -51,6 +52,8 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	fs.Var(&env, "env", "set a guest environment variable `K=V` (repeatable)")
 	fs.Var(&files, "file", "expose host file PATH to the guest read-only as /NAME: `NAME=PATH` (repeatable)")
 	seed := fs.Uint64("seed", 0, "seed of the guest's deterministic random source")
+	fuel := fs.Uint64("fuel", 0, "instruction budget: stop with fuel_exhausted beyond it (0: unlimited)")
+	stack := fs.Uint("stack", instrument.DefaultStackLimit, "call depth limit: stop with stack_overflow beyond it")
 	report := fs.String("report", "", "write a JSON report to `FILE` ('-' for stderr)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -72,6 +75,9 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	}
 	if *timeout < 0 {
 		return usageError("--timeout must not be negative")
+	}
+	if *stack == 0 || *stack > 1<<20 {
+		return usageError("--stack must be between 1 and %d", 1<<20)
 	}
 	in := sandbox.Input{
 		Args:  append([]string{filepath.Base(modPath)}, guestArgs...),
@@ -102,7 +108,10 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	defer eng.Close(context.WithoutCancel(ctx))
 
 	var rep sandbox.Report
-	mod, err := eng.Compile(ctx, bin)
+	opts := instrument.DefaultOptions()
+	opts.StackLimit = uint32(*stack)
+	opts.MemoryCapPages = uint32(memory / (64 << 10))
+	mod, err := eng.CompileWith(ctx, bin, opts)
 	if err != nil {
 		var se *sandbox.Error
 		if !errors.As(err, &se) {
@@ -113,7 +122,7 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 		out := bufio.NewWriterSize(m.Stdout, 64<<10)
 		in.Stdout = out
 		in.Stderr = m.Stderr
-		rep = eng.Run(ctx, mod, in, sandbox.Limits{MemoryBytes: memory, MaxOutput: int64(maxOutput), Timeout: *timeout})
+		rep = eng.Run(ctx, mod, in, sandbox.Limits{MemoryBytes: memory, MaxOutput: int64(maxOutput), Timeout: *timeout, Fuel: *fuel})
 		if err := out.Flush(); err != nil {
 			return fmt.Errorf("writing the guest's output: %w", err)
 		}

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 )
@@ -71,6 +71,9 @@ func TestRunExitCodes(t *testing.T) {
 		{[]string{examplePath("wasitest.wasm"), "exit", "7"}, 7},
 		{[]string{examplePath("wasitest.wasm"), "exit", "200"}, 119},
 		{[]string{examplePath("trap.wasm")}, 122},
+		{[]string{"--fuel", "100000", examplePath("loop.wasm")}, 120},
+		{[]string{examplePath("recurse.wasm")}, 121},
+		{[]string{"--stack", "10", examplePath("recurse.wasm")}, 121},
 		{[]string{"--memory", "64MiB", examplePath("membomb.wasm")}, 123},
 		{[]string{"--timeout", "100ms", examplePath("loop.wasm")}, 124},
 		{[]string{"--max-output", "4KiB", examplePath("flood.wasm")}, 125},
@@ -129,7 +132,7 @@ func TestHostSurvivesMisbehavingGuests(t *testing.T) {
 	}{
 		{"membomb.wasm", nil, 123},
 		{"loop.wasm", []string{"--timeout", "300ms"}, 124},
-		{"recurse.wasm", nil, 122},
+		{"recurse.wasm", nil, 121},
 		{"flood.wasm", []string{"--max-output", "1MiB"}, 125},
 		{"trap.wasm", nil, 122},
 		{"forbidden.wasm", nil, 127},

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +18,11 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
-	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/crowdrun/crowdrun/internal/instrument"
 	"github.com/crowdrun/crowdrun/internal/wasi"
+	"github.com/crowdrun/crowdrun/internal/wasm"
+	"github.com/crowdrun/crowdrun/internal/wasm/binary"
 )
 
 // Status is the verdict of a run.
@@ -53,9 +56,8 @@ type Limits struct {
 	MemoryBytes uint64        // guest linear memory
 	MaxOutput   int64         // stdout+stderr together
 	Timeout     time.Duration // wall-clock backstop
-	// Fuel is the instruction budget (0: unlimited). It needs a module
-	// instrumented by internal/instrument; until Run supports it, a non-zero
-	// value on an uninstrumented module is ignored.
+	// Fuel is the instruction budget (0: unlimited): a run that uses more
+	// ends with StatusFuelExhausted at its next fuel check (docs/fuel.md).
 	Fuel uint64
 }
 
@@ -87,40 +89,52 @@ type Report struct {
 	Message         string `json:"message,omitempty"`
 	WallMS          int64  `json:"wall_ms"`
 	PeakMemoryBytes uint64 `json:"peak_memory_bytes"`
-	// Fuel is the deterministic instruction count the run used (instrumented
-	// modules only).
+	// Fuel is the deterministic instruction count the run used.
 	Fuel uint64 `json:"fuel"`
 }
 
 // Error is a module refused before it runs.
 type Error struct {
-	Status  Status // StatusInvalidModule or StatusForbiddenImport
+	// Status is StatusInvalidModule, StatusForbiddenImport, or
+	// StatusMemoryLimit when the module's initial memory is above the cap.
+	Status  Status
 	Message string
 }
 
 func (e *Error) Error() string { return e.Message }
 
 // Engine compiles and runs guests. It is safe for concurrent use; compiled
-// modules are cached by content hash.
+// modules are cached by content hash and instrumentation options.
 type Engine struct {
-	rt wazero.Runtime
+	rt    wazero.Runtime
+	slice uint64 // fuel handed out per slice; DefaultSlice but in tests
 
 	mu      sync.Mutex
-	modules map[[32]byte]*Module
+	modules map[moduleKey]*Module
 }
 
-// Module is a compiled guest, ready to run any number of times.
+type moduleKey struct {
+	hash [32]byte
+	opts string
+}
+
+// Module is a compiled, instrumented guest, ready to run any number of times.
 type Module struct {
 	compiled wazero.CompiledModule
 	minMem   uint64 // bytes the guest's memory starts with
+	// Instrumented is the module as it runs: the rewrite of the submitted
+	// bytes, or those bytes themselves if they were already instrumented.
+	Instrumented []byte
+	// Metadata is the instrumentation the module carries.
+	Metadata instrument.Metadata
 }
 
 // NewEngine starts a wazero runtime (the optimising compiler where available)
-// with crowdrun's host interface installed.
+// with crowdrun's host interface and the fuel contract's imports installed.
+// Guests are stopped by their own fuel checks, not by wazero's context
+// polling, which slows compiled code several times.
 func NewEngine(ctx context.Context) (*Engine, error) {
-	cfg := wazero.NewRuntimeConfig().
-		WithCoreFeatures(api.CoreFeaturesV2).
-		WithCloseOnContextDone(true)
+	cfg := wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	b := rt.NewHostModuleBuilder(wasi.ModuleName)
 	for i := range wasi.Functions {
@@ -131,16 +145,27 @@ func NewEngine(ctx context.Context) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("installing the host interface: %w", err)
 	}
-	return &Engine{rt: rt, modules: map[[32]byte]*Module{}}, nil
+	if err := installMeterHost(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("installing the fuel imports: %w", err)
+	}
+	return &Engine{rt: rt, slice: DefaultSlice, modules: map[moduleKey]*Module{}}, nil
 }
 
 // Close releases the runtime and every compiled module.
 func (e *Engine) Close(ctx context.Context) error { return e.rt.Close(ctx) }
 
-// Compile validates wasm and checks its imports against the host interface.
-// A refused module yields an *Error.
+// Compile is CompileWith the default instrumentation options.
 func (e *Engine) Compile(ctx context.Context, bin []byte) (*Module, error) {
-	key := sha256.Sum256(bin)
+	return e.CompileWith(ctx, bin, instrument.DefaultOptions())
+}
+
+// CompileWith prepares bin to run: a module that is already instrumented (it
+// carries crowdrun's custom section, as modules from a coordinator do) is used
+// as it is; any other is checked against the host interface and instrumented
+// with opts. A refused module yields an *Error.
+func (e *Engine) CompileWith(ctx context.Context, bin []byte, opts instrument.Options) (*Module, error) {
+	key := moduleKey{sha256.Sum256(bin), fmt.Sprintf("%s/%d/%d/%t", opts.Schedule, opts.StackLimit, opts.MemoryCapPages, opts.CanonicalizeNaN)}
 	e.mu.Lock()
 	m, ok := e.modules[key]
 	e.mu.Unlock()
@@ -150,24 +175,50 @@ func (e *Engine) Compile(ctx context.Context, bin []byte) (*Module, error) {
 	if len(bin) < 8 || !bytes.Equal(bin[:4], []byte("\x00asm")) {
 		return nil, &Error{StatusInvalidModule, "invalid module: not a WebAssembly binary (bad magic number)"}
 	}
-	compiled, err := e.rt.CompileModule(ctx, bin)
+	decoded, err := binary.Decode(bin)
 	if err != nil {
+		return nil, &Error{StatusInvalidModule, "invalid module: " + err.Error()}
+	}
+	m = &Module{}
+	if c := decoded.CustomSection(instrument.CustomSection); c != nil {
+		if err := json.Unmarshal(c.Data, &m.Metadata); err != nil || m.Metadata.Version != 1 {
+			return nil, &Error{StatusInvalidModule, "invalid module: unreadable crowdrun instrumentation metadata"}
+		}
+		if err := checkImports(decoded, true); err != nil {
+			return nil, err
+		}
+		m.Instrumented = bin
+	} else {
+		if err := checkImports(decoded, false); err != nil {
+			return nil, err
+		}
+		if err := instrument.InstrumentModule(decoded, opts); err != nil {
+			return nil, instrumentError(err)
+		}
+		m.Instrumented = binary.Encode(decoded)
+		c := decoded.CustomSection(instrument.CustomSection)
+		if c == nil || json.Unmarshal(c.Data, &m.Metadata) != nil {
+			return nil, fmt.Errorf("sandbox: instrumentation produced no metadata")
+		}
+	}
+	m.compiled, err = e.rt.CompileModule(ctx, m.Instrumented)
+	if err != nil {
+		// Explain with the submitted module's own indices where possible.
+		if _, origErr := e.rt.CompileModule(ctx, bin); origErr != nil {
+			err = origErr
+		}
 		return nil, &Error{StatusInvalidModule, "invalid module: " + firstLine(err.Error())}
 	}
-	if err := checkImports(compiled); err != nil {
-		compiled.Close(ctx)
-		return nil, err
-	}
-	if fn, ok := compiled.ExportedFunctions()["_start"]; !ok || len(fn.ParamTypes()) != 0 || len(fn.ResultTypes()) != 0 {
-		compiled.Close(ctx)
+	if fn, ok := m.compiled.ExportedFunctions()["_start"]; !ok || len(fn.ParamTypes()) != 0 || len(fn.ResultTypes()) != 0 {
+		m.compiled.Close(ctx)
 		return nil, &Error{StatusInvalidModule, "invalid module: no _start function of type [] -> [] is exported (is it a wasm32-wasi command?)"}
 	}
-	m = &Module{compiled: compiled}
-	for _, mem := range compiled.ExportedMemories() {
+	for _, mem := range m.compiled.ExportedMemories() {
 		m.minMem = uint64(mem.Min()) * wasmPage
 	}
 	e.mu.Lock()
 	if prev, ok := e.modules[key]; ok {
+		m.compiled.Close(ctx)
 		m = prev
 	} else {
 		e.modules[key] = m
@@ -176,26 +227,55 @@ func (e *Engine) Compile(ctx context.Context, bin []byte) (*Module, error) {
 	return m, nil
 }
 
-func checkImports(c wazero.CompiledModule) error {
-	for _, mem := range c.ImportedMemories() {
-		mod, name, _ := mem.Import()
-		return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: memory %s.%s (the host provides no memory; let the module define its own)", mod, name)}
+func instrumentError(err error) error {
+	switch {
+	case errors.Is(err, instrument.ErrForbiddenImport):
+		return &Error{StatusForbiddenImport, err.Error()}
+	case errors.Is(err, instrument.ErrMemoryCap):
+		return &Error{StatusMemoryLimit, err.Error()}
 	}
-	for _, f := range c.ImportedFunctions() {
-		mod, name, _ := f.Import()
-		if mod != wasi.ModuleName {
-			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s (only %s functions are offered)", mod, name, wasi.ModuleName)}
+	return &Error{StatusInvalidModule, "invalid module: " + err.Error()}
+}
+
+// checkImports refuses every import outside the host interface, naming it.
+// The crowdrun imports are allowed only in an instrumented module.
+func checkImports(m *wasm.Module, instrumented bool) error {
+	for _, imp := range m.Imports {
+		if imp.Kind != wasm.ExternFunc {
+			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: %s %s.%s (the host provides only functions; a module must define its own memory, tables and globals)", imp.Kind, imp.Module, imp.Name)}
 		}
-		hf, ok := wasi.Lookup(name)
-		if !ok {
-			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s is not part of the host interface", mod, name)}
+		var params, results []api.ValueType
+		switch {
+		case imp.Module == wasi.ModuleName:
+			hf, ok := wasi.Lookup(imp.Name)
+			if !ok {
+				return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s is not part of the host interface", imp.Module, imp.Name)}
+			}
+			params, results = hf.Params, hf.Results
+		case imp.Module == instrument.HostModule && instrumented && imp.Name == instrument.OutOfFuelName:
+		case imp.Module == instrument.HostModule && instrumented && imp.Name == instrument.TrapName:
+			params = []api.ValueType{api.ValueTypeI32}
+		default:
+			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s (only %s functions are offered)", imp.Module, imp.Name, wasi.ModuleName)}
 		}
-		if !sameTypes(f.ParamTypes(), hf.Params) || !sameTypes(f.ResultTypes(), hf.Results) {
+		if uint64(imp.Type) >= uint64(len(m.Types)) {
+			return &Error{StatusInvalidModule, fmt.Sprintf("invalid module: import %s.%s has an unknown type", imp.Module, imp.Name)}
+		}
+		t := m.Types[imp.Type]
+		if !sameTypes(valueTypes(t.Params), params) || !sameTypes(valueTypes(t.Results), results) {
 			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s has the wrong signature %s, want %s",
-				mod, name, sig(f.ParamTypes(), f.ResultTypes()), sig(hf.Params, hf.Results))}
+				imp.Module, imp.Name, sig(valueTypes(t.Params), valueTypes(t.Results)), sig(params, results))}
 		}
 	}
 	return nil
+}
+
+func valueTypes(ts []wasm.ValType) []api.ValueType {
+	out := make([]api.ValueType, len(ts))
+	for i, t := range ts {
+		out[i] = api.ValueType(t)
+	}
+	return out
 }
 
 func sameTypes(a, b []api.ValueType) bool { return bytes.Equal(a, b) }
@@ -230,12 +310,16 @@ func (e *Engine) Run(ctx context.Context, m *Module, in Input, lim Limits) Repor
 
 func (e *Engine) run(ctx context.Context, m *Module, in Input, lim Limits) Report {
 	if m.minMem > lim.MemoryBytes {
-		return Report{Status: StatusMemoryLimit, PeakMemoryBytes: 0,
+		return Report{Status: StatusMemoryLimit,
 			Message: fmt.Sprintf("the module's initial memory (%d bytes) exceeds the limit of %d bytes", m.minMem, lim.MemoryBytes)}
+	}
+	met := &meter{ctx: ctx, budget: lim.Fuel, slice: e.slice}
+	if lim.Timeout > 0 {
+		met.deadline = time.Now().Add(lim.Timeout)
 	}
 	st, err := wasi.NewState(wasi.Config{
 		Args: in.Args, Env: in.Env, Stdin: in.Stdin, Stdout: in.Stdout, Stderr: in.Stderr,
-		Files: in.Files, Seed: in.Seed, MaxOutput: lim.MaxOutput,
+		Files: in.Files, Seed: in.Seed, MaxOutput: lim.MaxOutput, FuelUsed: met.used,
 	})
 	if err != nil {
 		return Report{Status: StatusInvalidModule, Message: "invalid input: " + err.Error()}
@@ -243,26 +327,37 @@ func (e *Engine) run(ctx context.Context, m *Module, in Input, lim Limits) Repor
 	alloc := &allocator{limit: lim.MemoryBytes}
 	ctx = experimental.WithMemoryAllocator(ctx, alloc)
 	ctx = wasi.WithState(ctx, st)
-	if lim.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, lim.Timeout)
-		defer cancel()
-	}
+	ctx = context.WithValue(ctx, meterKey{}, met)
 	mod, err := e.rt.InstantiateModule(ctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	memHit := false
 	if err == nil {
-		_, err = mod.ExportedFunction("_start").Call(ctx)
+		if err = met.start(mod); err == nil {
+			_, err = mod.ExportedFunction("_start").Call(ctx)
+		}
+		if g := mod.ExportedGlobal(instrument.MemLimitExport); g != nil && g.Get() != 0 {
+			memHit = true
+		}
 		mod.Close(context.WithoutCancel(ctx))
 	}
-	rep := classify(err, ctx)
+	rep := classify(err)
+	rep.Fuel = met.used()
 	rep.PeakMemoryBytes = alloc.peak.Load()
-	if alloc.hitLimit.Load() && rep.Status != StatusOK && rep.Status != StatusOutputLimit && rep.Status != StatusTimeout {
+	if (memHit || alloc.hitLimit.Load()) && rep.Status != StatusOK && rep.Status != StatusOutputLimit && rep.Status != StatusTimeout {
 		rep.Status = StatusMemoryLimit
-		rep.Message = fmt.Sprintf("memory limit of %d bytes reached (guest then: %s)", lim.MemoryBytes, describe(rep))
+		rep.Message = fmt.Sprintf("memory limit of %d bytes reached (guest then: %s)", min(lim.MemoryBytes, m.memCap()), describe(rep))
 	}
 	if e, ok := alloc.err.Load().(error); ok && rep.Status != StatusOK {
 		rep.Message += fmt.Sprintf(" (host could not map memory: %v)", e)
 	}
 	return rep
+}
+
+// memCap is the memory cap the module was instrumented with, in bytes.
+func (m *Module) memCap() uint64 {
+	if m.Metadata.MemoryCapPages == 0 {
+		return MaxMemory
+	}
+	return uint64(m.Metadata.MemoryCapPages) * wasmPage
 }
 
 func describe(r Report) string {
@@ -275,25 +370,26 @@ func describe(r Report) string {
 	return string(r.Status)
 }
 
-func classify(err error, ctx context.Context) Report {
+func classify(err error) Report {
 	if err == nil {
 		return Report{Status: StatusOK}
 	}
 	var exit *wasi.ExitError
-	if errors.As(err, &exit) {
+	switch {
+	case errors.As(err, &exit):
 		if exit.Code == 0 {
 			return Report{Status: StatusOK}
 		}
 		return Report{Status: StatusExit, ExitCode: exit.Code, Message: fmt.Sprintf("exit status %d", exit.Code)}
-	}
-	if errors.Is(err, wasi.ErrOutputLimit) {
+	case errors.Is(err, wasi.ErrOutputLimit):
 		return Report{Status: StatusOutputLimit, Message: "output limit exceeded"}
-	}
-	var sysExit *sys.ExitError
-	if errors.As(err, &sysExit) && (sysExit.ExitCode() == sys.ExitCodeDeadlineExceeded || sysExit.ExitCode() == sys.ExitCodeContextCanceled) {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return Report{Status: StatusTimeout, Message: "wall-clock timeout"}
-		}
+	case errors.Is(err, errFuelExhausted):
+		return Report{Status: StatusFuelExhausted, Message: "fuel exhausted"}
+	case errors.Is(err, errStackOverflow):
+		return Report{Status: StatusStackOverflow, Message: "call depth limit exceeded"}
+	case errors.Is(err, errTimeout):
+		return Report{Status: StatusTimeout, Message: "wall-clock timeout"}
+	case errors.Is(err, errCancelled):
 		return Report{Status: StatusTimeout, Message: "run cancelled"}
 	}
 	return Report{Status: StatusTrap, Message: firstLine(err.Error())}

@@ -86,7 +86,8 @@ func TestVerdicts(t *testing.T) {
 		{module: "loop.wasm", lim: sandbox.Limits{Timeout: 200 * time.Millisecond}, status: sandbox.StatusTimeout},
 		{module: "membomb.wasm", lim: sandbox.Limits{MemoryBytes: 64 << 20}, status: sandbox.StatusMemoryLimit, message: "memory limit"},
 		{module: "flood.wasm", lim: sandbox.Limits{MaxOutput: 1 << 20}, status: sandbox.StatusOutputLimit},
-		{module: "recurse.wasm", status: sandbox.StatusTrap, message: "stack"},
+		{module: "recurse.wasm", status: sandbox.StatusStackOverflow, message: "call depth"},
+		{module: "loop.wasm", lim: sandbox.Limits{Fuel: 1_000_000}, status: sandbox.StatusFuelExhausted},
 	} {
 		t.Run(tc.module+"/"+strings.Join(tc.args, "_"), func(t *testing.T) {
 			r := run(t, tc.module, sandbox.Input{Args: append([]string{tc.module}, tc.args...)}, tc.lim)

@@ -1,0 +1,112 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/crowdrun/crowdrun/internal/instrument"
+)
+
+// trapStackOverflow is crowdrun.trap's code for the call-depth limit
+// (docs/fuel.md).
+const trapStackOverflow = 1
+
+// DefaultSlice is how much fuel the host hands out at a time: small enough
+// that a wall-clock timeout is noticed within milliseconds, large enough that
+// the host call is rare.
+const DefaultSlice = 10_000_000
+
+var (
+	errFuelExhausted = errors.New("fuel exhausted")
+	errStackOverflow = errors.New("call depth limit exceeded")
+	errTimeout       = errors.New("wall-clock timeout")
+	errCancelled     = errors.New("run cancelled")
+)
+
+// meter follows one run's fuel: slices handed out, the budget, the deadline.
+type meter struct {
+	ctx      context.Context
+	budget   uint64 // 0: unlimited
+	slice    uint64
+	deadline time.Time // zero: none
+
+	global api.MutableGlobal
+	base   uint64 // fuel used before the current slice
+	s      uint64 // size of the current slice
+}
+
+// start binds the meter to an instantiated module and hands out the first slice.
+func (m *meter) start(mod api.Module) error {
+	g, ok := mod.ExportedGlobal(instrument.FuelExport).(api.MutableGlobal)
+	if !ok {
+		return fmt.Errorf("instrumented module does not export a mutable global %q", instrument.FuelExport)
+	}
+	m.global = g
+	m.next()
+	return nil
+}
+
+// used is the fuel consumed so far.
+func (m *meter) used() uint64 {
+	if m.global == nil {
+		return m.base
+	}
+	return m.base + m.s - m.global.Get() // wraps correctly for a negative counter
+}
+
+func (m *meter) next() {
+	s := m.slice
+	if m.budget > 0 {
+		s = min(s, m.budget-m.base)
+	}
+	m.s = s
+	m.global.Set(s)
+}
+
+// outOfFuel is crowdrun.out_of_fuel: called when the counter went negative.
+func (m *meter) outOfFuel() {
+	m.base = m.used()
+	m.s = 0
+	m.global.Set(0)
+	if m.budget > 0 && m.base > m.budget {
+		panic(errFuelExhausted)
+	}
+	if !m.deadline.IsZero() && !time.Now().Before(m.deadline) {
+		panic(errTimeout)
+	}
+	if m.ctx.Err() != nil {
+		panic(errCancelled)
+	}
+	m.next()
+}
+
+type meterKey struct{}
+
+// installMeterHost adds the "crowdrun" host module to rt.
+func installMeterHost(ctx context.Context, rt wazero.Runtime) error {
+	_, err := rt.NewHostModuleBuilder(instrument.HostModule).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, _ api.Module, _ []uint64) {
+		meterFrom(ctx).outOfFuel()
+	}), nil, nil).Export(instrument.OutOfFuelName).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
+		if uint32(stack[0]) == trapStackOverflow {
+			panic(errStackOverflow)
+		}
+		panic(fmt.Errorf("crowdrun trap %d", uint32(stack[0])))
+	}), []api.ValueType{api.ValueTypeI32}, nil).Export(instrument.TrapName).
+		Instantiate(ctx)
+	return err
+}
+
+func meterFrom(ctx context.Context) *meter {
+	m, _ := ctx.Value(meterKey{}).(*meter)
+	if m == nil {
+		panic("sandbox: instrumented guest called without a meter in its context")
+	}
+	return m
+}
