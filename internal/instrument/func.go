@@ -1,0 +1,385 @@
+package instrument
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/crowdrun/crowdrun/internal/wasm"
+)
+
+// mark describes the basic block that starts before an instruction.
+type mark struct {
+	start bool  // a basic block starts here
+	loop  bool  // ... at a loop header: check the fuel
+	dead  bool  // ... but it can never execute: no charge needed
+	cost  int64 // static cost of the block
+}
+
+// plan is the result of the analysis pass over one function body.
+type plan struct {
+	marks []mark
+	leaf  bool // no call or call_indirect: cannot recurse
+}
+
+type ctrlFrame struct {
+	op       wasm.Opcode // OpBlock, OpLoop, OpIf; OpEnd for the function itself
+	targeted bool        // a branch targets this label
+	hasElse  bool
+}
+
+// analyse splits body into basic blocks and checks its structure.
+//
+// A basic block is a maximal run of instructions entered only at its first
+// instruction and left only after its last one (calls return; traps end the
+// instance). A new block starts:
+//   - at the function entry;
+//   - after loop (the header, a branch target), if and else (branch arms);
+//   - after br_if (its fall-through);
+//   - after the end of an if, or of a block some branch targets (joins);
+//   - after br, br_table, return and unreachable (dead code until the
+//     enclosing else/end: never charged).
+//
+// The end of a loop, or of a block no branch targets, is reached only by
+// falling through, so the block simply goes on.
+func analyse(body []wasm.Instr) (*plan, error) {
+	n := len(body)
+	if n == 0 || body[n-1].Op != wasm.OpEnd {
+		return nil, fmt.Errorf("%w: function body does not end with end", ErrInvalid)
+	}
+	p := &plan{marks: make([]mark, n+1), leaf: true}
+	ctrl := make([]ctrlFrame, 1, 16)
+	ctrl[0] = ctrlFrame{op: wasm.OpEnd}
+	cur, acc := 0, int64(0)
+	p.marks[0].start = true
+	begin := func(i int, dead bool) {
+		p.marks[cur].cost = acc
+		cur, acc = i, 0
+		p.marks[i] = mark{start: true, dead: dead}
+	}
+	label := func(depth uint32) error {
+		if uint64(depth) >= uint64(len(ctrl)) {
+			return fmt.Errorf("%w: branch depth %d with %d enclosing labels", ErrInvalid, depth, len(ctrl))
+		}
+		ctrl[len(ctrl)-1-int(depth)].targeted = true
+		return nil
+	}
+	for i := 0; i < n; i++ {
+		in := &body[i]
+		if !in.Op.Known() {
+			return nil, fmt.Errorf("%w: unknown opcode %v", ErrUnsupported, in.Op)
+		}
+		acc += staticCost(in.Op)
+		switch in.Op {
+		case wasm.OpBlock:
+			ctrl = append(ctrl, ctrlFrame{op: in.Op})
+		case wasm.OpLoop:
+			ctrl = append(ctrl, ctrlFrame{op: in.Op})
+			begin(i+1, false)
+			p.marks[i+1].loop = true
+		case wasm.OpIf:
+			ctrl = append(ctrl, ctrlFrame{op: in.Op})
+			begin(i+1, false)
+		case wasm.OpElse:
+			top := &ctrl[len(ctrl)-1]
+			if top.op != wasm.OpIf || top.hasElse {
+				return nil, fmt.Errorf("%w: else outside if", ErrInvalid)
+			}
+			top.hasElse = true
+			begin(i+1, false)
+		case wasm.OpEnd:
+			top := ctrl[len(ctrl)-1]
+			ctrl = ctrl[:len(ctrl)-1]
+			if len(ctrl) == 0 {
+				if i != n-1 {
+					return nil, fmt.Errorf("%w: instructions after the function's end", ErrInvalid)
+				}
+				p.marks[cur].cost = acc
+				return p, nil
+			}
+			if top.op == wasm.OpIf || (top.op == wasm.OpBlock && top.targeted) {
+				begin(i+1, false)
+			}
+		case wasm.OpBr:
+			if err := label(in.Index); err != nil {
+				return nil, err
+			}
+			begin(i+1, true)
+		case wasm.OpBrIf:
+			if err := label(in.Index); err != nil {
+				return nil, err
+			}
+			begin(i+1, false)
+		case wasm.OpBrTable:
+			for _, l := range in.Labels {
+				if err := label(l); err != nil {
+					return nil, err
+				}
+			}
+			if err := label(in.Index); err != nil {
+				return nil, err
+			}
+			begin(i+1, true)
+		case wasm.OpReturn, wasm.OpUnreachable:
+			begin(i+1, true)
+		case wasm.OpCall, wasm.OpCallIndirect:
+			p.leaf = false
+		}
+	}
+	return nil, fmt.Errorf("%w: function body ends inside a block", ErrInvalid)
+}
+
+// fnWriter emits one instrumented function body.
+type fnWriter struct {
+	in      *inst
+	f       *wasm.Func
+	nLocals uint32 // params + declared locals of the original
+	scratch map[wasm.ValType][]uint32
+	used    map[wasm.ValType]int
+	extra   []wasm.LocalGroup
+	out     []wasm.Instr
+}
+
+// local returns the k-th scratch local of type t, declaring it if needed.
+func (w *fnWriter) local(t wasm.ValType, k int) uint32 {
+	s := w.scratch[t]
+	for len(s) <= k {
+		idx := w.nLocals + uint32(len(w.extra))
+		w.extra = append(w.extra, wasm.LocalGroup{Count: 1, Type: t})
+		s = append(s, idx)
+	}
+	w.scratch[t] = s
+	return s[k]
+}
+
+func (w *fnWriter) emit(ins ...wasm.Instr) { w.out = append(w.out, ins...) }
+
+func (in *inst) function(f *wasm.Func) error {
+	p, err := analyse(f.Body)
+	if err != nil {
+		return err
+	}
+	ft := in.m.Types[f.Type]
+	nLocals := uint64(len(ft.Params)) + f.NumLocals()
+	if nLocals+8 > 50000 {
+		return fmt.Errorf("%w: %d locals leave no room for crowdrun's scratch locals", ErrUnsupported, nLocals)
+	}
+	w := &fnWriter{in: in, f: f, nLocals: uint32(nLocals), scratch: map[wasm.ValType][]uint32{},
+		out: make([]wasm.Instr, 0, len(f.Body)+len(f.Body)/2+16)}
+
+	countDepth := !p.leaf
+	if countDepth {
+		w.depthEnter()
+		w.emit(wasm.Block(wasm.OpBlock, in.resultBlockType(ft.Results)))
+	}
+	depth := uint32(1) // enclosing labels, the function's included
+	body := f.Body
+	for i := range body {
+		ins := &body[i]
+		if mk := &p.marks[i]; mk.start {
+			switch {
+			case i == 0 || mk.loop:
+				w.charge(mk.cost, true)
+			case !mk.dead:
+				w.charge(mk.cost, false)
+			}
+		}
+		switch ins.Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf:
+			depth++
+		case wasm.OpEnd:
+			depth--
+			if depth == 0 {
+				if countDepth {
+					w.emit(wasm.Plain(wasm.OpEnd))
+					w.depthExit()
+				}
+				w.emit(*ins)
+				continue
+			}
+		case wasm.OpReturn:
+			if countDepth {
+				// Branch to the wrapper block instead: the exit path
+				// after it restores the depth counter.
+				w.emit(wasm.WithIndex(wasm.OpBr, depth-1))
+				continue
+			}
+		}
+		switch dynamicCost(ins.Op) {
+		case dynMemBytes:
+			w.chargeOperand(memBytesShift, false)
+		case dynTableElems:
+			w.chargeOperand(0, false)
+		case dynGrowPages:
+			w.memoryGrow(ins)
+			continue
+		}
+		w.emit(*ins)
+		if in.opts.CanonicalizeNaN && wasm.OpProducesNaN(ins.Op) {
+			w.canonNaN(ins.Op)
+		}
+	}
+	f.Body = w.out
+	f.Locals = append(f.Locals, mergeGroups(w.extra)...)
+	return nil
+}
+
+// mergeGroups run-length encodes consecutive locals of one type.
+func mergeGroups(gs []wasm.LocalGroup) []wasm.LocalGroup {
+	var out []wasm.LocalGroup
+	for _, g := range gs {
+		if len(out) > 0 && out[len(out)-1].Type == g.Type {
+			out[len(out)-1].Count += g.Count
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// resultBlockType returns a block type with no params and the given results.
+func (in *inst) resultBlockType(results []wasm.ValType) wasm.BlockType {
+	switch len(results) {
+	case 0:
+		return wasm.BlockEmpty
+	case 1:
+		return wasm.BlockOf(results[0])
+	}
+	return wasm.BlockTypeIndex(in.m.AddType(wasm.FuncType{Results: results}))
+}
+
+// charge emits fuel -= cost, followed, if check, by the fuel check.
+func (w *fnWriter) charge(cost int64, check bool) {
+	fuel := w.in.fuel
+	if !check {
+		if cost == 0 {
+			return
+		}
+		w.emit(wasm.WithIndex(wasm.OpGlobalGet, fuel), wasm.I64Const(cost), wasm.Plain(wasm.OpI64Sub),
+			wasm.WithIndex(wasm.OpGlobalSet, fuel))
+		return
+	}
+	if cost == 0 {
+		w.emit(wasm.WithIndex(wasm.OpGlobalGet, fuel))
+	} else {
+		t := w.local(wasm.I64, 0)
+		w.emit(wasm.WithIndex(wasm.OpGlobalGet, fuel), wasm.I64Const(cost), wasm.Plain(wasm.OpI64Sub),
+			wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpGlobalSet, fuel),
+			wasm.WithIndex(wasm.OpLocalGet, t))
+	}
+	w.emit(wasm.I64Const(0), wasm.Plain(wasm.OpI64LtS),
+		wasm.Block(wasm.OpIf, wasm.BlockEmpty),
+		wasm.WithIndex(wasm.OpCall, w.in.oof),
+		wasm.Plain(wasm.OpEnd))
+}
+
+// chargeOperand charges the i32 operand on top of the stack, shifted right
+// by shift, leaving the operand in place.
+func (w *fnWriter) chargeOperand(shift int64, left bool) {
+	fuel := w.in.fuel
+	t := w.local(wasm.I32, 0)
+	w.emit(wasm.WithIndex(wasm.OpLocalTee, t),
+		wasm.WithIndex(wasm.OpGlobalGet, fuel),
+		wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(wasm.OpI64ExtendI32U))
+	if shift != 0 {
+		w.emit(wasm.I64Const(shift))
+		if left {
+			w.emit(wasm.Plain(wasm.OpI64Shl))
+		} else {
+			w.emit(wasm.Plain(wasm.OpI64ShrU))
+		}
+	}
+	w.emit(wasm.Plain(wasm.OpI64Sub), wasm.WithIndex(wasm.OpGlobalSet, fuel))
+}
+
+// memoryGrow emits a charged, capped memory.grow that records a failed
+// non-zero grow in crowdrun.mem_limit_hit.
+func (w *fnWriter) memoryGrow(grow *wasm.Instr) {
+	w.chargeOperand(growPagesShift, true)
+	d := w.local(wasm.I32, 0) // holds the delta after chargeOperand
+	r := w.local(wasm.I32, 1)
+	if w.in.capCheck {
+		// size + delta > cap ? -1 : memory.grow(delta)
+		w.emit(wasm.Plain(wasm.OpDrop),
+			wasm.WithIndex(wasm.OpMemorySize, 0), wasm.Plain(wasm.OpI64ExtendI32U),
+			wasm.WithIndex(wasm.OpLocalGet, d), wasm.Plain(wasm.OpI64ExtendI32U),
+			wasm.Plain(wasm.OpI64Add), wasm.I64Const(int64(w.in.opts.MemoryCapPages)), wasm.Plain(wasm.OpI64GtU),
+			wasm.Block(wasm.OpIf, wasm.BlockOf(wasm.I32)),
+			wasm.I32Const(-1),
+			wasm.Plain(wasm.OpElse),
+			wasm.WithIndex(wasm.OpLocalGet, d), *grow,
+			wasm.Plain(wasm.OpEnd))
+	} else {
+		w.emit(*grow)
+	}
+	w.emit(wasm.WithIndex(wasm.OpLocalTee, r),
+		wasm.I32Const(-1), wasm.Plain(wasm.OpI32Eq),
+		wasm.WithIndex(wasm.OpLocalGet, d), wasm.I32Const(0), wasm.Plain(wasm.OpI32Ne),
+		wasm.Plain(wasm.OpI32And),
+		wasm.Block(wasm.OpIf, wasm.BlockEmpty),
+		wasm.I32Const(1), wasm.WithIndex(wasm.OpGlobalSet, w.in.memHit),
+		wasm.Plain(wasm.OpEnd),
+		wasm.WithIndex(wasm.OpLocalGet, r))
+}
+
+// depthEnter increments the depth counter and traps beyond the limit.
+func (w *fnWriter) depthEnter() {
+	g := w.in.depth
+	t := w.local(wasm.I32, 0)
+	w.emit(wasm.WithIndex(wasm.OpGlobalGet, g), wasm.I32Const(1), wasm.Plain(wasm.OpI32Add),
+		wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpGlobalSet, g),
+		wasm.WithIndex(wasm.OpLocalGet, t), wasm.I32Const(int32(w.in.opts.StackLimit)), wasm.Plain(wasm.OpI32GtU),
+		wasm.Block(wasm.OpIf, wasm.BlockEmpty),
+		wasm.I32Const(TrapStackOverflow), wasm.WithIndex(wasm.OpCall, w.in.trap), wasm.Plain(wasm.OpUnreachable),
+		wasm.Plain(wasm.OpEnd))
+}
+
+// depthExit decrements the depth counter.
+func (w *fnWriter) depthExit() {
+	g := w.in.depth
+	w.emit(wasm.WithIndex(wasm.OpGlobalGet, g), wasm.I32Const(1), wasm.Plain(wasm.OpI32Sub),
+		wasm.WithIndex(wasm.OpGlobalSet, g))
+}
+
+// Canonical NaNs: positive, quiet, zero payload.
+const (
+	canonF32 = 0x7fc00000
+	canonF64 = 0x7ff8000000000000
+)
+
+// canonNaN replaces a NaN result on top of the stack with the canonical NaN:
+// x == x ? x : canonical, lane-wise for SIMD.
+func (w *fnWriter) canonNaN(op wasm.Opcode) {
+	_, results, ok := wasm.StackEffect(op)
+	if !ok || len(results) != 1 {
+		return
+	}
+	switch results[0] {
+	case wasm.F32:
+		t := w.local(wasm.F32, 0)
+		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.F32Const(canonF32),
+			wasm.WithIndex(wasm.OpLocalGet, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(wasm.OpF32Eq),
+			wasm.Plain(wasm.OpSelect))
+	case wasm.F64:
+		t := w.local(wasm.F64, 0)
+		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.F64Const(canonF64),
+			wasm.WithIndex(wasm.OpLocalGet, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(wasm.OpF64Eq),
+			wasm.Plain(wasm.OpSelect))
+	case wasm.V128:
+		var canon wasm.Instr
+		var eq wasm.Opcode
+		switch name := op.Name(); {
+		case strings.HasPrefix(name, "f32x4."):
+			canon = wasm.Instr{Op: wasm.OpV128Const, Imm: canonF32 | canonF32<<32, Imm2: canonF32 | canonF32<<32}
+			eq = wasm.OpF32x4Eq
+		case strings.HasPrefix(name, "f64x2."):
+			canon = wasm.Instr{Op: wasm.OpV128Const, Imm: canonF64, Imm2: canonF64}
+			eq = wasm.OpF64x2Eq
+		default:
+			return
+		}
+		t := w.local(wasm.V128, 0)
+		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), canon,
+			wasm.WithIndex(wasm.OpLocalGet, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(eq),
+			wasm.Plain(wasm.OpV128Bitselect))
+	}
+}
