@@ -52,6 +52,7 @@ type decoder struct {
 	// arenas for instruction sequences, sliced with full slice expressions
 	// so appending to one body never overwrites another.
 	instrs   []wasm.Instr
+	exprs    []wasm.Instr
 	scratch  []wasm.Instr
 	labels   []uint32
 	total    int
@@ -496,18 +497,25 @@ func (d *decoder) body() []wasm.Instr {
 	return d.instrs[start : start+n : start+n]
 }
 
-// expr decodes a constant expression. Constant expressions are few and
-// short, so they get their own allocation.
+// expr decodes a constant expression. They are short but may be many (Go
+// emits thousands of data segments), so they share an arena whose chunks
+// double in size.
 func (d *decoder) expr() []wasm.Instr {
 	d.scratch = d.instructions(d.scratch[:0])
 	if d.r.err != nil {
 		return nil
 	}
-	if d.total += len(d.scratch); d.total > MaxInstructions {
+	n := len(d.scratch)
+	if d.total += n; d.total > MaxInstructions {
 		d.r.limit("instructions", uint64(d.total), MaxInstructions)
 		return nil
 	}
-	return append([]wasm.Instr(nil), d.scratch...)
+	if cap(d.exprs)-len(d.exprs) < n {
+		d.exprs = make([]wasm.Instr, 0, max(n, min(2*cap(d.exprs), 4096), 8))
+	}
+	start := len(d.exprs)
+	d.exprs = append(d.exprs, d.scratch...)
+	return d.exprs[start : start+n : start+n]
 }
 
 // makeSlice returns an empty slice with capacity n, or nil when n is 0, so
