@@ -31,6 +31,8 @@ type command struct {
 // commands lists every subcommand; each lives in its own file.
 var commands = map[string]command{
 	"run": {"run a wasm32-wasi program in the sandbox", (*Main).runCmd},
+	// The instrumenter (issue 3).
+	"instrument": {"add fuel metering and limits to a wasm module", (*Main).instrumentCmd},
 	// Coordinator, workers and submitters (issue 4).
 	"serve":   {"run a coordinator: HTTP API and worker endpoint", (*Main).serveCmd},
 	"worker":  {"run a native worker for a coordinator", (*Main).workerCmd},
