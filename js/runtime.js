@@ -5,6 +5,7 @@
 //
 // Plain ES module with no Node-only API: it runs in Node and in browsers.
 
+import { rewrite } from './rewrite.js';
 import { Host, InputError, ExitSignal, OutputLimitSignal, MODULE_NAME, SIGNATURES } from './wasi.js';
 
 /** Verdicts, as in internal/sandbox. */
@@ -29,10 +30,8 @@ const HOST_MODULE = 'crowdrun';
 const FUEL_GLOBAL = 'crowdrun.fuel';
 const MEM_LIMIT_GLOBAL = 'crowdrun.mem_limit_hit';
 const TRAP_STACK_OVERFLOW = 1;
+const CUSTOM_SECTION = 'crowdrun';
 const CROWDRUN_SIGNATURES = { out_of_fuel: [[], []], trap: [['i32'], []] };
-// Export the JS host adds when a module keeps its memory to itself, so that
-// the host functions can reach it (the Go host reads it without an export).
-const HOST_MEMORY_EXPORT = 'crowdrun.host_memory';
 
 const U64 = (x) => BigInt.asUintN(64, x);
 
@@ -45,6 +44,7 @@ class FuelExhausted extends Error { constructor() { super('fuel exhausted'); } }
 class StackOverflow extends Error { constructor() { super('call depth limit exceeded'); } }
 class CrowdrunTrap extends Error { constructor(code) { super(`crowdrun trap ${code}`); } }
 class Timeout extends Error { constructor(msg) { super(msg); } }
+class HostTrap extends Error { constructor(msg) { super(msg); } }
 
 // ---- a section-level reader for the wasm binary format ----
 
@@ -77,29 +77,13 @@ class Reader {
   }
 }
 
-function encU32(v) {
-  const out = [];
-  do {
-    let c = v % 128;
-    v = Math.floor(v / 128);
-    if (v > 0) c |= 0x80;
-    out.push(c);
-  } while (v > 0);
-  return out;
-}
-
-function encName(s) {
-  const b = new TextEncoder().encode(s);
-  return [...encU32(b.length), ...b];
-}
-
 /**
  * What the host needs to know of a module, read from its sections: the types
  * of its function imports, its memory, its exports.
  */
 export function inspect(bytes) {
   const r = new Reader(bytes, 8);
-  const info = { types: [], imports: [], funcTypes: [], memories: [], exports: [], sections: [] };
+  const info = { types: [], imports: [], funcTypes: [], memories: [], exports: [], sections: [], customs: [] };
   while (r.pos < r.end) {
     const headerStart = r.pos;
     const id = r.byte();
@@ -108,6 +92,11 @@ export function inspect(bytes) {
     info.sections.push({ id, headerStart, start, end });
     const s = new Reader(bytes, start, end);
     switch (id) {
+      case 0: { // custom
+        const name = s.name();
+        info.customs.push({ name, data: bytes.subarray(s.pos, end) });
+        break;
+      }
       case 1: { // type
         for (let n = s.u32(); n > 0; n--) {
           if (s.byte() !== 0x60) { info.types.push(null); break; }
@@ -148,26 +137,31 @@ export function inspect(bytes) {
 
 const sig = (p, q) => `(${p.join(', ')}) -> (${q.join(', ')})`;
 
-/** The import check of internal/sandbox: refused before anything runs. */
-function checkImports(info) {
+const KINDS = ['func', 'table', 'memory', 'global', 'tag'];
+
+/**
+ * The import check of internal/sandbox, refused before anything runs: only
+ * functions of the host interface, with its signatures; the crowdrun
+ * imports only in an instrumented module.
+ */
+function checkImports(info, instrumented) {
   for (const imp of info.imports) {
-    if (imp.kind === 2) {
-      return new ModuleError(Status.FORBIDDEN_IMPORT, `forbidden import: memory ${imp.module}.${imp.name} (the host provides no memory; let the module define its own)`);
+    if (imp.kind !== 0) {
+      return new ModuleError(Status.FORBIDDEN_IMPORT, `forbidden import: ${KINDS[imp.kind] ?? `externkind(${imp.kind})`} ${imp.module}.${imp.name} (the host provides only functions; a module must define its own memory, tables and globals)`);
     }
-  }
-  for (const imp of info.imports) {
-    if (imp.kind !== 0) continue;
-    let table;
-    if (imp.module === MODULE_NAME) table = SIGNATURES;
-    else if (imp.module === HOST_MODULE) table = CROWDRUN_SIGNATURES;
-    else {
+    let want;
+    if (imp.module === MODULE_NAME) {
+      want = Object.hasOwn(SIGNATURES, imp.name) ? SIGNATURES[imp.name] : null;
+      if (!want) {
+        return new ModuleError(Status.FORBIDDEN_IMPORT, `forbidden import: function ${imp.module}.${imp.name} is not part of the host interface`);
+      }
+    } else if (imp.module === HOST_MODULE && instrumented && Object.hasOwn(CROWDRUN_SIGNATURES, imp.name)) {
+      want = CROWDRUN_SIGNATURES[imp.name];
+    } else {
       return new ModuleError(Status.FORBIDDEN_IMPORT, `forbidden import: function ${imp.module}.${imp.name} (only ${MODULE_NAME} functions are offered)`);
     }
-    const want = Object.hasOwn(table, imp.name) ? table[imp.name] : null;
-    if (!want) {
-      return new ModuleError(Status.FORBIDDEN_IMPORT, `forbidden import: function ${imp.module}.${imp.name} is not part of the host interface`);
-    }
-    const got = info.types[imp.type] ?? [[], []];
+    const got = info.types[imp.type];
+    if (!got) return new ModuleError(Status.INVALID_MODULE, `invalid module: import ${imp.module}.${imp.name} has an unknown type`);
     if (got[0].join() !== want[0].join() || got[1].join() !== want[1].join()) {
       return new ModuleError(Status.FORBIDDEN_IMPORT, `forbidden import: function ${imp.module}.${imp.name} has the wrong signature ${sig(got[0], got[1])}, want ${sig(want[0], want[1])}`);
     }
@@ -180,7 +174,8 @@ function checkImports(info) {
  * @property {Uint8Array} bytes
  * @property {ReturnType<typeof inspect>} info
  * @property {WebAssembly.Module} module
- * @property {boolean} instrumented  it follows docs/fuel.md
+ * @property {boolean} instrumented  it follows docs/fuel.md (it has crowdrun's custom section)
+ * @property {object|null} metadata  that section's JSON
  * @property {number} minMem   bytes its exported memory starts with (as Go's check)
  * @property {Map<number, Promise<WebAssembly.Module>>} variants  by memory cap
  */
@@ -215,7 +210,18 @@ export async function compile(input) {
       throw new ModuleError(Status.INVALID_MODULE, 'invalid module: shared or 64-bit memory is not supported');
     }
   }
-  const refused = checkImports(info);
+  // An instrumented module (as a coordinator ships) carries crowdrun's
+  // custom section; its metadata says how it was instrumented.
+  let metadata = null;
+  const custom = info.customs.find((c) => c.name === CUSTOM_SECTION);
+  if (custom) {
+    try { metadata = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(custom.data)); } catch { metadata = null; }
+    if (!metadata || typeof metadata !== 'object' || metadata.version !== 1) {
+      throw new ModuleError(Status.INVALID_MODULE, 'invalid module: unreadable crowdrun instrumentation metadata');
+    }
+  }
+  const instrumented = metadata !== null;
+  const refused = checkImports(info, instrumented);
   if (refused) throw refused;
   const funcs = info.exports.filter((e) => e.kind === 0 && e.name === '_start');
   const t = funcs.length === 1 ? info.types[info.funcTypes[funcs[0].index]] : null;
@@ -225,55 +231,37 @@ export async function compile(input) {
   let minMem = 0;
   const memExport = info.exports.find((e) => e.kind === 2);
   if (memExport && info.memories[memExport.index]) minMem = info.memories[memExport.index].min * WASM_PAGE;
-  const instrumented = info.imports.some((i) => i.module === HOST_MODULE) ||
-    info.exports.some((e) => e.name === FUEL_GLOBAL);
-  return { bytes, info, module, instrumented, minMem, variants: new Map() };
+  return { bytes, info, module, instrumented, metadata, minMem, variants: new Map() };
 }
 
 /**
- * The module with its memory's declared maximum lowered to capPages, so that
- * the engine itself fails a memory.grow past the limit, and its memory
- * exported so that the host can reach it. Compiled once per cap.
+ * The module as this host compiles it for a memory cap (see rewrite.js),
+ * compiled once per cap. Resolves to {module, memoryExport, hitExport,
+ * capped, guessHit}.
  */
 function variant(guest, capPages) {
   const mem = guest.info.memories[0];
   const exported = guest.info.exports.some((e) => e.kind === 2 && e.index === 0);
-  const declaredMax = mem ? (mem.max ?? MAX_PAGES) : 0;
-  const lower = mem && declaredMax > capPages;
-  if (!mem || (!lower && exported)) return { module: Promise.resolve(guest.module), capped: false };
+  const lower = !!mem && (mem.max ?? MAX_PAGES) > capPages;
+  const plain = { module: guest.module, memoryExport: null, hitExport: null, capped: false, guessHit: false };
+  if (!mem || (!lower && exported)) return Promise.resolve(plain);
   if (!guest.variants.has(capPages)) {
-    const b = guest.bytes;
-    const chunks = [];
-    let pos = 0;
-    for (const sec of guest.info.sections) {
-      if (sec.id === 5 && lower) {
-        chunks.push(b.subarray(pos, sec.headerStart));
-        const content = [...encU32(guest.info.memories.length)];
-        guest.info.memories.forEach((m, i) => {
-          if (i === 0) content.push(0x01, ...encU32(m.min), ...encU32(capPages));
-          else content.push(...b.subarray(m.start, m.end));
-        });
-        chunks.push(new Uint8Array([5, ...encU32(content.length), ...content]));
-        pos = sec.end;
-      } else if (sec.id === 7 && !exported) {
-        chunks.push(b.subarray(pos, sec.headerStart));
-        const r = new Reader(b, sec.start, sec.end);
-        const n = r.u32();
-        const content = [...encU32(n + 1), ...b.subarray(r.pos, sec.end), ...encName(HOST_MEMORY_EXPORT), 2, 0];
-        chunks.push(new Uint8Array([7, ...encU32(content.length), ...content]));
-        pos = sec.end;
-      }
+    const want = { capPages: lower ? capPages : null, exportMemory: !exported, detectGrow: true };
+    let r, guessHit = false;
+    try {
+      r = rewrite(guest.bytes, guest.info, want);
+    } catch {
+      // An instruction our decoder does not know: cap without flagging.
+      r = rewrite(guest.bytes, guest.info, { ...want, detectGrow: false });
+      guessHit = lower;
     }
-    chunks.push(b.subarray(pos));
-    const total = chunks.reduce((n, c) => n + c.length, 0);
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const c of chunks) { out.set(c, o); o += c.length; }
-    const p = WebAssembly.compile(out);
+    const p = WebAssembly.compile(r.bytes).then((module) => ({
+      module, memoryExport: r.memoryExport, hitExport: r.hitExport, capped: lower, guessHit,
+    }));
     p.catch(() => {}); // surfaced by whoever awaits it
     guest.variants.set(capPages, p);
   }
-  return { module: guest.variants.get(capPages), capped: lower };
+  return guest.variants.get(capPages);
 }
 
 /**
@@ -398,21 +386,21 @@ async function runGuest(guest, input, limits) {
   if (mem0 && mem0.min > capPages) {
     return report(Status.MEMORY_LIMIT, 0, `the module's initial memory (${mem0.min * WASM_PAGE} bytes) exceeds the limit of ${memoryBytes} bytes`);
   }
-  const v = variant(guest, capPages);
-  let thrown = null, instance = null;
+  let thrown = null, instance = null, v = null;
   try {
-    instance = await WebAssembly.instantiate(await v.module, imports);
+    v = await variant(guest, capPages);
+    instance = await WebAssembly.instantiate(v.module, imports);
     const ex = instance.exports;
-    memory = Object.values(ex).find((x) => x instanceof WebAssembly.Memory) ?? null;
+    memory = (v.memoryExport ? ex[v.memoryExport] : Object.values(ex).find((x) => x instanceof WebAssembly.Memory)) ?? null;
     host.setMemory(memory);
     peek();
     if (guest.instrumented) {
       const g = ex[FUEL_GLOBAL];
       if (!(g instanceof WebAssembly.Global) || typeof g.value !== 'bigint') {
-        return report(Status.INVALID_MODULE, 0, `instrumented module does not export a mutable global "${FUEL_GLOBAL}"`);
+        throw new HostTrap(`instrumented module does not export a mutable global "${FUEL_GLOBAL}"`);
       }
       try { g.value = g.value; } catch {
-        return report(Status.INVALID_MODULE, 0, `instrumented module does not export a mutable global "${FUEL_GLOBAL}"`);
+        throw new HostTrap(`instrumented module does not export a mutable global "${FUEL_GLOBAL}"`);
       }
       global = g;
       nextSlice();
@@ -429,20 +417,24 @@ async function runGuest(guest, input, limits) {
   rep.peak_memory_bytes = memory ? memory.buffer.byteLength : 0;
   peek();
   if (rep.status !== Status.OK && rep.status !== Status.OUTPUT_LIMIT && rep.status !== Status.TIMEOUT &&
-      hitLimit(guest, instance, v.capped, rep.peak_memory_bytes, capPages)) {
-    rep.message = `memory limit of ${memoryBytes} bytes reached (guest then: ${describe(rep)})`;
+      hitLimit(guest, instance, v, rep.peak_memory_bytes, capPages)) {
+    const memCap = guest.metadata && guest.metadata.memory_cap_pages ? guest.metadata.memory_cap_pages * WASM_PAGE : MAX_MEMORY;
+    rep.message = `memory limit of ${Math.min(memoryBytes, memCap)} bytes reached (guest then: ${describe(rep)})`;
     rep.status = Status.MEMORY_LIMIT;
   }
   return rep;
 }
 
-// hitLimit says whether a memory.grow failed because of the memory limit. An
-// instrumented module says so itself; for others the engine cannot tell us,
-// so we judge by how close to the cap the memory got.
-function hitLimit(guest, instance, capped, peak, capPages) {
-  const g = instance && instance.exports[MEM_LIMIT_GLOBAL];
-  if (g instanceof WebAssembly.Global) return Number(g.value) !== 0;
-  if (!capped) return false;
+// hitLimit says whether a memory.grow failed because of the memory limit,
+// as the Go host's allocator would have seen it; an instrumented module also
+// says so itself (crowdrun.mem_limit_hit).
+function hitLimit(guest, instance, v, peak, capPages) {
+  if (!instance || !v) return false;
+  const ex = instance.exports;
+  if (guest.instrumented && ex[MEM_LIMIT_GLOBAL] instanceof WebAssembly.Global && Number(ex[MEM_LIMIT_GLOBAL].value) !== 0) return true;
+  if (v.hitExport) return Number(ex[v.hitExport].value) !== 0;
+  if (!v.guessHit) return false;
+  // The module's code could not be rewritten: judge by how close to the cap it got.
   const cap = capPages * WASM_PAGE;
   return peak >= cap - Math.max(WASM_PAGE, Math.floor(cap / 16));
 }
@@ -474,7 +466,7 @@ function classify(e) {
   if (e instanceof FuelExhausted) return report(Status.FUEL_EXHAUSTED, 0, e.message);
   if (e instanceof StackOverflow) return report(Status.STACK_OVERFLOW, 0, e.message);
   if (e instanceof Timeout) return report(Status.TIMEOUT, 0, e.message);
-  if (e instanceof CrowdrunTrap) return report(Status.TRAP, 0, e.message);
+  if (e instanceof CrowdrunTrap || e instanceof HostTrap) return report(Status.TRAP, 0, e.message);
   if (e instanceof WebAssembly.RuntimeError) {
     const m = firstLine(e.message);
     const t = TRAPS.find(([v8]) => m === v8);

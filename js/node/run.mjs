@@ -64,7 +64,8 @@ const FLAGS = {
   file: 'expose host file PATH to the guest read-only as /NAME: `NAME=PATH` (repeatable)',
   seed: "seed of the guest's deterministic random source",
   report: "write a JSON report to `FILE` ('-' for stderr)",
-  fuel: 'instruction budget (instrumented modules; 0: none)',
+  fuel: 'instruction budget: stop with fuel_exhausted beyond it (0: unlimited; instrumented modules)',
+  stack: 'call depth limit: only checked here, since the JS host does not instrument (the module carries its own limit)',
 };
 
 function usage() {
@@ -75,7 +76,7 @@ function usage() {
 
 /** Parses flags the way Go's flag package does: they stop at the first non-flag. */
 function parseArgs(argv) {
-  const o = { memory: BigInt(DEFAULT_MEMORY), maxOutput: BigInt(DEFAULT_MAX_OUTPUT), timeoutMs: 0, env: [], files: [], seed: 0n, report: '', fuel: 0n };
+  const o = { memory: BigInt(DEFAULT_MEMORY), maxOutput: BigInt(DEFAULT_MAX_OUTPUT), timeoutMs: 0, env: [], files: [], seed: 0n, report: '', fuel: 0n, stack: 1000n };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
@@ -102,6 +103,7 @@ function parseArgs(argv) {
         case 'seed': o.seed = parseUint64(value); break;
         case 'report': o.report = value; break;
         case 'fuel': o.fuel = parseUint64(value); break;
+        case 'stack': o.stack = parseUint64(value); if (o.stack >= 1n << 32n) throw new Error('value out of range'); break;
       }
     } catch (e) {
       throw new UsageError(`invalid value "${value}" for flag -${name}: ${e.message}`, { cause: 'flag' });
@@ -194,6 +196,7 @@ async function main(argv) {
     if (o.memory === 0n || o.memory > BigInt(MAX_MEMORY)) throw new UsageError('--memory must be between 1B and 4GiB');
     if (o.maxOutput === 0n || o.maxOutput > 1n << 62n) throw new UsageError('--max-output must be at least 1B');
     if (o.timeoutMs < 0) throw new UsageError('--timeout must not be negative');
+    if (o.stack === 0n || o.stack > 1n << 20n) throw new UsageError(`--stack must be between 1 and ${1 << 20}`);
     const input = { args: [path.basename(modPath), ...guestArgs], env: o.env, seed: o.seed, files: [] };
     for (const spec of o.files) {
       const eq = spec.indexOf('=');
