@@ -137,6 +137,7 @@ type fnWriter struct {
 	used    map[wasm.ValType]int
 	extra   []wasm.LocalGroup
 	out     []wasm.Instr
+	weight  uint32 // depth units of one frame
 }
 
 // local returns the k-th scratch local of type t, declaring it if needed.
@@ -168,6 +169,7 @@ func (in *inst) function(f *wasm.Func) error {
 
 	countDepth := !p.leaf
 	if countDepth {
+		w.weight = frameWeight(in.m, f)
 		w.depthEnter()
 		w.emit(wasm.Block(wasm.OpBlock, in.resultBlockType(ft.Results)))
 	}
@@ -321,11 +323,12 @@ func (w *fnWriter) memoryGrow(grow *wasm.Instr) {
 		wasm.WithIndex(wasm.OpLocalGet, r))
 }
 
-// depthEnter increments the depth counter and traps beyond the limit.
+// depthEnter adds the frame's weight to the depth counter and traps beyond
+// the limit.
 func (w *fnWriter) depthEnter() {
 	g := w.in.depth
 	t := w.local(wasm.I32, 0)
-	w.emit(wasm.WithIndex(wasm.OpGlobalGet, g), wasm.I32Const(1), wasm.Plain(wasm.OpI32Add),
+	w.emit(wasm.WithIndex(wasm.OpGlobalGet, g), wasm.I32Const(int32(w.weight)), wasm.Plain(wasm.OpI32Add),
 		wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpGlobalSet, g),
 		wasm.WithIndex(wasm.OpLocalGet, t), wasm.I32Const(int32(w.in.opts.StackLimit)), wasm.Plain(wasm.OpI32GtU),
 		wasm.Block(wasm.OpIf, wasm.BlockEmpty),
@@ -333,10 +336,10 @@ func (w *fnWriter) depthEnter() {
 		wasm.Plain(wasm.OpEnd))
 }
 
-// depthExit decrements the depth counter.
+// depthExit takes the frame's weight off the depth counter.
 func (w *fnWriter) depthExit() {
 	g := w.in.depth
-	w.emit(wasm.WithIndex(wasm.OpGlobalGet, g), wasm.I32Const(1), wasm.Plain(wasm.OpI32Sub),
+	w.emit(wasm.WithIndex(wasm.OpGlobalGet, g), wasm.I32Const(int32(w.weight)), wasm.Plain(wasm.OpI32Sub),
 		wasm.WithIndex(wasm.OpGlobalSet, g))
 }
 
