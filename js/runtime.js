@@ -339,7 +339,9 @@ async function runGuest(guest, input, limits) {
       args: input.args, env: input.env, stdin: input.stdin, stdout: input.stdout, stderr: input.stderr,
       files: input.files, seed: input.seed, maxOutput,
       fuelUsed: used,
-      onCall: () => check(),
+      // An instrumented module is stopped only where the Go host stops it:
+      // when a slice runs out. Others have no such point but host calls.
+      onCall: () => (guest.instrumented ? peek() : check()),
     });
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
@@ -349,7 +351,7 @@ async function runGuest(guest, input, limits) {
   const peek = () => {
     if (memory && input.onMemory) input.onMemory(memory.buffer.byteLength);
   };
-  // Wall-clock and cancellation checks, each time a slice runs out (and at host calls).
+  // Wall-clock and cancellation checks, each time a slice runs out.
   const check = () => {
     if (deadline && performance.now() >= deadline) throw stop(new Timeout('wall-clock timeout'));
     if (input.signal && input.signal.aborted) throw stop(new Timeout('run cancelled'));

@@ -298,6 +298,22 @@ func runJS(t *testing.T, v Vector, mod string) result {
 // node runs the Node command and reads its report.
 func node(t *testing.T, stdin []byte, reportPath string, args ...string) result {
 	t.Helper()
+	r := nodeRaw(t, stdin, args...)
+	b, err := os.ReadFile(reportPath)
+	if err != nil {
+		t.Fatalf("node wrote no report (exit code %d): %v\nstderr: %s", r.code, err, clip(r.stderr))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r.rep); err != nil {
+		t.Fatalf("node's report %s: %v", b, err)
+	}
+	return r
+}
+
+// nodeRaw runs node with args: stdout, stderr and the exit code.
+func nodeRaw(t *testing.T, stdin []byte, args ...string) result {
+	t.Helper()
 	nodeSem <- struct{}{}
 	defer func() { <-nodeSem }()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -315,15 +331,6 @@ func node(t *testing.T, stdin []byte, reportPath string, args ...string) result 
 		r.code = ee.ExitCode()
 	case err != nil:
 		t.Fatalf("node: %v", err)
-	}
-	b, err := os.ReadFile(reportPath)
-	if err != nil {
-		t.Fatalf("node wrote no report (exit code %d): %v\nstderr: %s", r.code, err, clip(r.stderr))
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r.rep); err != nil {
-		t.Fatalf("node's report %s: %v", b, err)
 	}
 	return r
 }
