@@ -64,6 +64,7 @@ type State struct {
 	args, env      []string
 	stdin          io.Reader
 	stdinEOF       bool
+	stdinOffset    uint64 // bytes of stdin the guest has read
 	stdout, stderr io.Writer
 	maxOutput      int64
 	outputUsed     int64
@@ -80,6 +81,7 @@ const firstFileFD = 4 // 0,1,2 stdio; 3 the preopened "/"
 
 type node struct {
 	name     string
+	path     string // from the root, "" for the root itself
 	ino      uint64
 	data     []byte // regular file
 	children map[string]*node
@@ -151,10 +153,10 @@ func (s *State) addFile(f File) error {
 		last := i == len(parts)-1
 		switch {
 		case child == nil && last:
-			dir.children[p] = &node{name: p, data: f.Data}
+			dir.children[p] = &node{name: p, path: f.Name, data: f.Data}
 			return nil
 		case child == nil:
-			child = &node{name: p, dir: true, children: map[string]*node{}}
+			child = &node{name: p, path: strings.Join(parts[:i+1], "/"), dir: true, children: map[string]*node{}}
 			dir.children[p] = child
 		case last || !child.dir:
 			return fmt.Errorf("input file %q conflicts with another input file", f.Name)
@@ -300,6 +302,7 @@ func (s *State) readStdin(p []byte) (int, error) {
 		return 0, nil
 	}
 	n, err := io.ReadFull(s.stdin, p)
+	s.stdinOffset += uint64(n)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		s.stdinEOF = true
 		return n, nil

@@ -138,7 +138,7 @@ func TestInputFiles(t *testing.T) {
 		t.Fatalf("ls /: %q", o.stdout)
 	}
 	for _, tc := range []struct{ cmd, path, errno string }{
-		{"file", "missing.txt", "errno=44"},  // ENOENT
+		{"file", "missing.txt", "errno=44"},   // ENOENT
 		{"file", "../etc/passwd", "errno=76"}, // ENOTCAPABLE: no escaping the root
 		{"file", "/etc/passwd", "errno=44"},   // the host's files do not exist
 		{"write", "data.txt", "errno=69"},     // EROFS
