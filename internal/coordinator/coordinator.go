@@ -257,13 +257,9 @@ func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
 }
 
 func (c *Coordinator) leaseMessage(ctx context.Context, l *store.Lease) (protocol.Lease, error) {
-	stdin, err := c.store.BlobGet(ctx, l.StdinHash)
-	if err != nil {
-		return protocol.Lease{}, fmt.Errorf("stdin of task %d: %w", l.TaskID, err)
-	}
 	pl := protocol.Lease{
 		LeaseID: l.LeaseID, JobID: l.JobID, TaskID: l.TaskID, TaskIndex: l.TaskIndex,
-		ModuleHash: l.ModuleHash, Stdin: stdin, Args: l.Args, Env: l.Env, Seed: l.Seed,
+		ModuleHash: l.ModuleHash, Stdin: l.Stdin, Args: l.Args, Env: l.Env, Seed: l.Seed,
 		Limits:     protocol.Limits{Fuel: l.Limits.Fuel, MemoryBytes: l.Limits.MemoryBytes, MaxOutput: l.Limits.MaxOutput, TimeoutMS: l.Limits.TimeoutMS},
 		DeadlineMS: l.Deadline.UnixMilli(),
 	}

@@ -62,7 +62,7 @@ func readWasm(t testing.TB, name string) []byte {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    *sqlite.DB
 	c     *coordinator.Coordinator
 	srv   *httptest.Server
@@ -70,7 +70,7 @@ type env struct {
 	bob   *api.Client
 }
 
-func newEnv(t *testing.T, mod func(*coordinator.Config)) *env {
+func newEnv(t testing.TB, mod func(*coordinator.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))

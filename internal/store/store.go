@@ -162,6 +162,7 @@ type Lease struct {
 	TaskIndex  int
 	ModuleHash string
 	StdinHash  string
+	Stdin      []byte // the stdin blob's content
 	Args       []string
 	Env        []string
 	Files      []File

@@ -28,6 +28,40 @@ var schema string
 type DB struct {
 	w *sql.DB // the one writer
 	r *sql.DB // readers
+
+	// Hot write statements, prepared once on the writer's one connection
+	// and bound to each transaction with tx.StmtContext: parsing SQL was a
+	// large share of the cost of recording a result.
+	stmts map[string]*sql.Stmt
+}
+
+// Hot statements (keys of DB.stmts).
+const (
+	qPutBlob        = `INSERT INTO blobs(hash, data, size, created_at) VALUES(?,?,?,?) ON CONFLICT(hash) DO NOTHING`
+	qReplicaByLease = `SELECT r.id, r.task_id, r.job_id, r.state, r.session_id, coalesce(r.worker,''), j.replicas FROM replicas r JOIN jobs j ON j.id = r.job_id WHERE r.lease_id = ?`
+	qReplicaDone    = `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, wall_ms = ?, finished_at = ? WHERE id = ?`
+	qSegment        = `INSERT INTO segments(replica_id, seq, state, worker, session_id, fuel_start, fuel_end, finished_at) VALUES(?,0,'done',?,?,0,?,?)`
+	qTaskReplicas   = `SELECT state, coalesce(status,''), coalesce(exit_code,0), coalesce(message,''), coalesce(stdout_hash,''), coalesce(stderr_hash,''), coalesce(fuel,0) FROM replicas WHERE task_id = ? ORDER BY idx`
+	qJobFinished    = `UPDATE jobs SET tasks_finished = tasks_finished + 1 WHERE id = ? RETURNING tasks_finished, task_count`
+	qTaskDone       = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?, result_seq = ? WHERE id = ?`
+	qLeaseReplica   = `UPDATE replicas SET state = 'leased', worker = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1 WHERE id = ?`
+)
+
+func (db *DB) prepare(ctx context.Context) error {
+	db.stmts = map[string]*sql.Stmt{}
+	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskReplicas, qJobFinished, qTaskDone, qLeaseReplica} {
+		st, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			return interpretError(err)
+		}
+		db.stmts[q] = st
+	}
+	return nil
+}
+
+// st binds a prepared statement to tx.
+func (db *DB) st(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
+	return tx.StmtContext(ctx, db.stmts[q])
 }
 
 var _ store.Store = (*DB)(nil)
@@ -65,10 +99,19 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: creating the schema in %s: %w", path, interpretError(err))
 	}
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
-func (db *DB) Close() error { return errors.Join(db.r.Close(), db.w.Close()) }
+func (db *DB) Close() error {
+	for _, st := range db.stmts {
+		st.Close()
+	}
+	return errors.Join(db.r.Close(), db.w.Close())
+}
 
 // interpretError translates driver errors into store sentinels at the seam.
 func interpretError(err error) error {
@@ -117,13 +160,12 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return interpretError(tx.Commit())
 }
 
-func putBlob(ctx context.Context, tx *sql.Tx, data []byte, now int64) (string, error) {
+func (db *DB) putBlob(ctx context.Context, tx *sql.Tx, data []byte, now int64) (string, error) {
 	h := store.Hash(data)
 	if data == nil {
 		data = []byte{}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO blobs(hash, data, size, created_at) VALUES(?,?,?,?) ON CONFLICT(hash) DO NOTHING`,
-		h, data, len(data), now)
+	_, err := db.st(ctx, tx, qPutBlob).ExecContext(ctx, h, data, len(data), now)
 	return h, interpretError(err)
 }
 
@@ -131,7 +173,7 @@ func (db *DB) BlobPut(ctx context.Context, p *store.BlobPutParams) (string, erro
 	var h string
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		h, err = putBlob(ctx, tx, p.Data, time.Now().UnixMilli())
+		h, err = db.putBlob(ctx, tx, p.Data, time.Now().UnixMilli())
 		return err
 	})
 	return h, err
@@ -170,7 +212,7 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		for _, b := range p.Blobs {
-			if _, err := putBlob(ctx, tx, b, now); err != nil {
+			if _, err := db.putBlob(ctx, tx, b, now); err != nil {
 				return err
 			}
 		}
@@ -504,9 +546,9 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			return store.ErrNotFound
 		}
 		rows, err := tx.QueryContext(ctx, `
-			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, t.args, t.env, t.files, t.seed,
+			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, b.data, t.args, t.env, t.files, t.seed,
 			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts
-			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id
+			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
 			WHERE r.state = 'queued'
 			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.worker = ?)
 			ORDER BY r.priority DESC, r.id
@@ -520,7 +562,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			var l store.Lease
 			var args, env, files string
 			var att int
-			if err := rows.Scan(&l.ReplicaID, &l.TaskID, &l.JobID, &l.TaskIndex, &l.ModuleHash, &l.StdinHash, &args, &env, &files, &l.Seed,
+			if err := rows.Scan(&l.ReplicaID, &l.TaskID, &l.JobID, &l.TaskIndex, &l.ModuleHash, &l.StdinHash, &l.Stdin, &args, &env, &files, &l.Seed,
 				&l.Limits.Fuel, &l.Limits.MemoryBytes, &l.Limits.MaxOutput, &l.Limits.TimeoutMS, &att); err != nil {
 				rows.Close()
 				return interpretError(err)
@@ -541,11 +583,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		if err := rows.Err(); err != nil {
 			return interpretError(err)
 		}
-		upd, err := tx.PrepareContext(ctx, `UPDATE replicas SET state = 'leased', worker = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1 WHERE id = ?`)
-		if err != nil {
-			return interpretError(err)
-		}
-		defer upd.Close()
+		upd := db.st(ctx, tx, qLeaseReplica)
 		for _, l := range out {
 			if _, err := upd.ExecContext(ctx, p.Worker, p.SessionID, l.LeaseID, ms(p.Deadline), l.ReplicaID); err != nil {
 				return interpretError(err)
@@ -571,7 +609,7 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	now := ms(p.Now)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		for i := range p.Results {
-			o, err := complete(ctx, tx, &p.Results[i], now)
+			o, err := db.complete(ctx, tx, &p.Results[i], now)
 			if err != nil {
 				return err
 			}
@@ -585,59 +623,59 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	return out, nil
 }
 
-func complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, now int64) (store.ReplicaOutcome, error) {
+func (db *DB) complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, now int64) (store.ReplicaOutcome, error) {
 	var o store.ReplicaOutcome
 	var repID, sess sql.NullInt64
 	var state, worker string
-	err := tx.QueryRowContext(ctx, `SELECT id, task_id, job_id, state, session_id, coalesce(worker,'') FROM replicas WHERE lease_id = ?`, r.LeaseID).
-		Scan(&repID, &o.TaskID, &o.JobID, &state, &sess, &worker)
+	var replicas int
+	err := db.st(ctx, tx, qReplicaByLease).QueryRowContext(ctx, r.LeaseID).Scan(&repID, &o.TaskID, &o.JobID, &state, &sess, &worker, &replicas)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && (state != string(store.ReplicaLeased) || sess.Int64 != r.SessionID)) {
 		return store.ReplicaOutcome{Err: store.ErrLeaseNotHeld}, nil
 	}
 	if err != nil {
 		return o, interpretError(err)
 	}
-	outH, err := putBlob(ctx, tx, r.Stdout, now)
+	outH, err := db.putBlob(ctx, tx, r.Stdout, now)
 	if err != nil {
 		return o, err
 	}
-	errH, err := putBlob(ctx, tx, r.Stderr, now)
+	errH, err := db.putBlob(ctx, tx, r.Stderr, now)
 	if err != nil {
 		return o, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL,
-		status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, wall_ms = ?, finished_at = ? WHERE id = ?`,
-		r.Status, r.ExitCode, r.Message, outH, errH, r.Fuel, r.WallMS, now, repID.Int64); err != nil {
+	if _, err := db.st(ctx, tx, qReplicaDone).ExecContext(ctx, r.Status, r.ExitCode, r.Message, outH, errH, r.Fuel, r.WallMS, now, repID.Int64); err != nil {
 		return o, interpretError(err)
 	}
 	// One segment per replica until continuations split replicas.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO segments(replica_id, seq, state, worker, session_id, fuel_start, fuel_end, finished_at) VALUES(?,0,'done',?,?,0,?,?)`,
-		repID.Int64, worker, r.SessionID, r.Fuel, now); err != nil {
+	if _, err := db.st(ctx, tx, qSegment).ExecContext(ctx, repID.Int64, worker, r.SessionID, r.Fuel, now); err != nil {
 		return o, interpretError(err)
 	}
-	// Is every replica of the task in?
-	rows, err := tx.QueryContext(ctx, `SELECT state, coalesce(status,''), coalesce(exit_code,0), coalesce(message,''), coalesce(stdout_hash,''), coalesce(stderr_hash,''), coalesce(fuel,0)
-		FROM replicas WHERE task_id = ? ORDER BY idx`, o.TaskID)
-	if err != nil {
-		return o, interpretError(err)
-	}
-	var results []store.Result
-	all := true
-	for rows.Next() {
-		var st string
-		var res store.Result
-		if err := rows.Scan(&st, &res.Status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
-			rows.Close()
+	this := store.Result{Status: r.Status, ExitCode: r.ExitCode, Message: r.Message, StdoutHash: outH, StderrHash: errH, Fuel: r.Fuel}
+	results := []store.Result{this}
+	if replicas > 1 {
+		// Is every replica of the task in?
+		rows, err := db.st(ctx, tx, qTaskReplicas).QueryContext(ctx, o.TaskID)
+		if err != nil {
 			return o, interpretError(err)
 		}
-		if st != string(store.ReplicaDone) {
-			all = false
+		results = results[:0]
+		all := true
+		for rows.Next() {
+			var st string
+			var res store.Result
+			if err := rows.Scan(&st, &res.Status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
+				rows.Close()
+				return o, interpretError(err)
+			}
+			if st != string(store.ReplicaDone) {
+				all = false
+			}
+			results = append(results, res)
 		}
-		results = append(results, res)
-	}
-	rows.Close()
-	if !all {
-		return o, nil
+		rows.Close()
+		if !all {
+			return o, nil
+		}
 	}
 	final := store.TaskDone
 	for _, res := range results[1:] {
@@ -646,18 +684,19 @@ func complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, now int64
 		}
 	}
 	first := results[0]
-	if _, err := tx.ExecContext(ctx, `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?,
-		result_seq = (SELECT coalesce(max(result_seq),0) + 1 FROM tasks WHERE job_id = ?) WHERE id = ?`,
-		final, first.Status, first.ExitCode, first.Message, first.StdoutHash, first.StderrHash, first.Fuel, now, o.JobID, o.TaskID); err != nil {
+	// The job's finished-task counter numbers results in finishing order.
+	var seq, total int64
+	if err := db.st(ctx, tx, qJobFinished).QueryRowContext(ctx, o.JobID).Scan(&seq, &total); err != nil {
+		return o, interpretError(err)
+	}
+	if _, err := db.st(ctx, tx, qTaskDone).ExecContext(ctx, final, first.Status, first.ExitCode, first.Message, first.StdoutHash, first.StderrHash, first.Fuel, now, seq, o.TaskID); err != nil {
 		return o, interpretError(err)
 	}
 	o.TaskFinished = final
-	res, err := tx.ExecContext(ctx, `UPDATE jobs SET tasks_finished = tasks_finished + 1 WHERE id = ?`, o.JobID)
-	if err != nil {
-		return o, interpretError(err)
+	if seq < total {
+		return o, nil
 	}
-	_ = res
-	res, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running' AND tasks_finished = task_count`, now, o.JobID)
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running'`, now, o.JobID)
 	if err != nil {
 		return o, interpretError(err)
 	}

@@ -122,7 +122,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if len(l1) != 2 || l1[0].TaskID == l1[1].TaskID {
 			t.Fatalf("w1 got %d leases (want one per task)", len(l1))
 		}
-		if l1[0].ModuleHash != store.Hash(module) || len(l1[0].Args) != 2 || l1[0].Limits.Fuel != 1000 {
+		if l1[0].ModuleHash != store.Hash(module) || len(l1[0].Args) != 2 || l1[0].Limits.Fuel != 1000 || store.Hash(l1[0].Stdin) != l1[0].StdinHash {
 			t.Fatalf("lease %+v", l1[0])
 		}
 		if again := lease(t, s, w1, 10); len(again) != 0 {
