@@ -8,5 +8,5 @@ import "embed"
 
 // Files is the runtime: *.js at the root, the Node command under node/.
 //
-//go:embed wasi.js runtime.js rewrite.js node/run.mjs node/worker.mjs
+//go:embed wasi.js runtime.js rewrite.js protocol.js guest-worker.js node/run.mjs node/worker.mjs
 var Files embed.FS

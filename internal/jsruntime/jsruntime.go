@@ -13,8 +13,9 @@ import (
 	"github.com/crowdrun/crowdrun/js"
 )
 
-// Files is the runtime: wasi.js and runtime.js at the root (what browsers
-// load), node/run.mjs and node/worker.mjs (the Node command).
+// Files is the runtime: wasi.js, runtime.js, rewrite.js, protocol.js and
+// guest-worker.js at the root (what browsers load), node/run.mjs and
+// node/worker.mjs (the Node command).
 func Files() fs.FS { return js.Files }
 
 // NodeCommand is the Node command's path inside Files.
