@@ -158,7 +158,7 @@ async function runHere(bytes, input, limits) {
 function runInWorker(bytes, input, limits) {
   const out = new SharedArrayBuffer(8 + (64 << 10));
   const mem = new SharedArrayBuffer(8);
-  const started = performance.now();
+  let started = performance.now();
   const worker = new Worker(new URL('./worker.mjs', import.meta.url), {
     workerData: { bytes, input, limits, out, mem },
   });
@@ -172,7 +172,9 @@ function runInWorker(bytes, input, limits) {
     };
     // The runtime checks the deadline itself whenever it regains control; this
     // is the backstop for a guest that never calls the host.
-    if (limits.timeoutMs > 0) {
+    const arm = () => {
+      if (!(limits.timeoutMs > 0) || timer || done) return;
+      started = performance.now();
       timer = setTimeout(async () => {
         timer = null;
         killed = true;
@@ -185,9 +187,10 @@ function runInWorker(bytes, input, limits) {
           wall_ms: Math.floor(performance.now() - started), peak_memory_bytes: new Float64Array(mem)[0], fuel: 0n,
         });
       }, limits.timeoutMs + 100);
-    }
+    };
     worker.on('message', (m) => {
-      if (m.type === 'report') finish(resolve, m.report);
+      if (m.type === 'started') arm();
+      else if (m.type === 'report') finish(resolve, m.report);
       else finish(reject, new Error(m.message));
     });
     worker.on('error', (e) => finish(reject, e));

@@ -43,6 +43,7 @@ function stdout(b) {
 }
 
 try {
+  parentPort.postMessage({ type: 'started' }); // the wall clock starts now
   const rep = await run(bytes, {
     ...input,
     stdout,
