@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,7 +226,12 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer eng.Close(context.WithoutCancel(ctx))
-	mod, err := eng.Compile(ctx, wasm)
+	// The module exactly as the coordinator stored and shipped it.
+	stored, err := fetchModule(ctx, url, final.ModuleHash)
+	if err != nil {
+		return err
+	}
+	mod, err := eng.Compile(ctx, stored)
 	if err != nil {
 		return err
 	}
@@ -272,9 +278,6 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(tw, "total\t\t%d\t%d\t\n", tasks, fuel)
 	tw.Flush()
-	if fuel == 0 {
-		fmt.Fprintln(m.Stdout, "(fuel reads 0 until modules are instrumented at submission)")
-	}
 	if len(problems) > 0 {
 		for _, p := range problems[:min(10, len(problems))] {
 			fmt.Fprintln(m.Stderr, "  "+p)
@@ -282,6 +285,22 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d problems found", len(problems))
 	}
 	return nil
+}
+
+func fetchModule(ctx context.Context, server, hash string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/v1/modules/"+hash, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching module %s: %s", hash, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
 }
 
 // checkFactors checks a line "N: p1 p2 ..." against n: the factors multiply

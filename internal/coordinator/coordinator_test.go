@@ -77,7 +77,7 @@ func newEnv(t testing.TB, mod func(*coordinator.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := coordinator.Config{Store: db, Engine: engine, HeartbeatInterval: 200 * time.Millisecond, LeaseTTL: time.Second,
+	cfg := coordinator.Config{Store: db, Engine: engine, HeartbeatInterval: 500 * time.Millisecond, LeaseTTL: 2 * time.Second,
 		RescueInterval: 100 * time.Millisecond, MaxRequestBytes: 1 << 20, MaxMessage: 1 << 20}
 	if mod != nil {
 		mod(&cfg)

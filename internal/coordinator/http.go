@@ -121,7 +121,7 @@ func (c *Coordinator) submit(w http.ResponseWriter, r *http.Request, owner strin
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
-	mod, err := c.prepareModule(r.Context(), req.Module)
+	mod, err := c.prepareModule(r.Context(), req.Module, p.Limits.MemoryBytes)
 	if err != nil {
 		var se *sandbox.Error
 		if errors.As(err, &se) {

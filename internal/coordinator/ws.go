@@ -30,7 +30,7 @@ type conn struct {
 	lastRenew time.Time
 }
 
-const outbox = 256 // messages queued for a worker before it counts as stuck
+const outbox = 32 // messages queued for a worker before it counts as stuck
 
 func (cn *conn) isDone() bool { return cn.ctx.Err() != nil }
 

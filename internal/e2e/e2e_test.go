@@ -230,32 +230,47 @@ func checkFactored(t *testing.T, got map[int]result, nums []uint64) {
 	}
 }
 
-// Results are identical to `crowdrun run` of each task.
+// Results are identical to `crowdrun run` of each task: output, verdict,
+// exit status and fuel, with and without a fuel limit.
 func TestResultsMatchRun(t *testing.T) {
 	s, env := setup(t)
 	startWorker(t, s.url, "w1")
 	startWorker(t, s.url, "w2")
-	path, nums := numbers(t, 10, 1)
+	path, nums := numbers(t, 8, 1)
 	// Add a task the module refuses: stderr and exit status 1 must match too.
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("12x\n")
 	f.Close()
-	job := strings.TrimSpace(must(t, env, nil, "submit", "--module", factorW, "--lines", path))
-	got := results(t, env, job)
-	if len(got) != len(nums)+1 {
-		t.Fatalf("%d results", len(got))
-	}
 	lines, _ := os.ReadFile(path)
-	for i, line := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
-		out, errs, code := crowdrun(t, nil, []byte(line+"\n"), "run", factorW)
-		r := got[i]
-		wantStatus := "ok"
-		if code != 0 {
-			wantStatus = "exit"
+	for _, fuel := range []string{"0", "200000"} {
+		job := strings.TrimSpace(must(t, env, nil, "submit", "--module", factorW, "--lines", path, "--fuel", fuel))
+		got := results(t, env, job)
+		if len(got) != len(nums)+1 {
+			t.Fatalf("%d results", len(got))
 		}
-		if r.Stdout != out || r.Stderr != errs || r.Status != wantStatus || int(r.ExitCode) != code {
-			t.Errorf("task %d (%q): coordinator %+v; crowdrun run: stdout %q stderr %q exit %d", i, line, r, out, errs, code)
+		verdicts := map[string]int{}
+		for i, line := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
+			report := filepath.Join(t.TempDir(), "report.json")
+			out, errs, _ := crowdrun(t, nil, []byte(line+"\n"), "run", "--fuel", fuel, "--report", report, factorW)
+			var rep struct {
+				Status   string `json:"status"`
+				ExitCode uint32 `json:"exit_code"`
+				Fuel     uint64 `json:"fuel"`
+			}
+			b, _ := os.ReadFile(report)
+			if err := json.Unmarshal(b, &rep); err != nil {
+				t.Fatalf("crowdrun run --report: %v", err)
+			}
+			r := got[i]
+			verdicts[r.Status]++
+			if rep.Status != "ok" && rep.Status != "exit" {
+				errs = "" // crowdrun run explains a verdict on its own stderr
+			}
+			if r.Stdout != out || r.Stderr != errs || r.Status != rep.Status || r.ExitCode != rep.ExitCode || r.Fuel != rep.Fuel || r.Fuel == 0 {
+				t.Errorf("--fuel %s, task %d (%q):\ncoordinator: %+v\ncrowdrun run: stdout %q stderr %q %+v", fuel, i, line, r, out, errs, rep)
+			}
 		}
+		t.Logf("--fuel %s: verdicts %v", fuel, verdicts)
 	}
 }
 
