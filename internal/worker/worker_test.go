@@ -1,0 +1,91 @@
+package worker_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/store/sqlite"
+	"github.com/crowdrun/crowdrun/internal/worker"
+)
+
+func TestNewValidates(t *testing.T) {
+	for _, cfg := range []worker.Config{
+		{Name: "w"},
+		{Server: "ftp://x", Name: "w"},
+		{Server: "http://x"},
+		{Server: "http://x", Name: "w", Slots: 100000},
+	} {
+		if _, err := worker.New(cfg); err == nil {
+			t.Errorf("%+v accepted", cfg)
+		}
+	}
+}
+
+// A worker asked to stop while a task runs past its grace period gives the
+// lease back at once: the replica is queued again without waiting for the
+// lease to lapse, and Run returns.
+func TestShutdownReleases(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := coordinator.New(ctx, coordinator.Config{Store: db, LeaseTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := httptest.NewServer(c.Handler())
+	defer srv.Close()
+	defer srv.CloseClientConnections()
+	db.TokenInsert(ctx, &store.TokenInsertParams{Owner: "a", Hash: coordinator.HashToken("t"), Now: time.Now()})
+	loop, err := os.ReadFile("../../examples/loop.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &api.Client{Server: srv.URL, Token: "t"}
+	job, err := cl.Submit(ctx, &api.SubmitRequest{Module: loop, Tasks: []api.TaskSpec{{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := worker.New(worker.Config{Server: srv.URL, Name: "w", Grace: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.Run(wctx) }()
+	waitFor(t, func() bool { j, _ := cl.Job(ctx, job.ID); return j.Tasks.Running == 1 })
+	cancel()
+	wg.Wait()
+	waitFor(t, func() bool { j, _ := cl.Job(ctx, job.ID); return j.Tasks.Queued == 1 && j.Tasks.Running == 0 })
+	waitFor(t, func() bool {
+		ss, _ := db.SessionList(ctx, &store.SessionListParams{})
+		return len(ss) == 1 && !ss[0].EndedAt.IsZero()
+	})
+}
+
+// waitFor polls a condition the coordinator reaches asynchronously.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
