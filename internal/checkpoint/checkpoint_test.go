@@ -14,7 +14,7 @@ func near(a, b, rel float64) bool { return math.Abs(a-b) <= rel*math.Max(math.Ab
 func TestLambertW0(t *testing.T) {
 	for _, c := range []struct{ x, w float64 }{
 		{-1 / math.E, -1},
-		{-math.Ln2 / 2, -math.Ln2},  // −ln2·e^(−ln2) = −ln2/2
+		{-math.Ln2 / 2, -math.Ln2}, // −ln2·e^(−ln2) = −ln2/2
 		{0, 0},
 		{1, 0.5671432904097838}, // the omega constant
 		{math.E, 1},
