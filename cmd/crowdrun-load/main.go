@@ -200,7 +200,7 @@ func tasks(ctx context.Context, srv *server, args []string) error {
 		if err != nil || j.State != "running" {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	elapsed := time.Since(t1)
 	mem, _ := rss(srv.cmd.Process.Pid)

@@ -106,7 +106,7 @@ type Job struct {
 // JobCounts is the progress of a job's tasks and replicas.
 type JobCounts struct {
 	TasksDone, TasksDisputed, TasksCancelled, TasksPending int
-	ReplicasQueued, ReplicasLeased, ReplicasDone           int
+	ReplicasQueued, ReplicasLeased                         int
 	Fuel                                                   uint64 // sum over finished tasks
 }
 

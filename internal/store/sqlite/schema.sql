@@ -26,7 +26,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 	max_output     INTEGER NOT NULL,
 	timeout_ms     INTEGER NOT NULL,
 	task_count     INTEGER NOT NULL,
-	tasks_finished INTEGER NOT NULL DEFAULT 0,
+	tasks_finished INTEGER NOT NULL DEFAULT 0, -- done + disputed; numbers results
+	tasks_disputed INTEGER NOT NULL DEFAULT 0,
+	tasks_cancelled INTEGER NOT NULL DEFAULT 0,
+	fuel_done      INTEGER NOT NULL DEFAULT 0, -- fuel of done tasks
 	created_at     INTEGER NOT NULL,
 	finished_at    INTEGER
 );
@@ -107,3 +110,6 @@ CREATE TABLE IF NOT EXISTS sessions (
 	end_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS segments_worker ON segments(worker);
+-- The empty blob always exists, so recording an empty output costs nothing.
+INSERT INTO blobs(hash, data, size, created_at)
+	VALUES('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', x'', 0, 0) ON CONFLICT(hash) DO NOTHING;

@@ -42,7 +42,7 @@ const (
 	qReplicaDone    = `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, wall_ms = ?, finished_at = ? WHERE id = ?`
 	qSegment        = `INSERT INTO segments(replica_id, seq, state, worker, session_id, fuel_start, fuel_end, finished_at) VALUES(?,0,'done',?,?,0,?,?)`
 	qTaskReplicas   = `SELECT state, coalesce(status,''), coalesce(exit_code,0), coalesce(message,''), coalesce(stdout_hash,''), coalesce(stderr_hash,''), coalesce(fuel,0) FROM replicas WHERE task_id = ? ORDER BY idx`
-	qJobFinished    = `UPDATE jobs SET tasks_finished = tasks_finished + 1 WHERE id = ? RETURNING tasks_finished, task_count`
+	qJobFinished    = `UPDATE jobs SET tasks_finished = tasks_finished + 1, tasks_disputed = tasks_disputed + ?, fuel_done = fuel_done + ? WHERE id = ? RETURNING tasks_finished, task_count`
 	qTaskDone       = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?, result_seq = ? WHERE id = ?`
 	qLeaseReplica   = `UPDATE replicas SET state = 'leased', worker = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1 WHERE id = ?`
 )
@@ -160,11 +160,13 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return interpretError(tx.Commit())
 }
 
+var emptyHash = store.Hash(nil)
+
 func (db *DB) putBlob(ctx context.Context, tx *sql.Tx, data []byte, now int64) (string, error) {
-	h := store.Hash(data)
-	if data == nil {
-		data = []byte{}
+	if len(data) == 0 {
+		return emptyHash, nil // inserted with the schema
 	}
+	h := store.Hash(data)
 	_, err := db.st(ctx, tx, qPutBlob).ExecContext(ctx, h, data, len(data), now)
 	return h, interpretError(err)
 }
@@ -300,54 +302,21 @@ func (db *DB) JobList(ctx context.Context, p *store.JobListParams) ([]*store.Job
 	return out, interpretError(rows.Err())
 }
 
+// JobCounts reads the job's counters and counts its queued and leased
+// replicas through the (job_id, state) index: no scan of the job's tasks.
 func (db *DB) JobCounts(ctx context.Context, jobID int64) (*store.JobCounts, error) {
 	var c store.JobCounts
-	rows, err := db.r.QueryContext(ctx, `SELECT state, count(*), coalesce(sum(fuel),0) FROM tasks WHERE job_id = ? GROUP BY state`, jobID)
+	var total, finished int
+	err := db.r.QueryRowContext(ctx, `SELECT task_count, tasks_finished, tasks_disputed, tasks_cancelled, fuel_done,
+		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'queued'),
+		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'leased')
+		FROM jobs WHERE id = ?`, jobID).Scan(&total, &finished, &c.TasksDisputed, &c.TasksCancelled, &c.Fuel, &c.ReplicasQueued, &c.ReplicasLeased)
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	for rows.Next() {
-		var st string
-		var n int
-		var fuel int64
-		if err := rows.Scan(&st, &n, &fuel); err != nil {
-			rows.Close()
-			return nil, interpretError(err)
-		}
-		switch store.TaskState(st) {
-		case store.TaskDone:
-			c.TasksDone = n
-			c.Fuel += uint64(fuel)
-		case store.TaskDisputed:
-			c.TasksDisputed = n
-		case store.TaskCancelled:
-			c.TasksCancelled = n
-		case store.TaskPending:
-			c.TasksPending = n
-		}
-	}
-	rows.Close()
-	rows, err = db.r.QueryContext(ctx, `SELECT state, count(*) FROM replicas WHERE job_id = ? GROUP BY state`, jobID)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, interpretError(err)
-		}
-		switch store.ReplicaState(st) {
-		case store.ReplicaQueued:
-			c.ReplicasQueued = n
-		case store.ReplicaLeased:
-			c.ReplicasLeased = n
-		case store.ReplicaDone:
-			c.ReplicasDone = n
-		}
-	}
-	return &c, interpretError(rows.Err())
+	c.TasksDone = finished - c.TasksDisputed
+	c.TasksPending = total - finished - c.TasksCancelled
+	return &c, nil
 }
 
 func (db *DB) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store.Job, []store.RevokedLease, error) {
@@ -373,7 +342,7 @@ func (db *DB) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store.J
 		}{
 			{`UPDATE replicas SET state = 'cancelled', lease_id = NULL, session_id = NULL, lease_deadline = NULL WHERE job_id = ? AND state IN ('queued','leased')`, []any{p.ID}},
 			{`UPDATE tasks SET state = 'cancelled', finished_at = ? WHERE job_id = ? AND state = 'pending'`, []any{now, p.ID}},
-			{`UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ?`, []any{now, p.ID}},
+			{`UPDATE jobs SET state = 'cancelled', finished_at = ?, tasks_cancelled = task_count - tasks_finished WHERE id = ?`, []any{now, p.ID}},
 		} {
 			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
 				return interpretError(err)
@@ -686,7 +655,11 @@ func (db *DB) complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, 
 	first := results[0]
 	// The job's finished-task counter numbers results in finishing order.
 	var seq, total int64
-	if err := db.st(ctx, tx, qJobFinished).QueryRowContext(ctx, o.JobID).Scan(&seq, &total); err != nil {
+	disputed, fuelDone := 0, first.Fuel
+	if final == store.TaskDisputed {
+		disputed, fuelDone = 1, 0
+	}
+	if err := db.st(ctx, tx, qJobFinished).QueryRowContext(ctx, disputed, fuelDone, o.JobID).Scan(&seq, &total); err != nil {
 		return o, interpretError(err)
 	}
 	if _, err := db.st(ctx, tx, qTaskDone).ExecContext(ctx, final, first.Status, first.ExitCode, first.Message, first.StdoutHash, first.StderrHash, first.Fuel, now, seq, o.TaskID); err != nil {

@@ -156,6 +156,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if got, _ := s.BlobGet(ctx, res[0].Result.StdoutHash); string(got) != "same" {
 			t.Fatalf("stdout blob %q", got)
 		}
+		if c, err := s.JobCounts(ctx, j.ID); err != nil || c.TasksDone != 1 || c.TasksDisputed != 1 || c.TasksPending != 0 || c.Fuel != 42 || c.ReplicasLeased != 0 {
+			t.Fatalf("counts %+v %v", c, err)
+		}
 		if jj, _ := s.JobGet(ctx, &store.JobGetParams{ID: j.ID}); jj.State != store.JobDone || jj.FinishedAt.IsZero() {
 			t.Fatalf("job %+v", jj)
 		}
