@@ -109,6 +109,14 @@ export class OutputLimitSignal extends Error {
   constructor() { super('output limit exceeded'); this.name = 'OutputLimitSignal'; }
 }
 
+/** An encoded host state that cannot be restored (Go's wasi.ErrBadHostState). */
+export class HostStateError extends Error {
+  constructor(msg) { super(`invalid host state: ${msg}`); this.name = 'HostStateError'; }
+}
+
+/** The first byte of an encoded host state. */
+export const HOST_STATE_VERSION = 1;
+
 /** A task input the host refuses (bad argument, environment entry or file name). */
 export class InputError extends Error {
   constructor(msg) { super(msg); this.name = 'InputError'; }
@@ -237,7 +245,8 @@ export class Host {
         throw new InputError(`environment entry ${goQuote(new TextDecoder().decode(e))} must be KEY=VALUE without NUL bytes`);
       }
     }
-    this.root = { name: '/', ino: 0n, data: null, children: new Map(), dir: true };
+    this.root = { name: '/', path: '', ino: 0n, data: null, children: new Map(), dir: true };
+    this.stdinEOF = false;
     for (const f of cfg.files ?? []) this.#addFile(f);
     // Inode numbers follow sorted path order, root first.
     let ino = 1n;
@@ -260,17 +269,99 @@ export class Host {
       const p = parts[i];
       let child = dir.children.get(p);
       const last = i === parts.length - 1;
+      const path = parts.slice(0, i + 1).join('/');
       if (!child && last) {
-        dir.children.set(p, { name: p, ino: 0n, data: toBytes(f.data ?? new Uint8Array(0)), children: null, dir: false });
+        dir.children.set(p, { name: p, path, ino: 0n, data: toBytes(f.data ?? new Uint8Array(0)), children: null, dir: false });
         return;
       } else if (!child) {
-        child = { name: p, ino: 0n, data: null, children: new Map(), dir: true };
+        child = { name: p, path, ino: 0n, data: null, children: new Map(), dir: true };
         dir.children.set(p, child);
       } else if (last || !child.dir) {
         throw new InputError(`input file ${goQuote(name)} conflicts with another input file`);
       }
       dir = child;
     }
+  }
+
+  /**
+   * The host's part of a suspended guest's continuation: how far it read
+   * stdin, how much it wrote, the virtual clock, the random generator and its
+   * open files — byte for byte the Go host's State.MarshalHost (canonical).
+   * @returns {Uint8Array}
+   */
+  marshal() {
+    const out = [];
+    const u8 = (v) => out.push(v);
+    const u32 = (v) => { for (let i = 0; i < 4; i++) out.push((v >>> (8 * i)) & 0xff); };
+    const u64 = (v) => { v = U64(BigInt(v)); for (let i = 0n; i < 8n; i++) out.push(Number((v >> (8n * i)) & 0xffn)); };
+    u8(HOST_STATE_VERSION);
+    u64(this.clockNS);
+    u64(this.rng);
+    u64(this.stdinPos);
+    u8(this.stdinEOF ? 1 : 0);
+    u64(this.outputUsed);
+    u32(this.files.length);
+    for (const f of this.files) {
+      if (!f) { u8(0); continue; }
+      u8(1);
+      u32(f.n.path.length);
+      for (let i = 0; i < f.n.path.length; i++) out.push(f.n.path.charCodeAt(i));
+      u64(f.offset);
+    }
+    return Uint8Array.from(out);
+  }
+
+  /**
+   * The host of a guest resumed from a marshalled state, with the same
+   * configuration as the run that was suspended (cfg.stdin the task's whole
+   * input). Throws InputError or HostStateError, as Go's RestoreState.
+   * @param {HostConfig} cfg
+   * @param {Uint8Array} state
+   */
+  static restore(cfg, state) {
+    const h = new Host(cfg);
+    let pos = 0, bad = false;
+    const take = (n) => {
+      if (bad || n > state.length - pos) { bad = true; return null; }
+      pos += n;
+      return state.subarray(pos - n, pos);
+    };
+    const u8 = () => { const b = take(1); return b ? b[0] : 0; };
+    const u32 = () => { const b = take(4); return b ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : 0; };
+    const u64 = () => { const b = take(8); return b ? new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true) : 0n; };
+    const v = u8();
+    if (v !== HOST_STATE_VERSION) throw new HostStateError(`version ${v}, want ${HOST_STATE_VERSION}`);
+    h.clockNS = u64();
+    h.rng = u64();
+    const stdinOffset = u64();
+    const eof = u8();
+    if (eof === 1) h.stdinEOF = true;
+    else if (eof !== 0) bad = true;
+    const used = u64();
+    const n = u32();
+    if (!bad && n > MAX_OPEN_FILES) throw new HostStateError(`${n} open files, at most ${MAX_OPEN_FILES}`);
+    for (let i = 0; i < n && !bad; i++) {
+      const tag = u8();
+      if (tag === 0) { h.files.push(null); continue; }
+      if (tag !== 1) { bad = true; continue; }
+      const p = take(u32());
+      const offset = u64();
+      if (bad) break;
+      const path = bin(p);
+      let node = h.root;
+      if (path !== '') {
+        const [nd, errno] = h.lookup(h.root, path);
+        if (errno !== Errno.SUCCESS) throw new HostStateError(`open file ${goQuote(new TextDecoder().decode(p))} is not among the input files`);
+        node = nd;
+      }
+      h.files.push({ n: node, offset });
+    }
+    if (bad || pos !== state.length) throw new HostStateError('truncated or trailing bytes');
+    if (h.maxOutput > 0 && used > BigInt(h.maxOutput)) throw new HostStateError(`${used} bytes written, above the output limit`);
+    h.outputUsed = Number(used);
+    if (stdinOffset > BigInt(h.stdin.length)) throw new HostStateError(`stdin is shorter than the ${stdinOffset} bytes already read`);
+    h.stdinPos = Number(stdinOffset);
+    return h;
   }
 
   /** Binds the guest's linear memory; call after instantiation. */
@@ -565,7 +656,8 @@ export class Host {
       let total = 0;
       if (fd === 0) {
         for (const b of bufs) {
-          const k = Math.min(b.length, this.stdin.length - this.stdinPos);
+          const k = this.stdinEOF ? 0 : Math.min(b.length, this.stdin.length - this.stdinPos);
+          if (k < b.length) this.stdinEOF = true; // as io.ReadFull's short read
           b.set(this.stdin.subarray(this.stdinPos, this.stdinPos + k));
           this.stdinPos += k;
           total += k;

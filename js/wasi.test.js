@@ -405,3 +405,55 @@ test('report JSON is encoding/json MarshalIndent', () => {
   assert.equal(exitCodeFor({ status: 'exit', exit_code: 300 }), 119);
   assert.equal(exitCodeFor({ status: 'output_limit' }), 125);
 });
+
+test('host state: marshal, restore, continue alike', () => {
+  const cfg = () => ({ files, stdin: enc.encode('0123456789'), seed: 7n, maxOutput: 100 });
+  const t = host(cfg());
+  const iov = (len) => { t.dv().setUint32(0, 400, true); t.dv().setUint32(4, len, true); };
+  iov(4);
+  assert.equal(t.f.fd_read(0, 0, 1, 100), 0); // 4 bytes of stdin
+  assert.deepEqual(open(t, 3, 'a.txt'), [0, 4]);
+  assert.deepEqual(open(t, 3, 'd'), [0, 5]);
+  assert.deepEqual(open(t, 5, 'e/c.bin'), [0, 6]);
+  assert.equal(t.f.fd_close(5), 0);
+  assert.equal(t.f.fd_seek(4, 2n, 0, 0), 0);
+  assert.equal(t.f.clock_time_get(1, 0n, 0), 0);
+  assert.equal(t.f.random_get(0, 5), 0);
+  t.put(500, 'abc');
+  t.dv().setUint32(8, 500, true); t.dv().setUint32(12, 3, true);
+  assert.equal(t.f.fd_write(1, 8, 1, 100), 0);
+  const state = t.h.marshal();
+  assert.equal(state[0], 1);
+  assert.equal(state.length, 1 + 8 + 8 + 8 + 1 + 8 + 4 + (1 + 4 + 5 + 8) + 1 + (1 + 4 + 9 + 8));
+
+  const r = new Host(cfg());
+  const restored = Host.restore(cfg(), state);
+  assert.deepEqual(restored.marshal(), state);
+  // both continue the same way: random, clock, stdin, the open file's offset
+  const m = new WebAssembly.Memory({ initial: 1 });
+  restored.setMemory(m);
+  const f2 = restored.imports();
+  for (const [f, dv, u8] of [[t.f, t.dv, t.u8], [f2, () => new DataView(m.buffer), () => new Uint8Array(m.buffer)]]) {
+    assert.equal(f.random_get(200, 8), 0);
+    assert.equal(f.clock_time_get(1, 0n, 208), 0);
+    dv().setUint32(0, 300, true); dv().setUint32(4, 20, true);
+    assert.equal(f.fd_read(0, 0, 1, 216), 0);
+    assert.equal(f.fd_read(4, 0, 1, 220), 0);
+  }
+  const a = t.u8().slice(200, 224), b = new Uint8Array(m.buffer).slice(200, 224);
+  assert.deepEqual(a, b);
+  assert.equal(new DataView(a.buffer).getUint32(16, true), 6); // the rest of stdin
+  assert.equal(new DataView(a.buffer).getUint32(20, true), 4); // a.txt from offset 2
+  assert.deepEqual(t.h.marshal(), restored.marshal());
+  assert.ok(r);
+
+  // refusals, worded as the Go host's
+  for (const [bytes, msg] of [
+    [Uint8Array.of(2), 'invalid host state: version 2, want 1'],
+    [state.subarray(0, state.length - 1), 'invalid host state: truncated or trailing bytes'],
+    [Uint8Array.from([...state, 0]), 'invalid host state: truncated or trailing bytes'],
+  ]) assert.throws(() => Host.restore(cfg(), bytes), { message: msg });
+  assert.throws(() => Host.restore({ ...cfg(), stdin: enc.encode('012') }, state), { message: 'invalid host state: stdin is shorter than the 4 bytes already read' });
+  assert.throws(() => Host.restore({ ...cfg(), maxOutput: 2 }, state), { message: 'invalid host state: 3 bytes written, above the output limit' });
+  assert.throws(() => Host.restore({ ...cfg(), files: [] }, state), { message: 'invalid host state: open file "a.txt" is not among the input files' });
+});
