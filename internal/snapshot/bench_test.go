@@ -2,6 +2,8 @@ package snapshot
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -155,4 +157,30 @@ func BenchmarkDeltaBytes(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkPageHash compares SHA-256, the page hash, with SHA-512 (the
+// fastest collision-resistant alternative in the standard library on CPUs
+// without SHA extensions), and with the comparison the Tracker does instead.
+func BenchmarkPageHash(b *testing.B) {
+	page := benchMemory()[:PageSize]
+	other := bytes.Clone(page)
+	b.Run("sha256", func(b *testing.B) {
+		b.SetBytes(PageSize)
+		for range b.N {
+			sha256.Sum256(page)
+		}
+	})
+	b.Run("sha512", func(b *testing.B) {
+		b.SetBytes(PageSize)
+		for range b.N {
+			sha512.Sum512(page)
+		}
+	})
+	b.Run("compare", func(b *testing.B) {
+		b.SetBytes(PageSize)
+		for range b.N {
+			bytes.Equal(page, other)
+		}
+	})
 }

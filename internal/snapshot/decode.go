@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 )
 
 // Limits bound what a decoder accepts, on top of the format's own limits.
@@ -141,7 +142,7 @@ func (r *reader) bytes(n int) ([]byte, error) {
 	b := make([]byte, 0, min(n, chunk))
 	for len(b) < n {
 		k := min(n-len(b), chunk)
-		b = append(b, make([]byte, k)...)
+		b = slices.Grow(b, k)[:len(b)+k]
 		if err := r.full(b[len(b)-k:]); err != nil {
 			return nil, err
 		}
@@ -202,7 +203,26 @@ func (l Limits) read(in io.Reader, check func(*Header) error) (*file, error) {
 		return nil, err
 	}
 	f := &file{hdr: h, snap: s, listed: make([]int, 0, h.Records)}
-	var scratch []byte
+	// Compressed pages are read in batches and inflated in parallel.
+	const batch = 256
+	var deflated []int // indices of s.Pages holding stored bytes to inflate
+	inflate := func() error {
+		errs := make([]error, len(deflated))
+		parallelRange(len(deflated), func(lo, hi int) {
+			in := newInflater()
+			for k := lo; k < hi; k++ {
+				i := deflated[k]
+				page := make([]byte, PageSize)
+				if err := in.exact(s.Pages[i], page); err != nil {
+					errs[k] = fmt.Errorf("page %d: %w", i, err)
+					continue
+				}
+				s.Pages[i] = page
+			}
+		})
+		deflated = deflated[:0]
+		return errors.Join(errs...)
+	}
 	next := 0 // smallest index the next record may have
 	for range h.Records {
 		var rb [9]byte
@@ -229,14 +249,11 @@ func (l Limits) read(in io.Reader, check func(*Header) error) (*file, error) {
 			if n == 0 || n >= PageSize {
 				return nil, fmt.Errorf("%w: compressed page %d of %d bytes", ErrFormat, idx, n)
 			}
-			scratch = append(scratch[:0], make([]byte, n)...)
-			if err := r.full(scratch); err != nil {
+			page = make([]byte, n) // stored bytes until inflate
+			if err := r.full(page); err != nil {
 				return nil, err
 			}
-			page = make([]byte, PageSize)
-			if err := inf.exact(scratch, page); err != nil {
-				return nil, fmt.Errorf("page %d: %w", idx, err)
-			}
+			deflated = append(deflated, int(idx))
 		case encZero:
 			if n != 0 {
 				return nil, fmt.Errorf("%w: zero page %d with %d bytes", ErrFormat, idx, n)
@@ -246,6 +263,14 @@ func (l Limits) read(in io.Reader, check func(*Header) error) (*file, error) {
 		}
 		s.Pages[idx] = page
 		f.listed = append(f.listed, int(idx))
+		if len(deflated) == batch {
+			if err := inflate(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := inflate(); err != nil {
+		return nil, err
 	}
 	sum := r.crc
 	var tb [4]byte

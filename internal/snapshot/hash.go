@@ -200,21 +200,25 @@ func (t *Tracker) Hash(s *Snapshot) (*Digest, error) {
 
 // parallelFor runs f(0..n-1) over GOMAXPROCS goroutines in contiguous chunks.
 func parallelFor(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := range n {
+	parallelRange(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
 			f(i)
 		}
+	})
+}
+
+// parallelRange splits [0, n) into one contiguous chunk per GOMAXPROCS and
+// runs f on each concurrently.
+func parallelRange(n int, f func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		f(0, n)
 		return
 	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		lo, hi := n*w/workers, n*(w+1)/workers
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				f(i)
-			}
-		})
+		wg.Go(func() { f(lo, hi) })
 	}
 	wg.Wait()
 }
