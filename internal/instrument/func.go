@@ -138,6 +138,8 @@ type fnWriter struct {
 	extra   []wasm.LocalGroup
 	out     []wasm.Instr
 	weight  uint32 // depth units of one frame
+	// fuelLocal caches crowdrun.fuel while the function runs.
+	fuelLocal uint32
 }
 
 // local returns the k-th scratch local of type t, declaring it if needed.
@@ -154,7 +156,7 @@ func (w *fnWriter) local(t wasm.ValType, k int) uint32 {
 
 func (w *fnWriter) emit(ins ...wasm.Instr) { w.out = append(w.out, ins...) }
 
-func (in *inst) function(f *wasm.Func) error {
+func (in *inst) function(idx uint32, f *wasm.Func) error {
 	p, err := analyse(f.Body)
 	if err != nil {
 		return err
@@ -171,18 +173,28 @@ func (in *inst) function(f *wasm.Func) error {
 	if countDepth {
 		w.weight = frameWeight(in.m, f)
 		w.depthEnter()
-		w.emit(wasm.Block(wasm.OpBlock, in.resultBlockType(ft.Results)))
 	}
+	// The fuel counter lives in a local while the function runs (a
+	// register, where the global would be a memory round trip per basic
+	// block); it is written back to the global before every call and
+	// return and read again after every call.
+	w.fuelLocal = w.local(wasm.I64, 0)
+	w.emit(wasm.WithIndex(wasm.OpGlobalGet, in.fuel))
+	w.chargeCheck(p.marks[0].cost, true)
+	// Every exit goes through the end of this wrapper block, where the
+	// counters are written back.
+	w.emit(wasm.Block(wasm.OpBlock, in.resultBlockType(ft.Results)))
 	depth := uint32(1) // enclosing labels, the function's included
 	body := f.Body
 	for i := range body {
 		ins := &body[i]
-		if mk := &p.marks[i]; mk.start {
+		if mk := &p.marks[i]; mk.start && i > 0 {
 			switch {
-			case i == 0 || mk.loop:
-				w.charge(mk.cost, true)
+			case mk.loop:
+				w.emit(wasm.WithIndex(wasm.OpLocalGet, w.fuelLocal))
+				w.chargeCheck(mk.cost, false)
 			case !mk.dead:
-				w.charge(mk.cost, false)
+				w.charge(mk.cost)
 			}
 		}
 		switch ins.Op {
@@ -191,20 +203,23 @@ func (in *inst) function(f *wasm.Func) error {
 		case wasm.OpEnd:
 			depth--
 			if depth == 0 {
+				w.emit(wasm.Plain(wasm.OpEnd))
+				w.spill()
 				if countDepth {
-					w.emit(wasm.Plain(wasm.OpEnd))
 					w.depthExit()
 				}
 				w.emit(*ins)
 				continue
 			}
 		case wasm.OpReturn:
-			if countDepth {
-				// Branch to the wrapper block instead: the exit path
-				// after it restores the depth counter.
-				w.emit(wasm.WithIndex(wasm.OpBr, depth-1))
-				continue
-			}
+			// Branch to the wrapper block instead.
+			w.emit(wasm.WithIndex(wasm.OpBr, depth-1))
+			continue
+		case wasm.OpCall, wasm.OpCallIndirect:
+			w.spill()
+			w.emit(*ins)
+			w.reload()
+			continue
 		}
 		switch dynamicCost(ins.Op) {
 		case dynMemBytes:
@@ -249,38 +264,50 @@ func (in *inst) resultBlockType(results []wasm.ValType) wasm.BlockType {
 	return wasm.BlockTypeIndex(in.m.AddType(wasm.FuncType{Results: results}))
 }
 
-// charge emits fuel -= cost, followed, if check, by the fuel check.
-func (w *fnWriter) charge(cost int64, check bool) {
-	fuel := w.in.fuel
-	if !check {
-		if cost == 0 {
-			return
-		}
-		w.emit(wasm.WithIndex(wasm.OpGlobalGet, fuel), wasm.I64Const(cost), wasm.Plain(wasm.OpI64Sub),
-			wasm.WithIndex(wasm.OpGlobalSet, fuel))
-		return
-	}
-	if cost == 0 {
-		w.emit(wasm.WithIndex(wasm.OpGlobalGet, fuel))
-	} else {
-		t := w.local(wasm.I64, 0)
-		w.emit(wasm.WithIndex(wasm.OpGlobalGet, fuel), wasm.I64Const(cost), wasm.Plain(wasm.OpI64Sub),
-			wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpGlobalSet, fuel),
-			wasm.WithIndex(wasm.OpLocalGet, t))
-	}
-	w.emit(wasm.I64Const(0), wasm.Plain(wasm.OpI64LtS),
-		wasm.Block(wasm.OpIf, wasm.BlockEmpty),
-		wasm.WithIndex(wasm.OpCall, w.in.oof),
-		wasm.Plain(wasm.OpEnd))
+// spill writes the cached fuel counter back to the global.
+func (w *fnWriter) spill() {
+	w.emit(wasm.WithIndex(wasm.OpLocalGet, w.fuelLocal), wasm.WithIndex(wasm.OpGlobalSet, w.in.fuel))
 }
 
-// chargeOperand charges the i32 operand on top of the stack, shifted right
-// by shift, leaving the operand in place.
+// reload reads the global fuel counter into the cache.
+func (w *fnWriter) reload() {
+	w.emit(wasm.WithIndex(wasm.OpGlobalGet, w.in.fuel), wasm.WithIndex(wasm.OpLocalSet, w.fuelLocal))
+}
+
+// charge emits fuel -= cost on the cached counter.
+func (w *fnWriter) charge(cost int64) {
+	if cost == 0 {
+		return
+	}
+	w.emit(wasm.WithIndex(wasm.OpLocalGet, w.fuelLocal), wasm.I64Const(cost), wasm.Plain(wasm.OpI64Sub),
+		wasm.WithIndex(wasm.OpLocalSet, w.fuelLocal))
+}
+
+// chargeCheck expects the fuel counter on the stack, subtracts cost, stores
+// the result in the cache and calls out_of_fuel if it is negative. Unless
+// entry (where the counter comes from the global), a zero cost leaves the
+// cache as it is.
+func (w *fnWriter) chargeCheck(cost int64, entry bool) {
+	if cost != 0 {
+		w.emit(wasm.I64Const(cost), wasm.Plain(wasm.OpI64Sub))
+	}
+	if cost != 0 || entry {
+		w.emit(wasm.WithIndex(wasm.OpLocalTee, w.fuelLocal))
+	}
+	w.emit(wasm.I64Const(0), wasm.Plain(wasm.OpI64LtS),
+		wasm.Block(wasm.OpIf, wasm.BlockEmpty))
+	w.spill()
+	w.emit(wasm.WithIndex(wasm.OpCall, w.in.oof))
+	w.reload()
+	w.emit(wasm.Plain(wasm.OpEnd))
+}
+
+// chargeOperand charges the i32 operand on top of the stack, shifted by
+// shift (left if left), leaving the operand in place.
 func (w *fnWriter) chargeOperand(shift int64, left bool) {
-	fuel := w.in.fuel
 	t := w.local(wasm.I32, 0)
 	w.emit(wasm.WithIndex(wasm.OpLocalTee, t),
-		wasm.WithIndex(wasm.OpGlobalGet, fuel),
+		wasm.WithIndex(wasm.OpLocalGet, w.fuelLocal),
 		wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(wasm.OpI64ExtendI32U))
 	if shift != 0 {
 		w.emit(wasm.I64Const(shift))
@@ -290,7 +317,7 @@ func (w *fnWriter) chargeOperand(shift int64, left bool) {
 			w.emit(wasm.Plain(wasm.OpI64ShrU))
 		}
 	}
-	w.emit(wasm.Plain(wasm.OpI64Sub), wasm.WithIndex(wasm.OpGlobalSet, fuel))
+	w.emit(wasm.Plain(wasm.OpI64Sub), wasm.WithIndex(wasm.OpLocalSet, w.fuelLocal))
 }
 
 // memoryGrow emits a charged, capped memory.grow that records a failed
@@ -349,8 +376,10 @@ const (
 	canonF64 = 0x7ff8000000000000
 )
 
-// canonNaN replaces a NaN result on top of the stack with the canonical NaN:
-// x == x ? x : canonical, lane-wise for SIMD.
+// canonNaN replaces a NaN result of op on top of the stack with the
+// canonical NaN: x == x ? x : canonical, lane-wise for vectors. Only results
+// of operations that may produce a NaN are canonicalised, so NaNs that come
+// from constants, memory or the host keep their bits, as in the original.
 func (w *fnWriter) canonNaN(op wasm.Opcode) {
 	_, results, ok := wasm.StackEffect(op)
 	if !ok || len(results) != 1 {

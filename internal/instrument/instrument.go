@@ -171,7 +171,7 @@ func InstrumentModule(m *wasm.Module, opts Options) error {
 		return err
 	}
 	for i := range m.Funcs {
-		if err := in.function(&m.Funcs[i]); err != nil {
+		if err := in.function(uint32(i)+m.NumImportedFuncs(), &m.Funcs[i]); err != nil {
 			return fmt.Errorf("function %d: %w", uint32(i)+m.NumImportedFuncs(), err)
 		}
 	}
