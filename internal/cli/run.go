@@ -67,8 +67,11 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	if len(guestArgs) > 0 && guestArgs[0] == "--" {
 		guestArgs = guestArgs[1:]
 	}
+	// Memory is capped in whole wasm pages, the unit memory.grow works in,
+	// so that every engine fails the same grow.
+	memory &^= 64<<10 - 1
 	if memory == 0 || memory > sandbox.MaxMemory {
-		return usageError("--memory must be between 1B and 4GiB")
+		return usageError("--memory must be between 64KiB (one wasm page) and 4GiB")
 	}
 	if maxOutput == 0 || maxOutput > 1<<62 {
 		return usageError("--max-output must be at least 1B")

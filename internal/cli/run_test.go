@@ -92,6 +92,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"run"},
 		{"run", "--memory", "lots", examplePath("factor.wasm")},
 		{"run", "--memory", "8GiB", examplePath("factor.wasm")},
+		{"run", "--memory", "1000", examplePath("factor.wasm")},
 		{"run", "--file", "noequals", examplePath("factor.wasm")},
 		{"run", "--file", "x=/does/not/exist", examplePath("factor.wasm")},
 		{"run", "/does/not/exist.wasm"},

@@ -85,6 +85,11 @@ func (m *meter) outOfFuel() {
 	m.next()
 }
 
+// trapError is a crowdrun.trap with a code this host does not know.
+type trapError struct{ code uint32 }
+
+func (e *trapError) Error() string { return fmt.Sprintf("crowdrun trap %d", e.code) }
+
 type meterKey struct{}
 
 // installMeterHost adds the "crowdrun" host module to rt.
@@ -97,7 +102,7 @@ func installMeterHost(ctx context.Context, rt wazero.Runtime) error {
 		if uint32(stack[0]) == trapStackOverflow {
 			panic(errStackOverflow)
 		}
-		panic(fmt.Errorf("crowdrun trap %d", uint32(stack[0])))
+		panic(&trapError{code: uint32(stack[0])})
 	}), []api.ValueType{api.ValueTypeI32}, nil).Export(instrument.TrapName).
 		Instantiate(ctx)
 	return err

@@ -392,5 +392,9 @@ func classify(err error) Report {
 	case errors.Is(err, errCancelled):
 		return Report{Status: StatusTimeout, Message: "run cancelled"}
 	}
+	var te *trapError
+	if errors.As(err, &te) {
+		return Report{Status: StatusTrap, Message: te.Error()}
+	}
 	return Report{Status: StatusTrap, Message: firstLine(err.Error())}
 }

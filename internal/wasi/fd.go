@@ -8,7 +8,7 @@ import (
 
 // iovecs returns the guest buffers described by an iovec array.
 func iovecs(m api.Memory, iovs, n uint32) [][]byte {
-	raw := rd(m, iovs, n*8)
+	raw := rdArray(m, iovs, n, 8)
 	out := make([][]byte, n)
 	for i := uint32(0); i < n; i++ {
 		off := binary.LittleEndian.Uint32(raw[i*8:])

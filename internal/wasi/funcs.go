@@ -124,6 +124,16 @@ func rd(m api.Memory, off, n uint32) []byte {
 	return b
 }
 
+// rdArray reads count records of size bytes each. The size is computed in 64
+// bits: a guest-chosen count must not wrap around to a small read.
+func rdArray(m api.Memory, off, count, size uint32) []byte {
+	total := uint64(count) * uint64(size)
+	if total > uint64(m.Size()) {
+		panic(fault{})
+	}
+	return rd(m, off, uint32(total))
+}
+
 func put32(m api.Memory, off uint32, v uint32) {
 	if !m.WriteUint32Le(off, v) {
 		panic(fault{})
@@ -233,7 +243,7 @@ func pollOneoff(s *State, m api.Memory, p []uint64) (e Errno) {
 	if nsubs == 0 {
 		return ErrnoInval
 	}
-	subs := rd(m, in, nsubs*48)
+	subs := rdArray(m, in, nsubs, 48)
 	type clockSub struct {
 		userdata, deadline uint64
 	}
@@ -298,7 +308,7 @@ func pollOneoff(s *State, m api.Memory, p []uint64) (e Errno) {
 			}
 		}
 	}
-	dst := rd(m, out, uint32(len(events))*32)
+	dst := rdArray(m, out, uint32(len(events)), 32)
 	for i, ev := range events {
 		copy(dst[i*32:], ev)
 	}

@@ -1,8 +1,12 @@
 package wasi
 
 import (
+	"context"
 	"encoding/binary"
 	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 )
 
 // The SplitMix64 reference outputs for seed 0 (Steele, Lea, Flood 2014).
@@ -89,4 +93,34 @@ func FuzzLookup(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A guest-chosen count that overflows 32 bits must fault, not wrap around to a
+// small read (or a huge allocation).
+func TestArrayLengthsDoNotWrap(t *testing.T) {
+	mem := newTestMemory(1)
+	s, _ := NewState(Config{})
+	for name, call := range map[string]func() Errno{
+		"fd_write iovs": func() Errno { return fdWrite(s, mem, []uint64{1, 0, 1 << 29, 0}) },
+		"fd_read iovs":  func() Errno { return fdRead(s, mem, []uint64{0, 0, 1<<29 + 1, 0}) },
+		"poll subs":     func() Errno { return pollOneoff(s, mem, []uint64{0, 0, 89478486, 0}) },
+	} {
+		if got := call(); got != ErrnoFault {
+			t.Errorf("%s: errno %d, want EFAULT", name, got)
+		}
+	}
+}
+
+// newTestMemory returns a real wazero memory of the given number of pages.
+func newTestMemory(pages byte) api.Memory {
+	ctx := context.Background()
+	bin := []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
+		5, 3, 1, 0, pages, // memory section: one memory, min pages
+		7, 10, 1, 6, 'm', 'e', 'm', 'o', 'r', 'y', 2, 0, // export "memory"
+	}
+	mod, err := wazero.NewRuntime(ctx).Instantiate(ctx, bin)
+	if err != nil {
+		panic(err)
+	}
+	return mod.Memory()
 }
