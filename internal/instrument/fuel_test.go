@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"testing"
 
@@ -413,6 +414,40 @@ func TestMetadata(t *testing.T) {
 		e := m.ExportByName(name)
 		if e == nil || e.Kind != wasm.ExternGlobal {
 			t.Errorf("no global export %s", name)
+		}
+	}
+}
+
+func TestNaNCanonicalisation(t *testing.T) {
+	for _, canon := range []bool{false, true} {
+		ctx, rt := testHost(t)
+		opts := DefaultOptions()
+		opts.CanonicalizeNaN = canon
+		mod, err := rt.Instantiate(ctx, instrumentFile(t, "testdata/fuel.wasm", opts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &testMeter{slice: 1 << 40}
+		get := func(name string, args ...uint64) uint64 {
+			res, _, err := call(t, ctx, mod, m, name, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res[0]
+		}
+		nan32 := uint32(get("nan32"))
+		nan64 := get("nan64", math.Float64bits(0), math.Float64bits(math.Inf(1)))
+		nanv := get("nanv")
+		if canon {
+			if nan32 != canonF32 || nan64 != canonF64 || nanv != canonF32|uint64(math.Float32bits(1))<<32 {
+				t.Errorf("canonicalised: %#x %#x %#x", nan32, nan64, nanv)
+			}
+		} else {
+			t.Logf("this engine's NaNs: f32 0/0 = %#x, f64 0*inf+inf = %#x, f32x4 0/0 lane = %#x", nan32, nan64, uint32(nanv))
+		}
+		// f32.neg of a constant NaN: the bits move, exactly as in the original.
+		if got := uint32(get("nanconst")); got != 0x7f801234 {
+			t.Errorf("canon %v: -(-nan:0x1234) = %#x, want 0x7f801234", canon, got)
 		}
 	}
 }

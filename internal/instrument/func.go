@@ -186,6 +186,10 @@ func (in *inst) function(idx uint32, f *wasm.Func) error {
 	w.emit(wasm.Block(wasm.OpBlock, in.resultBlockType(ft.Results)))
 	depth := uint32(1) // enclosing labels, the function's included
 	body := f.Body
+	var nanSkip []bool
+	if in.opts.CanonicalizeNaN {
+		nanSkip = nanSkips(in.m, body)
+	}
 	for i := range body {
 		ins := &body[i]
 		if mk := &p.marks[i]; mk.start && i > 0 {
@@ -231,7 +235,7 @@ func (in *inst) function(idx uint32, f *wasm.Func) error {
 			continue
 		}
 		w.emit(*ins)
-		if in.opts.CanonicalizeNaN && wasm.OpProducesNaN(ins.Op) {
+		if in.opts.CanonicalizeNaN && wasm.OpProducesNaN(ins.Op) && !nanSkip[i] {
 			w.canonNaN(ins.Op)
 		}
 	}

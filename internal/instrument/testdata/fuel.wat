@@ -73,4 +73,17 @@
     end
     local.set $r                                       ;; 1  (after the if's end)
     local.get $r)                                      ;; 1
+;; NaN canonicalisation: 0/0 is a NaN whose sign and payload the engine
+  ;; picks (x86: 0xffc00000)
+  (func (export "nan32") (result i32)
+    f32.const 0 f32.const 0 f32.div i32.reinterpret_f32)
+  ;; the product's NaN feeds the sum (skipped), the sum's is canonicalised
+  (func (export "nan64") (param f64 f64) (result i64)
+    local.get 0 local.get 1 f64.mul local.get 1 f64.add i64.reinterpret_f64)
+  (func (export "nanv") (result i64)
+    v128.const f32x4 0 1 0 2 v128.const f32x4 0 1 0 1 f32x4.div
+    i64x2.extract_lane 0)
+  ;; NaNs that come from elsewhere keep their bits
+  (func (export "nanconst") (result i32)
+    f32.const -nan:0x1234 f32.neg i32.reinterpret_f32)
 )
