@@ -11,15 +11,19 @@ import (
 // no vector is allocated larger than the remaining input permits, and are far
 // above what real toolchains emit (a large Go program has ~30k functions).
 const (
-	MaxTypes         = 1 << 20
-	MaxImports       = 1 << 20
-	MaxFuncs         = 1 << 20
-	MaxTables        = 1 << 16
-	MaxGlobals       = 1 << 20
-	MaxExports       = 1 << 20
-	MaxSegments      = 1 << 20
-	MaxParams        = 1000 // per signature, like V8
-	MaxLocals        = 50000
+	MaxTypes    = 1 << 20
+	MaxImports  = 1 << 20
+	MaxFuncs    = 1 << 20
+	MaxTables   = 1 << 16
+	MaxGlobals  = 1 << 20
+	MaxExports  = 1 << 20
+	MaxSegments = 1 << 20
+	MaxParams   = 1000 // per signature, like V8
+	MaxLocals   = 50000
+	// MaxTotalLocals bounds the locals of all functions together: wazero's
+	// compiler allocates per local, so 200 functions of 50000 v128 locals
+	// (1.6 kB of wasm) cost it 628 MB and 2 s to compile.
+	MaxTotalLocals   = 1 << 21
 	MaxBlockDepth    = 1 << 16
 	MaxInstructions  = 1 << 26 // in the whole module
 	maxCustomSection = 1 << 30
@@ -51,13 +55,14 @@ type decoder struct {
 	hasFunc bool
 	// arenas for instruction sequences, sliced with full slice expressions
 	// so appending to one body never overwrites another.
-	instrs   []wasm.Instr
-	exprs    []wasm.Instr
-	scratch  []wasm.Instr
-	labels   []uint32
-	total    int
-	needsDC  bool // memory.init or data.drop seen
-	depthBuf []byte
+	instrs      []wasm.Instr
+	exprs       []wasm.Instr
+	scratch     []wasm.Instr
+	labels      []uint32
+	total       int
+	needsDC     bool // memory.init or data.drop seen
+	totalLocals uint64
+	depthBuf    []byte
 }
 
 func (d *decoder) module() *wasm.Module {
@@ -473,6 +478,9 @@ func (d *decoder) locals(f *wasm.Func) {
 	}
 	if total > MaxLocals && r.err == nil {
 		r.limit("locals", total, MaxLocals)
+	}
+	if d.totalLocals += total; d.totalLocals > MaxTotalLocals && r.err == nil {
+		r.limit("locals in the module", d.totalLocals, MaxTotalLocals)
 	}
 }
 

@@ -25,6 +25,10 @@ var (
 // count of 2^30: such inputs must never reach wazero without Decode first.
 var errVectorTooLong = errors.New("vector longer than its section")
 
+// errIntegerTooLarge marks a signed LEB128 whose unused high bits are not a
+// sign extension, which the spec rejects and wazero v1.12.0 accepts.
+var errIntegerTooLarge = errors.New("integer too large")
+
 // Feature names reported by UnsupportedError.
 const (
 	FeatureThreads         = "threads/atomics (0xFE prefix)"

@@ -117,7 +117,7 @@ func (r *reader) signed(bits int) int64 {
 			used := bits - 7*i // value bits in this byte, the top one being the sign
 			mask := byte(0x7f) &^ (1<<(used-1) - 1)
 			if s := b & mask; s != 0 && s != mask {
-				r.fail("integer too large")
+				r.failAt(r.pos-1, fmt.Errorf("%w: %w", ErrMalformed, errIntegerTooLarge))
 				return 0
 			}
 		}
