@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"compress/flate"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
@@ -11,6 +12,16 @@ import (
 )
 
 const benchPages = 1024 // 64 MiB
+
+func optName(o Options) string {
+	switch {
+	case !o.Compress:
+		return "raw"
+	case o.Level == flate.HuffmanOnly:
+		return "huffman"
+	}
+	return "deflate"
+}
 
 // benchMemory is 64 MiB of moderately compressible data: every page holds
 // small counters mixed with random words, as a heap of numbers would.
@@ -51,8 +62,8 @@ func benchSnap(tb testing.TB, mem []byte, fuel uint64) *Snapshot {
 // page; "tracker" compares with a shadow copy and re-hashes changed pages.
 func BenchmarkCheckpoint64MiB(b *testing.B) {
 	for _, mode := range []string{"full", "tracker"} {
-		for _, o := range []Options{{}, {Compress: true}} {
-			b.Run(fmt.Sprintf("%s/compress=%v", mode, o.Compress), func(b *testing.B) {
+		for _, o := range []Options{{}, {Compress: true}, {Compress: true, Level: flate.HuffmanOnly}} {
+			b.Run(fmt.Sprintf("%s/%s", mode, optName(o)), func(b *testing.B) {
 				mem := benchMemory()
 				var tr Tracker
 				prev, err := tr.Hash(benchSnap(b, mem, 0))
@@ -136,8 +147,8 @@ func BenchmarkDeltaBytes(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, n := range []int{0, 1, 16, 256, 1024} {
-		for _, o := range []Options{{}, {Compress: true}} {
-			b.Run(fmt.Sprintf("touched=%d/compress=%v", n, o.Compress), func(b *testing.B) {
+		for _, o := range []Options{{}, {Compress: true}, {Compress: true, Level: flate.HuffmanOnly}} {
+			b.Run(fmt.Sprintf("touched=%d/%s", n, optName(o)), func(b *testing.B) {
 				m := bytes.Clone(mem)
 				touch(m, n, 7)
 				s := benchSnap(b, m, 1)
@@ -146,6 +157,7 @@ func BenchmarkDeltaBytes(b *testing.B) {
 					b.Fatal(err)
 				}
 				var buf bytes.Buffer
+				b.ResetTimer()
 				for range b.N {
 					buf.Reset()
 					if err := EncodeDelta(&buf, base, s, d, o); err != nil {

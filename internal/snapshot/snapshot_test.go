@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"compress/flate"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -81,7 +82,7 @@ func sameContent(t *testing.T, a, b *Snapshot) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	for _, o := range []Options{{}, {Compress: true}} {
+	for _, o := range []Options{{}, {Compress: true}, {Compress: true, Level: flate.HuffmanOnly}, {Compress: true, Level: 9}} {
 		s := testSnapshot(1, 9)
 		want, err := StateHash(s)
 		if err != nil {
