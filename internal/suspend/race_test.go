@@ -1,0 +1,5 @@
+//go:build race
+
+package suspend
+
+const raceEnabled = true
