@@ -15,6 +15,7 @@ type diffCase struct {
 
 var diffCases = []diffCase{
 	{"factor", "examples/factor.wasm", input{args: []string{"factor"}, stdin: "600851475143 1000000007 97 12 x9\n"}, 2000, []int{1, 7, 100}, false},
+	{"control", "internal/suspend/testdata/control.wasm", input{}, 1000, []int{1, 7, 100}, false},
 	{"fib", "examples/kernels/fib.wasm", input{args: []string{"fib", "15"}}, 500, []int{1, 7, 100}, false},
 	{"sort", "examples/kernels/sort.wasm", input{args: []string{"sort", "100"}}, 2000, []int{1, 7, 100}, false},
 	{"matmul", "examples/kernels/matmul.wasm", input{args: []string{"matmul", "12"}}, 2000, []int{1, 7, 100}, false},
@@ -75,5 +76,32 @@ func TestDifferential(t *testing.T) {
 				t.Logf("every %d: %d segments", every, got.segs)
 			}
 		})
+	}
+}
+
+// TestControlSlices suspends the control-flow module at every check for
+// slices of several sizes, so that suspensions land in many different
+// places of its constructs.
+func TestControlSlices(t *testing.T) {
+	e := newEnv(t)
+	bin := readExample(t, "internal/suspend/testdata/control.wasm")
+	g := e.prepare(t, bin, true)
+	want, err := e.runAll(g, input{}, 0, 1000, 1)
+	if err != nil || want.err != nil {
+		t.Fatal(err, want.err)
+	}
+	for _, slice := range []uint64{101, 353, 997} {
+		ref, err := e.runAll(g, input{}, 0, slice, 1)
+		if err != nil || ref.err != nil {
+			t.Fatal(err, ref.err)
+		}
+		got, err := e.runAll(g, input{}, 1, slice, 1<<20)
+		if err != nil || got.err != nil {
+			t.Fatal(err, got.err)
+		}
+		if got.out != want.out || got.fuel != ref.fuel {
+			t.Fatalf("slice %d: out %q fuel %d, want %q %d", slice, got.out, got.fuel, want.out, ref.fuel)
+		}
+		t.Logf("slice %d: %d segments, fuel %d", slice, got.segs, got.fuel)
 	}
 }
