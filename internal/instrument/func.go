@@ -184,15 +184,28 @@ func (in *inst) function(idx uint32, f *wasm.Func) error {
 	// Every exit goes through the end of this wrapper block, where the
 	// counters are written back.
 	w.emit(wasm.Block(wasm.OpBlock, in.resultBlockType(ft.Results)))
-	depth := uint32(1) // enclosing labels, the function's included
+	// One frame per open original block; a loop whose check has an
+	// out-of-line slow path sits inside three extra labels (see
+	// loopOutOfLine), which branches crossing it must count.
+	frames := make([]emitFrame, 1, 16)
+	label := func(d uint32) uint32 {
+		extra := uint32(0)
+		for k := 0; k < int(d); k++ {
+			if frames[len(frames)-1-k].outOfLine {
+				extra += 3
+			}
+		}
+		return d + extra
+	}
 	body := f.Body
 	var nanSkip []bool
 	if in.opts.CanonicalizeNaN {
 		nanSkip = nanSkips(in.m, body)
 	}
+	headerDone := -1
 	for i := range body {
 		ins := &body[i]
-		if mk := &p.marks[i]; mk.start && i > 0 {
+		if mk := &p.marks[i]; mk.start && i > 0 && i != headerDone {
 			switch {
 			case mk.loop:
 				w.emit(wasm.WithIndex(wasm.OpLocalGet, w.fuelLocal))
@@ -202,11 +215,21 @@ func (in *inst) function(idx uint32, f *wasm.Func) error {
 			}
 		}
 		switch ins.Op {
-		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf:
-			depth++
+		case wasm.OpBlock, wasm.OpIf:
+			frames = append(frames, emitFrame{})
+		case wasm.OpLoop:
+			if params, _, ok := ins.Block.Signature(in.m); ok && len(params) == 0 {
+				cost := p.marks[i+1].cost
+				w.loopOutOfLine(ins, cost)
+				frames = append(frames, emitFrame{outOfLine: true, cost: cost})
+				headerDone = i + 1
+				continue
+			}
+			frames = append(frames, emitFrame{})
 		case wasm.OpEnd:
-			depth--
-			if depth == 0 {
+			top := frames[len(frames)-1]
+			frames = frames[:len(frames)-1]
+			if len(frames) == 0 {
 				w.emit(wasm.Plain(wasm.OpEnd))
 				w.spill()
 				if countDepth {
@@ -215,9 +238,23 @@ func (in *inst) function(idx uint32, f *wasm.Func) error {
 				w.emit(*ins)
 				continue
 			}
+			if top.outOfLine {
+				w.loopOutOfLineEnd(top.cost)
+				continue
+			}
+		case wasm.OpBr, wasm.OpBrIf:
+			w.emit(wasm.WithIndex(ins.Op, label(ins.Index)))
+			continue
+		case wasm.OpBrTable:
+			labels := make([]uint32, len(ins.Labels))
+			for k, l := range ins.Labels {
+				labels[k] = label(l)
+			}
+			w.emit(wasm.Instr{Op: wasm.OpBrTable, Labels: labels, Index: label(ins.Index)})
+			continue
 		case wasm.OpReturn:
 			// Branch to the wrapper block instead.
-			w.emit(wasm.WithIndex(wasm.OpBr, depth-1))
+			w.emit(wasm.WithIndex(wasm.OpBr, label(uint32(len(frames)-1))))
 			continue
 		case wasm.OpCall, wasm.OpCallIndirect:
 			w.spill()
@@ -242,6 +279,56 @@ func (in *inst) function(idx uint32, f *wasm.Func) error {
 	f.Body = w.out
 	f.Locals = append(f.Locals, mergeGroups(w.extra)...)
 	return nil
+}
+
+type emitFrame struct {
+	outOfLine bool  // a loop emitted by loopOutOfLine
+	cost      int64 // its header block's cost
+}
+
+// loopOutOfLine opens a loop without params whose fuel check branches out
+// of the loop to a slow path instead of calling out_of_fuel inside it: a
+// call in a loop body, even one never taken, makes engines (wazero's
+// compiler) keep the loop's values out of registers around it.
+//
+//	block $done (results)
+//	  loop $retry (results)
+//	    block $slow
+//	      loop $L (type)              ;; the original loop
+//	        fuel -= cost
+//	        br_if $slow (fuel < 0)
+//	        ...body...
+//	      end
+//	      br $done                    ;; (loopOutOfLineEnd)
+//	    end
+//	    spill; call out_of_fuel; fuel = global + cost; br $retry
+//	  end
+//	end
+//
+// Re-entering $L charges its header again, so the slow path gives that
+// charge back first: the count is exactly as with the check inline.
+func (w *fnWriter) loopOutOfLine(loop *wasm.Instr, cost int64) {
+	_, results, _ := loop.Block.Signature(w.in.m)
+	outer := w.in.resultBlockType(results)
+	w.emit(wasm.Block(wasm.OpBlock, outer), wasm.Block(wasm.OpLoop, outer),
+		wasm.Block(wasm.OpBlock, wasm.BlockEmpty), *loop,
+		wasm.WithIndex(wasm.OpLocalGet, w.fuelLocal))
+	if cost != 0 {
+		w.emit(wasm.I64Const(cost), wasm.Plain(wasm.OpI64Sub), wasm.WithIndex(wasm.OpLocalTee, w.fuelLocal))
+	}
+	w.emit(wasm.I64Const(0), wasm.Plain(wasm.OpI64LtS), wasm.WithIndex(wasm.OpBrIf, 1))
+}
+
+// loopOutOfLineEnd closes what loopOutOfLine opened.
+func (w *fnWriter) loopOutOfLineEnd(cost int64) {
+	w.emit(wasm.Plain(wasm.OpEnd), wasm.WithIndex(wasm.OpBr, 2), wasm.Plain(wasm.OpEnd))
+	w.spill()
+	w.emit(wasm.WithIndex(wasm.OpCall, w.in.oof), wasm.WithIndex(wasm.OpGlobalGet, w.in.fuel))
+	if cost != 0 {
+		w.emit(wasm.I64Const(cost), wasm.Plain(wasm.OpI64Add))
+	}
+	w.emit(wasm.WithIndex(wasm.OpLocalSet, w.fuelLocal), wasm.WithIndex(wasm.OpBr, 0),
+		wasm.Plain(wasm.OpEnd), wasm.Plain(wasm.OpEnd))
 }
 
 // mergeGroups run-length encodes consecutive locals of one type.
