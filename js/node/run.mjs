@@ -219,7 +219,9 @@ async function main(argv) {
     const modPath = o.rest[0];
     let guestArgs = o.rest.slice(1);
     if (guestArgs[0] === '--') guestArgs = guestArgs.slice(1);
-    if (o.memory === 0n || o.memory > BigInt(MAX_MEMORY)) throw new UsageError('--memory must be between 1B and 4GiB');
+    // Memory is capped in whole wasm pages, as in crowdrun run.
+    o.memory &= ~0xFFFFn;
+    if (o.memory === 0n || o.memory > BigInt(MAX_MEMORY)) throw new UsageError('--memory must be between 64KiB (one wasm page) and 4GiB');
     if (o.maxOutput === 0n || o.maxOutput > 1n << 62n) throw new UsageError('--max-output must be at least 1B');
     if (o.timeoutMs < 0) throw new UsageError('--timeout must not be negative');
     if (o.stack === 0n || o.stack > 1n << 20n) throw new UsageError(`--stack must be between 1 and ${1 << 20}`);
