@@ -477,16 +477,19 @@ func (w *fnWriter) canonNaN(op wasm.Opcode) {
 		return
 	}
 	switch results[0] {
-	case wasm.F32:
-		t := w.local(wasm.F32, 0)
-		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.F32Const(canonF32),
-			wasm.WithIndex(wasm.OpLocalGet, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(wasm.OpF32Eq),
-			wasm.Plain(wasm.OpSelect))
-	case wasm.F64:
-		t := w.local(wasm.F64, 0)
-		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.F64Const(canonF64),
-			wasm.WithIndex(wasm.OpLocalGet, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(wasm.OpF64Eq),
-			wasm.Plain(wasm.OpSelect))
+	case wasm.F32, wasm.F64:
+		// x != x ? canonical : x, as a branch: NaNs are rare, and a
+		// well-predicted branch keeps the compare off the value's
+		// dependency chain, where select would put it.
+		t := w.local(results[0], 0)
+		ne, canon := wasm.OpF32Ne, wasm.F32Const(canonF32)
+		if results[0] == wasm.F64 {
+			ne, canon = wasm.OpF64Ne, wasm.F64Const(canonF64)
+		}
+		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(ne),
+			wasm.Block(wasm.OpIf, wasm.BlockOf(results[0])), canon,
+			wasm.Plain(wasm.OpElse), wasm.WithIndex(wasm.OpLocalGet, t),
+			wasm.Plain(wasm.OpEnd))
 	case wasm.V128:
 		var canon wasm.Instr
 		var eq wasm.Opcode
