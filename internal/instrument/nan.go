@@ -33,7 +33,10 @@ func nanBlind(op wasm.Opcode) bool {
 // nanSkips returns, for each instruction of body, whether its NaN
 // canonicalisation can be skipped. It follows the operand stack through
 // straight-line code only: a value whose consumer it cannot see for sure
-// (across a block boundary, through a local) keeps its canonicalisation.
+// (across a block boundary or a call, through a local) keeps its
+// canonicalisation. So every NaN that can be in a local, a global, memory or
+// on the operand stack at a check point or call -- everything a suspended
+// state holds -- is canonical.
 func nanSkips(m *wasm.Module, body []wasm.Instr) []bool {
 	skip := make([]bool, len(body))
 	var stack []int32 // producer of each value: an instruction index, or -1
@@ -83,6 +86,10 @@ func nanSkips(m *wasm.Module, body []wasm.Instr) []bool {
 				continue
 			}
 			pop(len(ft.Params), false)
+			// Values below the arguments stay on this frame's stack
+			// during the call, where a suspension (continuations) saves
+			// them: they count as observed.
+			stack = stack[:0]
 			push(len(ft.Results), -1)
 		default:
 			params, results, ok := wasm.StackEffect(in.Op)
