@@ -31,7 +31,7 @@ type fw struct {
 	cnt        []int // cnt[i]: sites before instruction i
 	localTypes []wasm.ValType
 	pools      map[poolKey]uint32
-	rw, k      uint32
+	k          uint32 // the site index, set before unwinding and by load_frame
 	out        []wasm.Instr
 	ctl        []bool // the new control stack: true for an original frame
 	origPos    []int  // position in ctl of each open original frame
@@ -117,7 +117,6 @@ func (x *xform) function(fidx uint32, f *wasm.Func) error {
 			w.cnt[i+1]++
 		}
 	}
-	w.rw = w.newLocal(wasm.I32)
 	w.k = w.newLocal(wasm.I32)
 	w.out = make([]wasm.Instr, 0, n+n/4+64)
 	w.ctl = []bool{false, true} // $unwind, $body (the function's own label)
@@ -135,14 +134,14 @@ func (x *xform) function(fidx uint32, f *wasm.Func) error {
 	// Assemble: prologue (rewind), $unwind { $body { ... } return }, save.
 	var saved []uint32
 	for l := range w.localTypes {
-		if uint32(l) != w.rw && uint32(l) != w.k {
+		if uint32(l) != w.k {
 			saved = append(saved, uint32(l))
 		}
 	}
 	out := make([]wasm.Instr, 0, len(inner)+4*len(saved)+32)
 	emit := func(ins ...wasm.Instr) { out = append(out, ins...) }
 	emit(wasm.WithIndex(wasm.OpGlobalGet, x.state), wasm.I32Const(StateRewinding), wasm.Plain(wasm.OpI32Eq),
-		wasm.WithIndex(wasm.OpLocalTee, w.rw), wasm.Block(wasm.OpIf, wasm.BlockEmpty),
+		wasm.Block(wasm.OpIf, wasm.BlockEmpty),
 		wasm.I32Const(int32(fidx)), wasm.WithIndex(wasm.OpCall, x.loadFrame), wasm.WithIndex(wasm.OpLocalSet, w.k))
 	for _, l := range saved {
 		if w.localTypes[l] == wasm.V128 {
@@ -313,7 +312,7 @@ func (w *fw) seq(from, to, level int, prefix []uint32) error {
 	for range n + 1 { // $Ln ... $L1, $L0
 		w.open(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), false)
 	}
-	w.emit(wasm.WithIndex(wasm.OpLocalGet, w.rw), wasm.Plain(wasm.OpI32Eqz), wasm.WithIndex(wasm.OpBrIf, 0))
+	w.emit(wasm.WithIndex(wasm.OpGlobalGet, w.x.state), wasm.Plain(wasm.OpI32Eqz), wasm.WithIndex(wasm.OpBrIf, 0))
 	w.open(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), false) // $bad
 	labels := make([]uint32, hi-lo)
 	for j, it := range items {
@@ -403,7 +402,7 @@ func (w *fw) call(i int) ([]wasm.ValType, error) {
 	} else {
 		results = w.x.m.Types[in.Index].Results
 	}
-	w.emit(in, wasm.WithIndex(wasm.OpGlobalGet, w.x.state), wasm.WithIndex(wasm.OpLocalTee, w.rw))
+	w.emit(in, wasm.WithIndex(wasm.OpGlobalGet, w.x.state))
 	w.open(wasm.Block(wasm.OpIf, wasm.BlockEmpty), false)
 	w.emit(wasm.I32Const(int32(w.cnt[i])), wasm.WithIndex(wasm.OpLocalSet, w.k),
 		wasm.WithIndex(wasm.OpBr, uint32(len(w.ctl)-1))) // to $unwind
