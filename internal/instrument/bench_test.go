@@ -248,3 +248,18 @@ func runKernel(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule,
 	}
 	return stdout.Bytes(), d, fuel, nil
 }
+
+// BenchmarkInstrument measures the rewrite itself on the largest kernel (a
+// Go program): decode, instrument, encode.
+func BenchmarkInstrument(b *testing.B) {
+	bin, err := os.ReadFile("../../examples/kernels/gokernel.wasm")
+	if err != nil {
+		b.Skip(err)
+	}
+	b.SetBytes(int64(len(bin)))
+	for b.Loop() {
+		if _, err := Instrument(bin, DefaultOptions()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
