@@ -28,6 +28,7 @@ const rows = [];
 for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.wasm')).sort()) {
   const name = f.replace(/\.wasm$/, '');
   if (!(name in sizes)) continue;
+  if (process.env.KERNELS && !process.env.KERNELS.split(',').includes(name)) continue;
   const instPath = path.join(tmp, f);
   execFileSync(bin, ['instrument', '-q', path.join(dir, f), '-o', instPath]);
   const orig = await compile(fs.readFileSync(path.join(dir, f)));
