@@ -1,6 +1,7 @@
 package instrument
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -448,6 +449,30 @@ func TestNaNCanonicalisation(t *testing.T) {
 		// f32.neg of a constant NaN: the bits move, exactly as in the original.
 		if got := uint32(get("nanconst")); got != 0x7f801234 {
 			t.Errorf("canon %v: -(-nan:0x1234) = %#x, want 0x7f801234", canon, got)
+		}
+	}
+}
+
+// TestDeterministicOutput: the coordinator stores instrumented modules by
+// content hash, so the same input and options must give the same bytes.
+func TestDeterministicOutput(t *testing.T) {
+	for _, p := range []string{"testdata/fuel.wasm", "../../examples/kernels/nbody.wasm", "../../examples/kernels/simd.wasm"} {
+		bin, err := os.ReadFile(p)
+		if err != nil {
+			t.Skip(err)
+		}
+		a, err := Instrument(bin, DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			b, err := Instrument(bin, DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(a, b) {
+				t.Fatalf("%s: two instrumentations differ", p)
+			}
 		}
 	}
 }
