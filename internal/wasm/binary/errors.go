@@ -19,10 +19,11 @@ var (
 	ErrLimit = errors.New("limit exceeded")
 )
 
-// errVectorTooLong marks a vector length larger than the remaining input
-// could encode. wazero v1.12.0 allocates some vectors (the table section's)
-// by their declared length before checking it, and runs out of memory on a
-// count of 2^30: such inputs must never reach wazero without Decode first.
+// errVectorTooLong marks a vector or byte-string length larger than the
+// remaining input could encode. wazero v1.12.0 allocates some of them (the
+// table and export sections, import names) by their declared length before
+// checking it, and runs out of memory or time on 2^30: untrusted input must
+// never reach wazero without passing Decode first.
 var errVectorTooLong = errors.New("vector longer than its section")
 
 // errIntegerTooLarge marks a signed LEB128 whose unused high bits are not a

@@ -26,6 +26,20 @@ func wazeroLenient(de *DecodeError) bool {
 	return de.Section == wasm.SectionDataCount || errors.Is(de, errIntegerTooLarge)
 }
 
+// emptyCustomQuirk reports whether m has a custom section with an empty name
+// and no contents. wazero v1.12.0 fails to read one that ends the binary
+// ("failed to read custom section name[]: EOF") although it is well formed;
+// an input can avoid ending with it by a trailing empty section that Encode
+// drops.
+func emptyCustomQuirk(m *wasm.Module) bool {
+	for _, c := range m.Customs {
+		if c.Name == "" && len(c.Data) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // countsBounded reports whether every section header is in bounds and the
 // leading vector count of every standard section is at most its size.
 func countsBounded(data []byte) bool {
@@ -145,10 +159,12 @@ func FuzzDecode(f *testing.F) {
 		}
 		if werr == nil {
 			cm2, err := rt.CompileModule(ctx, enc)
-			if err != nil {
+			if err != nil && !emptyCustomQuirk(m) {
 				t.Fatalf("wazero compiles the input but not its re-encoding: %v", err)
 			}
-			cm2.Close(ctx)
+			if err == nil {
+				cm2.Close(ctx)
+			}
 		}
 	})
 }

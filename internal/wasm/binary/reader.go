@@ -60,7 +60,7 @@ func (r *reader) eof() {
 
 func (r *reader) bytes(n uint32) []byte {
 	if uint64(n) > uint64(r.remaining()) {
-		r.fail("length out of bounds: %d bytes, %d remain", n, r.remaining())
+		r.fail("%w: length out of bounds: %d bytes, %d remain", errVectorTooLong, n, r.remaining())
 		return nil
 	}
 	b := r.b[r.pos : r.pos+int(n) : r.pos+int(n)]
