@@ -35,6 +35,10 @@ type fw struct {
 	out        []wasm.Instr
 	ctl        []bool // the new control stack: true for an original frame
 	origPos    []int  // position in ctl of each open original frame
+	// loopParams holds, by position in ctl, the locals that carry the
+	// params of a loop whose params were moved into locals: branches to
+	// it set them instead of carrying values.
+	loopParams map[int][]uint32
 }
 
 func (w *fw) newLocal(t wasm.ValType) uint32 {
@@ -66,17 +70,25 @@ func (w *fw) close() {
 	if w.ctl[len(w.ctl)-1] {
 		w.origPos = w.origPos[:len(w.origPos)-1]
 	}
+	delete(w.loopParams, len(w.ctl)-1)
 	w.ctl = w.ctl[:len(w.ctl)-1]
 	w.emit(wasm.Plain(wasm.OpEnd))
 }
 
 // remap translates an original label depth into the rewritten body.
 func (w *fw) remap(d uint32) (uint32, error) {
+	nd, _, err := w.remapTarget(d)
+	return nd, err
+}
+
+// remapTarget is remap, also returning the params locals of the target if
+// it is a loop whose params moved into locals.
+func (w *fw) remapTarget(d uint32) (uint32, []uint32, error) {
 	if int(d) >= len(w.origPos) {
-		return 0, fmt.Errorf("%w: branch depth %d", ErrInvalid, d)
+		return 0, nil, fmt.Errorf("%w: branch depth %d", ErrInvalid, d)
 	}
 	target := w.origPos[len(w.origPos)-1-int(d)]
-	return uint32(len(w.ctl) - 1 - target), nil
+	return uint32(len(w.ctl) - 1 - target), w.loopParams[target], nil
 }
 
 func (w *fw) blockType(results []wasm.ValType) wasm.BlockType {
@@ -96,7 +108,7 @@ func (x *xform) function(fidx uint32, f *wasm.Func) error {
 		return err
 	}
 	ft := x.m.Types[f.Type]
-	w := &fw{x: x, fidx: fidx, body: f.Body, ti: ti, pools: map[poolKey]uint32{}}
+	w := &fw{x: x, fidx: fidx, body: f.Body, ti: ti, pools: map[poolKey]uint32{}, loopParams: map[int][]uint32{}}
 	w.localTypes = append(w.localTypes, ft.Params...)
 	for _, g := range f.Locals {
 		for range g.Count {
@@ -214,19 +226,29 @@ func (w *fw) plain(from, to int) error {
 			w.close()
 			continue
 		case wasm.OpBr, wasm.OpBrIf:
-			d, err := w.remap(in.Index)
+			d, params, err := w.remapTarget(in.Index)
 			if err != nil {
 				return err
 			}
 			in.Index = d
+			if params != nil {
+				w.branchToParamLoop(in, params)
+				continue
+			}
 		case wasm.OpBrTable:
 			labels := make([]uint32, len(in.Labels))
 			for j, l := range in.Labels {
-				d, err := w.remap(l)
+				d, params, err := w.remapTarget(l)
 				if err != nil {
 					return err
 				}
+				if params != nil {
+					return fmt.Errorf("%w: br_table to a loop with parameters around a suspension point", ErrUnsupported)
+				}
 				labels[j] = d
+			}
+			if _, params, _ := w.remapTarget(in.Index); params != nil {
+				return fmt.Errorf("%w: br_table to a loop with parameters around a suspension point", ErrUnsupported)
 			}
 			d, err := w.remap(in.Index)
 			if err != nil {
@@ -415,10 +437,10 @@ func (w *fw) call(i int) ([]wasm.ValType, error) {
 func (w *fw) construct(i, level int, params []uint32) ([]wasm.ValType, error) {
 	in := w.body[i]
 	_, results, _ := in.Block.Signature(w.x.m)
-	if in.Op == wasm.OpLoop && len(params) > 0 {
-		return nil, fmt.Errorf("%w: loop with parameters around a suspension point", ErrUnsupported)
-	}
 	w.open(wasm.Block(in.Op, w.blockType(results)), true)
+	if in.Op == wasm.OpLoop && len(params) > 0 {
+		w.loopParams[len(w.ctl)-1] = params
+	}
 	end, els := w.ti.match[i], w.ti.elseAt[i]
 	armEnd := end
 	if els >= 0 {
@@ -442,4 +464,27 @@ func (w *fw) construct(i, level int, params []uint32) ([]wasm.ValType, error) {
 	}
 	w.close()
 	return results, nil
+}
+
+// branchToParamLoop emits br or br_if (already remapped) to a loop whose
+// params live in locals: the values the branch carries go to those locals.
+func (w *fw) branchToParamLoop(in wasm.Instr, params []uint32) {
+	if in.Op == wasm.OpBr {
+		for i := len(params) - 1; i >= 0; i-- {
+			w.emit(wasm.WithIndex(wasm.OpLocalSet, params[i]))
+		}
+		w.emit(in)
+		return
+	}
+	// br_if: the values stay on the stack when the branch is not taken.
+	c := w.local(-1, 't', wasm.I32, 0)
+	w.emit(wasm.WithIndex(wasm.OpLocalSet, c))
+	for i := len(params) - 1; i >= 0; i-- {
+		w.emit(wasm.WithIndex(wasm.OpLocalSet, params[i]))
+	}
+	for _, l := range params {
+		w.emit(wasm.WithIndex(wasm.OpLocalGet, l))
+	}
+	w.emit(wasm.WithIndex(wasm.OpLocalGet, c), wasm.Block(wasm.OpIf, wasm.BlockEmpty),
+		wasm.WithIndex(wasm.OpBr, in.Index+1), wasm.Plain(wasm.OpEnd))
 }

@@ -1,7 +1,7 @@
 ;; Control-flow torture for the suspend rewrite: multi-value blocks with
 ;; params, values live below blocks and under calls, br_table and br_if out
 ;; of constructs that hold calls, if with params and no else, call_indirect,
-;; recursion, f64 and v128 locals, a global. Prints three hex lines.
+;; recursion, loops with params, f64 and v128 locals, a global. Prints three hex lines.
 ;; Rebuild: wat2wasm control.wat -o control.wasm
 (module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
@@ -35,7 +35,7 @@
                      (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
 
   (func $blocks (param $n i32) (result i64)
-    (local $i i32) (local $x i64) (local $f f64) (local $v v128)
+    (local $i i32) (local $x i64) (local $f f64) (local $v v128) (local $k i32)
     v128.const i64x2 1 2
     local.set $v
     f64.const 1.5
@@ -90,6 +90,33 @@
         call $twice
       end
       i64.xor
+      local.set $x
+      ;; loops with params around calls, entered again by br_if and br
+      local.get $x
+      i32.const 3
+      loop $pl (param i64 i32) (result i64)
+        local.set $k
+        call $inc
+        local.get $k
+        i32.const 1
+        i32.sub
+        local.tee $k
+        local.get $k
+        br_if $pl
+        drop
+      end
+      i32.const 2
+      loop $pl2 (param i64 i32) (result i64)
+        local.set $k
+        call $mix
+        local.get $k
+        if (param i64) (result i64)
+          local.get $k
+          i32.const 1
+          i32.sub
+          br $pl2
+        end
+      end
       local.set $x
       ;; if with a param and no else
       local.get $x
