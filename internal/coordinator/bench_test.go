@@ -41,6 +41,7 @@ func BenchmarkTinyTasks(b *testing.B) {
 			fakeWorker(ctx, e.srv.URL, "w"+strconv.Itoa(w), 8)
 		}()
 	}
+	start := time.Now()
 	for {
 		j, err := e.alice.Job(ctx, job.ID)
 		if err != nil {
@@ -48,6 +49,9 @@ func BenchmarkTinyTasks(b *testing.B) {
 		}
 		if j.State != "running" {
 			break
+		}
+		if time.Since(start) > 2*time.Minute {
+			b.Fatalf("stalled: %+v", j.Tasks)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -20,17 +20,25 @@ type conn struct {
 	c       *Coordinator
 	ws      *websocket.Conn
 	session *store.Session
-	out     chan []byte
+	wakeW   chan struct{} // the writer has something to write
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 
 	mu        sync.Mutex
+	queue     [][]byte // messages for the writer, grown on demand: idle workers hold nothing
+	queued    int      // their bytes
 	nextID    uint64
 	leases    map[string]uint64 // lease id → the job's output limit
 	lastRenew time.Time
 }
 
-const outbox = 32 // messages queued for a worker before it counts as stuck
+// A worker whose unsent messages exceed these limits does not read them and
+// is dropped rather than allowed to hold coordinator memory. A healthy worker
+// has at most one ack per slot, one leases message and a few others pending.
+const (
+	maxQueuedMessages = 4*protocol.MaxSlots + 64
+	maxQueuedBytes    = 64 << 20
+)
 
 func (cn *conn) isDone() bool { return cn.ctx.Err() != nil }
 
@@ -50,41 +58,60 @@ func (cn *conn) forget(ids ...string) {
 	cn.mu.Unlock()
 }
 
-// send queues m for the writer. A worker that does not read is dropped
-// rather than allowed to hold coordinator memory.
+// send queues m for the writer without blocking.
 func (cn *conn) send(m protocol.Message) {
 	cn.mu.Lock()
 	cn.nextID++
 	protocol.Hdr(m).ID = cn.nextID
-	cn.mu.Unlock()
 	b, err := protocol.Encode(m)
 	if err != nil {
+		cn.mu.Unlock()
 		cn.c.cfg.Logger.Error("encoding a message", "err", err)
 		return
 	}
-	select {
-	case cn.out <- b:
-	case <-cn.ctx.Done():
-	default:
+	if len(cn.queue) >= maxQueuedMessages || cn.queued+len(b) > maxQueuedBytes {
+		cn.mu.Unlock()
 		cn.close(errors.New("worker does not read its messages"))
+		return
+	}
+	cn.queue = append(cn.queue, b)
+	cn.queued += len(b)
+	cn.mu.Unlock()
+	select {
+	case cn.wakeW <- struct{}{}:
+	default:
 	}
 }
 
 func (cn *conn) writer() {
+	var batch [][]byte
 	for {
 		select {
-		case b := <-cn.out:
+		case <-cn.wakeW:
+		case <-cn.ctx.Done():
+			return
+		}
+		cn.mu.Lock()
+		batch, cn.queue = cn.queue, batch[:0]
+		cn.queued = 0
+		cn.mu.Unlock()
+		for i, b := range batch {
 			// Not derived from cn.ctx: cancelling that while a write is in
 			// flight would tear the connection down before the close frame.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := cn.ws.Write(ctx, websocket.MessageText, b)
 			cancel()
+			batch[i] = nil
 			if err != nil {
 				cn.close(fmt.Errorf("writing: %w", err))
 				return
 			}
-		case <-cn.ctx.Done():
-			return
+			if cn.ctx.Err() != nil {
+				return
+			}
+		}
+		if cap(batch) > 64 {
+			batch = nil // let a burst's buffer go
 		}
 	}
 }
@@ -133,7 +160,7 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	cn := &conn{c: c, ws: ws, session: sess, out: make(chan []byte, outbox), ctx: ctx, cancel: cancel, leases: map[string]uint64{}}
+	cn := &conn{c: c, ws: ws, session: sess, wakeW: make(chan struct{}, 1), ctx: ctx, cancel: cancel, leases: map[string]uint64{}}
 	c.mu.Lock()
 	c.conns[sess.ID] = cn
 	c.mu.Unlock()

@@ -44,12 +44,21 @@ const (
 	qTaskReplicas   = `SELECT state, coalesce(status,''), coalesce(exit_code,0), coalesce(message,''), coalesce(stdout_hash,''), coalesce(stderr_hash,''), coalesce(fuel,0) FROM replicas WHERE task_id = ? ORDER BY idx`
 	qJobFinished    = `UPDATE jobs SET tasks_finished = tasks_finished + 1, tasks_disputed = tasks_disputed + ?, fuel_done = fuel_done + ? WHERE id = ? RETURNING tasks_finished, task_count`
 	qTaskDone       = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?, result_seq = ? WHERE id = ?`
-	qLeaseReplica   = `UPDATE replicas SET state = 'leased', worker = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1 WHERE id = ?`
+	qSessionOpen    = `SELECT count(*) FROM sessions WHERE id = ? AND ended_at IS NULL`
+	qQueued         = `
+			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, b.data, t.args, t.env, t.files, t.seed,
+			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts
+			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
+			WHERE r.state = 'queued'
+			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.worker = ?)
+			ORDER BY r.priority DESC, r.id
+			LIMIT ?`
+	qLeaseReplica = `UPDATE replicas SET state = 'leased', worker = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1 WHERE id = ?`
 )
 
 func (db *DB) prepare(ctx context.Context) error {
 	db.stmts = map[string]*sql.Stmt{}
-	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskReplicas, qJobFinished, qTaskDone, qLeaseReplica} {
+	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskReplicas, qJobFinished, qTaskDone, qLeaseReplica, qSessionOpen, qQueued} {
 		st, err := db.w.PrepareContext(ctx, q)
 		if err != nil {
 			return interpretError(err)
@@ -508,20 +517,15 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		var open int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ? AND ended_at IS NULL`, p.SessionID).Scan(&open); err != nil {
+		if err := db.st(ctx, tx, qSessionOpen).QueryRowContext(ctx, p.SessionID).Scan(&open); err != nil {
 			return interpretError(err)
 		}
 		if open == 0 {
 			return store.ErrNotFound
 		}
-		rows, err := tx.QueryContext(ctx, `
-			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, b.data, t.args, t.env, t.files, t.seed,
-			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts
-			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
-			WHERE r.state = 'queued'
-			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.worker = ?)
-			ORDER BY r.priority DESC, r.id
-			LIMIT ?`, p.Worker, p.Max*4)
+		// Replicas of one task are adjacent in the queue; twice Max rows
+		// leave room for skipping a second replica of a task in this batch.
+		rows, err := db.st(ctx, tx, qQueued).QueryContext(ctx, p.Worker, p.Max*2)
 		if err != nil {
 			return interpretError(err)
 		}
