@@ -20,10 +20,11 @@ var (
 )
 
 // errVectorTooLong marks a vector or byte-string length larger than the
-// remaining input could encode. wazero v1.12.0 allocates some of them (the
+// remaining input could encode, and reads past the end of a section or body. wazero v1.12.0 allocates some of them (the
 // table and export sections, import names) by their declared length before
-// checking it, and runs out of memory or time on 2^30: untrusted input must
-// never reach wazero without passing Decode first.
+// checking it, and does not bound reads by the section size, so it runs out
+// of memory or time on such input: untrusted input must never reach wazero
+// without passing Decode first.
 var errVectorTooLong = errors.New("vector longer than its section")
 
 // errIntegerTooLarge marks a signed LEB128 whose unused high bits are not a

@@ -52,9 +52,9 @@ func (r *reader) byte() byte {
 
 func (r *reader) eof() {
 	if r.end < len(r.b) {
-		r.fail("unexpected end of section or function")
+		r.fail("%w: unexpected end of section or function", errVectorTooLong)
 	} else {
-		r.fail("unexpected end")
+		r.fail("%w: unexpected end", errVectorTooLong)
 	}
 }
 
