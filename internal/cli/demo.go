@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -32,7 +33,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	module := fs.String("module", filepath.Join("examples", "factor.wasm"), "the factoring `MODULE`")
 	replicas := fs.Int("replicas", 1, "replicas per task")
 	chaos := fs.Bool("chaos", true, "SIGKILL and restart workers at random while the job runs")
-	verify := fs.Int("verify", 50, "re-run this many tasks locally and compare (0: all)")
+	verify := fs.Int("verify", 30, "re-run this many tasks locally and compare (0: all)")
 	keep := fs.Bool("keep", false, "keep the temporary store and logs")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -111,9 +112,12 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		case r < 5:
 			nums[i] = 2 + rng.Uint64N(1e9)
 		case r < 8:
-			nums[i] = 2 + rng.Uint64N(1e12)
-		default:
 			nums[i] = 2 + rng.Uint64N(1e15)
+		case r < 9:
+			nums[i] = nextPrime(1e14 + rng.Uint64N(9e14)) // trial division all the way to √n
+		default:
+			// Two primes of 7 to 8 digits: the smaller bounds the work.
+			nums[i] = nextPrime(1e6+rng.Uint64N(2e7)) * nextPrime(1e7+rng.Uint64N(2e7))
 		}
 		req.Tasks = append(req.Tasks, api.TaskSpec{Stdin: []byte(strconv.FormatUint(nums[i], 10) + "\n")})
 	}
@@ -122,7 +126,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "job %d: factor %d random integers up to 10^15, %d replica(s) each\n\n", job.ID, *nTasks, *replicas)
+	fmt.Fprintf(m.Stdout, "job %d: factor %d random integers up to 10^15 (some prime, some products of two large primes), %d replica(s) each\n\n", job.ID, *nTasks, *replicas)
 
 	// Chaos: kill a random worker now and then, restart it shortly after.
 	var kills int
@@ -135,7 +139,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 			defer chaosWG.Done()
 			for {
 				select {
-				case <-time.After(time.Duration(300+crng.IntN(700)) * time.Millisecond):
+				case <-time.After(time.Duration(500+crng.IntN(1000)) * time.Millisecond):
 				case <-chaosCtx.Done():
 					return
 				}
@@ -301,6 +305,15 @@ func fetchModule(ctx context.Context, server, hash string) ([]byte, error) {
 		return nil, fmt.Errorf("fetching module %s: %s", hash, resp.Status)
 	}
 	return io.ReadAll(resp.Body)
+}
+
+// nextPrime returns the least prime ≥ n (Baillie-PSW, exact below 2^64).
+func nextPrime(n uint64) uint64 {
+	for ; ; n++ {
+		if new(big.Int).SetUint64(n).ProbablyPrime(0) {
+			return n
+		}
+	}
 }
 
 // checkFactors checks a line "N: p1 p2 ..." against n: the factors multiply
