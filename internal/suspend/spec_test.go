@@ -22,8 +22,8 @@ import (
 // control flow the suite has. Modules the rewrite refuses must be refused
 // with ErrUnsupported.
 func TestSpecModulesValidate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
+	if testing.Short() || raceEnabled {
+		t.Skip("validation only: skipped under -short and -race")
 	}
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/tetratelabs/wazero").Output()
 	if err != nil {
