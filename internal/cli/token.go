@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/coordinator"
@@ -25,6 +26,10 @@ func (m *Main) tokenCmd(ctx context.Context, args []string) error {
 	}
 	if *owner == "" {
 		return usageError("--owner must not be empty")
+	}
+	// Tokens may be created before the coordinator first starts.
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		return err
 	}
 	db, err := sqlite.OpenDir(ctx, *data)
 	if err != nil {
