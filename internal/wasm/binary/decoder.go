@@ -238,7 +238,10 @@ func (d *decoder) importSection() {
 		im.Kind = wasm.ExternKind(kind)
 		switch im.Kind {
 		case wasm.ExternFunc:
-			im.Type = r.u32()
+			tpos := r.pos
+			if im.Type = r.u32(); im.Type >= uint32(len(d.m.Types)) && r.err == nil {
+				r.failAt(tpos, fmt.Errorf("%w: unknown type %d for imported function", ErrInvalid, im.Type))
+			}
 		case wasm.ExternTable:
 			im.Table = r.tableType()
 		case wasm.ExternMemory:
@@ -264,7 +267,10 @@ func (d *decoder) functionSection() {
 	n := r.count("function", 1, MaxFuncs)
 	d.funcs = makeSlice[uint32](n)[:n]
 	for i := range d.funcs {
-		d.funcs[i] = r.u32()
+		pos := r.pos
+		if d.funcs[i] = r.u32(); d.funcs[i] >= uint32(len(d.m.Types)) && r.err == nil {
+			r.failAt(pos, fmt.Errorf("%w: unknown type %d for function %d", ErrInvalid, d.funcs[i], i))
+		}
 	}
 }
 

@@ -14,6 +14,10 @@ var (
 	// ErrUnsupported is wrapped by errors for well-formed input using a
 	// feature crowdrun refuses (see UnsupportedError.Feature).
 	ErrUnsupported = errors.New("unsupported feature")
+	// ErrInvalid is wrapped by errors for the few validation rules Decode
+	// checks although they are wazero's job: function type indices out of
+	// range, on which wazero v1.12.0 panics instead of failing.
+	ErrInvalid = errors.New("invalid")
 	// ErrLimit is wrapped by errors for input exceeding a decoder limit
 	// (see the Max constants).
 	ErrLimit = errors.New("limit exceeded")
