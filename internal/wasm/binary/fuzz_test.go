@@ -26,14 +26,14 @@ func wazeroLenient(de *DecodeError) bool {
 	return de.Section == wasm.SectionDataCount || errors.Is(de, errIntegerTooLarge)
 }
 
-// emptyCustomQuirk reports whether m has a custom section with an empty name
-// and no contents. wazero v1.12.0 fails to read one that ends the binary
-// ("failed to read custom section name[]: EOF") although it is well formed;
+// emptyCustomQuirk reports whether m has a custom section with no contents
+// after its name. wazero v1.12.0 fails to read one that ends the binary
+// ("failed to read custom section name[...]: EOF") although it is well formed;
 // an input can avoid ending with it by a trailing empty section that Encode
 // drops.
 func emptyCustomQuirk(m *wasm.Module) bool {
 	for _, c := range m.Customs {
-		if c.Name == "" && len(c.Data) == 0 {
+		if len(c.Data) == 0 {
 			return true
 		}
 	}
