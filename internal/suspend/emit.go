@@ -2,6 +2,7 @@ package suspend
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/crowdrun/crowdrun/internal/wasm"
 )
@@ -39,6 +40,10 @@ type fw struct {
 	// params of a loop whose params were moved into locals: branches to
 	// it set them instead of carrying values.
 	loopParams map[int][]uint32
+	liveOrig   map[int][]uint32 // original locals live after each site
+	nOrig      int              // params and declared locals of the original
+	chain      []uint32         // added locals live across the current point
+	siteSaved  [][]uint32       // by site: the locals its frame holds
 }
 
 func (w *fw) newLocal(t wasm.ValType) uint32 {
@@ -116,9 +121,13 @@ func (x *xform) function(fidx uint32, f *wasm.Func) error {
 		}
 	}
 	nOrig := len(w.localTypes)
-	for _, t := range w.localTypes {
-		if t.IsRef() {
-			return fmt.Errorf("%w: reference-typed local in a function that may suspend", ErrUnsupported)
+	w.nOrig = nOrig
+	w.liveOrig = liveAfterSites(f.Body, nOrig, ti)
+	for _, ls := range w.liveOrig {
+		for _, l := range ls {
+			if w.localTypes[l].IsRef() {
+				return fmt.Errorf("%w: reference-typed local live across a call that may suspend", ErrUnsupported)
+			}
 		}
 	}
 	n := len(f.Body)
@@ -136,49 +145,67 @@ func (x *xform) function(fidx uint32, f *wasm.Func) error {
 	if err := w.seq(0, n-1, 0, nil); err != nil {
 		return err
 	}
-	for _, t := range w.localTypes[nOrig:] {
-		if t.IsRef() {
-			return fmt.Errorf("%w: reference-typed value live across a call that may suspend", ErrUnsupported)
+	for _, ls := range w.siteSaved {
+		for _, l := range ls {
+			if w.localTypes[l].IsRef() {
+				return fmt.Errorf("%w: reference-typed value live across a call that may suspend", ErrUnsupported)
+			}
 		}
 	}
 	inner := w.out
 
-	// Assemble: prologue (rewind), $unwind { $body { ... } return }, save.
-	var saved []uint32
-	for l := range w.localTypes {
-		if uint32(l) != w.k {
-			saved = append(saved, uint32(l))
-		}
-	}
-	out := make([]wasm.Instr, 0, len(inner)+4*len(saved)+32)
+	// Assemble: prologue (rewind: the frame's locals, per site), $unwind {
+	// $body { ... } return }, save_frame.
+	out := make([]wasm.Instr, 0, len(inner)+64)
 	emit := func(ins ...wasm.Instr) { out = append(out, ins...) }
 	emit(wasm.WithIndex(wasm.OpGlobalGet, x.state), wasm.I32Const(StateRewinding), wasm.Plain(wasm.OpI32Eq),
 		wasm.Block(wasm.OpIf, wasm.BlockEmpty),
 		wasm.I32Const(int32(fidx)), wasm.WithIndex(wasm.OpCall, x.loadFrame), wasm.WithIndex(wasm.OpLocalSet, w.k))
-	for _, l := range saved {
-		if w.localTypes[l] == wasm.V128 {
-			emit(wasm.WithIndex(wasm.OpCall, x.load[wasm.I64]), wasm.Plain(wasm.OpI64x2Splat),
-				wasm.WithIndex(wasm.OpCall, x.load[wasm.I64]), wasm.WithIndex(wasm.OpI64x2ReplaceLane, 1))
-		} else {
-			emit(wasm.WithIndex(wasm.OpCall, x.load[w.localTypes[l]]))
+	// Sites with the same locals share their load code.
+	var groups [][]uint32
+	siteGroup := make([]uint32, len(w.siteSaved))
+	seen := map[string]uint32{}
+	for j, ls := range w.siteSaved {
+		key := fmt.Sprint(ls)
+		g, ok := seen[key]
+		if !ok {
+			g = uint32(len(groups))
+			seen[key] = g
+			groups = append(groups, ls)
 		}
-		emit(wasm.WithIndex(wasm.OpLocalSet, l))
+		siteGroup[j] = g
 	}
+	perSite := func(each func(ls []uint32)) {
+		nG := len(groups)
+		emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), wasm.Block(wasm.OpBlock, wasm.BlockEmpty)) // $done, $bad
+		for range nG {
+			emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty))
+		}
+		emit(wasm.WithIndex(wasm.OpLocalGet, w.k),
+			wasm.Instr{Op: wasm.OpBrTable, Labels: slices.Clone(siteGroup), Index: uint32(nG)})
+		for j, ls := range groups {
+			emit(wasm.Plain(wasm.OpEnd))
+			each(ls)
+			emit(wasm.WithIndex(wasm.OpBr, uint32(nG-j)))
+		}
+		emit(wasm.Plain(wasm.OpEnd), wasm.Plain(wasm.OpUnreachable), wasm.Plain(wasm.OpEnd)) // $bad, $done
+	}
+	perSite(func(ls []uint32) {
+		for _, l := range ls {
+			if w.localTypes[l] == wasm.V128 {
+				emit(wasm.WithIndex(wasm.OpCall, x.load[wasm.I64]), wasm.Plain(wasm.OpI64x2Splat),
+					wasm.WithIndex(wasm.OpCall, x.load[wasm.I64]), wasm.WithIndex(wasm.OpI64x2ReplaceLane, 1))
+			} else {
+				emit(wasm.WithIndex(wasm.OpCall, x.load[w.localTypes[l]]))
+			}
+			emit(wasm.WithIndex(wasm.OpLocalSet, l))
+		}
+	})
 	emit(wasm.Plain(wasm.OpEnd),
 		wasm.Block(wasm.OpBlock, wasm.BlockEmpty),
 		wasm.Block(wasm.OpBlock, w.blockType(ft.Results)))
 	emit(inner...)
 	emit(wasm.Plain(wasm.OpEnd), wasm.Plain(wasm.OpReturn), wasm.Plain(wasm.OpEnd))
-	for _, l := range saved {
-		if w.localTypes[l] == wasm.V128 {
-			emit(wasm.WithIndex(wasm.OpLocalGet, l), wasm.WithIndex(wasm.OpI64x2ExtractLane, 0),
-				wasm.WithIndex(wasm.OpCall, x.save[wasm.I64]),
-				wasm.WithIndex(wasm.OpLocalGet, l), wasm.WithIndex(wasm.OpI64x2ExtractLane, 1),
-				wasm.WithIndex(wasm.OpCall, x.save[wasm.I64]))
-			continue
-		}
-		emit(wasm.WithIndex(wasm.OpLocalGet, l), wasm.WithIndex(wasm.OpCall, x.save[w.localTypes[l]]))
-	}
 	emit(wasm.I32Const(int32(fidx)), wasm.WithIndex(wasm.OpLocalGet, w.k), wasm.WithIndex(wasm.OpCall, x.saveFrame))
 	for _, t := range ft.Results {
 		emit(zero(t))
@@ -186,15 +213,15 @@ func (x *xform) function(fidx uint32, f *wasm.Func) error {
 	emit(wasm.Plain(wasm.OpEnd))
 
 	f.Body = out
-	var groups []wasm.LocalGroup
+	var lgs []wasm.LocalGroup
 	for _, t := range w.localTypes[len(ft.Params):] {
-		if len(groups) > 0 && groups[len(groups)-1].Type == t {
-			groups[len(groups)-1].Count++
+		if len(lgs) > 0 && lgs[len(lgs)-1].Type == t {
+			lgs[len(lgs)-1].Count++
 			continue
 		}
-		groups = append(groups, wasm.LocalGroup{Count: 1, Type: t})
+		lgs = append(lgs, wasm.LocalGroup{Count: 1, Type: t})
 	}
-	f.Locals = groups
+	f.Locals = lgs
 	return nil
 }
 
@@ -375,16 +402,26 @@ func (w *fw) seq(from, to, level int, prefix []uint32) error {
 		inLocals := w.spill(level, roleIn, ins)
 		liveLocals := w.spill(level, roleLive, below)
 		w.close() // $Lj
+		mark := len(w.chain)
+		w.chain = append(w.chain, liveLocals...)
+		if isIf {
+			w.chain = append(w.chain, cond)
+		}
 		var outs []wasm.ValType
 		if w.ti.site[it] {
 			push(inLocals)
-			outs, err = w.call(it)
+			var extra []uint32
+			if w.body[it].Op == wasm.OpCallIndirect {
+				extra = inLocals[len(inLocals)-1:] // the table index picks the callee again
+			}
+			outs, err = w.call(it, extra)
 		} else {
 			if isIf {
 				w.emit(wasm.WithIndex(wasm.OpLocalGet, cond))
 			}
 			outs, err = w.construct(it, level, inLocals)
 		}
+		w.chain = w.chain[:mark]
 		if err != nil {
 			return err
 		}
@@ -414,8 +451,9 @@ func (w *fw) spill(level int, role byte, ts []wasm.ValType) []uint32 {
 }
 
 // call emits the call at i, whose inputs are on the stack, and the check
-// after it; it returns the call's results.
-func (w *fw) call(i int) ([]wasm.ValType, error) {
+// after it, which saves the frame's live locals when unwinding; it returns
+// the call's results.
+func (w *fw) call(i int, extra []uint32) ([]wasm.ValType, error) {
 	in := w.body[i]
 	var results []wasm.ValType
 	if in.Op == wasm.OpCall {
@@ -426,6 +464,26 @@ func (w *fw) call(i int) ([]wasm.ValType, error) {
 	}
 	w.emit(in, wasm.WithIndex(wasm.OpGlobalGet, w.x.state))
 	w.open(wasm.Block(wasm.OpIf, wasm.BlockEmpty), false)
+	// The saves are inline: out-of-line code shared by the sites would make
+	// every saved local live after every site.
+	saved := slices.Concat(w.liveOrig[i], w.chain, extra)
+	slices.Sort(saved)
+	saved = slices.Compact(saved)
+	w.siteSaved = append(w.siteSaved, saved)
+	x := w.x
+	for _, l := range saved {
+		switch t := w.localTypes[l]; {
+		case t == wasm.V128:
+			w.emit(wasm.WithIndex(wasm.OpLocalGet, l), wasm.WithIndex(wasm.OpI64x2ExtractLane, 0),
+				wasm.WithIndex(wasm.OpCall, x.save[wasm.I64]),
+				wasm.WithIndex(wasm.OpLocalGet, l), wasm.WithIndex(wasm.OpI64x2ExtractLane, 1),
+				wasm.WithIndex(wasm.OpCall, x.save[wasm.I64]))
+		case t.IsRef():
+			// refused once the body is done
+		default:
+			w.emit(wasm.WithIndex(wasm.OpLocalGet, l), wasm.WithIndex(wasm.OpCall, x.save[t]))
+		}
+	}
 	w.emit(wasm.I32Const(int32(w.cnt[i])), wasm.WithIndex(wasm.OpLocalSet, w.k),
 		wasm.WithIndex(wasm.OpBr, uint32(len(w.ctl)-1))) // to $unwind
 	w.close()

@@ -63,16 +63,26 @@ func TestHostileFrames(t *testing.T) {
 	if err != nil || len(frames) < 2 {
 		t.Fatalf("frames %d: %v", len(frames), err)
 	}
+	// withValues is the first frame that has values.
+	withValues := func(fs []Frame) *Frame {
+		for i := range fs {
+			if len(fs[i].Values) > 0 {
+				return &fs[i]
+			}
+		}
+		t.Fatal("no frame has values")
+		return nil
+	}
 	damage := map[string]func(fs []Frame) []Frame{
 		"no frames":     func(fs []Frame) []Frame { return nil },
 		"missing inner": func(fs []Frame) []Frame { return fs[:len(fs)-1] },
 		"extra frame":   func(fs []Frame) []Frame { return append(fs, fs[len(fs)-1]) },
 		"wrong func":    func(fs []Frame) []Frame { fs[0].Func++; return fs },
 		"bad site":      func(fs []Frame) []Frame { fs[0].Site = 1 << 20; return fs },
-		"missing value": func(fs []Frame) []Frame { fs[0].Values = fs[0].Values[1:]; return fs },
+		"missing value": func(fs []Frame) []Frame { f := withValues(fs); f.Values = f.Values[1:]; return fs },
 		"extra value":   func(fs []Frame) []Frame { fs[0].Values = append(fs[0].Values, Value{wasm.I32, 0}); return fs },
 		"wrong type": func(fs []Frame) []Frame {
-			v := &fs[0].Values[0]
+			v := &withValues(fs).Values[0]
 			if v.Type == wasm.I32 {
 				v.Type = wasm.I64
 			} else {
