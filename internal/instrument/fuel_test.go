@@ -284,6 +284,28 @@ func TestMemoryCap(t *testing.T) {
 		t.Errorf("grow(70000) = %d, flag %d", int32(res[0]), mod2.ExportedGlobal(MemLimitExport).Get())
 	}
 
+	// A grow refused by the module's own maximum, below the cap, is not the
+	// memory limit.
+	ownBin, err := os.ReadFile("testdata/fuel.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := binary.Decode(ownBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own.Memories[0].Limits.HasMax, own.Memories[0].Limits.Max = true, 2
+	if err := InstrumentModule(own, opts); err != nil {
+		t.Fatal(err)
+	}
+	mod3, err := rt.Instantiate(ctx, binary.Encode(own))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _, _ := call(t, ctx, mod3, m, "grow", 3); int32(res[0]) != -1 || mod3.ExportedGlobal(MemLimitExport).Get() != 0 {
+		t.Errorf("grow past the module's own max: %d, flag %d; want -1, 0", int32(res[0]), mod3.ExportedGlobal(MemLimitExport).Get())
+	}
+
 	// Initial memory above the cap.
 	opts.MemoryCapPages = 0
 	big := &wasm.Module{Memories: []wasm.MemoryType{{Limits: wasm.Limits{Min: 10}}}}

@@ -434,8 +434,16 @@ func (w *fnWriter) memoryGrow(grow *wasm.Instr) {
 	w.emit(wasm.WithIndex(wasm.OpLocalTee, r),
 		wasm.I32Const(-1), wasm.Plain(wasm.OpI32Eq),
 		wasm.WithIndex(wasm.OpLocalGet, d), wasm.I32Const(0), wasm.Plain(wasm.OpI32Ne),
-		wasm.Plain(wasm.OpI32And),
-		wasm.Block(wasm.OpIf, wasm.BlockEmpty),
+		wasm.Plain(wasm.OpI32And))
+	if c := w.in.opts.MemoryCapPages; c != 0 {
+		// Only a grow the cap refused is the memory limit; one the module's
+		// own smaller maximum refused is the guest's business.
+		w.emit(wasm.WithIndex(wasm.OpMemorySize, 0), wasm.Plain(wasm.OpI64ExtendI32U),
+			wasm.WithIndex(wasm.OpLocalGet, d), wasm.Plain(wasm.OpI64ExtendI32U),
+			wasm.Plain(wasm.OpI64Add), wasm.I64Const(int64(c)), wasm.Plain(wasm.OpI64GtU),
+			wasm.Plain(wasm.OpI32And))
+	}
+	w.emit(wasm.Block(wasm.OpIf, wasm.BlockEmpty),
 		wasm.I32Const(1), wasm.WithIndex(wasm.OpGlobalSet, w.in.memHit),
 		wasm.Plain(wasm.OpEnd),
 		wasm.WithIndex(wasm.OpLocalGet, r))

@@ -40,14 +40,27 @@ type meter struct {
 	s      uint64 // size of the current slice
 }
 
-// start binds the meter to an instantiated module and hands out the first slice.
-func (m *meter) start(mod api.Module) error {
+// bind attaches the meter to the module's fuel counter. The counter starts
+// at 0, so before the first slice (as during a start function) it holds minus
+// what was used: that is a slice of size 0.
+func (m *meter) bind(mod api.Module) error {
+	if m.global != nil {
+		return nil
+	}
 	g, ok := mod.ExportedGlobal(instrument.FuelExport).(api.MutableGlobal)
 	if !ok {
 		return fmt.Errorf("instrumented module does not export a mutable global %q", instrument.FuelExport)
 	}
-	m.global = g
-	m.next()
+	m.global, m.s = g, 0
+	return nil
+}
+
+// start hands out the first slice once the module is instantiated.
+func (m *meter) start(mod api.Module) error {
+	if err := m.bind(mod); err != nil {
+		return err
+	}
+	m.refill()
 	return nil
 }
 
@@ -59,7 +72,23 @@ func (m *meter) used() uint64 {
 	return m.base + m.s - m.global.Get() // wraps correctly for a negative counter
 }
 
-func (m *meter) next() {
+// refill closes the current slice, stopping the run beyond the budget, and
+// hands out the next one.
+func (m *meter) refill() {
+	m.closeSlice()
+	m.openSlice()
+}
+
+func (m *meter) closeSlice() {
+	m.base = m.used()
+	m.s = 0
+	m.global.Set(0)
+	if m.budget > 0 && m.base > m.budget {
+		panic(errFuelExhausted)
+	}
+}
+
+func (m *meter) openSlice() {
 	s := m.slice
 	if m.budget > 0 {
 		s = min(s, m.budget-m.base)
@@ -68,24 +97,22 @@ func (m *meter) next() {
 	m.global.Set(s)
 }
 
-// outOfFuel is crowdrun.out_of_fuel: called when the counter went negative.
-func (m *meter) outOfFuel() {
-	m.base = m.used()
-	m.s = 0
-	m.global.Set(0)
-	if m.budget > 0 && m.base > m.budget {
-		panic(errFuelExhausted)
+// outOfFuel is crowdrun.out_of_fuel: called by mod when its counter went
+// negative at a check. Exhaustion, deterministic, wins over the wall clock.
+func (m *meter) outOfFuel(mod api.Module) {
+	if err := m.bind(mod); err != nil {
+		panic(err)
 	}
+	m.closeSlice()
 	if !m.deadline.IsZero() && !time.Now().Before(m.deadline) {
 		panic(errTimeout)
 	}
 	if m.ctx.Err() != nil {
 		panic(errCancelled)
 	}
-	m.next()
+	m.openSlice()
 }
 
-// trapError is a crowdrun.trap with a code this host does not know.
 type trapError struct{ code uint32 }
 
 func (e *trapError) Error() string { return fmt.Sprintf("crowdrun trap %d", e.code) }
@@ -95,8 +122,8 @@ type meterKey struct{}
 // installMeterHost adds the "crowdrun" host module to rt.
 func installMeterHost(ctx context.Context, rt wazero.Runtime) error {
 	_, err := rt.NewHostModuleBuilder(instrument.HostModule).
-		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, _ api.Module, _ []uint64) {
-		meterFrom(ctx).outOfFuel()
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, _ []uint64) {
+		meterFrom(ctx).outOfFuel(mod)
 	}), nil, nil).Export(instrument.OutOfFuelName).
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
 		if uint32(stack[0]) == trapStackOverflow {
