@@ -15,7 +15,7 @@ func TestSizeReport(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("report only")
 	}
-	for _, p := range []string{"examples/factor.wasm", "examples/kernels/sort.wasm"} {
+	for _, p := range []string{"examples/kernels/gokernel.wasm", "examples/factor.wasm", "examples/kernels/sort.wasm"} {
 		bin := readExample(t, p)
 		m, _ := binary.Decode(bin)
 		instrument.InstrumentModule(m, instrument.DefaultOptions())
