@@ -74,7 +74,8 @@ func TestFuelIndependentOfSliceSize(t *testing.T) {
 // first slice: its fuel still counts, and its checks must find a meter.
 //
 // (module (import "wasi_snapshot_preview1" "fd_write" ...) (memory 1)
-//  (func $init: a loop of 100) (start $init) (func (export "_start") write "started\n"))
+//
+//	(func $init: a loop of 100) (start $init) (func (export "_start") write "started\n"))
 const startFuncModule = "0061736d01000000010c0260047f7f7f7f017f60000002230116776173695f736e617073686f745f70726576696577310866645f77726974650000030302010105030100010606017f0141000b071302066d656d6f72790200065f737461727400020801010a38021a01017f0340200041016a2100200041e400490d000b200024000b1b004100411036020041044108360200410141004101410810001a0b0b0e010041100b08737461727465640a"
 
 func TestStartFunctionIsMetered(t *testing.T) {
