@@ -114,19 +114,20 @@ func Transform(m *wasm.Module, _ Options) error {
 	if err := m.AddExport(StateExport, wasm.ExternGlobal, x.state); err != nil {
 		return err
 	}
-	// Every mutable global must be restorable by the host.
-	exported := map[uint32]bool{}
-	for _, e := range m.Exports {
-		if e.Kind == wasm.ExternGlobal {
-			exported[e.Index] = true
-		}
+	// Every global is exported under its index, so that the host can read
+	// them all in index order for a snapshot (docs/snapshot.md) and restore
+	// the mutable ones. A host sees an already-exported global twice.
+	if m.NumImportedGlobals() > 0 {
+		return fmt.Errorf("%w: imported globals cannot be saved", ErrUnsupported)
 	}
 	for i := range m.Globals {
-		idx := m.NumImportedGlobals() + uint32(i)
-		if m.Globals[i].Type.Mutable && !exported[idx] {
-			if err := m.AddExport(fmt.Sprintf("%s%d", GlobalPrefix, idx), wasm.ExternGlobal, idx); err != nil {
-				return err
-			}
+		switch t := m.Globals[i].Type.Type; t {
+		case wasm.I32, wasm.I64, wasm.F32, wasm.F64:
+		default:
+			return fmt.Errorf("%w: global %d of type %s cannot be saved", ErrUnsupported, i, t)
+		}
+		if err := m.AddExport(fmt.Sprintf("%s%d", GlobalPrefix, i), wasm.ExternGlobal, uint32(i)); err != nil {
+			return err
 		}
 	}
 	x.callGraph()
