@@ -20,6 +20,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/crowdrun/crowdrun/internal/instrument"
+	"github.com/crowdrun/crowdrun/internal/snapshot"
+	"github.com/crowdrun/crowdrun/internal/suspend"
 	"github.com/crowdrun/crowdrun/internal/wasi"
 	"github.com/crowdrun/crowdrun/internal/wasm"
 	"github.com/crowdrun/crowdrun/internal/wasm/binary"
@@ -40,6 +42,9 @@ const (
 	StatusForbiddenImport Status = "forbidden_import"
 	StatusFuelExhausted   Status = "fuel_exhausted"
 	StatusStackOverflow   Status = "stack_overflow"
+	// StatusInvalidSnapshot: a continuation that does not fit the module
+	// (another module's, corrupt frames, a host state that does not decode).
+	StatusInvalidSnapshot Status = "invalid_snapshot"
 )
 
 // Defaults for Limits fields left zero.
@@ -59,6 +64,10 @@ type Limits struct {
 	// Fuel is the instruction budget (0: unlimited): a run that uses more
 	// ends with StatusFuelExhausted at its next fuel check (docs/fuel.md).
 	Fuel uint64
+	// CheckpointEvery takes checkpoint k at the first fuel check where the
+	// fuel used exceeds k·CheckpointEvery (docs/continuations.md,
+	// "Checkpoints"); 0: none. Ignored unless the module is suspendable.
+	CheckpointEvery uint64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -80,6 +89,17 @@ type Input struct {
 	Stderr io.Writer
 	Files  []wasi.File
 	Seed   uint64
+
+	// Resume continues this continuation instead of starting afresh. Stdin
+	// is then the task's whole stdin (the snapshot's host state says how
+	// much was read); Stdout and Stderr receive the output that follows.
+	Resume *snapshot.Snapshot
+	// OnCheckpoint is called at each checkpoint while the guest is
+	// suspended, once everything it wrote has gone to Stdout and Stderr.
+	// The snapshot's pages alias guest memory: they are valid during the
+	// call only. An error ends the run (status timeout, the error as
+	// message).
+	OnCheckpoint func(*Checkpoint) error
 }
 
 // Report says how a run ended. Its JSON form is `crowdrun run --report`.
@@ -89,8 +109,11 @@ type Report struct {
 	Message         string `json:"message,omitempty"`
 	WallMS          int64  `json:"wall_ms"`
 	PeakMemoryBytes uint64 `json:"peak_memory_bytes"`
-	// Fuel is the deterministic instruction count the run used.
+	// Fuel is the deterministic instruction count the run used, since the
+	// very start for a resumed run.
 	Fuel uint64 `json:"fuel"`
+	// Checkpoints is how many checkpoints the run took.
+	Checkpoints int `json:"checkpoints,omitempty"`
 }
 
 // Error is a module refused before it runs.
@@ -114,8 +137,9 @@ type Engine struct {
 }
 
 type moduleKey struct {
-	hash [32]byte
-	opts string
+	hash        [32]byte
+	opts        string
+	suspendable bool
 }
 
 // Module is a compiled, instrumented guest, ready to run any number of times.
@@ -127,7 +151,16 @@ type Module struct {
 	Instrumented []byte
 	// Metadata is the instrumentation the module carries.
 	Metadata instrument.Metadata
+	// Hash is SHA-256 of Instrumented: the module hash of its snapshots.
+	Hash [32]byte
+
+	suspendable bool
+	globals     int // crowdrun.global.N exports of a suspendable module
 }
+
+// Suspendable reports whether runs of m can take checkpoints and resume
+// from snapshots (docs/continuations.md).
+func (m *Module) Suspendable() bool { return m.suspendable }
 
 // NewEngine starts a wazero runtime (the optimising compiler where available)
 // with crowdrun's host interface and the fuel contract's imports installed.
@@ -165,41 +198,42 @@ func (e *Engine) Compile(ctx context.Context, bin []byte) (*Module, error) {
 // as it is; any other is checked against the host interface and instrumented
 // with opts. A refused module yields an *Error.
 func (e *Engine) CompileWith(ctx context.Context, bin []byte, opts instrument.Options) (*Module, error) {
-	key := moduleKey{sha256.Sum256(bin), fmt.Sprintf("%s/%d/%d/%t", opts.Schedule, opts.StackLimit, opts.MemoryCapPages, opts.CanonicalizeNaN)}
+	return e.compile(ctx, bin, opts, false)
+}
+
+// CompileSuspendable is CompileWith, and makes a module that is not
+// instrumented yet suspendable too, so that its runs can checkpoint and
+// resume. A module the suspend rewrite refuses is compiled without it:
+// check Suspendable.
+func (e *Engine) CompileSuspendable(ctx context.Context, bin []byte, opts instrument.Options) (*Module, error) {
+	return e.compile(ctx, bin, opts, true)
+}
+
+func (e *Engine) compile(ctx context.Context, bin []byte, opts instrument.Options, suspendable bool) (*Module, error) {
+	key := moduleKey{sha256.Sum256(bin), fmt.Sprintf("%s/%d/%d/%t", opts.Schedule, opts.StackLimit, opts.MemoryCapPages, opts.CanonicalizeNaN), suspendable}
 	e.mu.Lock()
 	m, ok := e.modules[key]
 	e.mu.Unlock()
 	if ok {
 		return m, nil
 	}
-	if len(bin) < 8 || !bytes.Equal(bin[:4], []byte("\x00asm")) {
-		return nil, &Error{StatusInvalidModule, "invalid module: not a WebAssembly binary (bad magic number)"}
-	}
-	decoded, err := binary.Decode(bin)
-	if err != nil {
-		return nil, &Error{StatusInvalidModule, "invalid module: " + err.Error()}
-	}
 	m = &Module{}
-	if c := decoded.CustomSection(instrument.CustomSection); c != nil {
-		if err := json.Unmarshal(c.Data, &m.Metadata); err != nil || m.Metadata.Version != 1 {
-			return nil, &Error{StatusInvalidModule, "invalid module: unreadable crowdrun instrumentation metadata"}
-		}
-		if err := checkImports(decoded, true); err != nil {
-			return nil, err
-		}
-		m.Instrumented = bin
-	} else {
-		if err := checkImports(decoded, false); err != nil {
-			return nil, err
-		}
-		if err := instrument.InstrumentModule(decoded, opts); err != nil {
-			return nil, instrumentError(err)
-		}
-		m.Instrumented = binary.Encode(decoded)
-		c := decoded.CustomSection(instrument.CustomSection)
-		if c == nil || json.Unmarshal(c.Data, &m.Metadata) != nil {
-			return nil, fmt.Errorf("sandbox: instrumentation produced no metadata")
-		}
+	var err error
+	if m.Instrumented, _, err = Prepare(bin, opts, suspendable); err != nil {
+		return nil, err
+	}
+	decoded, err := binary.Decode(m.Instrumented)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: decoding the instrumented module: %w", err)
+	}
+	c := decoded.CustomSection(instrument.CustomSection)
+	if c == nil || json.Unmarshal(c.Data, &m.Metadata) != nil {
+		return nil, fmt.Errorf("sandbox: instrumentation produced no metadata")
+	}
+	m.Hash = sha256.Sum256(m.Instrumented)
+	if decoded.ExportByName(suspend.StateExport) != nil {
+		m.suspendable = true
+		m.globals = len(decoded.Globals)
 	}
 	m.compiled, err = e.rt.CompileModule(ctx, m.Instrumented)
 	if err != nil {
@@ -255,6 +289,9 @@ func checkImports(m *wasm.Module, instrumented bool) error {
 		case imp.Module == instrument.HostModule && instrumented && imp.Name == instrument.OutOfFuelName:
 		case imp.Module == instrument.HostModule && instrumented && imp.Name == instrument.TrapName:
 			params = []api.ValueType{api.ValueTypeI32}
+		case imp.Module == instrument.HostModule && instrumented && suspendImport(imp.Name) != nil:
+			f := suspendImport(imp.Name)
+			params, results = f.Params, f.Results
 		default:
 			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s (only %s functions are offered)", imp.Module, imp.Name, wasi.ModuleName)}
 		}
@@ -313,27 +350,42 @@ func (e *Engine) run(ctx context.Context, m *Module, in Input, lim Limits) Repor
 		return Report{Status: StatusMemoryLimit,
 			Message: fmt.Sprintf("the module's initial memory (%d bytes) exceeds the limit of %d bytes", m.minMem, lim.MemoryBytes)}
 	}
-	met := &meter{ctx: ctx, budget: lim.Fuel, slice: e.slice}
+	met := &meter{ctx: ctx, budget: lim.Fuel, slice: e.slice, host: &suspend.Host{}}
+	if m.suspendable {
+		met.every = lim.CheckpointEvery
+	}
 	if lim.Timeout > 0 {
 		met.deadline = time.Now().Add(lim.Timeout)
 	}
-	st, err := wasi.NewState(wasi.Config{
+	cfg := wasi.Config{
 		Args: in.Args, Env: in.Env, Stdin: in.Stdin, Stdout: in.Stdout, Stderr: in.Stderr,
 		Files: in.Files, Seed: in.Seed, MaxOutput: lim.MaxOutput, FuelUsed: met.used,
-	})
-	if err != nil {
+	}
+	var st *wasi.State
+	var err error
+	if in.Resume != nil {
+		if !m.suspendable {
+			return Report{Status: StatusInvalidSnapshot, Message: "invalid snapshot: the module is not suspendable"}
+		}
+		st, err = wasi.RestoreState(cfg, in.Resume.Host)
+		if err != nil {
+			return Report{Status: StatusInvalidSnapshot, Message: "invalid snapshot: host state: " + err.Error()}
+		}
+	} else if st, err = wasi.NewState(cfg); err != nil {
 		return Report{Status: StatusInvalidModule, Message: "invalid input: " + err.Error()}
 	}
 	alloc := &allocator{limit: lim.MemoryBytes}
 	ctx = experimental.WithMemoryAllocator(ctx, alloc)
 	ctx = wasi.WithState(ctx, st)
+	ctx = suspend.WithHost(ctx, met.host)
 	ctx = context.WithValue(ctx, meterKey{}, met)
 	mod, err := e.rt.InstantiateModule(ctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	memHit := false
+	checkpoints := 0
 	if err == nil {
-		if err = met.start(mod); err == nil {
-			_, err = mod.ExportedFunction("_start").Call(ctx)
-		}
+		r := &runner{m: m, mod: mod, met: met, st: st, in: in}
+		err = r.run(ctx)
+		checkpoints = r.checkpoints
 		if g := mod.ExportedGlobal(instrument.MemLimitExport); g != nil && g.Get() != 0 {
 			memHit = true
 		}
@@ -341,8 +393,9 @@ func (e *Engine) run(ctx context.Context, m *Module, in Input, lim Limits) Repor
 	}
 	rep := classify(err)
 	rep.Fuel = met.used()
+	rep.Checkpoints = checkpoints
 	rep.PeakMemoryBytes = alloc.peak.Load()
-	if (memHit || alloc.hitLimit.Load()) && rep.Status != StatusOK && rep.Status != StatusOutputLimit && rep.Status != StatusTimeout {
+	if (memHit || alloc.hitLimit.Load()) && rep.Status != StatusOK && rep.Status != StatusOutputLimit && rep.Status != StatusTimeout && rep.Status != StatusInvalidSnapshot {
 		rep.Status = StatusMemoryLimit
 		rep.Message = fmt.Sprintf("memory limit of %d bytes reached (guest then: %s)", min(lim.MemoryBytes, m.memCap()), describe(rep))
 	}
@@ -391,6 +444,12 @@ func classify(err error) Report {
 		return Report{Status: StatusTimeout, Message: "wall-clock timeout"}
 	case errors.Is(err, errCancelled):
 		return Report{Status: StatusTimeout, Message: "run cancelled"}
+	case errors.Is(err, errBadSnapshot), errors.Is(err, suspend.ErrBadFrames):
+		return Report{Status: StatusInvalidSnapshot, Message: firstLine(err.Error())}
+	case errors.Is(err, errMemoryLimitOnResume):
+		return Report{Status: StatusMemoryLimit, Message: firstLine(err.Error())}
+	case errors.Is(err, errCheckpoint):
+		return Report{Status: StatusTimeout, Message: firstLine(err.Error())}
 	}
 	var te *trapError
 	if errors.As(err, &te) {

@@ -1,0 +1,270 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/crowdrun/crowdrun/internal/instrument"
+	"github.com/crowdrun/crowdrun/internal/snapshot"
+	"github.com/crowdrun/crowdrun/internal/suspend"
+	"github.com/crowdrun/crowdrun/internal/wasm/binary"
+)
+
+// Checkpoint is one suspension of a run at its checkpoint grid.
+type Checkpoint struct {
+	// Seq is the grid point just passed: the largest k with
+	// Snapshot.Fuel > k·interval, (Fuel−1)/interval. The same on every
+	// engine.
+	Seq uint64
+	// Snapshot is the continuation; its Fuel is the fuel used since the very
+	// start. Its pages alias guest memory (valid during OnCheckpoint only).
+	Snapshot *snapshot.Snapshot
+	// Digest holds its page hashes and state hash.
+	Digest *snapshot.Digest
+	// Capture is the time from asking the guest to unwind to the digest.
+	Capture time.Duration
+}
+
+var (
+	errCheckpoint          = errors.New("checkpoint")
+	errMemoryLimitOnResume = errors.New("memory limit")
+)
+
+// Prepare turns a submitted module into what runs: it checks bin against the
+// host interface, instruments it with opts — unless it already carries
+// crowdrun's instrumentation, in which case it is taken as it is — and, if
+// suspendable is set, makes it suspendable (internal/suspend). A module the
+// suspend rewrite cannot handle (a start function, reference-typed locals,
+// v128 or imported globals) is returned instrumented only, with ok false.
+// A refused module yields an *Error.
+func Prepare(bin []byte, opts instrument.Options, suspendable bool) (out []byte, ok bool, err error) {
+	if len(bin) < 8 || !bytes.Equal(bin[:4], []byte("\x00asm")) {
+		return nil, false, &Error{StatusInvalidModule, "invalid module: not a WebAssembly binary (bad magic number)"}
+	}
+	decoded, err := binary.Decode(bin)
+	if err != nil {
+		return nil, false, &Error{StatusInvalidModule, "invalid module: " + err.Error()}
+	}
+	if c := decoded.CustomSection(instrument.CustomSection); c != nil {
+		var md instrument.Metadata
+		if err := json.Unmarshal(c.Data, &md); err != nil || md.Version != 1 {
+			return nil, false, &Error{StatusInvalidModule, "invalid module: unreadable crowdrun instrumentation metadata"}
+		}
+		if err := checkImports(decoded, true); err != nil {
+			return nil, false, err
+		}
+		return bin, decoded.ExportByName(suspend.StateExport) != nil, nil
+	}
+	if err := checkImports(decoded, false); err != nil {
+		return nil, false, err
+	}
+	if err := instrument.InstrumentModule(decoded, opts); err != nil {
+		return nil, false, instrumentError(err)
+	}
+	out = binary.Encode(decoded)
+	if !suspendable || decoded.Start != nil {
+		return out, false, nil
+	}
+	if err := suspend.Transform(decoded, suspend.Options{}); err != nil {
+		if errors.Is(err, suspend.ErrUnsupported) {
+			return out, false, nil
+		}
+		return nil, false, fmt.Errorf("sandbox: making the module suspendable: %w", err)
+	}
+	return binary.Encode(decoded), true, nil
+}
+
+// suspendImport is the frame import of that name, or nil.
+func suspendImport(name string) *suspend.HostFunction {
+	for _, f := range suspendFuncs {
+		if f.Name == name {
+			return &f
+		}
+	}
+	return nil
+}
+
+var suspendFuncs = suspend.HostFunctions()
+
+// runner drives one instance through _start, its checkpoints and rewinds.
+type runner struct {
+	m           *Module
+	mod         api.Module
+	met         *meter
+	st          interface{ MarshalHost() []byte }
+	in          Input
+	tracker     snapshot.Tracker
+	checkpoints int
+}
+
+func (r *runner) run(ctx context.Context) error {
+	met := r.met
+	if r.m.suspendable {
+		g, ok := r.mod.ExportedGlobal(suspend.StateExport).(api.MutableGlobal)
+		if !ok {
+			return fmt.Errorf("suspendable module without a mutable %s", suspend.StateExport)
+		}
+		met.state = g
+	}
+	if err := met.bind(r.mod); err != nil {
+		return err
+	}
+	if r.in.Resume != nil {
+		if err := r.restore(r.in.Resume); err != nil {
+			return err
+		}
+	} else {
+		met.closeSlice()
+		met.begin()
+		met.openSlice()
+	}
+	start := r.mod.ExportedFunction("_start")
+	for {
+		if _, err := start.Call(ctx); err != nil {
+			return err
+		}
+		if met.state == nil || met.state.Get() == suspend.StateNormal {
+			return nil
+		}
+		if met.state.Get() != suspend.StateUnwinding || !met.pending {
+			return fmt.Errorf("%w: _start returned in suspend state %d", errBadSnapshot, met.state.Get())
+		}
+		frames := met.host.Frames()
+		if err := r.checkpoint(frames); err != nil {
+			return err
+		}
+		// Go on in this instance: the state is what a fresh one would restore.
+		met.pending = false
+		met.begin()
+		met.openSlice()
+		met.host.StartRewind(frames)
+		met.state.Set(suspend.StateRewinding)
+	}
+}
+
+// capture is the canonical state of the suspended guest.
+func (r *runner) capture(frames []suspend.Frame) (*snapshot.Snapshot, error) {
+	s := &snapshot.Snapshot{ModuleHash: r.m.Hash, Fuel: r.met.used(), Frames: suspend.MarshalFrames(frames), Host: r.st.MarshalHost()}
+	if mem := r.mod.Memory(); mem != nil {
+		buf, _ := mem.Read(0, mem.Size())
+		pages, err := snapshot.PagesOf(buf)
+		if err != nil {
+			return nil, err
+		}
+		s.Pages = pages
+	}
+	s.Globals = make([]snapshot.Global, r.m.globals)
+	for i := range s.Globals {
+		g := r.mod.ExportedGlobal(suspend.GlobalPrefix + strconv.Itoa(i))
+		if g == nil {
+			return nil, fmt.Errorf("suspendable module does not export global %d", i)
+		}
+		v := g.Get()
+		if t := g.Type(); t == api.ValueTypeI32 || t == api.ValueTypeF32 {
+			v &= 0xFFFF_FFFF
+		}
+		s.Globals[i] = snapshot.Global{Type: byte(g.Type()), Lo: v}
+	}
+	return s, nil
+}
+
+func (r *runner) checkpoint(frames []suspend.Frame) error {
+	s, err := r.capture(frames)
+	if err != nil {
+		return err
+	}
+	d, err := r.tracker.Hash(s)
+	if err != nil {
+		return err
+	}
+	r.checkpoints++
+	if r.in.OnCheckpoint == nil {
+		return nil
+	}
+	cp := &Checkpoint{Seq: (s.Fuel - 1) / r.met.every, Snapshot: s, Digest: d, Capture: time.Since(r.met.asked)}
+	if err := r.in.OnCheckpoint(cp); err != nil {
+		return fmt.Errorf("%w: %w", errCheckpoint, err)
+	}
+	return nil
+}
+
+// restore puts a fresh instance in the state s describes and prepares the
+// rewind. Nothing of s is trusted: every size and type is checked.
+func (r *runner) restore(s *snapshot.Snapshot) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", errBadSnapshot, fmt.Sprintf(format, args...))
+	}
+	if s.ModuleHash != r.m.Hash {
+		return bad("it belongs to module %x, not %x", s.ModuleHash[:8], r.m.Hash[:8])
+	}
+	frames, err := suspend.UnmarshalFrames(s.Frames)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if len(frames) == 0 {
+		return bad("no frames")
+	}
+	mem := r.mod.Memory()
+	if mem == nil {
+		if len(s.Pages) != 0 {
+			return bad("memory for a module without memory")
+		}
+	} else {
+		have := mem.Size() / wasmPage
+		want := uint32(len(s.Pages))
+		if want < have {
+			return bad("memory of %d pages, below the module's minimum of %d", want, have)
+		}
+		if want > have {
+			if _, ok := mem.Grow(want - have); !ok {
+				return fmt.Errorf("%w: the snapshot's memory (%d pages) is above the limit", errMemoryLimitOnResume, want)
+			}
+		}
+		buf, ok := mem.Read(0, mem.Size())
+		if !ok || uint64(len(buf)) != uint64(want)*wasmPage {
+			return bad("cannot map the memory")
+		}
+		if err := s.CopyMemory(buf); err != nil {
+			return bad("%v", err)
+		}
+	}
+	if len(s.Globals) != r.m.globals {
+		return bad("%d globals, the module has %d", len(s.Globals), r.m.globals)
+	}
+	for i, sg := range s.Globals {
+		g := r.mod.ExportedGlobal(suspend.GlobalPrefix + strconv.Itoa(i))
+		if g == nil || byte(g.Type()) != sg.Type || sg.Hi != 0 {
+			return bad("global %d has the wrong type", i)
+		}
+		if mg, ok := g.(api.MutableGlobal); ok {
+			mg.Set(sg.Lo)
+			continue
+		}
+		v := g.Get()
+		if sg.Type == snapshot.I32 || sg.Type == snapshot.F32 {
+			v &= 0xFFFF_FFFF
+		}
+		if v != sg.Lo {
+			return bad("immutable global %d differs from the module's", i)
+		}
+	}
+	if r.met.state.Get() != suspend.StateUnwinding {
+		return bad("suspend state %d, want %d", r.met.state.Get(), suspend.StateUnwinding)
+	}
+	if r.met.global.Get() != 0 {
+		return bad("fuel counter %d, want 0", int64(r.met.global.Get()))
+	}
+	r.met.base, r.met.s = s.Fuel, 0
+	r.met.begin()
+	r.met.openSlice()
+	r.met.host.StartRewind(frames)
+	r.met.state.Set(suspend.StateRewinding)
+	return nil
+}
