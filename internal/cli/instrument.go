@@ -8,8 +8,10 @@ import (
 	"os"
 
 	"github.com/crowdrun/crowdrun/internal/instrument"
+	"github.com/crowdrun/crowdrun/internal/suspend"
 	"github.com/crowdrun/crowdrun/internal/wasi"
 	"github.com/crowdrun/crowdrun/internal/wasm"
+	"github.com/crowdrun/crowdrun/internal/wasm/binary"
 )
 
 const wasmPageSize = 64 << 10
@@ -25,6 +27,7 @@ func (m *Main) instrumentCmd(ctx context.Context, args []string) error {
 	schedule := fs.String("schedule", instrument.ScheduleV1, "fuel schedule")
 	nanCanon := fs.Bool("nan-canon", true, "canonicalise NaN results of float operations")
 	quiet := fs.Bool("q", false, "print nothing on success")
+	suspendable := fs.Bool("suspendable", false, "also make the module suspendable: able to checkpoint and resume (docs/continuations.md)")
 	imports := fs.String("imports", "wasi", "import policy: 'wasi' (only crowdrun's WASI host functions, as `crowdrun run`) or 'any'")
 
 	// Flags may come before or after the input file.
@@ -78,6 +81,19 @@ func (m *Main) instrumentCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
+	if *suspendable {
+		decoded, err := binary.Decode(bin)
+		if err != nil {
+			return err
+		}
+		if decoded.Start != nil {
+			return fmt.Errorf("%s: %w: a module with a start function cannot be made suspendable", pos[0], suspend.ErrUnsupported)
+		}
+		if err := suspend.Transform(decoded, suspend.Options{}); err != nil {
+			return fmt.Errorf("%s: %w", pos[0], err)
+		}
+		bin = binary.Encode(decoded)
+	}
 	if err := os.WriteFile(*out, bin, 0o644); err != nil {
 		return err
 	}
@@ -86,8 +102,8 @@ func (m *Main) instrumentCmd(ctx context.Context, args []string) error {
 		if memory > 0 {
 			capText = FormatSize(memory)
 		}
-		fmt.Fprintf(m.Stderr, "%s (%d bytes) -> %s (%d bytes): schedule %s, stack %d frames, memory cap %s, NaN canonicalisation %v\n",
-			pos[0], len(in), *out, len(bin), opts.Schedule, opts.StackLimit, capText, opts.CanonicalizeNaN)
+		fmt.Fprintf(m.Stderr, "%s (%d bytes) -> %s (%d bytes): schedule %s, stack %d frames, memory cap %s, NaN canonicalisation %v, suspendable %v\n",
+			pos[0], len(in), *out, len(bin), opts.Schedule, opts.StackLimit, capText, opts.CanonicalizeNaN, *suspendable)
 	}
 	return nil
 }
