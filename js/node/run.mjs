@@ -4,6 +4,7 @@
 // compared run for run.
 //
 //   node js/node/run.mjs [flags] MODULE.wasm [--] [ARGS...]
+//   node js/node/run.mjs --server URL [--slots N]   (a worker: js/node/net-worker.mjs)
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -255,5 +256,13 @@ async function main(argv) {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
-process.stdin.destroy();
+const argv = process.argv.slice(2);
+if (argv.includes('--server')) {
+  // `node js/node/run.mjs --server URL [--slots N]`: a worker of a coordinator
+  // (js/node/net-worker.mjs), instead of a local run.
+  const { main: serve } = await import('./net-worker.mjs');
+  process.exitCode = await serve(argv);
+} else {
+  process.exitCode = await main(argv);
+  process.stdin.destroy();
+}
