@@ -30,7 +30,8 @@ type command struct {
 
 // commands lists every subcommand; each lives in its own file.
 var commands = map[string]command{
-	"run": {"run a wasm32-wasi program in the sandbox", (*Main).runCmd},
+	"run":    {"run a wasm32-wasi program in the sandbox", (*Main).runCmd},
+	"resume": {"continue a checkpoint of `crowdrun run --checkpoint-dir` to the end", (*Main).resumeCmd},
 	// The instrumenter (issue 3).
 	"instrument": {"add fuel metering and limits to a wasm module", (*Main).instrumentCmd},
 	// Coordinator, workers and submitters (issue 4).

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +31,7 @@ var verdictExitCodes = map[sandbox.Status]int{
 	sandbox.StatusOutputLimit:     125,
 	sandbox.StatusInvalidModule:   126,
 	sandbox.StatusForbiddenImport: 127,
+	sandbox.StatusInvalidSnapshot: 126,
 }
 
 const maxGuestExitCode = 119
@@ -55,8 +58,13 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	fuel := fs.Uint64("fuel", 0, "instruction budget: stop with fuel_exhausted beyond it (0: unlimited)")
 	stack := fs.Uint("stack", instrument.DefaultStackLimit, "call depth limit: stop with stack_overflow beyond it")
 	report := fs.String("report", "", "write a JSON report to `FILE` ('-' for stderr)")
+	every := fs.Uint64("checkpoint-every", 0, "take a checkpoint each time this much `FUEL` has been used (needs --checkpoint-dir)")
+	ckptDir := fs.String("checkpoint-dir", "", "write checkpoints into this new `DIR` (see `crowdrun resume`)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if (*every == 0) != (*ckptDir == "") {
+		return usageError("--checkpoint-every and --checkpoint-dir go together")
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
@@ -114,7 +122,15 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	opts := instrument.DefaultOptions()
 	opts.StackLimit = uint32(*stack)
 	opts.MemoryCapPages = uint32(memory / (64 << 10))
-	mod, err := eng.CompileWith(ctx, bin, opts)
+	var mod *sandbox.Module
+	if *every > 0 {
+		mod, err = eng.CompileSuspendable(ctx, bin, opts)
+		if err == nil && !mod.Suspendable() {
+			return usageError("%s cannot be checkpointed: the suspend rewrite does not support it (a start function, reference-typed locals, or v128 or imported globals)", modPath)
+		}
+	} else {
+		mod, err = eng.CompileWith(ctx, bin, opts)
+	}
 	if err != nil {
 		var se *sandbox.Error
 		if !errors.As(err, &se) {
@@ -125,7 +141,36 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 		out := bufio.NewWriterSize(m.Stdout, 64<<10)
 		in.Stdout = out
 		in.Stderr = m.Stderr
-		rep = eng.Run(ctx, mod, in, sandbox.Limits{MemoryBytes: memory, MaxOutput: int64(maxOutput), Timeout: *timeout, Fuel: *fuel})
+		lim := sandbox.Limits{MemoryBytes: memory, MaxOutput: int64(maxOutput), Timeout: *timeout, Fuel: *fuel, CheckpointEvery: *every}
+		var cd *checkpointDir
+		if *every > 0 {
+			// The whole stdin is kept, for `crowdrun resume`.
+			stdin, err := io.ReadAll(m.Stdin)
+			if err != nil {
+				return fmt.Errorf("reading stdin: %w", err)
+			}
+			in.Stdin = bytes.NewReader(stdin)
+			cfg := &runConfig{Version: runConfigVersion, Args: in.Args, Env: in.Env, Seed: in.Seed, MemoryBytes: memory,
+				MaxOutput: int64(maxOutput), Fuel: *fuel, CheckpointEvery: *every, Module: hex.EncodeToString(mod.Hash[:]), Instrumentation: mod.Metadata}
+			for _, f := range in.Files {
+				cfg.Files = append(cfg.Files, f.Name)
+			}
+			if cfg.Env == nil {
+				cfg.Env = []string{}
+			}
+			if cd, err = newCheckpointDir(*ckptDir, cfg, mod.Instrumented, stdin, in.Files, nil, nil); err != nil {
+				return err
+			}
+			in.Stdout, in.Stderr = cd.wrap(in.Stdout, in.Stderr, 0, 0)
+			cd.flush = out.Flush
+			in.OnCheckpoint = cd.save
+		}
+		rep = eng.Run(ctx, mod, in, lim)
+		if cd != nil {
+			if err := cd.close(); err != nil {
+				return err
+			}
+		}
 		if err := out.Flush(); err != nil {
 			return fmt.Errorf("writing the guest's output: %w", err)
 		}
