@@ -21,7 +21,7 @@ import (
 	"github.com/crowdrun/crowdrun/internal/wasi"
 )
 
-// A checkpoint directory (docs/cli.md) holds everything `crowdrun resume`
+// A checkpoint directory (README.md, "Checkpoints") holds everything `crowdrun resume`
 // needs besides one snapshot:
 //
 //	run.json          the run's configuration (runConfig)

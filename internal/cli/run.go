@@ -20,7 +20,7 @@ import (
 
 // Exit codes of `crowdrun run` for each verdict. A guest's own non-zero exit
 // code passes through when it is below 120 and becomes 119 otherwise, so the
-// codes below always mean the verdict (docs/cli.md).
+// codes below always mean the verdict (README.md).
 var verdictExitCodes = map[sandbox.Status]int{
 	sandbox.StatusOK:              0,
 	sandbox.StatusFuelExhausted:   120,

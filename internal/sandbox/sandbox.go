@@ -30,7 +30,7 @@ import (
 // Status is the verdict of a run.
 type Status string
 
-// The verdicts. docs/cli.md documents each, with the exit code of `crowdrun run`.
+// The verdicts. README.md documents each, with the exit code of `crowdrun run`.
 const (
 	StatusOK              Status = "ok"
 	StatusExit            Status = "exit"
