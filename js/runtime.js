@@ -6,13 +6,15 @@
 // Plain ES module with no Node-only API: it runs in Node and in browsers.
 
 import { rewrite } from './rewrite.js';
-import { Host, InputError, ExitSignal, OutputLimitSignal, MODULE_NAME, SIGNATURES } from './wasi.js';
+import { Host, InputError, HostStateError, ExitSignal, OutputLimitSignal, MODULE_NAME, SIGNATURES } from './wasi.js';
+import { FrameHost, FramesError, FRAME_SIGNATURES, marshalFrames, unmarshalFrames, valueBits, bitsValue } from './frames.js';
+import { Tracker, sha256, hex, encode, encodeDelta, PAGE_SIZE } from './snapshot.js';
 
 /** Verdicts, as in internal/sandbox. */
 export const Status = Object.freeze({
   OK: 'ok', EXIT: 'exit', TRAP: 'trap', MEMORY_LIMIT: 'memory_limit', OUTPUT_LIMIT: 'output_limit',
   TIMEOUT: 'timeout', INVALID_MODULE: 'invalid_module', FORBIDDEN_IMPORT: 'forbidden_import',
-  FUEL_EXHAUSTED: 'fuel_exhausted', STACK_OVERFLOW: 'stack_overflow',
+  FUEL_EXHAUSTED: 'fuel_exhausted', STACK_OVERFLOW: 'stack_overflow', INVALID_SNAPSHOT: 'invalid_snapshot',
 });
 
 export const DEFAULT_MEMORY = 256 * 1024 * 1024;
@@ -31,7 +33,11 @@ const FUEL_GLOBAL = 'crowdrun.fuel';
 const MEM_LIMIT_GLOBAL = 'crowdrun.mem_limit_hit';
 const TRAP_STACK_OVERFLOW = 1;
 const CUSTOM_SECTION = 'crowdrun';
-const CROWDRUN_SIGNATURES = { out_of_fuel: [[], []], trap: [['i32'], []] };
+const CROWDRUN_SIGNATURES = { out_of_fuel: [[], []], trap: [['i32'], []], ...FRAME_SIGNATURES };
+// Continuations (docs/continuations.md).
+const STATE_EXPORT = 'crowdrun.suspend_state';
+const GLOBAL_PREFIX = 'crowdrun.global.';
+const STATE_NORMAL = 0, STATE_UNWINDING = 1, STATE_REWINDING = 2;
 
 const U64 = (x) => BigInt.asUintN(64, x);
 
@@ -45,6 +51,10 @@ class StackOverflow extends Error { constructor() { super('call depth limit exce
 class CrowdrunTrap extends Error { constructor(code) { super(`crowdrun trap ${code}`); } }
 class Timeout extends Error { constructor(msg) { super(msg); } }
 class HostTrap extends Error { constructor(msg) { super(msg); } }
+/** A continuation that does not fit the module (Go's errBadSnapshot). */
+class BadSnapshot extends Error { constructor(msg) { super(`invalid snapshot: ${msg}`); } }
+class MemoryLimitOnResume extends Error { constructor(msg) { super(msg); } }
+class CheckpointFailed extends Error { constructor(msg) { super(`checkpoint: ${msg}`); } }
 
 // ---- a section-level reader for the wasm binary format ----
 
@@ -83,7 +93,7 @@ class Reader {
  */
 export function inspect(bytes) {
   const r = new Reader(bytes, 8);
-  const info = { types: [], imports: [], funcTypes: [], memories: [], exports: [], sections: [], customs: [] };
+  const info = { types: [], imports: [], funcTypes: [], memories: [], exports: [], sections: [], customs: [], globals: [] };
   while (r.pos < r.end) {
     const headerStart = r.pos;
     const id = r.byte();
@@ -126,6 +136,17 @@ export function inspect(bytes) {
       case 5: // memory
         for (let n = s.u32(); n > 0; n--) info.memories.push({ imported: false, ...s.limits() });
         break;
+      case 6: // global
+        try {
+          for (let n = s.u32(); n > 0; n--) {
+            const type = s.byte(), mutable = s.byte() === 1;
+            skipConstExpr(s);
+            info.globals.push({ type, mutable });
+          }
+        } catch {
+          info.globals = null; // an initializer we do not know: not suspendable here
+        }
+        break;
       case 7: // export
         for (let n = s.u32(); n > 0; n--) info.exports.push({ name: s.name(), kind: s.byte(), index: s.u32() });
         break;
@@ -133,6 +154,26 @@ export function inspect(bytes) {
     r.pos = end;
   }
   return info;
+}
+
+// skipConstExpr steps over a constant expression (a global's initializer).
+function skipConstExpr(s) {
+  const leb = () => { while (s.byte() & 0x80); };
+  for (;;) {
+    const op = s.byte();
+    switch (op) {
+      case 0x0b: return;
+      case 0x41: case 0x42: leb(); break; // i32.const, i64.const
+      case 0x43: s.pos += 4; break; // f32.const
+      case 0x44: s.pos += 8; break; // f64.const
+      case 0x23: case 0xd2: s.u32(); break; // global.get, ref.func
+      case 0xd0: leb(); break; // ref.null heaptype
+      case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e: break; // extended constants
+      case 0xfd: if (s.u32() !== 12) throw new Error('unknown constant'); s.pos += 16; break; // v128.const
+      default: throw new Error('unknown constant');
+    }
+    if (s.pos > s.end) throw new Error('unexpected end');
+  }
 }
 
 const sig = (p, q) => `(${p.join(', ')}) -> (${q.join(', ')})`;
@@ -231,7 +272,9 @@ export async function compile(input) {
   let minMem = 0;
   const memExport = info.exports.find((e) => e.kind === 2);
   if (memExport && info.memories[memExport.index]) minMem = info.memories[memExport.index].min * WASM_PAGE;
-  return { bytes, info, module, instrumented, metadata, minMem, variants: new Map() };
+  // A suspendable module (internal/suspend) exports its suspend state.
+  const suspendable = instrumented && info.exports.some((e) => e.kind === 3 && e.name === STATE_EXPORT) && info.globals !== null;
+  return { bytes, info, module, instrumented, suspendable, metadata, minMem, variants: new Map(), hash: null };
 }
 
 /**
@@ -311,6 +354,7 @@ export async function run(guestOrBytes, input = {}, limits = {}) {
       rep = report(e.status, 0, e.message);
     }
   }
+  if (!rep && guestOrBytes.suspendable && !guestOrBytes.hash) guestOrBytes.hash = await sha256(guestOrBytes.bytes);
   if (!rep) rep = await runGuest(guestOrBytes, input, limits);
   rep.wall_ms = Math.floor(performance.now() - start);
   return rep;
@@ -326,26 +370,43 @@ async function runGuest(guest, input, limits) {
   const budget = U64(BigInt(limits.fuel || 0));
   const sliceSize = U64(BigInt(limits.slice || DEFAULT_SLICE));
   const deadline = limits.timeoutMs > 0 ? performance.now() + limits.timeoutMs : 0;
+  // Checkpoints (docs/continuations.md, "Checkpoints"): only for a
+  // suspendable module, as in the Go host.
+  const every = guest.suspendable ? U64(BigInt(limits.checkpointEvery || 0)) : 0n;
+  const resume = input.resume ?? null;
 
   if (guest.minMem > memoryBytes) {
     return report(Status.MEMORY_LIMIT, 0, `the module's initial memory (${guest.minMem} bytes) exceeds the limit of ${memoryBytes} bytes`);
   }
   let global = null; // crowdrun.fuel
+  let stateG = null; // crowdrun.suspend_state
   let base = 0n, s = 0n; // fuel used before this slice; its size
+  let next = 0n, running = false, pending = false, asked = 0;
   const used = () => (global ? U64(base + s - global.value) : base);
+  const hostCfg = {
+    args: input.args, env: input.env, stdin: input.stdin, stdout: input.stdout, stderr: input.stderr,
+    files: input.files, seed: input.seed, maxOutput,
+    fuelUsed: used,
+    // An instrumented module is stopped only where the Go host stops it:
+    // when a slice runs out. Others have no such point but host calls.
+    onCall: () => (guest.instrumented ? peek() : check()),
+  };
   let host;
-  try {
-    host = new Host({
-      args: input.args, env: input.env, stdin: input.stdin, stdout: input.stdout, stderr: input.stderr,
-      files: input.files, seed: input.seed, maxOutput,
-      fuelUsed: used,
-      // An instrumented module is stopped only where the Go host stops it:
-      // when a slice runs out. Others have no such point but host calls.
-      onCall: () => (guest.instrumented ? peek() : check()),
-    });
-  } catch (e) {
-    if (!(e instanceof InputError)) throw e;
-    return report(Status.INVALID_MODULE, 0, 'invalid input: ' + e.message);
+  if (resume) {
+    if (!guest.suspendable) return report(Status.INVALID_SNAPSHOT, 0, 'invalid snapshot: the module is not suspendable');
+    try {
+      host = Host.restore(hostCfg, resume.host);
+    } catch (e) {
+      if (!(e instanceof HostStateError) && !(e instanceof InputError)) throw e;
+      return report(Status.INVALID_SNAPSHOT, 0, 'invalid snapshot: host state: ' + e.message);
+    }
+  } else {
+    try {
+      host = new Host(hostCfg);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      return report(Status.INVALID_MODULE, 0, 'invalid input: ' + e.message);
+    }
   }
   let memory = null;
   const peek = () => {
@@ -358,9 +419,30 @@ async function runGuest(guest, input, limits) {
     peek();
   };
   const stop = (e) => { if (!host.stopped) host.stopped = e; return host.stopped; };
-  const nextSlice = () => {
+  const frames = new FrameHost((e) => { throw stop(e); });
+  const checkpointing = () => every > 0n && running && stateG !== null;
+  const gridPoint = () => U64(next * every) === next * every ? next * every : (1n << 64n) - 1n;
+  // begin: from here on checkpoints are taken, the first at the first grid
+  // point the fuel used has not exceeded yet.
+  const begin = () => {
+    running = true;
+    if (every > 0n) next = base % every !== 0n ? base / every + 1n : (base / every > 1n ? base / every : 1n);
+  };
+  const closeSlice = () => {
+    base = used();
+    s = 0n;
+    global.value = 0n;
+    if (budget > 0n && base > budget) throw stop(new FuelExhausted());
+  };
+  const openSlice = () => {
     let n = sliceSize;
     if (budget > 0n && budget - base < n) n = budget - base;
+    if (checkpointing()) {
+      // A slice never ends beyond the next grid point, so the checkpoint is
+      // the same check whatever other slices there were.
+      const g = gridPoint();
+      n = g > base ? (g - base < n ? g - base : n) : 0n;
+    }
     s = n;
     global.value = BigInt.asIntN(64, n);
   };
@@ -369,17 +451,37 @@ async function runGuest(guest, input, limits) {
     imports[HOST_MODULE] = {
       out_of_fuel: () => {
         if (host.stopped) throw host.stopped;
-        base = used();
-        s = 0n;
-        global.value = 0n;
-        if (budget > 0n && base > budget) throw stop(new FuelExhausted());
+        if (stateG) {
+          const st = stateG.value;
+          if (st === STATE_REWINDING) {
+            // The rewind arrived where the guest suspended: its fuel was
+            // accounted for then.
+            try {
+              frames.rewindDone();
+            } catch (e) {
+              throw stop(new BadSnapshot(e.message));
+            }
+            stateG.value = STATE_NORMAL;
+            return;
+          }
+          if (st !== STATE_NORMAL) throw stop(new BadSnapshot('out_of_fuel called while unwinding'));
+        }
+        closeSlice();
         check();
-        nextSlice();
+        if (checkpointing() && base > gridPoint()) {
+          // Unwind to the host; the counter stays 0 (the canonical state).
+          stateG.value = STATE_UNWINDING;
+          pending = true;
+          asked = performance.now();
+          return;
+        }
+        openSlice();
       },
       trap: (code) => {
         code >>>= 0;
         throw stop(code === TRAP_STACK_OVERFLOW ? new StackOverflow() : new CrowdrunTrap(code));
       },
+      ...frames.imports(),
     };
   }
 
@@ -388,7 +490,7 @@ async function runGuest(guest, input, limits) {
   if (mem0 && mem0.min > capPages) {
     return report(Status.MEMORY_LIMIT, 0, `the module's initial memory (${mem0.min * WASM_PAGE} bytes) exceeds the limit of ${memoryBytes} bytes`);
   }
-  let thrown = null, instance = null, v = null;
+  let thrown = null, instance = null, v = null, checkpoints = 0;
   try {
     v = await variant(guest, capPages);
     instance = await WebAssembly.instantiate(v.module, imports);
@@ -405,9 +507,57 @@ async function runGuest(guest, input, limits) {
         throw new HostTrap(`instrumented module does not export a mutable global "${FUEL_GLOBAL}"`);
       }
       global = g;
-      nextSlice();
+      if (guest.suspendable) {
+        stateG = ex[STATE_EXPORT];
+        if (!(stateG instanceof WebAssembly.Global) || typeof stateG.value !== 'number') {
+          throw new HostTrap(`suspendable module without a mutable ${STATE_EXPORT}`);
+        }
+      }
     }
-    ex._start();
+    const cont = { guest, ex, memory, host, frames, used: () => used() };
+    if (resume) {
+      await restore(cont, resume, memoryBytes);
+      base = resume.fuel;
+      s = 0n;
+      begin();
+      openSlice();
+      stateG.value = STATE_REWINDING;
+    } else if (global) {
+      closeSlice();
+      begin();
+      openSlice();
+    }
+    const tracker = new Tracker();
+    for (;;) {
+      ex._start();
+      if (!stateG || stateG.value === STATE_NORMAL) break;
+      if (stateG.value !== STATE_UNWINDING || !pending) {
+        throw new BadSnapshot(`_start returned in suspend state ${stateG.value}`);
+      }
+      const saved = frames.frames();
+      const snap = capture(cont, saved);
+      const digest = await tracker.hash(snap);
+      checkpoints++;
+      if (input.onCheckpoint) {
+        const cp = {
+          seq: (snap.fuel - 1n) / every, fuel: snap.fuel, snapshot: snap, digest, stateHash: hex(digest.state),
+          captureMs: performance.now() - asked,
+          /** The snapshot's file: full, or a delta against base (a digest). */
+          encode: (opts = {}) => (opts.base ? encodeDelta(opts.base, snap, digest, opts) : encode(snap, digest, opts)),
+        };
+        try {
+          await input.onCheckpoint(cp);
+        } catch (e) {
+          throw new CheckpointFailed(e && e.message);
+        }
+      }
+      // Go on in this instance: the state is what a fresh one would restore.
+      pending = false;
+      begin();
+      openSlice();
+      frames.startRewind(saved);
+      stateG.value = STATE_REWINDING;
+    }
   } catch (e) {
     thrown = e;
   }
@@ -416,15 +566,94 @@ async function runGuest(guest, input, limits) {
   const fuel = guest.instrumented ? used() : 0n;
   let rep = classify(thrown);
   rep.fuel = fuel;
+  if (checkpoints > 0) rep.checkpoints = checkpoints;
   rep.peak_memory_bytes = memory ? memory.buffer.byteLength : 0;
   peek();
-  if (rep.status !== Status.OK && rep.status !== Status.OUTPUT_LIMIT && rep.status !== Status.TIMEOUT &&
+  if (rep.status !== Status.OK && rep.status !== Status.OUTPUT_LIMIT && rep.status !== Status.TIMEOUT && rep.status !== Status.INVALID_SNAPSHOT &&
       hitLimit(guest, instance, v, rep.peak_memory_bytes, capPages)) {
     const memCap = guest.metadata && guest.metadata.memory_cap_pages ? guest.metadata.memory_cap_pages * WASM_PAGE : MAX_MEMORY;
     rep.message = `memory limit of ${Math.min(memoryBytes, memCap)} bytes reached (guest then: ${describe(rep)})`;
     rep.status = Status.MEMORY_LIMIT;
   }
   return rep;
+}
+
+/** The exported global crowdrun.global.i with its type, or null. */
+function globalOf(c, i) {
+  const g = c.ex[GLOBAL_PREFIX + i];
+  const t = c.guest.info.globals[i];
+  return g instanceof WebAssembly.Global && t ? { g, type: t.type, mutable: t.mutable } : null;
+}
+
+/** capture is the canonical state of the suspended guest (a snapshot whose pages alias its memory). */
+function capture(c, saved) {
+  const snap = {
+    moduleHash: c.guest.hash, fuel: c.used(), frames: marshalFrames(saved), host: c.host.marshal(), pages: [], globals: [],
+  };
+  if (c.memory) {
+    const buf = c.memory.buffer, n = buf.byteLength / PAGE_SIZE;
+    for (let i = 0; i < n; i++) snap.pages.push(new Uint8Array(buf, i * PAGE_SIZE, PAGE_SIZE));
+  }
+  const n = c.guest.info.globals.length;
+  for (let i = 0; i < n; i++) {
+    const x = globalOf(c, i);
+    if (!x) throw new HostTrap(`suspendable module does not export global ${i}`);
+    snap.globals.push({ type: x.type, lo: valueBits(x.type, x.g.value), hi: 0n });
+  }
+  return snap;
+}
+
+/**
+ * restore puts a fresh instance in the state snap describes and prepares
+ * the rewind (Go's runner.restore). Nothing of snap is trusted.
+ */
+async function restore(c, snap, memoryBytes) {
+  if (!c.guest.hash) c.guest.hash = await sha256(c.guest.bytes);
+  const mh = c.guest.hash;
+  if (!(snap.moduleHash instanceof Uint8Array) || hex(snap.moduleHash) !== hex(mh)) {
+    throw new BadSnapshot(`it belongs to module ${hex((snap.moduleHash ?? new Uint8Array(8)).subarray(0, 8))}, not ${hex(mh.subarray(0, 8))}`);
+  }
+  let saved;
+  try {
+    saved = unmarshalFrames(snap.frames);
+  } catch (e) {
+    if (!(e instanceof FramesError)) throw e;
+    throw new BadSnapshot(e.message);
+  }
+  if (saved.length === 0) throw new BadSnapshot('no frames');
+  if (!c.memory) {
+    if (snap.pages.length !== 0) throw new BadSnapshot('memory for a module without memory');
+  } else {
+    const have = c.memory.buffer.byteLength / PAGE_SIZE, want = snap.pages.length;
+    if (want < have) throw new BadSnapshot(`memory of ${want} pages, below the module's minimum of ${have}`);
+    if (want > have) {
+      try {
+        c.memory.grow(want - have);
+      } catch {
+        throw new MemoryLimitOnResume(`memory limit: the snapshot's memory (${want} pages) is above the limit`);
+      }
+    }
+    const buf = new Uint8Array(c.memory.buffer);
+    if (buf.length !== want * PAGE_SIZE) throw new BadSnapshot('cannot map the memory');
+    snap.pages.forEach((p, i) => {
+      if (p === null) buf.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+      else if (p.length !== PAGE_SIZE) throw new BadSnapshot(`page ${i} has ${p.length} bytes`);
+      else buf.set(p, i * PAGE_SIZE);
+    });
+  }
+  const n = c.guest.info.globals.length;
+  if (snap.globals.length !== n) throw new BadSnapshot(`${snap.globals.length} globals, the module has ${n}`);
+  snap.globals.forEach((sg, i) => {
+    const x = globalOf(c, i);
+    if (!x || x.type !== sg.type || sg.hi !== 0n) throw new BadSnapshot(`global ${i} has the wrong type`);
+    if (x.mutable) x.g.value = bitsValue(x.type, sg.lo);
+    else if (valueBits(x.type, x.g.value) !== sg.lo) throw new BadSnapshot(`immutable global ${i} differs from the module's`);
+  });
+  const st = c.ex[STATE_EXPORT].value;
+  if (st !== STATE_UNWINDING) throw new BadSnapshot(`suspend state ${st}, want ${STATE_UNWINDING}`);
+  const fuel = c.ex[FUEL_GLOBAL].value;
+  if (fuel !== 0n) throw new BadSnapshot(`fuel counter ${fuel}, want 0`);
+  c.frames.startRewind(saved);
 }
 
 // hitLimit says whether a memory.grow failed because of the memory limit,
@@ -469,6 +698,10 @@ function classify(e) {
   if (e instanceof StackOverflow) return report(Status.STACK_OVERFLOW, 0, e.message);
   if (e instanceof Timeout) return report(Status.TIMEOUT, 0, e.message);
   if (e instanceof CrowdrunTrap || e instanceof HostTrap) return report(Status.TRAP, 0, e.message);
+  if (e instanceof BadSnapshot) return report(Status.INVALID_SNAPSHOT, 0, firstLine(e.message));
+  if (e instanceof FramesError) return report(Status.INVALID_SNAPSHOT, 0, firstLine(e.message));
+  if (e instanceof MemoryLimitOnResume) return report(Status.MEMORY_LIMIT, 0, firstLine(e.message));
+  if (e instanceof CheckpointFailed) return report(Status.TIMEOUT, 0, firstLine(e.message));
   if (e instanceof WebAssembly.RuntimeError) {
     const m = firstLine(e.message);
     const t = TRAPS.find(([v8]) => m === v8);
@@ -492,6 +725,7 @@ export function reportJSON(rep) {
   const lines = [`  "status": ${q(rep.status)}`, `  "exit_code": ${rep.exit_code}`];
   if (rep.message) lines.push(`  "message": ${q(rep.message)}`);
   lines.push(`  "wall_ms": ${rep.wall_ms}`, `  "peak_memory_bytes": ${rep.peak_memory_bytes}`, `  "fuel": ${BigInt(rep.fuel)}`);
+  if (rep.checkpoints) lines.push(`  "checkpoints": ${rep.checkpoints}`);
   return '{\n' + lines.join(',\n') + '\n}\n';
 }
 
@@ -500,6 +734,6 @@ export function exitCodeFor(rep) {
   if (rep.status === Status.EXIT) return Math.min(rep.exit_code, 119);
   return {
     ok: 0, fuel_exhausted: 120, stack_overflow: 121, trap: 122, memory_limit: 123,
-    timeout: 124, output_limit: 125, invalid_module: 126, forbidden_import: 127,
+    timeout: 124, output_limit: 125, invalid_module: 126, forbidden_import: 127, invalid_snapshot: 126,
   }[rep.status] ?? 0;
 }
