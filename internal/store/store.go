@@ -25,6 +25,9 @@ var (
 	ErrLeaseNotHeld = errors.New("lease not held")
 	// ErrJobFinished: the job is already done or cancelled.
 	ErrJobFinished = errors.New("job already finished")
+	// ErrCheckpointOrder: a checkpoint that does not come after the
+	// replica's latest accepted one (same or lower sequence number or fuel).
+	ErrCheckpointOrder = errors.New("checkpoint out of order")
 )
 
 // JobState, TaskState and ReplicaState are documented with their transitions
@@ -49,6 +52,16 @@ const (
 	ReplicaLeased    ReplicaState = "leased"
 	ReplicaDone      ReplicaState = "done"
 	ReplicaCancelled ReplicaState = "cancelled"
+)
+
+// SegmentState is how a segment (one lease of a replica) ended.
+type SegmentState string
+
+const (
+	SegmentFinished SegmentState = "done"     // the replica's result was accepted
+	SegmentLost     SegmentState = "lost"     // the worker left: disconnect, missed heartbeats, lease expiry, restart
+	SegmentReleased SegmentState = "released" // the worker gave the lease back (graceful shutdown)
+	SegmentRevoked  SegmentState = "revoked"  // the job was cancelled while it ran
 )
 
 // Hash is the content address of a blob: lowercase hex SHA-256.
@@ -101,6 +114,10 @@ type Job struct {
 	TaskCount  int
 	CreatedAt  time.Time
 	FinishedAt time.Time // zero while running
+	// Suspendable: the stored module can be suspended, so its replicas run
+	// in segments between checkpoints. False for a module the suspend
+	// rewrite refused: it runs whole, without checkpoints.
+	Suspendable bool
 }
 
 // JobCounts is the progress of a job's tasks and replicas.
@@ -108,6 +125,13 @@ type JobCounts struct {
 	TasksDone, TasksDisputed, TasksCancelled, TasksPending int
 	ReplicasQueued, ReplicasLeased                         int
 	Fuel                                                   uint64 // sum over finished tasks
+
+	// Continuations (docs/checkpointing.md).
+	Checkpoints  int    // checkpoints accepted
+	Resumes      int    // segments leased to start from a checkpoint
+	LostSegments int    // segments whose worker left (SegmentLost)
+	FuelLost     uint64 // over lost segments: fuel reached − fuel at their last accepted checkpoint
+	Mismatches   int    // checkpoints whose state hash differs from another replica's at the same sequence number
 }
 
 type Task struct {
@@ -169,6 +193,42 @@ type Lease struct {
 	Seed       uint64
 	Limits     Limits
 	Deadline   time.Time
+
+	// CheckpointEvery is the task's fuel grid: checkpoint k is taken at the
+	// first fuel check past k·CheckpointEvery. 0: no checkpoints.
+	CheckpointEvery uint64
+	// Resume is the checkpoint to continue from; nil: from the start.
+	Resume *Checkpoint
+}
+
+// Checkpoint is an accepted checkpoint of a replica.
+type Checkpoint struct {
+	ReplicaID    int64
+	Seq          uint64 // k: fuel is past k·grid
+	Fuel         uint64 // fuel used since the start of the replica
+	StateHash    string // hex state hash (snapshot.Digest.State)
+	SnapshotHash string // blob holding the full encoded snapshot
+	// StdoutHash and StderrHash are blobs of the output produced since the
+	// replica's previous checkpoint (or its start).
+	StdoutHash string
+	StderrHash string
+	Worker     string
+	CostMS     float64 // the worker's measured capture + encode time
+	CreatedAt  time.Time
+}
+
+// Segment is one lease of a replica that has ended.
+type Segment struct {
+	ReplicaID   int64
+	TaskIndex   int
+	Worker      string
+	State       SegmentState
+	ResumeSeq   uint64 // checkpoint it started from (0: the start)
+	FuelStart   uint64 // fuel at that checkpoint
+	FuelEnd     uint64 // fuel at its last accepted checkpoint, or its final fuel if done
+	FuelReached uint64 // fuel the worker reported reaching (progress), ≥ FuelEnd
+	StartedAt   time.Time
+	EndedAt     time.Time
 }
 
 // RevokedLease names a lease taken back (job cancelled, session ended).
@@ -189,6 +249,8 @@ type JobInsertParams struct {
 	Replicas   int // ≥ 1
 	Limits     Limits
 	Tasks      []TaskSpec
+	// Suspendable: see Job.Suspendable.
+	Suspendable bool
 	// Blobs are put in the same transaction as the job (module, stdins, files).
 	Blobs [][]byte
 	Now   time.Time
@@ -228,6 +290,9 @@ type SessionEndParams struct {
 	ID     int64
 	Reason string
 	Now    time.Time
+	// Progress is the fuel each lease had reached (from heartbeats), for
+	// the work lost with it.
+	Progress map[string]uint64
 }
 
 type SessionEndAllParams struct {
@@ -243,11 +308,19 @@ type ReplicaLeaseParams struct {
 	Max       int
 	Deadline  time.Time
 	Now       time.Time
+	// CheckpointEvery is the grid given to a task of a suspendable job when
+	// its first replica is leased; a task keeps its grid for life.
+	CheckpointEvery uint64
+	// Resume: the session can continue from a checkpoint. If not, a replica
+	// with checkpoints is leased to run from the start.
+	Resume bool
 }
 
 type ReplicaRenewParams struct {
 	SessionID int64
 	Deadline  time.Time
+	// Progress records the fuel each lease has reached (from heartbeats).
+	Progress map[string]uint64
 }
 
 // ReplicaResult is one worker report. Stdout and Stderr are stored as blobs
@@ -283,6 +356,39 @@ type ReplicaRequeueExpiredParams struct{ Now time.Time }
 type ReplicaReleaseParams struct {
 	SessionID int64
 	LeaseIDs  []string
+	Progress  map[string]uint64
+	Now       time.Time
+}
+
+// CheckpointAddParams records a checkpoint the coordinator has verified
+// (the delta applied to the base, the state hash checked). Snapshot, Stdout
+// and Stderr are stored as blobs in the same transaction.
+type CheckpointAddParams struct {
+	SessionID int64
+	LeaseID   string
+	Seq       uint64
+	Fuel      uint64
+	StateHash string
+	Snapshot  []byte // the full encoded snapshot
+	Stdout    []byte // output since the previous checkpoint of the replica
+	Stderr    []byte
+	CostMS    float64
+	Now       time.Time
+}
+
+// CheckpointAdded is what CheckpointAdd did.
+type CheckpointAdded struct {
+	ReplicaID, TaskID, JobID int64
+	// Mismatch: another replica of the task has a checkpoint with the same
+	// sequence number and a different state hash (recorded on both).
+	Mismatch bool
+}
+
+type CheckpointListParams struct{ ReplicaID int64 }
+
+type SegmentListParams struct {
+	JobID int64
+	Limit int
 }
 
 // WorkerStat is one worker name's record.
@@ -345,8 +451,20 @@ type Store interface {
 	// ReplicaCountQueued counts replicas waiting for a worker.
 	ReplicaCountQueued(ctx context.Context) (int, error)
 
-	// WorkerStats sums, per worker name, the segments it completed, their
-	// fuel and its sessions.
+	// CheckpointAdd records a verified checkpoint of a leased replica: it
+	// becomes the replica's latest, from which a later lease resumes. It
+	// returns ErrLeaseNotHeld if the session does not hold the lease, and
+	// ErrCheckpointOrder unless Seq and Fuel exceed the latest's; either
+	// way nothing changes.
+	CheckpointAdd(ctx context.Context, p *CheckpointAddParams) (*CheckpointAdded, error)
+	// CheckpointList lists a replica's accepted checkpoints by sequence.
+	CheckpointList(ctx context.Context, p *CheckpointListParams) ([]*Checkpoint, error)
+	// SegmentList lists a job's ended segments, oldest first.
+	SegmentList(ctx context.Context, p *SegmentListParams) ([]*Segment, error)
+
+	// WorkerStats sums, per worker name, the segments that saved work
+	// (finished, or ended after an accepted checkpoint), the fuel they saved
+	// (FuelEnd − FuelStart) and its sessions.
 	WorkerStats(ctx context.Context) ([]*WorkerStat, error)
 
 	TokenInsert(ctx context.Context, p *TokenInsertParams) (*Token, error)

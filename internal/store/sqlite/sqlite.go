@@ -38,22 +38,28 @@ type DB struct {
 // Hot statements (keys of DB.stmts).
 const (
 	qPutBlob        = `INSERT INTO blobs(hash, data, size, created_at) VALUES(?,?,?,?) ON CONFLICT(hash) DO NOTHING`
-	qReplicaByLease = `SELECT r.id, r.task_id, r.job_id, r.state, r.session_id, coalesce(r.worker,''), j.replicas FROM replicas r JOIN jobs j ON j.id = r.job_id WHERE r.lease_id = ?`
+	qReplicaByLease = `SELECT r.id, r.task_id, r.job_id, r.state, r.session_id, coalesce(r.worker,''), j.replicas, r.attempts, r.seg_resume_seq, r.seg_fuel_start, coalesce(r.seg_started_at, 0) FROM replicas r JOIN jobs j ON j.id = r.job_id WHERE r.lease_id = ?`
 	qReplicaDone    = `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, wall_ms = ?, finished_at = ? WHERE id = ?`
-	qSegment        = `INSERT INTO segments(replica_id, seq, state, worker, session_id, fuel_start, fuel_end, finished_at) VALUES(?,0,'done',?,?,0,?,?)`
+	qSegment        = `INSERT INTO segments(replica_id, job_id, seq, state, worker, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at) VALUES(?,?,?,'done',?,?,?,?,?,?,?,?)`
 	qTaskReplicas   = `SELECT state, coalesce(status,''), coalesce(exit_code,0), coalesce(message,''), coalesce(stdout_hash,''), coalesce(stderr_hash,''), coalesce(fuel,0) FROM replicas WHERE task_id = ? ORDER BY idx`
 	qJobFinished    = `UPDATE jobs SET tasks_finished = tasks_finished + 1, tasks_disputed = tasks_disputed + ?, fuel_done = fuel_done + ? WHERE id = ? RETURNING tasks_finished, task_count`
 	qTaskDone       = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?, result_seq = ? WHERE id = ?`
 	qSessionOpen    = `SELECT count(*) FROM sessions WHERE id = ? AND ended_at IS NULL`
 	qQueued         = `
 			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, b.data, t.args, t.env, t.files, t.seed,
-			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts
+			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts,
+			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, '')
 			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
 			WHERE r.state = 'queued'
-			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.worker = ?)
+			  -- Never two replicas of a task to one worker: not one it holds or
+			  -- ran, nor one of which it ran a segment (a requeued replica
+			  -- forgets its worker, its segments do not).
+			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.id != r.id
+			                  AND (o.worker = ?1 OR EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND g.worker = ?1)))
 			ORDER BY r.priority DESC, r.id
-			LIMIT ?`
-	qLeaseReplica = `UPDATE replicas SET state = 'leased', worker = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1 WHERE id = ?`
+			LIMIT ?2`
+	qLeaseReplica = `UPDATE replicas SET state = 'leased', worker = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1,
+			seg_resume_seq = ?, seg_fuel_start = ?, seg_fuel_end = ?, seg_progress = ?, seg_started_at = ? WHERE id = ?`
 )
 
 func (db *DB) prepare(ctx context.Context) error {
@@ -107,6 +113,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if _, err := w.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: creating the schema in %s: %w", path, interpretError(err))
+	}
+	if err := migrate(ctx, w); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if err := db.prepare(ctx); err != nil {
 		db.Close()
@@ -199,14 +209,14 @@ func (db *DB) BlobGet(ctx context.Context, hash string) ([]byte, error) {
 	return data, interpretError(err)
 }
 
-const jobCols = `id, owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, finished_at`
+const jobCols = `id, owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, finished_at, suspendable`
 
 func scanJob(sc interface{ Scan(...any) error }) (*store.Job, error) {
 	var j store.Job
 	var created int64
 	var finished sql.NullInt64
 	err := sc.Scan(&j.ID, &j.Owner, &j.Name, &j.ModuleHash, &j.State, &j.Priority, &j.Replicas,
-		&j.Limits.Fuel, &j.Limits.MemoryBytes, &j.Limits.MaxOutput, &j.Limits.TimeoutMS, &j.TaskCount, &created, &finished)
+		&j.Limits.Fuel, &j.Limits.MemoryBytes, &j.Limits.MaxOutput, &j.Limits.TimeoutMS, &j.TaskCount, &created, &finished, &j.Suspendable)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -227,9 +237,9 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at)
-			VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`, p.Owner, p.Name, p.ModuleHash, store.JobRunning, p.Priority, p.Replicas,
-			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, len(p.Tasks), now)
+		res, err := tx.ExecContext(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, suspendable)
+			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`, p.Owner, p.Name, p.ModuleHash, store.JobRunning, p.Priority, p.Replicas,
+			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, len(p.Tasks), now, p.Suspendable)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -318,8 +328,10 @@ func (db *DB) JobCounts(ctx context.Context, jobID int64) (*store.JobCounts, err
 	var total, finished int
 	err := db.r.QueryRowContext(ctx, `SELECT task_count, tasks_finished, tasks_disputed, tasks_cancelled, fuel_done,
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'queued'),
-		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'leased')
-		FROM jobs WHERE id = ?`, jobID).Scan(&total, &finished, &c.TasksDisputed, &c.TasksCancelled, &c.Fuel, &c.ReplicasQueued, &c.ReplicasLeased)
+		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'leased'),
+		checkpoints, resumes, lost_segments, fuel_lost, mismatches
+		FROM jobs WHERE id = ?`, jobID).Scan(&total, &finished, &c.TasksDisputed, &c.TasksCancelled, &c.Fuel, &c.ReplicasQueued, &c.ReplicasLeased,
+		&c.Checkpoints, &c.Resumes, &c.LostSegments, &c.FuelLost, &c.Mismatches)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -345,6 +357,9 @@ func (db *DB) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store.J
 			return err
 		}
 		now := ms(p.Now)
+		if _, err := endSegments(ctx, tx, store.SegmentRevoked, now, nil, `job_id = ?`, p.ID); err != nil {
+			return err
+		}
 		for _, st := range []struct {
 			q    string
 			args []any
@@ -448,6 +463,38 @@ func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*s
 
 const requeueSQL = `UPDATE replicas SET state = 'queued', worker = NULL, session_id = NULL, lease_id = NULL, lease_deadline = NULL WHERE state = 'leased' AND `
 
+// endSegments ends the segments of the leased replicas matching where (a
+// condition on replicas' columns) and requeues those replicas. progress
+// (lease id → fuel reached) is recorded first. A lost segment adds to its
+// job's churn counters: the fuel it reached beyond its last accepted
+// checkpoint is the work lost.
+func endSegments(ctx context.Context, tx *sql.Tx, state store.SegmentState, now int64, progress map[string]uint64, where string, args ...any) (int64, error) {
+	for id, f := range progress {
+		if _, err := tx.ExecContext(ctx, `UPDATE replicas SET seg_progress = max(seg_progress, ?) WHERE lease_id = ? AND state = 'leased'`, int64(min(f, 1<<62)), id); err != nil {
+			return 0, interpretError(err)
+		}
+	}
+	a := append([]any{state, now}, args...)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
+		SELECT id, job_id, attempts, ?, coalesce(worker, ''), session_id, seg_resume_seq, seg_fuel_start, seg_fuel_end, max(seg_progress, seg_fuel_end), seg_started_at, ?
+		FROM replicas WHERE state = 'leased' AND `+where, a...); err != nil {
+		return 0, interpretError(err)
+	}
+	if state == store.SegmentLost {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET lost_segments = lost_segments + x.n, fuel_lost = fuel_lost + x.f
+			FROM (SELECT job_id, count(*) AS n, sum(max(seg_progress, seg_fuel_end) - seg_fuel_end) AS f FROM replicas WHERE state = 'leased' AND `+where+` GROUP BY job_id) AS x
+			WHERE jobs.id = x.job_id`, args...); err != nil {
+			return 0, interpretError(err)
+		}
+	}
+	res, err := tx.ExecContext(ctx, requeueSQL+where, args...)
+	if err != nil {
+		return 0, interpretError(err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 func (db *DB) SessionEnd(ctx context.Context, p *store.SessionEndParams) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -458,12 +505,8 @@ func (db *DB) SessionEnd(ctx context.Context, p *store.SessionEndParams) (int, e
 		if k, _ := res.RowsAffected(); k == 0 {
 			return store.ErrNotFound
 		}
-		res, err = tx.ExecContext(ctx, requeueSQL+`session_id = ?`, p.ID)
-		if err != nil {
-			return interpretError(err)
-		}
-		n, _ = res.RowsAffected()
-		return nil
+		n, err = endSegments(ctx, tx, store.SegmentLost, ms(p.Now), p.Progress, `session_id = ?`, p.ID)
+		return err
 	})
 	return int(n), err
 }
@@ -474,12 +517,9 @@ func (db *DB) SessionEndAll(ctx context.Context, p *store.SessionEndAllParams) (
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL`, ms(p.Now), p.Reason); err != nil {
 			return interpretError(err)
 		}
-		res, err := tx.ExecContext(ctx, requeueSQL+`1`)
-		if err != nil {
-			return interpretError(err)
-		}
-		n, _ = res.RowsAffected()
-		return nil
+		var err error
+		n, err = endSegments(ctx, tx, store.SegmentLost, ms(p.Now), nil, `1`)
+		return err
 	})
 	return int(n), err
 }
@@ -530,13 +570,17 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			return interpretError(err)
 		}
 		seen := map[int64]bool{} // one replica per task per worker, within this batch too
-		var attempts []int
+		var newGrid []*store.Lease
 		for rows.Next() {
 			var l store.Lease
 			var args, env, files string
 			var att int
+			var suspendable bool
+			var grid int64
+			var ck store.Checkpoint
 			if err := rows.Scan(&l.ReplicaID, &l.TaskID, &l.JobID, &l.TaskIndex, &l.ModuleHash, &l.StdinHash, &l.Stdin, &args, &env, &files, &l.Seed,
-				&l.Limits.Fuel, &l.Limits.MemoryBytes, &l.Limits.MaxOutput, &l.Limits.TimeoutMS, &att); err != nil {
+				&l.Limits.Fuel, &l.Limits.MemoryBytes, &l.Limits.MaxOutput, &l.Limits.TimeoutMS, &att,
+				&suspendable, &grid, &ck.Seq, &ck.Fuel, &ck.StateHash, &ck.SnapshotHash); err != nil {
 				rows.Close()
 				return interpretError(err)
 			}
@@ -549,16 +593,39 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			json.Unmarshal([]byte(files), &l.Files)
 			l.LeaseID = fmt.Sprintf("%d.%d", l.ReplicaID, att+1)
 			l.Deadline = time.UnixMilli(ms(p.Deadline))
+			if suspendable && grid == 0 && p.CheckpointEvery > 0 {
+				grid = int64(p.CheckpointEvery)
+				newGrid = append(newGrid, &l)
+			}
+			if p.Resume && suspendable {
+				l.CheckpointEvery = uint64(grid)
+				if ck.Seq > 0 {
+					ck.ReplicaID = l.ReplicaID
+					l.Resume = &ck
+				}
+			}
 			out = append(out, &l)
-			attempts = append(attempts, att)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return interpretError(err)
 		}
 		upd := db.st(ctx, tx, qLeaseReplica)
+		now := ms(p.Now)
 		for _, l := range out {
-			if _, err := upd.ExecContext(ctx, p.Worker, p.SessionID, l.LeaseID, ms(p.Deadline), l.ReplicaID); err != nil {
+			var seq, fuel uint64
+			if l.Resume != nil {
+				seq, fuel = l.Resume.Seq, l.Resume.Fuel
+				if _, err := tx.ExecContext(ctx, `UPDATE jobs SET resumes = resumes + 1 WHERE id = ?`, l.JobID); err != nil {
+					return interpretError(err)
+				}
+			}
+			if _, err := upd.ExecContext(ctx, p.Worker, p.SessionID, l.LeaseID, ms(p.Deadline), seq, fuel, fuel, fuel, now, l.ReplicaID); err != nil {
+				return interpretError(err)
+			}
+		}
+		for _, l := range newGrid {
+			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET grid = ? WHERE id = ? AND grid IS NULL`, p.CheckpointEvery, l.TaskID); err != nil {
 				return interpretError(err)
 			}
 		}
@@ -573,7 +640,16 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 func (db *DB) ReplicaRenew(ctx context.Context, p *store.ReplicaRenewParams) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE replicas SET lease_deadline = ? WHERE state = 'leased' AND session_id = ?`, ms(p.Deadline), p.SessionID)
-		return interpretError(err)
+		if err != nil {
+			return interpretError(err)
+		}
+		for id, f := range p.Progress {
+			if _, err := tx.ExecContext(ctx, `UPDATE replicas SET seg_progress = max(seg_progress, ?) WHERE lease_id = ? AND session_id = ? AND state = 'leased'`,
+				int64(min(f, 1<<62)), id, p.SessionID); err != nil {
+				return interpretError(err)
+			}
+		}
+		return nil
 	})
 }
 
@@ -600,27 +676,40 @@ func (db *DB) complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, 
 	var o store.ReplicaOutcome
 	var repID, sess sql.NullInt64
 	var state, worker string
-	var replicas int
-	err := db.st(ctx, tx, qReplicaByLease).QueryRowContext(ctx, r.LeaseID).Scan(&repID, &o.TaskID, &o.JobID, &state, &sess, &worker, &replicas)
+	var replicas, attempts int
+	var resumeSeq, fuelStart uint64
+	var started int64
+	err := db.st(ctx, tx, qReplicaByLease).QueryRowContext(ctx, r.LeaseID).Scan(&repID, &o.TaskID, &o.JobID, &state, &sess, &worker, &replicas,
+		&attempts, &resumeSeq, &fuelStart, &started)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && (state != string(store.ReplicaLeased) || sess.Int64 != r.SessionID)) {
 		return store.ReplicaOutcome{Err: store.ErrLeaseNotHeld}, nil
 	}
 	if err != nil {
 		return o, interpretError(err)
 	}
-	outH, err := db.putBlob(ctx, tx, r.Stdout, now)
+	stdout, stderr := r.Stdout, r.Stderr
+	if resumeSeq > 0 {
+		// The segment's output follows the output up to the checkpoint it
+		// resumed from.
+		pre, pre2, err := db.outputUpTo(ctx, tx, repID.Int64, resumeSeq)
+		if err != nil {
+			return o, err
+		}
+		stdout, stderr = append(pre, stdout...), append(pre2, stderr...)
+	}
+	outH, err := db.putBlob(ctx, tx, stdout, now)
 	if err != nil {
 		return o, err
 	}
-	errH, err := db.putBlob(ctx, tx, r.Stderr, now)
+	errH, err := db.putBlob(ctx, tx, stderr, now)
 	if err != nil {
 		return o, err
 	}
 	if _, err := db.st(ctx, tx, qReplicaDone).ExecContext(ctx, r.Status, r.ExitCode, r.Message, outH, errH, r.Fuel, r.WallMS, now, repID.Int64); err != nil {
 		return o, interpretError(err)
 	}
-	// One segment per replica until continuations split replicas.
-	if _, err := db.st(ctx, tx, qSegment).ExecContext(ctx, repID.Int64, worker, r.SessionID, r.Fuel, now); err != nil {
+	if _, err := db.st(ctx, tx, qSegment).ExecContext(ctx, repID.Int64, o.JobID, attempts, worker, r.SessionID, resumeSeq, fuelStart,
+		int64(min(r.Fuel, 1<<62)), int64(min(r.Fuel, 1<<62)), started, now); err != nil {
 		return o, interpretError(err)
 	}
 	this := store.Result{Status: r.Status, ExitCode: r.ExitCode, Message: r.Message, StdoutHash: outH, StderrHash: errH, Fuel: r.Fuel}
@@ -691,8 +780,8 @@ func (db *DB) ReplicaRequeueExpired(ctx context.Context, p *store.ReplicaRequeue
 		if err != nil || len(revoked) == 0 {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, requeueSQL+`lease_deadline < ?`, ms(p.Now))
-		return interpretError(err)
+		_, err = endSegments(ctx, tx, store.SegmentLost, ms(p.Now), nil, `lease_deadline < ?`, ms(p.Now))
+		return err
 	})
 	return revoked, err
 }
@@ -729,11 +818,14 @@ func (db *DB) ReplicaRelease(ctx context.Context, p *store.ReplicaReleaseParams)
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		for _, id := range p.LeaseIDs {
-			res, err := tx.ExecContext(ctx, requeueSQL+`session_id = ? AND lease_id = ?`, p.SessionID, id)
-			if err != nil {
-				return interpretError(err)
+			var prog map[string]uint64
+			if f, ok := p.Progress[id]; ok {
+				prog = map[string]uint64{id: f}
 			}
-			k, _ := res.RowsAffected()
+			k, err := endSegments(ctx, tx, store.SegmentReleased, ms(p.Now), prog, `session_id = ? AND lease_id = ?`, p.SessionID, id)
+			if err != nil {
+				return err
+			}
 			n += k
 		}
 		return nil
@@ -750,8 +842,8 @@ func (db *DB) ReplicaCountQueued(ctx context.Context) (int, error) {
 func (db *DB) WorkerStats(ctx context.Context) ([]*store.WorkerStat, error) {
 	rows, err := db.r.QueryContext(ctx, `
 		SELECT s.worker, count(*), sum(s.ended_at IS NULL),
-		       coalesce((SELECT count(*) FROM segments g WHERE g.worker = s.worker), 0),
-		       coalesce((SELECT sum(fuel_end) FROM segments g WHERE g.worker = s.worker), 0)
+		       coalesce((SELECT count(*) FROM segments g WHERE g.worker = s.worker AND (g.state = 'done' OR g.fuel_end > g.fuel_start)), 0),
+		       coalesce((SELECT sum(max(coalesce(fuel_end, 0) - fuel_start, 0)) FROM segments g WHERE g.worker = s.worker), 0)
 		FROM sessions s GROUP BY s.worker ORDER BY s.worker`)
 	if err != nil {
 		return nil, interpretError(err)
@@ -764,6 +856,131 @@ func (db *DB) WorkerStats(ctx context.Context) ([]*store.WorkerStat, error) {
 			return nil, interpretError(err)
 		}
 		out = append(out, &w)
+	}
+	return out, interpretError(rows.Err())
+}
+
+// outputUpTo concatenates the output chunks of a replica's checkpoints up to
+// seq: its whole output up to that checkpoint.
+func (db *DB) outputUpTo(ctx context.Context, tx *sql.Tx, replica int64, seq uint64) (stdout, stderr []byte, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT o.data, e.data FROM checkpoints c JOIN blobs o ON o.hash = c.stdout_hash JOIN blobs e ON e.hash = c.stderr_hash
+		WHERE c.replica_id = ? AND c.seq <= ? ORDER BY c.seq`, replica, seq)
+	if err != nil {
+		return nil, nil, interpretError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o, e []byte
+		if err := rows.Scan(&o, &e); err != nil {
+			return nil, nil, interpretError(err)
+		}
+		stdout, stderr = append(stdout, o...), append(stderr, e...)
+	}
+	return stdout, stderr, interpretError(rows.Err())
+}
+
+func (db *DB) CheckpointAdd(ctx context.Context, p *store.CheckpointAddParams) (*store.CheckpointAdded, error) {
+	var out store.CheckpointAdded
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var state, worker string
+		var sess sql.NullInt64
+		var seq, fuel uint64
+		err := tx.QueryRowContext(ctx, `SELECT id, task_id, job_id, state, session_id, coalesce(worker, ''), ckpt_seq, ckpt_fuel FROM replicas WHERE lease_id = ?`, p.LeaseID).
+			Scan(&out.ReplicaID, &out.TaskID, &out.JobID, &state, &sess, &worker, &seq, &fuel)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && (state != string(store.ReplicaLeased) || sess.Int64 != p.SessionID)) {
+			return store.ErrLeaseNotHeld
+		}
+		if err != nil {
+			return interpretError(err)
+		}
+		if p.Seq <= seq || p.Fuel <= fuel || p.Seq >= 1<<62 || p.Fuel >= 1<<62 {
+			return fmt.Errorf("%w: checkpoint %d at fuel %d after %d at fuel %d", store.ErrCheckpointOrder, p.Seq, p.Fuel, seq, fuel)
+		}
+		now := ms(p.Now)
+		snapH, err := db.putBlob(ctx, tx, p.Snapshot, now)
+		if err != nil {
+			return err
+		}
+		outH, err := db.putBlob(ctx, tx, p.Stdout, now)
+		if err != nil {
+			return err
+		}
+		errH, err := db.putBlob(ctx, tx, p.Stderr, now)
+		if err != nil {
+			return err
+		}
+		var differ int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM checkpoints WHERE task_id = ? AND seq = ? AND replica_id != ? AND state_hash != ?`,
+			out.TaskID, p.Seq, out.ReplicaID, p.StateHash).Scan(&differ); err != nil {
+			return interpretError(err)
+		}
+		out.Mismatch = differ > 0
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints(replica_id, task_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, session_id, cost_ms, mismatch, created_at)
+			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`, out.ReplicaID, out.TaskID, p.Seq, p.Fuel, p.StateHash, snapH, outH, errH, worker, p.SessionID, p.CostMS, out.Mismatch, now); err != nil {
+			return interpretError(err)
+		}
+		if out.Mismatch {
+			if _, err := tx.ExecContext(ctx, `UPDATE checkpoints SET mismatch = 1 WHERE task_id = ? AND seq = ?`, out.TaskID, p.Seq); err != nil {
+				return interpretError(err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE replicas SET ckpt_seq = ?, ckpt_fuel = ?, ckpt_hash = ?, ckpt_blob = ?, seg_fuel_end = ?, seg_progress = max(seg_progress, ?) WHERE id = ?`,
+			p.Seq, p.Fuel, p.StateHash, snapH, p.Fuel, p.Fuel, out.ReplicaID); err != nil {
+			return interpretError(err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET checkpoints = checkpoints + 1, mismatches = mismatches + ? WHERE id = ?`, differ > 0, out.JobID); err != nil {
+			return interpretError(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (db *DB) CheckpointList(ctx context.Context, p *store.CheckpointListParams) ([]*store.Checkpoint, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT replica_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, cost_ms, created_at
+		FROM checkpoints WHERE replica_id = ? ORDER BY seq`, p.ReplicaID)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Checkpoint
+	for rows.Next() {
+		var c store.Checkpoint
+		var created int64
+		if err := rows.Scan(&c.ReplicaID, &c.Seq, &c.Fuel, &c.StateHash, &c.SnapshotHash, &c.StdoutHash, &c.StderrHash, &c.Worker, &c.CostMS, &created); err != nil {
+			return nil, interpretError(err)
+		}
+		c.CreatedAt = time.UnixMilli(created)
+		out = append(out, &c)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) SegmentList(ctx context.Context, p *store.SegmentListParams) ([]*store.Segment, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 10000
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT g.replica_id, t.idx, g.worker, g.state, g.resume_seq, g.fuel_start, coalesce(g.fuel_end, 0),
+		coalesce(g.fuel_reached, g.fuel_end, 0), g.started_at, g.finished_at
+		FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN segments g ON g.replica_id = r.id
+		WHERE r.job_id = ? ORDER BY g.id LIMIT ?`, p.JobID, limit)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Segment
+	for rows.Next() {
+		var g store.Segment
+		var start, end sql.NullInt64
+		if err := rows.Scan(&g.ReplicaID, &g.TaskIndex, &g.Worker, &g.State, &g.ResumeSeq, &g.FuelStart, &g.FuelEnd, &g.FuelReached, &start, &end); err != nil {
+			return nil, interpretError(err)
+		}
+		g.StartedAt, g.EndedAt = fromMS(start), fromMS(end)
+		out = append(out, &g)
 	}
 	return out, interpretError(rows.Err())
 }

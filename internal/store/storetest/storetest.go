@@ -306,9 +306,168 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("queued = %d", n)
 		}
 		complete(t, s, result(w1, l[1], "x"))
+		segs, err := s.SegmentList(ctx, &store.SegmentListParams{JobID: l[0].JobID})
+		if err != nil || len(segs) != 2 || segs[0].State != store.SegmentReleased || segs[1].State != store.SegmentFinished || segs[1].FuelEnd != 42 {
+			t.Fatalf("segments %+v %v", segs, err)
+		}
 		st, err := s.WorkerStats(ctx)
 		if err != nil || len(st) != 2 || st[0].Worker != "w1" || st[0].Segments != 1 || st[0].Fuel != 42 || st[0].Open != 1 || st[1].Segments != 0 {
 			t.Fatalf("stats %+v %v", st, err)
+		}
+	})
+
+	t.Run("Checkpoints", func(t *testing.T) {
+		s := open(t)
+		in := []byte("in")
+		j, err := s.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", ModuleHash: store.Hash(module), Replicas: 2, Suspendable: true,
+			Blobs: [][]byte{module, in}, Tasks: []store.TaskSpec{{StdinHash: store.Hash(in)}}, Now: now})
+		if err != nil || !j.Suspendable {
+			t.Fatalf("job %+v %v", j, err)
+		}
+		w1, w2 := session(t, s, "w1"), session(t, s, "w2")
+		leaseCk := func(ss *store.Session, every uint64, resume bool) []*store.Lease {
+			t.Helper()
+			ls, err := s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Max: 5, Deadline: now.Add(time.Minute), Now: now,
+				CheckpointEvery: every, Resume: resume})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ls
+		}
+		l1 := leaseCk(w1, 100, true)
+		if len(l1) != 1 || l1[0].CheckpointEvery != 100 || l1[0].Resume != nil {
+			t.Fatalf("first lease %+v", l1)
+		}
+		r0 := l1[0].ReplicaID
+		add := func(ss *store.Session, lease string, seq, fuel uint64, hash, out string) (*store.CheckpointAdded, error) {
+			return s.CheckpointAdd(ctx, &store.CheckpointAddParams{SessionID: ss.ID, LeaseID: lease, Seq: seq, Fuel: fuel, StateHash: hash,
+				Snapshot: []byte("snap" + hash), Stdout: []byte(out), CostMS: 1.5, Now: now})
+		}
+		if _, err := add(w2, l1[0].LeaseID, 1, 101, "h1", "a"); !errors.Is(err, store.ErrLeaseNotHeld) {
+			t.Fatalf("checkpoint from another session: %v", err)
+		}
+		if _, err := add(w1, "999.1", 1, 101, "h1", "a"); !errors.Is(err, store.ErrLeaseNotHeld) {
+			t.Fatalf("checkpoint for no lease: %v", err)
+		}
+		if a, err := add(w1, l1[0].LeaseID, 1, 101, "h1", "a"); err != nil || a.ReplicaID != r0 || a.Mismatch {
+			t.Fatalf("checkpoint 1: %+v %v", a, err)
+		}
+		for _, c := range []struct{ seq, fuel uint64 }{{1, 150}, {0, 150}, {2, 101}, {2, 50}} {
+			if _, err := add(w1, l1[0].LeaseID, c.seq, c.fuel, "hx", "x"); !errors.Is(err, store.ErrCheckpointOrder) {
+				t.Fatalf("checkpoint %d at %d after 1 at 101: %v", c.seq, c.fuel, err)
+			}
+		}
+		if _, err := add(w1, l1[0].LeaseID, 2, 201, "h2", "b"); err != nil {
+			t.Fatal(err)
+		}
+		// The worker leaves: its segment is lost beyond checkpoint 2.
+		if n, err := s.SessionEnd(ctx, &store.SessionEndParams{ID: w1.ID, Reason: "gone", Now: now, Progress: map[string]uint64{l1[0].LeaseID: 250}}); err != nil || n != 1 {
+			t.Fatalf("SessionEnd = %d, %v", n, err)
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.Checkpoints != 2 || c.LostSegments != 1 || c.FuelLost != 49 || c.ReplicasQueued != 2 {
+			t.Fatalf("counts after the loss %+v", c)
+		}
+		// w1 back: it may resume the replica it ran, never the other one.
+		w1b := session(t, s, "w1")
+		l2 := leaseCk(w1b, 7, true)
+		if len(l2) != 1 || l2[0].ReplicaID != r0 || l2[0].CheckpointEvery != 100 || l2[0].Resume == nil {
+			t.Fatalf("resumed lease %+v", l2)
+		}
+		if rs := l2[0].Resume; rs.Seq != 2 || rs.Fuel != 201 || rs.StateHash != "h2" || rs.SnapshotHash != store.Hash([]byte("snaph2")) {
+			t.Fatalf("resume from %+v", rs)
+		}
+		if got, _ := s.BlobGet(ctx, l2[0].Resume.SnapshotHash); string(got) != "snaph2" {
+			t.Fatalf("snapshot blob %q", got)
+		}
+		// Its result carries the output since checkpoint 2 only.
+		if o := complete(t, s, store.ReplicaResult{SessionID: w1b.ID, LeaseID: l2[0].LeaseID, Status: "ok", Stdout: []byte("c"), Fuel: 300}); o[0].Err != nil {
+			t.Fatal(o[0].Err)
+		}
+		// The second replica: same grid whatever the coordinator's current
+		// one, and a state hash that differs at checkpoint 1.
+		l3 := leaseCk(w2, 999, true)
+		if len(l3) != 1 || l3[0].ReplicaID == r0 || l3[0].CheckpointEvery != 100 || l3[0].Resume != nil {
+			t.Fatalf("second replica %+v", l3)
+		}
+		if a, err := add(w2, l3[0].LeaseID, 1, 101, "other", "a"); err != nil || !a.Mismatch {
+			t.Fatalf("mismatching checkpoint: %+v %v", a, err)
+		}
+		if o := complete(t, s, store.ReplicaResult{SessionID: w2.ID, LeaseID: l3[0].LeaseID, Status: "ok", Stdout: []byte("abc"), Fuel: 300}); o[0].TaskFinished != store.TaskDone {
+			t.Fatalf("the replicas should agree: %+v", o[0])
+		}
+		res, _ := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
+		if got, _ := s.BlobGet(ctx, res[0].Result.StdoutHash); len(res) != 1 || string(got) != "abc" {
+			t.Fatalf("assembled output %q", got)
+		}
+		c, _ := s.JobCounts(ctx, j.ID)
+		if c.Checkpoints != 3 || c.Resumes != 1 || c.Mismatches != 1 || c.LostSegments != 1 || c.FuelLost != 49 {
+			t.Fatalf("counts %+v", c)
+		}
+		cks, err := s.CheckpointList(ctx, &store.CheckpointListParams{ReplicaID: r0})
+		if err != nil || len(cks) != 2 || cks[1].Seq != 2 || cks[1].Fuel != 201 || cks[1].Worker != "w1" || cks[1].StdoutHash != store.Hash([]byte("b")) || cks[1].CostMS != 1.5 {
+			t.Fatalf("checkpoints %+v %v", cks, err)
+		}
+		segs, err := s.SegmentList(ctx, &store.SegmentListParams{JobID: j.ID})
+		if err != nil || len(segs) != 3 {
+			t.Fatalf("segments %+v %v", segs, err)
+		}
+		if g := segs[0]; g.State != store.SegmentLost || g.Worker != "w1" || g.FuelStart != 0 || g.FuelEnd != 201 || g.FuelReached != 250 || g.StartedAt.IsZero() || g.EndedAt.IsZero() {
+			t.Fatalf("lost segment %+v", g)
+		}
+		if g := segs[1]; g.State != store.SegmentFinished || g.ResumeSeq != 2 || g.FuelStart != 201 || g.FuelEnd != 300 || g.ReplicaID != r0 {
+			t.Fatalf("resumed segment %+v", g)
+		}
+		st, _ := s.WorkerStats(ctx)
+		if len(st) != 2 || st[0].Worker != "w1" || st[0].Segments != 2 || st[0].Fuel != 300 || st[1].Fuel != 300 {
+			t.Fatalf("stats %+v %+v", st[0], st[1])
+		}
+	})
+
+	t.Run("CheckpointsNoResume", func(t *testing.T) {
+		s := open(t)
+		in := []byte("in")
+		j, _ := s.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", ModuleHash: store.Hash(module), Replicas: 1, Suspendable: true,
+			Blobs: [][]byte{module, in}, Tasks: []store.TaskSpec{{StdinHash: store.Hash(in)}}, Now: now})
+		w1 := session(t, s, "w1")
+		ls, _ := s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: w1.ID, Worker: "w1", Max: 1, Deadline: now.Add(time.Minute), Now: now, CheckpointEvery: 100, Resume: true})
+		if _, err := s.CheckpointAdd(ctx, &store.CheckpointAddParams{SessionID: w1.ID, LeaseID: ls[0].LeaseID, Seq: 1, Fuel: 120, StateHash: "h", Stdout: []byte("a"), Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		// Lease expiry with the progress recorded by renewals.
+		if err := s.ReplicaRenew(ctx, &store.ReplicaRenewParams{SessionID: w1.ID, Deadline: now.Add(time.Minute), Progress: map[string]uint64{ls[0].LeaseID: 170}}); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := s.ReplicaRequeueExpired(ctx, &store.ReplicaRequeueExpiredParams{Now: now.Add(2 * time.Minute)}); len(r) != 1 {
+			t.Fatalf("expired %v", r)
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.LostSegments != 1 || c.FuelLost != 50 {
+			t.Fatalf("counts %+v", c)
+		}
+		// A session that cannot resume runs it from the start, without a grid,
+		// and its whole output is the result.
+		w2 := session(t, s, "w2")
+		ls, _ = s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: w2.ID, Worker: "w2", Max: 1, Deadline: now.Add(time.Minute), Now: now, CheckpointEvery: 100})
+		if len(ls) != 1 || ls[0].Resume != nil || ls[0].CheckpointEvery != 0 {
+			t.Fatalf("lease without resume %+v", ls)
+		}
+		complete(t, s, store.ReplicaResult{SessionID: w2.ID, LeaseID: ls[0].LeaseID, Status: "ok", Stdout: []byte("ab"), Fuel: 200})
+		res, _ := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
+		if got, _ := s.BlobGet(ctx, res[0].Result.StdoutHash); string(got) != "ab" {
+			t.Fatalf("output %q", got)
+		}
+		// Cancelling a job ends its running segments as revoked.
+		j2, _ := s.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", ModuleHash: store.Hash(module), Replicas: 1,
+			Blobs: [][]byte{module, in}, Tasks: []store.TaskSpec{{StdinHash: store.Hash(in)}}, Now: now})
+		ls, _ = s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: w2.ID, Worker: "w2", Max: 1, Deadline: now.Add(time.Minute), Now: now, CheckpointEvery: 100, Resume: true})
+		if len(ls) != 1 || ls[0].CheckpointEvery != 0 {
+			t.Fatalf("a job that is not suspendable has no grid: %+v", ls)
+		}
+		if _, _, err := s.JobCancel(ctx, &store.JobCancelParams{ID: j2.ID, Owner: "alice", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		segs, _ := s.SegmentList(ctx, &store.SegmentListParams{JobID: j2.ID})
+		if len(segs) != 1 || segs[0].State != store.SegmentRevoked {
+			t.Fatalf("segments %+v", segs)
 		}
 	})
 
