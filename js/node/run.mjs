@@ -4,11 +4,14 @@
 // compared run for run.
 //
 //   node js/node/run.mjs [flags] MODULE.wasm [--] [ARGS...]
+//   node js/node/run.mjs resume [--report FILE] [--timeout D] [--checkpoint-dir DIR] DIR/NNNNNN.snap
 //   node js/node/run.mjs --server URL [--slots N]   (a worker: js/node/net-worker.mjs)
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { run, reportJSON, exitCodeFor, Status, DEFAULT_MEMORY, DEFAULT_MAX_OUTPUT, MAX_MEMORY } from '../runtime.js';
+import { run, compile, ModuleError, reportJSON, exitCodeFor, Status, DEFAULT_MEMORY, DEFAULT_MAX_OUTPUT, MAX_MEMORY } from '../runtime.js';
+import { decode, sha256, hex, SnapshotError, MAX_PAGES } from '../snapshot.js';
+import { createCheckpointDir, CheckpointWriter, CheckpointUsageError, readCheckpointDir, RUN_CONFIG_VERSION } from './checkpoint-dir.mjs';
 
 const EXIT_INTERNAL = 1, EXIT_USAGE = 2;
 
@@ -67,17 +70,25 @@ const FLAGS = {
   report: "write a JSON report to `FILE` ('-' for stderr)",
   fuel: 'instruction budget: stop with fuel_exhausted beyond it (0: unlimited; instrumented modules)',
   stack: 'call depth limit: only checked here, since the JS host does not instrument (the module carries its own limit)',
+  'checkpoint-every': 'take a checkpoint each time this much `FUEL` has been used (needs --checkpoint-dir; a module made suspendable by `crowdrun instrument --suspendable`)',
+  'checkpoint-dir': 'write checkpoints into this new `DIR` (see `resume`)',
 };
 
-function usage() {
-  let u = 'usage: crowdrun run [flags] MODULE.wasm [--] [ARGS...]\n\nflags:\n';
-  for (const [k, v] of Object.entries(FLAGS)) u += `  -${k}\n    \t${v}\n`;
+const RESUME_FLAGS = {
+  report: "write a JSON report to `FILE` ('-' for stderr)",
+  timeout: 'wall-clock limit for the rest of the run, e.g. 10s (0: none)',
+  'checkpoint-dir': "go on writing checkpoints (at the run's interval) into this new `DIR`",
+};
+
+function usage(flags = FLAGS, what = 'run [flags] MODULE.wasm [--] [ARGS...]') {
+  let u = `usage: crowdrun ${what}\n\nflags:\n`;
+  for (const [k, v] of Object.entries(flags)) u += `  -${k}\n    \t${v}\n`;
   return u;
 }
 
 /** Parses flags the way Go's flag package does: they stop at the first non-flag. */
-function parseArgs(argv) {
-  const o = { memory: BigInt(DEFAULT_MEMORY), maxOutput: BigInt(DEFAULT_MAX_OUTPUT), timeoutMs: 0, env: [], files: [], seed: 0n, report: '', fuel: 0n, stack: 1000n };
+function parseArgs(argv, flags = FLAGS) {
+  const o = { memory: BigInt(DEFAULT_MEMORY), maxOutput: BigInt(DEFAULT_MAX_OUTPUT), timeoutMs: 0, env: [], files: [], seed: 0n, report: '', fuel: 0n, stack: 1000n, every: 0n, dir: '' };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
@@ -89,7 +100,7 @@ function parseArgs(argv) {
     const eq = name.indexOf('=');
     if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
     if (name === 'h' || name === 'help') return null;
-    if (!Object.hasOwn(FLAGS, name)) throw new UsageError(`flag provided but not defined: -${name}`, { cause: 'flag' });
+    if (!Object.hasOwn(flags, name)) throw new UsageError(`flag provided but not defined: -${name}`, { cause: 'flag' });
     if (value === undefined) {
       if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`, { cause: 'flag' });
       value = argv[++i];
@@ -105,6 +116,8 @@ function parseArgs(argv) {
         case 'report': o.report = value; break;
         case 'fuel': o.fuel = parseUint64(value); break;
         case 'stack': o.stack = parseUint64(value); if (o.stack >= 1n << 32n) throw new Error('value out of range'); break;
+        case 'checkpoint-every': o.every = parseUint64(value); break;
+        case 'checkpoint-dir': o.dir = value; break;
       }
     } catch (e) {
       throw new UsageError(`invalid value "${value}" for flag -${name}: ${e.message}`, { cause: 'flag' });
@@ -133,7 +146,7 @@ async function readStdin() {
 }
 
 /** Runs the guest on this thread: enough when no wall-clock limit is set. */
-async function runHere(bytes, input, limits) {
+async function runHere(bytes, input, limits, ckpt) {
   let buf = new Uint8Array(64 << 10), n = 0;
   const flush = () => { if (n > 0) writeAll(1, buf.subarray(0, n)); n = 0; };
   const stdout = (b) => {
@@ -144,10 +157,16 @@ async function runHere(bytes, input, limits) {
     buf.set(b, n);
     n += b.length;
   };
+  let out = stdout, err = (b) => writeAll(2, b), writer = null;
+  if (ckpt) {
+    writer = new CheckpointWriter(ckpt.dir, ckpt.nOut, ckpt.nErr);
+    ({ stdout: out, stderr: err } = writer.wrap(out, err));
+  }
   try {
-    return await run(bytes, { ...input, stdout, stderr: (b) => writeAll(2, b) }, limits);
+    return await run(bytes, { ...input, stdout: out, stderr: err, onCheckpoint: writer ? (cp) => writer.save(cp, flush) : undefined }, limits);
   } finally {
     flush();
+    if (writer) writer.close();
   }
 }
 
@@ -156,12 +175,12 @@ async function runHere(bytes, input, limits) {
  * guest that never returns to the host; resolves with its report, rejects if
  * the worker fails.
  */
-function runInWorker(bytes, input, limits) {
+function runInWorker(bytes, input, limits, ckpt) {
   const out = new SharedArrayBuffer(8 + (64 << 10));
   const mem = new SharedArrayBuffer(8);
   let started = performance.now();
   const worker = new Worker(new URL('./worker.mjs', import.meta.url), {
-    workerData: { bytes, input, limits, out, mem },
+    workerData: { bytes, input, limits, out, mem, ckpt },
   });
   return new Promise((resolve, reject) => {
     let done = false, killed = false, timer = null;
@@ -226,6 +245,7 @@ async function main(argv) {
     if (o.maxOutput === 0n || o.maxOutput > 1n << 62n) throw new UsageError('--max-output must be at least 1B');
     if (o.timeoutMs < 0) throw new UsageError('--timeout must not be negative');
     if (o.stack === 0n || o.stack > 1n << 20n) throw new UsageError(`--stack must be between 1 and ${1 << 20}`);
+    if ((o.every === 0n) !== (o.dir === '')) throw new UsageError('--checkpoint-every and --checkpoint-dir go together');
     const input = { args: [path.basename(modPath), ...guestArgs], env: o.env, seed: o.seed, files: [] };
     for (const spec of o.files) {
       const eq = spec.indexOf('=');
@@ -239,7 +259,26 @@ async function main(argv) {
     try { bytes = new Uint8Array(fs.readFileSync(modPath)); } catch (e) { throw new UsageError(e.message); }
     input.stdin = await readStdin();
     const limits = { memoryBytes: Number(o.memory), maxOutput: Number(o.maxOutput), timeoutMs: o.timeoutMs, fuel: o.fuel };
-    const rep = limits.timeoutMs > 0 ? await runInWorker(bytes, input, limits) : await runHere(bytes, input, limits);
+    let ckpt = null;
+    if (o.every > 0n) {
+      // The JS host does not instrument: the module must come suspendable.
+      let guest = null;
+      try { guest = await compile(bytes); } catch (e) { if (!(e instanceof ModuleError)) throw e; }
+      if (guest && !guest.suspendable) {
+        throw new UsageError(`${modPath} cannot be checkpointed: it is not suspendable (make it so with \`crowdrun instrument --suspendable\`)`);
+      }
+      if (guest) {
+        limits.checkpointEvery = o.every;
+        const cfg = {
+          version: RUN_CONFIG_VERSION, args: input.args, env: input.env, seed: o.seed, files: input.files.length ? input.files.map((f) => f.name) : null,
+          memory_bytes: o.memory, max_output: o.maxOutput, fuel: o.fuel, checkpoint_every: o.every,
+          module_sha256: hex(await sha256(bytes)), instrumentation: guest.metadata,
+        };
+        createCheckpointDir(o.dir, cfg, bytes, input.stdin, input.files, new Uint8Array(0), new Uint8Array(0));
+        ckpt = { dir: o.dir, nOut: 0, nErr: 0 };
+      }
+    }
+    const rep = limits.timeoutMs > 0 ? await runInWorker(bytes, input, limits, ckpt) : await runHere(bytes, input, limits, ckpt);
     if (o.report === '-') writeAll(2, reportJSON(rep));
     else if (o.report !== '') fs.writeFileSync(o.report, reportJSON(rep));
     if (rep.status !== Status.OK && rep.status !== Status.EXIT && o.report === '') {
@@ -247,11 +286,76 @@ async function main(argv) {
     }
     return exitCodeFor(rep);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof CheckpointUsageError) {
       writeAll(2, `crowdrun run: ${e.message}\n`);
       return EXIT_USAGE;
     }
     writeAll(2, `crowdrun run: ${e && e.message}\n`);
+    return EXIT_INTERNAL;
+  }
+}
+
+/** `crowdrun resume [flags] DIR/NNNNNN.snap` (internal/cli/checkpoint.go). */
+async function resumeMain(argv) {
+  let o;
+  try {
+    o = parseArgs(argv, RESUME_FLAGS);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    writeAll(2, e.message + '\n' + usage(RESUME_FLAGS, 'resume [flags] DIR/NNNNNN.snap'));
+    return EXIT_USAGE;
+  }
+  if (o === null) {
+    writeAll(2, usage(RESUME_FLAGS, 'resume [flags] DIR/NNNNNN.snap'));
+    return 0;
+  }
+  try {
+    if (o.rest.length !== 1) {
+      writeAll(2, usage(RESUME_FLAGS, 'resume [flags] DIR/NNNNNN.snap'));
+      throw new UsageError('one snapshot is required');
+    }
+    if (o.timeoutMs < 0) throw new UsageError('--timeout must not be negative');
+    const snapPath = o.rest[0];
+    const d = readCheckpointDir(snapPath);
+    let snapBytes;
+    try { snapBytes = new Uint8Array(fs.readFileSync(snapPath)); } catch (e) { throw new UsageError(e.message); }
+    const mem = d.cfg.memory_bytes;
+    let snapshot, digest;
+    try {
+      ({ snapshot, digest } = await decode(snapBytes, { maxPages: Number(mem / 65536n < BigInt(MAX_PAGES) ? mem / 65536n : BigInt(MAX_PAGES)) }));
+    } catch (e) {
+      if (!(e instanceof SnapshotError)) throw e;
+      writeAll(2, `crowdrun resume: ${snapPath}: ${e.message}\n`);
+      return exitCodeFor({ status: Status.INVALID_SNAPSHOT });
+    }
+    if (hex(digest.state) !== d.info.state_hash || snapshot.fuel !== d.info.fuel) {
+      writeAll(2, `crowdrun resume: ${snapPath}: the snapshot does not match its sidecar\n`);
+      return exitCodeFor({ status: Status.INVALID_SNAPSHOT });
+    }
+    const input = { args: d.cfg.args ?? [], env: d.cfg.env ?? [], seed: d.cfg.seed, files: d.files, stdin: d.stdin, resume: snapshot };
+    const limits = { memoryBytes: Number(mem), maxOutput: Number(d.cfg.max_output), fuel: d.cfg.fuel, timeoutMs: o.timeoutMs };
+    let ckpt = null;
+    if (o.dir !== '') {
+      createCheckpointDir(o.dir, { ...d.cfg, env: d.cfg.env ?? [] }, d.module, d.stdin, d.files, d.prefixOut, d.prefixErr);
+      ckpt = { dir: o.dir, nOut: d.prefixOut.length, nErr: d.prefixErr.length };
+      limits.checkpointEvery = d.cfg.checkpoint_every;
+    }
+    // The output up to the checkpoint, then the rest.
+    writeAll(1, d.prefixOut);
+    writeAll(2, d.prefixErr);
+    const rep = limits.timeoutMs > 0 ? await runInWorker(d.module, input, limits, ckpt) : await runHere(d.module, input, limits, ckpt);
+    if (o.report === '-') writeAll(2, reportJSON(rep));
+    else if (o.report !== '') fs.writeFileSync(o.report, reportJSON(rep));
+    if (rep.status !== Status.OK && rep.status !== Status.EXIT && o.report === '') {
+      writeAll(2, `crowdrun resume: ${rep.status}: ${rep.message}\n`);
+    }
+    return exitCodeFor(rep);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof CheckpointUsageError) {
+      writeAll(2, `crowdrun resume: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    writeAll(2, `crowdrun resume: ${e && e.message}\n`);
     return EXIT_INTERNAL;
   }
 }
@@ -262,6 +366,9 @@ if (argv.includes('--server')) {
   // (js/node/net-worker.mjs), instead of a local run.
   const { main: serve } = await import('./net-worker.mjs');
   process.exitCode = await serve(argv);
+} else if (argv[0] === 'resume') {
+  process.exitCode = await resumeMain(argv.slice(1));
+  process.stdin.destroy();
 } else {
   process.exitCode = await main(argv);
   process.stdin.destroy();

@@ -5,8 +5,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import { run } from '../runtime.js';
+import { CheckpointWriter } from './checkpoint-dir.mjs';
 
-const { bytes, input, limits, out, mem } = workerData;
+const { bytes, input, limits, out, mem, ckpt } = workerData;
 const outLen = new Int32Array(out, 0, 1);
 const outBuf = new Uint8Array(out, 8);
 const peak = new Float64Array(mem);
@@ -42,15 +43,25 @@ function stdout(b) {
   Atomics.store(outLen, 0, m + b.length);
 }
 
+// A checkpoint directory's logs get every output byte; checkpoints are
+// written from here (internal/cli's format, checkpoint-dir.mjs).
+let writer = null, out1 = stdout, out2 = (b) => writeAll(2, b);
+if (ckpt) {
+  writer = new CheckpointWriter(ckpt.dir, ckpt.nOut, ckpt.nErr);
+  ({ stdout: out1, stderr: out2 } = writer.wrap(out1, out2));
+}
+
 try {
   parentPort.postMessage({ type: 'started' }); // the wall clock starts now
   const rep = await run(bytes, {
     ...input,
-    stdout,
-    stderr: (b) => writeAll(2, b),
+    stdout: out1,
+    stderr: out2,
     onMemory: (n) => { peak[0] = n; },
+    onCheckpoint: writer ? (cp) => writer.save(cp, flush) : undefined,
   }, limits);
   flush();
+  if (writer) writer.close();
   parentPort.postMessage({ type: 'report', report: rep });
 } catch (e) {
   flush();
