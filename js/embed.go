@@ -7,7 +7,8 @@ package js
 import "embed"
 
 // Files is the runtime: every *.js at the root (tests included, harmless),
-// the Node commands under node/.
+// the Node commands under node/, and the browser worker, contribute page
+// and embed snippet under browser/.
 //
-//go:embed *.js node
+//go:embed *.js node browser
 var Files embed.FS

@@ -3,9 +3,14 @@
 // every pending request rejected when the worker dies — a lost worker never
 // leaves a promise hanging.
 //
-//   to the worker    {id, type: 'run', module: Uint8Array, input, limits}
+//   to the worker    {id, type: 'run', module: Uint8Array, input, limits,
+//                     key?, control?}
 //                    input is runtime.run's without callbacks (args, env,
-//                    stdin, files, seed); limits as runtime.run's
+//                    stdin, files, seed); limits as runtime.run's; key names
+//                    the module (its hash) so the worker compiles it once;
+//                    control, an Int32Array on a SharedArrayBuffer, holds a
+//                    duty cycle in percent that the guest keeps to between
+//                    fuel slices (it sleeps in Atomics.wait)
 //   from the worker  {id, type: 'output', fd: 1|2, data: Uint8Array}
 //                    {id, type: 'report', report}
 //                    {id, type: 'error', message}       the host failed
@@ -14,7 +19,7 @@
 // onFailure), terminate()}; workerEndpoint and selfEndpoint adapt the
 // browser's Worker and worker scope. Plain ES module, no Node-only API.
 
-import { run } from './runtime.js';
+import { run, compile, ModuleError } from './runtime.js';
 
 /** The worker is gone (crashed, terminated, or its messages could not be read). */
 export class WorkerLostError extends Error {
@@ -66,15 +71,19 @@ export class GuestClient {
   /**
    * Runs module with input and limits; resolves with the report, rejects if
    * the host or the worker fails. onOutput(fd, bytes) receives the guest's
-   * stdout (1) and stderr (2) as it is written.
+   * stdout (1) and stderr (2) as it is written. opts: {key, control} (see
+   * the message union above).
    */
-  run(module, input = {}, limits = {}, onOutput = null) {
+  run(module, input = {}, limits = {}, onOutput = null, opts = {}) {
     if (this.lost) return Promise.reject(this.lost);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onOutput });
       try {
-        this.endpoint.post({ id, type: 'run', module, input, limits });
+        const msg = { id, type: 'run', module, input, limits };
+        if (opts.key) msg.key = opts.key;
+        if (opts.control) msg.control = opts.control;
+        this.endpoint.post(msg);
       } catch (e) {
         this.pending.delete(id);
         reject(e);
@@ -120,12 +129,51 @@ export class GuestClient {
 /** The worker side: answers 'run' requests, one at a time in order. */
 export function serveGuests(endpoint) {
   let queue = Promise.resolve();
+  const cache = new Map(); // key → compiled guest, the last few
   endpoint.listen((msg) => {
-    queue = queue.then(() => serve(endpoint, msg));
+    queue = queue.then(() => serve(endpoint, msg, cache));
   });
 }
 
-async function serve(endpoint, msg) {
+// guestFor compiles msg.module, once per key. A module the host refuses is
+// left to run, which reports why.
+async function guestFor(msg, cache) {
+  if (typeof msg.key !== 'string') return msg.module;
+  let g = cache.get(msg.key);
+  if (!g) {
+    try {
+      g = await compile(msg.module);
+    } catch (e) {
+      if (e instanceof ModuleError) return msg.module;
+      throw e;
+    }
+    if (cache.size >= 4) cache.delete(cache.keys().next().value);
+    cache.set(msg.key, g);
+  }
+  return g;
+}
+
+// throttle returns the hook run() calls between fuel slices (and at host
+// calls): it sleeps so that busy time ≤ duty% of the elapsed time. Atomics.wait
+// blocks this worker only, never the page.
+function throttle(control) {
+  if (!(control instanceof Int32Array) || typeof Atomics.wait !== 'function') return undefined;
+  let mark = performance.now();
+  let busy = 0;
+  return () => {
+    const duty = Atomics.load(control, 0);
+    const t = performance.now();
+    busy += t - mark;
+    mark = t;
+    if (duty >= 100 || duty <= 0 || busy < 20) return;
+    const rest = (busy * (100 - duty)) / duty;
+    try { Atomics.wait(control, 1, 0, rest); } catch { return; } // not allowed on this thread
+    busy = 0;
+    mark = performance.now();
+  };
+}
+
+async function serve(endpoint, msg, cache = new Map()) {
   const id = msg && msg.id;
   if (!msg || msg.type !== 'run') {
     endpoint.post({ id, type: 'error', message: `unknown request type ${JSON.stringify(msg && msg.type)}` });
@@ -148,7 +196,8 @@ async function serve(endpoint, msg) {
     if (sizes[fd] >= 64 << 10) flush(fd);
   };
   try {
-    const report = await run(msg.module, { ...msg.input, stdout: write(1), stderr: write(2) }, msg.limits);
+    const guest = await guestFor(msg, cache);
+    const report = await run(guest, { ...msg.input, stdout: write(1), stderr: write(2), onMemory: throttle(msg.control) }, msg.limits);
     flush(1);
     flush(2);
     endpoint.post({ id, type: 'report', report });

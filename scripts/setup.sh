@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use, and a command that proves each is present.
 declare -A need=(
 	[nodejs]="node"  # the JavaScript host is checked against the Go one
+	[chromium]="/usr/lib/chromium/chromium"  # browser workers are tested in headless Chromium (internal/browser)
 )
 
 missing=()

@@ -1,7 +1,251 @@
 package coordinator
 
-import "net/http"
+import (
+	"errors"
+	"io/fs"
+	"net/http"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/js"
+)
 
 // webRoutes adds the pages served to visitors' browsers (the contribute
-// page, the embed snippet and the JavaScript runtime).
-func (c *Coordinator) webRoutes(mux *http.ServeMux) {}
+// page, the embed snippet and the JavaScript runtime), docs/browser.md:
+//
+//	GET /contribute               the opt-in page (?embed=1: the widget embed.js frames)
+//	GET /embed.js                 the snippet a site adds: frames /contribute?embed=1
+//	GET /js/...                   the JavaScript host and the browser worker (package js)
+//	GET /v1/contribute/summary    public: what would run, for whom
+//	GET /v1/contribute/credit     public: a worker's accepted work (?worker=NAME)
+func (c *Coordinator) webRoutes(mux *http.ServeMux) {
+	jsFS := js.Files
+	mux.HandleFunc("GET /contribute", func(w http.ResponseWriter, r *http.Request) {
+		isolate(w)
+		// The page runs only our own scripts; wasm needs 'wasm-unsafe-eval'.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
+		serveFile(w, r, jsFS, "browser/contribute.html")
+	})
+	mux.HandleFunc("GET /embed.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		w.Header().Set("Cache-Control", "no-cache")
+		serveFile(w, r, jsFS, "browser/embed.js")
+	})
+	mux.HandleFunc("GET /js/{file...}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("file")
+		if !servedJS(name) {
+			writeError(w, http.StatusNotFound, api.CodeNotFound, "no such file")
+			return
+		}
+		isolate(w)
+		w.Header().Set("Cache-Control", "no-cache")
+		serveFile(w, r, jsFS, name)
+	})
+	pub := &publicJobs{c: c}
+	mux.HandleFunc("GET /v1/contribute/summary", func(w http.ResponseWriter, r *http.Request) {
+		s, err := pub.summary(r)
+		if err != nil {
+			c.storeError(w, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, s)
+	})
+	mux.HandleFunc("GET /v1/contribute/credit", c.credit)
+}
+
+// isolate sets the headers that make a page cross-origin isolated (so its
+// workers get SharedArrayBuffer and Atomics.wait, which the duty cycle uses
+// to rest between fuel slices) and lets another origin frame the widget.
+func isolate(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Embedder-Policy", "require-corp")
+	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// servedJS says whether a file of package js is served to browsers: the
+// modules a browser worker imports, not the tests nor the Node commands.
+func servedJS(name string) bool {
+	if !fs.ValidPath(name) || strings.HasSuffix(name, ".test.js") {
+		return false
+	}
+	dir, file := path.Split(name)
+	if dir != "" && dir != "browser/" {
+		return false
+	}
+	return strings.HasSuffix(file, ".js") || strings.HasSuffix(file, ".css")
+}
+
+var mimeTypes = map[string]string{
+	".js":   "text/javascript; charset=utf-8",
+	".mjs":  "text/javascript; charset=utf-8",
+	".html": "text/html; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+}
+
+func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string) {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such file")
+		return
+	}
+	if t, ok := mimeTypes[path.Ext(name)]; ok {
+		w.Header().Set("Content-Type", t)
+	}
+	w.Write(b)
+}
+
+// PublicSummary is what /contribute shows a visitor before they consent:
+// who runs this coordinator and whose work their browser would run. No
+// secrets: owners' names, counts and module hashes only.
+type PublicSummary struct {
+	Coordinator PublicCoordinator `json:"coordinator"`
+	Jobs        []PublicJobGroup  `json:"jobs"`
+	Workers     int               `json:"workers_connected"`
+}
+
+type PublicCoordinator struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// PublicJobGroup is the running jobs of one owner with one module.
+type PublicJobGroup struct {
+	Owner        string `json:"owner"`
+	ModuleHash   string `json:"module_hash"`
+	Jobs         int    `json:"jobs"`
+	TasksPending int    `json:"tasks_pending"`
+}
+
+// publicJobs finds the running jobs of every owner. The store lists jobs by
+// owner only, so it walks job ids, which the store allocates in increasing
+// order: each call re-reads the jobs still running and probes the ids after
+// the highest seen, so a call costs the running jobs plus the new ones.
+type publicJobs struct {
+	c       *Coordinator
+	mu      sync.Mutex
+	next    int64 // first id not seen yet
+	running map[int64]*store.Job
+	at      time.Time
+	last    *PublicSummary
+}
+
+// idGap is how many missing ids in a row end the probe (an id a failed
+// insert burnt).
+const idGap = 8
+
+func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// A public endpoint: at most one walk per second whoever asks.
+	if p.last != nil && time.Since(p.at) < time.Second {
+		return p.last, nil
+	}
+	ctx := r.Context()
+	if p.running == nil {
+		p.running = map[int64]*store.Job{}
+		p.next = 1
+	}
+	for id := range p.running {
+		j, err := p.c.store.JobGet(ctx, &store.JobGetParams{ID: id})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err != nil || j.State != store.JobRunning {
+			delete(p.running, id)
+		}
+	}
+	for miss := 0; miss < idGap; {
+		id := p.next + int64(miss)
+		j, err := p.c.store.JobGet(ctx, &store.JobGetParams{ID: id})
+		if errors.Is(err, store.ErrNotFound) {
+			miss++
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.next, miss = id+1, 0
+		if j.State == store.JobRunning {
+			p.running[id] = j
+		}
+	}
+	groups := map[[2]string]*PublicJobGroup{}
+	for id, j := range p.running {
+		counts, err := p.c.store.JobCounts(ctx, id)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		k := [2]string{j.Owner, j.ModuleHash}
+		g := groups[k]
+		if g == nil {
+			g = &PublicJobGroup{Owner: j.Owner, ModuleHash: j.ModuleHash}
+			groups[k] = g
+		}
+		g.Jobs++
+		g.TasksPending += counts.TasksPending
+	}
+	s := &PublicSummary{Coordinator: PublicCoordinator{
+		Name:        "crowdrun coordinator at " + r.Host,
+		Description: "Runs WebAssembly jobs submitted by this coordinator's users on volunteers' machines, in a sandbox with metered fuel; results are checked by replication.",
+	}, Jobs: []PublicJobGroup{}}
+	for _, g := range groups {
+		s.Jobs = append(s.Jobs, *g)
+	}
+	sort.Slice(s.Jobs, func(a, b int) bool {
+		if s.Jobs[a].Owner != s.Jobs[b].Owner {
+			return s.Jobs[a].Owner < s.Jobs[b].Owner
+		}
+		return s.Jobs[a].ModuleHash < s.Jobs[b].ModuleHash
+	})
+	c := p.c
+	c.mu.Lock()
+	s.Workers = len(c.conns)
+	c.mu.Unlock()
+	p.last, p.at = s, time.Now()
+	return s, nil
+}
+
+// Credit is a worker's record: the segments it completed and their fuel.
+type Credit struct {
+	Worker    string `json:"worker"`
+	Tasks     int    `json:"tasks"`
+	Fuel      uint64 `json:"fuel"`
+	Sessions  int    `json:"sessions"`
+	Connected bool   `json:"connected"`
+}
+
+// credit serves GET /v1/contribute/credit?worker=NAME. Worker names are not
+// secret (a browser's is a random id it keeps in localStorage).
+func (c *Coordinator) credit(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("worker")
+	if name == "" || len(name) > 128 {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, "worker must be a worker name of 1 to 128 bytes")
+		return
+	}
+	st, err := c.store.WorkerStats(r.Context())
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	out := Credit{Worker: name}
+	for _, s := range st {
+		if s.Worker == name {
+			out = Credit{Worker: name, Tasks: s.Segments, Fuel: s.Fuel, Sessions: s.Sessions, Connected: s.Open > 0}
+			break
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, &out)
+}

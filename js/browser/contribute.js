@@ -1,0 +1,169 @@
+// The contribute page (/contribute, and /contribute?embed=1, the widget that
+// embed.js frames on other sites). Consent rules (MISSION.md):
+//   - nothing runs before the visitor presses the button; every load starts
+//     off (consent is not remembered across visits);
+//   - caps: parallel tasks (slots) and a CPU duty cycle;
+//   - paused while the tab is hidden or the device is on battery, resumed
+//     when allowed again;
+//   - the visitor sees what would run and for whom, and the work done.
+// The page's main thread only talks to the coordinator: guests run in Web
+// Workers (one per slot).
+
+import { NetWorker } from './client.js';
+import { GuestClient, workerEndpoint } from '../protocol.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const embed = params.get('embed') === '1';
+if (embed) document.body.classList.add('embed');
+
+const store = {
+  get(k, d) { try { const v = localStorage.getItem('crowdrun.' + k); return v === null ? d : JSON.parse(v); } catch { return d; } },
+  set(k, v) { try { localStorage.setItem('crowdrun.' + k, JSON.stringify(v)); } catch { /* storage refused */ } },
+};
+
+// A stable, random worker id for this browser: the coordinator never gives
+// it two replicas of one task, and credits its work to it.
+let name = store.get('worker', '');
+if (!/^browser-[0-9a-f]{16}$/.test(name)) {
+  const r = new Uint8Array(8);
+  crypto.getRandomValues(r);
+  name = 'browser-' + [...r].map((b) => b.toString(16).padStart(2, '0')).join('');
+  store.set('worker', name);
+}
+
+const cores = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
+const clampInt = (v, lo, hi, d) => { const n = Math.floor(Number(v)); return n >= lo && n <= hi ? n : d; };
+const maxSlots = clampInt(params.get('max_slots'), 1, 256, 256);
+let slots = Math.min(maxSlots, clampInt(store.get('slots', params.get('slots')), 1, 256, cores));
+let duty = clampInt(store.get('duty', params.get('duty')), 10, 100, embed ? 50 : 100);
+
+// Work done by this browser, counted here; the coordinator's credit is
+// fetched from /v1/contribute/credit.
+const local = store.get('local', { tasks: 0, fuel: '0' });
+let counted = { tasks: 0, fuel: 0n };
+
+const worker = new NetWorker({
+  server: location.origin,
+  name, slots, duty,
+  runtime: 'js/browser ' + (navigator.userAgentData?.brands?.map((b) => `${b.brand}/${b.version}`).join(' ') || navigator.userAgent).slice(0, 120),
+  newGuest: () => new GuestClient(workerEndpoint(new Worker(new URL('../guest-worker.js', import.meta.url), { type: 'module', name: 'crowdrun guest' }))),
+  // Guests can rest between fuel slices only with SharedArrayBuffer, which a
+  // cross-origin isolated page has; otherwise slots rest between runs.
+  sliceThrottle: globalThis.crossOriginIsolated === true,
+  onChange: () => render(),
+  log: (level, msg, fields) => { if (level !== 'info') console.warn('crowdrun:', msg, fields || ''); },
+});
+
+function render() {
+  const s = worker.stats;
+  if (s.tasks !== counted.tasks || s.fuel !== counted.fuel) {
+    local.tasks += s.tasks - counted.tasks;
+    local.fuel = (BigInt(local.fuel) + s.fuel - counted.fuel).toString();
+    counted = { tasks: s.tasks, fuel: s.fuel };
+    store.set('local', local);
+  }
+  $('toggle').textContent = worker.enabled ? 'Stop contributing' : 'Start contributing';
+  $('toggle').setAttribute('aria-pressed', String(worker.enabled));
+  $('state').textContent = worker.state === 'working' ? `working (${runningCount()} running)` : worker.state;
+  $('pause-reason').textContent = worker.pauses.size ? 'paused: ' + [...worker.pauses].join(', ') : (worker.state === 'backoff' ? 'reconnecting…' : '');
+  $('tasks').textContent = String(local.tasks);
+  $('fuel').textContent = BigInt(local.fuel).toLocaleString('en');
+}
+
+function runningCount() { return worker.sess ? worker.sess.running.size : 0; }
+
+$('worker-name').textContent = name;
+$('slots').value = String(slots);
+$('slots').max = String(maxSlots);
+$('duty').value = String(duty);
+$('duty-out').textContent = String(duty);
+
+$('toggle').addEventListener('click', () => {
+  if (worker.enabled) worker.stop();
+  else worker.start();
+  render();
+});
+$('slots').addEventListener('change', () => {
+  slots = Math.min(maxSlots, clampInt($('slots').value, 1, 256, slots));
+  $('slots').value = String(slots);
+  store.set('slots', slots);
+  worker.setSlots(slots);
+});
+$('duty').addEventListener('input', () => {
+  duty = clampInt($('duty').value, 10, 100, duty);
+  $('duty-out').textContent = String(duty);
+  store.set('duty', duty);
+  worker.setDuty(duty);
+});
+
+// Pause while hidden.
+const onVisibility = () => (document.visibilityState === 'hidden' ? worker.pause('tab hidden') : worker.resume('tab hidden'));
+document.addEventListener('visibilitychange', onVisibility);
+onVisibility();
+
+// Pause on battery, where the browser says (navigator.getBattery).
+if (typeof navigator.getBattery === 'function') {
+  navigator.getBattery().then((b) => {
+    const f = () => (b.charging ? worker.resume('on battery') : worker.pause('on battery'));
+    f();
+    b.addEventListener('chargingchange', f);
+  }).catch(() => { /* not allowed here (a frame without the battery permission) */ });
+}
+
+// Leaving the page: give the leases back at once rather than let them lapse.
+addEventListener('pagehide', () => { if (worker.enabled) worker.stop(); worker.dispose(); });
+
+async function getJSON(url) {
+  const r = await fetch(url, { cache: 'no-store' });
+  if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  return r.json();
+}
+
+async function refreshSummary() {
+  try {
+    const s = await getJSON('/v1/contribute/summary');
+    $('coord-name').textContent = s.coordinator.name;
+    $('coord-name-short').textContent = s.coordinator.name;
+    $('coord-desc').textContent = s.coordinator.description;
+    $('workers-connected').textContent = String(s.workers_connected);
+    const body = $('jobs');
+    body.replaceChildren();
+    if (s.jobs.length === 0) {
+      const tr = body.insertRow();
+      const td = tr.insertCell();
+      td.colSpan = 4;
+      td.textContent = 'No work queued right now: contributing would only keep a connection open.';
+    }
+    for (const g of s.jobs) {
+      const tr = body.insertRow();
+      tr.insertCell().textContent = g.owner;
+      tr.insertCell().textContent = String(g.jobs);
+      tr.insertCell().textContent = String(g.tasks_pending);
+      const code = document.createElement('code');
+      code.textContent = g.module_hash;
+      tr.insertCell().append(code);
+    }
+  } catch (e) {
+    console.warn('crowdrun: summary', e);
+  }
+}
+
+async function refreshCredit() {
+  try {
+    const c = await getJSON('/v1/contribute/credit?worker=' + encodeURIComponent(name));
+    $('credit-tasks').textContent = String(c.tasks);
+    $('credit-fuel').textContent = Number(c.fuel).toLocaleString('en');
+  } catch (e) {
+    console.warn('crowdrun: credit', e);
+  }
+}
+
+refreshSummary();
+refreshCredit();
+setInterval(refreshSummary, 10_000);
+setInterval(refreshCredit, 5_000);
+render();
+
+// For tests and the curious: the worker of this page.
+globalThis.crowdrun = { worker, refreshSummary, refreshCredit };
