@@ -28,6 +28,19 @@ const (
 	maxName       = 128
 	maxLeaseID    = 64
 	maxMessageStr = 4096
+	// MaxCheckpoint caps a checkpoint message's snapshot delta plus output
+	// (raw bytes; base64 makes them 4/3 larger, within MaxMessage). A
+	// worker whose checkpoint would be larger does not send it; the replica
+	// then goes on without that checkpoint.
+	MaxCheckpoint = 11 << 20
+	maxFeatures   = 16
+)
+
+// Features a worker may declare in hello.
+const (
+	// FeatureCheckpoint: the worker honours Lease.CheckpointEvery (sending
+	// checkpoint messages) and Lease.Resume.
+	FeatureCheckpoint = "checkpoint"
 )
 
 // Message types.
@@ -44,16 +57,18 @@ const (
 	TypeRevoke       = "revoke"        // coordinator → worker: stop these runs
 	TypeError        = "error"         // either way
 	TypeBye          = "bye"           // worker → coordinator: leaving
+	TypeCheckpoint   = "checkpoint"    // worker → coordinator: a replica's checkpoint
 )
 
 // Error codes carried by Error messages.
 const (
-	CodeBadMessage   = "bad_message" // not a valid message; the connection is closed
-	CodeVersion      = "unsupported_version"
-	CodeNotReady     = "not_ready"      // a message before hello
-	CodeLeaseNotHeld = "lease_not_held" // result for a lease not held, or reported twice
-	CodeTooLarge     = "too_large"      // a result over the job's output limit
-	CodeInternal     = "internal"
+	CodeBadMessage    = "bad_message" // not a valid message; the connection is closed
+	CodeVersion       = "unsupported_version"
+	CodeNotReady      = "not_ready"      // a message before hello
+	CodeLeaseNotHeld  = "lease_not_held" // result for a lease not held, or reported twice
+	CodeTooLarge      = "too_large"      // a result over the job's output limit, a checkpoint over MaxCheckpoint
+	CodeBadCheckpoint = "bad_checkpoint" // a checkpoint refused: wrong base, corrupt, state hash mismatch, out of order
+	CodeInternal      = "internal"
 )
 
 // Header is common to every message.
@@ -77,6 +92,18 @@ type Hello struct {
 	Worker   string `json:"worker"`  // a stable name; never two replicas of one task to one name
 	Slots    int    `json:"slots"`   // runs in parallel
 	Runtime  string `json:"runtime"` // e.g. "go/wazero"
+	// Features the worker supports (FeatureCheckpoint).
+	Features []string `json:"features,omitempty"`
+}
+
+// Has reports whether the hello declares feature f.
+func (h *Hello) Has(f string) bool {
+	for _, x := range h.Features {
+		if x == f {
+			return true
+		}
+	}
+	return false
 }
 
 type Welcome struct {
@@ -85,6 +112,9 @@ type Welcome struct {
 	HeartbeatMS int64 `json:"heartbeat_ms"` // send a heartbeat at least this often
 	LeaseMS     int64 `json:"lease_ms"`     // a lease lapses this long after the last heartbeat
 	MaxMessage  int64 `json:"max_message"`
+	// SessionToken authenticates the session's HTTP requests (snapshot
+	// downloads): Authorization: Session <session_id>:<token>.
+	SessionToken string `json:"session_token,omitempty"`
 }
 
 type LeaseRequest struct {
@@ -118,6 +148,24 @@ type Lease struct {
 	Seed       uint64   `json:"seed"`
 	Limits     Limits   `json:"limits"`
 	DeadlineMS int64    `json:"deadline_ms"` // Unix ms; renewed by heartbeats
+
+	// CheckpointEvery is the task's fuel grid: send checkpoint k at the
+	// first fuel check where the fuel used exceeds k·CheckpointEvery. 0 (or
+	// a worker without FeatureCheckpoint): none.
+	CheckpointEvery uint64 `json:"checkpoint_every,omitempty"`
+	// Resume: continue the replica from this checkpoint instead of starting
+	// afresh. Only for workers with FeatureCheckpoint.
+	Resume *Resume `json:"resume,omitempty"`
+}
+
+// Resume names the checkpoint a lease continues from. The snapshot is
+// fetched with GET /v1/workers/snapshots/{snapshot} (session-authenticated,
+// see Welcome.SessionToken); its state hash must be StateHash.
+type Resume struct {
+	Seq       uint64 `json:"seq"`
+	Fuel      uint64 `json:"fuel"`
+	StateHash string `json:"state_hash"` // hex
+	Snapshot  string `json:"snapshot"`   // hex SHA-256 of the encoded snapshot
 }
 
 type Leases struct {
@@ -128,6 +176,30 @@ type Leases struct {
 type Heartbeat struct {
 	Header
 	Running []string `json:"running"` // lease ids being run
+	// Progress is the fuel each running lease has reached, as far as the
+	// worker knows (it counts the work lost if the worker leaves).
+	Progress map[string]uint64 `json:"progress,omitempty"`
+}
+
+// Checkpoint is one checkpoint of a leased replica, answered by ack or by
+// error (bad_checkpoint, lease_not_held, too_large).
+type Checkpoint struct {
+	Header
+	LeaseID   string `json:"lease_id"`
+	Seq       uint64 `json:"seq"`        // k ≥ 1: (fuel−1) / checkpoint_every
+	Fuel      uint64 `json:"fuel"`       // fuel used since the replica's start
+	StateHash string `json:"state_hash"` // hex state hash of the snapshot
+	// Base is the state hash of the snapshot Snapshot is a delta against:
+	// the replica's previous checkpoint (the one resumed from, or the last
+	// one sent). Empty: Snapshot is a full snapshot.
+	Base     string `json:"base,omitempty"`
+	Snapshot []byte `json:"snapshot"` // internal/snapshot encoding, full or delta
+	// Stdout and Stderr are the output since the previous checkpoint (or
+	// since the start of the segment).
+	Stdout []byte `json:"stdout"`
+	Stderr []byte `json:"stderr"`
+	// CostMS is the worker's measured capture + hash + encode time.
+	CostMS float64 `json:"cost_ms"`
 }
 
 type HeartbeatAck struct{ Header }
@@ -213,6 +285,8 @@ func typeOf(m Message) string {
 		return TypeError
 	case *Bye:
 		return TypeBye
+	case *Checkpoint:
+		return TypeCheckpoint
 	}
 	return ""
 }
@@ -252,6 +326,8 @@ func Decode(b []byte) (Message, error) {
 		m = &ErrorMsg{}
 	case TypeBye:
 		m = &Bye{}
+	case TypeCheckpoint:
+		m = &Checkpoint{}
 	case "":
 		return nil, bad(`message has no "type"`)
 	default:
@@ -292,13 +368,51 @@ func validate(m Message) error {
 		if m.Slots < 1 || m.Slots > MaxSlots {
 			return bad("hello: slots must be between 1 and %d", MaxSlots)
 		}
+		if len(m.Features) > maxFeatures {
+			return bad("hello: more than %d features", maxFeatures)
+		}
+		for _, f := range m.Features {
+			if len(f) > 64 {
+				return bad("hello: feature name longer than 64 bytes")
+			}
+		}
 	case *LeaseRequest:
 		if m.Max < 1 || m.Max > MaxLeaseBatch {
 			return bad("lease_request: max must be between 1 and %d", MaxLeaseBatch)
 		}
 	case *Heartbeat:
-		if len(m.Running) > MaxSlots {
+		if len(m.Running) > MaxSlots || len(m.Progress) > MaxSlots {
 			return bad("heartbeat: more than %d running leases", MaxSlots)
+		}
+		for id := range m.Progress {
+			if len(id) > maxLeaseID {
+				return bad("heartbeat: lease id longer than %d bytes", maxLeaseID)
+			}
+		}
+	case *Leases:
+		for _, l := range m.Leases {
+			if r := l.Resume; r != nil && (r.Seq == 0 || !isHash(r.StateHash) || !isHash(r.Snapshot)) {
+				return bad("leases: resume needs seq ≥ 1, a hex state_hash and a hex snapshot hash")
+			}
+		}
+	case *Checkpoint:
+		if m.LeaseID == "" || len(m.LeaseID) > maxLeaseID {
+			return bad("checkpoint: lease_id must be 1 to %d bytes", maxLeaseID)
+		}
+		if m.Seq == 0 || m.Fuel == 0 {
+			return bad("checkpoint: seq and fuel must be positive")
+		}
+		if !isHash(m.StateHash) || (m.Base != "" && !isHash(m.Base)) {
+			return bad("checkpoint: state_hash and base must be 64 lowercase hex digits")
+		}
+		if len(m.Snapshot) == 0 {
+			return bad("checkpoint: snapshot is required")
+		}
+		if n := len(m.Snapshot) + len(m.Stdout) + len(m.Stderr); n > MaxCheckpoint {
+			return &Error{Code: CodeTooLarge, Message: fmt.Sprintf("checkpoint of %d bytes exceeds the limit of %d", n, MaxCheckpoint)}
+		}
+		if !(m.CostMS >= 0 && m.CostMS < 1e9) {
+			return bad("checkpoint: cost_ms must be a non-negative number of milliseconds")
 		}
 	case *Result:
 		if m.LeaseID == "" || len(m.LeaseID) > maxLeaseID {
@@ -320,4 +434,17 @@ func validate(m Message) error {
 		}
 	}
 	return nil
+}
+
+// isHash reports whether s is a lowercase hex SHA-256.
+func isHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

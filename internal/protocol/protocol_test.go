@@ -25,6 +25,12 @@ func TestRoundTrip(t *testing.T) {
 		&protocol.Revoke{Header: protocol.Header{ID: 5}, LeaseIDs: []string{"1.1"}, Reason: "cancelled"},
 		&protocol.ErrorMsg{Header: protocol.Header{ID: 6}, Code: protocol.CodeLeaseNotHeld, Message: "no"},
 		&protocol.Bye{Header: protocol.Header{ID: 7}},
+		&protocol.Hello{Header: protocol.Header{ID: 8}, Protocol: protocol.Version, Worker: "w", Slots: 1, Features: []string{protocol.FeatureCheckpoint}},
+		&protocol.Leases{Header: protocol.Header{ID: 9}, Leases: []protocol.Lease{{LeaseID: "1.2", CheckpointEvery: 1 << 20,
+			Resume: &protocol.Resume{Seq: 3, Fuel: 3<<20 + 5, StateHash: strings.Repeat("ab", 32), Snapshot: strings.Repeat("cd", 32)}}}},
+		&protocol.Heartbeat{Header: protocol.Header{ID: 10}, Running: []string{"1.2"}, Progress: map[string]uint64{"1.2": 77}},
+		&protocol.Checkpoint{Header: protocol.Header{ID: 11}, LeaseID: "1.2", Seq: 4, Fuel: 4<<20 + 1, StateHash: strings.Repeat("01", 32),
+			Base: strings.Repeat("ab", 32), Snapshot: []byte("delta"), Stdout: []byte("o"), Stderr: []byte{}, CostMS: 0.25},
 	}
 	for _, m := range msgs {
 		b, err := protocol.Encode(m)
@@ -57,6 +63,13 @@ func TestDecodeRefuses(t *testing.T) {
 		{`{"type":"result","id":1,"status":"ok"}`, protocol.CodeBadMessage},
 		{`{"type":"result","id":1,"lease_id":"1.1","status":"ok","stdout":"!!notbase64"}`, protocol.CodeBadMessage},
 		{`{"type":"lease_request","id":1,"max":0}`, protocol.CodeBadMessage},
+		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":0,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","snapshot":"eA=="}`, protocol.CodeBadMessage},
+		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("A", 64) + `","snapshot":"eA=="}`, protocol.CodeBadMessage},
+		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","base":"x","snapshot":"eA=="}`, protocol.CodeBadMessage},
+		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `"}`, protocol.CodeBadMessage},
+		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","snapshot":"eA==","cost_ms":-1}`, protocol.CodeBadMessage},
+		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","snapshot":"` + strings.Repeat("AAAA", protocol.MaxCheckpoint/3+1) + `"}`, protocol.CodeTooLarge},
+		{`{"type":"leases","id":1,"leases":[{"lease_id":"1.1","resume":{"seq":0,"state_hash":"","snapshot":""}}]}`, protocol.CodeBadMessage},
 		{`{"type":"bye","id":1,` + strings.Repeat(" ", protocol.MaxMessage) + `}`, protocol.CodeTooLarge},
 	} {
 		_, err := protocol.Decode([]byte(tc.in))
@@ -71,7 +84,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"hello","id":1,"protocol":1,"worker":"w","slots":1}`))
 	f.Add([]byte(`{"type":"result","id":2,"lease_id":"1.1","status":"ok","stdout":"aGk=","fuel":3}`))
 	f.Add([]byte(`{"type":"leases","id":2,"reply_to":1,"leases":[{"lease_id":"1.1","files":[{"name":"a","data":""}]}]}`))
-	f.Add([]byte(`{"type":"heartbeat","id":3,"running":["1.1"]}`))
+	f.Add([]byte(`{"type":"heartbeat","id":3,"running":["1.1"],"progress":{"1.1":5}}`))
+	f.Add([]byte(`{"type":"checkpoint","id":4,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","snapshot":"eA==","stdout":"","stderr":"","cost_ms":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := protocol.Decode(b)
 		if err != nil {
