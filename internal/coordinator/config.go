@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/store"
@@ -48,6 +49,22 @@ type Config struct {
 
 	// DefaultLimits apply to limits a submission leaves zero.
 	DefaultLimits store.Limits
+
+	// Checkpoints (docs/checkpointing.md).
+	//
+	// NoCheckpoints stores modules without the suspend rewrite: replicas
+	// run whole, as before continuations.
+	NoCheckpoints bool
+	// CheckpointEvery fixes the fuel grid of new tasks instead of deriving
+	// it from T* (tests, experiments). 0: the policy decides.
+	CheckpointEvery uint64
+	// SessionPrior is the prior of the mean session length estimate τ.
+	SessionPrior checkpoint.Prior // default checkpoint.DefaultPrior
+	// CheckpointCost is δ until workers have reported checkpoint costs.
+	CheckpointCost time.Duration // default 50ms
+	// FuelRate is the fuel per second assumed until segments have been
+	// measured.
+	FuelRate float64 // default 1e9
 }
 
 // Defaults.
@@ -57,6 +74,13 @@ const (
 	DefaultMaxRequestBytes = 64 << 20
 	DefaultMaxTasks        = 100_000
 	DefaultMaxTaskInput    = 4 << 20
+	// DefaultCheckpointCost is δ before any worker reported one: a small
+	// module's capture, hash, delta and upload on loopback take a few ms; a
+	// browser over the Internet tens.
+	DefaultCheckpointCost = 50 * time.Millisecond
+	// DefaultFuelRate is the fuel per second assumed before any segment was
+	// measured: wazero's compiled code runs the kernels at 0.5–2·10⁹.
+	DefaultFuelRate = 1e9
 	// MaxOutputLimit keeps a result, base64-encoded, within a protocol message.
 	MaxOutputLimit = 8 << 20
 )
@@ -90,6 +114,15 @@ func (c *Config) withDefaults() Config {
 	if cfg.MaxTaskInput == 0 {
 		cfg.MaxTaskInput = DefaultMaxTaskInput
 	}
+	if cfg.SessionPrior == (checkpoint.Prior{}) {
+		cfg.SessionPrior = checkpoint.DefaultPrior
+	}
+	if cfg.CheckpointCost == 0 {
+		cfg.CheckpointCost = DefaultCheckpointCost
+	}
+	if cfg.FuelRate == 0 {
+		cfg.FuelRate = DefaultFuelRate
+	}
 	d := &cfg.DefaultLimits
 	if d.MemoryBytes == 0 {
 		d.MemoryBytes = 64 << 20
@@ -115,6 +148,15 @@ func (c *Config) validate() error {
 	}
 	if c.MaxTaskInput*4/3+64<<10 > protocol.MaxMessage {
 		return fmt.Errorf("coordinator: MaxTaskInput (%d) must fit, base64-encoded, in a protocol message (%d bytes)", c.MaxTaskInput, protocol.MaxMessage)
+	}
+	if c.CheckpointEvery != 0 && c.CheckpointEvery < 1024 {
+		return fmt.Errorf("coordinator: CheckpointEvery (%d) must be 0 (the policy decides) or at least 1024 fuel", c.CheckpointEvery)
+	}
+	if c.SessionPrior.Mean <= 0 || c.SessionPrior.Weight < 0 {
+		return errors.New("coordinator: SessionPrior needs a positive mean and a non-negative weight")
+	}
+	if c.CheckpointCost < 0 || !(c.FuelRate > 0) {
+		return errors.New("coordinator: CheckpointCost must be non-negative and FuelRate positive")
 	}
 	if c.DefaultLimits.MaxOutput > MaxOutputLimit {
 		return fmt.Errorf("coordinator: DefaultLimits.MaxOutput must be at most %d so results fit in a protocol message", MaxOutputLimit)

@@ -42,6 +42,8 @@ type Coordinator struct {
 
 	chMu    sync.Mutex
 	changed chan struct{} // closed and replaced whenever a task or job finishes
+
+	policy *policy
 }
 
 // New checks cfg and returns a coordinator; call Open to start it.
@@ -60,6 +62,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		resultCh: make(chan pendingResult, 4096),
 		changed:  make(chan struct{}),
 	}
+	c.policy = newPolicy(&c.cfg, c.store)
 	if c.engine == nil {
 		eng, err := sandbox.NewEngine(ctx)
 		if err != nil {
@@ -239,6 +242,7 @@ func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
 	ls, err := c.store.ReplicaLease(ctx, &store.ReplicaLeaseParams{
 		SessionID: w.conn.session.ID, Worker: w.conn.session.Worker, Max: w.max,
 		Deadline: now.Add(c.cfg.LeaseTTL), Now: now,
+		CheckpointEvery: c.policy.current(ctx).Grid, Resume: w.conn.resume,
 	})
 	if err != nil || len(ls) == 0 {
 		return 0, err
@@ -250,10 +254,19 @@ func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
 			return 0, err // the leases lapse and are requeued
 		}
 		msg.Leases = append(msg.Leases, pl)
-		w.conn.hold(l.LeaseID, l.Limits.MaxOutput)
+		w.conn.hold(&leaseState{id: l.LeaseID, maxOutput: l.Limits.MaxOutput, memory: l.Limits.MemoryBytes, module: l.ModuleHash,
+			grid: l.CheckpointEvery, resume: l.Resume, at: now, fuelAt: startFuel(l)})
 	}
 	w.conn.send(msg)
 	return len(ls), nil
+}
+
+// startFuel is the fuel a lease's segment starts at.
+func startFuel(l *store.Lease) uint64 {
+	if l.Resume != nil {
+		return l.Resume.Fuel
+	}
+	return 0
 }
 
 func (c *Coordinator) leaseMessage(ctx context.Context, l *store.Lease) (protocol.Lease, error) {
@@ -261,7 +274,10 @@ func (c *Coordinator) leaseMessage(ctx context.Context, l *store.Lease) (protoco
 		LeaseID: l.LeaseID, JobID: l.JobID, TaskID: l.TaskID, TaskIndex: l.TaskIndex,
 		ModuleHash: l.ModuleHash, Stdin: l.Stdin, Args: l.Args, Env: l.Env, Seed: l.Seed,
 		Limits:     protocol.Limits{Fuel: l.Limits.Fuel, MemoryBytes: l.Limits.MemoryBytes, MaxOutput: l.Limits.MaxOutput, TimeoutMS: l.Limits.TimeoutMS},
-		DeadlineMS: l.Deadline.UnixMilli(),
+		DeadlineMS: l.Deadline.UnixMilli(), CheckpointEvery: l.CheckpointEvery,
+	}
+	if r := l.Resume; r != nil {
+		pl.Resume = &protocol.Resume{Seq: r.Seq, Fuel: r.Fuel, StateHash: r.StateHash, Snapshot: r.SnapshotHash}
 	}
 	for _, f := range l.Files {
 		data, err := c.store.BlobGet(ctx, f.Hash)
@@ -274,8 +290,9 @@ func (c *Coordinator) leaseMessage(ctx context.Context, l *store.Lease) (protoco
 }
 
 type pendingResult struct {
-	conn *conn
-	msg  *protocol.Result
+	conn  *conn
+	msg   *protocol.Result
+	lease *leaseState
 }
 
 const maxCommitBatch = 512
@@ -332,6 +349,9 @@ func (c *Coordinator) commit(ctx context.Context) {
 				continue
 			}
 			p.conn.send(&protocol.Ack{Header: protocol.Header{ReplyTo: p.msg.ID}})
+			if ls := p.lease; ls != nil && p.msg.Fuel > ls.fuelAt {
+				c.policy.addRate(p.msg.Fuel-ls.fuelAt, params.Now.Sub(ls.at))
+			}
 			if o.TaskFinished != "" {
 				finished = true
 			}

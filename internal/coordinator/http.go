@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/json"
@@ -30,6 +31,8 @@ func (c *Coordinator) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/workers", c.auth(c.workers))
 	mux.HandleFunc("GET /v1/workers/ws", c.serveWorker)
 	mux.HandleFunc("GET /v1/modules/{hash}", c.module)
+	mux.HandleFunc("GET /v1/workers/snapshots/{hash}", c.snapshotDownload)
+	mux.HandleFunc("GET /v1/jobs/{id}/segments", c.auth(c.segments))
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapiJSON)
@@ -122,7 +125,7 @@ func (c *Coordinator) submit(w http.ResponseWriter, r *http.Request, owner strin
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
-	mod, err := c.prepareModule(r.Context(), req.Module, p.Limits.MemoryBytes)
+	mod, suspendable, err := c.prepareModule(r.Context(), req.Module, p.Limits.MemoryBytes)
 	if err != nil {
 		var se *sandbox.Error
 		if errors.As(err, &se) {
@@ -133,6 +136,7 @@ func (c *Coordinator) submit(w http.ResponseWriter, r *http.Request, owner strin
 		return
 	}
 	p.Owner = owner
+	p.Suspendable = suspendable
 	p.ModuleHash = store.Hash(mod)
 	p.Blobs = append(p.Blobs, mod)
 	p.Now = c.cfg.Now()
@@ -144,7 +148,7 @@ func (c *Coordinator) submit(w http.ResponseWriter, r *http.Request, owner strin
 	c.cfg.Logger.Info("job submitted", "job", job.ID, "owner", owner, "tasks", job.TaskCount)
 	c.wake()
 	counts := &store.JobCounts{TasksPending: job.TaskCount, ReplicasQueued: job.TaskCount * job.Replicas}
-	writeJSON(w, http.StatusCreated, apiJob(job, counts))
+	writeJSON(w, http.StatusCreated, c.apiJob(r.Context(), job, counts))
 }
 
 // checkSubmission validates everything but the module.
@@ -226,6 +230,48 @@ func (c *Coordinator) checkSubmission(req *api.SubmitRequest) (*store.JobInsertP
 	return p, nil
 }
 
+func (c *Coordinator) apiJob(ctx context.Context, j *store.Job, counts *store.JobCounts) *api.Job {
+	out := apiJob(j, counts)
+	pol := c.policy.current(ctx)
+	ck := &api.Checkpointing{Suspendable: j.Suspendable, Policy: api.CheckpointPolicy{
+		IntervalFuel: pol.Grid, IntervalSeconds: pol.GridSeconds(), OptimalSeconds: pol.Interval.Seconds(),
+		TauSeconds: pol.Tau.Seconds(), TauSessions: pol.Sessions, DeltaSeconds: pol.Delta.Seconds(), DeltaReports: pol.Costs,
+		FuelPerSecond: pol.FuelRate, RateSamples: pol.Rates, Fixed: pol.Fixed}}
+	if !j.Suspendable {
+		ck.Note = "the module could not be made suspendable (or checkpoints are off): its replicas run whole, without checkpoints"
+	}
+	if counts != nil {
+		ck.Checkpoints, ck.Resumes, ck.LostSegments, ck.FuelLost, ck.Mismatches = counts.Checkpoints, counts.Resumes, counts.LostSegments, counts.FuelLost, counts.Mismatches
+	}
+	out.Checkpointing = ck
+	return out
+}
+
+// segments lists a job's ended segments (GET /v1/jobs/{id}/segments).
+func (c *Coordinator) segments(w http.ResponseWriter, r *http.Request, owner string) {
+	id, ok := jobID(r)
+	if !ok {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such job")
+		return
+	}
+	if _, err := c.store.JobGet(r.Context(), &store.JobGetParams{ID: id, Owner: owner}); err != nil {
+		c.storeError(w, err)
+		return
+	}
+	segs, err := c.store.SegmentList(r.Context(), &store.SegmentListParams{JobID: id, Limit: 100000})
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	out := api.SegmentList{Segments: make([]api.Segment, 0, len(segs))}
+	for _, g := range segs {
+		out.Segments = append(out.Segments, api.Segment{Replica: g.ReplicaID, Task: g.TaskIndex, Worker: g.Worker, State: string(g.State),
+			ResumeSeq: g.ResumeSeq, FuelStart: g.FuelStart, FuelEnd: g.FuelEnd, FuelReached: g.FuelReached,
+			StartedAt: g.StartedAt.UTC(), EndedAt: g.EndedAt.UTC()})
+	}
+	writeJSON(w, http.StatusOK, &out)
+}
+
 func apiJob(j *store.Job, c *store.JobCounts) *api.Job {
 	out := &api.Job{ID: j.ID, Name: j.Name, State: string(j.State), ModuleHash: j.ModuleHash, Replicas: j.Replicas, Priority: j.Priority,
 		Limits:    api.Limits{Fuel: j.Limits.Fuel, MemoryBytes: j.Limits.MemoryBytes, MaxOutput: j.Limits.MaxOutput, TimeoutMS: j.Limits.TimeoutMS},
@@ -257,7 +303,7 @@ func (c *Coordinator) getJob(w http.ResponseWriter, r *http.Request, owner strin
 		c.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, apiJob(j, counts))
+	writeJSON(w, http.StatusOK, c.apiJob(r.Context(), j, counts))
 }
 
 func (c *Coordinator) listJobs(w http.ResponseWriter, r *http.Request, owner string) {
@@ -273,7 +319,7 @@ func (c *Coordinator) listJobs(w http.ResponseWriter, r *http.Request, owner str
 			c.storeError(w, err)
 			return
 		}
-		out.Jobs = append(out.Jobs, *apiJob(j, counts))
+		out.Jobs = append(out.Jobs, *c.apiJob(r.Context(), j, counts))
 	}
 	writeJSON(w, http.StatusOK, &out)
 }
@@ -296,7 +342,7 @@ func (c *Coordinator) cancelJob(w http.ResponseWriter, r *http.Request, owner st
 		c.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, apiJob(j, counts))
+	writeJSON(w, http.StatusOK, c.apiJob(r.Context(), j, counts))
 }
 
 func (c *Coordinator) workers(w http.ResponseWriter, r *http.Request, owner string) {

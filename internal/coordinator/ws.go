@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/crowdrun/crowdrun/internal/protocol"
+	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/store"
 )
 
@@ -24,12 +25,38 @@ type conn struct {
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 
+	resume bool   // the worker declared protocol.FeatureCheckpoint
+	token  string // authenticates the session's HTTP requests
+
 	mu        sync.Mutex
 	queue     [][]byte // messages for the writer, grown on demand: idle workers hold nothing
 	queued    int      // their bytes
 	nextID    uint64
-	leases    map[string]uint64 // lease id → the job's output limit
+	leases    map[string]*leaseState
 	lastRenew time.Time
+}
+
+// leaseState is what the connection knows of a lease it holds. The fields
+// after ckMu belong to the checkpoint path, which runs on the reader
+// goroutine only.
+type leaseState struct {
+	id        string
+	maxOutput uint64
+	memory    uint64
+	module    string // hex module hash: every snapshot must name it
+	grid      uint64
+	resume    *store.Checkpoint
+
+	progress uint64 // fuel reached, from heartbeats (under conn.mu)
+
+	// The replica's latest accepted checkpoint (the resumed one until the
+	// first of this segment), the base of the next delta; decoded lazily.
+	base   *snapshot.Snapshot
+	digest *snapshot.Digest
+	seq    uint64
+	output uint64    // output bytes accepted with checkpoints in this segment
+	at     time.Time // lease grant or last accepted checkpoint
+	fuelAt uint64    // fuel then
 }
 
 // A worker whose unsent messages exceed these limits does not read them and
@@ -44,10 +71,40 @@ func (cn *conn) isDone() bool { return cn.ctx.Err() != nil }
 
 func (cn *conn) close(cause error) { cn.cancel(cause) }
 
-func (cn *conn) hold(lease string, maxOutput uint64) {
+func (cn *conn) hold(ls *leaseState) {
+	if ls.resume != nil {
+		ls.seq = ls.resume.Seq
+	}
 	cn.mu.Lock()
-	cn.leases[lease] = maxOutput
+	cn.leases[ls.id] = ls
 	cn.mu.Unlock()
+}
+
+func (cn *conn) lease(id string) *leaseState {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.leases[id]
+}
+
+// progress is the fuel each held lease reached (for the store).
+func (cn *conn) progress(ids ...string) map[string]uint64 {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	out := map[string]uint64{}
+	if len(ids) == 0 {
+		for id, ls := range cn.leases {
+			if ls.progress > 0 {
+				out[id] = ls.progress
+			}
+		}
+		return out
+	}
+	for _, id := range ids {
+		if ls := cn.leases[id]; ls != nil && ls.progress > 0 {
+			out[id] = ls.progress
+		}
+	}
+	return out
 }
 
 func (cn *conn) forget(ids ...string) {
@@ -160,7 +217,8 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	cn := &conn{c: c, ws: ws, session: sess, wakeW: make(chan struct{}, 1), ctx: ctx, cancel: cancel, leases: map[string]uint64{}}
+	cn := &conn{c: c, ws: ws, session: sess, wakeW: make(chan struct{}, 1), ctx: ctx, cancel: cancel, leases: map[string]*leaseState{},
+		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken()}
 	c.mu.Lock()
 	c.conns[sess.ID] = cn
 	c.mu.Unlock()
@@ -169,7 +227,8 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	wg.Add(1)
 	go func() { defer wg.Done(); cn.writer() }()
 	cn.send(&protocol.Welcome{Header: protocol.Header{ReplyTo: hello.ID}, SessionID: sess.ID,
-		HeartbeatMS: c.cfg.HeartbeatInterval.Milliseconds(), LeaseMS: c.cfg.LeaseTTL.Milliseconds(), MaxMessage: protocol.MaxMessage})
+		HeartbeatMS: c.cfg.HeartbeatInterval.Milliseconds(), LeaseMS: c.cfg.LeaseTTL.Milliseconds(), MaxMessage: protocol.MaxMessage,
+		SessionToken: cn.token})
 
 	err = cn.readLoop()
 	cn.close(err)
@@ -182,7 +241,7 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		reason = err.Error()
 	}
-	n, serr := c.store.SessionEnd(context.WithoutCancel(ctx), &store.SessionEndParams{ID: sess.ID, Reason: reason, Now: c.cfg.Now()})
+	n, serr := c.store.SessionEnd(context.WithoutCancel(ctx), &store.SessionEndParams{ID: sess.ID, Reason: reason, Now: c.cfg.Now(), Progress: cn.progress()})
 	if serr != nil && !errors.Is(serr, store.ErrNotFound) {
 		c.cfg.Logger.Error("ending a session", "session", sess.ID, "err", serr)
 	}
@@ -282,28 +341,47 @@ func (cn *conn) readLoop() error {
 				return context.Cause(cn.ctx)
 			}
 		case *protocol.Heartbeat:
+			if len(m.Progress) > 0 {
+				cn.mu.Lock()
+				for id, f := range m.Progress {
+					if ls := cn.leases[id]; ls != nil && f > ls.progress {
+						ls.progress = f
+					}
+				}
+				cn.mu.Unlock()
+			}
 			cn.renew()
 			cn.send(&protocol.HeartbeatAck{Header: protocol.Header{ReplyTo: m.ID}})
 		case *protocol.Result:
-			cn.mu.Lock()
-			limit, held := cn.leases[m.LeaseID]
-			cn.mu.Unlock()
+			ls := cn.lease(m.LeaseID)
 			switch {
-			case !held:
+			case ls == nil:
 				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeLeaseNotHeld,
 					Message: fmt.Sprintf("lease %q is not held by this session (expired, revoked or already reported); the result was not recorded", m.LeaseID)})
-			case uint64(len(m.Stdout))+uint64(len(m.Stderr)) > limit:
+			case uint64(len(m.Stdout))+uint64(len(m.Stderr)) > ls.maxOutput:
 				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeTooLarge,
-					Message: fmt.Sprintf("output of %d bytes exceeds the job's limit of %d", len(m.Stdout)+len(m.Stderr), limit)})
+					Message: fmt.Sprintf("output of %d bytes exceeds the job's limit of %d", len(m.Stdout)+len(m.Stderr), ls.maxOutput)})
 			default:
+				cp := *ls // the reader goroutine owns ls; the committer gets a copy
 				select {
-				case c.resultCh <- pendingResult{conn: cn, msg: m}:
+				case c.resultCh <- pendingResult{conn: cn, msg: m, lease: &cp}:
 				case <-cn.ctx.Done():
 					return context.Cause(cn.ctx)
 				}
 			}
+		case *protocol.Checkpoint:
+			if err := c.acceptCheckpoint(cn, m); err != nil {
+				var ce *checkpointError
+				if !errors.As(err, &ce) {
+					return err
+				}
+				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: ce.code, Message: ce.msg})
+				continue
+			}
+			cn.send(&protocol.Ack{Header: protocol.Header{ReplyTo: m.ID}})
 		case *protocol.Release:
-			n, err := c.store.ReplicaRelease(cn.ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: m.LeaseIDs})
+			n, err := c.store.ReplicaRelease(cn.ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: m.LeaseIDs,
+				Progress: cn.progress(m.LeaseIDs...), Now: c.cfg.Now()})
 			if err != nil {
 				return err
 			}
@@ -334,7 +412,7 @@ func (cn *conn) renew() {
 	}
 	cn.lastRenew = now
 	cn.mu.Unlock()
-	if err := c.store.ReplicaRenew(cn.ctx, &store.ReplicaRenewParams{SessionID: cn.session.ID, Deadline: now.Add(c.cfg.LeaseTTL)}); err != nil && cn.ctx.Err() == nil {
+	if err := c.store.ReplicaRenew(cn.ctx, &store.ReplicaRenewParams{SessionID: cn.session.ID, Deadline: now.Add(c.cfg.LeaseTTL), Progress: cn.progress()}); err != nil && cn.ctx.Err() == nil {
 		c.cfg.Logger.Error("renewing leases", "session", cn.session.ID, "err", err)
 	}
 }

@@ -66,6 +66,55 @@ type Job struct {
 	Tasks      Counts     `json:"tasks"`
 	CreatedAt  time.Time  `json:"created_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Checkpointing: how the job's replicas run in segments.
+	Checkpointing *Checkpointing `json:"checkpointing,omitempty"`
+}
+
+// Checkpointing is a job's continuations: its counters, and the
+// coordinator's current checkpoint policy (docs/checkpointing.md).
+type Checkpointing struct {
+	Suspendable  bool   `json:"suspendable"`
+	Note         string `json:"note,omitempty"`
+	Checkpoints  int    `json:"checkpoints"`   // accepted
+	Resumes      int    `json:"resumes"`       // segments that started from a checkpoint
+	LostSegments int    `json:"lost_segments"` // segments whose worker left
+	// FuelLost is the work lost to churn: over lost segments, the fuel
+	// reached minus the fuel at their last accepted checkpoint.
+	FuelLost   uint64           `json:"fuel_lost"`
+	Mismatches int              `json:"mismatches"` // checkpoints where replicas' state hashes differ
+	Policy     CheckpointPolicy `json:"policy"`
+}
+
+// CheckpointPolicy is the interval new tasks get and what it came from.
+type CheckpointPolicy struct {
+	IntervalFuel    uint64  `json:"interval_fuel"`    // the fuel grid
+	IntervalSeconds float64 `json:"interval_seconds"` // the grid at the current fuel rate
+	OptimalSeconds  float64 `json:"optimal_seconds"`  // T* = τ·(1 + W₀(−e^(−1−δ/τ)))
+	TauSeconds      float64 `json:"tau_seconds"`      // mean session length, censored estimate
+	TauSessions     int     `json:"tau_sessions"`     // completed sessions behind it (0: the prior)
+	DeltaSeconds    float64 `json:"delta_seconds"`    // mean checkpoint cost
+	DeltaReports    int     `json:"delta_reports"`    // reports behind it (0: the default)
+	FuelPerSecond   float64 `json:"fuel_per_second"`  // median of measured segments
+	RateSamples     int     `json:"rate_samples"`     // (0: the default)
+	Fixed           bool    `json:"fixed"`            // the grid is fixed by configuration
+}
+
+// Segment is one ended lease of a replica (GET /v1/jobs/{id}/segments).
+type Segment struct {
+	Replica     int64     `json:"replica"`
+	Task        int       `json:"task"`
+	Worker      string    `json:"worker"`
+	State       string    `json:"state"`      // done | lost | released | revoked
+	ResumeSeq   uint64    `json:"resume_seq"` // checkpoint it started from; 0: the start
+	FuelStart   uint64    `json:"fuel_start"`
+	FuelEnd     uint64    `json:"fuel_end"`     // last accepted checkpoint, or the final fuel
+	FuelReached uint64    `json:"fuel_reached"` // progress the worker reported
+	StartedAt   time.Time `json:"started_at"`
+	EndedAt     time.Time `json:"ended_at"`
+}
+
+type SegmentList struct {
+	Segments []Segment `json:"segments"`
 }
 
 // JobList is the body of GET /v1/jobs.

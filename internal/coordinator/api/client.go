@@ -94,6 +94,12 @@ func (c *Client) Cancel(ctx context.Context, id int64) (*Job, error) {
 }
 
 // Workers lists every worker's record.
+func (c *Client) Segments(ctx context.Context, id int64) ([]Segment, error) {
+	var out SegmentList
+	err := c.json(ctx, http.MethodGet, fmt.Sprintf("/v1/jobs/%d/segments", id), nil, &out)
+	return out.Segments, err
+}
+
 func (c *Client) Workers(ctx context.Context) ([]Worker, error) {
 	var l WorkerList
 	return l.Workers, c.json(ctx, http.MethodGet, "/v1/workers", nil, &l)

@@ -1,0 +1,187 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/protocol"
+	"github.com/crowdrun/crowdrun/internal/snapshot"
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// checkpointError is a refused checkpoint: the worker is told why, the
+// connection stays open, and nothing is recorded.
+type checkpointError struct{ code, msg string }
+
+func (e *checkpointError) Error() string { return e.code + ": " + e.msg }
+
+func refuse(code, format string, a ...any) error {
+	return &checkpointError{code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+// snapshotLimits bounds what a checkpoint of a job with this memory limit
+// may decode to.
+func snapshotLimits(memory uint64) snapshot.Limits {
+	l := snapshot.DefaultLimits
+	if p := (memory + snapshot.PageSize - 1) / snapshot.PageSize; p > 0 && p < uint64(l.MaxPages) {
+		l.MaxPages = uint32(p)
+	}
+	l.MaxFrames, l.MaxHost = 16<<20, 16<<20
+	return l
+}
+
+// acceptCheckpoint verifies a worker's checkpoint and records it. The
+// coordinator trusts nothing in it: the delta is applied to the coordinator's
+// own copy of the replica's previous checkpoint, the result must hash to the
+// state hash announced, belong to the job's module, sit on the task's fuel
+// grid and come after the previous one. Any failure is a checkpointError
+// (nothing changed); other errors end the connection.
+func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) error {
+	ls := cn.lease(m.LeaseID)
+	switch {
+	case ls == nil:
+		return refuse(protocol.CodeLeaseNotHeld, "lease %q is not held by this session (expired, revoked or already reported); the checkpoint was not recorded", m.LeaseID)
+	case ls.grid == 0:
+		return refuse(protocol.CodeBadCheckpoint, "lease %s takes no checkpoints", m.LeaseID)
+	case m.Seq != (m.Fuel-1)/ls.grid:
+		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d at fuel %d is not on the task's grid of %d", m.Seq, m.Fuel, ls.grid)
+	case m.Seq <= ls.seq:
+		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d does not follow the replica's checkpoint %d", m.Seq, ls.seq)
+	case ls.output+uint64(len(m.Stdout))+uint64(len(m.Stderr)) > ls.maxOutput:
+		return refuse(protocol.CodeTooLarge, "the segment's output exceeds the job's limit of %d bytes", ls.maxOutput)
+	}
+	lim := snapshotLimits(ls.memory)
+	var snap *snapshot.Snapshot
+	var dig *snapshot.Digest
+	var err error
+	if m.Base == "" {
+		snap, dig, err = lim.Decode(bytes.NewReader(m.Snapshot))
+	} else {
+		if ls.base == nil && ls.resume != nil {
+			if err := c.loadBase(cn.ctx, ls, lim); err != nil {
+				return err
+			}
+		}
+		if ls.base == nil {
+			return refuse(protocol.CodeBadCheckpoint, "checkpoint %d is a delta, but the replica has no previous checkpoint: send it full", m.Seq)
+		}
+		if want := hex.EncodeToString(ls.digest.State[:]); m.Base != want {
+			return refuse(protocol.CodeBadCheckpoint, "checkpoint %d is a delta against %s, but the replica's previous checkpoint is %s", m.Seq, m.Base[:12], want[:12])
+		}
+		snap, dig, err = lim.ApplyDelta(ls.base, ls.digest, bytes.NewReader(m.Snapshot))
+	}
+	if err != nil {
+		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d: %v", m.Seq, err)
+	}
+	if got := hex.EncodeToString(dig.State[:]); got != m.StateHash {
+		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d: the snapshot's state hash is %s, not %s", m.Seq, got[:12], m.StateHash[:12])
+	}
+	if snap.Fuel != m.Fuel {
+		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d: the snapshot is at fuel %d, not %d", m.Seq, snap.Fuel, m.Fuel)
+	}
+	if hex.EncodeToString(snap.ModuleHash[:]) != ls.module {
+		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d: the snapshot belongs to another module", m.Seq)
+	}
+	var full bytes.Buffer
+	if err := snapshot.Encode(&full, snap, dig, snapshot.Options{Compress: true}); err != nil {
+		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d: %v", m.Seq, err)
+	}
+	now := c.cfg.Now()
+	added, err := c.store.CheckpointAdd(cn.ctx, &store.CheckpointAddParams{SessionID: cn.session.ID, LeaseID: m.LeaseID, Seq: m.Seq, Fuel: m.Fuel,
+		StateHash: m.StateHash, Snapshot: full.Bytes(), Stdout: m.Stdout, Stderr: m.Stderr, CostMS: m.CostMS, Now: now})
+	switch {
+	case errors.Is(err, store.ErrLeaseNotHeld):
+		return refuse(protocol.CodeLeaseNotHeld, "lease %q is no longer held by this session; the checkpoint was not recorded", m.LeaseID)
+	case errors.Is(err, store.ErrCheckpointOrder):
+		return refuse(protocol.CodeBadCheckpoint, "%v", err)
+	case err != nil:
+		if cn.ctx.Err() != nil {
+			return context.Cause(cn.ctx)
+		}
+		c.cfg.Logger.Error("recording a checkpoint", "lease", m.LeaseID, "err", err)
+		return refuse(protocol.CodeInternal, "the checkpoint could not be recorded")
+	}
+	if added.Mismatch {
+		c.cfg.Logger.Warn("replicas disagree at a checkpoint", "task", added.TaskID, "seq", m.Seq, "lease", m.LeaseID, "worker", cn.session.Worker)
+	}
+	if m.Fuel > ls.fuelAt {
+		c.policy.addRate(m.Fuel-ls.fuelAt, now.Sub(ls.at))
+	}
+	c.policy.addCost(m.CostMS)
+	ls.base, ls.digest, ls.seq = snap, dig, m.Seq
+	ls.output += uint64(len(m.Stdout)) + uint64(len(m.Stderr))
+	ls.at, ls.fuelAt = now, m.Fuel
+	cn.mu.Lock()
+	ls.progress = max(ls.progress, m.Fuel)
+	cn.mu.Unlock()
+	return nil
+}
+
+// loadBase decodes the checkpoint a lease resumed from, the base of its
+// first delta.
+func (c *Coordinator) loadBase(ctx context.Context, ls *leaseState, lim snapshot.Limits) error {
+	b, err := c.store.BlobGet(ctx, ls.resume.SnapshotHash)
+	if err != nil {
+		return fmt.Errorf("loading checkpoint %d of lease %s: %w", ls.resume.Seq, ls.id, err)
+	}
+	snap, dig, err := lim.Decode(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("decoding stored checkpoint %d of lease %s: %w", ls.resume.Seq, ls.id, err)
+	}
+	ls.base, ls.digest = snap, dig
+	return nil
+}
+
+func newToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// snapshotDownload serves the snapshot a lease resumes from, to the session
+// that holds the lease: Authorization: Session <session_id>:<token>, the
+// token from its welcome.
+func (c *Coordinator) snapshotDownload(w http.ResponseWriter, r *http.Request) {
+	h := r.PathValue("hash")
+	cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Session ")
+	sid, tok, ok2 := strings.Cut(cred, ":")
+	id, err := strconv.ParseInt(sid, 10, 64)
+	if !ok || !ok2 || err != nil {
+		writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "snapshot downloads need Authorization: Session <session_id>:<token> (from welcome)")
+		return
+	}
+	cn := c.connFor(id)
+	if cn == nil || subtle.ConstantTimeCompare([]byte(tok), []byte(cn.token)) != 1 {
+		writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "no such session, or a wrong token")
+		return
+	}
+	held := false
+	cn.mu.Lock()
+	for _, ls := range cn.leases {
+		if ls.resume != nil && ls.resume.SnapshotHash == h {
+			held = true
+		}
+	}
+	cn.mu.Unlock()
+	if !held {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no lease of this session resumes from that snapshot")
+		return
+	}
+	b, err := c.store.BlobGet(r.Context(), h)
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+}

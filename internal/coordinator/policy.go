@@ -1,0 +1,147 @@
+package coordinator
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/checkpoint"
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// Policy is the checkpoint interval the coordinator currently gives new
+// tasks, and what it was derived from (docs/checkpointing.md).
+type Policy struct {
+	// Tau is the estimated mean worker session length τ (censored MLE with
+	// a prior), from the last sessions the store recorded.
+	Tau       time.Duration
+	Sessions  int // completed sessions in the estimate
+	TauPrior  bool
+	Delta     time.Duration // δ: mean checkpoint cost reported by workers
+	Costs     int           // reports in that mean (0: the configured default)
+	Interval  time.Duration // T* = τ·(1 + W₀(−e^(−1−δ/τ)))
+	FuelRate  float64       // fuel per second: median over recent segments
+	Rates     int           // samples in that median (0: the configured default)
+	Grid      uint64        // T*·rate rounded to the fuel grid; what new tasks get
+	Fixed     bool          // the grid is Config.CheckpointEvery, not T*
+	UpdatedAt time.Time
+}
+
+// GridSeconds is the grid in seconds at the current fuel rate.
+func (p Policy) GridSeconds() float64 { return float64(p.Grid) / p.FuelRate }
+
+// policy keeps the measurements the interval is derived from. Workers'
+// checkpoint costs are their own reports (a worker could lie about them;
+// the effect is bounded: δ moves T* as √δ). Fuel rates are measured by the
+// coordinator: fuel between two accepted checkpoints (or lease and
+// checkpoint, or checkpoint and result) over the time between them.
+type policy struct {
+	cfg *Config
+	st  store.Store
+
+	mu    sync.Mutex
+	costs []float64 // ms, ring
+	ci    int
+	rates []checkpoint.RateSample // ring
+	ri    int
+	cur   Policy
+}
+
+const (
+	policySamples = 256
+	policyRefresh = time.Second
+	policySession = 2000 // most recent sessions in the τ estimate
+)
+
+func newPolicy(cfg *Config, st store.Store) *policy {
+	return &policy{cfg: cfg, st: st}
+}
+
+func (p *policy) addCost(ms float64) {
+	if !(ms >= 0) || ms > 600_000 {
+		return
+	}
+	p.mu.Lock()
+	if len(p.costs) < policySamples {
+		p.costs = append(p.costs, ms)
+	} else {
+		p.costs[p.ci] = ms
+		p.ci = (p.ci + 1) % policySamples
+	}
+	p.mu.Unlock()
+}
+
+func (p *policy) addRate(fuel uint64, d time.Duration) {
+	if fuel == 0 || d <= 0 {
+		return
+	}
+	s := checkpoint.RateSample{Fuel: fuel, Seconds: d.Seconds()}
+	p.mu.Lock()
+	if len(p.rates) < policySamples {
+		p.rates = append(p.rates, s)
+	} else {
+		p.rates[p.ri] = s
+		p.ri = (p.ri + 1) % policySamples
+	}
+	p.mu.Unlock()
+}
+
+// current returns the policy, recomputing it at most once a second.
+func (p *policy) current(ctx context.Context) Policy {
+	now := p.cfg.Now()
+	p.mu.Lock()
+	cur := p.cur
+	p.mu.Unlock()
+	if !cur.UpdatedAt.IsZero() && now.Sub(cur.UpdatedAt) < policyRefresh {
+		return cur
+	}
+	next := p.compute(ctx, now, cur.Grid)
+	p.mu.Lock()
+	p.cur = next
+	p.mu.Unlock()
+	return next
+}
+
+func (p *policy) compute(ctx context.Context, now time.Time, prevGrid uint64) Policy {
+	var pol Policy
+	pol.UpdatedAt = now
+	ss, err := p.st.SessionList(ctx, &store.SessionListParams{Limit: policySession})
+	sessions := make([]checkpoint.Session, 0, len(ss))
+	if err == nil {
+		for _, s := range ss {
+			sessions = append(sessions, checkpoint.Session{Start: s.StartedAt, End: s.EndedAt, Open: s.EndedAt.IsZero()})
+		}
+	}
+	est := checkpoint.EstimateMeanSessionPrior(sessions, now, p.cfg.SessionPrior)
+	pol.Tau, pol.Sessions, pol.TauPrior = est.Mean, est.Completed, est.Completed == 0
+
+	p.mu.Lock()
+	var sum float64
+	for _, c := range p.costs {
+		sum += c
+	}
+	pol.Costs = len(p.costs)
+	rate := checkpoint.FuelRate(p.rates)
+	pol.Rates = len(p.rates)
+	p.mu.Unlock()
+	pol.Delta = p.cfg.CheckpointCost
+	if pol.Costs > 0 {
+		pol.Delta = time.Duration(sum / float64(pol.Costs) * float64(time.Millisecond))
+	}
+	pol.FuelRate = p.cfg.FuelRate
+	if rate > 0 {
+		pol.FuelRate = rate
+	}
+	tstar := checkpoint.OptimalInterval(pol.Tau.Seconds(), pol.Delta.Seconds())
+	if math.IsNaN(tstar) {
+		tstar = 0
+	}
+	pol.Interval = time.Duration(tstar * float64(time.Second))
+	if p.cfg.CheckpointEvery > 0 {
+		pol.Grid, pol.Fixed = p.cfg.CheckpointEvery, true
+	} else {
+		pol.Grid = checkpoint.StableFuelGrid(prevGrid, tstar, pol.FuelRate)
+	}
+	return pol
+}
