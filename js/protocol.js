@@ -11,7 +11,8 @@
 //                    control, an Int32Array on a SharedArrayBuffer, holds a
 //                    duty cycle in percent that the guest keeps to between
 //                    fuel slices (it sleeps in Atomics.wait)
-//   from the worker  {id, type: 'output', fd: 1|2, data: Uint8Array}
+//   from the worker  {id, type: 'alive'}                 still running (≤ 1/s)
+//                    {id, type: 'output', fd: 1|2, data: Uint8Array}
 //                    {id, type: 'report', report}
 //                    {id, type: 'error', message}       the host failed
 //
@@ -34,6 +35,7 @@ export class RemoteError extends Error {
 /** An endpoint for a browser Worker, seen from the page. */
 export function workerEndpoint(worker) {
   return {
+    worker,
     post: (msg, transfer = []) => worker.postMessage(msg, transfer),
     listen(onMessage, onFailure) {
       worker.addEventListener('message', (e) => onMessage(e.data));
@@ -56,16 +58,42 @@ export function selfEndpoint(scope = globalThis) {
   };
 }
 
-/** The page side: runs guests in one worker, one at a time in order. */
+/**
+ * The page side: runs guests in one worker, one at a time in order.
+ *
+ * A worker can also die without a word (terminated, or its execution
+ * stopped by the browser): with opts.stallMs > 0, a worker that sends
+ * nothing for that long while a run is pending is declared lost — it says
+ * 'alive' at least once a second while it runs — so no run hangs.
+ */
 export class GuestClient {
-  /** @param {{post: Function, listen: Function, terminate: Function}} endpoint */
-  constructor(endpoint) {
+  /**
+   * @param {{post: Function, listen: Function, terminate: Function}} endpoint
+   * @param {{stallMs?: number}} [opts]
+   */
+  constructor(endpoint, opts = {}) {
     this.endpoint = endpoint;
     this.nextId = 1;
     /** @type {Map<number, {resolve: Function, reject: Function, onOutput?: Function}>} */
     this.pending = new Map();
     this.lost = null;
+    this.stallMs = opts.stallMs > 0 ? opts.stallMs : 0;
+    this.heard = Date.now();
+    this.watch = null;
     endpoint.listen((msg) => this.#receive(msg), (why) => this.#fail(new WorkerLostError(why)));
+  }
+
+  #watchdog() {
+    if (!this.stallMs || this.watch || this.lost) return;
+    this.watch = setInterval(() => {
+      if (this.pending.size === 0) {
+        clearInterval(this.watch);
+        this.watch = null;
+      } else if (Date.now() - this.heard > this.stallMs) {
+        this.#fail(new WorkerLostError(`no sign of life for ${this.stallMs} ms`));
+        this.endpoint.terminate();
+      }
+    }, Math.max(50, Math.min(1000, this.stallMs / 4)));
   }
 
   /**
@@ -78,7 +106,9 @@ export class GuestClient {
     if (this.lost) return Promise.reject(this.lost);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.heard = Date.now();
       this.pending.set(id, { resolve, reject, onOutput });
+      this.#watchdog();
       try {
         const msg = { id, type: 'run', module, input, limits };
         if (opts.key) msg.key = opts.key;
@@ -98,9 +128,12 @@ export class GuestClient {
   }
 
   #receive(msg) {
+    this.heard = Date.now();
     const p = msg && this.pending.get(msg.id);
     if (!p) return; // not ours, or already settled
     switch (msg.type) {
+      case 'alive':
+        break;
       case 'output':
         if (p.onOutput) p.onOutput(msg.fd, msg.data);
         break;
@@ -120,6 +153,10 @@ export class GuestClient {
 
   #fail(err) {
     if (!this.lost) this.lost = err;
+    if (this.watch) {
+      clearInterval(this.watch);
+      this.watch = null;
+    }
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const p of pending) p.reject(this.lost);
@@ -153,14 +190,24 @@ async function guestFor(msg, cache) {
   return g;
 }
 
-// throttle returns the hook run() calls between fuel slices (and at host
-// calls): it sleeps so that busy time ≤ duty% of the elapsed time. Atomics.wait
-// blocks this worker only, never the page.
-function throttle(control) {
-  if (!(control instanceof Int32Array) || typeof Atomics.wait !== 'function') return undefined;
+// sliceHook returns the hook run() calls between fuel slices (and at host
+// calls): it says 'alive' at most once a second and, given a control array,
+// sleeps so that busy time ≤ duty% of the elapsed time. Atomics.wait blocks
+// this worker only, never the page.
+function sliceHook(endpoint, id, control) {
+  let said = performance.now();
+  const alive = () => {
+    const t = performance.now();
+    if (t - said >= 1000) {
+      said = t;
+      endpoint.post({ id, type: 'alive' });
+    }
+  };
+  if (!(control instanceof Int32Array) || typeof Atomics.wait !== 'function') return alive;
   let mark = performance.now();
   let busy = 0;
   return () => {
+    alive();
     const duty = Atomics.load(control, 0);
     const t = performance.now();
     busy += t - mark;
@@ -196,8 +243,9 @@ async function serve(endpoint, msg, cache = new Map()) {
     if (sizes[fd] >= 64 << 10) flush(fd);
   };
   try {
+    endpoint.post({ id, type: 'alive' });
     const guest = await guestFor(msg, cache);
-    const report = await run(guest, { ...msg.input, stdout: write(1), stderr: write(2), onMemory: throttle(msg.control) }, msg.limits);
+    const report = await run(guest, { ...msg.input, stdout: write(1), stderr: write(2), onMemory: sliceHook(endpoint, id, msg.control) }, msg.limits);
     flush(1);
     flush(2);
     endpoint.post({ id, type: 'report', report });

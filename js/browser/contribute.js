@@ -40,6 +40,10 @@ let duty = clampInt(store.get('duty', params.get('duty')), 10, 100, embed ? 50 :
 
 // Work done by this browser, counted here; the coordinator's credit is
 // fetched from /v1/contribute/credit.
+// A guest worker silent this long while it runs is declared lost (the
+// watchdog of protocol.js); ?stall_ms= changes it, for diagnostics and tests.
+const stallMs = clampInt(params.get('stall_ms'), 500, 600_000, 30_000);
+
 const local = store.get('local', { tasks: 0, fuel: '0' });
 let counted = { tasks: 0, fuel: 0n };
 
@@ -47,7 +51,7 @@ const worker = new NetWorker({
   server: location.origin,
   name, slots, duty,
   runtime: 'js/browser ' + (navigator.userAgentData?.brands?.map((b) => `${b.brand}/${b.version}`).join(' ') || navigator.userAgent).slice(0, 120),
-  newGuest: () => new GuestClient(workerEndpoint(new Worker(new URL('../guest-worker.js', import.meta.url), { type: 'module', name: 'crowdrun guest' }))),
+  newGuest: () => new GuestClient(workerEndpoint(new Worker(new URL('../guest-worker.js', import.meta.url), { type: 'module', name: 'crowdrun guest' })), { stallMs }),
   // Guests can rest between fuel slices only with SharedArrayBuffer, which a
   // cross-origin isolated page has; otherwise slots rest between runs.
   sliceThrottle: globalThis.crossOriginIsolated === true,

@@ -40,7 +40,7 @@ export function newGuest() {
       w.on('exit', (code) => onFailure(`worker thread exited (${code})`));
     },
     terminate: () => { w.terminate(); },
-  });
+  }, { stallMs: 30_000 });
 }
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
