@@ -1,0 +1,121 @@
+package browser
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+)
+
+// Primes that keep a guest busy for a second or more (each 9999999999999937
+// is about 0.7 s natively).
+var slowInputs = []string{"9999999999999937 9999999999999937", "9999999999999937 9999999999999937 1",
+	"9999999999999937 9999999999999937 2", "9999999999999937 9999999999999937 3", "9999999999999937 9999999999999937 4",
+	"9999999999999937 9999999999999937 5"}
+
+// busyWindowJS starts recording the main thread's long tasks (≥ 50 ms, the
+// PerformanceObserver 'longtask' entries) and the guests' run times.
+const busyWindowJS = `(() => {
+	globalThis.longTasks = [];
+	new PerformanceObserver((l) => { for (const e of l.getEntries()) longTasks.push(e.duration); }).observe({ type: 'longtask' });
+	return true;
+})()`
+
+// While the browser works, the page stays responsive: guests run in Web
+// Workers, so the main thread has no long task anywhere near a guest's run
+// time. Turning contribution off really stops the work: the guest workers
+// are gone, the leases are back at the coordinator, no result follows.
+// Hiding the tab (another tab of the window made active — a real
+// visibilitychange, not a simulated one) pauses the same way; showing it
+// again resumes, and the job completes.
+func TestResponsiveStopAndHide(t *testing.T) {
+	needChromium(t)
+	e := newEnv(t)
+	job := e.submitFactor(slowInputs, 1)
+	b := newBrowser(t)
+	openContribute(t, b, e.srv.URL, "?slots=2")
+	if !eval[bool](t, b, busyWindowJS) {
+		t.Fatal("no PerformanceObserver")
+	}
+	click(t, b)
+	waitFor(t, b, "two tasks done", `crowdrun.worker.stats.tasks >= 2`, 90*time.Second)
+	s := stats(t, b)
+	busy := eval[float64](t, b, `crowdrun.worker.stats.busyMs / crowdrun.worker.stats.tasks`)
+	long := eval[[]float64](t, b, `longTasks`)
+	maxLong := 0.0
+	for _, d := range long {
+		maxLong = max(maxLong, d)
+	}
+	t.Logf("%d tasks, mean guest run %.0f ms; main thread: %d long tasks, longest %.0f ms", s.Tasks, busy, len(long), maxLong)
+	if busy < 500 {
+		t.Fatalf("guest runs of %.0f ms are too short to tell a blocked main thread", busy)
+	}
+	if maxLong >= busy/2 {
+		t.Errorf("the main thread had a long task of %.0f ms while guests ran %.0f ms each: guests block the page", maxLong, busy)
+	}
+	// The instrument works: a 300 ms busy loop on the main thread is seen.
+	eval[bool](t, b, `(setTimeout(() => { const t0 = performance.now(); while (performance.now() - t0 < 300) {} }), true)`)
+	waitFor(t, b, "the observer to see a long task", `longTasks.some((d) => d >= 300)`, 10*time.Second)
+
+	// Off: every guest worker terminated, leases given back at once.
+	waitFor(t, b, "runs in progress", `crowdrun.worker.sess && crowdrun.worker.sess.running.size > 0`, 60*time.Second)
+	if n := guestWorkers(t, b); n == 0 {
+		t.Fatal("working, yet no guest worker")
+	}
+	click(t, b)
+	waitFor(t, b, "contribution off", `crowdrun.worker.state === 'off' && crowdrun.worker.inflight.size === 0`, 10*time.Second)
+	waitUntil(t, "the guest workers to end", 10*time.Second, func() bool { return guestWorkers(t, b) == 0 })
+	waitUntil(t, "the leases to come back", 10*time.Second, func() bool { return e.job(job.ID).Tasks.Running == 0 })
+	off := stats(t, b)
+	if off.Released == 0 {
+		t.Errorf("turned off while running, but nothing was released: %+v", off)
+	}
+	time.Sleep(time.Second)
+	if j := e.job(job.ID); j.Tasks.Running != 0 || stats(t, b).Tasks != off.Tasks {
+		t.Fatalf("work went on after contribution was turned off: %+v, %+v", j.Tasks, stats(t, b))
+	}
+	if got := eval[string](t, b, `document.getElementById('toggle').getAttribute('aria-pressed')`); got != "false" {
+		t.Errorf("toggle shows %s after turning off", got)
+	}
+
+	// Hidden: a second tab of the same window becomes the active one.
+	click(t, b)
+	waitFor(t, b, "runs in progress again", `crowdrun.worker.sess && crowdrun.worker.sess.running.size > 0`, 60*time.Second)
+	other, cancel := chromedp.NewContext(b, chromedp.WithNewWindow(false))
+	defer cancel()
+	if err := chromedp.Do(other, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.CallBrowser(other, target.ActivateTarget, target.ActivateTargetParams{TargetID: chromedp.FromContext(other).Target.TargetID}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "the tab to be hidden", `document.visibilityState === 'hidden'`, 10*time.Second)
+	waitFor(t, b, "the pause", `crowdrun.worker.state === 'paused' && crowdrun.worker.inflight.size === 0`, 10*time.Second)
+	if r := eval[string](t, b, `document.getElementById('pause-reason').textContent`); !strings.Contains(r, "tab hidden") {
+		t.Errorf("pause reason shown: %q", r)
+	}
+	waitUntil(t, "the guest workers to end", 10*time.Second, func() bool { return guestWorkers(t, b) == 0 })
+	waitUntil(t, "the leases to come back", 10*time.Second, func() bool { return e.job(job.ID).Tasks.Running == 0 })
+	hidden := stats(t, b)
+	time.Sleep(time.Second)
+	if j := e.job(job.ID); j.Tasks.Running != 0 || stats(t, b).Tasks != hidden.Tasks {
+		t.Fatalf("work went on in a hidden tab: %+v, %+v", j.Tasks, stats(t, b))
+	}
+
+	// Visible again: it resumes by itself and finishes the job.
+	if _, err := chromedp.CallBrowser(b, target.ActivateTarget, target.ActivateTargetParams{TargetID: chromedp.FromContext(b).Target.TargetID}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "the tab to be visible", `document.visibilityState === 'visible'`, 10*time.Second)
+	ctx, cancelR := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancelR()
+	got := e.results(ctx, job.ID)
+	for i := range slowInputs {
+		if r := got[i]; r.State != "done" || r.Status != "ok" || !strings.HasPrefix(string(r.Stdout), strings.Fields(slowInputs[i])[0]+": ") {
+			t.Errorf("task %d: %s", i, show(r))
+		}
+	}
+}
