@@ -48,6 +48,8 @@ func snapshotLimits(memory uint64) snapshot.Limits {
 func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) error {
 	ls := cn.lease(m.LeaseID)
 	switch {
+	case len(m.Snapshot)+len(m.Stdout)+len(m.Stderr) > c.cfg.MaxCheckpoint:
+		return refuse(protocol.CodeTooLarge, "checkpoint of %d bytes exceeds the limit of %d", len(m.Snapshot)+len(m.Stdout)+len(m.Stderr), c.cfg.MaxCheckpoint)
 	case ls == nil:
 		return refuse(protocol.CodeLeaseNotHeld, "lease %q is not held by this session (expired, revoked or already reported); the checkpoint was not recorded", m.LeaseID)
 	case ls.grid == 0:

@@ -47,6 +47,10 @@ type Config struct {
 	// close the connection (1009).
 	MaxMessage int64 // default protocol.MaxMessage
 
+	// MaxCheckpoint caps a checkpoint's snapshot delta plus output; larger
+	// ones are refused (too_large) and the connection stays open.
+	MaxCheckpoint int // default protocol.MaxCheckpoint
+
 	// DefaultLimits apply to limits a submission leaves zero.
 	DefaultLimits store.Limits
 
@@ -107,6 +111,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if cfg.MaxMessage == 0 {
 		cfg.MaxMessage = protocol.MaxMessage
+	}
+	if cfg.MaxCheckpoint == 0 {
+		cfg.MaxCheckpoint = protocol.MaxCheckpoint
 	}
 	if cfg.MaxTasks == 0 {
 		cfg.MaxTasks = DefaultMaxTasks

@@ -274,9 +274,10 @@ func TestBadSubmissions(t *testing.T) {
 
 // rawWorker speaks the protocol by hand.
 type rawWorker struct {
-	t  *testing.T
-	ws *websocket.Conn
-	id uint64
+	welcome *protocol.Welcome
+	t       *testing.T
+	ws      *websocket.Conn
+	id      uint64
 }
 
 func dialRaw(t *testing.T, e *env, name string) *rawWorker {

@@ -29,9 +29,10 @@ const (
 	maxLeaseID    = 64
 	maxMessageStr = 4096
 	// MaxCheckpoint caps a checkpoint message's snapshot delta plus output
-	// (raw bytes; base64 makes them 4/3 larger, within MaxMessage). A
-	// worker whose checkpoint would be larger does not send it; the replica
-	// then goes on without that checkpoint.
+	// (raw bytes; base64 makes them 4/3 larger, within MaxMessage). The
+	// coordinator answers a larger one with too_large (the connection stays
+	// open); a worker whose checkpoint would be larger does not send it, and
+	// the replica goes on without that checkpoint.
 	MaxCheckpoint = 11 << 20
 	maxFeatures   = 16
 )
@@ -407,9 +408,6 @@ func validate(m Message) error {
 		}
 		if len(m.Snapshot) == 0 {
 			return bad("checkpoint: snapshot is required")
-		}
-		if n := len(m.Snapshot) + len(m.Stdout) + len(m.Stderr); n > MaxCheckpoint {
-			return &Error{Code: CodeTooLarge, Message: fmt.Sprintf("checkpoint of %d bytes exceeds the limit of %d", n, MaxCheckpoint)}
 		}
 		if !(m.CostMS >= 0 && m.CostMS < 1e9) {
 			return bad("checkpoint: cost_ms must be a non-negative number of milliseconds")

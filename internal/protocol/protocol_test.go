@@ -68,7 +68,6 @@ func TestDecodeRefuses(t *testing.T) {
 		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","base":"x","snapshot":"eA=="}`, protocol.CodeBadMessage},
 		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `"}`, protocol.CodeBadMessage},
 		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","snapshot":"eA==","cost_ms":-1}`, protocol.CodeBadMessage},
-		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","snapshot":"` + strings.Repeat("AAAA", protocol.MaxCheckpoint/3+1) + `"}`, protocol.CodeTooLarge},
 		{`{"type":"leases","id":1,"leases":[{"lease_id":"1.1","resume":{"seq":0,"state_hash":"","snapshot":""}}]}`, protocol.CodeBadMessage},
 		{`{"type":"bye","id":1,` + strings.Repeat(" ", protocol.MaxMessage) + `}`, protocol.CodeTooLarge},
 	} {

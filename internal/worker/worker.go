@@ -24,6 +24,7 @@ import (
 
 	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
+	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/wasi"
 )
 
@@ -44,12 +45,21 @@ type Config struct {
 	MinBackoff time.Duration // default 100ms
 	MaxBackoff time.Duration // default 5s
 	HTTP       *http.Client
+	// NoCheckpoints: do not declare protocol.FeatureCheckpoint; replicas
+	// run whole, as before continuations.
+	NoCheckpoints bool
+	// Ticks is how many progress reports the worker makes per checkpoint
+	// interval (heartbeats carry the fuel reached, for the work lost if
+	// the worker leaves); default 8. It runs the guest at a grid Ticks
+	// times finer and uploads every Ticks-th suspension.
+	Ticks int
 }
 
 // Stats counts what a worker did.
 type Stats struct {
 	Sessions, Tasks, Refused atomic.Int64
 	Fuel                     atomic.Uint64
+	Checkpoints, Resumes     atomic.Int64
 }
 
 // Worker is a configured worker; Run runs it.
@@ -100,6 +110,9 @@ func New(cfg Config) (*Worker, error) {
 	}
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{Timeout: time.Minute}
+	}
+	if cfg.Ticks <= 0 {
+		cfg.Ticks = 8
 	}
 	return &Worker{cfg: cfg, modules: map[string]*moduleEntry{}}, nil
 }
@@ -153,6 +166,16 @@ type runDone struct {
 	report sandbox.Report
 	stdout []byte
 	stderr []byte
+	// giveBack: the run could not start (its snapshot could not be
+	// fetched); the lease is released rather than reported.
+	giveBack error
+}
+
+// runState is one running lease as the session loop sees it.
+type runState struct {
+	cancel   context.CancelFunc
+	progress atomic.Uint64 // fuel reached, reported in heartbeats
+	rebase   atomic.Bool   // a checkpoint was refused: send the next one full
 }
 
 // sess is one connection's state, owned by the session goroutine.
@@ -161,6 +184,10 @@ type sess struct {
 	ws      *websocket.Conn
 	nextID  atomic.Uint64
 	welcome *protocol.Welcome
+
+	ckMu  sync.Mutex
+	ckIDs map[uint64]*runState // checkpoint message id → its run, to rebase when refused
+	tick  chan struct{}        // a run passed a progress point: heartbeat now
 }
 
 func (s *sess) send(ctx context.Context, m protocol.Message) error {
@@ -190,8 +217,12 @@ func (w *Worker) session(ctx context.Context) error {
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(protocol.MaxMessage)
-	s := &sess{w: w, ws: ws}
-	if err := s.send(ctx, &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero"}); err != nil {
+	s := &sess{w: w, ws: ws, ckIDs: map[uint64]*runState{}, tick: make(chan struct{}, 1)}
+	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero"}
+	if !w.cfg.NoCheckpoints {
+		hello.Features = []string{protocol.FeatureCheckpoint}
+	}
+	if err := s.send(ctx, hello); err != nil {
 		return err
 	}
 	// The reader hands every message to the session loop.
@@ -260,7 +291,7 @@ func (s *sess) loop(ctx context.Context, inbox <-chan protocol.Message, readErr 
 	defer ticker.Stop()
 
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
-	running := map[string]context.CancelFunc{}
+	running := map[string]*runState{}
 	done := make(chan runDone, w.cfg.Slots)
 	var runs sync.WaitGroup
 	defer func() {
@@ -302,10 +333,11 @@ func (s *sess) loop(ctx context.Context, inbox <-chan protocol.Message, readErr 
 			// Give back what did not finish in time; the coordinator
 			// requeues it at once instead of waiting for the lease to lapse.
 			ids := make([]string, 0, len(running))
-			for id, cancel := range running {
-				cancel()
+			for id, r := range running {
+				r.cancel()
 				ids = append(ids, id)
 			}
+			s.sendProgress(context.WithoutCancel(ctx), running)
 			s.send(context.WithoutCancel(ctx), &protocol.Release{LeaseIDs: ids})
 			s.send(context.WithoutCancel(ctx), &protocol.Bye{})
 			s.ws.Close(websocket.StatusNormalClosure, "worker shutting down")
@@ -314,11 +346,11 @@ func (s *sess) loop(ctx context.Context, inbox <-chan protocol.Message, readErr 
 			if time.Since(lastHeard) > 3*hb {
 				return fmt.Errorf("coordinator silent for %v", time.Since(lastHeard).Round(time.Millisecond))
 			}
-			ids := make([]string, 0, len(running))
-			for id := range running {
-				ids = append(ids, id)
+			if err := s.sendProgress(ctx, running); err != nil && !draining {
+				return err
 			}
-			if err := s.send(ctx, &protocol.Heartbeat{Running: ids}); err != nil && !draining {
+		case <-s.tick:
+			if err := s.sendProgress(ctx, running); err != nil && !draining {
 				return err
 			}
 		case d := <-done:
@@ -326,6 +358,13 @@ func (s *sess) loop(ctx context.Context, inbox <-chan protocol.Message, readErr 
 				continue // revoked while running: nobody wants it
 			}
 			delete(running, d.lease.LeaseID)
+			if d.giveBack != nil {
+				w.cfg.Logger.Warn("giving a lease back", "lease", d.lease.LeaseID, "err", d.giveBack)
+				if err := s.send(context.WithoutCancel(ctx), &protocol.Release{LeaseIDs: []string{d.lease.LeaseID}}); err != nil {
+					return err
+				}
+				continue
+			}
 			r := d.report
 			err := s.send(context.WithoutCancel(ctx), &protocol.Result{LeaseID: d.lease.LeaseID, Status: string(r.Status), ExitCode: r.ExitCode,
 				Message: clip(r.Message, 4000), Stdout: d.stdout, Stderr: d.stderr, Fuel: r.Fuel, WallMS: r.WallMS})
@@ -356,18 +395,22 @@ func (s *sess) loop(ctx context.Context, inbox <-chan protocol.Message, readErr 
 				for i := range m.Leases {
 					l := &m.Leases[i]
 					rctx, cancel := context.WithCancel(runCtx)
-					running[l.LeaseID] = cancel
+					rs := &runState{cancel: cancel}
+					if l.Resume != nil {
+						rs.progress.Store(l.Resume.Fuel)
+					}
+					running[l.LeaseID] = rs
 					runs.Add(1)
 					go func() {
 						defer runs.Done()
 						defer cancel()
-						done <- w.run(rctx, l)
+						done <- w.run(rctx, s, rs, l)
 					}()
 				}
 			case *protocol.Revoke:
 				for _, id := range m.LeaseIDs {
-					if cancel, ok := running[id]; ok {
-						cancel()
+					if r, ok := running[id]; ok {
+						r.cancel()
 						delete(running, id)
 					}
 				}
@@ -375,8 +418,18 @@ func (s *sess) loop(ctx context.Context, inbox <-chan protocol.Message, readErr 
 				if m.Code == protocol.CodeLeaseNotHeld || m.Code == protocol.CodeTooLarge {
 					w.Stats.Refused.Add(1)
 				}
+				s.ckMu.Lock()
+				if rs := s.ckIDs[m.ReplyTo]; rs != nil {
+					rs.rebase.Store(true)
+					delete(s.ckIDs, m.ReplyTo)
+				}
+				s.ckMu.Unlock()
 				w.cfg.Logger.Warn("coordinator refused a message", "code", m.Code, "message", m.Message)
-			case *protocol.Ack, *protocol.HeartbeatAck:
+			case *protocol.Ack:
+				s.ckMu.Lock()
+				delete(s.ckIDs, m.ReplyTo)
+				s.ckMu.Unlock()
+			case *protocol.HeartbeatAck:
 			default:
 				w.cfg.Logger.Warn("unexpected message", "type", protocol.Hdr(m).Type)
 			}
@@ -391,9 +444,28 @@ func clip(s string, n int) string {
 	return s
 }
 
+// sendProgress sends a heartbeat with the fuel each run has reached.
+func (s *sess) sendProgress(ctx context.Context, running map[string]*runState) error {
+	ids := make([]string, 0, len(running))
+	var prog map[string]uint64
+	for id, r := range running {
+		ids = append(ids, id)
+		if f := r.progress.Load(); f > 0 {
+			if prog == nil {
+				prog = map[string]uint64{}
+			}
+			prog[id] = f
+		}
+	}
+	return s.send(ctx, &protocol.Heartbeat{Running: ids, Progress: prog})
+}
+
 // run executes one lease. A module that cannot be fetched or compiled
 // yields a report saying so; the coordinator compares it like any other.
-func (w *Worker) run(ctx context.Context, l *protocol.Lease) runDone {
+// With a checkpoint grid and a suspendable module, the run suspends at the
+// grid and uploads each checkpoint (checkpointer); with a resume point, it
+// continues from that snapshot and reports only the output that follows.
+func (w *Worker) run(ctx context.Context, s *sess, rs *runState, l *protocol.Lease) runDone {
 	d := runDone{lease: l}
 	mod, err := w.module(ctx, l.ModuleHash)
 	if err != nil {
@@ -411,10 +483,153 @@ func (w *Worker) run(ctx context.Context, l *protocol.Lease) runDone {
 	for _, f := range l.Files {
 		in.Files = append(in.Files, wasi.File{Name: f.Name, Data: f.Data})
 	}
-	d.report = w.eng.Run(ctx, mod, in, sandbox.Limits{MemoryBytes: l.Limits.MemoryBytes, MaxOutput: int64(l.Limits.MaxOutput),
-		Timeout: time.Duration(l.Limits.TimeoutMS) * time.Millisecond, Fuel: l.Limits.Fuel})
+	lim := sandbox.Limits{MemoryBytes: l.Limits.MemoryBytes, MaxOutput: int64(l.Limits.MaxOutput),
+		Timeout: time.Duration(l.Limits.TimeoutMS) * time.Millisecond, Fuel: l.Limits.Fuel}
+	ck := &checkpointer{w: w, s: s, rs: rs, lease: l, stdout: &stdout, stderr: &stderr}
+	if l.Resume != nil {
+		if !mod.Suspendable() {
+			d.giveBack = errors.New("the lease resumes a checkpoint of a module that is not suspendable")
+			return d
+		}
+		snap, dig, err := w.snapshot(ctx, s, l)
+		if err != nil {
+			d.giveBack = err
+			return d
+		}
+		in.Resume = snap
+		ck.seq, ck.base = l.Resume.Seq, dig
+		w.Stats.Resumes.Add(1)
+	}
+	if l.CheckpointEvery > 0 && mod.Suspendable() {
+		ck.every = l.CheckpointEvery
+		lim.CheckpointEvery = l.CheckpointEvery
+		if t := uint64(w.cfg.Ticks); t > 1 && l.CheckpointEvery%t == 0 {
+			lim.CheckpointEvery = l.CheckpointEvery / t // progress ticks between checkpoints
+		}
+		in.OnCheckpoint = ck.onCheckpoint
+	}
+	d.report = w.eng.Run(ctx, mod, in, lim)
 	d.stdout, d.stderr = stdout.Bytes(), stderr.Bytes()
 	return d
+}
+
+// checkpointer turns a run's suspensions into progress reports and, at
+// every multiple of the task's grid, a checkpoint message: the snapshot as
+// a delta against the replica's previous checkpoint, the output since it.
+type checkpointer struct {
+	w      *Worker
+	s      *sess
+	rs     *runState
+	lease  *protocol.Lease
+	stdout *bytes.Buffer
+	stderr *bytes.Buffer
+
+	every    uint64           // the task's grid
+	seq      uint64           // the replica's last checkpoint sent (or resumed from)
+	base     *snapshot.Digest // its digest: the next delta's base (nil: send full)
+	out, err int              // output already sent with checkpoints
+}
+
+func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
+	fuel := cp.Snapshot.Fuel
+	c.rs.progress.Store(fuel)
+	select {
+	case c.s.tick <- struct{}{}:
+	default:
+	}
+	seq := (fuel - 1) / c.every
+	if seq <= c.seq {
+		return nil // a progress tick between grid points
+	}
+	c.seq = seq
+	start := time.Now()
+	var buf bytes.Buffer
+	base := c.base
+	if c.rs.rebase.Swap(false) {
+		base = nil
+	}
+	opts := snapshot.Options{Compress: true}
+	var err error
+	if base == nil {
+		err = snapshot.Encode(&buf, cp.Snapshot, cp.Digest, opts)
+	} else {
+		err = snapshot.EncodeDelta(&buf, base, cp.Snapshot, cp.Digest, opts)
+	}
+	if err != nil {
+		return fmt.Errorf("encoding checkpoint %d: %w", seq, err)
+	}
+	out, errb := c.stdout.Bytes()[c.out:], c.stderr.Bytes()[c.err:]
+	if buf.Len()+len(out)+len(errb) > protocol.MaxCheckpoint {
+		// Too large to send: go on without it; the next one carries the
+		// output since the last one sent, against the same base.
+		c.w.cfg.Logger.Warn("checkpoint too large to upload; skipped", "lease", c.lease.LeaseID, "seq", seq, "bytes", buf.Len()+len(out)+len(errb))
+		return nil
+	}
+	m := &protocol.Checkpoint{LeaseID: c.lease.LeaseID, Seq: seq, Fuel: fuel, StateHash: hex.EncodeToString(cp.Digest.State[:]),
+		Snapshot: buf.Bytes(), Stdout: bytes.Clone(out), Stderr: bytes.Clone(errb),
+		CostMS: float64(cp.Capture+time.Since(start)) / float64(time.Millisecond)}
+	if base != nil {
+		m.Base = hex.EncodeToString(base.State[:])
+	}
+	if err := c.s.sendCheckpoint(m, c.rs); err != nil {
+		// The connection is going; the session ends and the lease with it.
+		return fmt.Errorf("sending checkpoint %d: %w", seq, err)
+	}
+	c.base = cp.Digest
+	c.out, c.err = c.stdout.Len(), c.stderr.Len()
+	c.w.Stats.Checkpoints.Add(1)
+	return nil
+}
+
+func (s *sess) sendCheckpoint(m *protocol.Checkpoint, rs *runState) error {
+	m.ID = s.nextID.Add(1)
+	s.ckMu.Lock()
+	s.ckIDs[m.ID] = rs
+	s.ckMu.Unlock()
+	b, err := protocol.Encode(m)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.ws.Write(ctx, websocket.MessageText, b)
+}
+
+// snapshot downloads and decodes the snapshot a lease resumes from.
+func (w *Worker) snapshot(ctx context.Context, s *sess, l *protocol.Lease) (*snapshot.Snapshot, *snapshot.Digest, error) {
+	r := l.Resume
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.cfg.Server+"/v1/workers/snapshots/"+r.Snapshot, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Authorization", fmt.Sprintf("Session %d:%s", s.welcome.SessionID, s.welcome.SessionToken))
+	resp, err := w.cfg.HTTP.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("GET snapshot %s: %s", r.Snapshot[:12], resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<31))
+	if err != nil {
+		return nil, nil, err
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != r.Snapshot {
+		return nil, nil, fmt.Errorf("snapshot %s: content does not match its hash", r.Snapshot[:12])
+	}
+	lim := snapshot.DefaultLimits
+	if p := (l.Limits.MemoryBytes + snapshot.PageSize - 1) / snapshot.PageSize; p > 0 && p < uint64(lim.MaxPages) {
+		lim.MaxPages = uint32(p)
+	}
+	snap, dig, err := lim.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, nil, fmt.Errorf("snapshot %s: %w", r.Snapshot[:12], err)
+	}
+	if hex.EncodeToString(dig.State[:]) != r.StateHash || snap.Fuel != r.Fuel {
+		return nil, nil, fmt.Errorf("snapshot %s is not checkpoint %d (state %s at fuel %d)", r.Snapshot[:12], r.Seq, r.StateHash[:12], r.Fuel)
+	}
+	return snap, dig, nil
 }
 
 // module fetches (once) and compiles a module by hash, checking that the
