@@ -142,6 +142,9 @@ func TestCheckpointsAndResume(t *testing.T) {
 	}
 	resumed := 0
 	for _, g := range segs {
+		if g.Worker == "w1" && g.State != "released" {
+			t.Errorf("w1 stopped gracefully, its segment should be released: %+v", g)
+		}
 		if g.State == "done" && g.ResumeSeq > 0 && g.Worker == "w2" && g.FuelStart > 0 {
 			resumed++
 		}

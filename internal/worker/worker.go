@@ -227,7 +227,7 @@ func (w *Worker) session(ctx context.Context) error {
 	}
 	// The reader hands every message to the session loop.
 	inbox := make(chan protocol.Message, 64)
-	rctx, rcancel := context.WithCancel(ctx)
+	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx)) // outlives ctx: a draining session still hears acks
 	var readErr error
 	var rwg sync.WaitGroup
 	rwg.Add(1)
