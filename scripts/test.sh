@@ -10,3 +10,5 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go test -race -timeout 45m -count=1 ./... "$@"
+# Tests that skip themselves under the race detector (too slow there).
+go test -timeout 10m -count=1 -run 'TestCheckpointGoGuest' ./internal/sandbox

@@ -167,7 +167,18 @@ func (m *Module) Suspendable() bool { return m.suspendable }
 // Guests are stopped by their own fuel checks, not by wazero's context
 // polling, which slows compiled code several times.
 func NewEngine(ctx context.Context) (*Engine, error) {
-	cfg := wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2)
+	return newEngine(ctx, wazero.NewRuntimeConfig())
+}
+
+// NewInterpreterEngine is NewEngine on wazero's interpreter: guests run
+// several times slower, but compile in a fraction of the time — the
+// better trade for a huge module run briefly (tests of the Go guest).
+func NewInterpreterEngine(ctx context.Context) (*Engine, error) {
+	return newEngine(ctx, wazero.NewRuntimeConfigInterpreter())
+}
+
+func newEngine(ctx context.Context, cfg wazero.RuntimeConfig) (*Engine, error) {
+	cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	b := rt.NewHostModuleBuilder(wasi.ModuleName)
 	for i := range wasi.Functions {
