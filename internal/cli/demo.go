@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/store/sqlite"
@@ -80,8 +81,11 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	urlc := make(chan string, 1)
 	serveErr := make(chan error, 1)
 	go func() {
+		// A short session prior: the demo's workers live seconds, not the
+		// minutes the default prior assumes, and the estimate starts there.
 		serveErr <- serve(sctx, &Main{Stdout: io.Discard, Stderr: logf}, serveOptions{addr: "127.0.0.1:0", data: dir, maxRequest: 64 << 20,
-			log: slog.New(slog.NewTextHandler(logf, nil)), ready: func(u string) { urlc <- u }})
+			log: slog.New(slog.NewTextHandler(logf, nil)), ready: func(u string) { urlc <- u },
+			sessionPrior: checkpoint.Prior{Mean: 2 * time.Second, Weight: checkpoint.DefaultPrior.Weight}})
 	}()
 	var url string
 	select {
@@ -113,6 +117,10 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 			nums[i] = 2 + rng.Uint64N(1e9)
 		case r < 8:
 			nums[i] = 2 + rng.Uint64N(1e15)
+		case r < 9 && i%4 == 0:
+			// A prime near 10^16: a second of trial division, long enough
+			// to be checkpointed and, when its worker is killed, resumed.
+			nums[i] = nextPrime(1e16 + rng.Uint64N(2e16))
 		case r < 9:
 			nums[i] = nextPrime(1e14 + rng.Uint64N(9e14)) // trial division all the way to √n
 		default:
@@ -126,7 +134,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "job %d: factor %d random integers up to 10^15 (some prime, some products of two large primes), %d replica(s) each\n\n", job.ID, *nTasks, *replicas)
+	fmt.Fprintf(m.Stdout, "job %d: factor %d random integers up to 3·10^16 (some prime, some products of two large primes), %d replica(s) each\n\n", job.ID, *nTasks, *replicas)
 
 	// Chaos: kill a random worker now and then, restart it shortly after.
 	var kills int
@@ -169,6 +177,9 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		}
 		rate, eta := p.observe(j)
 		line := progressLine(j, rate, eta, 30) + fmt.Sprintf(" · %d workers killed", fleet.killed())
+		if ck := j.Checkpointing; ck != nil {
+			line += fmt.Sprintf(" · %d checkpoints · %d resumed", ck.Checkpoints, ck.Resumes)
+		}
 		if tty {
 			fmt.Fprintf(m.Stdout, "\r\033[K%s", line)
 		} else {
@@ -254,6 +265,10 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	// Summary.
 	fmt.Fprintf(m.Stdout, "\njob %d %s in %s: %d/%d tasks done, %d workers killed and restarted along the way\n",
 		final.ID, final.State, elapsed.Round(100*time.Millisecond), final.Tasks.Done, final.Tasks.Total, fleet.killed())
+	if ck := final.Checkpointing; ck != nil {
+		fmt.Fprintln(m.Stdout, checkpointLine(ck))
+		fmt.Fprintln(m.Stdout, policyLine(&ck.Policy))
+	}
 	show := make([]int, len(nums)) // the five largest
 	for i := range show {
 		show[i] = i

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/coordinator"
 	"github.com/crowdrun/crowdrun/internal/store/sqlite"
 )
@@ -21,18 +22,29 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	maxReq := uint64(coordinator.DefaultMaxRequestBytes)
 	fs.Var(sizeFlag{&maxReq}, "max-request", "largest accepted submission")
 	quiet := fs.Bool("quiet", false, "log warnings and errors only")
+	every := fs.Uint64("checkpoint-every", 0, "fix the checkpoint interval of new tasks at this much `FUEL` (0: T* from measured churn, docs/checkpointing.md)")
+	noCk := fs.Bool("no-checkpoints", false, "store modules without the suspend rewrite: replicas run whole, without checkpoints")
+	prior := fs.Duration("session-prior", 0, "prior mean worker session length τ₀ of the interval estimate (default 5m)")
+	hb := fs.Duration("heartbeat", 0, "how often workers must send a heartbeat (default 2s)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError("serve takes no arguments")
 	}
+	if *every != 0 && *every < 1024 {
+		return usageError("--checkpoint-every must be 0 or at least 1024")
+	}
 	level := slog.LevelInfo
 	if *quiet {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
-	return serve(ctx, m, serveOptions{addr: *addr, data: *data, maxRequest: int64(maxReq), log: log})
+	o := serveOptions{addr: *addr, data: *data, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb}
+	if *prior > 0 {
+		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
+	}
+	return serve(ctx, m, o)
 }
 
 type serveOptions struct {
@@ -40,6 +52,11 @@ type serveOptions struct {
 	maxRequest int64
 	log        *slog.Logger
 	ready      func(url string) // called once listening
+
+	checkpointEvery uint64
+	noCheckpoints   bool
+	sessionPrior    checkpoint.Prior
+	heartbeat       time.Duration
 }
 
 // serve runs a coordinator until ctx is cancelled.
@@ -52,7 +69,8 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 		return err
 	}
 	defer db.Close()
-	c, err := coordinator.New(ctx, coordinator.Config{Store: db, Logger: o.log, MaxRequestBytes: o.maxRequest})
+	c, err := coordinator.New(ctx, coordinator.Config{Store: db, Logger: o.log, MaxRequestBytes: o.maxRequest,
+		CheckpointEvery: o.checkpointEvery, NoCheckpoints: o.noCheckpoints, SessionPrior: o.sessionPrior, HeartbeatInterval: o.heartbeat})
 	if err != nil {
 		return err
 	}

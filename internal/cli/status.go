@@ -30,7 +30,13 @@ func (m *Main) statusCmd(ctx context.Context, args []string) error {
 		for _, j := range jobs {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", j.ID, j.Name, j.State, j.Tasks.Done, j.Tasks.Disputed, j.Tasks.Total, j.Tasks.Fuel, j.CreatedAt.Local().Format(time.DateTime))
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if len(jobs) > 0 && jobs[0].Checkpointing != nil {
+			fmt.Fprintln(m.Stdout, policyLine(&jobs[0].Checkpointing.Policy))
+		}
+		return nil
 	}
 	id, err := jobArg(fs)
 	if err != nil {
@@ -44,7 +50,51 @@ func (m *Main) statusCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintln(m.Stdout, progressLine(j, 0, 0, 40))
+	if ck := j.Checkpointing; ck != nil {
+		fmt.Fprintln(m.Stdout, checkpointLine(ck))
+		fmt.Fprintln(m.Stdout, policyLine(&ck.Policy))
+	}
 	return nil
+}
+
+// checkpointLine renders a job's continuations, e.g.
+// checkpoints: 41 accepted · 3 resumes · 2 segments lost to churn, 1.3e+08 fuel lost
+func checkpointLine(ck *api.Checkpointing) string {
+	if !ck.Suspendable {
+		return "checkpoints: none (" + ck.Note + ")"
+	}
+	s := fmt.Sprintf("checkpoints: %d accepted · %d resumes · %d segments lost to churn, %s fuel lost", ck.Checkpoints, ck.Resumes, ck.LostSegments, fuelStr(ck.FuelLost))
+	if ck.Mismatches > 0 {
+		s += fmt.Sprintf(" · %d state hash mismatches between replicas", ck.Mismatches)
+	}
+	return s
+}
+
+// policyLine renders the checkpoint policy, e.g.
+// interval: 8.6e+09 fuel ≈ 9.0s (T* 9.0s from τ 6m50s over 120 sessions, δ 100ms over 40 reports, 9.5e+08 fuel/s over 200 segments)
+func policyLine(p *api.CheckpointPolicy) string {
+	src := func(n int, what string) string {
+		if n == 0 {
+			return "default"
+		}
+		return fmt.Sprintf("over %d %s", n, what)
+	}
+	sec := func(f float64) string {
+		return time.Duration(f * float64(time.Second)).Round(time.Millisecond).String()
+	}
+	how := fmt.Sprintf("T* %s from τ %s (%s), δ %s (%s), %s fuel/s (%s)", sec(p.OptimalSeconds), sec(p.TauSeconds), strings.Replace(src(p.TauSessions, "sessions"), "default", "prior", 1),
+		sec(p.DeltaSeconds), src(p.DeltaReports, "reports"), fuelStr(uint64(p.FuelPerSecond)), src(p.RateSamples, "segments"))
+	if p.Fixed {
+		how = "fixed by --checkpoint-every; " + how
+	}
+	return fmt.Sprintf("interval: %s fuel ≈ %s (%s)", fuelStr(p.IntervalFuel), sec(p.IntervalSeconds), how)
+}
+
+func fuelStr(f uint64) string {
+	if f < 100000 {
+		return fmt.Sprint(f)
+	}
+	return fmt.Sprintf("%.3g", float64(f))
 }
 
 // isTerminal reports whether w is a terminal, to redraw in place.
