@@ -27,7 +27,7 @@ export LC_ALL=C
 export SOURCE_DATE_EPOCH=0
 
 # Guest programs in examples/ and benchmark kernels in examples/kernels/.
-PROGRAMS="factor wasitest echo loop membomb recurse flood forbidden trap"
+PROGRAMS="factor wasitest echo loop membomb recurse flood forbidden trap bigstate"
 KERNELS="matmul stencil sort hash nbody fib strings memops floats simd"
 CFLAGS="-O2 -std=c11 -D_GNU_SOURCE -ffp-contract=off -Wall -Wextra"
 
