@@ -14,10 +14,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/crowdrun/crowdrun/internal/suspend"
+	"github.com/crowdrun/crowdrun/internal/wasm"
+	"github.com/crowdrun/crowdrun/internal/wasm/binary"
 )
 
 // The spec test suite as converted to JSON + wasm by wast2json, shipped inside
@@ -82,7 +87,22 @@ func wazeroSpecDir(t testing.TB) string {
 type variant struct {
 	name    string
 	prepare func([]byte) ([]byte, error) // nil: run the original
+	// suspend: a suspendable variant (suspend.Transform), suspended at every
+	// fuel check of the invoked module (slices of 0 fuel) and rewound in place.
+	suspend bool
 }
+
+// specSuspender is the suspending host of one invocation.
+type specSuspender struct {
+	mod      api.Module // the invoked module: the only one that suspends
+	host     *suspend.Host
+	suspends int
+}
+
+type specSuspenderKey struct{}
+
+// specSuspensions counts the suspensions of the suspendable variant.
+var specSuspensions, specSuspendedCalls atomic.Int64
 
 // outcome is what one command did.
 type outcome struct {
@@ -117,8 +137,23 @@ func newSpecRuntime(ctx context.Context, t testing.TB, cfg wazero.RuntimeConfig)
 	if _, err := rt.InstantiateWithConfig(ctx, spectestWasm, wazero.NewModuleConfig().WithName("spectest")); err != nil {
 		t.Fatal(err)
 	}
-	_, err = rt.NewHostModuleBuilder(HostModule).
+	hb := rt.NewHostModuleBuilder(HostModule).
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, _ []uint64) {
+		state, _ := mod.ExportedGlobal(suspend.StateExport).(api.MutableGlobal)
+		s, _ := ctx.Value(specSuspenderKey{}).(*specSuspender)
+		if state != nil && state.Get() == suspend.StateRewinding {
+			if err := s.host.RewindDone(); err != nil {
+				panic(err)
+			}
+			state.Set(suspend.StateNormal)
+			return
+		}
+		if s != nil && s.mod == mod && state != nil {
+			// A slice of 0: the next check that follows any charge comes back.
+			mod.ExportedGlobal(FuelExport).(api.MutableGlobal).Set(0)
+			state.Set(suspend.StateUnwinding)
+			return
+		}
 		mod.ExportedGlobal(FuelExport).(api.MutableGlobal).Set(specSlice)
 	}), nil, nil).Export(OutOfFuelName).
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
@@ -126,9 +161,11 @@ func newSpecRuntime(ctx context.Context, t testing.TB, cfg wazero.RuntimeConfig)
 			panic(errDepthTrap)
 		}
 		panic(fmt.Errorf("crowdrun trap %d", stack[0]))
-	}), []api.ValueType{api.ValueTypeI32}, nil).Export(TrapName).
-		Instantiate(ctx)
-	if err != nil {
+	}), []api.ValueType{api.ValueTypeI32}, nil).Export(TrapName)
+	for _, f := range suspend.HostFunctions() {
+		hb.NewFunctionBuilder().WithGoModuleFunction(f.Func, f.Params, f.Results).Export(f.Name)
+	}
+	if _, err = hb.Instantiate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return rt
@@ -150,6 +187,10 @@ func runSpecFile(t testing.TB, dir, file string, v variant, cfg wazero.RuntimeCo
 
 	var instances []api.Module
 	named := map[string]api.Module{}
+	// standalone: instances importing no functions from other instances
+	// (only spectest's and crowdrun's): the only ones suspended, since a
+	// suspension must unwind through suspendable frames only.
+	standalone := map[api.Module]bool{}
 	var last api.Module
 	load := func(name string) ([]byte, error) {
 		bin, err := os.ReadFile(filepath.Join(dir, name))
@@ -171,6 +212,15 @@ func runSpecFile(t testing.TB, dir, file string, v variant, cfg wazero.RuntimeCo
 			return nil, err
 		}
 		instances = append(instances, mod)
+		if dm, err := binary.Decode(bin); err == nil {
+			alone := true
+			for _, imp := range dm.Imports {
+				if imp.Kind == wasm.ExternFunc && imp.Module != "spectest" && imp.Module != HostModule {
+					alone = false
+				}
+			}
+			standalone[mod] = alone
+		}
 		return mod, nil
 	}
 	// invoke resets crowdrun's counters of every instance (a fresh call from
@@ -199,8 +249,31 @@ func runSpecFile(t testing.TB, dir, file string, v variant, cfg wazero.RuntimeCo
 		for _, arg := range a.Args {
 			args = append(args, arg.uint64s()...)
 		}
-		res, err := fn.Call(ctx, args...)
-		return res, fn.Definition(), err
+		state, _ := m.ExportedGlobal(suspend.StateExport).(api.MutableGlobal)
+		if !v.suspend || state == nil || !standalone[m] {
+			res, err := fn.Call(ctx, args...)
+			return res, fn.Definition(), err
+		}
+		// Suspend at every check, rewind in place, until the call returns.
+		sus := &specSuspender{mod: m, host: &suspend.Host{}}
+		m.ExportedGlobal(FuelExport).(api.MutableGlobal).Set(0)
+		cctx := suspend.WithHost(context.WithValue(ctx, specSuspenderKey{}, sus), sus.host)
+		for {
+			res, err := fn.Call(cctx, args...)
+			if err != nil || state.Get() != suspend.StateUnwinding {
+				if sus.suspends > 0 {
+					specSuspendedCalls.Add(1)
+				}
+				if state.Get() != suspend.StateNormal {
+					state.Set(suspend.StateNormal) // after a trap mid-rewind
+				}
+				return res, fn.Definition(), err
+			}
+			sus.suspends++
+			specSuspensions.Add(1)
+			sus.host.StartRewind(sus.host.Frames())
+			state.Set(suspend.StateRewinding)
+		}
 	}
 
 	var outs []outcome
@@ -565,10 +638,32 @@ func TestSpec(t *testing.T) {
 			return Instrument(b, o)
 		}
 	}
+	var suspendable, unsupported atomic.Int64
 	variants := []variant{
 		{name: "original"},
 		{name: "instrumented", prepare: inst(false)},
 		{name: "instrumented+nan", prepare: inst(true)},
+		{name: "suspendable", suspend: true, prepare: func(b []byte) ([]byte, error) {
+			o := DefaultOptions()
+			o.CanonicalizeNaN = false
+			o.exportDepth = depthExport
+			m, err := binary.Decode(b)
+			if err != nil {
+				return nil, err
+			}
+			if err := InstrumentModule(m, o); err != nil {
+				return nil, err
+			}
+			if err := suspend.Transform(m, suspend.Options{}); err != nil {
+				if !errors.Is(err, suspend.ErrUnsupported) {
+					return nil, err
+				}
+				unsupported.Add(1)
+				return Instrument(b, o) // runs without suspension
+			}
+			suspendable.Add(1)
+			return binary.Encode(m), nil
+		}},
 	}
 	cfg := wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV2)
 
@@ -629,17 +724,29 @@ func TestSpec(t *testing.T) {
 		t.Log(line)
 	}
 
+	t.Logf("suspendable: %d module loads rewritten (%d refused: reference-typed locals or globals), %d calls suspended at every fuel check and rewound, %d suspensions in all",
+		suspendable.Load(), unsupported.Load(), specSuspendedCalls.Load(), specSuspensions.Load())
+	if specSuspensions.Load() == 0 {
+		t.Errorf("the suspendable variant never suspended")
+	}
+
 	// Original vs instrumented: identical outcomes.
-	orig, plain, nan := results[0], results[1], results[2]
+	orig, plain, nan, susp := results[0], results[1], results[2], results[3]
 	var nanDiffs []string
 	bad := 0
 	for _, f := range files {
 		name := filepath.Base(f)
-		o, p, n := orig[name], plain[name], nan[name]
-		if len(o) != len(p) || len(o) != len(n) {
+		o, p, n, sp := orig[name], plain[name], nan[name], susp[name]
+		if len(o) != len(p) || len(o) != len(n) || len(o) != len(sp) {
 			t.Fatalf("%s: command counts differ", name)
 		}
 		for i := range o {
+			if o[i].ok != sp[i].ok || (o[i].kind == "assert_return" && o[i].detail != sp[i].detail) {
+				bad++
+				if bad <= 30 {
+					t.Errorf("%s:%d %s: original ok=%v %q, suspendable ok=%v %q", name, o[i].line, o[i].kind, o[i].ok, o[i].detail, sp[i].ok, sp[i].detail)
+				}
+			}
 			if o[i].ok != p[i].ok || (o[i].kind == "assert_return" && o[i].detail != p[i].detail) {
 				bad++
 				if bad <= 30 {
