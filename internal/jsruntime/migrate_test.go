@@ -35,6 +35,7 @@ type migCase struct {
 	files  map[string]string
 	parts  uint64 // checkpoints wanted, about
 	race   bool   // also under the race detector (wazero compiles suspendable modules slowly with it)
+	interp bool   // on wazero's interpreter: the Go guest takes its compiler 40 s
 }
 
 var migCases = []migCase{
@@ -149,8 +150,8 @@ var (
 // wazeroFor is the engine the migration tests run wazero's side on: the
 // compiler, but under the race detector the interpreter, since compiling a
 // suspendable module takes wazero's compiler 10-25 s there.
-func wazeroFor(t *testing.T) *sandbox.Engine {
-	if !raceEnabled {
+func wazeroFor(t *testing.T, interp bool) *sandbox.Engine {
+	if !raceEnabled && !interp {
 		return engine
 	}
 	migOnce.Do(func() {
@@ -176,6 +177,17 @@ func TestMigrationWazeroNode(t *testing.T) {
 	}
 }
 
+// The Go guest (GOOS=wasip1: its runtime, goroutines and garbage
+// collector) migrates too. Too slow under the race detector: scripts/test.sh
+// runs it without.
+func TestMigrationGoGuest(t *testing.T) {
+	needNode(t)
+	if raceEnabled {
+		t.Skip("the suspendable Go guest is too slow under the race detector")
+	}
+	testMigration(t, migCase{name: "gokernel", module: "kernels/gokernel.wasm", args: []string{"300"}, parts: 20, interp: true})
+}
+
 func testMigration(t *testing.T, c migCase) {
 	ctx := context.Background()
 	bin, err := os.ReadFile(filepath.Join(repo, "examples", filepath.FromSlash(c.module)))
@@ -185,7 +197,7 @@ func testMigration(t *testing.T, c migCase) {
 	opts := instrument.DefaultOptions()
 	opts.MemoryCapPages = uint32(sandbox.DefaultMemory / (64 << 10))
 	migCompile.Lock()
-	eng := wazeroFor(t)
+	eng := wazeroFor(t, c.interp)
 	m, err := eng.CompileSuspendable(ctx, bin, opts)
 	migCompile.Unlock()
 	if err != nil {
