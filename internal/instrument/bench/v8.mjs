@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Overhead of instrumentation in V8: every kernel of examples/kernels, the
-// original and the instrumented module (crowdrun instrument, default
-// options) run alternately through the JS host (js/runtime.js), three times
-// each; the minimum wall time of each, their ratio and the geomean.
+// Overhead of instrumentation in V8: every kernel of examples/kernels as the
+// original module, instrumented (crowdrun instrument, default options) and
+// instrumented and suspendable (crowdrun instrument --suspendable: fuel,
+// stack limit and suspension all on, never suspending), run in turn through
+// the JS host (js/runtime.js), RUNS times each; the minimum wall time of
+// each, their ratios and the geomeans, all measured side by side in one run.
 //
-//   node internal/instrument/bench/v8.mjs [RUNS]
+//   node internal/instrument/bench/v8.mjs [RUNS]      (KERNELS=fib,sort to pick)
 //
 // Run from the repository root; needs `go` to build the instrumented modules.
 import fs from 'node:fs';
@@ -24,35 +26,46 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crowdrun-v8bench-'));
 const bin = path.join(tmp, 'crowdrun');
 execFileSync('go', ['build', '-o', bin, './cmd/crowdrun']);
 
+const variants = ['original', 'instrumented', 'suspendable'];
 const rows = [];
+console.log(`${'kernel'.padEnd(12)} ${'original'.padStart(11)} ${'instrum.'.padStart(11)} ${'suspend.'.padStart(11)} ${'i/o'.padStart(7)} ${'s/o'.padStart(7)} ${'s/i'.padStart(7)} ${'fuel'.padStart(14)}`);
 for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.wasm')).sort()) {
   const name = f.replace(/\.wasm$/, '');
   if (!(name in sizes)) continue;
   if (process.env.KERNELS && !process.env.KERNELS.split(',').includes(name)) continue;
-  const instPath = path.join(tmp, f);
+  const instPath = path.join(tmp, f), suspPath = path.join(tmp, 's-' + f);
   execFileSync(bin, ['instrument', '-q', path.join(dir, f), '-o', instPath]);
-  const orig = await compile(fs.readFileSync(path.join(dir, f)));
-  const inst = await compile(fs.readFileSync(instPath));
+  execFileSync(bin, ['instrument', '-q', '--suspendable', path.join(dir, f), '-o', suspPath]);
+  const guests = [
+    await compile(fs.readFileSync(path.join(dir, f))),
+    await compile(fs.readFileSync(instPath)),
+    await compile(fs.readFileSync(suspPath)),
+  ];
+  if (!guests[2].suspendable) throw new Error(`${name}: --suspendable gave a module that is not suspendable`);
   const input = () => {
     const chunks = [];
     return { args: [name, String(sizes[name])], stdout: (b) => chunks.push(Buffer.from(b)), out: chunks };
   };
-  let to = Infinity, ti = Infinity, fuel = 0n, outO = '', outI = '';
+  const best = [Infinity, Infinity, Infinity], outs = ['', '', ''], fuels = [0n, 0n, 0n];
   for (let i = 0; i < runs; i++) {
-    for (const [g, which] of [[orig, 'o'], [inst, 'i']]) {
+    for (let k = 0; k < 3; k++) {
+      const v = (i + k) % 3; // rotate the order between rounds
       const inp = input();
       const t0 = performance.now();
-      const rep = await run(g, inp);
+      const rep = await run(guests[v], inp);
       const dt = performance.now() - t0;
-      if (rep.status !== 'ok') throw new Error(`${name} (${which}): ${rep.status} ${rep.message}`);
-      if (which === 'o') { to = Math.min(to, dt); outO = Buffer.concat(inp.out).toString(); }
-      else { ti = Math.min(ti, dt); outI = Buffer.concat(inp.out).toString(); fuel = rep.fuel; }
+      if (rep.status !== 'ok') throw new Error(`${name} (${variants[v]}): ${rep.status} ${rep.message}`);
+      best[v] = Math.min(best[v], dt);
+      outs[v] = Buffer.concat(inp.out).toString();
+      fuels[v] = rep.fuel;
     }
   }
-  const same = outO === outI ? '' : '  (output differs: NaN payloads?)';
-  rows.push({ name, to, ti, fuel });
-  console.log(`${name.padEnd(12)} ${to.toFixed(1).padStart(10)} ms ${ti.toFixed(1).padStart(10)} ms ${(ti / to).toFixed(3).padStart(7)} ${String(fuel).padStart(14)}${same}`);
+  if (fuels[1] !== fuels[2]) throw new Error(`${name}: fuel ${fuels[1]} instrumented, ${fuels[2]} suspendable`);
+  const same = outs[0] === outs[1] && outs[1] === outs[2] ? '' : '  (output differs: NaN payloads?)';
+  const [o, i, s] = best;
+  rows.push({ name, o, i, s });
+  console.log(`${name.padEnd(12)} ${o.toFixed(1).padStart(8)} ms ${i.toFixed(1).padStart(8)} ms ${s.toFixed(1).padStart(8)} ms ${(i / o).toFixed(3).padStart(7)} ${(s / o).toFixed(3).padStart(7)} ${(s / i).toFixed(3).padStart(7)} ${String(fuels[1]).padStart(14)}${same}`);
 }
-const geo = Math.exp(rows.reduce((s, r) => s + Math.log(r.ti / r.to), 0) / rows.length);
-console.log(`${'geomean'.padEnd(12)} ${''.padStart(13)} ${''.padStart(13)} ${geo.toFixed(3).padStart(7)}`);
+const geo = (f) => Math.exp(rows.reduce((a, r) => a + Math.log(f(r)), 0) / rows.length);
+console.log(`${'geomean'.padEnd(12)} ${''.padStart(11)} ${''.padStart(11)} ${''.padStart(11)} ${geo((r) => r.i / r.o).toFixed(3).padStart(7)} ${geo((r) => r.s / r.o).toFixed(3).padStart(7)} ${geo((r) => r.s / r.i).toFixed(3).padStart(7)}`);
 fs.rmSync(tmp, { recursive: true, force: true });
