@@ -10,9 +10,23 @@
 //                    the module (its hash) so the worker compiles it once;
 //                    control, an Int32Array on a SharedArrayBuffer, holds a
 //                    duty cycle in percent that the guest keeps to between
-//                    fuel slices (it sleeps in Atomics.wait)
+//                    fuel slices (it sleeps in Atomics.wait);
+//                    checkpoint: {every, ticks?} runs at that fuel grid and
+//                    sends each checkpoint (the worker encodes it: a delta
+//                    against the previous one sent, full after a 'rebase');
+//                    with ticks, it suspends ticks times per interval to
+//                    report progress (as the native worker's Ticks);
+//                    resume: {bytes, stateHash, fuel, seq, maxPages} continues
+//                    from that encoded snapshot, checked against the hash
+//                    and fuel given
+//                    {id, type: 'rebase'}  the next checkpoint of run id is
+//                    sent full (handled at once, not queued)
 //   from the worker  {id, type: 'alive'}                 still running (≤ 1/s)
 //                    {id, type: 'output', fd: 1|2, data: Uint8Array}
+//                    {id, type: 'progress', fuel}        fuel reached (a tick)
+//                    {id, type: 'checkpoint', seq, fuel, stateHash, base,
+//                     snapshot: Uint8Array, costMs}   after the output
+//                     that precedes it
 //                    {id, type: 'report', report}
 //                    {id, type: 'error', message}       the host failed
 //
@@ -21,6 +35,10 @@
 // browser's Worker and worker scope. Plain ES module, no Node-only API.
 
 import { run, compile, ModuleError } from './runtime.js';
+import { decode, hex, DEFAULT_LIMITS } from './snapshot.js';
+
+/** A checkpoint's snapshot plus output, raw (protocol.MaxCheckpoint). */
+export const MAX_CHECKPOINT = 11 << 20;
 
 /** The worker is gone (crashed, terminated, or its messages could not be read). */
 export class WorkerLostError extends Error {
@@ -99,8 +117,10 @@ export class GuestClient {
   /**
    * Runs module with input and limits; resolves with the report, rejects if
    * the host or the worker fails. onOutput(fd, bytes) receives the guest's
-   * stdout (1) and stderr (2) as it is written. opts: {key, control} (see
-   * the message union above).
+   * stdout (1) and stderr (2) as it is written. opts: {key, control,
+   * checkpoint, resume} (see the message union above) and
+   * onCheckpoint(msg, rebase), told each checkpoint; rebase() makes the
+   * next one full.
    */
   run(module, input = {}, limits = {}, onOutput = null, opts = {}) {
     if (this.lost) return Promise.reject(this.lost);
@@ -113,6 +133,10 @@ export class GuestClient {
         const msg = { id, type: 'run', module, input, limits };
         if (opts.key) msg.key = opts.key;
         if (opts.control) msg.control = opts.control;
+        if (opts.checkpoint) msg.checkpoint = opts.checkpoint;
+        if (opts.resume) msg.resume = opts.resume;
+        this.pending.get(id).onCheckpoint = opts.onCheckpoint;
+        this.pending.get(id).onProgress = opts.onProgress;
         this.endpoint.post(msg);
       } catch (e) {
         this.pending.delete(id);
@@ -133,6 +157,13 @@ export class GuestClient {
     if (!p) return; // not ours, or already settled
     switch (msg.type) {
       case 'alive':
+        break;
+      case 'progress':
+        if (p.onProgress) p.onProgress(msg.fuel);
+        break;
+      case 'checkpoint':
+        if (p.onProgress) p.onProgress(msg.fuel);
+        if (p.onCheckpoint) p.onCheckpoint(msg, () => { if (!this.lost) this.endpoint.post({ id: msg.id, type: 'rebase' }); });
         break;
       case 'output':
         if (p.onOutput) p.onOutput(msg.fd, msg.data);
@@ -167,8 +198,14 @@ export class GuestClient {
 export function serveGuests(endpoint) {
   let queue = Promise.resolve();
   const cache = new Map(); // key → compiled guest, the last few
+  const runs = new Map(); // id → checkpoint state of the run in progress
   endpoint.listen((msg) => {
-    queue = queue.then(() => serve(endpoint, msg, cache));
+    if (msg && msg.type === 'rebase') {
+      const ck = runs.get(msg.id);
+      if (ck) ck.rebase = true;
+      return;
+    }
+    queue = queue.then(() => serve(endpoint, msg, cache, runs));
   });
 }
 
@@ -220,7 +257,7 @@ function sliceHook(endpoint, id, control) {
   };
 }
 
-async function serve(endpoint, msg, cache = new Map()) {
+async function serve(endpoint, msg, cache = new Map(), runs = new Map()) {
   const id = msg && msg.id;
   if (!msg || msg.type !== 'run') {
     endpoint.post({ id, type: 'error', message: `unknown request type ${JSON.stringify(msg && msg.type)}` });
@@ -237,15 +274,65 @@ async function serve(endpoint, msg, cache = new Map()) {
     sizes[fd] = 0;
     endpoint.post({ id, type: 'output', fd, data }, [data.buffer]);
   };
+  let since = 0; // output bytes since the last checkpoint sent
   const write = (fd) => (b) => {
     bufs[fd].push(b);
     sizes[fd] += b.length;
+    since += b.length;
     if (sizes[fd] >= 64 << 10) flush(fd);
   };
   try {
     endpoint.post({ id, type: 'alive' });
     const guest = await guestFor(msg, cache);
-    const report = await run(guest, { ...msg.input, stdout: write(1), stderr: write(2), onMemory: sliceHook(endpoint, id, msg.control) }, msg.limits);
+    const input = { ...msg.input, stdout: write(1), stderr: write(2), onMemory: sliceHook(endpoint, id, msg.control) };
+    const limits = { ...msg.limits };
+    const ck = { base: null, seq: 0n, rebase: false };
+    if (msg.resume) {
+      const r = msg.resume;
+      let d;
+      try {
+        d = await decode(r.bytes, { ...DEFAULT_LIMITS, maxPages: r.maxPages > 0 ? Math.min(r.maxPages, DEFAULT_LIMITS.maxPages) : DEFAULT_LIMITS.maxPages });
+      } catch (e) {
+        throw new Error(`resume: snapshot: ${e.message}`);
+      }
+      if (hex(d.digest.state) !== r.stateHash || d.snapshot.fuel !== BigInt(r.fuel)) {
+        throw new Error(`resume: the snapshot is not checkpoint ${r.seq} (state ${r.stateHash.slice(0, 12)} at fuel ${r.fuel})`);
+      }
+      input.resume = d.snapshot;
+      ck.base = d.digest;
+      ck.seq = BigInt(r.seq);
+    }
+    if (msg.checkpoint && BigInt(msg.checkpoint.every) > 0n) {
+      const every = BigInt(msg.checkpoint.every);
+      const ticks = BigInt(msg.checkpoint.ticks || 1);
+      limits.checkpointEvery = ticks > 1n && every % ticks === 0n ? every / ticks : every;
+      runs.set(id, ck);
+      // Each checkpoint: encoded here, off the page's thread, as a delta
+      // against the last one sent (as the native worker does); skipped if
+      // too large to send, keeping the same base.
+      input.onCheckpoint = async (cp) => {
+        const seq = (cp.fuel - 1n) / every;
+        if (seq <= ck.seq) {
+          endpoint.post({ id, type: 'progress', fuel: cp.fuel }); // a tick between grid points
+          return;
+        }
+        ck.seq = seq;
+        const t0 = performance.now();
+        const base = ck.rebase ? null : ck.base;
+        ck.rebase = false;
+        const file = await cp.encode(base ? { base, compress: true } : { compress: true });
+        if (file.length + since > MAX_CHECKPOINT) return;
+        flush(1);
+        flush(2);
+        endpoint.post({
+          id, type: 'checkpoint', seq, fuel: cp.fuel, stateHash: cp.stateHash, base: base ? hex(base.state) : '',
+          snapshot: file, costMs: cp.captureMs + (performance.now() - t0),
+        });
+        ck.base = cp.digest;
+        since = 0;
+      };
+    }
+    const report = await run(guest, input, limits);
     flush(1);
     flush(2);
     endpoint.post({ id, type: 'report', report });
@@ -253,5 +340,7 @@ async function serve(endpoint, msg, cache = new Map()) {
     flush(1);
     flush(2);
     endpoint.post({ id, type: 'error', message: String((e && e.message) || e) });
+  } finally {
+    runs.delete(id);
   }
 }

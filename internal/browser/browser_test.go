@@ -85,15 +85,19 @@ type env struct {
 	alice *api.Client
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB, mods ...func(*coordinator.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := coordinator.New(ctx, coordinator.Config{Store: db, Engine: engine, HeartbeatInterval: 500 * time.Millisecond,
-		LeaseTTL: 3 * time.Second, RescueInterval: 100 * time.Millisecond})
+	cfg := coordinator.Config{Store: db, Engine: engine, HeartbeatInterval: 500 * time.Millisecond,
+		LeaseTTL: 3 * time.Second, RescueInterval: 100 * time.Millisecond}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	c, err := coordinator.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

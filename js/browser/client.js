@@ -16,7 +16,7 @@
 
 import { WorkerLostError, RemoteError } from '../protocol.js';
 import {
-  PROTOCOL_VERSION, SUBPROTOCOL, MAX_SLOTS, MAX_RESULT_MESSAGE,
+  PROTOCOL_VERSION, SUBPROTOCOL, MAX_SLOTS, MAX_RESULT_MESSAGE, FEATURE_CHECKPOINT,
   parseMessage, encodeMessage, u64, toBase64, fromBase64, sha256Hex, WireError,
 } from './wire.js';
 
@@ -50,6 +50,9 @@ const now = () => (globalThis.performance ? performance.now() : Date.now());
  * @property {() => import('../protocol.js').GuestClient} newGuest  a guest worker
  * @property {typeof WebSocket} [WebSocket]
  * @property {typeof fetch} [fetch]
+ * @property {boolean} [checkpoints]  declare the checkpoint feature (the
+ *   environment can hash and compress snapshots: crypto.subtle,
+ *   CompressionStream, or Node)
  * @property {boolean} [sliceThrottle]  guests can sleep between fuel slices
  *   (a SharedArrayBuffer is available): the duty cycle holds within a run,
  *   not only between runs
@@ -72,6 +75,7 @@ export class NetWorker {
     this.newGuest = o.newGuest;
     this.WebSocket = o.WebSocket || globalThis.WebSocket;
     this.fetch = o.fetch || globalThis.fetch.bind(globalThis);
+    this.checkpoints = !!o.checkpoints;
     this.minBackoff = o.minBackoffMs || 100;
     this.maxBackoff = o.maxBackoffMs || 5000;
     this.log = o.log || (() => {});
@@ -86,7 +90,7 @@ export class NetWorker {
     /** off | connecting | working | paused | backoff | failed */
     this.state = 'off';
     this.error = '';
-    this.stats = { sessions: 0, tasks: 0, fuel: 0n, busyMs: 0, refused: 0, released: 0 };
+    this.stats = { sessions: 0, tasks: 0, fuel: 0n, busyMs: 0, refused: 0, released: 0, checkpoints: 0, resumes: 0 };
     this.enabled = false;
     this.pauses = new Set();
     /** Every promise of a run in progress; empty once everything settled. */
@@ -229,7 +233,7 @@ export class NetWorker {
       ended.catch(() => {});
       const s = {
         ws, nextId: 0, welcome: null, requested: false, running: new Map(), lastHeard: now(),
-        timers: [], done: false, ended, draining: false,
+        timers: [], done: false, ended, draining: false, checkpointIds: new Map(),
       };
       this.sess = s;
       const end = (err) => {
@@ -249,7 +253,9 @@ export class NetWorker {
       s.end = end;
       s.timers.push(setTimeout(() => { if (!s.welcome) end(new SessionLostError('no welcome within 10s')); }, 10_000));
       ws.onopen = () => {
-        this.#send(s, { type: 'hello', protocol: PROTOCOL_VERSION, worker: this.name, slots: this.slots, runtime: this.runtime });
+        const hello = { type: 'hello', protocol: PROTOCOL_VERSION, worker: this.name, slots: this.slots, runtime: this.runtime };
+        if (this.checkpoints) hello.features = [FEATURE_CHECKPOINT];
+        this.#send(s, hello);
       };
       ws.onerror = () => {}; // onclose follows with the code
       ws.onclose = (e) => end(new SessionLostError(`connection closed (${e.code}${e.reason ? ' ' + e.reason : ''})`));
@@ -272,9 +278,10 @@ export class NetWorker {
   }
 
   #send(s, m) {
-    if (s.done) return;
+    if (s.done) return 0;
     m.id = ++s.nextId;
     s.ws.send(encodeMessage(m));
+    return m.id;
   }
 
   #receive(s, m) {
@@ -322,11 +329,20 @@ export class NetWorker {
         }
         this.#pump(s);
         break;
-      case 'error':
+      case 'error': {
         if (m.code === 'lease_not_held' || m.code === 'too_large') this.stats.refused++;
+        // A refused checkpoint: the replica's next one goes full.
+        const rebase = s.checkpointIds.get(Number(m.reply_to));
+        if (rebase) {
+          s.checkpointIds.delete(Number(m.reply_to));
+          rebase();
+        }
         this.log('warn', 'coordinator refused a message', { code: m.code, message: m.message });
         break;
+      }
       case 'ack':
+        s.checkpointIds.delete(Number(m.reply_to));
+        break;
       case 'heartbeat_ack':
         break;
       default:
@@ -340,7 +356,12 @@ export class NetWorker {
       s.end(new SessionLostError(`coordinator silent for ${Math.round(now() - s.lastHeard)} ms`));
       return;
     }
-    this.#send(s, { type: 'heartbeat', running: [...s.running.keys()] });
+    const beat = { type: 'heartbeat', running: [...s.running.keys()] };
+    const progress = {};
+    let any = false;
+    for (const [id, r] of s.running) if (r.progress > 0n) { progress[id] = r.progress; any = true; }
+    if (any) beat.progress = progress;
+    this.#send(s, beat);
   }
 
   #freeSlot(s) {
@@ -384,7 +405,7 @@ export class NetWorker {
   }
 
   #start(s, lease, slot) {
-    const r = { lease, slot, revoked: false };
+    const r = { lease, slot, revoked: false, progress: 0n };
     s.running.set(lease.lease_id, r);
     const p = this.#run(s, r).catch((e) => this.log('error', 'running a lease failed', { lease: lease.lease_id, err: String(e && e.stack || e) }));
     this.inflight.add(p);
@@ -415,8 +436,39 @@ export class NetWorker {
         // worker that rests for its duty cycle gives runs that much longer.
         const timeoutMs = Number(lim.timeout_ms) > 0 ? Math.ceil((Number(lim.timeout_ms) * 100) / this.duty) : 0;
         const limits = { memoryBytes: Number(lim.memory_bytes) || 0, maxOutput: Number(lim.max_output) || 0, timeoutMs, fuel: u64(lim.fuel, 'limits.fuel') };
+        const opts = { key: l.module_hash, control: this.control };
+        if (this.checkpoints && l.resume) {
+          opts.resume = await Promise.race([this.#snapshot(s, l), s.ended]);
+          r.progress = opts.resume.fuel;
+          this.stats.resumes++;
+        }
+        const every = this.checkpoints ? u64(l.checkpoint_every, 'checkpoint_every') : 0n;
+        if (every > 0n) {
+          opts.checkpoint = { every, ticks: 8 };
+          opts.onProgress = (fuel) => { r.progress = BigInt(fuel); };
+          const sent = { 1: 0, 2: 0 }; // output bytes sent with checkpoints
+          opts.onCheckpoint = (c, rebase) => {
+            if (s.done || r.revoked) return;
+            r.progress = BigInt(c.fuel);
+            const since = (fd) => {
+              const all = concat(out[fd]);
+              const b = all.subarray(sent[fd]);
+              sent[fd] = all.length;
+              return b;
+            };
+            const m = {
+              type: 'checkpoint', lease_id: l.lease_id, seq: BigInt(c.seq), fuel: BigInt(c.fuel), state_hash: c.stateHash,
+              snapshot: toBase64(c.snapshot), stdout: toBase64(since(1)), stderr: toBase64(since(2)),
+              cost_ms: Math.max(0, Number(c.costMs) || 0),
+            };
+            if (c.base) m.base = c.base;
+            const id = this.#send(s, m);
+            if (id) s.checkpointIds.set(id, rebase);
+            this.stats.checkpoints++;
+          };
+        }
         const guest = this.#guest(r.slot);
-        report = await guest.run(bytes, input, limits, (fd, b) => out[fd] && out[fd].push(b), { key: l.module_hash, control: this.control });
+        report = await guest.run(bytes, input, limits, (fd, b) => out[fd] && out[fd].push(b), opts);
       }
     } catch (e) {
       if (s.done || r.revoked) return; // the session or the lease is gone; nobody wants it
@@ -465,6 +517,24 @@ export class NetWorker {
       p.catch(() => { if (this.modules.get(hash) === p) this.modules.delete(hash); });
     }
     return p;
+  }
+
+  // Fetches the snapshot a lease resumes from, with the session's token,
+  // checking its hash; the guest worker decodes and checks it.
+  async #snapshot(s, l) {
+    const r = l.resume;
+    if (!r || !/^[0-9a-f]{64}$/.test(r.snapshot || '') || !/^[0-9a-f]{64}$/.test(r.state_hash || '')) throw new Error('bad resume point');
+    const resp = await this.fetch(`${this.server}/v1/workers/snapshots/${r.snapshot}`, {
+      headers: { Authorization: `Session ${s.welcome.session_id}:${s.welcome.session_token}` },
+    });
+    if (!resp.ok) throw new Error(`GET snapshot ${r.snapshot.slice(0, 12)}: ${resp.status} ${resp.statusText}`);
+    const bytes = new Uint8Array(await resp.arrayBuffer());
+    if ((await sha256Hex(bytes)) !== r.snapshot) throw new Error(`snapshot ${r.snapshot.slice(0, 12)}: content does not match its hash`);
+    const memory = Number((l.limits && l.limits.memory_bytes) || 0);
+    return {
+      bytes, stateHash: r.state_hash, fuel: u64(r.fuel, 'resume.fuel'), seq: u64(r.seq, 'resume.seq'),
+      maxPages: memory > 0 ? Math.ceil(memory / 65536) : 0,
+    };
   }
 
   // Ends the session on purpose: running leases go back to the coordinator

@@ -55,6 +55,9 @@ const worker = new NetWorker({
   // Guests can rest between fuel slices only with SharedArrayBuffer, which a
   // cross-origin isolated page has; otherwise slots rest between runs.
   sliceThrottle: globalThis.crossOriginIsolated === true,
+  // Checkpoints need SHA-256 (crypto.subtle: a secure context, such as
+  // https or localhost) and DEFLATE (CompressionStream).
+  checkpoints: !!(globalThis.crypto && crypto.subtle) && typeof CompressionStream === 'function',
   onChange: () => render(),
   log: (level, msg, fields) => { if (level !== 'info') console.warn('crowdrun:', msg, fields || ''); },
 });

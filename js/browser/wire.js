@@ -10,6 +10,10 @@ export const SUBPROTOCOL = 'crowdrun.v1';
 /** Any frame, either way (protocol.MaxMessage). */
 export const MAX_MESSAGE = 16 << 20;
 export const MAX_SLOTS = 256;
+/** A checkpoint's snapshot plus output, raw (protocol.MaxCheckpoint). */
+export const MAX_CHECKPOINT = 11 << 20;
+/** The feature a worker declares in hello when it honours checkpoint_every and resume. */
+export const FEATURE_CHECKPOINT = 'checkpoint';
 /** A result's message, as the native worker clips it (bytes ≤ 4000). */
 export const MAX_RESULT_MESSAGE = 1000;
 

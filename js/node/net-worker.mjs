@@ -236,7 +236,7 @@ export async function main(argv) {
       server: o.server, name: o.name, slots: o.slots, duty: o.duty,
       runtime: `js/node ${process.version}`,
       WebSocket: globalThis.WebSocket || MiniWebSocket,
-      newGuest, sliceThrottle: true,
+      newGuest, sliceThrottle: true, checkpoints: true,
       log: (level, msg, fields = {}) => {
         if (o.quiet && level === 'info') return;
         process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${msg} worker=${o.name}${Object.entries(fields).map(([k, v]) => ` ${k}=${JSON.stringify(v)}`).join('')}\n`);

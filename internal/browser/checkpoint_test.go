@@ -1,0 +1,90 @@
+package browser
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/worker"
+)
+
+// One long task migrates between engines through checkpoints: Chromium
+// runs it and uploads checkpoints, its tab is closed mid-task; a native
+// worker (wazero) resumes from the last checkpoint, checkpoints further,
+// and loses its connection for good; a second Chromium resumes from the
+// native worker's checkpoint and finishes. The result equals an
+// uninterrupted native run's (output and fuel), no checkpoint's state hash
+// is disputed, and the work lost to each departure is at most one
+// checkpoint interval.
+func TestClosedTabResumesElsewhere(t *testing.T) {
+	needChromium(t)
+	const grid = 50_000_000
+	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = grid })
+	input := []string{"9999999999999937 9999999999999937 9999999999999937 9999999999999937"}
+	job := e.submitFactor(input, 1)
+	if ck := e.job(job.ID).Checkpointing; ck == nil || !ck.Suspendable {
+		t.Fatalf("the job is not suspendable: %+v", ck)
+	}
+	checkpoints := func() int { return e.job(job.ID).Checkpointing.Checkpoints }
+
+	// 1. Chromium, then its tab is closed.
+	a := newBrowser(t)
+	openContribute(t, a, e.srv.URL, "")
+	click(t, a)
+	waitUntil(t, "three checkpoints from Chromium", 90*time.Second, func() bool { return checkpoints() >= 3 })
+	if err := chromedp.Cancel(a); err != nil {
+		t.Fatalf("closing the tab: %v", err)
+	}
+	n1 := checkpoints()
+	t.Logf("tab closed after %d checkpoints", n1)
+
+	// 2. A native worker resumes it, then its connection is cut for good.
+	px := newCutter(t, strings.TrimPrefix(e.srv.URL, "http://"))
+	w, err := worker.New(worker.Config{Server: px.url(), Name: "native", Slots: 1, Engine: engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stopW := context.WithCancel(context.Background())
+	wdone := make(chan error, 1)
+	go func() { wdone <- w.Run(wctx) }()
+	defer func() { stopW(); <-wdone }()
+	waitUntil(t, "the native worker to resume and checkpoint", 90*time.Second, func() bool {
+		return w.Stats.Resumes.Load() >= 1 && checkpoints() >= n1+3
+	})
+	px.ln.Close()
+	px.cut()
+	n2 := checkpoints()
+	t.Logf("native worker cut off after %d checkpoints", n2)
+
+	// 3. Another Chromium resumes from the native worker's checkpoint.
+	b := newBrowser(t)
+	openContribute(t, b, e.srv.URL, "")
+	click(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	got := e.results(ctx, job.ID)[0]
+	if s := stats(t, b); s.Tasks != 1 || eval[int](t, b, `crowdrun.worker.stats.resumes`) < 1 {
+		t.Errorf("the second browser did not resume the task: %+v", s)
+	}
+	want := nativeResults(t, input)[0]
+	if got.State != "done" || !sameResult(got, want) {
+		t.Errorf("migrated result:\n got  %s\n want %s", show(got), show(want))
+	}
+	ck := e.job(job.ID).Checkpointing
+	t.Logf("checkpoints %d, resumes %d, lost segments %d, fuel lost %d (grid %d)", ck.Checkpoints, ck.Resumes, ck.LostSegments, ck.FuelLost, grid)
+	// Closing the tab gives the lease back (pagehide: release, bye), so only
+	// the cut native session counts as lost; both segments resumed.
+	if ck.Resumes < 2 || ck.LostSegments < 1 {
+		t.Errorf("want ≥ 2 resumes and ≥ 1 lost segment: %+v", ck)
+	}
+	if ck.FuelLost > uint64(ck.LostSegments)*grid {
+		t.Errorf("lost %d fuel over %d departures: more than one interval (%d) each", ck.FuelLost, ck.LostSegments, grid)
+	}
+	if ck.Mismatches != 0 {
+		t.Errorf("%d checkpoint state hashes disagreed", ck.Mismatches)
+	}
+}
