@@ -13,9 +13,10 @@ import (
 	"github.com/crowdrun/crowdrun/js"
 )
 
-// Files is the runtime: wasi.js, runtime.js, rewrite.js, protocol.js and
-// guest-worker.js at the root (what browsers load), node/run.mjs and
-// node/worker.mjs (the Node command).
+// Files is the runtime: wasi.js, runtime.js, rewrite.js, snapshot.js,
+// frames.js, protocol.js and guest-worker.js at the root (what browsers
+// load, with the rest of the root's modules), and the Node command under
+// node/ (run.mjs and the modules it loads).
 func Files() fs.FS { return js.Files }
 
 // NodeCommand is the Node command's path inside Files.
