@@ -100,6 +100,10 @@ async function inflateExact(stored, n, what) {
         throw new SnapshotError('format', `malformed: ${what}: ${stored.length - r.engine.bytesWritten} bytes after the deflate stream`);
       }
     } else {
+      // Browsers' DecompressionStream errors on a cut stream and on bytes
+      // after its end (Compression Streams spec; Chromium: "Junk found after
+      // end of compressed data"). Node's own web stream ignores the latter,
+      // but under Node the zlib path above runs.
       out = await streamAll(new DecompressionStream('deflate-raw'), stored, n + 1);
     }
   } catch (e) {

@@ -147,6 +147,33 @@ test('hostile files: a clear SnapshotError, nothing else', async () => {
   }
 });
 
+test('deflate streams: trailing bytes, cut streams and long streams are refused', async () => {
+  const s = await vectorSnapshot();
+  s.frames = new Uint8Array(5000).fill(3);
+  const good = await encode(s, null, { compress: true });
+  const at = 128 + 45; // the frames blob, after the vector's globals
+  assert.equal(good[at], 1, 'frames are deflated');
+  const dv = new DataView(good.buffer);
+  const stored = dv.getUint32(at + 5, true);
+  const edit = (raw, data) => {
+    const b = new Uint8Array(good.length - stored + data.length);
+    b.set(good.subarray(0, at + 1));
+    const v = new DataView(b.buffer);
+    v.setUint32(at + 1, raw, true);
+    v.setUint32(at + 5, data.length, true);
+    b.set(data, at + 9);
+    b.set(good.subarray(at + 9 + stored), at + 9 + data.length);
+    v.setUint32(b.length - 4, crc32c(b.subarray(0, b.length - 4)), true);
+    return b;
+  };
+  const data = good.subarray(at + 9, at + 9 + stored);
+  await decode(edit(5000, data)); // the edit itself is sound
+  await rejects(decode(edit(5000, Uint8Array.from([...data, 0]))), ['format']);
+  await rejects(decode(edit(5000, data.subarray(0, data.length - 1))), ['format']);
+  await rejects(decode(edit(4999, data)), ['format']);
+  await rejects(decode(edit(5001, data)), ['format']);
+});
+
 test('readHeader', async () => {
   const s = await vectorSnapshot();
   const h = readHeader(await encode(s));
