@@ -17,6 +17,8 @@ func (m *Main) workerCmd(ctx context.Context, args []string) error {
 	name := fs.String("name", host, "this worker's stable name (never given two replicas of one task)")
 	grace := fs.Duration("grace", 0, "on shutdown, wait this long for running tasks (default 5s)")
 	quiet := fs.Bool("quiet", false, "log warnings and errors only")
+	ticks := fs.Int("progress-ticks", 8, "progress reports per checkpoint interval (the fuel reached, for the work lost if this worker leaves)")
+	noCk := fs.Bool("no-checkpoints", false, "do not offer to checkpoint or resume: replicas run whole")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -30,7 +32,10 @@ func (m *Main) workerCmd(ctx context.Context, args []string) error {
 	if *quiet {
 		level = slog.LevelWarn
 	}
-	w, err := worker.New(worker.Config{Server: *server, Name: *name, Slots: *slots, Grace: *grace,
+	if *ticks < 1 {
+		return usageError("--progress-ticks must be at least 1")
+	}
+	w, err := worker.New(worker.Config{Server: *server, Name: *name, Slots: *slots, Grace: *grace, Ticks: *ticks, NoCheckpoints: *noCk,
 		Logger: slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level})).With("worker", *name)})
 	if err != nil {
 		return usageError("%v", err)

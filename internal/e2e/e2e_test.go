@@ -111,9 +111,15 @@ type server struct {
 }
 
 // startServer runs `crowdrun serve` and waits for its address.
-func startServer(t *testing.T, data, addr string) *server {
+func startServer(t *testing.T, data, addr string, flags ...string) *server {
 	t.Helper()
-	p, stdout := start(t, "serve", "--addr", addr, "--data", data, "--quiet")
+	p, stdout := start(t, append([]string{"serve", "--addr", addr, "--data", data, "--quiet"}, flags...)...)
+	return readServer(t, p, stdout, data)
+}
+
+// readServer waits for a starting coordinator's address.
+func readServer(t *testing.T, p *proc, stdout io.Reader, data string) *server {
+	t.Helper()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		t.Fatalf("serve: %v\n%s", err, p.log())
@@ -289,8 +295,9 @@ func TestWorkersKilled(t *testing.T) {
 		if f := strings.Fields(st); len(f) < 3 || f[2] != "running" {
 			break
 		}
-		// Kill a worker while it holds a lease, then bring it back.
-		if strings.Contains(st, "· 0 running") {
+		// Kill a worker while it holds a lease, then bring it back; a dozen
+		// times, then let the job finish.
+		if strings.Contains(st, "· 0 running") || kills >= 12 {
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
@@ -298,7 +305,9 @@ func TestWorkersKilled(t *testing.T) {
 		workers[name].kill()
 		kills++
 		workers[name] = startWorker(t, s.url, name)
-		time.Sleep(150 * time.Millisecond) // let the job progress between kills
+		// Let the job progress between kills: a restarted worker compiles
+		// the (suspendable) module before it runs anything.
+		time.Sleep(600 * time.Millisecond)
 	}
 	if kills == 0 {
 		t.Fatal("no worker was killed")

@@ -648,7 +648,11 @@ func (w *Worker) module(ctx context.Context, hash string) (*sandbox.Module, erro
 			e.err = err
 			return
 		}
+		start := time.Now()
 		e.mod, e.err = w.eng.Compile(ctx, b)
+		if e.err == nil {
+			w.cfg.Logger.Info("module compiled", "module", hash[:12], "suspendable", e.mod.Suspendable(), "in", time.Since(start).Round(time.Millisecond))
+		}
 	})
 	if e.err != nil {
 		var se *sandbox.Error
