@@ -11,4 +11,4 @@ if [ -n "$unformatted" ]; then
 fi
 go test -race -timeout 45m -count=1 ./... "$@"
 # Tests that skip themselves under the race detector (too slow there).
-go test -timeout 10m -count=1 -run 'TestCheckpointGoGuest' ./internal/sandbox
+go test -timeout 20m -count=1 -run 'TestCheckpointGoGuest|TestSpecSuspendable' ./internal/sandbox ./internal/instrument

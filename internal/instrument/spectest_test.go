@@ -638,65 +638,12 @@ func TestSpec(t *testing.T) {
 			return Instrument(b, o)
 		}
 	}
-	var suspendable, unsupported atomic.Int64
 	variants := []variant{
 		{name: "original"},
 		{name: "instrumented", prepare: inst(false)},
 		{name: "instrumented+nan", prepare: inst(true)},
-		{name: "suspendable", suspend: true, prepare: func(b []byte) ([]byte, error) {
-			o := DefaultOptions()
-			o.CanonicalizeNaN = false
-			o.exportDepth = depthExport
-			m, err := binary.Decode(b)
-			if err != nil {
-				return nil, err
-			}
-			if err := InstrumentModule(m, o); err != nil {
-				return nil, err
-			}
-			if err := suspend.Transform(m, suspend.Options{}); err != nil {
-				if !errors.Is(err, suspend.ErrUnsupported) {
-					return nil, err
-				}
-				unsupported.Add(1)
-				return Instrument(b, o) // runs without suspension
-			}
-			suspendable.Add(1)
-			return binary.Encode(m), nil
-		}},
 	}
-	cfg := wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV2)
-
-	results := make([]map[string][]outcome, len(variants))
-	for i := range results {
-		results[i] = map[string][]outcome{}
-	}
-	var mu sync.Mutex
-	type job struct {
-		file string
-		v    int
-	}
-	jobs := make(chan job)
-	var wg sync.WaitGroup
-	for range max(2, runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				outs := runSpecFile(t, dir, filepath.Base(j.file), variants[j.v], cfg)
-				mu.Lock()
-				results[j.v][filepath.Base(j.file)] = outs
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, f := range files {
-		for v := range variants {
-			jobs <- job{f, v}
-		}
-	}
-	close(jobs)
-	wg.Wait()
+	results := runVariants(t, dir, files, variants)
 
 	// Counts per kind.
 	counts := make([]map[string]*kindCount, len(variants))
@@ -724,29 +671,17 @@ func TestSpec(t *testing.T) {
 		t.Log(line)
 	}
 
-	t.Logf("suspendable: %d module loads rewritten (%d refused: reference-typed locals or globals), %d calls suspended at every fuel check and rewound, %d suspensions in all",
-		suspendable.Load(), unsupported.Load(), specSuspendedCalls.Load(), specSuspensions.Load())
-	if specSuspensions.Load() == 0 {
-		t.Errorf("the suspendable variant never suspended")
-	}
-
 	// Original vs instrumented: identical outcomes.
-	orig, plain, nan, susp := results[0], results[1], results[2], results[3]
+	orig, plain, nan := results[0], results[1], results[2]
 	var nanDiffs []string
 	bad := 0
 	for _, f := range files {
 		name := filepath.Base(f)
-		o, p, n, sp := orig[name], plain[name], nan[name], susp[name]
-		if len(o) != len(p) || len(o) != len(n) || len(o) != len(sp) {
+		o, p, n := orig[name], plain[name], nan[name]
+		if len(o) != len(p) || len(o) != len(n) {
 			t.Fatalf("%s: command counts differ", name)
 		}
 		for i := range o {
-			if o[i].ok != sp[i].ok || (o[i].kind == "assert_return" && o[i].detail != sp[i].detail) {
-				bad++
-				if bad <= 30 {
-					t.Errorf("%s:%d %s: original ok=%v %q, suspendable ok=%v %q", name, o[i].line, o[i].kind, o[i].ok, o[i].detail, sp[i].ok, sp[i].detail)
-				}
-			}
 			if o[i].ok != p[i].ok || (o[i].kind == "assert_return" && o[i].detail != p[i].detail) {
 				bad++
 				if bad <= 30 {
@@ -797,3 +732,115 @@ func TestSpec(t *testing.T) {
 
 // valueTypeV128 is wazero's (unexported in api) value type of v128 results.
 const valueTypeV128 api.ValueType = 0x7b
+
+// runVariants runs every spec file under every variant, in parallel.
+func runVariants(t *testing.T, dir string, files []string, variants []variant) []map[string][]outcome {
+	cfg := wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV2)
+
+	results := make([]map[string][]outcome, len(variants))
+	for i := range results {
+		results[i] = map[string][]outcome{}
+	}
+	var mu sync.Mutex
+	type job struct {
+		file string
+		v    int
+	}
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for range max(2, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				outs := runSpecFile(t, dir, filepath.Base(j.file), variants[j.v], cfg)
+				mu.Lock()
+				results[j.v][filepath.Base(j.file)] = outs
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, f := range files {
+		for v := range variants {
+			jobs <- job{f, v}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+
+	return results
+}
+
+// TestSpecSuspendable runs the spec suite on suspendable modules
+// (instrumented, then suspend.Transform), suspending every call at every
+// fuel check and rewinding it in place: every assertion must come out as on
+// the original modules. A million suspensions: too slow under the race
+// detector, so scripts/test.sh runs it without.
+func TestSpecSuspendable(t *testing.T) {
+	if raceEnabled {
+		t.Skip("too slow under the race detector: scripts/test.sh runs it without -race")
+	}
+	dir := filepath.Join(wazeroSpecDir(t), "v2", "testdata")
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no spec tests in %s: %v", dir, err)
+	}
+	sort.Strings(files)
+	var suspendable, unsupported atomic.Int64
+	variants := []variant{
+		{name: "original"},
+		{name: "suspendable", suspend: true, prepare: func(b []byte) ([]byte, error) {
+			o := DefaultOptions()
+			o.CanonicalizeNaN = false
+			o.exportDepth = depthExport
+			m, err := binary.Decode(b)
+			if err != nil {
+				return nil, err
+			}
+			if err := InstrumentModule(m, o); err != nil {
+				return nil, err
+			}
+			if err := suspend.Transform(m, suspend.Options{}); err != nil {
+				if !errors.Is(err, suspend.ErrUnsupported) {
+					return nil, err
+				}
+				unsupported.Add(1)
+				return Instrument(b, o) // runs without suspension
+			}
+			suspendable.Add(1)
+			return binary.Encode(m), nil
+		}},
+	}
+	results := runVariants(t, dir, files, variants)
+	counts := countKinds(results[1])
+	asserts := 0
+	for k, c := range counts {
+		if strings.HasPrefix(k, "assert_") {
+			asserts += c.ran
+		}
+	}
+	t.Logf("suspendable: %d files, %d assertions; %d module loads rewritten (%d refused: reference-typed locals or globals); %d calls suspended at every fuel check and rewound, %d suspensions in all",
+		len(files), asserts, suspendable.Load(), unsupported.Load(), specSuspendedCalls.Load(), specSuspensions.Load())
+	if specSuspensions.Load() == 0 {
+		t.Errorf("the suspendable variant never suspended")
+	}
+	bad := 0
+	for _, f := range files {
+		name := filepath.Base(f)
+		o, sp := results[0][name], results[1][name]
+		if len(o) != len(sp) {
+			t.Fatalf("%s: command counts differ", name)
+		}
+		for i := range o {
+			if o[i].ok != sp[i].ok || (o[i].kind == "assert_return" && o[i].detail != sp[i].detail) {
+				bad++
+				if bad <= 30 {
+					t.Errorf("%s:%d %s: original ok=%v %q, suspendable ok=%v %q", name, o[i].line, o[i].kind, o[i].ok, o[i].detail, sp[i].ok, sp[i].detail)
+				}
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d outcomes differ", bad)
+	}
+}
