@@ -462,7 +462,7 @@ func TestOpenAPI(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.OpenAPI == "" {
 		t.Fatalf("openapi.json: %v", err)
 	}
-	for _, p := range []string{"/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/results", "/v1/jobs/{id}/cancel", "/v1/workers", "/v1/workers/ws", "/v1/modules/{hash}"} {
+	for _, p := range []string{"/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/results", "/v1/jobs/{id}/cancel", "/v1/workers", "/v1/workers/ws", "/v1/modules/{hash}", "/v1/jobs/{id}/segments", "/v1/workers/snapshots/{hash}"} {
 		if _, ok := doc.Paths[p]; !ok {
 			t.Errorf("openapi.json does not describe %s", p)
 		}
