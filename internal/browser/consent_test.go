@@ -72,7 +72,7 @@ func TestResponsiveStopAndHide(t *testing.T) {
 	if off.Released == 0 {
 		t.Errorf("turned off while running, but nothing was released: %+v", off)
 	}
-	time.Sleep(time.Second)
+	time.Sleep(500 * time.Millisecond)
 	if j := e.job(job.ID); j.Tasks.Running != 0 || stats(t, b).Tasks != off.Tasks {
 		t.Fatalf("work went on after contribution was turned off: %+v, %+v", j.Tasks, stats(t, b))
 	}
@@ -99,7 +99,7 @@ func TestResponsiveStopAndHide(t *testing.T) {
 	waitUntil(t, "the guest workers to end", 10*time.Second, func() bool { return guestWorkers(t, b) == 0 })
 	waitUntil(t, "the leases to come back", 10*time.Second, func() bool { return e.job(job.ID).Tasks.Running == 0 })
 	hidden := stats(t, b)
-	time.Sleep(time.Second)
+	time.Sleep(500 * time.Millisecond)
 	if j := e.job(job.ID); j.Tasks.Running != 0 || stats(t, b).Tasks != hidden.Tasks {
 		t.Fatalf("work went on in a hidden tab: %+v, %+v", j.Tasks, stats(t, b))
 	}

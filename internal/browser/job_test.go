@@ -8,7 +8,7 @@ import (
 
 // The factorer's inputs: small and large numbers, a prime that takes a
 // while, a token that is not a number and one too large (exit 1, stderr).
-var factorInputs = []string{"600851475143", "1000000007", "97", "12", "0", "9999999999999937",
+var factorInputs = []string{"600851475143", "1000000007", "97", "12", "0", "99999999999973",
 	"18446744073709551557", "abc 42", "999999000001 1234567890123"}
 
 // A job completes with browser workers only — two Chromium instances (two

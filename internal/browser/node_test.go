@@ -63,9 +63,10 @@ func TestNodeWorker(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("node worker did not stop on SIGTERM\n%s", out.String())
 	}
-	if j := e.job(slow.ID); j.Tasks.Running != 0 || j.Tasks.Queued != 2 {
-		t.Errorf("after the node worker left: %+v (want both tasks queued again)", j.Tasks)
-	}
+	waitUntil(t, "both tasks queued again", 10*time.Second, func() bool {
+		j := e.job(slow.ID)
+		return j.Tasks.Running == 0 && j.Tasks.Queued == 2
+	})
 	if !strings.Contains(out.String(), "leaving the session") {
 		t.Errorf("no graceful leave in the log:\n%s", out.String())
 	}

@@ -45,6 +45,10 @@ export function newGuest() {
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+// The sockets not closed yet, so that main can let the last frames (release,
+// bye, close) reach the coordinator before the process exits.
+const open = new Set();
+
 /**
  * The subset of the browser's WebSocket the worker uses — constructor(url,
  * protocol), send(text), close(code, reason), readyState, protocol, and the
@@ -60,6 +64,8 @@ export class MiniWebSocket {
     this.frags = [];
     this.fragLen = 0;
     this.closeSent = false;
+    open.add(this);
+    this.finished = new Promise((resolve) => { this.finish = resolve; });
     const u = new URL(url);
     const key = crypto.randomBytes(16).toString('base64');
     const mod = u.protocol === 'wss:' ? https : http;
@@ -108,7 +114,8 @@ export class MiniWebSocket {
     this.closeSent = true;
     this.closeCode = code;
     this.closeReason = String(reason);
-    const t = setTimeout(() => this.socket.destroy(), 1000);
+    // The coordinator answers with its close frame; give it a second.
+    const t = setTimeout(() => this.#fail(code, String(reason)), 1000);
     t.unref();
   }
 
@@ -120,6 +127,8 @@ export class MiniWebSocket {
   #fail(code, reason) {
     if (this.readyState === 3) return;
     this.readyState = 3;
+    open.delete(this);
+    this.finish();
     if (this.socket) this.socket.destroy();
     if (code === 1006) this.#emit('error', { message: reason });
     this.#emit('close', { code, reason, wasClean: code !== 1006 });
@@ -256,6 +265,8 @@ export async function main(argv) {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await w.start();
+  // Let the last frames out before the process exits.
+  await Promise.race([Promise.all([...open].map((s) => s.finished)), new Promise((r) => setTimeout(r, 2000))]);
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   w.dispose();
