@@ -6,6 +6,7 @@
 package browser
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -319,6 +320,27 @@ func nativeResults(t *testing.T, numbers []string) map[int]api.TaskResult {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// runResults runs each input as `crowdrun run examples/factor.wasm` would
+// (the sandbox, uninterrupted, argv[0] main.wasm): the reference for
+// results that went through workers.
+func runResults(t *testing.T, numbers []string) map[int]api.TaskResult {
+	t.Helper()
+	ctx := context.Background()
+	m, err := engine.Compile(ctx, readExample(t, "factor.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]api.TaskResult{}
+	for i, n := range numbers {
+		var stdout, stderr bytes.Buffer
+		rep := engine.Run(ctx, m, sandbox.Input{Args: []string{worker.Argv0}, Stdin: strings.NewReader(n + "\n"), Stdout: &stdout, Stderr: &stderr},
+			sandbox.Limits{MemoryBytes: 64 << 20})
+		out[i] = api.TaskResult{TaskIndex: i, State: "done", Status: string(rep.Status), ExitCode: rep.ExitCode, Message: rep.Message,
+			Fuel: rep.Fuel, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	}
+	return out
 }
 
 func sameResult(a, b api.TaskResult) bool {

@@ -71,7 +71,7 @@ func TestClosedTabResumesElsewhere(t *testing.T) {
 		t.Errorf("the second browser did not resume the task: %+v", s)
 	}
 	t.Logf("%v: done", time.Now().Format("15:04:05.000"))
-	want := nativeResults(t, input)[0]
+	want := runResults(t, input)[0]
 	t.Logf("%v: native reference done", time.Now().Format("15:04:05.000"))
 	if got.State != "done" || !sameResult(got, want) {
 		t.Errorf("migrated result:\n got  %s\n want %s", show(got), show(want))

@@ -80,7 +80,7 @@ func TestEmbedOnAnotherSite(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	got := e.results(ctx, job.ID)
-	want := nativeResults(t, factorInputs[:4])
+	want := runResults(t, factorInputs[:4])
 	for i := range 4 {
 		if !sameResult(got[i], want[i]) {
 			t.Errorf("task %d:\n widget %s\n native %s", i, show(got[i]), show(want[i]))

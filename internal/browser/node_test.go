@@ -42,7 +42,7 @@ func TestNodeWorker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	got := e.results(ctx, job.ID)
-	want := nativeResults(t, factorInputs)
+	want := runResults(t, factorInputs)
 	for i := range factorInputs {
 		if !sameResult(got[i], want[i]) {
 			t.Errorf("task %d:\n node   %s\n native %s", i, show(got[i]), show(want[i]))
