@@ -240,7 +240,7 @@ func TestChurn(t *testing.T) {
 		grid  = 1 << 24
 		ticks = 32 // progress reports per interval
 	)
-	nWorkers, nTasks, meanLife := 4, 48, 2*time.Second
+	nWorkers, nTasks, meanLife := 4, 36, 2*time.Second
 	if os.Getenv("CROWDRUN_CHURN_LONG") != "" {
 		nTasks = 160
 	}

@@ -187,7 +187,6 @@ type sess struct {
 
 	ckMu  sync.Mutex
 	ckIDs map[uint64]*runState // checkpoint message id → its run, to rebase when refused
-	tick  chan struct{}        // a run passed a progress point: heartbeat now
 }
 
 func (s *sess) send(ctx context.Context, m protocol.Message) error {
@@ -217,7 +216,7 @@ func (w *Worker) session(ctx context.Context) error {
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(protocol.MaxMessage)
-	s := &sess{w: w, ws: ws, ckIDs: map[uint64]*runState{}, tick: make(chan struct{}, 1)}
+	s := &sess{w: w, ws: ws, ckIDs: map[uint64]*runState{}}
 	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero"}
 	if !w.cfg.NoCheckpoints {
 		hello.Features = []string{protocol.FeatureCheckpoint}
@@ -346,10 +345,6 @@ func (s *sess) loop(ctx context.Context, inbox <-chan protocol.Message, readErr 
 			if time.Since(lastHeard) > 3*hb {
 				return fmt.Errorf("coordinator silent for %v", time.Since(lastHeard).Round(time.Millisecond))
 			}
-			if err := s.sendProgress(ctx, running); err != nil && !draining {
-				return err
-			}
-		case <-s.tick:
 			if err := s.sendProgress(ctx, running); err != nil && !draining {
 				return err
 			}
@@ -533,13 +528,16 @@ type checkpointer struct {
 func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 	fuel := cp.Snapshot.Fuel
 	c.rs.progress.Store(fuel)
-	select {
-	case c.s.tick <- struct{}{}:
-	default:
-	}
 	seq := (fuel - 1) / c.every
 	if seq <= c.seq {
-		return nil // a progress tick between grid points
+		// A progress tick between grid points. It is sent from here, while
+		// the guest waits, rather than by the session loop: on a loaded
+		// machine the loop's thread lags the guest's by milliseconds, and a
+		// worker killed meanwhile would under-report the work it loses.
+		if err := c.s.write(&protocol.Heartbeat{Running: []string{c.lease.LeaseID}, Progress: map[string]uint64{c.lease.LeaseID: fuel}}); err != nil {
+			return fmt.Errorf("reporting progress: %w", err)
+		}
+		return nil
 	}
 	c.seq = seq
 	start := time.Now()
@@ -586,6 +584,17 @@ func (s *sess) sendCheckpoint(m *protocol.Checkpoint, rs *runState) error {
 	s.ckMu.Lock()
 	s.ckIDs[m.ID] = rs
 	s.ckMu.Unlock()
+	return s.writeID(m)
+}
+
+// write sends m from a run's goroutine (websocket writes may be
+// concurrent).
+func (s *sess) write(m protocol.Message) error {
+	protocol.Hdr(m).ID = s.nextID.Add(1)
+	return s.writeID(m)
+}
+
+func (s *sess) writeID(m protocol.Message) error {
 	b, err := protocol.Encode(m)
 	if err != nil {
 		return err
