@@ -315,3 +315,31 @@ func (r *rawWorker) read2(id uint64) protocol.Message {
 	}
 	return m
 }
+
+// A module the suspend rewrite refuses (here: it has a start function) is
+// still accepted and runs whole, without checkpoints; the job says so.
+func TestNotSuspendable(t *testing.T) {
+	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = testGrid })
+	ctx := context.Background()
+	mod := []byte("\x00asm\x01\x00\x00\x00" +
+		"\x01\x04\x01\x60\x00\x00" + // type 0: [] -> []
+		"\x03\x03\x02\x00\x00" + // two functions of type 0
+		"\x07\x0a\x01\x06_start\x00\x00" + // export _start = func 0
+		"\x08\x01\x01" + // start = func 1
+		"\x0a\x07\x02\x02\x00\x0b\x02\x00\x0b") // two empty bodies
+	job, err := e.alice.Submit(ctx, &api.SubmitRequest{Module: mod, Tasks: []api.TaskSpec{{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck := job.Checkpointing; ck == nil || ck.Suspendable || !strings.Contains(ck.Note, "without checkpoints") {
+		t.Fatalf("checkpointing %+v", job.Checkpointing)
+	}
+	e.startWorker("w", 1)
+	got := collect(t, e.alice, job.ID)
+	if len(got) != 1 || got[0].State != "done" || got[0].Status != "ok" {
+		t.Fatalf("results %+v", got)
+	}
+	if j, _ := e.alice.Job(ctx, job.ID); j.Checkpointing.Checkpoints != 0 {
+		t.Fatalf("checkpoints of a module that cannot suspend: %+v", j.Checkpointing)
+	}
+}

@@ -169,6 +169,11 @@ func TestCheckpointsSurviveKills(t *testing.T) {
 	if !ck.Suspendable || ck.Resumes < 1 || ck.LostSegments < 1 || ck.Mismatches != 0 || ck.Policy.IntervalFuel != grid {
 		t.Fatalf("checkpointing %+v after %d kills", ck, kills)
 	}
+	st := must(t, env, nil, "status", id)
+	if !strings.Contains(st, fmt.Sprintf("checkpoints: %d accepted · %d resumes", ck.Checkpoints, ck.Resumes)) ||
+		!strings.Contains(st, "interval: 1.68e+07 fuel") || !strings.Contains(st, "T* ") || !strings.Contains(st, "τ ") || !strings.Contains(st, "δ ") {
+		t.Errorf("crowdrun status does not show the checkpoints and the interval:\n%s", st)
+	}
 	resumedAfterLoss := 0
 	lostBy := map[int64]bool{}
 	for _, g := range segments(t, env, id) {
