@@ -46,10 +46,10 @@ var migCases = []migCase{
 	{name: "kernels/fib", module: "kernels/fib.wasm", args: []string{"20"}, parts: 12, race: true},
 	{name: "kernels/sort", module: "kernels/sort.wasm", args: []string{"5000"}, parts: 8},
 	{name: "kernels/strings", module: "kernels/strings.wasm", args: []string{"2000"}, parts: 8},
-	{name: "kernels/matmul", module: "kernels/matmul.wasm", args: []string{"40"}, parts: 8, race: true},
+	{name: "kernels/matmul", module: "kernels/matmul.wasm", args: []string{"40"}, parts: 8},
 	{name: "kernels/stencil", module: "kernels/stencil.wasm", args: []string{"48"}, parts: 8},
 	{name: "kernels/nbody", module: "kernels/nbody.wasm", args: []string{"2000"}, parts: 8},
-	{name: "kernels/floats", module: "kernels/floats.wasm", args: []string{"2000"}, parts: 8, race: true},
+	{name: "kernels/floats", module: "kernels/floats.wasm", args: []string{"2000"}, parts: 8},
 	{name: "kernels/simd", module: "kernels/simd.wasm", args: []string{"2000"}, parts: 8},
 	{name: "kernels/hash", module: "kernels/hash.wasm", args: []string{"1"}, parts: 6},
 }
