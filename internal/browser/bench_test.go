@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/crowdrun/crowdrun/internal/instrument"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/js"
 )
@@ -52,12 +53,14 @@ globalThis.ready = true;
 // the browser worker's host in headless Chromium (V8, in a Web Worker), the
 // native worker's sandbox (wazero), and native code (clang -O2 of the same C
 // sources, skipped without clang). Both wasm engines run the same
-// instrumented module (what a coordinator ships), and must agree on output
-// and fuel. It prints the minimum time of each and the ratios:
+// instrumented module — what a coordinator ships: fuel, stack limit and the
+// suspend rewrite (no checkpoints are taken) — and must agree on output and
+// fuel. It prints the minimum time of each and the ratios:
 //
 //	go test ./internal/browser -run XXX -bench Kernels -benchtime 3x
 //
-// KERNELS=a,b runs only those kernels.
+// KERNELS=a,b runs only those kernels; KERNEL_PLAIN=1 leaves out the suspend
+// rewrite (fuel and stack limit only).
 func BenchmarkKernels(b *testing.B) {
 	needChromium(b)
 	ctx := context.Background()
@@ -86,7 +89,13 @@ func BenchmarkKernels(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m, err := engine.Compile(ctx, orig)
+		compile := func() (*sandbox.Module, error) {
+			return engine.CompileSuspendable(ctx, orig, instrument.DefaultOptions())
+		}
+		if os.Getenv("KERNEL_PLAIN") == "1" {
+			compile = func() (*sandbox.Module, error) { return engine.Compile(ctx, orig) }
+		}
+		m, err := compile()
 		if err != nil {
 			b.Fatalf("%s: %v", name, err)
 		}
