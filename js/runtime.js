@@ -436,7 +436,9 @@ async function runGuest(guest, input, limits) {
   };
   const openSlice = () => {
     let n = sliceSize;
-    if (budget > 0n && budget - base < n) n = budget - base;
+    // (base > budget only when resuming a snapshot beyond the budget: a
+    // slice of 0, so the first check ends the run.)
+    if (budget > 0n && budget - base < n) n = budget > base ? budget - base : 0n;
     if (checkpointing()) {
       // A slice never ends beyond the next grid point, so the checkpoint is
       // the same check whatever other slices there were.
