@@ -2,6 +2,8 @@ package browser
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +90,59 @@ func TestClosedTabResumesElsewhere(t *testing.T) {
 	}
 	if ck.Mismatches != 0 {
 		t.Errorf("%d checkpoint state hashes disagreed", ck.Mismatches)
+	}
+}
+
+// The same replica run by Chromium, Node and wazero: three replicas of one
+// task, one per engine, checkpointing on one grid. The coordinator compares
+// the replicas' state hashes at every checkpoint and their results: no
+// mismatch, and the task is done (all agree) with an uninterrupted run's
+// output and fuel.
+func TestThreeEnginesAgree(t *testing.T) {
+	needChromium(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not found (install it with scripts/setup.sh)")
+	}
+	const grid = 50_000_000
+	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = grid })
+	input := []string{"9999999999999937"} // 366,672,845 fuel: 7 checkpoints
+	job := e.submitFactor(input, 3)
+
+	w, err := worker.New(worker.Config{Server: e.srv.URL, Name: "native", Slots: 1, Engine: engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stopW := context.WithCancel(context.Background())
+	wdone := make(chan error, 1)
+	go func() { wdone <- w.Run(wctx) }()
+	defer func() { stopW(); <-wdone }()
+	script, _ := filepath.Abs(filepath.Join("..", "..", "js", "node", "net-worker.mjs"))
+	cmd := exec.Command(node, script, "--server", e.srv.URL, "--name", "node", "--slots", "1", "--quiet")
+	out := &lockedBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	b := newBrowser(t)
+	openContribute(t, b, e.srv.URL, "")
+	click(t, b)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	got := e.results(ctx, job.ID)[0]
+	want := runResults(t, input)[0]
+	if got.State != "done" || !sameResult(got, want) {
+		t.Errorf("result:\n got  %s\n want %s\nnode worker:\n%s", show(got), show(want), out.String())
+	}
+	ck := e.job(job.ID).Checkpointing
+	t.Logf("checkpoints %d, mismatches %d; browser sent %d", ck.Checkpoints, ck.Mismatches, eval[int](t, b, `crowdrun.worker.stats.checkpoints`))
+	if ck.Mismatches != 0 {
+		t.Errorf("%d checkpoints where the engines' state hashes differ", ck.Mismatches)
+	}
+	if ck.Checkpoints < 3*7 || eval[int](t, b, `crowdrun.worker.stats.checkpoints`) != 7 || w.Stats.Checkpoints.Load() != 7 {
+		t.Errorf("want 7 checkpoints from each engine: %d accepted in all, %d from Chromium, %d from wazero", ck.Checkpoints,
+			eval[int](t, b, `crowdrun.worker.stats.checkpoints`), w.Stats.Checkpoints.Load())
 	}
 }
