@@ -25,7 +25,7 @@ const resumeScript = `
 import fs from 'node:fs';
 import { run } from %q;
 import { decode } from %q;
-const [dir, n] = process.argv.slice(-2);
+const [dir, n, budget] = process.argv.slice(-3);
 const bytes = new Uint8Array(fs.readFileSync(dir + '/module.wasm'));
 const stdin = new Uint8Array(fs.readFileSync(dir + '/stdin'));
 const out = [];
@@ -34,6 +34,10 @@ for (let i = 0; i < Number(n); i++) {
   const rep = await run(bytes, { args: ['factor.wasm'], stdin, resume: snapshot }, { memoryBytes: 16 << 20 });
   out.push({ status: rep.status, message: rep.message, fuel: String(rep.fuel) });
 }
+// The unchanged snapshot again, with a fuel budget it exceeds before the end.
+const { snapshot } = await decode(new Uint8Array(fs.readFileSync(dir + '/0.snap')));
+const rep = await run(bytes, { args: ['factor.wasm'], stdin, resume: snapshot }, { memoryBytes: 16 << 20, fuel: BigInt(budget) });
+out.push({ status: rep.status, message: rep.message, fuel: String(rep.fuel) });
 console.log(JSON.stringify(out));
 `
 
@@ -60,6 +64,7 @@ func TestResumeMisfitSnapshotsGoAndJS(t *testing.T) {
 	}
 	stdin := []byte("600851475143 1000000007\n")
 	var good *snapshot.Snapshot
+	budget := uint64(0)
 	run := func(s *snapshot.Snapshot, every uint64) sandbox.Report {
 		in := sandbox.Input{Args: []string{"factor.wasm"}, Stdin: bytes.NewReader(stdin), Resume: s}
 		in.OnCheckpoint = func(cp *sandbox.Checkpoint) error {
@@ -73,7 +78,7 @@ func TestResumeMisfitSnapshotsGoAndJS(t *testing.T) {
 			}
 			return nil
 		}
-		return eng.Run(ctx, m, in, sandbox.Limits{MemoryBytes: 16 << 20, CheckpointEvery: every})
+		return eng.Run(ctx, m, in, sandbox.Limits{MemoryBytes: 16 << 20, CheckpointEvery: every, Fuel: budget})
 	}
 	whole := run(nil, 0)
 	run(nil, whole.Fuel/6+1)
@@ -185,13 +190,18 @@ func TestResumeMisfitSnapshotsGoAndJS(t *testing.T) {
 		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(jsDir, f))}).String()
 	}
 	script := strings.Replace(strings.Replace(resumeScript, "%q", `"`+u("runtime.js")+`"`, 1), "%q", `"`+u("snapshot.js")+`"`, 1)
-	r := nodeRaw(t, nil, "--input-type=module", "-e", script, dir, fmt.Sprint(len(cases)))
+	budget = good.Fuel + (whole.Fuel-good.Fuel)/2
+	goBudget := run(good, 0)
+	r := nodeRaw(t, nil, "--input-type=module", "-e", script, dir, fmt.Sprint(len(cases)), fmt.Sprint(budget))
 	if r.code != 0 {
 		t.Fatalf("node: exit %d: %s", r.code, r.stderr)
 	}
 	var js []struct{ Status, Message, Fuel string }
 	if err := json.Unmarshal(r.stdout, &js); err != nil {
 		t.Fatalf("%v: %s", err, clip(r.stdout))
+	}
+	if jb := js[len(cases)]; goBudget.Status != sandbox.StatusFuelExhausted || jb.Status != string(goBudget.Status) || jb.Fuel != fmt.Sprint(goBudget.Fuel) {
+		t.Errorf("resumed with a budget of %d: Go %s at %d, JS %s at %s", budget, goBudget.Status, goBudget.Fuel, jb.Status, jb.Fuel)
 	}
 	for i, c := range cases {
 		g, j := goReps[i], js[i]
