@@ -19,9 +19,17 @@ import (
 // tasks from dispatch to result stored, with 4 protocol-level workers of 8
 // slots that answer every lease at once (no sandbox run). The end-to-end
 // figure with real processes comes from cmd/crowdrun-load.
-func BenchmarkTinyTasks(b *testing.B) {
+func BenchmarkTinyTasks(b *testing.B) { benchTinyTasks(b, false) }
+
+// BenchmarkTinyTasksNoCheckpoints is the same with modules stored without
+// the suspend rewrite (serve --no-checkpoints): what continuations cost the
+// dispatch path (the task's grid is written at its first lease).
+func BenchmarkTinyTasksNoCheckpoints(b *testing.B) { benchTinyTasks(b, true) }
+
+func benchTinyTasks(b *testing.B, noCheckpoints bool) {
 	e := newEnv(b, func(c *coordinator.Config) {
 		c.HeartbeatInterval, c.LeaseTTL = 2*time.Second, 15*time.Second
+		c.NoCheckpoints = noCheckpoints
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	req := &api.SubmitRequest{Module: readWasm(b, "echo.wasm")}

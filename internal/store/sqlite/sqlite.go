@@ -624,8 +624,16 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				return interpretError(err)
 			}
 		}
-		for _, l := range newGrid {
-			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET grid = ? WHERE id = ? AND grid IS NULL`, p.CheckpointEvery, l.TaskID); err != nil {
+		if len(newGrid) > 0 {
+			// One statement for the batch: this is the dispatch hot path.
+			q := make([]byte, 0, 64+2*len(newGrid))
+			q = append(q, "UPDATE tasks SET grid = ? WHERE grid IS NULL AND id IN (?"...)
+			args := []any{p.CheckpointEvery, newGrid[0].TaskID}
+			for _, l := range newGrid[1:] {
+				q = append(q, ",?"...)
+				args = append(args, l.TaskID)
+			}
+			if _, err := tx.ExecContext(ctx, string(append(q, ')')), args...); err != nil {
 				return interpretError(err)
 			}
 		}
