@@ -26,7 +26,7 @@ func TestClosedTabResumesElsewhere(t *testing.T) {
 	needChromium(t)
 	const grid = 100_000_000
 	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = grid })
-	input := []string{"9999999999999937 9999999999999937 9999999999999937"}
+	input := []string{"9999999999999937 9999999999999937"}
 	job := e.submitFactor(input, 1)
 	if ck := e.job(job.ID).Checkpointing; ck == nil || !ck.Suspendable {
 		t.Fatalf("the job is not suspendable: %+v", ck)
@@ -35,6 +35,7 @@ func TestClosedTabResumesElsewhere(t *testing.T) {
 
 	// 1. Chromium, then its tab is closed.
 	a := newBrowser(t)
+	t.Logf("%v: start", time.Now().Format("15:04:05.000"))
 	openContribute(t, a, e.srv.URL, "")
 	click(t, a)
 	waitUntil(t, "two checkpoints from Chromium", 90*time.Second, func() bool { return checkpoints() >= 2 })
