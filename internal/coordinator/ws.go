@@ -86,6 +86,19 @@ func (cn *conn) lease(id string) *leaseState {
 	return cn.leases[id]
 }
 
+func (cn *conn) recordProgress(p map[string]uint64) {
+	if len(p) == 0 {
+		return
+	}
+	cn.mu.Lock()
+	for id, f := range p {
+		if ls := cn.leases[id]; ls != nil && f > ls.progress {
+			ls.progress = f
+		}
+	}
+	cn.mu.Unlock()
+}
+
 // progress is the fuel each held lease reached (for the store).
 func (cn *conn) progress(ids ...string) map[string]uint64 {
 	cn.mu.Lock()
@@ -340,16 +353,10 @@ func (cn *conn) readLoop() error {
 			case <-cn.ctx.Done():
 				return context.Cause(cn.ctx)
 			}
+		case *protocol.Progress:
+			cn.recordProgress(m.Progress)
 		case *protocol.Heartbeat:
-			if len(m.Progress) > 0 {
-				cn.mu.Lock()
-				for id, f := range m.Progress {
-					if ls := cn.leases[id]; ls != nil && f > ls.progress {
-						ls.progress = f
-					}
-				}
-				cn.mu.Unlock()
-			}
+			cn.recordProgress(m.Progress)
 			cn.renew()
 			cn.send(&protocol.HeartbeatAck{Header: protocol.Header{ReplyTo: m.ID}})
 		case *protocol.Result:

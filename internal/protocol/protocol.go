@@ -59,6 +59,7 @@ const (
 	TypeError        = "error"         // either way
 	TypeBye          = "bye"           // worker → coordinator: leaving
 	TypeCheckpoint   = "checkpoint"    // worker → coordinator: a replica's checkpoint
+	TypeProgress     = "progress"      // worker → coordinator: fuel reached, no reply
 )
 
 // Error codes carried by Error messages.
@@ -182,6 +183,15 @@ type Heartbeat struct {
 	Progress map[string]uint64 `json:"progress,omitempty"`
 }
 
+// Progress reports the fuel running leases have reached, like a
+// heartbeat's progress, between heartbeats. It has no reply (a worker
+// reports it often, and a reply it has not read yet when it is killed would
+// make its TCP connection reset, losing what it sent last).
+type Progress struct {
+	Header
+	Progress map[string]uint64 `json:"progress"`
+}
+
 // Checkpoint is one checkpoint of a leased replica, answered by ack or by
 // error (bad_checkpoint, lease_not_held, too_large).
 type Checkpoint struct {
@@ -288,6 +298,8 @@ func typeOf(m Message) string {
 		return TypeBye
 	case *Checkpoint:
 		return TypeCheckpoint
+	case *Progress:
+		return TypeProgress
 	}
 	return ""
 }
@@ -329,6 +341,8 @@ func Decode(b []byte) (Message, error) {
 		m = &Bye{}
 	case TypeCheckpoint:
 		m = &Checkpoint{}
+	case TypeProgress:
+		m = &Progress{}
 	case "":
 		return nil, bad(`message has no "type"`)
 	default:
@@ -388,6 +402,15 @@ func validate(m Message) error {
 		for id := range m.Progress {
 			if len(id) > maxLeaseID {
 				return bad("heartbeat: lease id longer than %d bytes", maxLeaseID)
+			}
+		}
+	case *Progress:
+		if len(m.Progress) > MaxSlots {
+			return bad("progress: more than %d leases", MaxSlots)
+		}
+		for id := range m.Progress {
+			if len(id) > maxLeaseID {
+				return bad("progress: lease id longer than %d bytes", maxLeaseID)
 			}
 		}
 	case *Leases:

@@ -29,6 +29,7 @@ func TestRoundTrip(t *testing.T) {
 		&protocol.Leases{Header: protocol.Header{ID: 9}, Leases: []protocol.Lease{{LeaseID: "1.2", CheckpointEvery: 1 << 20,
 			Resume: &protocol.Resume{Seq: 3, Fuel: 3<<20 + 5, StateHash: strings.Repeat("ab", 32), Snapshot: strings.Repeat("cd", 32)}}}},
 		&protocol.Heartbeat{Header: protocol.Header{ID: 10}, Running: []string{"1.2"}, Progress: map[string]uint64{"1.2": 77}},
+		&protocol.Progress{Header: protocol.Header{ID: 12}, Progress: map[string]uint64{"1.2": 78}},
 		&protocol.Checkpoint{Header: protocol.Header{ID: 11}, LeaseID: "1.2", Seq: 4, Fuel: 4<<20 + 1, StateHash: strings.Repeat("01", 32),
 			Base: strings.Repeat("ab", 32), Snapshot: []byte("delta"), Stdout: []byte("o"), Stderr: []byte{}, CostMS: 0.25},
 	}
@@ -84,6 +85,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"result","id":2,"lease_id":"1.1","status":"ok","stdout":"aGk=","fuel":3}`))
 	f.Add([]byte(`{"type":"leases","id":2,"reply_to":1,"leases":[{"lease_id":"1.1","files":[{"name":"a","data":""}]}]}`))
 	f.Add([]byte(`{"type":"heartbeat","id":3,"running":["1.1"],"progress":{"1.1":5}}`))
+	f.Add([]byte(`{"type":"progress","id":3,"progress":{"1.1":5}}`))
 	f.Add([]byte(`{"type":"checkpoint","id":4,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","snapshot":"eA==","stdout":"","stderr":"","cost_ms":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := protocol.Decode(b)

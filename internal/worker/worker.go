@@ -534,7 +534,7 @@ func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 		// the guest waits, rather than by the session loop: on a loaded
 		// machine the loop's thread lags the guest's by milliseconds, and a
 		// worker killed meanwhile would under-report the work it loses.
-		if err := c.s.write(&protocol.Heartbeat{Running: []string{c.lease.LeaseID}, Progress: map[string]uint64{c.lease.LeaseID: fuel}}); err != nil {
+		if err := c.s.write(&protocol.Progress{Progress: map[string]uint64{c.lease.LeaseID: fuel}}); err != nil {
 			return fmt.Errorf("reporting progress: %w", err)
 		}
 		return nil
