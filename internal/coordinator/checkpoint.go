@@ -70,7 +70,12 @@ func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) error {
 	} else {
 		if ls.base == nil && ls.resume != nil {
 			if err := c.loadBase(cn.ctx, ls, lim); err != nil {
-				return err
+				if cn.ctx.Err() != nil {
+					return context.Cause(cn.ctx)
+				}
+				// The worker sends its next checkpoint full, which needs no base.
+				c.cfg.Logger.Error("loading a checkpoint", "lease", m.LeaseID, "err", err)
+				return refuse(protocol.CodeInternal, "the coordinator could not load checkpoint %d: send checkpoints full", ls.resume.Seq)
 			}
 		}
 		if ls.base == nil {
