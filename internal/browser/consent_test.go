@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
@@ -117,4 +118,43 @@ func TestResponsiveStopAndHide(t *testing.T) {
 			t.Errorf("task %d: %s", i, show(r))
 		}
 	}
+}
+
+// fakeBatteryJS replaces navigator.getBattery before the page's scripts run
+// (DevTools has no battery emulation): a battery manager the test can plug
+// in and unplug, firing chargingchange as a real one does.
+const fakeBatteryJS = `(() => {
+	const b = new EventTarget();
+	b.charging = false; b.level = 0.5; b.chargingTime = Infinity; b.dischargingTime = 3600;
+	globalThis.__battery = b;
+	globalThis.__plug = (on) => { b.charging = on; b.dispatchEvent(new Event('chargingchange')); };
+	Object.defineProperty(Navigator.prototype, 'getBattery', { value: () => Promise.resolve(b), configurable: true });
+})()`
+
+// On battery, contribution pauses even when turned on: no session, no
+// guest; plugged in, it works; unplugged again, it stops.
+func TestPausesOnBattery(t *testing.T) {
+	needChromium(t)
+	e := newEnv(t)
+	job := e.submitFactor(slowInputs[:3], 1)
+	b := newBrowser(t)
+	if _, err := chromedp.Call(b, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: fakeBatteryJS}); err != nil {
+		t.Fatal(err)
+	}
+	openContribute(t, b, e.srv.URL, "?slots=1")
+	click(t, b)
+	waitFor(t, b, "the pause on battery", `crowdrun.worker.state === 'paused' && crowdrun.worker.pauses.has('on battery')`, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if j := e.job(job.ID); j.Tasks.Running != 0 || guestWorkers(t, b) != 0 {
+		t.Fatalf("working on battery: %+v, %d guest workers", j.Tasks, guestWorkers(t, b))
+	}
+	if r := eval[string](t, b, `document.getElementById('pause-reason').textContent`); !strings.Contains(r, "on battery") {
+		t.Errorf("pause reason shown: %q", r)
+	}
+	eval[bool](t, b, `(__plug(true), true)`)
+	waitFor(t, b, "work once plugged in", `crowdrun.worker.sess && crowdrun.worker.sess.running.size > 0`, 30*time.Second)
+	eval[bool](t, b, `(__plug(false), true)`)
+	waitFor(t, b, "the pause when unplugged", `crowdrun.worker.state === 'paused' && crowdrun.worker.inflight.size === 0`, 10*time.Second)
+	waitUntil(t, "the guest workers to end", 10*time.Second, func() bool { return guestWorkers(t, b) == 0 })
+	waitUntil(t, "the lease to come back", 10*time.Second, func() bool { return e.job(job.ID).Tasks.Running == 0 })
 }

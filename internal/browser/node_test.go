@@ -13,9 +13,10 @@ import (
 	"time"
 )
 
-// The Node flavour of the JavaScript worker (js/node/net-worker.mjs: the
+// The Node flavour of the JavaScript worker (`node js/node/run.mjs --server
+// URL`, which runs js/node/net-worker.mjs: the
 // same NetWorker, worker threads for guests, its own RFC 6455 client where
-// Node has no WebSocket) completes a job with the native worker's results,
+// Node has no WebSocket) completes a job with `crowdrun run`'s results,
 // and on SIGTERM gives its leases back, says bye and exits 0.
 func TestNodeWorker(t *testing.T) {
 	node, err := exec.LookPath("node")
@@ -27,7 +28,8 @@ func TestNodeWorker(t *testing.T) {
 	}
 	e := newEnv(t)
 	job := e.submitFactor(factorInputs, 1)
-	script, _ := filepath.Abs(filepath.Join("..", "..", "js", "node", "net-worker.mjs"))
+	// As the README runs it: run.mjs hands --server to net-worker.mjs.
+	script, _ := filepath.Abs(filepath.Join("..", "..", "js", "node", "run.mjs"))
 	start := func(name string) (*exec.Cmd, *lockedBuf) {
 		cmd := exec.Command(node, script, "--server", e.srv.URL, "--name", name, "--slots", "2")
 		out := &lockedBuf{}

@@ -257,7 +257,7 @@ export async function main(argv) {
   }
   let lastState = '';
   w.onChange = () => {
-    if (w.state === lastState) return;
+    if (w.state === lastState || w.state === 'backoff' || w.state === 'connecting') return; // the warning said it
     lastState = w.state;
     if (!o.quiet || w.state === 'failed') process.stderr.write(`${new Date().toISOString()} INFO ${w.state}${w.error ? ' err=' + JSON.stringify(w.error) : ''} worker=${o.name}\n`);
   };
