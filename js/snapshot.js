@@ -505,7 +505,13 @@ async function finish(f, pageHashes) {
 }
 
 async function read(b, limits, check) {
-  const lim = { ...DEFAULT_LIMITS, ...limits };
+  const lim = {};
+  for (const k of Object.keys(DEFAULT_LIMITS)) {
+    // An absent or unusable limit takes the default, never "no limit".
+    const raw = limits ? limits[k] : undefined;
+    const v = raw === undefined || raw === null ? NaN : Number(raw);
+    lim[k] = Number.isFinite(v) && v >= 0 ? v : DEFAULT_LIMITS[k];
+  }
   const h = readHeader(b);
   if (h.pages > lim.maxPages || h.globals > lim.maxGlobals) {
     throw new SnapshotError('limit', `limit exceeded: ${h.pages} pages (max ${lim.maxPages}), ${h.globals} globals (max ${lim.maxGlobals})`);

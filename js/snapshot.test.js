@@ -113,6 +113,8 @@ test('hostile files: a clear SnapshotError, nothing else', async () => {
   await rejects(applyDelta(cur, null, delta), ['base']);
   await rejects(decode(raw, { maxPages: 2 }), ['limit']);
   await rejects(decode(raw, { maxFrames: 2 }), ['limit']);
+  await rejects(decode(raw, { maxPages: 2n, maxFrames: undefined }), ['limit']);
+  await decode(raw, { maxPages: undefined, maxFrames: null }); // the defaults, not zero
   const bump = (b, off, v) => { const c = b.slice(); c[off] = v; return c; };
   await rejects(decode(bump(raw, 8, 2)), ['version']);
   await rejects(decode(bump(raw, 11, 1)), ['format']);
