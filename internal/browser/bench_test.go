@@ -247,3 +247,38 @@ func BenchmarkKernels(b *testing.B) {
 	}
 	fmt.Print(w.String())
 }
+
+// BenchmarkDutyCycle runs one task (a 0.37e9-fuel factorisation) on the
+// contribute page at duty cycles of 100, 50 and 25 % (one slot; the page is
+// cross-origin isolated, so guests rest between fuel slices) and prints the
+// wall time of each run against the 100 % run: a cap of d % should take
+// about 100/d times as long.
+//
+//	go test ./internal/browser -run XXX -bench DutyCycle -benchtime 1x
+func BenchmarkDutyCycle(b *testing.B) {
+	needChromium(b)
+	base := 0.0
+	var w strings.Builder
+	fmt.Fprintf(&w, "\n%6s %10s %12s %10s\n", "duty", "wall", "vs 100 %", "expected")
+	for _, duty := range []int{100, 50, 25} {
+		e := newEnv(b)
+		tab := newBrowser(b)
+		openContribute(b, tab, e.srv.URL, fmt.Sprintf("?slots=1&duty=%d", duty))
+		var wall float64
+		for i := 0; i < b.N; i++ {
+			job := e.submitFactor([]string{"9999999999999937"}, 1)
+			if i == 0 {
+				click(b, tab)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			e.results(ctx, job.ID)
+			cancel()
+			wall = eval[float64](b, tab, `crowdrun.worker.stats.busyMs / crowdrun.worker.stats.tasks`)
+		}
+		if duty == 100 {
+			base = wall
+		}
+		fmt.Fprintf(&w, "%5d%% %8.0fms %11.2f× %9.2f×\n", duty, wall, wall/base, 100/float64(duty))
+	}
+	fmt.Print(w.String())
+}
