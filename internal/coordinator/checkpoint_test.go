@@ -142,8 +142,10 @@ func TestCheckpointsAndResume(t *testing.T) {
 	}
 	resumed := 0
 	for _, g := range segs {
-		if g.Worker == "w1" && g.State != "released" {
-			t.Errorf("w1 stopped gracefully, its segment should be released: %+v", g)
+		// A task w1 finished before it stopped is done; the others it
+		// held were given back when it stopped gracefully, never lost.
+		if g.Worker == "w1" && g.State != "released" && g.State != "done" {
+			t.Errorf("w1 stopped gracefully, its segment should be released or done: %+v", g)
 		}
 		if g.State == "done" && g.ResumeSeq > 0 && g.Worker == "w2" && g.FuelStart > 0 {
 			resumed++

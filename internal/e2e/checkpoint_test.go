@@ -96,17 +96,25 @@ func setupWith(t *testing.T, flags ...string) (*server, []string) {
 
 // localRun is `crowdrun run` of one input: stdout, fuel.
 func localRun(t *testing.T, stdin string) (string, uint64) {
+	out, fuel, _ := localRunWall(t, stdin)
+	return out, fuel
+}
+
+// localRunWall is localRun, also returning the run's wall time (compilation
+// left out).
+func localRunWall(t *testing.T, stdin string) (string, uint64, time.Duration) {
 	report := filepath.Join(t.TempDir(), "report.json")
 	out, _, code := crowdrun(t, nil, []byte(stdin), "run", "--report", report, factorW)
 	var rep struct {
 		Status string `json:"status"`
 		Fuel   uint64 `json:"fuel"`
+		WallMS int64  `json:"wall_ms"`
 	}
 	b, _ := os.ReadFile(report)
 	if err := json.Unmarshal(b, &rep); err != nil || code != 0 || rep.Status != "ok" {
 		t.Fatalf("crowdrun run: exit %d, %s %v", code, b, err)
 	}
-	return out, rep.Fuel
+	return out, rep.Fuel, time.Duration(rep.WallMS) * time.Millisecond
 }
 
 // A job of long tasks, workers SIGKILLed mid-task: every task completes
@@ -245,13 +253,21 @@ func TestChurn(t *testing.T) {
 		grid  = 1 << 24
 		ticks = 32 // progress reports per interval
 	)
-	nWorkers, nTasks, meanLife := 4, 36, 2*time.Second
+	nWorkers, nTasks := 4, 36
 	if os.Getenv("CROWDRUN_CHURN_LONG") != "" {
 		nTasks = 160
 	}
 	s, env := setupWith(t, "--checkpoint-every", strconv.Itoa(grid))
 	in := "9999999999999937\n" // a prime: ≈ 3.7·10⁸ fuel of trial division
-	want, wantFuel := localRun(t, in)
+	want, wantFuel, wall := localRunWall(t, in)
+	// The mean lifetime follows the machine's speed, so that the number of
+	// failures does not (a fixed lifetime gave 24 failures on an idle
+	// machine, 60 on a loaded one). A worker takes about six times as long
+	// as the local run for a task here (four workers on two cores, 22
+	// checkpoints uploaded and stored), so a worker is killed about once
+	// per task: 40-50 failures.
+	meanLife := min(max(5*wall, 500*time.Millisecond), 10*time.Second)
+	t.Logf("local run %v: mean worker lifetime %v", wall, meanLife)
 	lines := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(lines, []byte(strings.Repeat(in, nTasks)), 0o644)
 	id := strings.TrimSpace(must(t, env, nil, "submit", "--module", factorW, "--lines", lines))

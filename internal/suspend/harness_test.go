@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -98,30 +99,53 @@ func newEnv(t testing.TB) *env {
 type guest struct {
 	compiled wazero.CompiledModule
 	globals  []string // exported mutable globals
+	size     int      // bytes of the module compiled
+	compile  time.Duration
 }
+
+// Levels of preparation of a guest.
+const (
+	levelOriginal     = iota // as built: no fuel, no depth limit
+	levelInstrumented        // instrument.InstrumentModule
+	levelSuspendable         // instrumented, then Transform
+)
 
 // prepare instruments bin and, if suspendable, transforms it.
 func (e *env) prepare(t testing.TB, bin []byte, suspendable bool) *guest {
+	t.Helper()
+	level := levelInstrumented
+	if suspendable {
+		level = levelSuspendable
+	}
+	return e.prepareLevel(t, bin, level)
+}
+
+// prepareLevel prepares bin at level; the guest records its encoded size
+// and the time wazero took to compile it.
+func (e *env) prepareLevel(t testing.TB, bin []byte, level int) *guest {
 	t.Helper()
 	m, err := binary.Decode(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := instrument.InstrumentModule(m, instrument.DefaultOptions()); err != nil {
-		t.Fatal(err)
+	if level >= levelInstrumented {
+		if err := instrument.InstrumentModule(m, instrument.DefaultOptions()); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if suspendable {
+	if level >= levelSuspendable {
 		if err := Transform(m, Options{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	out := binary.Encode(m)
+	t0 := time.Now()
 	c, err := e.rt.CompileModule(e.ctx, out)
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}
+	g := &guest{compiled: c, size: len(out), compile: time.Since(t0)}
 	t.Cleanup(func() { c.Close(e.ctx) })
-	g := &guest{compiled: c}
 	for _, ex := range m.Exports {
 		if ex.Kind != wasm.ExternGlobal {
 			continue
@@ -178,13 +202,17 @@ func (e *env) segment(g *guest, in input, c *continuation, every int, slice uint
 		return nil, nil, err
 	}
 	defer mod.Close(e.ctx)
-	r.fuel = mod.ExportedGlobal(instrument.FuelExport).(api.MutableGlobal)
+	if fg, ok := mod.ExportedGlobal(instrument.FuelExport).(api.MutableGlobal); ok {
+		r.fuel = fg
+	}
 	if sg, ok := mod.ExportedGlobal(StateExport).(api.MutableGlobal); ok {
 		r.state = sg
 	}
 	if c == nil {
 		r.s = slice
-		r.fuel.Set(slice)
+		if r.fuel != nil {
+			r.fuel.Set(slice)
+		}
 	} else {
 		mem := mod.Memory()
 		if have := mem.Size(); uint32(len(c.mem)) > have {
