@@ -44,6 +44,7 @@ type fw struct {
 	nOrig      int              // params and declared locals of the original
 	chain      []uint32         // added locals live across the current point
 	siteSaved  [][]uint32       // by site: the locals its frame holds
+	dispatch   bool             // emit the rewind dispatch (the twin)
 }
 
 func (w *fw) newLocal(t wasm.ValType) uint32 {
@@ -106,14 +107,23 @@ func (w *fw) blockType(results []wasm.ValType) wasm.BlockType {
 	return wasm.BlockTypeIndex(w.x.m.AddType(wasm.FuncType{Results: results}))
 }
 
-// function rewrites f (function index fidx).
-func (x *xform) function(fidx uint32, f *wasm.Func) error {
+// function rewrites f (function index fidx) and returns its rewind twin,
+// which will have the index twinIdx.
+//
+// The twin is the function with the dispatch code that lets a rewind branch
+// through every construct down to the call it stopped in; f keeps only the
+// unwind checks after its calls, and when entered rewinding calls its twin
+// with its own arguments and returns what the twin returns. Both save and
+// load frames as function fidx, with the same sites and the same locals, so
+// a frame saved by either is rewound by the twin. Only the frames on the
+// stack at a suspension ever run in twins, until they return.
+func (x *xform) function(fidx uint32, f *wasm.Func, twinIdx uint32) (wasm.Func, error) {
 	ti, err := typeBody(x.m, f, x.callSuspends)
 	if err != nil {
-		return err
+		return wasm.Func{}, err
 	}
 	ft := x.m.Types[f.Type]
-	w := &fw{x: x, fidx: fidx, body: f.Body, ti: ti, pools: map[poolKey]uint32{}, loopParams: map[int][]uint32{}}
+	w := &fw{x: x, fidx: fidx, body: f.Body, ti: ti, pools: map[poolKey]uint32{}}
 	w.localTypes = append(w.localTypes, ft.Params...)
 	for _, g := range f.Locals {
 		for range g.Count {
@@ -126,7 +136,7 @@ func (x *xform) function(fidx uint32, f *wasm.Func) error {
 	for _, ls := range w.liveOrig {
 		for _, l := range ls {
 			if w.localTypes[l].IsRef() {
-				return fmt.Errorf("%w: reference-typed local live across a call that may suspend", ErrUnsupported)
+				return wasm.Func{}, fmt.Errorf("%w: reference-typed local live across a call that may suspend", ErrUnsupported)
 			}
 		}
 	}
@@ -139,28 +149,45 @@ func (x *xform) function(fidx uint32, f *wasm.Func) error {
 		}
 	}
 	w.k = w.newLocal(wasm.I32)
-	w.out = make([]wasm.Instr, 0, n+n/4+64)
-	w.ctl = []bool{false, true} // $unwind, $body (the function's own label)
-	w.origPos = []int{1}
-	if err := w.seq(0, n-1, 0, nil); err != nil {
-		return err
+	// Two passes over the body, sharing the added locals: with dispatch
+	// (the twin), then without (f).
+	pass := func(dispatch bool) ([]wasm.Instr, error) {
+		w.dispatch = dispatch
+		w.out = make([]wasm.Instr, 0, n+n/4+64)
+		w.ctl = []bool{false, true} // $unwind, $body (the function's own label)
+		w.origPos = []int{1}
+		w.loopParams = map[int][]uint32{}
+		w.chain, w.siteSaved = nil, nil
+		if err := w.seq(0, n-1, 0, nil); err != nil {
+			return nil, err
+		}
+		return w.out, nil
+	}
+	twinInner, err := pass(true)
+	if err != nil {
+		return wasm.Func{}, err
+	}
+	twinSaved := w.siteSaved
+	inner, err := pass(false)
+	if err != nil {
+		return wasm.Func{}, err
+	}
+	if !slices.EqualFunc(twinSaved, w.siteSaved, slices.Equal) {
+		return wasm.Func{}, fmt.Errorf("%w: the two passes disagree on the saved locals", ErrInvalid)
 	}
 	for _, ls := range w.siteSaved {
 		for _, l := range ls {
 			if w.localTypes[l].IsRef() {
-				return fmt.Errorf("%w: reference-typed value live across a call that may suspend", ErrUnsupported)
+				return wasm.Func{}, fmt.Errorf("%w: reference-typed value live across a call that may suspend", ErrUnsupported)
 			}
 		}
 	}
-	inner := w.out
 
-	// Assemble: prologue (rewind: the frame's locals, per site), $unwind {
+	// The twin: prologue (load the frame's locals, per site), $unwind {
 	// $body { ... } return }, save_frame.
-	out := make([]wasm.Instr, 0, len(inner)+64)
+	var out []wasm.Instr
 	emit := func(ins ...wasm.Instr) { out = append(out, ins...) }
-	emit(wasm.WithIndex(wasm.OpGlobalGet, x.state), wasm.I32Const(StateRewinding), wasm.Plain(wasm.OpI32Eq),
-		wasm.Block(wasm.OpIf, wasm.BlockEmpty),
-		wasm.I32Const(int32(fidx)), wasm.WithIndex(wasm.OpCall, x.loadFrame), wasm.WithIndex(wasm.OpLocalSet, w.k))
+	emit(wasm.I32Const(int32(fidx)), wasm.WithIndex(wasm.OpCall, x.loadFrame), wasm.WithIndex(wasm.OpLocalSet, w.k))
 	// Sites with the same locals share their load code.
 	var groups [][]uint32
 	siteGroup := make([]uint32, len(w.siteSaved))
@@ -175,22 +202,15 @@ func (x *xform) function(fidx uint32, f *wasm.Func) error {
 		}
 		siteGroup[j] = g
 	}
-	perSite := func(each func(ls []uint32)) {
-		nG := len(groups)
-		emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), wasm.Block(wasm.OpBlock, wasm.BlockEmpty)) // $done, $bad
-		for range nG {
-			emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty))
-		}
-		emit(wasm.WithIndex(wasm.OpLocalGet, w.k),
-			wasm.Instr{Op: wasm.OpBrTable, Labels: slices.Clone(siteGroup), Index: uint32(nG)})
-		for j, ls := range groups {
-			emit(wasm.Plain(wasm.OpEnd))
-			each(ls)
-			emit(wasm.WithIndex(wasm.OpBr, uint32(nG-j)))
-		}
-		emit(wasm.Plain(wasm.OpEnd), wasm.Plain(wasm.OpUnreachable), wasm.Plain(wasm.OpEnd)) // $bad, $done
+	nG := len(groups)
+	emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), wasm.Block(wasm.OpBlock, wasm.BlockEmpty)) // $done, $bad
+	for range nG {
+		emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty))
 	}
-	perSite(func(ls []uint32) {
+	emit(wasm.WithIndex(wasm.OpLocalGet, w.k),
+		wasm.Instr{Op: wasm.OpBrTable, Labels: slices.Clone(siteGroup), Index: uint32(nG)})
+	for j, ls := range groups {
+		emit(wasm.Plain(wasm.OpEnd))
 		for _, l := range ls {
 			if w.localTypes[l] == wasm.V128 {
 				emit(wasm.WithIndex(wasm.OpCall, x.load[wasm.I64]), wasm.Plain(wasm.OpI64x2Splat),
@@ -200,29 +220,50 @@ func (x *xform) function(fidx uint32, f *wasm.Func) error {
 			}
 			emit(wasm.WithIndex(wasm.OpLocalSet, l))
 		}
-	})
-	emit(wasm.Plain(wasm.OpEnd),
-		wasm.Block(wasm.OpBlock, wasm.BlockEmpty),
-		wasm.Block(wasm.OpBlock, w.blockType(ft.Results)))
+		emit(wasm.WithIndex(wasm.OpBr, uint32(nG-j)))
+	}
+	emit(wasm.Plain(wasm.OpEnd), wasm.Plain(wasm.OpUnreachable), wasm.Plain(wasm.OpEnd)) // $bad, $done
+	w.wrap(emit, twinInner, ft)
+	twin := wasm.Func{Type: f.Type, Locals: w.localGroups(len(ft.Params)), Body: out}
+
+	// f: if rewinding, the twin does it all.
+	out = nil
+	emit(wasm.WithIndex(wasm.OpGlobalGet, x.state), wasm.I32Const(StateRewinding), wasm.Plain(wasm.OpI32Eq),
+		wasm.Block(wasm.OpIf, wasm.BlockEmpty))
+	for i := range ft.Params {
+		emit(wasm.WithIndex(wasm.OpLocalGet, uint32(i)))
+	}
+	emit(wasm.WithIndex(wasm.OpCall, twinIdx), wasm.Plain(wasm.OpReturn), wasm.Plain(wasm.OpEnd))
+	w.wrap(emit, inner, ft)
+	f.Body = out
+	f.Locals = twin.Locals
+	return twin, nil
+}
+
+// wrap emits $unwind { $body { inner } return } save_frame(fidx, k) and zero
+// results.
+func (w *fw) wrap(emit func(...wasm.Instr), inner []wasm.Instr, ft wasm.FuncType) {
+	emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), wasm.Block(wasm.OpBlock, w.blockType(ft.Results)))
 	emit(inner...)
 	emit(wasm.Plain(wasm.OpEnd), wasm.Plain(wasm.OpReturn), wasm.Plain(wasm.OpEnd))
-	emit(wasm.I32Const(int32(fidx)), wasm.WithIndex(wasm.OpLocalGet, w.k), wasm.WithIndex(wasm.OpCall, x.saveFrame))
+	emit(wasm.I32Const(int32(w.fidx)), wasm.WithIndex(wasm.OpLocalGet, w.k), wasm.WithIndex(wasm.OpCall, w.x.saveFrame))
 	for _, t := range ft.Results {
 		emit(zero(t))
 	}
 	emit(wasm.Plain(wasm.OpEnd))
+}
 
-	f.Body = out
+// localGroups run-length encodes the locals after the first nParams.
+func (w *fw) localGroups(nParams int) []wasm.LocalGroup {
 	var lgs []wasm.LocalGroup
-	for _, t := range w.localTypes[len(ft.Params):] {
+	for _, t := range w.localTypes[nParams:] {
 		if len(lgs) > 0 && lgs[len(lgs)-1].Type == t {
 			lgs[len(lgs)-1].Count++
 			continue
 		}
 		lgs = append(lgs, wasm.LocalGroup{Count: 1, Type: t})
 	}
-	f.Locals = lgs
-	return nil
+	return lgs
 }
 
 func zero(t wasm.ValType) wasm.Instr {
@@ -356,27 +397,9 @@ func (w *fw) seq(from, to, level int, prefix []uint32) error {
 		push(prefix)
 		return w.plain(from, to)
 	}
-	n := len(items)
-	lo, hi := w.cnt[items[0]], w.cnt[w.itemEnd(items[n-1])]
-	for range n + 1 { // $Ln ... $L1, $L0
-		w.open(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), false)
+	if w.dispatch {
+		w.dispatchTo(items)
 	}
-	w.emit(wasm.WithIndex(wasm.OpGlobalGet, w.x.state), wasm.Plain(wasm.OpI32Eqz), wasm.WithIndex(wasm.OpBrIf, 0))
-	w.open(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), false) // $bad
-	labels := make([]uint32, hi-lo)
-	for j, it := range items {
-		for s := w.cnt[it]; s < w.cnt[w.itemEnd(it)]; s++ {
-			labels[s-lo] = uint32(j + 2) // $bad, $L0, $L1 ...
-		}
-	}
-	w.emit(wasm.WithIndex(wasm.OpLocalGet, w.k))
-	if lo != 0 {
-		w.emit(wasm.I32Const(int32(lo)), wasm.Plain(wasm.OpI32Sub))
-	}
-	w.emit(wasm.Instr{Op: wasm.OpBrTable, Labels: labels, Index: 0})
-	w.close()
-	w.emit(wasm.Plain(wasm.OpUnreachable))
-	w.close() // $L0
 	push(prefix)
 	seg := from
 	for _, it := range items {
@@ -401,7 +424,9 @@ func (w *fw) seq(from, to, level int, prefix []uint32) error {
 		}
 		inLocals := w.spill(level, roleIn, ins)
 		liveLocals := w.spill(level, roleLive, below)
-		w.close() // $Lj
+		if w.dispatch {
+			w.close() // $Lj
+		}
 		mark := len(w.chain)
 		w.chain = append(w.chain, liveLocals...)
 		if isIf {
@@ -433,6 +458,33 @@ func (w *fw) seq(from, to, level int, prefix []uint32) error {
 		seg = w.itemEnd(it)
 	}
 	return w.plain(seg, to)
+}
+
+// dispatchTo opens the blocks $Ln ... $L1 of a sequence with items (see
+// seq) and emits its dispatch, in $L0: when rewinding, a br_table on the
+// site index to the block that ends just before the item holding the site.
+func (w *fw) dispatchTo(items []int) {
+	n := len(items)
+	lo, hi := w.cnt[items[0]], w.cnt[w.itemEnd(items[n-1])]
+	for range n + 1 { // $Ln ... $L1, $L0
+		w.open(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), false)
+	}
+	w.emit(wasm.WithIndex(wasm.OpGlobalGet, w.x.state), wasm.Plain(wasm.OpI32Eqz), wasm.WithIndex(wasm.OpBrIf, 0))
+	w.open(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), false) // $bad
+	labels := make([]uint32, hi-lo)
+	for j, it := range items {
+		for s := w.cnt[it]; s < w.cnt[w.itemEnd(it)]; s++ {
+			labels[s-lo] = uint32(j + 2) // $bad, $L0, $L1 ...
+		}
+	}
+	w.emit(wasm.WithIndex(wasm.OpLocalGet, w.k))
+	if lo != 0 {
+		w.emit(wasm.I32Const(int32(lo)), wasm.Plain(wasm.OpI32Sub))
+	}
+	w.emit(wasm.Instr{Op: wasm.OpBrTable, Labels: labels, Index: 0})
+	w.close()
+	w.emit(wasm.Plain(wasm.OpUnreachable))
+	w.close() // $L0
 }
 
 // spill pops values of types ts (the last on top) into locals of the pool

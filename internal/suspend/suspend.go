@@ -132,15 +132,24 @@ func Transform(m *wasm.Module, _ Options) error {
 	}
 	x.callGraph()
 	nImported := m.NumImportedFuncs()
-	for i := range m.Funcs {
-		fidx := nImported + uint32(i)
+	// Each function that may suspend gets a rewind twin, appended after
+	// every existing function (so no index moves): the function itself
+	// has no dispatch code on its normal path and hands over to its twin
+	// when it is entered rewinding.
+	var twins []wasm.Func
+	nFuncs := uint32(len(m.Funcs))
+	for i := range nFuncs {
+		fidx := nImported + i
 		if !x.suspends[fidx] {
 			continue
 		}
-		if err := x.function(fidx, &m.Funcs[i]); err != nil {
+		twin, err := x.function(fidx, &m.Funcs[i], nImported+nFuncs+uint32(len(twins)))
+		if err != nil {
 			return fmt.Errorf("function %d: %w", fidx, err)
 		}
+		twins = append(twins, twin)
 	}
+	m.Funcs = append(m.Funcs, twins...)
 	return nil
 }
 

@@ -243,8 +243,10 @@ export class NetWorker {
         for (const t of s.timers) { clearTimeout(t); clearInterval(t); }
         endSession(err || new SessionLostError('session ended'));
         // Stop every run of this session: its leases are the coordinator's
-        // again. Closing a guest worker rejects its pending run.
-        for (const r of s.running.values()) this.#closeGuest(r.slot);
+        // again. Closing a guest worker rejects its pending run. Idle
+        // guests go too: off, paused or disconnected, the page keeps no
+        // Web Worker (nor its memory) alive.
+        for (let i = 0; i < this.guests.length; i++) this.#closeGuest(i);
         s.running.clear();
         try { ws.close(err ? 4000 : 1000, err ? 'worker: ' + err.message.slice(0, 100) : 'worker leaving'); } catch { /* already closed */ }
         if (err) reject(err); else resolve();
