@@ -27,6 +27,7 @@ type conn struct {
 
 	resume bool   // the worker declared protocol.FeatureCheckpoint
 	token  string // authenticates the session's HTTP requests
+	bye    bool   // the worker said bye (set by the reader before it returns)
 
 	mu        sync.Mutex
 	queue     [][]byte // messages for the writer, grown on demand: idle workers hold nothing
@@ -254,7 +255,10 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		reason = err.Error()
 	}
-	n, serr := c.store.SessionEnd(context.WithoutCancel(ctx), &store.SessionEndParams{ID: sess.ID, Reason: reason, Now: c.cfg.Now(), Progress: cn.progress()})
+	// A worker that said bye left on purpose: leases it still holds were
+	// granted while its release and bye were in flight, and never ran.
+	n, serr := c.store.SessionEnd(context.WithoutCancel(ctx), &store.SessionEndParams{ID: sess.ID, Reason: reason, Now: c.cfg.Now(),
+		Progress: cn.progress(), Graceful: cn.bye})
 	if serr != nil && !errors.Is(serr, store.ErrNotFound) {
 		c.cfg.Logger.Error("ending a session", "session", sess.ID, "err", serr)
 	}
@@ -398,6 +402,7 @@ func (cn *conn) readLoop() error {
 			}
 			cn.send(&protocol.Ack{Header: protocol.Header{ReplyTo: m.ID}})
 		case *protocol.Bye:
+			cn.bye = true
 			return nil
 		case *protocol.ErrorMsg:
 			c.cfg.Logger.Warn("worker reports an error", "session", cn.session.ID, "code", m.Code, "message", m.Message)

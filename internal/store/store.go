@@ -293,6 +293,10 @@ type SessionEndParams struct {
 	// Progress is the fuel each lease had reached (from heartbeats), for
 	// the work lost with it.
 	Progress map[string]uint64
+	// Graceful: the worker said bye, so the leases it still held end
+	// released, not lost (it gave back its runs before leaving; what it
+	// holds still reached it after that).
+	Graceful bool
 }
 
 type SessionEndAllParams struct {

@@ -505,7 +505,11 @@ func (db *DB) SessionEnd(ctx context.Context, p *store.SessionEndParams) (int, e
 		if k, _ := res.RowsAffected(); k == 0 {
 			return store.ErrNotFound
 		}
-		n, err = endSegments(ctx, tx, store.SegmentLost, ms(p.Now), p.Progress, `session_id = ?`, p.ID)
+		state := store.SegmentLost
+		if p.Graceful {
+			state = store.SegmentReleased
+		}
+		n, err = endSegments(ctx, tx, state, ms(p.Now), p.Progress, `session_id = ?`, p.ID)
 		return err
 	})
 	return int(n), err

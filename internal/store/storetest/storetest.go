@@ -222,6 +222,24 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("SessionEndGraceful", func(t *testing.T) {
+		s := open(t)
+		j := newJob(t, s, "alice", 2, 1)
+		w1 := session(t, s, "w1")
+		lease(t, s, w1, 2)
+		// The worker said bye: what it still holds is released, not lost.
+		if n, err := s.SessionEnd(ctx, &store.SessionEndParams{ID: w1.ID, Reason: "closed", Now: now, Graceful: true}); err != nil || n != 2 {
+			t.Fatalf("SessionEnd = %d, %v", n, err)
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.ReplicasQueued != 2 || c.LostSegments != 0 || c.FuelLost != 0 {
+			t.Fatalf("counts %+v", c)
+		}
+		segs, err := s.SegmentList(ctx, &store.SegmentListParams{JobID: j.ID})
+		if err != nil || len(segs) != 2 || segs[0].State != store.SegmentReleased || segs[1].State != store.SegmentReleased {
+			t.Fatalf("segments %+v %v", segs, err)
+		}
+	})
+
 	t.Run("ExpiredLeases", func(t *testing.T) {
 		s := open(t)
 		newJob(t, s, "alice", 1, 1)
