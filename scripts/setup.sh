@@ -9,10 +9,23 @@ declare -A need=(
 	[nodejs]="node"  # the JavaScript host is checked against the Go one
 	[chromium]="/usr/lib/chromium/chromium"  # browser workers are tested in headless Chromium (internal/browser)
 )
+# scripts/setup.sh --build-tools adds what rebuilding the examples
+# (examples/build.sh) and the native column of the benchmarks need.
+if [ "${1:-}" = "--build-tools" ]; then
+	need+=(
+		[clang]="clang"
+		[lld]="wasm-ld"
+		[wasi-libc]="/usr/lib/wasm32-wasi/libc.a"
+		[libclang-rt-dev-wasm32]="/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a"
+		[binaryen]="wasm-opt"
+		[wabt]="wasm-validate"
+	)
+fi
 
 missing=()
 for pkg in "${!need[@]}"; do
-	command -v "${need[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
+	p=${need[$pkg]}
+	if [[ $p == /* ]]; then [ -e "$p" ] || missing+=("$pkg"); else command -v "$p" >/dev/null 2>&1 || missing+=("$pkg"); fi
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	sudo=""
