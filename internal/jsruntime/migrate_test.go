@@ -43,6 +43,9 @@ var migCases = []migCase{
 	{name: "echo", module: "echo.wasm", args: []string{"one", "two"}, stdin: []byte("stdin text\n"), parts: 10, race: true},
 	{name: "wasitest/cat", module: "wasitest.wasm", args: []string{"cat", "7"}, stdin: bytes.Repeat([]byte("hello world, this is crowdrun\n"), 40), parts: 12, race: true},
 	{name: "wasitest/file", module: "wasitest.wasm", args: []string{"file", "d/b.txt"}, files: map[string]string{"a.txt": "alpha\n", "d/b.txt": strings.Repeat("bravo in d\n", 300)}, parts: 8, race: true},
+	// Checkpoints deep in a recursion near the default depth limit: V8
+	// rewinds them with one more engine frame per frame (the rewind twins).
+	{name: "recurse/deep", module: "recurse.wasm", args: []string{"990"}, parts: 8, race: true},
 	{name: "kernels/fib", module: "kernels/fib.wasm", args: []string{"20"}, parts: 12},
 	{name: "kernels/sort", module: "kernels/sort.wasm", args: []string{"5000"}, parts: 8},
 	{name: "kernels/strings", module: "kernels/strings.wasm", args: []string{"2000"}, parts: 8},
