@@ -25,7 +25,9 @@ import (
 // needs besides one snapshot:
 //
 //	run.json          the run's configuration (runConfig)
-//	module.wasm       the instrumented, suspendable module
+//	module.wasm       the module as it was given to `run`; resume instruments
+//	                  it again with run.json's instrumentation and checks
+//	                  the result against module_sha256 (docs/fuel.md)
 //	stdin             the whole stdin
 //	files/N           the N-th input file
 //	stdout, stderr    the output, as the guest wrote it
@@ -35,7 +37,7 @@ import (
 // NNNNNN is the checkpoint's sequence number (the grid point just passed),
 // zero-padded to six digits, so that the files sort in execution order.
 
-const runConfigVersion = 1
+const runConfigVersion = 2
 
 type runConfig struct {
 	Version         int          `json:"version"`
@@ -271,7 +273,15 @@ func (m *Main) resumeCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer eng.Close(context.WithoutCancel(ctx))
-	mod, err := eng.CompileSuspendable(ctx, module, instrument.DefaultOptions())
+	// module.wasm is the submitted module, never a module that runs as it
+	// is: it is instrumented here as `run` instrumented it, and must come out
+	// as the module the snapshots belong to.
+	md := cfg.Instrumentation
+	opts := instrument.Options{Schedule: md.Schedule, StackLimit: md.StackLimit, MemoryCapPages: md.MemoryCapPages, CanonicalizeNaN: md.CanonicalizeNaN}
+	mod, err := eng.CompileSuspendable(ctx, module, opts)
+	if err == nil && (!mod.Suspendable() || hex.EncodeToString(mod.Hash[:]) != cfg.Module) {
+		return &exitError{code: verdictExitCodes[sandbox.StatusInvalidSnapshot], err: fmt.Errorf("%s: module.wasm instrumented as run.json says is not the module %.12s of the run", dir, cfg.Module)}
+	}
 	var rep sandbox.Report
 	if err != nil {
 		var se *sandbox.Error

@@ -246,7 +246,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	mod, err := eng.Compile(ctx, stored)
+	mod, err := eng.CompileInstrumented(ctx, stored)
 	if err != nil {
 		return err
 	}

@@ -158,7 +158,7 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 			if cfg.Env == nil {
 				cfg.Env = []string{}
 			}
-			if cd, err = newCheckpointDir(*ckptDir, cfg, mod.Instrumented, stdin, in.Files, nil, nil); err != nil {
+			if cd, err = newCheckpointDir(*ckptDir, cfg, bin, stdin, in.Files, nil, nil); err != nil {
 				return err
 			}
 			in.Stdout, in.Stderr = cd.wrap(in.Stdout, in.Stderr, 0, 0)

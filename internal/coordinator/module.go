@@ -42,7 +42,7 @@ func (c *Coordinator) prepareModule(ctx context.Context, wasm []byte, memoryByte
 	}
 	// Compile checks the imports against the host interface and _start, and
 	// warms the coordinator's cache for trusted re-execution later.
-	m, err := c.engine.Compile(ctx, out)
+	m, err := c.engine.CompileInstrumented(ctx, out)
 	if err != nil {
 		var se *sandbox.Error
 		if errors.As(err, &se) {

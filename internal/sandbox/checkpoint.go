@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/crowdrun/crowdrun/internal/instrument"
+	"github.com/crowdrun/crowdrun/internal/prepare"
 	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/suspend"
 	"github.com/crowdrun/crowdrun/internal/wasm/binary"
@@ -38,12 +38,13 @@ var (
 )
 
 // Prepare turns a submitted module into what runs: it checks bin against the
-// host interface, instruments it with opts — unless it already carries
-// crowdrun's instrumentation, in which case it is taken as it is — and, if
-// suspendable is set, makes it suspendable (internal/suspend). A module the
-// suspend rewrite cannot handle (a start function, reference-typed locals,
-// v128 or imported globals) is returned instrumented only, with ok false.
-// A refused module yields an *Error.
+// host interface and instruments it with opts and, if suspendable is set,
+// makes it suspendable (internal/prepare). A module the suspend rewrite
+// cannot handle (a start function, reference-typed locals, v128 or imported
+// globals) is returned instrumented only, with ok false. A module that
+// already carries crowdrun's names is refused like any other invalid module:
+// nothing a module says about itself is trusted (docs/fuel.md). A refused
+// module yields an *Error.
 func Prepare(bin []byte, opts instrument.Options, suspendable bool) (out []byte, ok bool, err error) {
 	if len(bin) < 8 || !bytes.Equal(bin[:4], []byte("\x00asm")) {
 		return nil, false, &Error{StatusInvalidModule, "invalid module: not a WebAssembly binary (bad magic number)"}
@@ -52,33 +53,18 @@ func Prepare(bin []byte, opts instrument.Options, suspendable bool) (out []byte,
 	if err != nil {
 		return nil, false, &Error{StatusInvalidModule, "invalid module: " + err.Error()}
 	}
-	if c := decoded.CustomSection(instrument.CustomSection); c != nil {
-		var md instrument.Metadata
-		if err := json.Unmarshal(c.Data, &md); err != nil || md.Version != 1 {
-			return nil, false, &Error{StatusInvalidModule, "invalid module: unreadable crowdrun instrumentation metadata"}
-		}
-		if err := checkImports(decoded, true); err != nil {
-			return nil, false, err
-		}
-		return bin, decoded.ExportByName(suspend.StateExport) != nil, nil
+	if r := prepare.Reserved(decoded); r != "" {
+		_, _, err := prepare.Module(decoded, opts, false)
+		return nil, false, instrumentError(err)
 	}
 	if err := checkImports(decoded, false); err != nil {
 		return nil, false, err
 	}
-	if err := instrument.InstrumentModule(decoded, opts); err != nil {
+	out, ok, err = prepare.Module(decoded, opts, suspendable)
+	if err != nil {
 		return nil, false, instrumentError(err)
 	}
-	out = binary.Encode(decoded)
-	if !suspendable || decoded.Start != nil {
-		return out, false, nil
-	}
-	if err := suspend.Transform(decoded, suspend.Options{}); err != nil {
-		if errors.Is(err, suspend.ErrUnsupported) {
-			return out, false, nil
-		}
-		return nil, false, fmt.Errorf("sandbox: making the module suspendable: %w", err)
-	}
-	return binary.Encode(decoded), true, nil
+	return out, ok, nil
 }
 
 // suspendImport is the frame import of that name, or nil.

@@ -20,6 +20,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/crowdrun/crowdrun/internal/instrument"
+	"github.com/crowdrun/crowdrun/internal/prepare"
 	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/suspend"
 	"github.com/crowdrun/crowdrun/internal/wasi"
@@ -147,7 +148,7 @@ type Module struct {
 	compiled wazero.CompiledModule
 	minMem   uint64 // bytes the guest's memory starts with
 	// Instrumented is the module as it runs: the rewrite of the submitted
-	// bytes, or those bytes themselves if they were already instrumented.
+	// bytes (or, from CompileInstrumented, the trusted instrumented bytes).
 	Instrumented []byte
 	// Metadata is the instrumentation the module carries.
 	Metadata instrument.Metadata
@@ -204,10 +205,10 @@ func (e *Engine) Compile(ctx context.Context, bin []byte) (*Module, error) {
 	return e.CompileWith(ctx, bin, instrument.DefaultOptions())
 }
 
-// CompileWith prepares bin to run: a module that is already instrumented (it
-// carries crowdrun's custom section, as modules from a coordinator do) is used
-// as it is; any other is checked against the host interface and instrumented
-// with opts. A refused module yields an *Error.
+// CompileWith prepares bin to run: it is checked against the host interface
+// and instrumented with opts, whatever it says about itself — a module that
+// already carries crowdrun's instrumentation is refused (docs/fuel.md). A
+// refused module yields an *Error.
 func (e *Engine) CompileWith(ctx context.Context, bin []byte, opts instrument.Options) (*Module, error) {
 	return e.compile(ctx, bin, opts, false)
 }
@@ -228,18 +229,53 @@ func (e *Engine) compile(ctx context.Context, bin []byte, opts instrument.Option
 	if ok {
 		return m, nil
 	}
-	m = &Module{}
-	var err error
-	if m.Instrumented, _, err = Prepare(bin, opts, suspendable); err != nil {
+	out, _, err := Prepare(bin, opts, suspendable)
+	if err != nil {
 		return nil, err
 	}
+	return e.compilePrepared(ctx, key, out, bin)
+}
+
+// CompileInstrumented compiles bin as it is: a module that crowdrun's own
+// instrumenter produced on trusted ground — a module a worker fetched from
+// its coordinator by content hash (and checked against it), the bytes the
+// coordinator prepared itself. It must never be given a module from a
+// submitter or a user: such a module goes through CompileWith, which
+// instruments it. The imports are checked against the host interface and
+// the fuel contract; the module must carry the instrumentation metadata.
+func (e *Engine) CompileInstrumented(ctx context.Context, bin []byte) (*Module, error) {
+	key := moduleKey{hash: sha256.Sum256(bin), opts: "instrumented"}
+	e.mu.Lock()
+	m, ok := e.modules[key]
+	e.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	decoded, err := binary.Decode(bin)
+	if err != nil {
+		return nil, &Error{StatusInvalidModule, "invalid module: " + err.Error()}
+	}
+	if decoded.CustomSection(instrument.CustomSection) == nil {
+		return nil, &Error{StatusInvalidModule, "invalid module: not instrumented by crowdrun (no crowdrun custom section)"}
+	}
+	if err := checkImports(decoded, true); err != nil {
+		return nil, err
+	}
+	return e.compilePrepared(ctx, key, bin, nil)
+}
+
+// compilePrepared compiles instrumented bytes and caches them under key;
+// orig, if given, is the submitted module, to explain a refusal in its own
+// terms.
+func (e *Engine) compilePrepared(ctx context.Context, key moduleKey, instrumented, orig []byte) (*Module, error) {
+	m := &Module{Instrumented: instrumented}
 	decoded, err := binary.Decode(m.Instrumented)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: decoding the instrumented module: %w", err)
 	}
 	c := decoded.CustomSection(instrument.CustomSection)
-	if c == nil || json.Unmarshal(c.Data, &m.Metadata) != nil {
-		return nil, fmt.Errorf("sandbox: instrumentation produced no metadata")
+	if c == nil || json.Unmarshal(c.Data, &m.Metadata) != nil || m.Metadata.Version != 1 {
+		return nil, &Error{StatusInvalidModule, "invalid module: unreadable crowdrun instrumentation metadata"}
 	}
 	m.Hash = sha256.Sum256(m.Instrumented)
 	if decoded.ExportByName(suspend.StateExport) != nil {
@@ -249,8 +285,10 @@ func (e *Engine) compile(ctx context.Context, bin []byte, opts instrument.Option
 	m.compiled, err = e.rt.CompileModule(ctx, m.Instrumented)
 	if err != nil {
 		// Explain with the submitted module's own indices where possible.
-		if _, origErr := e.rt.CompileModule(ctx, bin); origErr != nil {
-			err = origErr
+		if orig != nil {
+			if _, origErr := e.rt.CompileModule(ctx, orig); origErr != nil {
+				err = origErr
+			}
 		}
 		return nil, &Error{StatusInvalidModule, "invalid module: " + firstLine(err.Error())}
 	}
@@ -273,13 +311,8 @@ func (e *Engine) compile(ctx context.Context, bin []byte, opts instrument.Option
 }
 
 func instrumentError(err error) error {
-	switch {
-	case errors.Is(err, instrument.ErrForbiddenImport):
-		return &Error{StatusForbiddenImport, err.Error()}
-	case errors.Is(err, instrument.ErrMemoryCap):
-		return &Error{StatusMemoryLimit, err.Error()}
-	}
-	return &Error{StatusInvalidModule, "invalid module: " + err.Error()}
+	status, msg := prepare.Verdict(err)
+	return &Error{Status(status), msg}
 }
 
 // checkImports refuses every import outside the host interface, naming it.

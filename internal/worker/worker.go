@@ -658,7 +658,7 @@ func (w *Worker) module(ctx context.Context, hash string) (*sandbox.Module, erro
 			return
 		}
 		start := time.Now()
-		e.mod, e.err = w.eng.Compile(ctx, b)
+		e.mod, e.err = w.eng.CompileInstrumented(ctx, b)
 		if e.err == nil {
 			w.cfg.Logger.Info("module compiled", "module", hash[:12], "suspendable", e.mod.Suspendable(), "in", time.Since(start).Round(time.Millisecond))
 		}
