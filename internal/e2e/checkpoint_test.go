@@ -147,22 +147,36 @@ func TestCheckpointsSurviveKills(t *testing.T) {
 	}
 	os.WriteFile(path, []byte(nd.String()), 0o644)
 	id := strings.TrimSpace(must(t, env, nil, "submit", "--module", factorW, "--tasks", path))
+	// Each kill is chosen by what the store shows, not by time: a worker is
+	// killed only while the replica it holds has a checkpoint from its
+	// current lease, and the next kill waits until that replica has been
+	// leased again from that checkpoint (or finished). So every kill loses
+	// a segment that a resume must pick up, on any machine's speed.
+	db := openStoreReadOnly(t, s.data)
+	const wantKills = 3
 	kills := 0
-	for i := 0; ; i++ {
-		j := job(t, env, id)
-		if j.State != "running" {
+	for kills < wantKills {
+		if j := job(t, env, id); j.State != "running" {
 			break
 		}
-		// Kill a worker once its replica has checkpoints, then bring it back.
-		if j.Tasks.Running == 0 || j.Checkpointing.Checkpoints < 2*(kills+1) {
-			time.Sleep(20 * time.Millisecond)
+		victim, replica, seq, ok := checkpointedLease(t, db)
+		if !ok {
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		name := names[i%len(names)]
-		workers[name].kill()
+		w := workers[victim]
+		if w == nil {
+			t.Fatalf("the store names worker %q, not one of %v", victim, names)
+		}
+		w.kill()
 		kills++
-		workers[name] = startWorker(t, s.url, name)
-		time.Sleep(700 * time.Millisecond) // a restarted worker compiles the module first
+		workers[victim] = startWorker(t, s.url, victim)
+		waitUntil(t, fmt.Sprintf("replica %d to resume from checkpoint %d after %s was killed", replica, seq, victim), func() bool {
+			return replicaMovedOn(t, db, replica, seq)
+		})
+	}
+	if kills < wantKills {
+		t.Fatalf("the job ended after %d kills: too little work to kill %d workers mid-segment", kills, wantKills)
 	}
 	got := results(t, env, id)
 	if len(got) != len(inputs) {
