@@ -149,6 +149,8 @@ func InstrumentModule(m *wasm.Module, opts Options) error {
 		return err
 	}
 
+	dropCodeOffsetSections(m)
+
 	in := &inst{m: m, opts: opts}
 	// Imports first: AddFuncImport renumbers every defined function.
 	in.oof = m.AddFuncImport(HostModule, OutOfFuelName, wasm.FuncType{})
@@ -277,4 +279,22 @@ func (in *inst) memoryCap() error {
 		l.HasMax, l.Max = true, capPages
 	}
 	return nil
+}
+
+// dropCodeOffsetSections removes the custom sections that describe the code
+// by byte offsets: DWARF (".debug_*"), "external_debug_info" and
+// "sourceMappingURL". Their offsets are those of the original code, which
+// the rewrite moves, so kept they would be wrong; and engines that read
+// DWARF to annotate a trap (wazero does) can spend far longer on that than
+// on the run (a trap in a module built with -g cost ~0.5 s). The "name"
+// section stays: it names functions by index, and index shifts remap it.
+func dropCodeOffsetSections(m *wasm.Module) {
+	kept := m.Customs[:0]
+	for _, c := range m.Customs {
+		if strings.HasPrefix(c.Name, ".debug_") || c.Name == "external_debug_info" || c.Name == "sourceMappingURL" {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	m.Customs = kept
 }

@@ -179,7 +179,10 @@ func NewInterpreterEngine(ctx context.Context) (*Engine, error) {
 }
 
 func newEngine(ctx context.Context, cfg wazero.RuntimeConfig) (*Engine, error) {
-	cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2)
+	// No DWARF-annotated stack traces: a trap must cost no more than the
+	// run (prepare drops .debug_* sections anyway, since the rewrite moves
+	// the code they describe).
+	cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2).WithDebugInfoEnabled(false)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	b := rt.NewHostModuleBuilder(wasi.ModuleName)
 	for i := range wasi.Functions {
