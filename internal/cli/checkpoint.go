@@ -187,9 +187,9 @@ func writeAtomic(path string, data []byte) error {
 
 // resumeCmd is `crowdrun resume [flags] SNAPSHOT`.
 func (m *Main) resumeCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("resume", "[flags] DIR/NNNNNN.snap")
+	fs := m.newFlagSet("resume", "[flags] DIR/NNNNNN.snap", "Continues the run of a checkpoint directory from one of its snapshots, to the end.", flagsAnywhere)
 	report := fs.String("report", "", "write a JSON report to `FILE` ('-' for stderr)")
-	timeout := fs.Duration("timeout", 0, "wall-clock limit for the rest of the run, e.g. 10s (0: none)")
+	timeout := fs.Duration("timeout", 0, "wall-clock limit `DURATION` for the rest of the run, e.g. 10s (0: none)")
 	ckptDir := fs.String("checkpoint-dir", "", "go on writing checkpoints (at the run's interval) into this new `DIR`")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -45,22 +45,25 @@ func ExitCodeFor(r sandbox.Report) int {
 }
 
 func (m *Main) runCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("run", "[flags] MODULE.wasm [--] [ARGS...]")
+	fs := m.newFlagSet("run", "[flags] MODULE.wasm [--] [ARGS...]",
+		"Runs MODULE.wasm in the sandbox. The flags come before MODULE.wasm: everything after it is the guest's\n"+
+			"argv[1:] (argv[0] is the module's file name), flags included; a '--' right after MODULE.wasm is dropped.\n"+
+			"`crowdrun run m.wasm --fuel 5` passes \"--fuel 5\" to the guest.")
 	memory := uint64(sandbox.DefaultMemory)
 	maxOutput := uint64(sandbox.DefaultMaxOutput)
 	var env, files listFlag
-	fs.Var(sizeFlag{&memory}, "memory", "guest linear memory limit (KiB/MiB/GiB)")
-	fs.Var(sizeFlag{&maxOutput}, "max-output", "limit on stdout+stderr together")
-	timeout := fs.Duration("timeout", 0, "wall-clock limit, e.g. 10s (0: none)")
+	fs.Var(sizeFlag{&memory}, "memory", "guest linear memory limit `SIZE` (KiB/MiB/GiB)")
+	fs.Var(sizeFlag{&maxOutput}, "max-output", "limit `SIZE` on stdout+stderr together")
+	timeout := fs.Duration("timeout", 0, "wall-clock limit `DURATION`, e.g. 10s (0: none)")
 	fs.Var(&env, "env", "set a guest environment variable `K=V` (repeatable)")
 	fs.Var(&files, "file", "expose host file PATH to the guest read-only as /NAME: `NAME=PATH` (repeatable)")
-	seed := fs.Uint64("seed", 0, "seed of the guest's deterministic random source")
-	fuel := fs.Uint64("fuel", 0, "instruction budget: stop with fuel_exhausted beyond it (0: unlimited)")
-	stack := fs.Uint("stack", instrument.DefaultStackLimit, "call depth limit: stop with stack_overflow beyond it")
+	seed := fs.Uint64("seed", 0, "seed `N` of the guest's deterministic random source")
+	fuel := fs.Uint64("fuel", 0, "instruction budget `N`: stop with fuel_exhausted beyond it (0: unlimited)")
+	stack := fs.Uint("stack", instrument.DefaultStackLimit, "call depth limit `N`: stop with stack_overflow beyond it")
 	report := fs.String("report", "", "write a JSON report to `FILE` ('-' for stderr)")
 	every := fs.Uint64("checkpoint-every", 0, "take a checkpoint each time this much `FUEL` has been used (needs --checkpoint-dir)")
 	ckptDir := fs.String("checkpoint-dir", "", "write checkpoints into this new `DIR` (see `crowdrun resume`)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseLeadingFlags(fs, args); err != nil {
 		return err
 	}
 	if (*every == 0) != (*ckptDir == "") {
