@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,6 +115,11 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
+	rf, err := openReport(m, *report)
+	if err != nil {
+		return err
+	}
+	defer rf.abandon()
 
 	eng, err := sandbox.NewEngine(ctx)
 	if err != nil {
@@ -178,28 +184,96 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 			return fmt.Errorf("writing the guest's output: %w", err)
 		}
 	}
-	if err := writeReport(m, *report, rep); err != nil {
-		return err
-	}
-	if rep.Status != sandbox.StatusOK && rep.Status != sandbox.StatusExit && *report == "" {
-		fmt.Fprintf(m.Stderr, "crowdrun run: %s: %s\n", rep.Status, rep.Message)
-	}
-	return &exitError{code: ExitCodeFor(rep)}
+	return rf.verdict(m, "run", rep)
 }
 
-func writeReport(m *Main, dest string, rep sandbox.Report) error {
-	if dest == "" {
+// reportFile is the destination of --report: "" (none), "-" (stderr) or a
+// file, opened before the guest runs so that a report that cannot be
+// written is a usage error then, not an error after the whole run.
+type reportFile struct {
+	dest    string
+	w       io.Writer
+	f       *os.File
+	created bool // f did not exist before
+}
+
+func openReport(m *Main, dest string) (*reportFile, error) {
+	r := &reportFile{dest: dest}
+	switch dest {
+	case "":
+		return r, nil
+	case "-":
+		r.w = m.Stderr
+		return r, nil
+	}
+	// Not truncated yet: if crowdrun stops before a verdict, a report
+	// that was there stays as it was (and one made here is removed).
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err == nil {
+		r.created = true
+	} else if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(dest, os.O_WRONLY, 0)
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, usageError("--report %s: %v", dest, err)
+	}
+	r.f, r.w = f, f
+	return r, nil
+}
+
+// write writes the report, replacing what the file held.
+func (r *reportFile) write(rep sandbox.Report) error {
+	if r.w == nil {
 		return nil
 	}
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
-	var w io.Writer = m.Stderr
-	if dest != "-" {
-		return os.WriteFile(dest, b, 0o644)
+	f := r.f
+	r.f = nil // written: abandon leaves it
+	if f != nil {
+		if st, serr := f.Stat(); serr == nil && st.Mode().IsRegular() {
+			err = f.Truncate(0)
+		}
 	}
-	_, err = w.Write(b)
-	return err
+	if err == nil {
+		_, err = r.w.Write(append(b, '\n'))
+	}
+	if f != nil {
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("--report %s: %w", r.dest, err)
+	}
+	return nil
+}
+
+// abandon closes a report file that was not written, removing it if it was
+// made for this run.
+func (r *reportFile) abandon() {
+	if r.f == nil {
+		return
+	}
+	r.f.Close()
+	if r.created {
+		os.Remove(r.dest)
+	}
+	r.f = nil
+}
+
+// verdict writes the report and returns the verdict's exit code; without a
+// report, a verdict other than ok or exit is said on stderr.
+func (r *reportFile) verdict(m *Main, cmd string, rep sandbox.Report) error {
+	if err := r.write(rep); err != nil {
+		return err
+	}
+	if rep.Status != sandbox.StatusOK && rep.Status != sandbox.StatusExit && r.dest == "" {
+		fmt.Fprintf(m.Stderr, "crowdrun %s: %s: %s\n", cmd, rep.Status, rep.Message)
+	}
+	return &exitError{code: ExitCodeFor(rep)}
 }
