@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/crowdrun/crowdrun/internal/worker"
@@ -21,11 +22,26 @@ import (
 // directory, stopped when the test ends.
 type testCoordinator struct {
 	url, data string
+	stop      func() error // idempotent
 }
 
 func startCoordinator(t *testing.T) *testCoordinator {
 	t.Helper()
-	data := t.TempDir()
+	c, err := startServe(t.TempDir())
+	if err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return c
+}
+
+// startServe starts a serve on data and returns once it listens, or with
+// the error it stopped with.
+func startServe(data string) (*testCoordinator, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	urlc := make(chan string, 1)
 	errc := make(chan error, 1)
@@ -35,17 +51,15 @@ func startCoordinator(t *testing.T) *testCoordinator {
 	}()
 	select {
 	case u := <-urlc:
-		t.Cleanup(func() {
-			cancel()
-			if err := <-errc; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		})
-		return &testCoordinator{url: u, data: data}
+		var once sync.Once
+		var err error
+		return &testCoordinator{url: u, data: data, stop: func() error {
+			once.Do(func() { cancel(); err = <-errc })
+			return err
+		}}, nil
 	case err := <-errc:
 		cancel()
-		t.Fatalf("serve: %v", err)
-		return nil
+		return nil, err
 	}
 }
 

@@ -64,6 +64,11 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return err
 	}
+	unlock, err := lockDataDir(o.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	db, err := sqlite.OpenDir(ctx, o.data)
 	if err != nil {
 		return err
