@@ -160,6 +160,9 @@ func TestFlagsAfterArguments(t *testing.T) {
 	if code, _, errOut := cli("", "status", "2", "--server"); code != exitUsage || !strings.Contains(errOut, "needs an argument") {
 		t.Fatalf("status 2 --server: exit %d, stderr %q", code, errOut)
 	}
+	if code, _, errOut := cli("", append([]string{"cancel", "1", "2"}, conn...)...); code != exitUsage || !strings.Contains(errOut, "one job id is required, got 2") {
+		t.Fatalf("cancel 1 2: exit %d, stderr %q", code, errOut)
+	}
 	if code, _, errOut := cli("", "serve", "extra", "--addr", "127.0.0.1:0"); code != exitUsage || !strings.Contains(errOut, "no arguments") {
 		t.Fatalf("serve extra --addr: exit %d, stderr %q", code, errOut)
 	}

@@ -39,8 +39,12 @@ func clientFlags(fs *flag.FlagSet) func() *api.Client {
 }
 
 func jobArg(fs *flag.FlagSet) (int64, error) {
-	if fs.NArg() != 1 {
+	switch fs.NArg() {
+	case 0:
 		return 0, usageError("a job id is required")
+	case 1:
+	default:
+		return 0, usageError("one job id is required, got %d arguments %q", fs.NArg(), fs.Args())
 	}
 	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
 	if err != nil || id <= 0 {
