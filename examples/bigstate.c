@@ -1,3 +1,5 @@
+//go:build ignore
+
 // bigstate: a guest with a large heap that changes a little at a time, for
 // measuring checkpoints: it fills SIZE MiB, then for ROUNDS rounds writes to
 // TOUCH pages (64 KiB) spread over the heap, with some arithmetic between.

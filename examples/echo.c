@@ -1,3 +1,5 @@
+//go:build ignore
+
 /* echo: prints argv[1..] joined by spaces and a newline, then each
  * environment entry on its own line, then copies stdin to stdout. */
 #include <stdio.h>

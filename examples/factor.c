@@ -1,3 +1,5 @@
+//go:build ignore
+
 /* factor: prime factorisation by trial division, crowdrun's demo job.
  *
  * Reads whitespace-separated unsigned decimal integers (0 .. 2^63) from stdin

@@ -1,3 +1,5 @@
+//go:build ignore
+
 /* flood: writes "flood N" lines to stdout forever (N counts from 0). */
 #include <stdio.h>
 

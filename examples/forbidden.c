@@ -1,3 +1,5 @@
+//go:build ignore
+
 /* forbidden: imports env.socket_connect, which no sandbox offers, and calls
  * it. A correct host refuses the module before it runs (forbidden_import);
  * if it ever runs, it prints what the import returned. */

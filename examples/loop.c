@@ -1,3 +1,5 @@
+//go:build ignore
+
 /* loop: prints "looping" and then spins forever. The loop body makes no
  * calls and touches no memory: a xorshift32 state lives in a local and the
  * volatile store behind "x == 0" never happens (xorshift never reaches 0 from

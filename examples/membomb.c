@@ -1,3 +1,5 @@
+//go:build ignore
+
 /* membomb: mallocs 1 MiB chunks forever and writes to every 4 KiB of each,
  * printing "allocated N MiB" to stderr every 16 MiB. When malloc returns NULL
  * it prints "malloc failed at N MiB" to stderr and calls abort() (a trap). */

@@ -1,3 +1,5 @@
+//go:build ignore
+
 /* recurse: unbounded non-tail recursion. Each frame keeps its state in wasm
  * locals (no shadow-stack traffic) and does work after the recursive call, so
  * the call can neither be turned into a loop nor removed. Without arguments it

@@ -1,3 +1,5 @@
+//go:build ignore
+
 /* trap: prints "about to trap: MODE" to stdout (flushed), then traps.
  * MODE is argv[1]: "div" (integer division by zero, the default),
  * "overflow" (INT_MIN / -1), "unreachable" (__builtin_trap) or "oob"

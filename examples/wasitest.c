@@ -1,3 +1,5 @@
+//go:build ignore
+
 /* wasitest: exercises the WASI host interface, one subcommand per run.
  *
  *   args          each argv element on its own line, argv[0] included

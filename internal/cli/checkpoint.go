@@ -187,9 +187,9 @@ func writeAtomic(path string, data []byte) error {
 
 // resumeCmd is `crowdrun resume [flags] SNAPSHOT`.
 func (m *Main) resumeCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("resume", "[flags] DIR/NNNNNN.snap")
+	fs := m.newFlagSet("resume", "[flags] DIR/NNNNNN.snap", "Continues the run of a checkpoint directory from one of its snapshots, to the end.", flagsAnywhere)
 	report := fs.String("report", "", "write a JSON report to `FILE` ('-' for stderr)")
-	timeout := fs.Duration("timeout", 0, "wall-clock limit for the rest of the run, e.g. 10s (0: none)")
+	timeout := fs.Duration("timeout", 0, "wall-clock limit `DURATION` for the rest of the run, e.g. 10s (0: none)")
 	ckptDir := fs.String("checkpoint-dir", "", "go on writing checkpoints (at the run's interval) into this new `DIR`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -256,15 +256,25 @@ func (m *Main) resumeCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
+	defer f.Close()
+	rf, err := openReport(m, *report)
+	if err != nil {
+		return err
+	}
+	defer rf.abandon()
+	// A snapshot that does not fit is a verdict, with its report.
+	invalidSnapshot := func(err error) error {
+		return rf.verdict(m, "resume", sandbox.Report{Status: sandbox.StatusInvalidSnapshot, Message: err.Error()})
+	}
 	lim := snapshot.DefaultLimits
 	lim.MaxPages = uint32(min(cfg.MemoryBytes/(64<<10), snapshot.MaxPages))
 	snap, digest, err := lim.Decode(bufio.NewReader(f))
 	f.Close()
 	if err != nil {
-		return &exitError{code: verdictExitCodes[sandbox.StatusInvalidSnapshot], err: fmt.Errorf("%s: %w", snapPath, err)}
+		return invalidSnapshot(fmt.Errorf("%s: %w", snapPath, err))
 	}
 	if hex.EncodeToString(digest.State[:]) != info.StateHash || snap.Fuel != info.Fuel {
-		return &exitError{code: verdictExitCodes[sandbox.StatusInvalidSnapshot], err: fmt.Errorf("%s: the snapshot does not match its sidecar", snapPath)}
+		return invalidSnapshot(fmt.Errorf("%s: the snapshot does not match its sidecar", snapPath))
 	}
 	in.Resume = snap
 
@@ -280,7 +290,7 @@ func (m *Main) resumeCmd(ctx context.Context, args []string) error {
 	opts := instrument.Options{Schedule: md.Schedule, StackLimit: md.StackLimit, MemoryCapPages: md.MemoryCapPages, CanonicalizeNaN: md.CanonicalizeNaN}
 	mod, err := eng.CompileSuspendable(ctx, module, opts)
 	if err == nil && (!mod.Suspendable() || hex.EncodeToString(mod.Hash[:]) != cfg.Module) {
-		return &exitError{code: verdictExitCodes[sandbox.StatusInvalidSnapshot], err: fmt.Errorf("%s: module.wasm instrumented as run.json says is not the module %.12s of the run", dir, cfg.Module)}
+		return invalidSnapshot(fmt.Errorf("%s: module.wasm instrumented as run.json says is not the module %.12s of the run", dir, cfg.Module))
 	}
 	var rep sandbox.Report
 	if err != nil {
@@ -320,11 +330,5 @@ func (m *Main) resumeCmd(ctx context.Context, args []string) error {
 			return fmt.Errorf("writing the guest's output: %w", err)
 		}
 	}
-	if err := writeReport(m, *report, rep); err != nil {
-		return err
-	}
-	if rep.Status != sandbox.StatusOK && rep.Status != sandbox.StatusExit && *report == "" {
-		fmt.Fprintf(m.Stderr, "crowdrun resume: %s: %s\n", rep.Status, rep.Message)
-	}
-	return &exitError{code: ExitCodeFor(rep)}
+	return rf.verdict(m, "resume", rep)
 }

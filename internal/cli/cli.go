@@ -37,12 +37,13 @@ var commands = map[string]command{
 	// Coordinator, workers and submitters (issue 4).
 	"serve":   {"run a coordinator: HTTP API and worker endpoint", (*Main).serveCmd},
 	"worker":  {"run a native worker for a coordinator", (*Main).workerCmd},
-	"token":   {"create an API token (on the coordinator's host)", (*Main).tokenCmd},
+	"token":   {"create, list or revoke API tokens (on the coordinator's host)", (*Main).tokenCmd},
 	"submit":  {"submit a job: a module and its tasks", (*Main).submitCmd},
 	"status":  {"list jobs, or show (--watch) a job's progress", (*Main).statusCmd},
 	"results": {"stream a job's results as NDJSON or files", (*Main).resultsCmd},
 	"cancel":  {"cancel a job", (*Main).cancelCmd},
 	"demo":    {"the factoring job on a local coordinator and workers", (*Main).demoCmd},
+	"version": {"print crowdrun's version", (*Main).versionCmd},
 }
 
 // Exit codes of crowdrun itself (verdict codes are in run.go).
@@ -73,17 +74,35 @@ func usageError(format string, a ...any) error {
 }
 
 // Run executes the command named by args[0] and returns the process exit code.
+// Help that was asked for (`crowdrun help`, `crowdrun COMMAND --help`) goes
+// to stdout with exit 0; usage errors go to stderr with exit 2.
 func (m *Main) Run(ctx context.Context, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		m.usage(m.Stderr)
-		if len(args) == 0 {
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
+		m.usage(m.Stdout)
+		return exitOK
+	case "-version", "--version":
+		name = "version"
+	case "help":
+		if len(args) == 1 {
+			m.usage(m.Stdout)
+			return exitOK
+		}
+		if len(args) > 2 {
+			fmt.Fprintf(m.Stderr, "crowdrun help: want one command, got %q\n", args[1:])
 			return exitUsage
 		}
-		return exitOK
+		// `crowdrun help run` is `crowdrun run --help`.
+		name, args = args[1], []string{args[1], "--help"}
 	}
-	cmd, ok := commands[args[0]]
+	cmd, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(m.Stderr, "crowdrun: unknown command %q\n\n", args[0])
+		fmt.Fprintf(m.Stderr, "crowdrun: unknown command %q\n\n", name)
 		m.usage(m.Stderr)
 		return exitUsage
 	}
@@ -97,11 +116,11 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(m.Stderr, "crowdrun %s: %v\n", args[0], ee.err)
+			fmt.Fprintf(m.Stderr, "crowdrun %s: %v\n", name, ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(m.Stderr, "crowdrun %s: %v\n", args[0], err)
+	fmt.Fprintf(m.Stderr, "crowdrun %s: %v\n", name, err)
 	return exitInternal
 }
 
@@ -116,29 +135,158 @@ func (m *Main) usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nrun 'crowdrun COMMAND -h' for a command's flags")
+	fmt.Fprintln(w, "\nrun 'crowdrun help COMMAND' (or 'crowdrun COMMAND --help') for a command's flags")
 }
 
-// newFlagSet returns a flag set that reports errors instead of exiting.
-func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
+// flagOutput is a flag set's output: the flag set writes to stderr (usage
+// errors), except the help that parseFlags prints on --help, which goes to
+// stdout so that `crowdrun run --help | less` shows it.
+type flagOutput struct{ stdout, stderr io.Writer }
+
+func (o *flagOutput) Write(p []byte) (int, error) { return o.stderr.Write(p) }
+
+// flagsAnywhere is said in every command's help but run's. (Backquotes in a
+// flag's usage name its placeholder: the first pair only, so none in a
+// bool flag's.)
+const flagsAnywhere = "Flags may come before or after the arguments; '--' ends the flags."
+
+// newFlagSet returns a flag set that reports errors instead of exiting. Its
+// usage shows the synopsis, then notes (one paragraph each), then the flags.
+func (m *Main) newFlagSet(name, synopsis string, notes ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs.SetOutput(&flagOutput{stdout: m.Stdout, stderr: m.Stderr})
+	if len(notes) == 0 {
+		notes = []string{flagsAnywhere}
+	}
 	fs.Usage = func() {
-		fmt.Fprintf(m.Stderr, "usage: crowdrun %s %s\n\nflags:\n", name, synopsis)
-		fs.PrintDefaults()
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: crowdrun %s %s\n", name, synopsis)
+		for _, n := range notes {
+			fmt.Fprintf(w, "\n%s\n", n)
+		}
+		fmt.Fprintln(w, "\nflags:")
+		printDefaults(w, fs)
 	}
 	return fs
 }
 
-// parseFlags parses args, turning flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// printDefaults is flag.PrintDefaults with the --name spelling the README
+// uses, and a default shown only when it is not the zero value.
+func printDefaults(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		placeholder, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if placeholder != "" {
+			line += " " + placeholder
 		}
-		return &exitError{code: exitUsage} // the flag package already printed why
+		line += "\n    \t" + strings.ReplaceAll(usage, "\n", "\n    \t")
+		switch f.DefValue {
+		case "", "0", "0B", "0s", "false":
+		default:
+			if g, ok := f.Value.(flag.Getter); ok && isString(g.Get()) {
+				line += fmt.Sprintf(" (default %q)", f.DefValue)
+			} else {
+				line += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w, line)
+	})
+}
+
+func isString(v any) bool { _, ok := v.(string); return ok }
+
+// parseFlags parses args, in which flags and arguments may be interleaved:
+// `crowdrun status 1 --watch` is `crowdrun status --watch 1`. A "--" ends the
+// flags: everything after it is an argument. --help prints the usage to
+// stdout and returns flag.ErrHelp; a bad flag is a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	return parseArgs(fs, args, false)
+}
+
+// parseLeadingFlags is parseFlags for `run MODULE [--] ARGS...`: the flags
+// end at the first argument, and it and everything after it are arguments,
+// so that a guest's own flags never reach crowdrun.
+func parseLeadingFlags(fs *flag.FlagSet, args []string) error {
+	return parseArgs(fs, args, true)
+}
+
+func parseArgs(fs *flag.FlagSet, args []string, leadingOnly bool) error {
+	flags, pos, complete := splitArgs(fs, args, leadingOnly)
+	ordered := flags
+	if complete {
+		// Behind a "--" an argument that starts with '-' stays an argument.
+		ordered = append(flags, "--")
+		for _, i := range pos {
+			ordered = append(ordered, args[i])
+		}
 	}
-	return nil
+	// The flag package would print its error, and the usage, to stderr
+	// before returning; both are printed here instead, where help can go to
+	// stdout.
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(ordered)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		if o, ok := out.(*flagOutput); ok {
+			fs.SetOutput(o.stdout)
+			defer fs.SetOutput(out)
+		}
+		fs.Usage()
+		return flag.ErrHelp
+	default:
+		return usageError("%v (see 'crowdrun %s --help')", err, fs.Name())
+	}
+}
+
+// splitArgs separates args into flags (with their values) and arguments
+// (their indexes in args), in order; with leadingOnly the first argument
+// and all that follow it are arguments. complete is false when the last
+// flag lacks its value: then the flags alone are to be parsed, so that the
+// flag package reports it.
+func splitArgs(fs *flag.FlagSet, args []string, leadingOnly bool) (flags []string, pos []int, complete bool) {
+	rest := func(from int) []int {
+		for i := from; i < len(args); i++ {
+			pos = append(pos, i)
+		}
+		return pos
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, rest(i + 1), true
+		}
+		if len(a) < 2 || a[0] != '-' {
+			if leadingOnly {
+				return flags, rest(i), true
+			}
+			pos = append(pos, i)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimPrefix(a[1:], "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // the flag package reports it (or prints the help)
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 == len(args) {
+			return flags, pos, false
+		}
+		i++
+		flags = append(flags, args[i])
+	}
+	return flags, pos, true
 }
 
 // sizeFlag parses sizes such as 64MiB, 1GiB, 512KiB or plain bytes.
@@ -146,9 +294,16 @@ type sizeFlag struct{ v *uint64 }
 
 func (s sizeFlag) String() string {
 	if s.v == nil {
-		return ""
+		return "0B" // the zero value, as the flag package asks it
 	}
 	return FormatSize(*s.v)
+}
+
+func (s sizeFlag) Get() any {
+	if s.v == nil {
+		return uint64(0)
+	}
+	return *s.v
 }
 
 func (s sizeFlag) Set(v string) error {
@@ -216,3 +371,4 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func (l *listFlag) Get() any           { return []string(*l) }

@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crowdrun/crowdrun/examples"
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
@@ -27,24 +28,30 @@ import (
 )
 
 func (m *Main) demoCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("demo", "[--tasks N] [--workers N]")
-	nTasks := fs.Int("tasks", 300, "integers to factor, one task each")
-	nWorkers := fs.Int("workers", 4, "native worker processes")
-	seed := fs.Uint64("seed", 1, "seed of the random integers and of the chaos")
-	module := fs.String("module", filepath.Join("examples", "factor.wasm"), "the factoring `MODULE`")
-	replicas := fs.Int("replicas", 1, "replicas per task")
+	fs := m.newFlagSet("demo", "[--tasks N] [--workers N] [flags]")
+	nTasks := fs.Int("tasks", 300, "`N` integers to factor, one task each")
+	nWorkers := fs.Int("workers", 4, "`N` native worker processes")
+	seed := fs.Uint64("seed", 1, "seed `N` of the random integers and of the chaos")
+	module := fs.String("module", "", "the factoring `MODULE` (default: examples/factor.wasm, built into crowdrun)")
+	replicas := fs.Int("replicas", 1, "`N` replicas per task")
 	chaos := fs.Bool("chaos", true, "SIGKILL and restart workers at random while the job runs")
-	verify := fs.Int("verify", 30, "re-run this many tasks locally and compare (0: all)")
+	verify := fs.Int("verify", 30, "re-run `N` tasks locally and compare (0: all)")
 	keep := fs.Bool("keep", false, "keep the temporary store and logs")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usageError("demo takes no arguments")
+	}
 	if *nTasks < 1 || *nWorkers < 1 || *replicas < 1 || *replicas > *nWorkers {
 		return usageError("--tasks and --workers must be positive, and --replicas at most --workers")
 	}
-	wasm, err := os.ReadFile(*module)
-	if err != nil {
-		return usageError("%v (run the demo from the repository root, or give --module)", err)
+	wasm := examples.Factor
+	if *module != "" {
+		var err error
+		if wasm, err = os.ReadFile(*module); err != nil {
+			return usageError("%v", err)
+		}
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -21,28 +21,18 @@ const wasmPageSize = 64 << 10
 func (m *Main) instrumentCmd(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("instrument", "[flags] IN.wasm -o OUT.wasm")
 	out := fs.String("o", "", "write the instrumented module to `FILE` (required)")
-	stack := fs.Uint("stack", instrument.DefaultStackLimit, "call-depth limit in frames")
+	stack := fs.Uint("stack", instrument.DefaultStackLimit, "call-depth limit in `N` frames")
 	var memory uint64
-	fs.Var(sizeFlag{&memory}, "memory", "cap linear memory at this size, a multiple of 64KiB (0: the module's own maximum)")
-	schedule := fs.String("schedule", instrument.ScheduleV1, "fuel schedule")
+	fs.Var(sizeFlag{&memory}, "memory", "cap linear memory at `SIZE`, a multiple of 64KiB (0: the module's own maximum)")
+	schedule := fs.String("schedule", instrument.ScheduleV1, "fuel `SCHEDULE`")
 	nanCanon := fs.Bool("nan-canon", true, "canonicalise NaN results of float operations")
 	quiet := fs.Bool("q", false, "print nothing on success")
 	suspendable := fs.Bool("suspendable", false, "also make the module suspendable: able to checkpoint and resume (docs/continuations.md)")
-	imports := fs.String("imports", "wasi", "import policy: 'wasi' (only crowdrun's WASI host functions, as `crowdrun run`) or 'any'")
-
-	// Flags may come before or after the input file.
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	imports := fs.String("imports", "wasi", "import `POLICY`: 'wasi' (only crowdrun's WASI host functions, as crowdrun run) or 'any'")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
+	pos := fs.Args()
 	if len(pos) != 1 {
 		fs.Usage()
 		return usageError("want exactly one input module, got %d", len(pos))

@@ -32,7 +32,7 @@ func (m *Main) resultsCmd(ctx context.Context, args []string) error {
 	client := clientFlags(fs)
 	follow := fs.Bool("follow", false, "wait for results until the job ends")
 	out := fs.String("out", "", "write a file per task into `DIR` (task-N.stdout, task-N.stderr, task-N.json) instead of NDJSON")
-	after := fs.Int64("after", 0, "only results after this sequence number (resume)")
+	after := fs.Int64("after", 0, "only results after sequence number `SEQ` (to resume)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,22 +46,25 @@ func ExitCodeFor(r sandbox.Report) int {
 }
 
 func (m *Main) runCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("run", "[flags] MODULE.wasm [--] [ARGS...]")
+	fs := m.newFlagSet("run", "[flags] MODULE.wasm [--] [ARGS...]",
+		"Runs MODULE.wasm in the sandbox. The flags come before MODULE.wasm: everything after it is the guest's\n"+
+			"argv[1:] (argv[0] is the module's file name), flags included; a '--' right after MODULE.wasm is dropped.\n"+
+			"`crowdrun run m.wasm --fuel 5` passes \"--fuel 5\" to the guest.")
 	memory := uint64(sandbox.DefaultMemory)
 	maxOutput := uint64(sandbox.DefaultMaxOutput)
 	var env, files listFlag
-	fs.Var(sizeFlag{&memory}, "memory", "guest linear memory limit (KiB/MiB/GiB)")
-	fs.Var(sizeFlag{&maxOutput}, "max-output", "limit on stdout+stderr together")
-	timeout := fs.Duration("timeout", 0, "wall-clock limit, e.g. 10s (0: none)")
+	fs.Var(sizeFlag{&memory}, "memory", "guest linear memory limit `SIZE` (KiB/MiB/GiB)")
+	fs.Var(sizeFlag{&maxOutput}, "max-output", "limit `SIZE` on stdout+stderr together")
+	timeout := fs.Duration("timeout", 0, "wall-clock limit `DURATION`, e.g. 10s (0: none)")
 	fs.Var(&env, "env", "set a guest environment variable `K=V` (repeatable)")
 	fs.Var(&files, "file", "expose host file PATH to the guest read-only as /NAME: `NAME=PATH` (repeatable)")
-	seed := fs.Uint64("seed", 0, "seed of the guest's deterministic random source")
-	fuel := fs.Uint64("fuel", 0, "instruction budget: stop with fuel_exhausted beyond it (0: unlimited)")
-	stack := fs.Uint("stack", instrument.DefaultStackLimit, "call depth limit: stop with stack_overflow beyond it")
+	seed := fs.Uint64("seed", 0, "seed `N` of the guest's deterministic random source")
+	fuel := fs.Uint64("fuel", 0, "instruction budget `N`: stop with fuel_exhausted beyond it (0: unlimited)")
+	stack := fs.Uint("stack", instrument.DefaultStackLimit, "call depth limit `N`: stop with stack_overflow beyond it")
 	report := fs.String("report", "", "write a JSON report to `FILE` ('-' for stderr)")
 	every := fs.Uint64("checkpoint-every", 0, "take a checkpoint each time this much `FUEL` has been used (needs --checkpoint-dir)")
 	ckptDir := fs.String("checkpoint-dir", "", "write checkpoints into this new `DIR` (see `crowdrun resume`)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseLeadingFlags(fs, args); err != nil {
 		return err
 	}
 	if (*every == 0) != (*ckptDir == "") {
@@ -111,6 +115,11 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
+	rf, err := openReport(m, *report)
+	if err != nil {
+		return err
+	}
+	defer rf.abandon()
 
 	eng, err := sandbox.NewEngine(ctx)
 	if err != nil {
@@ -175,28 +184,96 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 			return fmt.Errorf("writing the guest's output: %w", err)
 		}
 	}
-	if err := writeReport(m, *report, rep); err != nil {
-		return err
-	}
-	if rep.Status != sandbox.StatusOK && rep.Status != sandbox.StatusExit && *report == "" {
-		fmt.Fprintf(m.Stderr, "crowdrun run: %s: %s\n", rep.Status, rep.Message)
-	}
-	return &exitError{code: ExitCodeFor(rep)}
+	return rf.verdict(m, "run", rep)
 }
 
-func writeReport(m *Main, dest string, rep sandbox.Report) error {
-	if dest == "" {
+// reportFile is the destination of --report: "" (none), "-" (stderr) or a
+// file, opened before the guest runs so that a report that cannot be
+// written is a usage error then, not an error after the whole run.
+type reportFile struct {
+	dest    string
+	w       io.Writer
+	f       *os.File
+	created bool // f did not exist before
+}
+
+func openReport(m *Main, dest string) (*reportFile, error) {
+	r := &reportFile{dest: dest}
+	switch dest {
+	case "":
+		return r, nil
+	case "-":
+		r.w = m.Stderr
+		return r, nil
+	}
+	// Not truncated yet: if crowdrun stops before a verdict, a report
+	// that was there stays as it was (and one made here is removed).
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err == nil {
+		r.created = true
+	} else if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(dest, os.O_WRONLY, 0)
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, usageError("--report %s: %v", dest, err)
+	}
+	r.f, r.w = f, f
+	return r, nil
+}
+
+// write writes the report, replacing what the file held.
+func (r *reportFile) write(rep sandbox.Report) error {
+	if r.w == nil {
 		return nil
 	}
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
-	var w io.Writer = m.Stderr
-	if dest != "-" {
-		return os.WriteFile(dest, b, 0o644)
+	f := r.f
+	r.f = nil // written: abandon leaves it
+	if f != nil {
+		if st, serr := f.Stat(); serr == nil && st.Mode().IsRegular() {
+			err = f.Truncate(0)
+		}
 	}
-	_, err = w.Write(b)
-	return err
+	if err == nil {
+		_, err = r.w.Write(append(b, '\n'))
+	}
+	if f != nil {
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("--report %s: %w", r.dest, err)
+	}
+	return nil
+}
+
+// abandon closes a report file that was not written, removing it if it was
+// made for this run.
+func (r *reportFile) abandon() {
+	if r.f == nil {
+		return
+	}
+	r.f.Close()
+	if r.created {
+		os.Remove(r.dest)
+	}
+	r.f = nil
+}
+
+// verdict writes the report and returns the verdict's exit code; without a
+// report, a verdict other than ok or exit is said on stderr.
+func (r *reportFile) verdict(m *Main, cmd string, rep sandbox.Report) error {
+	if err := r.write(rep); err != nil {
+		return err
+	}
+	if rep.Status != sandbox.StatusOK && rep.Status != sandbox.StatusExit && r.dest == "" {
+		fmt.Fprintf(m.Stderr, "crowdrun %s: %s: %s\n", cmd, rep.Status, rep.Message)
+	}
+	return &exitError{code: ExitCodeFor(rep)}
 }

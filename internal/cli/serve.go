@@ -16,16 +16,16 @@ import (
 )
 
 func (m *Main) serveCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("serve", "[--addr HOST:PORT] [--data DIR]")
+	fs := m.newFlagSet("serve", "[--addr HOST:PORT] [--data DIR] [flags]")
 	addr := fs.String("addr", "127.0.0.1:7070", "listen on `HOST:PORT` (port 0: any free port)")
 	data := fs.String("data", "crowdrun-data", "keep the store in `DIR`")
 	maxReq := uint64(coordinator.DefaultMaxRequestBytes)
-	fs.Var(sizeFlag{&maxReq}, "max-request", "largest accepted submission")
+	fs.Var(sizeFlag{&maxReq}, "max-request", "largest accepted submission `SIZE`")
 	quiet := fs.Bool("quiet", false, "log warnings and errors only")
 	every := fs.Uint64("checkpoint-every", 0, "fix the checkpoint interval of new tasks at this much `FUEL` (0: T* from measured churn, docs/checkpointing.md)")
 	noCk := fs.Bool("no-checkpoints", false, "store modules without the suspend rewrite: replicas run whole, without checkpoints")
-	prior := fs.Duration("session-prior", 0, "prior mean worker session length τ₀ of the interval estimate (default 5m)")
-	hb := fs.Duration("heartbeat", 0, "how often workers must send a heartbeat (default 2s)")
+	prior := fs.Duration("session-prior", 0, "prior mean worker session length τ₀ `DURATION` of the interval estimate (default 5m)")
+	hb := fs.Duration("heartbeat", 0, "how often (`DURATION`) workers must send a heartbeat (default 2s)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -64,6 +64,11 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return err
 	}
+	unlock, err := lockDataDir(o.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	db, err := sqlite.OpenDir(ctx, o.data)
 	if err != nil {
 		return err

@@ -28,13 +28,23 @@ func envOr(k, def string) string {
 // clientFlags adds --server and --token (env CROWDRUN_SERVER, CROWDRUN_TOKEN).
 func clientFlags(fs *flag.FlagSet) func() *api.Client {
 	server := fs.String("server", envOr("CROWDRUN_SERVER", defaultServer), "coordinator `URL` (env CROWDRUN_SERVER)")
-	token := fs.String("token", os.Getenv("CROWDRUN_TOKEN"), "API token (env CROWDRUN_TOKEN)")
-	return func() *api.Client { return &api.Client{Server: *server, Token: *token} }
+	// The token's default is not shown in --help: it is a secret.
+	token := fs.String("token", "", "API `TOKEN` (default: env CROWDRUN_TOKEN)")
+	return func() *api.Client {
+		if *token == "" {
+			*token = os.Getenv("CROWDRUN_TOKEN")
+		}
+		return &api.Client{Server: *server, Token: *token}
+	}
 }
 
 func jobArg(fs *flag.FlagSet) (int64, error) {
-	if fs.NArg() != 1 {
+	switch fs.NArg() {
+	case 0:
 		return 0, usageError("a job id is required")
+	case 1:
+	default:
+		return 0, usageError("one job id is required, got %d arguments %q", fs.NArg(), fs.Args())
 	}
 	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
 	if err != nil || id <= 0 {
@@ -62,17 +72,20 @@ func (m *Main) submitCmd(ctx context.Context, args []string) error {
 	module := fs.String("module", "", "the wasm32-wasi `MODULE` to run")
 	lines := fs.String("lines", "", "one task per non-empty line of `FILE` ('-': stdin); the line, with its newline, is the task's stdin")
 	tasks := fs.String("tasks", "", "one task per line of NDJSON `FILE` ('-': stdin): {\"stdin\":..., \"stdin_b64\":..., \"args\":[...], \"env\":[...], \"files\":[{\"name\":..., \"path\":...}], \"seed\":N}")
-	name := fs.String("name", "", "a name for the job")
+	name := fs.String("name", "", "a `NAME` for the job (default: the module's file name)")
 	var limits api.Limits
-	fs.Uint64Var(&limits.Fuel, "fuel", 0, "fuel (instructions) per run (0: unlimited)")
-	fs.Var(sizeFlag{&limits.MemoryBytes}, "memory", "guest memory limit per run (default 64MiB)")
-	fs.Var(sizeFlag{&limits.MaxOutput}, "max-output", "stdout+stderr limit per run (default 1MiB)")
-	timeout := fs.Duration("timeout", 0, "wall-clock limit per run (default 60s)")
-	replicas := fs.Int("replicas", 1, "independent runs per task, compared")
-	priority := fs.Int("priority", 0, "higher runs first (-100..100)")
+	fs.Uint64Var(&limits.Fuel, "fuel", 0, "fuel (`N` instructions) per run (0: unlimited)")
+	fs.Var(sizeFlag{&limits.MemoryBytes}, "memory", "guest memory limit `SIZE` per run (default 64MiB)")
+	fs.Var(sizeFlag{&limits.MaxOutput}, "max-output", "stdout+stderr limit `SIZE` per run (default 1MiB)")
+	timeout := fs.Duration("timeout", 0, "wall-clock limit `DURATION` per run (default 60s)")
+	replicas := fs.Int("replicas", 1, "`N` independent runs per task, compared")
+	priority := fs.Int("priority", 0, "`N`: higher runs first (-100..100)")
 	watch := fs.Bool("watch", false, "then show progress until the job ends")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("submit takes no arguments (give the module with --module)")
 	}
 	if *module == "" {
 		return usageError("--module is required")

@@ -10,14 +10,14 @@ import (
 )
 
 func (m *Main) workerCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("worker", "--server URL [--slots N] [--name NAME]")
+	fs := m.newFlagSet("worker", "--server URL [--slots N] [--name NAME] [flags]")
 	server := fs.String("server", envOr("CROWDRUN_SERVER", defaultServer), "coordinator `URL` (env CROWDRUN_SERVER)")
-	slots := fs.Int("slots", runtime.NumCPU(), "tasks run in parallel")
+	slots := fs.Int("slots", runtime.NumCPU(), "`N` tasks run in parallel")
 	host, _ := os.Hostname()
-	name := fs.String("name", host, "this worker's stable name (never given two replicas of one task)")
-	grace := fs.Duration("grace", 0, "on shutdown, wait this long for running tasks (default 5s)")
+	name := fs.String("name", host, "this worker's stable `NAME` (never given two replicas of one task)")
+	grace := fs.Duration("grace", 0, "on shutdown, wait this long (`DURATION`) for running tasks (default 5s)")
 	quiet := fs.Bool("quiet", false, "log warnings and errors only")
-	ticks := fs.Int("progress-ticks", 8, "progress reports per checkpoint interval (the fuel reached, for the work lost if this worker leaves)")
+	ticks := fs.Int("progress-ticks", 8, "`N` progress reports per checkpoint interval (the fuel reached, for the work lost if this worker leaves)")
 	noCk := fs.Bool("no-checkpoints", false, "do not offer to checkpoint or resume: replicas run whole")
 	if err := parseFlags(fs, args); err != nil {
 		return err

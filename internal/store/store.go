@@ -174,6 +174,7 @@ type Token struct {
 	Owner     string
 	Name      string
 	CreatedAt time.Time
+	RevokedAt time.Time // zero: not revoked
 }
 
 // Lease is a replica granted to a worker session, with everything the worker
@@ -413,6 +414,15 @@ type TokenInsertParams struct {
 
 type TokenLookupParams struct{ Hash []byte }
 
+type TokenListParams struct {
+	Owner string // "": every owner's
+}
+
+type TokenRevokeParams struct {
+	ID  int64
+	Now time.Time
+}
+
 // Store is the seam. Every method is safe for concurrent use.
 type Store interface {
 	BlobPut(ctx context.Context, p *BlobPutParams) (hash string, err error)
@@ -472,7 +482,15 @@ type Store interface {
 	WorkerStats(ctx context.Context) ([]*WorkerStat, error)
 
 	TokenInsert(ctx context.Context, p *TokenInsertParams) (*Token, error)
+	// TokenLookup finds the token with a hash; a revoked token is
+	// ErrNotFound.
 	TokenLookup(ctx context.Context, p *TokenLookupParams) (*Token, error)
+	// TokenList lists tokens, revoked ones too, by ID.
+	TokenList(ctx context.Context, p *TokenListParams) ([]*Token, error)
+	// TokenRevoke revokes a token at Now: from then on TokenLookup does not
+	// find it. It returns the token (ErrNotFound if there is none); a token
+	// already revoked keeps the time it was first revoked.
+	TokenRevoke(ctx context.Context, p *TokenRevokeParams) (*Token, error)
 
 	Close() error
 }

@@ -826,6 +826,50 @@ func (db *DB) TokenLookup(ctx context.Context, p *store.TokenLookupParams) (*sto
 	return &t, nil
 }
 
+func (db *DB) TokenList(ctx context.Context, p *store.TokenListParams) ([]*store.Token, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, owner, name, created_at, revoked_at FROM tokens WHERE ? = '' OR owner = ? ORDER BY id`, p.Owner, p.Owner)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) TokenRevoke(ctx context.Context, p *store.TokenRevokeParams) (*store.Token, error) {
+	var t *store.Token
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ms(p.Now), p.ID); err != nil {
+			return interpretError(err)
+		}
+		var err error
+		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT id, owner, name, created_at, revoked_at FROM tokens WHERE id = ?`, p.ID))
+		return err
+	})
+	return t, err
+}
+
+func scanToken(row interface{ Scan(...any) error }) (*store.Token, error) {
+	var t store.Token
+	var created int64
+	var revoked sql.NullInt64
+	if err := row.Scan(&t.ID, &t.Owner, &t.Name, &created, &revoked); err != nil {
+		return nil, interpretError(err)
+	}
+	t.CreatedAt = time.UnixMilli(created)
+	if revoked.Valid {
+		t.RevokedAt = time.UnixMilli(revoked.Int64)
+	}
+	return &t, nil
+}
+
 func (db *DB) ReplicaRelease(ctx context.Context, p *store.ReplicaReleaseParams) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {

@@ -505,4 +505,50 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("bad token: %v", err)
 		}
 	})
+
+	t.Run("TokenListRevoke", func(t *testing.T) {
+		s := open(t)
+		if toks, err := s.TokenList(ctx, &store.TokenListParams{}); err != nil || len(toks) != 0 {
+			t.Fatalf("empty store: %v %v", toks, err)
+		}
+		hash := func(secret string) []byte { h := sha256.Sum256([]byte(secret)); return h[:] }
+		a, err := s.TokenInsert(ctx, &store.TokenInsertParams{Owner: "alice", Name: "laptop", Hash: hash("a"), Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.TokenInsert(ctx, &store.TokenInsertParams{Owner: "bob", Hash: hash("b"), Now: now.Add(time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, err := s.TokenList(ctx, &store.TokenListParams{})
+		if err != nil || len(toks) != 2 || toks[0].ID != a.ID || toks[1].ID != b.ID || toks[0].Name != "laptop" || toks[1].Owner != "bob" ||
+			!toks[0].CreatedAt.Equal(now) || !toks[0].RevokedAt.IsZero() {
+			t.Fatalf("list %+v %v", toks, err)
+		}
+		if toks, err := s.TokenList(ctx, &store.TokenListParams{Owner: "bob"}); err != nil || len(toks) != 1 || toks[0].ID != b.ID {
+			t.Fatalf("bob's %+v %v", toks, err)
+		}
+		later := now.Add(time.Hour)
+		got, err := s.TokenRevoke(ctx, &store.TokenRevokeParams{ID: a.ID, Now: later})
+		if err != nil || got.ID != a.ID || got.Owner != "alice" || !got.RevokedAt.Equal(later) {
+			t.Fatalf("revoke %+v %v", got, err)
+		}
+		if _, err := s.TokenLookup(ctx, &store.TokenLookupParams{Hash: hash("a")}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("revoked token found: %v", err)
+		}
+		if got, err := s.TokenLookup(ctx, &store.TokenLookupParams{Hash: hash("b")}); err != nil || got.ID != b.ID {
+			t.Fatalf("the other token: %+v %v", got, err)
+		}
+		// Revoking again keeps the first revocation's time.
+		if got, err := s.TokenRevoke(ctx, &store.TokenRevokeParams{ID: a.ID, Now: later.Add(time.Hour)}); err != nil || !got.RevokedAt.Equal(later) {
+			t.Fatalf("revoke again %+v %v", got, err)
+		}
+		if _, err := s.TokenRevoke(ctx, &store.TokenRevokeParams{ID: b.ID + 100, Now: later}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("revoke of no token: %v", err)
+		}
+		toks, err = s.TokenList(ctx, &store.TokenListParams{})
+		if err != nil || len(toks) != 2 || !toks[0].RevokedAt.Equal(later) || !toks[1].RevokedAt.IsZero() {
+			t.Fatalf("list after revoke %+v %v", toks, err)
+		}
+	})
 }
