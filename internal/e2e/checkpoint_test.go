@@ -88,7 +88,7 @@ func segments(t *testing.T, env []string, id string) []segmentDoc {
 // setupWith starts a coordinator with extra serve flags.
 func setupWith(t *testing.T, flags ...string) (*server, []string) {
 	data := t.TempDir()
-	tok := strings.TrimSpace(must(t, nil, nil, "token", "create", "--data", data, "--owner", "alice"))
+	tok := strings.TrimSpace(must(t, nil, nil, "token", "create", "--create", "--data", data, "--owner", "alice"))
 	p, stdout := start(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--quiet"}, flags...)...)
 	s := readServer(t, p, stdout, data)
 	return s, []string{"CROWDRUN_SERVER=" + s.url, "CROWDRUN_TOKEN=" + tok}

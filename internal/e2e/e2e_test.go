@@ -168,7 +168,7 @@ func must(t *testing.T, env []string, stdin []byte, args ...string) string {
 // setup starts a coordinator and returns it with the env of a submitter.
 func setup(t *testing.T) (*server, []string) {
 	data := t.TempDir()
-	tok := strings.TrimSpace(must(t, nil, nil, "token", "create", "--data", data, "--owner", "alice"))
+	tok := strings.TrimSpace(must(t, nil, nil, "token", "create", "--create", "--data", data, "--owner", "alice"))
 	s := startServer(t, data, "127.0.0.1:0")
 	return s, []string{"CROWDRUN_SERVER=" + s.url, "CROWDRUN_TOKEN=" + tok}
 }
