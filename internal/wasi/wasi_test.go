@@ -193,8 +193,10 @@ func TestSleepAdvancesVirtualTimeInstantly(t *testing.T) {
 	if after-before < 5e9 || after-before > 5e9+1e6 {
 		t.Fatalf("slept %d ns of virtual time, want about 5e9", after-before)
 	}
-	if o.rep.WallMS > 2000 {
-		t.Fatalf("a virtual 5 s sleep took %d ms of real time", o.rep.WallMS)
+	// A real sleep could not take less than the 5 s asked for, on any
+	// machine however slow or busy.
+	if o.rep.WallMS >= 5000 {
+		t.Fatalf("a virtual 5 s sleep took %d ms of real time: it slept for real", o.rep.WallMS)
 	}
 }
 
