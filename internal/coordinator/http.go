@@ -20,29 +20,78 @@ import (
 //go:embed openapi.json
 var openapiJSON []byte
 
-// Handler returns the coordinator's HTTP API (docs/api.md).
+// route is one endpoint: Handler serves exactly these, and openapi.json
+// must describe exactly these (TestOpenAPIRoutes).
+type route struct {
+	method, path string // a ServeMux pattern: "GET /v1/jobs/{id}"
+	h            http.HandlerFunc
+}
+
+func (c *Coordinator) routes() []route {
+	rs := []route{
+		{"GET", "/{$}", serveIndex},
+		{"POST", "/v1/jobs", c.auth(c.submit)},
+		{"GET", "/v1/jobs", c.auth(c.listJobs)},
+		{"GET", "/v1/jobs/{id}", c.auth(c.getJob)},
+		{"GET", "/v1/jobs/{id}/results", c.auth(c.results)},
+		{"POST", "/v1/jobs/{id}/cancel", c.auth(c.cancelJob)},
+		{"GET", "/v1/jobs/{id}/segments", c.auth(c.segments)},
+		{"GET", "/v1/workers", c.auth(c.workers)},
+		{"GET", "/v1/workers/ws", c.serveWorker},
+		{"GET", "/v1/workers/snapshots/{hash}", c.snapshotDownload},
+		{"GET", "/v1/modules/{hash}", c.module},
+		{"GET", "/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(openapiJSON)
+		}},
+		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }},
+	}
+	return append(rs, c.webRoutes()...)
+}
+
+// Handler returns the coordinator's HTTP API (docs/api.md) and its pages.
+// A path it does not serve answers 404, a method a path does not take 405
+// with an Allow header; both in the API's JSON error shape.
 func (c *Coordinator) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/jobs", c.auth(c.submit))
-	mux.HandleFunc("GET /v1/jobs", c.auth(c.listJobs))
-	mux.HandleFunc("GET /v1/jobs/{id}", c.auth(c.getJob))
-	mux.HandleFunc("GET /v1/jobs/{id}/results", c.auth(c.results))
-	mux.HandleFunc("POST /v1/jobs/{id}/cancel", c.auth(c.cancelJob))
-	mux.HandleFunc("GET /v1/workers", c.auth(c.workers))
-	mux.HandleFunc("GET /v1/workers/ws", c.serveWorker)
-	mux.HandleFunc("GET /v1/modules/{hash}", c.module)
-	mux.HandleFunc("GET /v1/workers/snapshots/{hash}", c.snapshotDownload)
-	mux.HandleFunc("GET /v1/jobs/{id}/segments", c.auth(c.segments))
-	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(openapiJSON)
+	for _, r := range c.routes() {
+		mux.HandleFunc(r.method+" "+r.path, r.h)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			// No route: the mux answers 404, or 405 with Allow set; say it
+			// in JSON.
+			mux.ServeHTTP(&noRouteWriter{ResponseWriter: w, r: r}, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	c.webRoutes(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
-	})
-	return mux
+}
+
+// noRouteWriter turns the mux's plain-text 404 and 405 into API errors.
+type noRouteWriter struct {
+	http.ResponseWriter
+	r     *http.Request
+	wrote bool
+}
+
+func (w *noRouteWriter) WriteHeader(status int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	w.Header().Del("X-Content-Type-Options")
+	if status == http.StatusMethodNotAllowed {
+		writeError(w.ResponseWriter, status, api.CodeMethodNotAllowed, fmt.Sprintf("%s does not take %s (allowed: %s)", w.r.URL.Path, w.r.Method, w.Header().Get("Allow")))
+		return
+	}
+	writeError(w.ResponseWriter, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no such endpoint: %s %s (see / and /v1/openapi.json)", w.r.Method, w.r.URL.Path))
+}
+
+// Write drops the mux's text body: WriteHeader wrote the JSON one.
+func (w *noRouteWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusNotFound)
+	return len(b), nil
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

@@ -23,41 +23,43 @@ import (
 //	GET /js/...                   the JavaScript host and the browser worker (package js)
 //	GET /v1/contribute/summary    public: what would run, for whom
 //	GET /v1/contribute/credit     public: a worker's accepted work (?worker=NAME)
-func (c *Coordinator) webRoutes(mux *http.ServeMux) {
+func (c *Coordinator) webRoutes() []route {
 	jsFS := js.Files
-	mux.HandleFunc("GET /contribute", func(w http.ResponseWriter, r *http.Request) {
-		isolate(w)
-		// The page runs only our own scripts; wasm needs 'wasm-unsafe-eval'.
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
-		serveFile(w, r, jsFS, "browser/contribute.html")
-	})
-	mux.HandleFunc("GET /embed.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
-		w.Header().Set("Cache-Control", "no-cache")
-		serveFile(w, r, jsFS, "browser/embed.js")
-	})
-	mux.HandleFunc("GET /js/{file...}", func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("file")
-		if !servedJS(name) {
-			writeError(w, http.StatusNotFound, api.CodeNotFound, "no such file")
-			return
-		}
-		isolate(w)
-		w.Header().Set("Cache-Control", "no-cache")
-		serveFile(w, r, jsFS, name)
-	})
 	pub := &publicJobs{c: c}
-	mux.HandleFunc("GET /v1/contribute/summary", func(w http.ResponseWriter, r *http.Request) {
-		s, err := pub.summary(r)
-		if err != nil {
-			c.storeError(w, err)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, s)
-	})
-	mux.HandleFunc("GET /v1/contribute/credit", c.credit)
+	return []route{
+		{"GET", "/contribute", func(w http.ResponseWriter, r *http.Request) {
+			isolate(w)
+			// The page runs only our own scripts; wasm needs 'wasm-unsafe-eval'.
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
+			serveFile(w, r, jsFS, "browser/contribute.html")
+		}},
+		{"GET", "/embed.js", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+			w.Header().Set("Cache-Control", "no-cache")
+			serveFile(w, r, jsFS, "browser/embed.js")
+		}},
+		{"GET", "/js/{file...}", func(w http.ResponseWriter, r *http.Request) {
+			name := r.PathValue("file")
+			if !servedJS(name) {
+				writeError(w, http.StatusNotFound, api.CodeNotFound, "no such file")
+				return
+			}
+			isolate(w)
+			w.Header().Set("Cache-Control", "no-cache")
+			serveFile(w, r, jsFS, name)
+		}},
+		{"GET", "/v1/contribute/summary", func(w http.ResponseWriter, r *http.Request) {
+			s, err := pub.summary(r)
+			if err != nil {
+				c.storeError(w, err)
+				return
+			}
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusOK, s)
+		}},
+		{"GET", "/v1/contribute/credit", c.credit},
+	}
 }
 
 // isolate sets the headers that make a page cross-origin isolated (so its
@@ -249,3 +251,28 @@ func (c *Coordinator) credit(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, &out)
 }
+
+// serveIndex is GET /: what a person who opens the coordinator's address
+// can look at.
+func serveIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'")
+	w.Write(indexHTML)
+}
+
+var indexHTML = []byte(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>crowdrun coordinator</title></head>
+<body>
+<h1>crowdrun coordinator</h1>
+<p>This server runs WebAssembly jobs on volunteers' machines.</p>
+<ul>
+<li><a href="/contribute">/contribute</a>: let this browser run tasks, and see what would run and for whom</li>
+<li><a href="/v1/openapi.json">/v1/openapi.json</a>: the HTTP API (OpenAPI 3.1); jobs are submitted with an API token</li>
+<li><a href="/v1/contribute/summary">/v1/contribute/summary</a>: the running jobs, as JSON</li>
+<li><a href="/healthz">/healthz</a>: health check</li>
+</ul>
+</body>
+</html>
+`)

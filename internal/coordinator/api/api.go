@@ -164,12 +164,15 @@ func (e *Error) Error() string {
 
 // Error codes.
 const (
-	CodeBadRequest      = "bad_request"
-	CodeTooLarge        = "too_large"
-	CodeUnauthorized    = "unauthorized"
-	CodeNotFound        = "not_found"
-	CodeConflict        = "conflict"
-	CodeInvalidModule   = "invalid_module"
-	CodeForbiddenImport = "forbidden_import"
-	CodeInternal        = "internal"
+	CodeBadRequest   = "bad_request"
+	CodeTooLarge     = "too_large"
+	CodeUnauthorized = "unauthorized"
+	CodeNotFound     = "not_found"
+	// CodeMethodNotAllowed: the path exists, not with this method (405,
+	// with an Allow header).
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeConflict         = "conflict"
+	CodeInvalidModule    = "invalid_module"
+	CodeForbiddenImport  = "forbidden_import"
+	CodeInternal         = "internal"
 )
