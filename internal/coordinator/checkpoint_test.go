@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,6 +160,18 @@ func TestCheckpointsAndResume(t *testing.T) {
 	}
 	if resumed == 0 {
 		t.Fatalf("no segment resumed from a checkpoint: %+v", segs)
+	}
+	// A result resumed from w1's checkpoint was computed by w1, then w2.
+	both := 0
+	for _, r := range got {
+		if slices.Equal(r.Workers, []string{"w1", "w2"}) {
+			both++
+		} else if !slices.Equal(r.Workers, []string{"w1"}) && !slices.Equal(r.Workers, []string{"w2"}) {
+			t.Errorf("task %d: workers %q", r.TaskIndex, r.Workers)
+		}
+	}
+	if both == 0 {
+		t.Errorf("no result names both workers, though %d segments resumed from w1's checkpoints", resumed)
 	}
 	t.Logf("%d checkpoints, %d resumes, segments %+v", j.Checkpointing.Checkpoints, j.Checkpointing.Resumes, segs)
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -440,10 +442,12 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 	follow := r.URL.Query().Get("follow") == "true"
 	ctx := r.Context()
-	if _, err := c.store.JobGet(ctx, &store.JobGetParams{ID: id, Owner: owner}); err != nil {
+	job, err := c.store.JobGet(ctx, &store.JobGetParams{ID: id, Owner: owner})
+	if err != nil {
 		c.storeError(w, err)
 		return
 	}
+	prov := &provenance{c: c, job: id, replicas: job.Replicas}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
@@ -455,6 +459,9 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 		if err != nil {
 			return // the client sees a truncated stream and resumes with ?after
 		}
+		if err := prov.cover(ctx, ts); err != nil {
+			return
+		}
 		for _, t := range ts {
 			out, err1 := c.store.BlobGet(ctx, t.Result.StdoutHash)
 			errb, err2 := c.store.BlobGet(ctx, t.Result.StderrHash)
@@ -463,7 +470,7 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 			}
 			if enc.Encode(&api.TaskResult{Seq: t.ResultSeq, TaskIndex: t.Index, State: string(t.State), Status: t.Result.Status,
 				ExitCode: t.Result.ExitCode, Message: t.Result.Message, Fuel: t.Result.Fuel, Stdout: out, Stderr: errb,
-				StdoutSHA: t.Result.StdoutHash}) != nil {
+				StdoutSHA: t.Result.StdoutHash, Workers: prov.workers(t.Index), Verification: verification(job.Replicas, t.State)}) != nil {
 				return
 			}
 			after = t.ResultSeq
@@ -494,4 +501,67 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 			return
 		}
 	}
+}
+
+// verification says how a finished task's result was checked: the store
+// finishes a task done when all its replicas agree, disputed otherwise.
+func verification(replicas int, state store.TaskState) api.Verification {
+	if replicas <= 1 {
+		return api.Verification{Method: "none", Replicas: 1, Outcome: "unchecked"}
+	}
+	v := api.Verification{Method: "replicas", Replicas: replicas, Outcome: "disputed"}
+	if state == store.TaskDone {
+		n := replicas
+		v.Agreeing, v.Outcome = &n, "agreed"
+	}
+	return v
+}
+
+// provenance finds the workers behind a job's results from its segments:
+// the done segment of each replica and the earlier ones whose checkpoints
+// it resumed from. It reloads them only when a result it is asked about
+// lacks the done segment of one of its replicas (it finished after the
+// last load): a finished task's replicas are all done.
+type provenance struct {
+	c        *Coordinator
+	job      int64
+	replicas int
+	byTask   map[int][]string
+	done     map[int]int // done segments by task
+}
+
+func (p *provenance) cover(ctx context.Context, ts []*store.Task) error {
+	for _, t := range ts {
+		if p.byTask == nil || p.done[t.Index] < p.replicas {
+			return p.load(ctx)
+		}
+	}
+	return nil
+}
+
+func (p *provenance) load(ctx context.Context) error {
+	segs, err := p.c.store.SegmentList(ctx, &store.SegmentListParams{JobID: p.job, Limit: math.MaxInt32})
+	if err != nil {
+		return err
+	}
+	p.byTask, p.done = map[int][]string{}, map[int]int{}
+	for _, g := range segs {
+		if g.State == store.SegmentFinished {
+			p.done[g.TaskIndex]++
+		}
+		if g.State != store.SegmentFinished && g.FuelEnd <= g.FuelStart {
+			continue // it saved nothing the result was built on
+		}
+		if ws := p.byTask[g.TaskIndex]; !slices.Contains(ws, g.Worker) {
+			p.byTask[g.TaskIndex] = append(ws, g.Worker)
+		}
+	}
+	return nil
+}
+
+func (p *provenance) workers(task int) []string {
+	if ws := p.byTask[task]; ws != nil {
+		return ws
+	}
+	return []string{}
 }

@@ -165,3 +165,19 @@ func TestOpenAPIRoutes(t *testing.T) {
 		}
 	}
 }
+
+// checkSchema validates a response body against a schema of openapi.json.
+func checkSchema(t *testing.T, doc *openapi3.T, name string, body []byte) {
+	t.Helper()
+	ref := doc.Components.Schemas[name]
+	if ref == nil || ref.Value == nil {
+		t.Fatalf("openapi.json has no schema %s", name)
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+		t.Errorf("%s does not match the schema %s: %v", body, name, err)
+	}
+}

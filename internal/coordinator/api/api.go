@@ -134,6 +134,29 @@ type TaskResult struct {
 	Stdout    []byte `json:"stdout"` // base64
 	Stderr    []byte `json:"stderr"` // base64
 	StdoutSHA string `json:"stdout_sha256"`
+	// Workers are the names of the workers whose runs make up the result:
+	// every replica's, every segment that saved work (a replica resumed from
+	// a checkpoint was computed by more than one), in the order their
+	// segments ended, each once. A name is what the worker called itself
+	// when it connected; workers do not authenticate.
+	Workers      []string     `json:"workers"`
+	Verification Verification `json:"verification"`
+}
+
+// Verification is how a result was checked, from the job's settings and
+// the replicas' outcome.
+type Verification struct {
+	// Method is "none" (one replica: the result is one worker's word, not
+	// checked) or "replicas" (Replicas workers ran the task independently
+	// and their results were compared).
+	Method   string `json:"method"`
+	Replicas int    `json:"replicas"`
+	// Agreeing is how many replicas' results agree with the one reported,
+	// when known: all of them for an agreed result. Absent for a disputed
+	// one (the result shown is the first replica's) and with method none.
+	Agreeing *int `json:"agreeing,omitempty"`
+	// Outcome is "unchecked" (method none), "agreed" or "disputed".
+	Outcome string `json:"outcome"`
 }
 
 // Worker is one worker name's record (GET /v1/workers).
