@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -119,12 +120,17 @@ type PublicCoordinator struct {
 	Description string `json:"description"`
 }
 
-// PublicJobGroup is the running jobs of one owner with one module.
+// PublicJobGroup is the running jobs of one owner with one module and one
+// way of checking results.
 type PublicJobGroup struct {
 	Owner        string `json:"owner"`
 	ModuleHash   string `json:"module_hash"`
 	Jobs         int    `json:"jobs"`
 	TasksPending int    `json:"tasks_pending"`
+	// Verification says how the results are checked, as the jobs' replica
+	// count makes it true; empty when each task runs once (they are not
+	// checked, and the page then says nothing of checking).
+	Verification string `json:"verification,omitempty"`
 }
 
 // publicJobs finds the running jobs of every owner. The store lists jobs by
@@ -180,7 +186,7 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 			p.running[id] = j
 		}
 	}
-	groups := map[[2]string]*PublicJobGroup{}
+	groups := map[[3]string]*PublicJobGroup{}
 	for id, j := range p.running {
 		counts, err := p.c.store.JobCounts(ctx, id)
 		if err != nil {
@@ -189,10 +195,11 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 			}
 			return nil, err
 		}
-		k := [2]string{j.Owner, j.ModuleHash}
+		v := verificationText(j.Replicas)
+		k := [3]string{j.Owner, j.ModuleHash, v}
 		g := groups[k]
 		if g == nil {
-			g = &PublicJobGroup{Owner: j.Owner, ModuleHash: j.ModuleHash}
+			g = &PublicJobGroup{Owner: j.Owner, ModuleHash: j.ModuleHash, Verification: v}
 			groups[k] = g
 		}
 		g.Jobs++
@@ -200,7 +207,7 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 	}
 	s := &PublicSummary{Coordinator: PublicCoordinator{
 		Name:        "crowdrun coordinator at " + r.Host,
-		Description: "Runs WebAssembly jobs submitted by this coordinator's users on volunteers' machines, in a sandbox with metered fuel; results are checked by replication.",
+		Description: "Runs WebAssembly jobs submitted by this coordinator's users on volunteers' machines, in a sandbox with metered fuel.",
 	}, Jobs: []PublicJobGroup{}}
 	for _, g := range groups {
 		s.Jobs = append(s.Jobs, *g)
@@ -209,7 +216,10 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 		if s.Jobs[a].Owner != s.Jobs[b].Owner {
 			return s.Jobs[a].Owner < s.Jobs[b].Owner
 		}
-		return s.Jobs[a].ModuleHash < s.Jobs[b].ModuleHash
+		if s.Jobs[a].ModuleHash != s.Jobs[b].ModuleHash {
+			return s.Jobs[a].ModuleHash < s.Jobs[b].ModuleHash
+		}
+		return s.Jobs[a].Verification < s.Jobs[b].Verification
 	})
 	c := p.c
 	c.mu.Lock()
@@ -217,6 +227,15 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 	c.mu.Unlock()
 	p.last, p.at = s, time.Now()
 	return s, nil
+}
+
+// verificationText is what a visitor is told of how results are checked:
+// only what the replica count makes true.
+func verificationText(replicas int) string {
+	if replicas > 1 {
+		return fmt.Sprintf("each result is computed by %d volunteers and compared", replicas)
+	}
+	return ""
 }
 
 // Credit is a worker's record: the segments it completed and their fuel.
