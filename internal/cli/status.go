@@ -106,6 +106,9 @@ func policyLine(p *api.CheckpointPolicy) string {
 	}
 	how := fmt.Sprintf("T* %s from τ %s (%s), δ %s (%s), %s fuel/s (%s)", sec(p.OptimalSeconds), sec(p.TauSeconds), strings.Replace(src(p.TauSessions, "sessions"), "default", "prior", 1),
 		sec(p.DeltaSeconds), src(p.DeltaReports, "reports"), fuelStr(uint64(p.FuelPerSecond)), src(p.RateSamples, "segments"))
+	if p.MinSeconds > p.OptimalSeconds {
+		how = fmt.Sprintf("floor %s so checkpoints take at most 5%% of the time, over ", sec(p.MinSeconds)) + how
+	}
 	if p.Fixed {
 		how = "fixed by --checkpoint-every; " + how
 	}

@@ -119,3 +119,15 @@ func TestStatusProgressLineReplicas(t *testing.T) {
 		t.Errorf("one replica: %q", got)
 	}
 }
+
+// The policy line says when the overhead floor, not T*, set the interval.
+func TestStatusPolicyLineFloor(t *testing.T) {
+	p := &api.CheckpointPolicy{IntervalFuel: 38e9, IntervalSeconds: 38, OptimalSeconds: 9.4, MinSeconds: 38, TauSeconds: 22, DeltaSeconds: 2, FuelPerSecond: 1e9}
+	if got := policyLine(p); !strings.Contains(got, "floor 38s so checkpoints take at most 5% of the time, over T* 9.4s") {
+		t.Errorf("%q does not name the floor", got)
+	}
+	p.MinSeconds = 0.5
+	if got := policyLine(p); strings.Contains(got, "floor") {
+		t.Errorf("%q names a floor that did not bind", got)
+	}
+}

@@ -285,7 +285,7 @@ func (c *Coordinator) apiJob(ctx context.Context, j *store.Job, counts *store.Jo
 	out := apiJob(j, counts)
 	pol := c.policy.current(ctx)
 	ck := &api.Checkpointing{Suspendable: j.Suspendable, Policy: api.CheckpointPolicy{
-		IntervalFuel: pol.Grid, IntervalSeconds: pol.GridSeconds(), OptimalSeconds: pol.Interval.Seconds(),
+		IntervalFuel: pol.Grid, IntervalSeconds: pol.GridSeconds(), OptimalSeconds: pol.Optimal.Seconds(), MinSeconds: pol.Floor.Seconds(),
 		TauSeconds: pol.Tau.Seconds(), TauSessions: pol.Sessions, DeltaSeconds: pol.Delta.Seconds(), DeltaReports: pol.Costs,
 		FuelPerSecond: pol.FuelRate, RateSamples: pol.Rates, Fixed: pol.Fixed}}
 	if !j.Suspendable {

@@ -90,11 +90,12 @@ type CheckpointPolicy struct {
 	IntervalFuel    uint64  `json:"interval_fuel"`    // the fuel grid
 	IntervalSeconds float64 `json:"interval_seconds"` // the grid at the current fuel rate
 	OptimalSeconds  float64 `json:"optimal_seconds"`  // T* = τ·(1 + W₀(−e^(−1−δ/τ)))
+	MinSeconds      float64 `json:"min_seconds"`      // the floor: checkpoints take at most 5% of the time (19·δ)
 	TauSeconds      float64 `json:"tau_seconds"`      // mean session length, censored estimate
 	TauSessions     int     `json:"tau_sessions"`     // completed sessions behind it (0: the prior)
 	DeltaSeconds    float64 `json:"delta_seconds"`    // mean checkpoint cost
 	DeltaReports    int     `json:"delta_reports"`    // reports behind it (0: the default)
-	FuelPerSecond   float64 `json:"fuel_per_second"`  // median of measured segments
+	FuelPerSecond   float64 `json:"fuel_per_second"`  // time-weighted median of measured guest run time
 	RateSamples     int     `json:"rate_samples"`     // (0: the default)
 	Fixed           bool    `json:"fixed"`            // the grid is fixed by configuration
 }
