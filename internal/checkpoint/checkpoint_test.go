@@ -280,3 +280,74 @@ func TestSimChurn(t *testing.T) {
 		t.Errorf("T*: simulated %v, theory %v", best, theoryStar)
 	}
 }
+
+func TestRunTime(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		observed, reported time.Duration
+		fromGrant          bool
+		want               time.Duration
+		ok                 bool
+	}{
+		{2000 * ms, 3 * ms, true, 3 * ms, true},        // compile in the window: the worker's run time
+		{2000 * ms, 0, true, 0, false},                 // no report: no sample
+		{2000 * ms, 60000 * ms, true, 2000 * ms, true}, // never more than the coordinator saw pass
+		{500 * ms, 0, false, 500 * ms, true},           // checkpoint to checkpoint: the coordinator's clock
+		{500 * ms, 100 * ms, false, 100 * ms, true},
+		{0, 5 * ms, false, 0, false},
+		{-ms, 0, false, 0, false},
+	} {
+		got, ok := RunTime(c.observed, c.reported, c.fromGrant)
+		if got != c.want || ok != c.ok {
+			t.Errorf("RunTime(%v, %v, %v) = %v, %v; want %v, %v", c.observed, c.reported, c.fromGrant, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// A few tiny tasks, whose rates are mostly fixed costs, are outnumbered
+// but outweighed: the rate is the long segments'.
+func TestFuelRateWeighsTime(t *testing.T) {
+	s := []RateSample{{1500, 0.001}, {2000, 0.001}, {2500, 0.001}, {1000, 0.002}, {4000, 0.001},
+		{2_500_000_000, 1}, {4_800_000_000, 2}}
+	if got := FuelRate(s); got != 2.4e9 {
+		t.Errorf("FuelRate = %v, want 2.4e9 (the unweighted median would be %v)", got, 2.5e6)
+	}
+	// Half the time exactly on each side: between the two.
+	if got := FuelRate([]RateSample{{100, 1}, {300, 1}}); got != 200 {
+		t.Errorf("FuelRate of two equal weights = %v", got)
+	}
+	if got := FuelRate([]RateSample{{100, math.Inf(1)}, {300, 1}}); got != 300 {
+		t.Errorf("an infinite sample counted: %v", got)
+	}
+}
+
+func TestMinInterval(t *testing.T) {
+	if got := MinInterval(0.05, 0.05); !near(got, 0.95, 1e-12) {
+		t.Errorf("MinInterval(50 ms, 5%%) = %v", got)
+	}
+	for _, c := range [][2]float64{{0, 0.05}, {-1, 0.05}, {1, 0}, {1, 1}, {math.NaN(), 0.05}} {
+		if got := MinInterval(c[0], c[1]); got != 0 {
+			t.Errorf("MinInterval(%v, %v) = %v, want 0", c[0], c[1], got)
+		}
+	}
+	// Interval is T* where checkpoints are cheap next to sessions, the
+	// floor where they are not, and never lets checkpoints take more than
+	// MaxOverhead of the time.
+	if got, want := Interval(300, 0.05), OptimalInterval(300, 0.05); got != want {
+		t.Errorf("Interval(300 s, 50 ms) = %v, want T* %v", got, want)
+	}
+	if got := Interval(10, 1); !near(got, 19, 1e-12) || OptimalInterval(10, 1) >= 19 {
+		t.Errorf("Interval(10 s, 1 s) = %v, want the floor 19 (T* %v)", got, OptimalInterval(10, 1))
+	}
+	for _, tau := range []float64{1, 10, 60, 300, 3600} {
+		for _, delta := range []float64{0.001, 0.05, 0.5, 5} {
+			T := Interval(tau, delta)
+			if o := delta / (T + delta); o > MaxOverhead*(1+1e-12) || T < OptimalInterval(tau, delta) {
+				t.Errorf("Interval(%v, %v) = %v: overhead %v, T* %v", tau, delta, T, o, OptimalInterval(tau, delta))
+			}
+		}
+	}
+	if !math.IsNaN(Interval(0, 1)) {
+		t.Error("Interval(0, δ) should be NaN")
+	}
+}

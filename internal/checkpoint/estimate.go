@@ -80,34 +80,74 @@ func seconds(s float64) time.Duration {
 	return time.Duration(s * 1e9)
 }
 
-// RateSample is one verified segment: the fuel it consumed and the wall time
-// the coordinator observed for it (from handing out the lease, or receiving
-// the previous checkpoint, to receiving this one).
+// RateSample is one measured stretch of a guest's run: the fuel it
+// consumed and the guest run time it took (RunTime).
 type RateSample struct {
 	Fuel    uint64
 	Seconds float64
 }
 
-// FuelRate estimates fuel per second as the median of the samples' rates (0
-// with no usable sample). Only verified fuel and coordinator-measured time
-// go in, so a worker cannot forge either; the median keeps a few very fast or
-// very slow workers from moving the grid.
+// RunTime is the guest run time a rate sample may count for a stretch the
+// coordinator watched for observed (from granting the lease, or accepting
+// the previous checkpoint, to receiving this report), of which the worker
+// says it ran the guest for reported (0: it did not say). ok is false when
+// there is no sample to take.
+//
+// A stretch that starts at the lease grant also covers the worker fetching
+// and compiling the module and the task waiting for a slot: counted as run
+// time, one module compile made a tiny task look 2000 times slower than
+// the guest runs. Such a stretch counts only with the worker's report. The
+// coordinator cannot check a report, so it never counts more time than it
+// saw pass; a worker that says it ran in less time looks faster, which
+// FuelRate weighs by the time claimed, so a short claim weighs little.
+// A stretch that starts at an accepted checkpoint is run time to the
+// coordinator's own clock (plus the next checkpoint's capture and
+// transfer, small next to the interval).
+func RunTime(observed, reported time.Duration, fromGrant bool) (d time.Duration, ok bool) {
+	switch {
+	case observed <= 0:
+		return 0, false
+	case reported > 0:
+		return min(reported, observed), true
+	case fromGrant:
+		return 0, false
+	}
+	return observed, true
+}
+
+// FuelRate estimates fuel per second as the time-weighted median of the
+// samples' rates: the rate at which half the measured guest time ran
+// faster (0 with no usable sample). Weighing by time makes a few tiny
+// tasks, whose rates are mostly noise (timer resolution, fixed per-task
+// costs), count for as little as the time they ran; the median keeps a few
+// very fast or very slow workers (native versus a throttled background
+// tab) from moving the grid. Samples with no fuel or no time are ignored.
 func FuelRate(samples []RateSample) float64 {
-	rates := make([]float64, 0, len(samples))
+	type wr struct{ rate, w float64 }
+	rs := make([]wr, 0, len(samples))
+	var total float64
 	for _, s := range samples {
-		if s.Fuel > 0 && s.Seconds > 0 {
-			rates = append(rates, float64(s.Fuel)/s.Seconds)
+		if s.Fuel > 0 && s.Seconds > 0 && !math.IsInf(s.Seconds, 1) {
+			rs = append(rs, wr{float64(s.Fuel) / s.Seconds, s.Seconds})
+			total += s.Seconds
 		}
 	}
-	if len(rates) == 0 {
+	if len(rs) == 0 {
 		return 0
 	}
-	sort.Float64s(rates)
-	n := len(rates)
-	if n%2 == 1 {
-		return rates[n/2]
+	sort.Slice(rs, func(a, b int) bool { return rs[a].rate < rs[b].rate })
+	var acc float64
+	for i, r := range rs {
+		acc += r.w
+		switch {
+		case acc > total/2:
+			return r.rate
+		case acc == total/2 && i+1 < len(rs):
+			// Exactly half the time below: between this rate and the next.
+			return (r.rate + rs[i+1].rate) / 2
+		}
 	}
-	return (rates[n/2-1] + rates[n/2]) / 2
+	return rs[len(rs)-1].rate
 }
 
 // MinFuelGrid is the smallest fuel interval FuelGrid returns: below it a

@@ -40,6 +40,35 @@ func OptimalInterval(tau, delta float64) float64 {
 	return tau * u
 }
 
+// MaxOverhead is the largest share of a worker's time that checkpoints may
+// take: Interval never checkpoints more often than that, whatever T* says.
+const MaxOverhead = 0.05
+
+// MinInterval is the shortest work interval between checkpoints costing
+// delta that keeps their share of the time, delta/(T + delta), at most
+// maxOverhead: T ≥ delta·(1 − maxOverhead)/maxOverhead (19·delta at 5%).
+// It returns 0 for delta ≤ 0 and for maxOverhead outside (0, 1).
+func MinInterval(delta, maxOverhead float64) float64 {
+	if !(delta > 0) || !(maxOverhead > 0 && maxOverhead < 1) {
+		return 0
+	}
+	return delta * (1 - maxOverhead) / maxOverhead
+}
+
+// Interval is the interval the coordinator gives tasks: T*
+// (OptimalInterval), but never shorter than MinInterval(delta,
+// MaxOverhead). T* is shorter only when sessions are short next to
+// checkpoints (τ < 180·δ at 5%); there it trades overhead for lost work by
+// a model whose inputs are estimates, and a bound on the overhead is what
+// holds whatever the estimates. NaN for tau ≤ 0.
+func Interval(tau, delta float64) float64 {
+	t := OptimalInterval(tau, delta)
+	if math.IsNaN(t) {
+		return t
+	}
+	return max(t, MinInterval(delta, MaxOverhead))
+}
+
 // LambertW0 is the principal branch of the Lambert W function: the w ≥ −1
 // with w·e^w = x, for x ≥ −1/e (NaN below). Halley's iteration, started from
 // the branch-point series near −1/e, from Winitzki's approximation on

@@ -25,6 +25,9 @@ type resultLine struct {
 	StdoutB64 []byte `json:"stdout_b64,omitempty"`
 	Stderr    string `json:"stderr,omitempty"`
 	StderrB64 []byte `json:"stderr_b64,omitempty"`
+	// As the API says them (docs/api.md).
+	Workers      []string         `json:"workers"`
+	Verification api.Verification `json:"verification"`
 }
 
 func (m *Main) resultsCmd(ctx context.Context, args []string) error {
@@ -49,7 +52,8 @@ func (m *Main) resultsCmd(ctx context.Context, args []string) error {
 	n := 0
 	err = client().Results(ctx, id, *after, *follow, func(r *api.TaskResult) error {
 		n++
-		l := resultLine{Task: r.TaskIndex, Seq: r.Seq, State: r.State, Status: r.Status, ExitCode: r.ExitCode, Message: r.Message, Fuel: r.Fuel}
+		l := resultLine{Task: r.TaskIndex, Seq: r.Seq, State: r.State, Status: r.Status, ExitCode: r.ExitCode, Message: r.Message, Fuel: r.Fuel,
+			Workers: r.Workers, Verification: r.Verification}
 		if *out != "" {
 			base := filepath.Join(*out, fmt.Sprintf("task-%d", r.TaskIndex))
 			if err := os.WriteFile(base+".stdout", r.Stdout, 0o644); err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -16,14 +17,21 @@ func (m *Main) statusCmd(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("status", "[flags] [JOB]")
 	client := clientFlags(fs)
 	watch := fs.Bool("watch", false, "redraw a live progress bar until the job ends")
+	asJSON := fs.Bool("json", false, "print the job (or, without JOB, the job list) as the API's JSON object")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *asJSON && *watch {
+		return usageError("--json and --watch do not go together: --json prints the job once")
 	}
 	c := client()
 	if fs.NArg() == 0 {
 		jobs, err := c.Jobs(ctx)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			return printJSON(m.Stdout, &api.JobList{Jobs: jobs})
 		}
 		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "JOB\tNAME\tSTATE\tDONE\tDISPUTED\tTOTAL\tFUEL\tCREATED")
@@ -49,12 +57,26 @@ func (m *Main) statusCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *asJSON {
+		return printJSON(m.Stdout, j)
+	}
 	fmt.Fprintln(m.Stdout, progressLine(j, 0, 0, 40))
 	if ck := j.Checkpointing; ck != nil {
 		fmt.Fprintln(m.Stdout, checkpointLine(ck))
 		fmt.Fprintln(m.Stdout, policyLine(&ck.Policy))
 	}
 	return nil
+}
+
+// printJSON writes v indented, as the API's field names have it
+// (docs/api.md).
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // checkpointLine renders a job's continuations, e.g.
@@ -84,6 +106,9 @@ func policyLine(p *api.CheckpointPolicy) string {
 	}
 	how := fmt.Sprintf("T* %s from τ %s (%s), δ %s (%s), %s fuel/s (%s)", sec(p.OptimalSeconds), sec(p.TauSeconds), strings.Replace(src(p.TauSessions, "sessions"), "default", "prior", 1),
 		sec(p.DeltaSeconds), src(p.DeltaReports, "reports"), fuelStr(uint64(p.FuelPerSecond)), src(p.RateSamples, "segments"))
+	if p.MinSeconds > p.OptimalSeconds {
+		how = fmt.Sprintf("floor %s so checkpoints take at most 5%% of the time, over ", sec(p.MinSeconds)) + how
+	}
 	if p.Fixed {
 		how = "fixed by --checkpoint-every; " + how
 	}
@@ -169,7 +194,12 @@ func (p *progress) observe(j *api.Job) (rate float64, eta time.Duration) {
 }
 
 // progressLine renders e.g.
-// job 3 running [#######>......] 120/300 done · 4 running · 176 queued · 12.5 tasks/s · ETA 14s
+// job 3 running [#######.......] 120/300 done · 4 running · 176 queued · 12.5 tasks/s · ETA 14s
+//
+// Counts are of tasks; a task is done when its result is accepted (with
+// several replicas, when they agree). With one replica per task, running
+// and queued count tasks too; with more they count replicas, and say so:
+// job 3 running [#######.......] 120/300 done · 180 pending (replicas: 8 running · 352 queued)
 func progressLine(j *api.Job, rate float64, eta time.Duration, width int) string {
 	total := max(j.Tasks.Total, 1)
 	fin := j.Tasks.Done + j.Tasks.Disputed + j.Tasks.Cancelled
@@ -183,7 +213,11 @@ func progressLine(j *api.Job, rate float64, eta time.Duration, width int) string
 		s += fmt.Sprintf(" · %d cancelled", j.Tasks.Cancelled)
 	}
 	if j.State == "running" {
-		s += fmt.Sprintf(" · %d running · %d queued", j.Tasks.Running, j.Tasks.Queued)
+		if j.Replicas > 1 {
+			s += fmt.Sprintf(" · %d pending (replicas: %d running · %d queued)", j.Tasks.Pending, j.Tasks.Running, j.Tasks.Queued)
+		} else {
+			s += fmt.Sprintf(" · %d running · %d queued", j.Tasks.Running, j.Tasks.Queued)
+		}
 		if rate > 0 {
 			s += fmt.Sprintf(" · %.1f tasks/s · ETA %s", rate, eta.Round(time.Second))
 		}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
 	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/snapshot"
@@ -121,12 +122,16 @@ func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) error {
 		c.cfg.Logger.Warn("replicas disagree at a checkpoint", "task", added.TaskID, "seq", m.Seq, "lease", m.LeaseID, "worker", cn.session.Worker)
 	}
 	if m.Fuel > ls.fuelAt {
-		c.policy.addRate(m.Fuel-ls.fuelAt, now.Sub(ls.at))
+		// From the lease grant the stretch includes the module's fetch and
+		// compile, and a checkpoint says nothing of run time: no sample.
+		if d, ok := checkpoint.RunTime(now.Sub(ls.at), 0, ls.fromGrant); ok {
+			c.policy.addRate(m.Fuel-ls.fuelAt, d)
+		}
 	}
 	c.policy.addCost(m.CostMS)
 	ls.base, ls.digest, ls.seq = snap, dig, m.Seq
 	ls.output += uint64(len(m.Stdout)) + uint64(len(m.Stderr))
-	ls.at, ls.fuelAt = now, m.Fuel
+	ls.at, ls.fuelAt, ls.fromGrant = now, m.Fuel, false
 	cn.mu.Lock()
 	ls.progress = max(ls.progress, m.Fuel)
 	cn.mu.Unlock()

@@ -3,10 +3,12 @@ package coordinator_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,7 +62,12 @@ func localRun(t testing.TB, e *env, moduleHash, stdin string, grid uint64) (sand
 	}
 	bin, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	mod, err := engine.Compile(context.Background(), bin)
+	// The coordinator's own prepared bytes, checked against their content
+	// hash as a worker checks them: trusted, so compiled as they are.
+	if h := sha256.Sum256(bin); hex.EncodeToString(h[:]) != moduleHash {
+		t.Fatalf("module %s: the coordinator served bytes hashing to %x", moduleHash, h)
+	}
+	mod, err := engine.CompileInstrumented(context.Background(), bin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +160,18 @@ func TestCheckpointsAndResume(t *testing.T) {
 	}
 	if resumed == 0 {
 		t.Fatalf("no segment resumed from a checkpoint: %+v", segs)
+	}
+	// A result resumed from w1's checkpoint was computed by w1, then w2.
+	both := 0
+	for _, r := range got {
+		if slices.Equal(r.Workers, []string{"w1", "w2"}) {
+			both++
+		} else if !slices.Equal(r.Workers, []string{"w1"}) && !slices.Equal(r.Workers, []string{"w2"}) {
+			t.Errorf("task %d: workers %q", r.TaskIndex, r.Workers)
+		}
+	}
+	if both == 0 {
+		t.Errorf("no result names both workers, though %d segments resumed from w1's checkpoints", resumed)
 	}
 	t.Logf("%d checkpoints, %d resumes, segments %+v", j.Checkpointing.Checkpoints, j.Checkpointing.Resumes, segs)
 }

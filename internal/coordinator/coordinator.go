@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/store"
@@ -255,7 +256,7 @@ func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
 		}
 		msg.Leases = append(msg.Leases, pl)
 		w.conn.hold(&leaseState{id: l.LeaseID, maxOutput: l.Limits.MaxOutput, memory: l.Limits.MemoryBytes, module: l.ModuleHash,
-			grid: l.CheckpointEvery, resume: l.Resume, at: now, fuelAt: startFuel(l)})
+			grid: l.CheckpointEvery, resume: l.Resume, at: now, fuelAt: startFuel(l), fromGrant: true})
 	}
 	w.conn.send(msg)
 	return len(ls), nil
@@ -350,7 +351,15 @@ func (c *Coordinator) commit(ctx context.Context) {
 			}
 			p.conn.send(&protocol.Ack{Header: protocol.Header{ReplyTo: p.msg.ID}})
 			if ls := p.lease; ls != nil && p.msg.Fuel > ls.fuelAt {
-				c.policy.addRate(p.msg.Fuel-ls.fuelAt, params.Now.Sub(ls.at))
+				// wall_ms is the whole segment's run: it times the stretch
+				// only when no checkpoint was taken in it.
+				var reported time.Duration
+				if ls.fromGrant {
+					reported = time.Duration(p.msg.WallMS) * time.Millisecond
+				}
+				if d, ok := checkpoint.RunTime(params.Now.Sub(ls.at), reported, ls.fromGrant); ok {
+					c.policy.addRate(p.msg.Fuel-ls.fuelAt, d)
+				}
 			}
 			if o.TaskFinished != "" {
 				finished = true

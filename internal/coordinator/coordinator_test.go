@@ -447,24 +447,3 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("short lease accepted: %v", err)
 	}
 }
-
-func TestOpenAPI(t *testing.T) {
-	e := newEnv(t, nil)
-	resp, err := http.Get(e.srv.URL + "/v1/openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var doc struct {
-		OpenAPI string                     `json:"openapi"`
-		Paths   map[string]json.RawMessage `json:"paths"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.OpenAPI == "" {
-		t.Fatalf("openapi.json: %v", err)
-	}
-	for _, p := range []string{"/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/results", "/v1/jobs/{id}/cancel", "/v1/workers", "/v1/workers/ws", "/v1/modules/{hash}", "/v1/jobs/{id}/segments", "/v1/workers/snapshots/{hash}"} {
-		if _, ok := doc.Paths[p]; !ok {
-			t.Errorf("openapi.json does not describe %s", p)
-		}
-	}
-}

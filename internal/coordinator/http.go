@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,29 +22,78 @@ import (
 //go:embed openapi.json
 var openapiJSON []byte
 
-// Handler returns the coordinator's HTTP API (docs/api.md).
+// route is one endpoint: Handler serves exactly these, and openapi.json
+// must describe exactly these (TestOpenAPIRoutes).
+type route struct {
+	method, path string // a ServeMux pattern: "GET /v1/jobs/{id}"
+	h            http.HandlerFunc
+}
+
+func (c *Coordinator) routes() []route {
+	rs := []route{
+		{"GET", "/{$}", serveIndex},
+		{"POST", "/v1/jobs", c.auth(c.submit)},
+		{"GET", "/v1/jobs", c.auth(c.listJobs)},
+		{"GET", "/v1/jobs/{id}", c.auth(c.getJob)},
+		{"GET", "/v1/jobs/{id}/results", c.auth(c.results)},
+		{"POST", "/v1/jobs/{id}/cancel", c.auth(c.cancelJob)},
+		{"GET", "/v1/jobs/{id}/segments", c.auth(c.segments)},
+		{"GET", "/v1/workers", c.auth(c.workers)},
+		{"GET", "/v1/workers/ws", c.serveWorker},
+		{"GET", "/v1/workers/snapshots/{hash}", c.snapshotDownload},
+		{"GET", "/v1/modules/{hash}", c.module},
+		{"GET", "/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(openapiJSON)
+		}},
+		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }},
+	}
+	return append(rs, c.webRoutes()...)
+}
+
+// Handler returns the coordinator's HTTP API (docs/api.md) and its pages.
+// A path it does not serve answers 404, a method a path does not take 405
+// with an Allow header; both in the API's JSON error shape.
 func (c *Coordinator) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/jobs", c.auth(c.submit))
-	mux.HandleFunc("GET /v1/jobs", c.auth(c.listJobs))
-	mux.HandleFunc("GET /v1/jobs/{id}", c.auth(c.getJob))
-	mux.HandleFunc("GET /v1/jobs/{id}/results", c.auth(c.results))
-	mux.HandleFunc("POST /v1/jobs/{id}/cancel", c.auth(c.cancelJob))
-	mux.HandleFunc("GET /v1/workers", c.auth(c.workers))
-	mux.HandleFunc("GET /v1/workers/ws", c.serveWorker)
-	mux.HandleFunc("GET /v1/modules/{hash}", c.module)
-	mux.HandleFunc("GET /v1/workers/snapshots/{hash}", c.snapshotDownload)
-	mux.HandleFunc("GET /v1/jobs/{id}/segments", c.auth(c.segments))
-	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(openapiJSON)
+	for _, r := range c.routes() {
+		mux.HandleFunc(r.method+" "+r.path, r.h)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			// No route: the mux answers 404, or 405 with Allow set; say it
+			// in JSON.
+			mux.ServeHTTP(&noRouteWriter{ResponseWriter: w, r: r}, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	c.webRoutes(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
-	})
-	return mux
+}
+
+// noRouteWriter turns the mux's plain-text 404 and 405 into API errors.
+type noRouteWriter struct {
+	http.ResponseWriter
+	r     *http.Request
+	wrote bool
+}
+
+func (w *noRouteWriter) WriteHeader(status int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	w.Header().Del("X-Content-Type-Options")
+	if status == http.StatusMethodNotAllowed {
+		writeError(w.ResponseWriter, status, api.CodeMethodNotAllowed, fmt.Sprintf("%s does not take %s (allowed: %s)", w.r.URL.Path, w.r.Method, w.Header().Get("Allow")))
+		return
+	}
+	writeError(w.ResponseWriter, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no such endpoint: %s %s (see / and /v1/openapi.json)", w.r.Method, w.r.URL.Path))
+}
+
+// Write drops the mux's text body: WriteHeader wrote the JSON one.
+func (w *noRouteWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusNotFound)
+	return len(b), nil
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -234,7 +285,7 @@ func (c *Coordinator) apiJob(ctx context.Context, j *store.Job, counts *store.Jo
 	out := apiJob(j, counts)
 	pol := c.policy.current(ctx)
 	ck := &api.Checkpointing{Suspendable: j.Suspendable, Policy: api.CheckpointPolicy{
-		IntervalFuel: pol.Grid, IntervalSeconds: pol.GridSeconds(), OptimalSeconds: pol.Interval.Seconds(),
+		IntervalFuel: pol.Grid, IntervalSeconds: pol.GridSeconds(), OptimalSeconds: pol.Optimal.Seconds(), MinSeconds: pol.Floor.Seconds(),
 		TauSeconds: pol.Tau.Seconds(), TauSessions: pol.Sessions, DeltaSeconds: pol.Delta.Seconds(), DeltaReports: pol.Costs,
 		FuelPerSecond: pol.FuelRate, RateSamples: pol.Rates, Fixed: pol.Fixed}}
 	if !j.Suspendable {
@@ -391,10 +442,12 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 	follow := r.URL.Query().Get("follow") == "true"
 	ctx := r.Context()
-	if _, err := c.store.JobGet(ctx, &store.JobGetParams{ID: id, Owner: owner}); err != nil {
+	job, err := c.store.JobGet(ctx, &store.JobGetParams{ID: id, Owner: owner})
+	if err != nil {
 		c.storeError(w, err)
 		return
 	}
+	prov := &provenance{c: c, job: id, replicas: job.Replicas}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
@@ -406,6 +459,9 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 		if err != nil {
 			return // the client sees a truncated stream and resumes with ?after
 		}
+		if err := prov.cover(ctx, ts); err != nil {
+			return
+		}
 		for _, t := range ts {
 			out, err1 := c.store.BlobGet(ctx, t.Result.StdoutHash)
 			errb, err2 := c.store.BlobGet(ctx, t.Result.StderrHash)
@@ -414,7 +470,7 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 			}
 			if enc.Encode(&api.TaskResult{Seq: t.ResultSeq, TaskIndex: t.Index, State: string(t.State), Status: t.Result.Status,
 				ExitCode: t.Result.ExitCode, Message: t.Result.Message, Fuel: t.Result.Fuel, Stdout: out, Stderr: errb,
-				StdoutSHA: t.Result.StdoutHash}) != nil {
+				StdoutSHA: t.Result.StdoutHash, Workers: prov.workers(t.Index), Verification: verification(job.Replicas, t.State)}) != nil {
 				return
 			}
 			after = t.ResultSeq
@@ -445,4 +501,67 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 			return
 		}
 	}
+}
+
+// verification says how a finished task's result was checked: the store
+// finishes a task done when all its replicas agree, disputed otherwise.
+func verification(replicas int, state store.TaskState) api.Verification {
+	if replicas <= 1 {
+		return api.Verification{Method: "none", Replicas: 1, Outcome: "unchecked"}
+	}
+	v := api.Verification{Method: "replicas", Replicas: replicas, Outcome: "disputed"}
+	if state == store.TaskDone {
+		n := replicas
+		v.Agreeing, v.Outcome = &n, "agreed"
+	}
+	return v
+}
+
+// provenance finds the workers behind a job's results from its segments:
+// the done segment of each replica and the earlier ones whose checkpoints
+// it resumed from. It reloads them only when a result it is asked about
+// lacks the done segment of one of its replicas (it finished after the
+// last load): a finished task's replicas are all done.
+type provenance struct {
+	c        *Coordinator
+	job      int64
+	replicas int
+	byTask   map[int][]string
+	done     map[int]int // done segments by task
+}
+
+func (p *provenance) cover(ctx context.Context, ts []*store.Task) error {
+	for _, t := range ts {
+		if p.byTask == nil || p.done[t.Index] < p.replicas {
+			return p.load(ctx)
+		}
+	}
+	return nil
+}
+
+func (p *provenance) load(ctx context.Context) error {
+	segs, err := p.c.store.SegmentList(ctx, &store.SegmentListParams{JobID: p.job, Limit: math.MaxInt32})
+	if err != nil {
+		return err
+	}
+	p.byTask, p.done = map[int][]string{}, map[int]int{}
+	for _, g := range segs {
+		if g.State == store.SegmentFinished {
+			p.done[g.TaskIndex]++
+		}
+		if g.State != store.SegmentFinished && g.FuelEnd <= g.FuelStart {
+			continue // it saved nothing the result was built on
+		}
+		if ws := p.byTask[g.TaskIndex]; !slices.Contains(ws, g.Worker) {
+			p.byTask[g.TaskIndex] = append(ws, g.Worker)
+		}
+	}
+	return nil
+}
+
+func (p *provenance) workers(task int) []string {
+	if ws := p.byTask[task]; ws != nil {
+		return ws
+	}
+	return []string{}
 }

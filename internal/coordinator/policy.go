@@ -20,10 +20,12 @@ type Policy struct {
 	TauPrior  bool
 	Delta     time.Duration // δ: mean checkpoint cost reported by workers
 	Costs     int           // reports in that mean (0: the configured default)
-	Interval  time.Duration // T* = τ·(1 + W₀(−e^(−1−δ/τ)))
-	FuelRate  float64       // fuel per second: median over recent segments
-	Rates     int           // samples in that median (0: the configured default)
-	Grid      uint64        // T*·rate rounded to the fuel grid; what new tasks get
+	Optimal   time.Duration // T* = τ·(1 + W₀(−e^(−1−δ/τ)))
+	Floor     time.Duration // the shortest interval that keeps checkpoints under checkpoint.MaxOverhead of the time
+	Interval  time.Duration // max(T*, Floor): checkpoint.Interval
+	FuelRate  float64       // fuel per second: time-weighted median over recent segments and the prior
+	Rates     int           // samples in that median besides the prior (0: the configured default)
+	Grid      uint64        // Interval·rate rounded to the fuel grid; what new tasks get
 	Fixed     bool          // the grid is Config.CheckpointEvery, not T*
 	UpdatedAt time.Time
 }
@@ -33,9 +35,11 @@ func (p Policy) GridSeconds() float64 { return float64(p.Grid) / p.FuelRate }
 
 // policy keeps the measurements the interval is derived from. Workers'
 // checkpoint costs are their own reports (a worker could lie about them;
-// the effect is bounded: δ moves T* as √δ). Fuel rates are measured by the
-// coordinator: fuel between two accepted checkpoints (or lease and
-// checkpoint, or checkpoint and result) over the time between them.
+// the effect is bounded: δ moves T* as √δ). Fuel rates are fuel over guest
+// run time (checkpoint.RunTime): between two accepted checkpoints, or a
+// checkpoint and the result, by the coordinator's clock; from the lease
+// grant, which also covers the module's fetch and compile, only by the
+// worker's report bounded by that clock.
 type policy struct {
 	cfg *Config
 	st  store.Store
@@ -47,6 +51,11 @@ type policy struct {
 	ri    int
 	cur   Policy
 }
+
+// ratePriorSeconds is the weight of Config.FuelRate in the rate estimate:
+// one second of guest time at that rate, so that until a second of guest
+// time has been measured, a few tiny tasks cannot move the grid far.
+const ratePriorSeconds = 1.0
 
 const (
 	policySamples = 256
@@ -122,9 +131,11 @@ func (p *policy) compute(ctx context.Context, now time.Time, prevGrid uint64) Po
 		sum += c
 	}
 	pol.Costs = len(p.costs)
-	rate := checkpoint.FuelRate(p.rates)
+	samples := append(make([]checkpoint.RateSample, 0, len(p.rates)+1), p.rates...)
 	pol.Rates = len(p.rates)
 	p.mu.Unlock()
+	samples = append(samples, checkpoint.RateSample{Fuel: uint64(p.cfg.FuelRate * ratePriorSeconds), Seconds: ratePriorSeconds})
+	rate := checkpoint.FuelRate(samples)
 	pol.Delta = p.cfg.CheckpointCost
 	if pol.Costs > 0 {
 		pol.Delta = time.Duration(sum / float64(pol.Costs) * float64(time.Millisecond))
@@ -134,14 +145,17 @@ func (p *policy) compute(ctx context.Context, now time.Time, prevGrid uint64) Po
 		pol.FuelRate = rate
 	}
 	tstar := checkpoint.OptimalInterval(pol.Tau.Seconds(), pol.Delta.Seconds())
-	if math.IsNaN(tstar) {
-		tstar = 0
+	interval := checkpoint.Interval(pol.Tau.Seconds(), pol.Delta.Seconds())
+	if math.IsNaN(tstar) || math.IsNaN(interval) {
+		tstar, interval = 0, 0
 	}
-	pol.Interval = time.Duration(tstar * float64(time.Second))
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	pol.Optimal, pol.Interval = sec(tstar), sec(interval)
+	pol.Floor = sec(checkpoint.MinInterval(pol.Delta.Seconds(), checkpoint.MaxOverhead))
 	if p.cfg.CheckpointEvery > 0 {
 		pol.Grid, pol.Fixed = p.cfg.CheckpointEvery, true
 	} else {
-		pol.Grid = checkpoint.StableFuelGrid(prevGrid, tstar, pol.FuelRate)
+		pol.Grid = checkpoint.StableFuelGrid(prevGrid, interval, pol.FuelRate)
 	}
 	return pol
 }

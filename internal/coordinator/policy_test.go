@@ -77,6 +77,20 @@ func TestPolicy(t *testing.T) {
 	if got := pol.Interval.Seconds(); math.Abs(got-tstar) > 1e-3 || pol.Grid != checkpoint.FuelGrid(tstar, 2e8) {
 		t.Fatalf("T* %v grid %d, want %v, %d", got, pol.Grid, tstar, checkpoint.FuelGrid(tstar, 2e8))
 	}
+	if pol.Optimal != pol.Interval || math.Abs(pol.Floor.Seconds()-0.19) > 1e-6 {
+		t.Fatalf("cheap checkpoints: T* %v, interval %v, floor %v", pol.Optimal, pol.Interval, pol.Floor)
+	}
+	// Checkpoints of 2 s against sessions of ~22 s: T* would spend a sixth
+	// of the time checkpointing; the floor holds it to 5%.
+	for i := 0; i < policySamples; i++ {
+		p.addCost(2000)
+	}
+	now = now.Add(2 * time.Second)
+	pol = p.current(ctx)
+	if tstar := checkpoint.OptimalInterval(pol.Tau.Seconds(), 2); math.Abs(pol.Floor.Seconds()-38) > 1e-6 || pol.Interval != pol.Floor || tstar >= 38 ||
+		math.Abs(pol.Optimal.Seconds()-tstar) > 1e-3 || pol.Grid != checkpoint.FuelGrid(38, 2e8) {
+		t.Fatalf("costly checkpoints: T* %v (%v), interval %v, floor %v, grid %d", pol.Optimal, tstar, pol.Interval, pol.Floor, pol.Grid)
+	}
 	// A fixed grid wins, and is said to be fixed.
 	cfg.CheckpointEvery = 1 << 22
 	now = now.Add(2 * time.Second)

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -23,41 +24,43 @@ import (
 //	GET /js/...                   the JavaScript host and the browser worker (package js)
 //	GET /v1/contribute/summary    public: what would run, for whom
 //	GET /v1/contribute/credit     public: a worker's accepted work (?worker=NAME)
-func (c *Coordinator) webRoutes(mux *http.ServeMux) {
+func (c *Coordinator) webRoutes() []route {
 	jsFS := js.Files
-	mux.HandleFunc("GET /contribute", func(w http.ResponseWriter, r *http.Request) {
-		isolate(w)
-		// The page runs only our own scripts; wasm needs 'wasm-unsafe-eval'.
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
-		serveFile(w, r, jsFS, "browser/contribute.html")
-	})
-	mux.HandleFunc("GET /embed.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
-		w.Header().Set("Cache-Control", "no-cache")
-		serveFile(w, r, jsFS, "browser/embed.js")
-	})
-	mux.HandleFunc("GET /js/{file...}", func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("file")
-		if !servedJS(name) {
-			writeError(w, http.StatusNotFound, api.CodeNotFound, "no such file")
-			return
-		}
-		isolate(w)
-		w.Header().Set("Cache-Control", "no-cache")
-		serveFile(w, r, jsFS, name)
-	})
 	pub := &publicJobs{c: c}
-	mux.HandleFunc("GET /v1/contribute/summary", func(w http.ResponseWriter, r *http.Request) {
-		s, err := pub.summary(r)
-		if err != nil {
-			c.storeError(w, err)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, s)
-	})
-	mux.HandleFunc("GET /v1/contribute/credit", c.credit)
+	return []route{
+		{"GET", "/contribute", func(w http.ResponseWriter, r *http.Request) {
+			isolate(w)
+			// The page runs only our own scripts; wasm needs 'wasm-unsafe-eval'.
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
+			serveFile(w, r, jsFS, "browser/contribute.html")
+		}},
+		{"GET", "/embed.js", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+			w.Header().Set("Cache-Control", "no-cache")
+			serveFile(w, r, jsFS, "browser/embed.js")
+		}},
+		{"GET", "/js/{file...}", func(w http.ResponseWriter, r *http.Request) {
+			name := r.PathValue("file")
+			if !servedJS(name) {
+				writeError(w, http.StatusNotFound, api.CodeNotFound, "no such file")
+				return
+			}
+			isolate(w)
+			w.Header().Set("Cache-Control", "no-cache")
+			serveFile(w, r, jsFS, name)
+		}},
+		{"GET", "/v1/contribute/summary", func(w http.ResponseWriter, r *http.Request) {
+			s, err := pub.summary(r)
+			if err != nil {
+				c.storeError(w, err)
+				return
+			}
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusOK, s)
+		}},
+		{"GET", "/v1/contribute/credit", c.credit},
+	}
 }
 
 // isolate sets the headers that make a page cross-origin isolated (so its
@@ -117,12 +120,17 @@ type PublicCoordinator struct {
 	Description string `json:"description"`
 }
 
-// PublicJobGroup is the running jobs of one owner with one module.
+// PublicJobGroup is the running jobs of one owner with one module and one
+// way of checking results.
 type PublicJobGroup struct {
 	Owner        string `json:"owner"`
 	ModuleHash   string `json:"module_hash"`
 	Jobs         int    `json:"jobs"`
 	TasksPending int    `json:"tasks_pending"`
+	// Verification says how the results are checked, as the jobs' replica
+	// count makes it true; empty when each task runs once (they are not
+	// checked, and the page then says nothing of checking).
+	Verification string `json:"verification,omitempty"`
 }
 
 // publicJobs finds the running jobs of every owner. The store lists jobs by
@@ -178,7 +186,7 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 			p.running[id] = j
 		}
 	}
-	groups := map[[2]string]*PublicJobGroup{}
+	groups := map[[3]string]*PublicJobGroup{}
 	for id, j := range p.running {
 		counts, err := p.c.store.JobCounts(ctx, id)
 		if err != nil {
@@ -187,10 +195,11 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 			}
 			return nil, err
 		}
-		k := [2]string{j.Owner, j.ModuleHash}
+		v := verificationText(j.Replicas)
+		k := [3]string{j.Owner, j.ModuleHash, v}
 		g := groups[k]
 		if g == nil {
-			g = &PublicJobGroup{Owner: j.Owner, ModuleHash: j.ModuleHash}
+			g = &PublicJobGroup{Owner: j.Owner, ModuleHash: j.ModuleHash, Verification: v}
 			groups[k] = g
 		}
 		g.Jobs++
@@ -198,7 +207,7 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 	}
 	s := &PublicSummary{Coordinator: PublicCoordinator{
 		Name:        "crowdrun coordinator at " + r.Host,
-		Description: "Runs WebAssembly jobs submitted by this coordinator's users on volunteers' machines, in a sandbox with metered fuel; results are checked by replication.",
+		Description: "Runs WebAssembly jobs submitted by this coordinator's users on volunteers' machines, in a sandbox with metered fuel.",
 	}, Jobs: []PublicJobGroup{}}
 	for _, g := range groups {
 		s.Jobs = append(s.Jobs, *g)
@@ -207,7 +216,10 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 		if s.Jobs[a].Owner != s.Jobs[b].Owner {
 			return s.Jobs[a].Owner < s.Jobs[b].Owner
 		}
-		return s.Jobs[a].ModuleHash < s.Jobs[b].ModuleHash
+		if s.Jobs[a].ModuleHash != s.Jobs[b].ModuleHash {
+			return s.Jobs[a].ModuleHash < s.Jobs[b].ModuleHash
+		}
+		return s.Jobs[a].Verification < s.Jobs[b].Verification
 	})
 	c := p.c
 	c.mu.Lock()
@@ -215,6 +227,15 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 	c.mu.Unlock()
 	p.last, p.at = s, time.Now()
 	return s, nil
+}
+
+// verificationText is what a visitor is told of how results are checked:
+// only what the replica count makes true.
+func verificationText(replicas int) string {
+	if replicas > 1 {
+		return fmt.Sprintf("each result is computed by %d volunteers and compared", replicas)
+	}
+	return ""
 }
 
 // Credit is a worker's record: the segments it completed and their fuel.
@@ -249,3 +270,28 @@ func (c *Coordinator) credit(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, &out)
 }
+
+// serveIndex is GET /: what a person who opens the coordinator's address
+// can look at.
+func serveIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'")
+	w.Write(indexHTML)
+}
+
+var indexHTML = []byte(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>crowdrun coordinator</title></head>
+<body>
+<h1>crowdrun coordinator</h1>
+<p>This server runs WebAssembly jobs on volunteers' machines.</p>
+<ul>
+<li><a href="/contribute">/contribute</a>: let this browser run tasks, and see what would run and for whom</li>
+<li><a href="/v1/openapi.json">/v1/openapi.json</a>: the HTTP API (OpenAPI 3.1); jobs are submitted with an API token</li>
+<li><a href="/v1/contribute/summary">/v1/contribute/summary</a>: the running jobs, as JSON</li>
+<li><a href="/healthz">/healthz</a>: health check</li>
+</ul>
+</body>
+</html>
+`)

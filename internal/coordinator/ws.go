@@ -58,6 +58,9 @@ type leaseState struct {
 	output uint64    // output bytes accepted with checkpoints in this segment
 	at     time.Time // lease grant or last accepted checkpoint
 	fuelAt uint64    // fuel then
+	// fromGrant: at is the lease grant, so the time since also covers the
+	// worker fetching and compiling the module (checkpoint.RunTime).
+	fromGrant bool
 }
 
 // A worker whose unsent messages exceed these limits does not read them and

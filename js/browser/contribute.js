@@ -149,7 +149,16 @@ async function refreshSummary() {
       tr.insertCell().textContent = String(g.tasks_pending);
       const code = document.createElement('code');
       code.textContent = g.module_hash;
-      tr.insertCell().append(code);
+      const cell = tr.insertCell();
+      cell.append(code);
+      // g.verification comes from the jobs' settings, and is absent when
+      // each task runs once: the page adds no claim of its own.
+      if (g.verification) {
+        const v = document.createElement('div');
+        v.className = 'small';
+        v.textContent = g.verification;
+        cell.append(v);
+      }
     }
   } catch (e) {
     console.warn('crowdrun: summary', e);

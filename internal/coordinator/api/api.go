@@ -90,11 +90,12 @@ type CheckpointPolicy struct {
 	IntervalFuel    uint64  `json:"interval_fuel"`    // the fuel grid
 	IntervalSeconds float64 `json:"interval_seconds"` // the grid at the current fuel rate
 	OptimalSeconds  float64 `json:"optimal_seconds"`  // T* = τ·(1 + W₀(−e^(−1−δ/τ)))
+	MinSeconds      float64 `json:"min_seconds"`      // the floor: checkpoints take at most 5% of the time (19·δ)
 	TauSeconds      float64 `json:"tau_seconds"`      // mean session length, censored estimate
 	TauSessions     int     `json:"tau_sessions"`     // completed sessions behind it (0: the prior)
 	DeltaSeconds    float64 `json:"delta_seconds"`    // mean checkpoint cost
 	DeltaReports    int     `json:"delta_reports"`    // reports behind it (0: the default)
-	FuelPerSecond   float64 `json:"fuel_per_second"`  // median of measured segments
+	FuelPerSecond   float64 `json:"fuel_per_second"`  // time-weighted median of measured guest run time
 	RateSamples     int     `json:"rate_samples"`     // (0: the default)
 	Fixed           bool    `json:"fixed"`            // the grid is fixed by configuration
 }
@@ -134,6 +135,29 @@ type TaskResult struct {
 	Stdout    []byte `json:"stdout"` // base64
 	Stderr    []byte `json:"stderr"` // base64
 	StdoutSHA string `json:"stdout_sha256"`
+	// Workers are the names of the workers whose runs make up the result:
+	// every replica's, every segment that saved work (a replica resumed from
+	// a checkpoint was computed by more than one), in the order their
+	// segments ended, each once. A name is what the worker called itself
+	// when it connected; workers do not authenticate.
+	Workers      []string     `json:"workers"`
+	Verification Verification `json:"verification"`
+}
+
+// Verification is how a result was checked, from the job's settings and
+// the replicas' outcome.
+type Verification struct {
+	// Method is "none" (one replica: the result is one worker's word, not
+	// checked) or "replicas" (Replicas workers ran the task independently
+	// and their results were compared).
+	Method   string `json:"method"`
+	Replicas int    `json:"replicas"`
+	// Agreeing is how many replicas' results agree with the one reported,
+	// when known: all of them for an agreed result. Absent for a disputed
+	// one (the result shown is the first replica's) and with method none.
+	Agreeing *int `json:"agreeing,omitempty"`
+	// Outcome is "unchecked" (method none), "agreed" or "disputed".
+	Outcome string `json:"outcome"`
 }
 
 // Worker is one worker name's record (GET /v1/workers).
@@ -164,12 +188,15 @@ func (e *Error) Error() string {
 
 // Error codes.
 const (
-	CodeBadRequest      = "bad_request"
-	CodeTooLarge        = "too_large"
-	CodeUnauthorized    = "unauthorized"
-	CodeNotFound        = "not_found"
-	CodeConflict        = "conflict"
-	CodeInvalidModule   = "invalid_module"
-	CodeForbiddenImport = "forbidden_import"
-	CodeInternal        = "internal"
+	CodeBadRequest   = "bad_request"
+	CodeTooLarge     = "too_large"
+	CodeUnauthorized = "unauthorized"
+	CodeNotFound     = "not_found"
+	// CodeMethodNotAllowed: the path exists, not with this method (405,
+	// with an Allow header).
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeConflict         = "conflict"
+	CodeInvalidModule    = "invalid_module"
+	CodeForbiddenImport  = "forbidden_import"
+	CodeInternal         = "internal"
 )
