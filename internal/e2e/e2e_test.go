@@ -51,6 +51,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// command is a crowdrun process that dies with the test binary, even when
+// a hung test is killed by -timeout (it would otherwise outlive it).
+func command(args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
 // proc is a crowdrun process the test owns.
 type proc struct {
 	t      *testing.T
@@ -74,7 +82,7 @@ func (p *proc) log() string {
 
 func start(t *testing.T, args ...string) (*proc, io.Reader) {
 	t.Helper()
-	p := &proc{t: t, cmd: exec.Command(bin, args...), exited: make(chan struct{})}
+	p := &proc{t: t, cmd: command(args...), exited: make(chan struct{})}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +150,7 @@ func startWorker(t *testing.T, url, name string) *proc {
 // crowdrun runs a CLI command to completion.
 func crowdrun(t *testing.T, env []string, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := command(args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var o, e bytes.Buffer
