@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { run, compile, ModuleError, reportJSON, exitCodeFor, Status, DEFAULT_MEMORY, DEFAULT_MAX_OUTPUT, MAX_MEMORY } from '../runtime.js';
-import { prepare, PrepareRefusal } from '../prepare.js';
+import { PrepareRefusal } from '../prepare.js';
+import { prepareModule } from './preparer.mjs';
 import { decode, sha256, hex, SnapshotError, MAX_PAGES } from '../snapshot.js';
 import { createCheckpointDir, CheckpointWriter, CheckpointUsageError, readCheckpointDir, canonicalMetadata, RUN_CONFIG_VERSION } from './checkpoint-dir.mjs';
 
@@ -149,14 +150,6 @@ async function readStdin() {
   return new Uint8Array(Buffer.concat(chunks));
 }
 
-let preparer = null;
-
-/** prepare.wasm, compiled once per process. */
-function preparerModule() {
-  if (!preparer) preparer = WebAssembly.compile(fs.readFileSync(new URL('../prepare.wasm', import.meta.url)));
-  return preparer;
-}
-
 /**
  * The submitted module instrumented with opts, as the Go host's
  * Engine.CompileWith (CompileSuspendable if opts.suspendable) makes it, and
@@ -165,7 +158,7 @@ function preparerModule() {
 async function prepareAndCompile(bytes, opts) {
   let prepared;
   try {
-    prepared = await prepare(await preparerModule(), bytes, opts);
+    prepared = await prepareModule(bytes, opts);
     return { prepared, guest: await compile(prepared) };
   } catch (e) {
     if (!(e instanceof PrepareRefusal) && !(e instanceof ModuleError)) throw e;
