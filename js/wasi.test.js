@@ -197,6 +197,11 @@ test('seek, tell, pread, advise, fdstat, filestat', () => {
   assert.equal(t.f.fd_tell(fd, 8), 0);
   assert.equal(t.dv().getBigUint64(8, true), 4n);
   assert.equal(t.f.fd_tell(2, 8), Errno.SPIPE);
+  // a directory has no offset: fd_tell fails as fd_seek does (wasmtime, the WASI test suite)
+  t.dv().setBigUint64(8, 77n, true);
+  assert.equal(t.f.fd_tell(dfd, 8), Errno.ISDIR);
+  assert.equal(t.dv().getBigUint64(8, true), 77n);
+  for (const x of [fd, dfd, 0, 1, 2, 3, 99]) assert.equal(t.f.fd_tell(x, 8), t.f.fd_seek(x, 0n, 1, 8), `fd ${x}`);
   t.dv().setUint32(16, 400, true); t.dv().setUint32(20, 10, true);
   assert.equal(t.f.fd_pread(fd, 16, 1, 1n, 24), 0);
   assert.equal(t.dv().getUint32(24, true), 5);
