@@ -7,8 +7,10 @@ package js
 import "embed"
 
 // Files is the runtime: every *.js at the root (tests included, harmless),
-// the Node commands under node/, and the browser worker, contribute page
-// and embed snippet under browser/.
+// prepare.wasm (Go's internal/prepare, which prepare.js runs to instrument
+// a user's module: cmd/crowdrun-prepare-wasm), the Node commands under
+// node/, and the browser worker, contribute page and embed snippet under
+// browser/.
 //
-//go:embed *.js node browser
+//go:embed *.js prepare.wasm node browser
 var Files embed.FS

@@ -3,6 +3,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { GuestClient, WorkerLostError, RemoteError } from './protocol.js';
+import { prepareModule } from './node/preparer.mjs';
 
 const protocolURL = new URL('./protocol.js', import.meta.url).href;
 
@@ -37,7 +38,9 @@ function nodeEndpoint(extra = '') {
 //     (i32.store (i32.const 0) (i32.const 16)) (i32.store (i32.const 4) (i32.const 3))
 //     (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
 //     (drop (call $w (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))))
-const HELLO = Uint8Array.from('0061736d01000000010c0260047f7f7f7f017f60000002230116776173695f736e617073686f745f70726576696577310866645f77726974650000030201010503010001071302066d656d6f72790200065f737461727400010a280126004100411036020041044103360200410141004101410810001a410241004101410810001a0b0b09010041100b0368690a'.match(/../g), (x) => parseInt(x, 16));
+const HELLO_SUBMITTED = Uint8Array.from('0061736d01000000010c0260047f7f7f7f017f60000002230116776173695f736e617073686f745f70726576696577310866645f77726974650000030201010503010001071302066d656d6f72790200065f737461727400010a280126004100411036020041044103360200410141004101410810001a410241004101410810001a0b0b09010041100b0368690a'.match(/../g), (x) => parseInt(x, 16));
+// A worker is given modules its coordinator instrumented: HELLO is.
+const HELLO = await prepareModule(HELLO_SUBMITTED);
 
 test('runs guests in order, streaming their output', async () => {
   const c = new GuestClient(nodeEndpoint());
@@ -48,6 +51,9 @@ test('runs guests in order, streaming their output', async () => {
     assert.equal(out.length, 6);
     const bad = await c.run(new Uint8Array([1, 2, 3]));
     assert.equal(bad.status, 'invalid_module');
+    // A module that was not instrumented is never run as it is.
+    const raw = await c.run(HELLO_SUBMITTED);
+    assert.deepEqual([raw.status, raw.message], ['invalid_module', 'invalid module: not instrumented by crowdrun (no crowdrun custom section)']);
   } finally {
     c.close();
   }

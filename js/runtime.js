@@ -222,8 +222,12 @@ function checkImports(info, instrumented) {
  */
 
 /**
- * Validates a module and checks its imports against the host interface.
- * Rejects with a ModuleError if the module is refused.
+ * Validates a module that crowdrun instrumented on trusted ground (a
+ * coordinator's module, checked against its hash; the output of
+ * prepare.js) and checks its imports against the host interface and the
+ * fuel contract: the JS twin of Go's Engine.CompileInstrumented. A module
+ * from a user goes through prepare.js first. Rejects with a ModuleError if
+ * the module is refused.
  * @param {Uint8Array|ArrayBuffer} input
  * @returns {Promise<Guest>}
  */
@@ -251,17 +255,20 @@ export async function compile(input) {
       throw new ModuleError(Status.INVALID_MODULE, 'invalid module: shared or 64-bit memory is not supported');
     }
   }
-  // An instrumented module (as a coordinator ships) carries crowdrun's
-  // custom section; its metadata says how it was instrumented.
-  let metadata = null;
+  // The module must be instrumented already (as a coordinator ships it, as
+  // run.mjs makes it with prepare.js): it carries crowdrun's custom section,
+  // whose metadata says how it was instrumented. A module from a user never
+  // comes here as it is (Go's CompileInstrumented; docs/fuel.md).
   const custom = info.customs.find((c) => c.name === CUSTOM_SECTION);
-  if (custom) {
-    try { metadata = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(custom.data)); } catch { metadata = null; }
-    if (!metadata || typeof metadata !== 'object' || metadata.version !== 1) {
-      throw new ModuleError(Status.INVALID_MODULE, 'invalid module: unreadable crowdrun instrumentation metadata');
-    }
+  if (!custom) {
+    throw new ModuleError(Status.INVALID_MODULE, 'invalid module: not instrumented by crowdrun (no crowdrun custom section)');
   }
-  const instrumented = metadata !== null;
+  let metadata = null;
+  try { metadata = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(custom.data)); } catch { metadata = null; }
+  if (!metadata || typeof metadata !== 'object' || metadata.version !== 1) {
+    throw new ModuleError(Status.INVALID_MODULE, 'invalid module: unreadable crowdrun instrumentation metadata');
+  }
+  const instrumented = true;
   const refused = checkImports(info, instrumented);
   if (refused) throw refused;
   const funcs = info.exports.filter((e) => e.kind === 0 && e.name === '_start');

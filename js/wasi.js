@@ -733,6 +733,7 @@ export class Host {
       fd >>>= 0;
       const f = this.#file(fd);
       if (!f) return fd <= 2 ? Errno.SPIPE : Errno.BADF;
+      if (f.n.dir) return Errno.ISDIR; // as fd_seek: a directory has no offset to tell
       this.#put64(m, out >>> 0, f.offset);
       return Errno.SUCCESS;
     },

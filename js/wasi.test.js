@@ -5,6 +5,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Host, Errno, splitmix64, cleanPath, SIGNATURES, OutputLimitSignal, ExitSignal, InputError } from './wasi.js';
 import { run, compile, reportJSON, exitCodeFor, ModuleError, Status } from './runtime.js';
+import { PrepareRefusal } from './prepare.js';
+import { prepareModule } from './node/preparer.mjs';
 
 const enc = new TextEncoder();
 
@@ -195,6 +197,11 @@ test('seek, tell, pread, advise, fdstat, filestat', () => {
   assert.equal(t.f.fd_tell(fd, 8), 0);
   assert.equal(t.dv().getBigUint64(8, true), 4n);
   assert.equal(t.f.fd_tell(2, 8), Errno.SPIPE);
+  // a directory has no offset: fd_tell fails as fd_seek does (wasmtime, the WASI test suite)
+  t.dv().setBigUint64(8, 77n, true);
+  assert.equal(t.f.fd_tell(dfd, 8), Errno.ISDIR);
+  assert.equal(t.dv().getBigUint64(8, true), 77n);
+  for (const x of [fd, dfd, 0, 1, 2, 3, 99]) assert.equal(t.f.fd_tell(x, 8), t.f.fd_seek(x, 0n, 1, 8), `fd ${x}`);
   t.dv().setUint32(16, 400, true); t.dv().setUint32(20, 10, true);
   assert.equal(t.f.fd_pread(fd, 16, 1, 1n, 24), 0);
   assert.equal(t.dv().getUint32(24, true), 5);
@@ -383,14 +390,40 @@ test('modules refused before running', async () => {
   await assert.rejects(compile(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff])), (e) => e.status === 'invalid_module');
   // (import "env" "f" (func)) (func (export "_start"))
   const envImport = Uint8Array.from([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 2, 9, 1, 3, 101, 110, 118, 1, 102, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 1, 10, 4, 1, 2, 0, 11]);
-  const rep = await run(envImport);
-  assert.deepEqual([rep.status, rep.message], ['forbidden_import', 'forbidden import: function env.f (only wasi_snapshot_preview1 functions are offered)']);
-  assert.equal(exitCodeFor(rep), 127);
+  // Submitted (run.mjs): prepare.wasm refuses it as the Go host does.
+  await assert.rejects(prepareModule(envImport), (e) => e instanceof PrepareRefusal && e.status === 'forbidden_import' &&
+    e.message === 'forbidden import: function env.f (only wasi_snapshot_preview1 functions are offered)');
+  assert.equal(exitCodeFor({ status: 'forbidden_import' }), 127);
   // the same importing wasi_snapshot_preview1.fd_write with the wrong type
   const wrong = Uint8Array.from([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 2, 35, 1, 22, ...enc.encode('wasi_snapshot_preview1'), 8, ...enc.encode('fd_write'), 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 1, 10, 4, 1, 2, 0, 11]);
-  const r2 = await run(wrong);
-  assert.equal(r2.message, 'forbidden import: function wasi_snapshot_preview1.fd_write has the wrong signature () -> (), want (i32, i32, i32, i32) -> (i32)');
-  assert.match(reportJSON(r2), /\(\) -\\u003e \(\), want/);
+  await assert.rejects(prepareModule(wrong), { status: 'forbidden_import', message: 'forbidden import: function wasi_snapshot_preview1.fd_write has the wrong signature () -> (), want (i32, i32, i32, i32) -> (i32)' });
+  assert.match(reportJSON({ status: 'forbidden_import', exit_code: 0, message: 'a () -> ()', wall_ms: 0, peak_memory_bytes: 0, fuel: 0n }), /\(\) -\\u003e \(\)/);
+  // A module that says it meters itself is refused too: nothing proves it does.
+  await assert.rejects(prepareModule(FUEL_MODULE), { status: 'invalid_module', message: 'invalid module: the module already carries crowdrun instrumentation (it imports crowdrun.out_of_fuel): give crowdrun the original module, it instruments every module itself' });
+  // The runtime (a worker's, given its coordinator's modules) runs only
+  // instrumented modules, whose imports it checks too.
+  const raw = await run(envImport);
+  assert.deepEqual([raw.status, raw.message], ['invalid_module', 'invalid module: not instrumented by crowdrun (no crowdrun custom section)']);
+  const md = enc.encode('{"version":1,"schedule":"v1","stack_limit":1000,"nan_canonicalization":true}');
+  const claimed = Uint8Array.from([...envImport, 0, 9 + md.length, 8, ...enc.encode('crowdrun'), ...md]);
+  const r2 = await run(claimed);
+  assert.deepEqual([r2.status, r2.message], ['forbidden_import', 'forbidden import: function env.f (only wasi_snapshot_preview1 functions are offered)']);
+  assert.equal((await run(await prepareModule(Uint8Array.from([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 0, 10, 4, 1, 2, 0, 11])))).status, 'ok');
+});
+
+test('prepare.wasm instruments as the Go host: fuel, call depth, memory cap, suspendable', async () => {
+  // (func (export "_start") (call 0))): recursion without end
+  const bomb = Uint8Array.from([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 0, 10, 6, 1, 4, 0, 16, 0, 11]);
+  const inst = await prepareModule(bomb, { stackLimit: 10 });
+  const g = await compile(inst);
+  assert.deepEqual(g.metadata, { version: 1, schedule: 'v1', stack_limit: 10, nan_canonicalization: true });
+  assert.equal(g.suspendable, false);
+  assert.deepEqual(pick(await run(g)), ['stack_overflow', 'call depth limit exceeded', (await run(g)).fuel]);
+  const f = await run(g, {}, { fuel: 3 });
+  assert.equal(f.status, 'fuel_exhausted');
+  assert.ok(f.fuel > 3n);
+  assert.equal((await compile(await prepareModule(bomb, { suspendable: true, memoryCapPages: 7 }))).suspendable, true);
+  await assert.rejects(prepareModule(bomb, { schedule: 'v0' }), { status: 'invalid_module', message: 'invalid module: invalid instrumentation options: unknown fuel schedule "v0" (known: v1)' });
 });
 
 test('a failing host rejects the run instead of leaving it hanging', async () => {

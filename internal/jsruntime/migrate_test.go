@@ -219,10 +219,11 @@ func testMigration(t *testing.T, c migCase) {
 		t.Fatalf("wazero with checkpoints every %d: %+v, %d checkpoints; uninterrupted %+v", every, g.rep, len(g.seqs), want.rep)
 	}
 
-	// Node, with checkpoints, through the Node command.
+	// Node, with checkpoints, through the Node command, which instruments
+	// the original module itself.
 	dir := t.TempDir()
 	mod := filepath.Join(dir, filepath.Base(c.module)) // argv[0] is the base name in both
-	if err := os.WriteFile(mod, m.Instrumented, 0o644); err != nil {
+	if err := os.WriteFile(mod, bin, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var fileFlags []string
@@ -242,6 +243,17 @@ func testMigration(t *testing.T, c migCase) {
 	}
 	if j.rep.Status != g.rep.Status || j.rep.Fuel != g.rep.Fuel || j.rep.Checkpoints != g.rep.Checkpoints {
 		t.Fatalf("Node's report %+v, wazero's %+v", j.rep, g.rep)
+	}
+	// Its directory holds the original module and the instrumented one's hash.
+	if b, err := os.ReadFile(filepath.Join(jdir, "module.wasm")); err != nil || !bytes.Equal(b, bin) {
+		t.Fatalf("Node's module.wasm is not the original module (%v)", err)
+	}
+	var cfg struct {
+		Version int    `json:"version"`
+		Module  string `json:"module_sha256"`
+	}
+	if b, err := os.ReadFile(filepath.Join(jdir, "run.json")); err != nil || json.Unmarshal(b, &cfg) != nil || cfg.Version != 2 || cfg.Module != hex.EncodeToString(m.Hash[:]) {
+		t.Fatalf("Node's run.json: %+v (%v), want version 2 and module %x", cfg, err, m.Hash)
 	}
 	side := readSidecars(t, jdir)
 	if len(side) != len(g.seqs) {

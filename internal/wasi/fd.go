@@ -155,6 +155,9 @@ func fdTell(s *State, m api.Memory, p []uint64) (e Errno) {
 		}
 		return ErrnoBadf
 	}
+	if f.n.dir {
+		return ErrnoIsdir // as fd_seek: a directory has no offset to tell
+	}
 	put64(m, uint32(p[1]), f.offset)
 	return ErrnoSuccess
 }

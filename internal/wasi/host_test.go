@@ -124,3 +124,36 @@ func newTestMemory(pages byte) api.Memory {
 	}
 	return mod.Memory()
 }
+
+// fd_tell on an opened directory fails as fd_seek does (EISDIR), as in
+// wasmtime and the WASI test suite, instead of telling an offset of 0.
+func TestTellOnDirectoryIsSeekError(t *testing.T) {
+	mem := newTestMemory(1)
+	s, err := NewState(Config{Files: []File{{Name: "d/a.txt", Data: []byte("abc")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(path string) uint32 {
+		mem.Write(100, []byte(path))
+		if e := pathOpen(s, mem, []uint64{3, 0, 100, uint64(len(path)), 0, 0, 0, 0, 200}); e != ErrnoSuccess {
+			t.Fatalf("path_open %s: errno %d", path, e)
+		}
+		fd, _ := mem.ReadUint32Le(200)
+		return fd
+	}
+	dir, file := open("d"), open("d/a.txt")
+	for _, fd := range []uint32{dir, file, 0, 1, 2, 3, 99} {
+		seek := fdSeek(s, mem, []uint64{uint64(fd), 0, 1, 300}) // CUR + 0: the offset, as fd_tell
+		mem.WriteUint64Le(308, 0xdead)
+		tell := fdTell(s, mem, []uint64{uint64(fd), 308})
+		if tell != seek {
+			t.Errorf("fd %d: fd_tell errno %d, fd_seek errno %d", fd, tell, seek)
+		}
+		if v, _ := mem.ReadUint64Le(308); tell != ErrnoSuccess && v != 0xdead {
+			t.Errorf("fd %d: a failed fd_tell wrote %d", fd, v)
+		}
+	}
+	if e := fdTell(s, mem, []uint64{uint64(dir), 308}); e != ErrnoIsdir {
+		t.Errorf("fd_tell on a directory: errno %d, want EISDIR (%d)", e, ErrnoIsdir)
+	}
+}

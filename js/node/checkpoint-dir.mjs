@@ -2,8 +2,10 @@
 // `crowdrun resume` reads it (internal/cli/checkpoint.go), so that either
 // host resumes the other's checkpoints:
 //
-//   run.json          the run's configuration
-//   module.wasm       the instrumented, suspendable module
+//   run.json          the run's configuration (version 2)
+//   module.wasm       the module as it was given to `run`; resume instruments
+//                     it again with run.json's instrumentation and checks the
+//                     result against module_sha256 (docs/fuel.md)
 //   stdin             the whole stdin
 //   files/N           the N-th input file
 //   stdout, stderr    the output, as the guest wrote it
@@ -14,7 +16,29 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const RUN_CONFIG_VERSION = 1;
+export const RUN_CONFIG_VERSION = 2;
+
+/**
+ * Instrumentation metadata as Go's instrument.Metadata marshals it: its
+ * fields in order, memory_cap_pages omitted when 0, nothing else.
+ */
+export function canonicalMetadata(md) {
+  const m = md && typeof md === 'object' ? md : {};
+  const int = (x) => (Number.isSafeInteger(x) && x >= 0 ? x : 0);
+  const out = { version: int(m.version), schedule: typeof m.schedule === 'string' ? m.schedule : '', stack_limit: int(m.stack_limit) };
+  if (int(m.memory_cap_pages) !== 0) out.memory_cap_pages = int(m.memory_cap_pages);
+  out.nan_canonicalization = m.nan_canonicalization === true;
+  return out;
+}
+
+/** run.json as Go's runConfig marshals it (fields in order, unknown ones dropped). */
+function canonicalConfig(c) {
+  return {
+    version: c.version, args: c.args ?? null, env: c.env ?? null, seed: c.seed, files: c.files ?? null,
+    memory_bytes: c.memory_bytes, max_output: c.max_output, fuel: c.fuel, checkpoint_every: c.checkpoint_every,
+    module_sha256: typeof c.module_sha256 === 'string' ? c.module_sha256 : '', instrumentation: canonicalMetadata(c.instrumentation),
+  };
+}
 
 /** JSON as Go's json.MarshalIndent(v, "", "  "), bigints as numbers. */
 export function goJSON(v) {
@@ -124,7 +148,9 @@ export function readCheckpointDir(snapPath) {
     if (e instanceof UsageError) throw e;
     throw new UsageError(`${dir}: unreadable run.json: ${e.message}`);
   }
-  if (!cfg || cfg.version !== RUN_CONFIG_VERSION) throw new UsageError(`${dir}: unreadable run.json (version ${cfg && cfg.version})`);
+  if (!cfg || typeof cfg !== 'object' || cfg.version !== RUN_CONFIG_VERSION) {
+    throw new UsageError(`${dir}: unreadable run.json (version ${cfg && Number.isSafeInteger(cfg.version) ? cfg.version : 0}): <nil>`);
+  }
   let info;
   const side = path.basename(snapPath).replace(/\.snap$/, '') + '.json';
   try {
@@ -136,6 +162,7 @@ export function readCheckpointDir(snapPath) {
   const big = (x) => { try { return BigInt(x ?? 0); } catch { return -1n; } };
   cfg.seed = big(cfg.seed); cfg.fuel = big(cfg.fuel); cfg.memory_bytes = big(cfg.memory_bytes);
   cfg.max_output = big(cfg.max_output); cfg.checkpoint_every = big(cfg.checkpoint_every);
+  cfg = canonicalConfig(cfg);
   info.fuel = big(info.fuel); info.stdout_bytes = big(info.stdout_bytes); info.stderr_bytes = big(info.stderr_bytes);
   const module = read('module.wasm');
   const stdin = read('stdin');

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// `crowdrun run` on the JavaScript host: same flags, same JSON report, same
-// exit codes as the Go command (internal/cli/run.go), so the two hosts can be
-// compared run for run.
+// `crowdrun run` on the JavaScript host: same flags, same verdicts, same fuel,
+// same JSON report, same exit codes as the Go command (internal/cli/run.go),
+// so the two hosts can be compared run for run. Every module given here is
+// instrumented as the Go command instruments it — by Go's internal/prepare
+// itself, compiled to wasm (../prepare.wasm, through ../prepare.js) — and a
+// module that already carries crowdrun's names is refused.
 //
 //   node js/node/run.mjs [flags] MODULE.wasm [--] [ARGS...]
 //   node js/node/run.mjs resume [--report FILE] [--timeout D] [--checkpoint-dir DIR] DIR/NNNNNN.snap
@@ -10,8 +13,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { run, compile, ModuleError, reportJSON, exitCodeFor, Status, DEFAULT_MEMORY, DEFAULT_MAX_OUTPUT, MAX_MEMORY } from '../runtime.js';
+import { PrepareRefusal } from '../prepare.js';
+import { prepareModule } from './preparer.mjs';
 import { decode, sha256, hex, SnapshotError, MAX_PAGES } from '../snapshot.js';
-import { createCheckpointDir, CheckpointWriter, CheckpointUsageError, readCheckpointDir, RUN_CONFIG_VERSION } from './checkpoint-dir.mjs';
+import { createCheckpointDir, CheckpointWriter, CheckpointUsageError, readCheckpointDir, canonicalMetadata, RUN_CONFIG_VERSION } from './checkpoint-dir.mjs';
 
 const EXIT_INTERNAL = 1, EXIT_USAGE = 2;
 
@@ -68,10 +73,10 @@ const FLAGS = {
   file: 'expose host file PATH to the guest read-only as /NAME: `NAME=PATH` (repeatable)',
   seed: "seed of the guest's deterministic random source",
   report: "write a JSON report to `FILE` ('-' for stderr)",
-  fuel: 'instruction budget: stop with fuel_exhausted beyond it (0: unlimited; instrumented modules)',
-  stack: 'call depth limit: only checked here, since the JS host does not instrument (the module carries its own limit)',
-  'checkpoint-every': 'take a checkpoint each time this much `FUEL` has been used (needs --checkpoint-dir; a module made suspendable by `crowdrun instrument --suspendable`)',
-  'checkpoint-dir': 'write checkpoints into this new `DIR` (see `resume`)',
+  fuel: 'instruction budget: stop with fuel_exhausted beyond it (0: unlimited)',
+  stack: 'call depth limit: stop with stack_overflow beyond it',
+  'checkpoint-every': 'take a checkpoint each time this much `FUEL` has been used (needs --checkpoint-dir)',
+  'checkpoint-dir': 'write checkpoints into this new `DIR` (see `crowdrun resume`)',
 };
 
 const RESUME_FLAGS = {
@@ -145,8 +150,32 @@ async function readStdin() {
   return new Uint8Array(Buffer.concat(chunks));
 }
 
-/** Runs the guest on this thread: enough when no wall-clock limit is set. */
-async function runHere(bytes, input, limits, ckpt) {
+/**
+ * The submitted module instrumented with opts, as the Go host's
+ * Engine.CompileWith (CompileSuspendable if opts.suspendable) makes it, and
+ * compiled: {prepared, guest}, or {refused: {status, message}}.
+ */
+async function prepareAndCompile(bytes, opts) {
+  let prepared;
+  try {
+    prepared = await prepareModule(bytes, opts);
+    return { prepared, guest: await compile(prepared) };
+  } catch (e) {
+    if (!(e instanceof PrepareRefusal) && !(e instanceof ModuleError)) throw e;
+    return { refused: { status: e.status, message: e.message } };
+  }
+}
+
+/** Instrumentation options from a module's metadata (run.json's instrumentation). */
+function optionsOf(md) {
+  return { schedule: md.schedule, stackLimit: md.stack_limit, memoryCapPages: md.memory_cap_pages ?? 0, canonicalizeNaN: md.nan_canonicalization };
+}
+
+/** A report of a module refused before it ran. */
+const refusedReport = (r) => ({ status: r.status, exit_code: 0, message: r.message, wall_ms: 0, peak_memory_bytes: 0, fuel: 0n });
+
+/** Runs the guest (compiled) on this thread: enough when no wall-clock limit is set. */
+async function runHere(guest, input, limits, ckpt) {
   let buf = new Uint8Array(64 << 10), n = 0;
   const flush = () => { if (n > 0) writeAll(1, buf.subarray(0, n)); n = 0; };
   const stdout = (b) => {
@@ -163,7 +192,7 @@ async function runHere(bytes, input, limits, ckpt) {
     ({ stdout: out, stderr: err } = writer.wrap(out, err));
   }
   try {
-    return await run(bytes, { ...input, stdout: out, stderr: err, onCheckpoint: writer ? (cp) => writer.save(cp, flush) : undefined }, limits);
+    return await run(guest, { ...input, stdout: out, stderr: err, onCheckpoint: writer ? (cp) => writer.save(cp, flush) : undefined }, limits);
   } finally {
     flush();
     if (writer) writer.close();
@@ -257,28 +286,33 @@ async function main(argv) {
     }
     let bytes;
     try { bytes = new Uint8Array(fs.readFileSync(modPath)); } catch (e) { throw new UsageError(e.message); }
-    input.stdin = await readStdin();
-    const limits = { memoryBytes: Number(o.memory), maxOutput: Number(o.maxOutput), timeoutMs: o.timeoutMs, fuel: o.fuel };
-    let ckpt = null;
-    if (o.every > 0n) {
-      // The JS host does not instrument: the module must come suspendable.
-      let guest = null;
-      try { guest = await compile(bytes); } catch (e) { if (!(e instanceof ModuleError)) throw e; }
-      if (guest && !guest.suspendable) {
-        throw new UsageError(`${modPath} cannot be checkpointed: it is not suspendable (make it so with \`crowdrun instrument --suspendable\`)`);
-      }
-      if (guest) {
+    // Instrumented as `crowdrun run` instruments it, whatever it says about itself.
+    const memoryCapPages = Number(o.memory / 65536n);
+    const { prepared, guest, refused } = await prepareAndCompile(bytes, { stackLimit: Number(o.stack), memoryCapPages, suspendable: o.every > 0n });
+    if (guest && o.every > 0n && !guest.suspendable) {
+      throw new UsageError(`${modPath} cannot be checkpointed: the suspend rewrite does not support it (a start function, reference-typed locals, or v128 or imported globals)`);
+    }
+    let rep;
+    if (refused) {
+      rep = refusedReport(refused);
+    } else {
+      input.stdin = await readStdin();
+      const limits = { memoryBytes: Number(o.memory), maxOutput: Number(o.maxOutput), timeoutMs: o.timeoutMs, fuel: o.fuel };
+      let ckpt = null;
+      if (o.every > 0n) {
         limits.checkpointEvery = o.every;
+        // module.wasm is the module as given; resume instruments it again
+        // and checks it against module_sha256 (internal/cli/checkpoint.go).
         const cfg = {
           version: RUN_CONFIG_VERSION, args: input.args, env: input.env, seed: o.seed, files: input.files.length ? input.files.map((f) => f.name) : null,
           memory_bytes: o.memory, max_output: o.maxOutput, fuel: o.fuel, checkpoint_every: o.every,
-          module_sha256: hex(await sha256(bytes)), instrumentation: guest.metadata,
+          module_sha256: hex(await sha256(prepared)), instrumentation: canonicalMetadata(guest.metadata),
         };
         createCheckpointDir(o.dir, cfg, bytes, input.stdin, input.files, new Uint8Array(0), new Uint8Array(0));
         ckpt = { dir: o.dir, nOut: 0, nErr: 0 };
       }
+      rep = limits.timeoutMs > 0 ? await runInWorker(prepared, input, limits, ckpt) : await runHere(guest, input, limits, ckpt);
     }
-    const rep = limits.timeoutMs > 0 ? await runInWorker(bytes, input, limits, ckpt) : await runHere(bytes, input, limits, ckpt);
     if (o.report === '-') writeAll(2, reportJSON(rep));
     else if (o.report !== '') fs.writeFileSync(o.report, reportJSON(rep));
     if (rep.status !== Status.OK && rep.status !== Status.EXIT && o.report === '') {
@@ -332,18 +366,30 @@ async function resumeMain(argv) {
       writeAll(2, `crowdrun resume: ${snapPath}: the snapshot does not match its sidecar\n`);
       return exitCodeFor({ status: Status.INVALID_SNAPSHOT });
     }
-    const input = { args: d.cfg.args ?? [], env: d.cfg.env ?? [], seed: d.cfg.seed, files: d.files, stdin: d.stdin, resume: snapshot };
-    const limits = { memoryBytes: Number(mem), maxOutput: Number(d.cfg.max_output), fuel: d.cfg.fuel, timeoutMs: o.timeoutMs };
-    let ckpt = null;
-    if (o.dir !== '') {
-      createCheckpointDir(o.dir, { ...d.cfg, env: d.cfg.env ?? [] }, d.module, d.stdin, d.files, d.prefixOut, d.prefixErr);
-      ckpt = { dir: o.dir, nOut: d.prefixOut.length, nErr: d.prefixErr.length };
-      limits.checkpointEvery = d.cfg.checkpoint_every;
+    // module.wasm is the module as given to `run`: instrumented here as run.json
+    // says, it must come out as the module the snapshots belong to.
+    const { prepared, guest, refused } = await prepareAndCompile(d.module, { ...optionsOf(d.cfg.instrumentation), suspendable: true });
+    if (guest && (!guest.suspendable || hex(await sha256(prepared)) !== d.cfg.module_sha256)) {
+      writeAll(2, `crowdrun resume: ${d.dir}: module.wasm instrumented as run.json says is not the module ${d.cfg.module_sha256.slice(0, 12)} of the run\n`);
+      return exitCodeFor({ status: Status.INVALID_SNAPSHOT });
     }
-    // The output up to the checkpoint, then the rest.
-    writeAll(1, d.prefixOut);
-    writeAll(2, d.prefixErr);
-    const rep = limits.timeoutMs > 0 ? await runInWorker(d.module, input, limits, ckpt) : await runHere(d.module, input, limits, ckpt);
+    let rep;
+    if (refused) {
+      rep = refusedReport(refused);
+    } else {
+      const input = { args: d.cfg.args ?? [], env: d.cfg.env ?? [], seed: d.cfg.seed, files: d.files, stdin: d.stdin, resume: snapshot };
+      const limits = { memoryBytes: Number(mem), maxOutput: Number(d.cfg.max_output), fuel: d.cfg.fuel, timeoutMs: o.timeoutMs };
+      let ckpt = null;
+      if (o.dir !== '') {
+        createCheckpointDir(o.dir, d.cfg, d.module, d.stdin, d.files, d.prefixOut, d.prefixErr);
+        ckpt = { dir: o.dir, nOut: d.prefixOut.length, nErr: d.prefixErr.length };
+        limits.checkpointEvery = d.cfg.checkpoint_every;
+      }
+      // The output up to the checkpoint, then the rest.
+      writeAll(1, d.prefixOut);
+      writeAll(2, d.prefixErr);
+      rep = limits.timeoutMs > 0 ? await runInWorker(prepared, input, limits, ckpt) : await runHere(guest, input, limits, ckpt);
+    }
     if (o.report === '-') writeAll(2, reportJSON(rep));
     else if (o.report !== '') fs.writeFileSync(o.report, reportJSON(rep));
     if (rep.status !== Status.OK && rep.status !== Status.EXIT && o.report === '') {

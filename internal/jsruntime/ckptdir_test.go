@@ -1,0 +1,196 @@
+package jsruntime_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/crowdrun/crowdrun/internal/cli"
+	"github.com/crowdrun/crowdrun/internal/instrument"
+)
+
+// goCLI runs the Go command in-process: stdout, stderr, exit code.
+func goCLI(stdin string, args ...string) result {
+	var out, errb bytes.Buffer
+	m := &cli.Main{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb}
+	code := m.Run(context.Background(), args)
+	return result{stdout: out.Bytes(), stderr: errb.Bytes(), code: code}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The checkpoint directories of `crowdrun run --checkpoint-dir` (version 2:
+// module.wasm the original module, run.json with the instrumentation and
+// the instrumented module's hash) are the same in both hosts, byte for byte
+// but for the snapshots' compression and timings; a directory written by
+// one host resumes in the other, and both refuse alike a module.wasm or
+// run.json that is not the run's.
+func TestCheckpointDirsGoAndNode(t *testing.T) {
+	needNode(t)
+	dir := t.TempDir()
+	mod := filepath.Join(dir, "factor.wasm")
+	orig, err := os.ReadFile(filepath.Join(repo, "examples", "factor.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "in.txt")
+	for p, b := range map[string][]byte{mod: orig, in: []byte("input file\n")} {
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const stdin = "600851475143 1000000007 97 12\n"
+	flags := []string{"--checkpoint-every", "20000", "--seed", "7", "--env", "A=1", "--file", "in.txt=" + in,
+		"--memory", "16MiB", "--stack", "500", "--fuel", "10000000", "--report", "-"}
+	runNode := func(stdin string, args ...string) result {
+		return nodeRaw(t, []byte(stdin), append([]string{filepath.Join(jsDir, "node", "run.mjs")}, args...)...)
+	}
+	gdir, jdir := filepath.Join(dir, "go"), filepath.Join(dir, "node")
+	g := goCLI(stdin, append(append([]string{"run"}, flags...), "--checkpoint-dir", gdir, mod, "x")...)
+	j := runNode(stdin, append(append([]string{}, flags...), "--checkpoint-dir", jdir, mod, "x")...)
+	same := func(what string, g, j result) {
+		t.Helper()
+		if g.code != j.code || !bytes.Equal(g.stdout, j.stdout) || !bytes.Equal(normalize(g.stderr), normalize(j.stderr)) {
+			t.Errorf("%s: Go exit %d, JS exit %d\nGo stdout %q\nJS stdout %q\nGo stderr %s\nJS stderr %s", what, g.code, j.code, clip(g.stdout), clip(j.stdout), g.stderr, j.stderr)
+		}
+	}
+	same("run", g, j)
+	if g.code != 0 || !bytes.Contains(g.stdout, []byte("600851475143: 71 839 1471 6857\n")) {
+		t.Fatalf("run: exit %d, stdout %q, stderr %s", g.code, g.stdout, g.stderr)
+	}
+
+	// The directories: everything but the snapshots' bytes is the same.
+	for _, name := range []string{"run.json", "module.wasm", "stdin", "files/0", "stdout", "stderr"} {
+		gb, gerr := os.ReadFile(filepath.Join(gdir, name))
+		jb, jerr := os.ReadFile(filepath.Join(jdir, name))
+		if gerr != nil || jerr != nil || !bytes.Equal(gb, jb) {
+			t.Errorf("%s differs (%v, %v):\nGo   %q\nNode %q", name, gerr, jerr, clip(gb), clip(jb))
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(jdir, "module.wasm")); !bytes.Equal(b, orig) {
+		t.Errorf("module.wasm is not the original module")
+	}
+	var cfg struct {
+		Version         int                 `json:"version"`
+		Module          string              `json:"module_sha256"`
+		Instrumentation instrument.Metadata `json:"instrumentation"`
+	}
+	if b, err := os.ReadFile(filepath.Join(jdir, "run.json")); err != nil || json.Unmarshal(b, &cfg) != nil {
+		t.Fatalf("run.json: %v", err)
+	}
+	if cfg.Version != 2 || len(cfg.Module) != 64 || cfg.Instrumentation != (instrument.Metadata{Version: 1, Schedule: "v1", StackLimit: 500, MemoryCapPages: 256, CanonicalizeNaN: true}) {
+		t.Errorf("run.json: %+v", cfg)
+	}
+	gs, js := readSidecars(t, gdir), readSidecars(t, jdir)
+	if len(gs) < 4 || len(gs) != len(js) {
+		t.Fatalf("%d checkpoints in Go, %d in Node", len(gs), len(js))
+	}
+	var seqs []uint64
+	for seq, s := range gs {
+		n := js[seq]
+		s.CaptureMS, s.Bytes, n.CaptureMS, n.Bytes = 0, 0, 0, 0
+		if s != n {
+			t.Errorf("checkpoint %d: Go %+v, Node %+v", seq, s, n)
+		}
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	mid := seqs[len(seqs)/2]
+	snapName := func(seq uint64) string { return fmt.Sprintf("%06d.snap", seq) }
+
+	// Each host resumes the other's directory, going on checkpointing into
+	// a new one: the same output, report and directory as the other's.
+	gr := goCLI("", "resume", "--report", "-", "--checkpoint-dir", filepath.Join(dir, "go-resumed"), filepath.Join(jdir, snapName(mid)))
+	jr := runNode("", "resume", "--report", "-", "--checkpoint-dir", filepath.Join(dir, "node-resumed"), filepath.Join(gdir, snapName(mid)))
+	same("resume", gr, jr)
+	if gr.code != 0 || !bytes.Equal(gr.stdout, g.stdout) {
+		t.Errorf("resumed at %d: exit %d, stdout %q, want %q", mid, gr.code, gr.stdout, g.stdout)
+	}
+	for _, name := range []string{"run.json", "module.wasm", "stdin", "files/0", "stdout", "stderr"} {
+		want, _ := os.ReadFile(filepath.Join(gdir, name))
+		for _, d := range []string{"go-resumed", "node-resumed"} {
+			if b, err := os.ReadFile(filepath.Join(dir, d, name)); err != nil || !bytes.Equal(b, want) {
+				t.Errorf("%s/%s differs from the run's (%v)", d, name, err)
+			}
+		}
+	}
+	if a, b := readSidecars(t, filepath.Join(dir, "go-resumed")), readSidecars(t, filepath.Join(dir, "node-resumed")); len(a) != len(seqs)-1-slices.Index(seqs, mid) || len(a) != len(b) {
+		t.Errorf("resumed at %d: %d and %d later checkpoints, want %d", mid, len(a), len(b), len(seqs)-1-slices.Index(seqs, mid))
+	}
+
+	// A directory that is not the run's is refused alike.
+	inst, err := instrument.Instrument(orig, instrument.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo, err := os.ReadFile(filepath.Join(repo, "examples", "echo.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		edit   func(d string) error
+		code   int
+		stderr string
+	}{
+		{"another module", func(d string) error { return os.WriteFile(filepath.Join(d, "module.wasm"), echo, 0o644) }, 126, "module.wasm instrumented as run.json says is not the module " + cfg.Module[:12] + " of the run"},
+		{"another stack limit", func(d string) error {
+			return editFile(filepath.Join(d, "run.json"), `"stack_limit": 500`, `"stack_limit": 501`)
+		}, 126, "is not the module"},
+		{"another module hash", func(d string) error {
+			return editFile(filepath.Join(d, "run.json"), cfg.Module, strings.Repeat("0", 64))
+		}, 126, "is not the module 000000000000 of the run"},
+		{"the instrumented module", func(d string) error { return os.WriteFile(filepath.Join(d, "module.wasm"), inst, 0o644) }, 126, "invalid_module: invalid module: the module already carries crowdrun instrumentation"},
+		{"version 1", func(d string) error { return editFile(filepath.Join(d, "run.json"), `"version": 2`, `"version": 1`) }, 2, "unreadable run.json (version 1)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
+			copyDir(t, gdir, d)
+			if err := c.edit(d); err != nil {
+				t.Fatal(err)
+			}
+			snap := filepath.Join(d, snapName(mid))
+			g, j := goCLI("", "resume", snap), runNode("", "resume", snap)
+			same(c.name, g, j)
+			if g.code != c.code || !bytes.Contains(g.stderr, []byte(c.stderr)) || len(g.stdout) != 0 {
+				t.Errorf("exit %d, stderr %s; want exit %d and %q", g.code, g.stderr, c.code, c.stderr)
+			}
+		})
+	}
+}
+
+func editFile(p, old, new string) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		return os.ErrNotExist
+	}
+	return os.WriteFile(p, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644)
+}
