@@ -91,6 +91,7 @@ func TestNodeCommandMatchesCrowdrunRun(t *testing.T) {
 		{"missing input file", []string{"--file", "a=" + filepath.Join(dir, "nope"), factor}, "", nil},
 		{"malformed file flag", []string{"--file", "a", factor}, "", nil},
 		{"help", []string{"-h"}, "", nil},
+		{"unwritable report", []string{"--report", filepath.Join(dir, "no-such-dir", "r.json"), factor}, numbers, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -101,13 +102,21 @@ func TestNodeCommandMatchesCrowdrunRun(t *testing.T) {
 			if gcode != j.code {
 				t.Errorf("exit code: Go %d, JS %d\nGo stderr: %s\nJS stderr: %s", gcode, j.code, gerr.Bytes(), j.stderr)
 			}
-			if !bytes.Equal(gout.Bytes(), j.stdout) {
+			help := len(c.args) > 0 && c.args[0] == "-h"
+			switch {
+			case help:
+				// Asked-for help goes to stdout in both; its text is each
+				// command's own.
+				if !bytes.HasPrefix(gout.Bytes(), []byte("usage: crowdrun run")) || !bytes.HasPrefix(j.stdout, []byte("usage: crowdrun run")) {
+					t.Errorf("help on stdout: Go %q, JS %q", gout.Bytes(), j.stdout)
+				}
+			case !bytes.Equal(gout.Bytes(), j.stdout):
 				t.Errorf("stdout: Go %q, JS %q", gout.Bytes(), j.stdout)
 			}
 			// Usage text and the wording of flag-parsing errors are each
 			// command's own; the rest of stderr (reports, verdict lines) is
 			// the same but for the wall-clock time.
-			if gcode != 2 && !(len(c.args) > 0 && c.args[0] == "-h") {
+			if gcode != 2 && !help {
 				if g, js := normalize(gerr.Bytes()), normalize(j.stderr); !bytes.Equal(g, js) {
 					t.Errorf("stderr:\nGo: %s\nJS: %s", g, js)
 				}

@@ -257,7 +257,7 @@ async function main(argv) {
     return EXIT_USAGE;
   }
   if (o === null) {
-    writeAll(2, usage());
+    writeAll(1, usage()); // asked-for help goes to stdout, as in Go
     return 0;
   }
   try {
@@ -265,6 +265,7 @@ async function main(argv) {
       writeAll(2, usage());
       throw new UsageError('a module is required');
     }
+    checkReport(o.report);
     const modPath = o.rest[0];
     let guestArgs = o.rest.slice(1);
     if (guestArgs[0] === '--') guestArgs = guestArgs.slice(1);
@@ -329,6 +330,20 @@ async function main(argv) {
   }
 }
 
+/**
+ * Checks before anything runs that a --report file can be written (Go's
+ * openReport): an unwritable path is a usage error, not a lost report.
+ */
+function checkReport(p) {
+  if (p === '' || p === '-') return;
+  try {
+    if (fs.existsSync(p)) fs.accessSync(p, fs.constants.W_OK);
+    else fs.accessSync(path.dirname(path.resolve(p)), fs.constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`--report ${p}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.code === 'EACCES' ? 'permission denied' : e.message}`);
+  }
+}
+
 /** `crowdrun resume [flags] DIR/NNNNNN.snap` (internal/cli/checkpoint.go). */
 async function resumeMain(argv) {
   let o;
@@ -340,7 +355,7 @@ async function resumeMain(argv) {
     return EXIT_USAGE;
   }
   if (o === null) {
-    writeAll(2, usage(RESUME_FLAGS, 'resume [flags] DIR/NNNNNN.snap'));
+    writeAll(1, usage(RESUME_FLAGS, 'resume [flags] DIR/NNNNNN.snap'));
     return 0;
   }
   try {
@@ -349,7 +364,17 @@ async function resumeMain(argv) {
       throw new UsageError('one snapshot is required');
     }
     if (o.timeoutMs < 0) throw new UsageError('--timeout must not be negative');
+    checkReport(o.report);
     const snapPath = o.rest[0];
+    // A snapshot that does not fit is a verdict, with its report (Go's
+    // reportFile.verdict).
+    const invalidSnapshot = (message) => {
+      const rep = { status: Status.INVALID_SNAPSHOT, exit_code: 0, message, wall_ms: 0, peak_memory_bytes: 0, fuel: 0n, checkpoints: 0 };
+      if (o.report === '-') writeAll(2, reportJSON(rep));
+      else if (o.report !== '') fs.writeFileSync(o.report, reportJSON(rep));
+      else writeAll(2, `crowdrun resume: ${rep.status}: ${rep.message}\n`);
+      return exitCodeFor(rep);
+    };
     const d = readCheckpointDir(snapPath);
     let snapBytes;
     try { snapBytes = new Uint8Array(fs.readFileSync(snapPath)); } catch (e) { throw new UsageError(e.message); }
@@ -359,19 +384,16 @@ async function resumeMain(argv) {
       ({ snapshot, digest } = await decode(snapBytes, { maxPages: Number(mem / 65536n < BigInt(MAX_PAGES) ? mem / 65536n : BigInt(MAX_PAGES)) }));
     } catch (e) {
       if (!(e instanceof SnapshotError)) throw e;
-      writeAll(2, `crowdrun resume: ${snapPath}: ${e.message}\n`);
-      return exitCodeFor({ status: Status.INVALID_SNAPSHOT });
+      return invalidSnapshot(`${snapPath}: ${e.message}`);
     }
     if (hex(digest.state) !== d.info.state_hash || snapshot.fuel !== d.info.fuel) {
-      writeAll(2, `crowdrun resume: ${snapPath}: the snapshot does not match its sidecar\n`);
-      return exitCodeFor({ status: Status.INVALID_SNAPSHOT });
+      return invalidSnapshot(`${snapPath}: the snapshot does not match its sidecar`);
     }
     // module.wasm is the module as given to `run`: instrumented here as run.json
     // says, it must come out as the module the snapshots belong to.
     const { prepared, guest, refused } = await prepareAndCompile(d.module, { ...optionsOf(d.cfg.instrumentation), suspendable: true });
     if (guest && (!guest.suspendable || hex(await sha256(prepared)) !== d.cfg.module_sha256)) {
-      writeAll(2, `crowdrun resume: ${d.dir}: module.wasm instrumented as run.json says is not the module ${d.cfg.module_sha256.slice(0, 12)} of the run\n`);
-      return exitCodeFor({ status: Status.INVALID_SNAPSHOT });
+      return invalidSnapshot(`${d.dir}: module.wasm instrumented as run.json says is not the module ${d.cfg.module_sha256.slice(0, 12)} of the run`);
     }
     let rep;
     if (refused) {
