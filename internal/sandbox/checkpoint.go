@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"github.com/crowdrun/crowdrun/internal/prepare"
 	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/suspend"
-	"github.com/crowdrun/crowdrun/internal/wasm/binary"
 )
 
 // Checkpoint is one suspension of a run at its checkpoint grid.
@@ -46,21 +44,13 @@ var (
 // nothing a module says about itself is trusted (docs/fuel.md). A refused
 // module yields an *Error.
 func Prepare(bin []byte, opts instrument.Options, suspendable bool) (out []byte, ok bool, err error) {
-	if len(bin) < 8 || !bytes.Equal(bin[:4], []byte("\x00asm")) {
-		return nil, false, &Error{StatusInvalidModule, "invalid module: not a WebAssembly binary (bad magic number)"}
+	// The one implementation, shared with the JavaScript host (which runs
+	// internal/prepare compiled to wasm), so both refuse alike.
+	out, ok, err = prepare.Submitted(bin, opts, suspendable)
+	var pe *prepare.Error
+	if errors.As(err, &pe) {
+		return nil, false, &Error{Status(pe.Status), pe.Message}
 	}
-	decoded, err := binary.Decode(bin)
-	if err != nil {
-		return nil, false, &Error{StatusInvalidModule, "invalid module: " + err.Error()}
-	}
-	if r := prepare.Reserved(decoded); r != "" {
-		_, _, err := prepare.Module(decoded, opts, false)
-		return nil, false, instrumentError(err)
-	}
-	if err := checkImports(decoded, false); err != nil {
-		return nil, false, err
-	}
-	out, ok, err = prepare.Module(decoded, opts, suspendable)
 	if err != nil {
 		return nil, false, instrumentError(err)
 	}
