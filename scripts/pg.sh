@@ -80,10 +80,9 @@ start() {
 		if as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -s -w -t 60 \
 			-o "-p $port -k $dir/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c listen_addresses=127.0.0.1 -c max_connections=200" start >&2; then
 			if [ -n "$watch" ]; then
-				(
-					while kill -0 "$watch" 2>/dev/null && [ -d "$dir/data" ]; do sleep 1; done
-					[ ! -d "$dir/data" ] || stop "$dir"
-				) </dev/null >/dev/null 2>&1 &
+				# In its own session, so that killing the test's process
+				# group does not kill the watcher with it.
+				setsid "$(readlink -f "$0")" watch "$watch" "$dir" </dev/null >/dev/null 2>&1 &
 				disown
 			fi
 			echo "CROWDRUN_TEST_POSTGRES=postgres://test@127.0.0.1:$port/postgres?sslmode=disable"
@@ -109,9 +108,17 @@ stop() {
 	rm -rf "$dir"
 }
 
+# watch waits for process $1 to exit, then stops the cluster in $2 (unless
+# it was stopped already).
+watch() {
+	while kill -0 "$1" 2>/dev/null && [ -d "$2/data" ]; do sleep 1; done
+	[ ! -d "$2/data" ] || stop "$2"
+}
+
 case "${1:-}" in
 start) start "${@:2}" ;;
 stop) stop "${2:-}" ;;
+watch) watch "$2" "$3" ;;
 *)
 	echo "usage: scripts/pg.sh start | stop DIR" >&2
 	exit 2
