@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 declare -A need=(
 	[nodejs]="node"  # the JavaScript host is checked against the Go one
 	[chromium]="/usr/lib/chromium/chromium"  # browser workers are tested in headless Chromium (internal/browser)
+	[postgresql]="/usr/lib/postgresql/15/bin/initdb"  # the PostgreSQL store is tested on a throwaway cluster (scripts/pg.sh)
 )
 # scripts/setup.sh --build-tools adds what rebuilding the examples
 # (examples/build.sh) and the native column of the benchmarks need.

@@ -43,6 +43,17 @@ if ! scripts/setup.sh; then
 	echo "== setup FAILED: the tests cannot run" >&2
 	exit 1
 fi
+# One throwaway PostgreSQL for every package that tests against one
+# (internal/store/postgres, internal/cli), stopped when this script exits.
+# Without it each such test binary would start its own (pgtest).
+pgdir=""
+if [ -z "${CROWDRUN_TEST_POSTGRES:-}" ] && pgenv=$(scripts/pg.sh start --watch $$); then
+	eval "$pgenv"
+	export CROWDRUN_TEST_POSTGRES
+	pgdir=$CROWDRUN_TEST_PGDIR
+	trap 'scripts/pg.sh stop "$pgdir"' EXIT
+fi
+
 step "go vet" go vet ./...
 step "gofmt" gofmt_check
 step "go mod tidy" tidy_check

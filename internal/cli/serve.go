@@ -12,13 +12,19 @@ import (
 
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/store/postgres"
 	"github.com/crowdrun/crowdrun/internal/store/sqlite"
 )
 
+// envStore is --store's default.
+const envStore = "CROWDRUN_STORE"
+
 func (m *Main) serveCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("serve", "[--addr HOST:PORT] [--data DIR] [flags]")
+	fs := m.newFlagSet("serve", "[--addr HOST:PORT] [--data DIR | --store postgres://...] [flags]")
 	addr := fs.String("addr", "127.0.0.1:7070", "listen on `HOST:PORT` (port 0: any free port)")
-	data := fs.String("data", "crowdrun-data", "keep the store in `DIR`")
+	data := fs.String("data", "crowdrun-data", "keep the store in `DIR` (SQLite), unless --store names another")
+	storeURL := fs.String("store", os.Getenv(envStore), "keep the store in the PostgreSQL database at this `URL` (postgres://user@host/db); default $"+envStore+", else SQLite in --data")
 	maxReq := uint64(coordinator.DefaultMaxRequestBytes)
 	fs.Var(sizeFlag{&maxReq}, "max-request", "largest accepted submission `SIZE`")
 	quiet := fs.Bool("quiet", false, "log warnings and errors only")
@@ -40,7 +46,10 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
-	o := serveOptions{addr: *addr, data: *data, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb}
+	if *storeURL != "" && !postgres.IsURL(*storeURL) {
+		return usageError("--store %q: want a postgres:// or postgresql:// URL (SQLite is the default: give --data DIR)", postgres.Redact(*storeURL))
+	}
+	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb}
 	if *prior > 0 {
 		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
 	}
@@ -49,6 +58,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 
 type serveOptions struct {
 	addr, data string
+	storeURL   string // a PostgreSQL database; "": SQLite in data
 	maxRequest int64
 	log        *slog.Logger
 	ready      func(url string) // called once listening
@@ -61,17 +71,28 @@ type serveOptions struct {
 
 // serve runs a coordinator until ctx is cancelled.
 func serve(ctx context.Context, m *Main, o serveOptions) error {
-	if err := os.MkdirAll(o.data, 0o700); err != nil {
-		return err
-	}
-	unlock, err := lockDataDir(o.data)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	db, err := sqlite.OpenDir(ctx, o.data)
-	if err != nil {
-		return err
+	var db store.Store
+	where := o.data
+	if o.storeURL != "" {
+		pg, err := postgres.Open(ctx, o.storeURL)
+		if err != nil {
+			return err
+		}
+		db, where = pg, postgres.Redact(o.storeURL)
+	} else {
+		if err := os.MkdirAll(o.data, 0o700); err != nil {
+			return err
+		}
+		unlock, err := lockDataDir(o.data)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		lite, err := sqlite.OpenDir(ctx, o.data)
+		if err != nil {
+			return err
+		}
+		db = lite
 	}
 	defer db.Close()
 	c, err := coordinator.New(ctx, coordinator.Config{Store: db, Logger: o.log, MaxRequestBytes: o.maxRequest,
@@ -91,7 +112,7 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(m.Stdout, "crowdrun: coordinator listening on %s (store %s)\n", url, o.data)
+	fmt.Fprintf(m.Stdout, "crowdrun: coordinator listening on %s (store %s)\n", url, where)
 	if o.ready != nil {
 		o.ready(url)
 	}

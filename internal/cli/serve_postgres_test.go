@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/store/postgres"
+	"github.com/crowdrun/crowdrun/internal/store/postgres/pgtest"
+)
+
+// startServeStore starts a serve on the PostgreSQL store at dsn, stopped
+// when the test ends (or by the returned func).
+func startServeStore(t *testing.T, dsn string) (url string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	urlc := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serve(ctx, &Main{Stdout: io.Discard, Stderr: io.Discard}, serveOptions{addr: "127.0.0.1:0", storeURL: dsn, maxRequest: 16 << 20,
+			log: slog.New(slog.DiscardHandler), ready: func(u string) { urlc <- u }})
+	}()
+	select {
+	case url = <-urlc:
+	case err := <-errc:
+		cancel()
+		t.Fatalf("serve --store: %v", err)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("serve --store: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return url, stop
+}
+
+// TestServePostgres: `crowdrun serve --store postgres://...` runs a job end
+// to end with a native worker, and a second serve on the same database
+// finds it after the first stopped.
+func TestServePostgres(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	url, stop := startServeStore(t, dsn)
+	// A token in the same database (token create works on --data stores).
+	db, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.TokenInsert(context.Background(), &store.TokenInsertParams{Owner: "alice", Name: "t", Hash: coordinator.HashToken("tok"), Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	lines := filepath.Join(t.TempDir(), "numbers.txt")
+	if err := os.WriteFile(lines, []byte("12\n97\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn := []string{"--server", url, "--token", "tok"}
+	code, out, errOut := runCLI(t, "", append([]string{"submit", "--module", examplePath("factor.wasm"), "--lines", lines}, conn...)...)
+	if code != 0 || strings.TrimSpace(out) != "1" {
+		t.Fatalf("submit: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	(&testCoordinator{url: url}).startWorker(t)
+	code, out, errOut = runCLI(t, "", append([]string{"results", "1", "--follow"}, conn...)...)
+	if code != 0 {
+		t.Fatalf("results 1 --follow: exit %d, stderr %q", code, errOut)
+	}
+	var got []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var l resultLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("results: %q: %v", sc.Text(), err)
+		}
+		got = append(got, l.Stdout)
+	}
+	sort.Strings(got)
+	if strings.Join(got, "") != "12: 2 2 3\n97: 97\n" {
+		t.Fatalf("results 1 --follow: %q", out)
+	}
+	stop()
+
+	url, _ = startServeStore(t, dsn)
+	code, out, errOut = runCLI(t, "", "status", "1", "--server", url, "--token", "tok")
+	if code != 0 || !strings.Contains(out, "2/2 done") {
+		t.Fatalf("status 1 after a restart: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestServeStoreFlag: --store and CROWDRUN_STORE take PostgreSQL URLs only,
+// and an unreachable database is an error naming it without its password.
+func TestServeStoreFlag(t *testing.T) {
+	code, _, errOut := runCLI(t, "", "serve", "--store", "mysql://u:pw@h/db", "--addr", "127.0.0.1:0")
+	if code != exitUsage || !strings.Contains(errOut, "postgres://") {
+		t.Fatalf("serve --store mysql://: exit %d, stderr %q", code, errOut)
+	}
+	t.Setenv(envStore, "sqlite:///x")
+	if code, _, errOut := runCLI(t, "", "serve", "--addr", "127.0.0.1:0"); code != exitUsage || !strings.Contains(errOut, "--store") {
+		t.Fatalf("serve with %s=sqlite:///x: exit %d, stderr %q", envStore, code, errOut)
+	}
+	t.Setenv(envStore, "postgres://u:secret@127.0.0.1:1/db?connect_timeout=5")
+	code, _, errOut = runCLI(t, "", "serve", "--addr", "127.0.0.1:0")
+	if code == 0 || strings.Contains(errOut, "secret") || !strings.Contains(errOut, "127.0.0.1:1") {
+		t.Fatalf("serve on an unreachable database: exit %d, stderr %q", code, errOut)
+	}
+}

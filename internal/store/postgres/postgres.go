@@ -1,0 +1,1124 @@
+// Package postgres is the store driver for a crowd that outgrows one
+// coordinator machine: PostgreSQL through pgx's connection pool, with the
+// same semantics as internal/store/sqlite (both pass internal/store/storetest).
+//
+// SQLite has one writer, so its transactions never overlap; here they do,
+// within one coordinator (the pool) and across coordinators sharing the
+// database. Transactions run at READ COMMITTED and lock what they decide on:
+//
+//   - a lease takes queued replicas with FOR UPDATE SKIP LOCKED, so two
+//     dispatchers never wait on each other nor lease one replica twice, and
+//     holds its session's row FOR SHARE so the session cannot end under it;
+//   - a result or checkpoint locks its replica (by lease id), then its task,
+//     so two replicas of one task finishing at once see each other;
+//   - whatever ends leases (session end, expiry, release, cancel) first locks
+//     the leased replicas it will end, then works on exactly those rows.
+//
+// A transaction chosen as a deadlock victim, or failing a serialization
+// check, is retried from the start.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// DB is a store.Store on one PostgreSQL database.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*DB)(nil)
+
+// IsURL reports whether s names a PostgreSQL database (postgres:// or
+// postgresql://), as `crowdrun serve --store` takes it.
+func IsURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// Redact returns the URL without its password, for logs.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// libpq key=value string; pgxpool's pool_* parameters size the pool) and
+// migrates its schema.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connecting to %s: %w", Redact(dsn), err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &DB{pool: pool}, nil
+}
+
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// interpretError translates driver errors into store sentinels at the seam.
+// A PostgreSQL error stays wrapped (tx tells retryable ones by their code).
+func interpretError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && !strings.HasPrefix(err.Error(), "postgres: ") {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return err
+}
+
+// retryable: the transaction lost a deadlock or a serialization check;
+// running it again from the start may succeed.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+// tx runs fn in a transaction, again from the start if it was a deadlock's
+// victim. fn must reset whatever it accumulates outside the transaction.
+func (db *DB) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, db.pool, fn)
+		if err == nil || !retryable(err) || attempt == 20 {
+			return interpretError(err)
+		}
+		// Let the winner finish before trying again.
+		t := time.NewTimer(time.Duration(rand.N(attempt*2000)) * time.Microsecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v *int64) time.Time {
+	if v == nil || *v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(*v)
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+var emptyHash = store.Hash(nil)
+
+// putBlobs stores contents, each under its hash, in hash order (so that two
+// transactions putting the same blobs take their index locks in one order).
+func putBlobs(ctx context.Context, tx pgx.Tx, now int64, data ...[]byte) error {
+	byHash := map[string][]byte{}
+	for _, d := range data {
+		if len(d) > 0 {
+			byHash[store.Hash(d)] = d
+		}
+	}
+	if len(byHash) == 0 {
+		return nil // the empty blob is inserted with the schema
+	}
+	hashes := make([]string, 0, len(byHash))
+	for h := range byHash {
+		hashes = append(hashes, h)
+	}
+	slices.Sort(hashes)
+	datas := make([][]byte, len(hashes))
+	for i, h := range hashes {
+		datas[i] = byHash[h]
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO blobs(hash, data, size, created_at)
+		SELECT h, d, length(d), $3 FROM unnest($1::text[], $2::bytea[]) AS u(h, d) ORDER BY h
+		ON CONFLICT(hash) DO NOTHING`, hashes, datas, now)
+	return interpretError(err)
+}
+
+func (db *DB) BlobPut(ctx context.Context, p *store.BlobPutParams) (string, error) {
+	if len(p.Data) == 0 {
+		return emptyHash, nil
+	}
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		return putBlobs(ctx, tx, time.Now().UnixMilli(), p.Data)
+	})
+	return store.Hash(p.Data), err
+}
+
+func (db *DB) BlobGet(ctx context.Context, hash string) ([]byte, error) {
+	var data []byte
+	err := db.pool.QueryRow(ctx, `SELECT data FROM blobs WHERE hash = $1`, hash).Scan(&data)
+	if data == nil && err == nil {
+		data = []byte{}
+	}
+	return data, interpretError(err)
+}
+
+const jobCols = `id, owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, finished_at, suspendable`
+
+func scanJob(sc pgx.Row) (*store.Job, error) {
+	var j store.Job
+	var created int64
+	var finished *int64
+	err := sc.Scan(&j.ID, &j.Owner, &j.Name, &j.ModuleHash, &j.State, &j.Priority, &j.Replicas,
+		&j.Limits.Fuel, &j.Limits.MemoryBytes, &j.Limits.MaxOutput, &j.Limits.TimeoutMS, &j.TaskCount, &created, &finished, &j.Suspendable)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	j.CreatedAt = time.UnixMilli(created)
+	j.FinishedAt = fromMS(finished)
+	return &j, nil
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func getJob(ctx context.Context, q querier, p *store.JobGetParams) (*store.Job, error) {
+	return scanJob(q.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1 AND ($2::text = '' OR owner = $2)`, p.ID, p.Owner))
+}
+
+func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.Job, error) {
+	if p.Replicas < 1 {
+		return nil, fmt.Errorf("postgres: job needs at least one replica per task")
+	}
+	now := ms(p.Now)
+	n := len(p.Tasks)
+	stdin, args, env, files := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	seed := make([]int64, n)
+	for i, t := range p.Tasks {
+		stdin[i], args[i], env[i], files[i] = t.StdinHash, jsonText(nonNil(t.Args)), jsonText(nonNil(t.Env)), jsonText(nonNilF(t.Files))
+		seed[i] = int64(t.Seed) // the bits: a seed may use all 64
+	}
+	var id int64
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if err := putBlobs(ctx, tx, now, p.Blobs...); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, suspendable)
+			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING id`, p.Owner, p.Name, p.ModuleHash, string(store.JobRunning), p.Priority, p.Replicas,
+			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, n, now, p.Suspendable).Scan(&id)
+		if err != nil {
+			return interpretError(err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO tasks(job_id, idx, state, stdin_hash, args, env, files, seed)
+			SELECT $1, u.i - 1, 'pending', u.stdin, u.args, u.env, u.files, u.seed
+			FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY AS u(stdin, args, env, files, seed, i)
+			ORDER BY u.i`, id, stdin, args, env, files, seed); err != nil {
+			return interpretError(err)
+		}
+		// A task's replicas get adjacent ids: the queue's order keeps them together.
+		if _, err := tx.Exec(ctx, `INSERT INTO replicas(task_id, job_id, idx, priority, state)
+			SELECT t.id, t.job_id, r, $2, 'queued' FROM tasks t CROSS JOIN generate_series(0, $3::bigint - 1) AS r
+			WHERE t.job_id = $1 ORDER BY t.idx, r`, id, p.Priority, p.Replicas); err != nil {
+			return interpretError(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.JobGet(ctx, &store.JobGetParams{ID: id})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilF(s []store.File) []store.File {
+	if s == nil {
+		return []store.File{}
+	}
+	return s
+}
+
+func (db *DB) JobGet(ctx context.Context, p *store.JobGetParams) (*store.Job, error) {
+	return getJob(ctx, db.pool, p)
+}
+
+func (db *DB) JobList(ctx context.Context, p *store.JobListParams) ([]*store.Job, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+jobCols+` FROM jobs WHERE owner = $1 ORDER BY id DESC LIMIT $2`, p.Owner, limit)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) JobCounts(ctx context.Context, jobID int64) (*store.JobCounts, error) {
+	var c store.JobCounts
+	var total, finished int
+	err := db.pool.QueryRow(ctx, `SELECT task_count, tasks_finished, tasks_disputed, tasks_cancelled, fuel_done,
+		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'queued'),
+		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'leased'),
+		checkpoints, resumes, lost_segments, fuel_lost, mismatches
+		FROM jobs WHERE id = $1`, jobID).Scan(&total, &finished, &c.TasksDisputed, &c.TasksCancelled, &c.Fuel, &c.ReplicasQueued, &c.ReplicasLeased,
+		&c.Checkpoints, &c.Resumes, &c.LostSegments, &c.FuelLost, &c.Mismatches)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	c.TasksDone = finished - c.TasksDisputed
+	c.TasksPending = total - finished - c.TasksCancelled
+	return &c, nil
+}
+
+func (db *DB) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store.Job, []store.RevokedLease, error) {
+	var revoked []store.RevokedLease
+	var job *store.Job
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		revoked, job = nil, nil
+		j, err := getJob(ctx, tx, &store.JobGetParams{ID: p.ID, Owner: p.Owner})
+		if err != nil {
+			return err
+		}
+		if j.State != store.JobRunning {
+			job = j
+			return store.ErrJobFinished
+		}
+		// Replicas first, as every other transaction locks them: the
+		// unfinished ones, so that no lease nor result slips in meanwhile.
+		var ids []int64
+		if err := collect(ctx, tx, `SELECT id FROM replicas WHERE job_id = $1 AND state IN ('queued','leased') ORDER BY id FOR UPDATE`,
+			func(r pgx.Rows) error { var id int64; ids = append(ids, id); return r.Scan(&ids[len(ids)-1]) }, p.ID); err != nil {
+			return err
+		}
+		var state string
+		if err := tx.QueryRow(ctx, `SELECT state FROM jobs WHERE id = $1 FOR UPDATE`, p.ID).Scan(&state); err != nil {
+			return interpretError(err)
+		}
+		if state != string(store.JobRunning) { // its last result came in meanwhile
+			job, err = getJob(ctx, tx, &store.JobGetParams{ID: p.ID})
+			if err == nil {
+				err = store.ErrJobFinished
+			}
+			return err
+		}
+		leased, rv, err := lockLeased(ctx, tx, `id = ANY($1)`, ids)
+		if err != nil {
+			return err
+		}
+		revoked = rv
+		now := ms(p.Now)
+		if _, err := endSegments(ctx, tx, store.SegmentRevoked, now, nil, leased); err != nil {
+			return err
+		}
+		for _, st := range []struct {
+			q    string
+			args []any
+		}{
+			{`UPDATE replicas SET state = 'cancelled', lease_id = NULL, session_id = NULL, lease_deadline = NULL WHERE id = ANY($1) AND state IN ('queued','leased')`, []any{ids}},
+			{`UPDATE tasks SET state = 'cancelled', finished_at = $1 WHERE job_id = $2 AND state = 'pending'`, []any{now, p.ID}},
+			{`UPDATE jobs SET state = 'cancelled', finished_at = $1, tasks_cancelled = task_count - tasks_finished WHERE id = $2`, []any{now, p.ID}},
+		} {
+			if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
+				return interpretError(err)
+			}
+		}
+		job, err = getJob(ctx, tx, &store.JobGetParams{ID: p.ID})
+		return err
+	})
+	if errors.Is(err, store.ErrJobFinished) {
+		return job, nil, err
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return job, revoked, nil
+}
+
+// collect runs a query and calls scan on each row.
+func collect(ctx context.Context, tx pgx.Tx, q string, scan func(pgx.Rows) error, args ...any) error {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return interpretError(err)
+		}
+	}
+	return interpretError(rows.Err())
+}
+
+// lockLeased locks the leased replicas matching where (a condition on
+// replicas' columns, its parameters from $1) and returns their ids and
+// leases: the rows that endSegments then ends, and nothing else.
+func lockLeased(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]int64, []store.RevokedLease, error) {
+	var ids []int64
+	var out []store.RevokedLease
+	err := collect(ctx, tx, `SELECT id, session_id, lease_id FROM replicas WHERE state = 'leased' AND `+where+` ORDER BY id FOR UPDATE`,
+		func(r pgx.Rows) error {
+			var id int64
+			var l store.RevokedLease
+			if err := r.Scan(&id, &l.SessionID, &l.LeaseID); err != nil {
+				return err
+			}
+			ids, out = append(ids, id), append(out, l)
+			return nil
+		}, args...)
+	return ids, out, err
+}
+
+const taskCols = `id, job_id, idx, state, stdin_hash, args, env, files, seed, coalesce(status, ''), coalesce(exit_code, 0), coalesce(message, ''),
+	coalesce(stdout_hash, ''), coalesce(stderr_hash, ''), coalesce(fuel, 0), coalesce(result_seq, 0), finished_at`
+
+func scanTask(sc pgx.Row) (*store.Task, error) {
+	var t store.Task
+	var args, env, files string
+	var seed int64
+	var fin *int64
+	if err := sc.Scan(&t.ID, &t.JobID, &t.Index, &t.State, &t.StdinHash, &args, &env, &files, &seed,
+		&t.Result.Status, &t.Result.ExitCode, &t.Result.Message, &t.Result.StdoutHash, &t.Result.StderrHash, &t.Result.Fuel, &t.ResultSeq, &fin); err != nil {
+		return nil, interpretError(err)
+	}
+	t.Seed = uint64(seed)
+	json.Unmarshal([]byte(args), &t.Args)
+	json.Unmarshal([]byte(env), &t.Env)
+	json.Unmarshal([]byte(files), &t.Files)
+	t.FinishedAt = fromMS(fin)
+	return &t, nil
+}
+
+func (db *DB) TaskListResults(ctx context.Context, p *store.TaskListResultsParams) ([]*store.Task, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 500
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+taskCols+` FROM tasks WHERE job_id = $1 AND result_seq > $2 ORDER BY result_seq LIMIT $3`,
+		p.JobID, p.AfterSeq, limit)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Task
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*store.Session, error) {
+	var id int64
+	err := db.pool.QueryRow(ctx, `INSERT INTO sessions(worker, slots, remote, started_at) VALUES($1,$2,$3,$4) RETURNING id`,
+		p.Worker, p.Slots, p.Remote, ms(p.Now)).Scan(&id)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return &store.Session{ID: id, Worker: p.Worker, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
+}
+
+// endSegments ends the segments of the leased replicas ids (locked by
+// lockLeased) and requeues those replicas. progress (lease id → fuel
+// reached) is recorded first. A lost segment adds to its job's churn
+// counters: the fuel it reached beyond its last accepted checkpoint is the
+// work lost.
+func endSegments(ctx context.Context, tx pgx.Tx, state store.SegmentState, now int64, progress map[string]uint64, ids []int64) (int64, error) {
+	for id, f := range progress {
+		if _, err := tx.Exec(ctx, `UPDATE replicas SET seg_progress = greatest(seg_progress, $1) WHERE lease_id = $2 AND state = 'leased'`, int64(min(f, 1<<62)), id); err != nil {
+			return 0, interpretError(err)
+		}
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
+		SELECT id, job_id, attempts, $1, coalesce(worker, ''), session_id, seg_resume_seq, seg_fuel_start, seg_fuel_end, greatest(seg_progress, seg_fuel_end), seg_started_at, $2
+		FROM replicas WHERE state = 'leased' AND id = ANY($3) ORDER BY id`, string(state), now, ids); err != nil {
+		return 0, interpretError(err)
+	}
+	if state == store.SegmentLost {
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET lost_segments = lost_segments + x.n, fuel_lost = fuel_lost + x.f
+			FROM (SELECT job_id, count(*) AS n, sum(greatest(seg_progress, seg_fuel_end) - seg_fuel_end)::bigint AS f
+			      FROM replicas WHERE state = 'leased' AND id = ANY($1) GROUP BY job_id) AS x
+			WHERE jobs.id = x.job_id`, ids); err != nil {
+			return 0, interpretError(err)
+		}
+	}
+	tag, err := tx.Exec(ctx, `UPDATE replicas SET state = 'queued', worker = NULL, session_id = NULL, lease_id = NULL, lease_deadline = NULL
+		WHERE state = 'leased' AND id = ANY($1)`, ids)
+	if err != nil {
+		return 0, interpretError(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (db *DB) SessionEnd(ctx context.Context, p *store.SessionEndParams) (int, error) {
+	var n int64
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		n = 0
+		tag, err := tx.Exec(ctx, `UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL`, ms(p.Now), p.Reason, p.ID)
+		if err != nil {
+			return interpretError(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		state := store.SegmentLost
+		if p.Graceful {
+			state = store.SegmentReleased
+		}
+		ids, _, err := lockLeased(ctx, tx, `session_id = $1`, p.ID)
+		if err != nil {
+			return err
+		}
+		n, err = endSegments(ctx, tx, state, ms(p.Now), p.Progress, ids)
+		return err
+	})
+	return int(n), err
+}
+
+func (db *DB) SessionEndAll(ctx context.Context, p *store.SessionEndAllParams) (int, error) {
+	var n int64
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		n = 0
+		if _, err := tx.Exec(ctx, `UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL`, ms(p.Now), p.Reason); err != nil {
+			return interpretError(err)
+		}
+		ids, _, err := lockLeased(ctx, tx, `true`)
+		if err != nil {
+			return err
+		}
+		n, err = endSegments(ctx, tx, store.SegmentLost, ms(p.Now), nil, ids)
+		return err
+	})
+	return int(n), err
+}
+
+func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*store.Session, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id, worker, slots, remote, started_at, ended_at, coalesce(end_reason,'') FROM sessions ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Session
+	for rows.Next() {
+		var s store.Session
+		var start int64
+		var end *int64
+		if err := rows.Scan(&s.ID, &s.Worker, &s.Slots, &s.Remote, &start, &end, &s.EndReason); err != nil {
+			return nil, interpretError(err)
+		}
+		s.StartedAt = time.UnixMilli(start)
+		s.EndedAt = fromMS(end)
+		out = append(out, &s)
+	}
+	return out, interpretError(rows.Err())
+}
+
+const lockWorker = 2 // advisory lock space key of ReplicaLease's per-worker lock
+
+func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]*store.Lease, error) {
+	if p.Max <= 0 {
+		return nil, nil
+	}
+	var out []*store.Lease
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		out = out[:0]
+		// The session must stay open until this commits: SessionEnd waits
+		// for this lock, then finds the leases granted here.
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM sessions WHERE id = $1 AND ended_at IS NULL FOR SHARE`, p.SessionID).Scan(&one); err != nil {
+			return interpretError(err)
+		}
+		// Two sessions of one worker name leasing at once would not see each
+		// other's picks: they take turns.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockSpace+lockWorker, p.Worker); err != nil {
+			return interpretError(err)
+		}
+		// Replicas of one task are adjacent in the queue; twice Max rows
+		// leave room for skipping a second replica of a task in this batch.
+		rows, err := tx.Query(ctx, `
+			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, b.data, t.args, t.env, t.files, t.seed,
+			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts,
+			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, '')
+			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
+			WHERE r.state = 'queued'
+			  -- Never two replicas of a task to one worker: not one it holds or
+			  -- ran, nor one of which it ran a segment (a requeued replica
+			  -- forgets its worker, its segments do not).
+			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id
+			                  AND (o.worker = $1 OR EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND g.worker = $1)))
+			ORDER BY r.priority DESC, r.id
+			LIMIT $2
+			FOR UPDATE OF r SKIP LOCKED`, p.Worker, p.Max*2)
+		if err != nil {
+			return interpretError(err)
+		}
+		seen := map[int64]bool{} // one replica per task per worker, within this batch too
+		var newGrid []*store.Lease
+		for rows.Next() {
+			var l store.Lease
+			var args, env, files string
+			var seed int64
+			var att int
+			var suspendable bool
+			var grid int64
+			var ck store.Checkpoint
+			if err := rows.Scan(&l.ReplicaID, &l.TaskID, &l.JobID, &l.TaskIndex, &l.ModuleHash, &l.StdinHash, &l.Stdin, &args, &env, &files, &seed,
+				&l.Limits.Fuel, &l.Limits.MemoryBytes, &l.Limits.MaxOutput, &l.Limits.TimeoutMS, &att,
+				&suspendable, &grid, &ck.Seq, &ck.Fuel, &ck.StateHash, &ck.SnapshotHash); err != nil {
+				rows.Close()
+				return interpretError(err)
+			}
+			if seen[l.TaskID] || len(out) == p.Max {
+				continue
+			}
+			seen[l.TaskID] = true
+			if l.Stdin == nil {
+				l.Stdin = []byte{}
+			}
+			l.Seed = uint64(seed)
+			json.Unmarshal([]byte(args), &l.Args)
+			json.Unmarshal([]byte(env), &l.Env)
+			json.Unmarshal([]byte(files), &l.Files)
+			l.LeaseID = fmt.Sprintf("%d.%d", l.ReplicaID, att+1)
+			l.Deadline = time.UnixMilli(ms(p.Deadline))
+			if suspendable && grid == 0 && p.CheckpointEvery > 0 {
+				grid = int64(p.CheckpointEvery)
+				newGrid = append(newGrid, &l)
+			}
+			if p.Resume && suspendable {
+				l.CheckpointEvery = uint64(grid)
+				if ck.Seq > 0 {
+					ck.ReplicaID = l.ReplicaID
+					l.Resume = &ck
+				}
+			}
+			out = append(out, &l)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return interpretError(err)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		n := len(out)
+		ids, leaseIDs, seqs, fuels := make([]int64, n), make([]string, n), make([]int64, n), make([]int64, n)
+		var resumed []int64 // job of each resumed lease
+		for i, l := range out {
+			ids[i], leaseIDs[i] = l.ReplicaID, l.LeaseID
+			if l.Resume != nil {
+				seqs[i], fuels[i] = int64(l.Resume.Seq), int64(l.Resume.Fuel)
+				resumed = append(resumed, l.JobID)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE replicas r SET state = 'leased', worker = $1, session_id = $2, lease_id = u.lease, lease_deadline = $3,
+				attempts = r.attempts + 1, seg_resume_seq = u.seq, seg_fuel_start = u.fuel, seg_fuel_end = u.fuel, seg_progress = u.fuel, seg_started_at = $4
+			FROM unnest($5::bigint[], $6::text[], $7::bigint[], $8::bigint[]) AS u(id, lease, seq, fuel) WHERE r.id = u.id`,
+			p.Worker, p.SessionID, ms(p.Deadline), ms(p.Now), ids, leaseIDs, seqs, fuels); err != nil {
+			return interpretError(err)
+		}
+		if len(resumed) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET resumes = resumes + x.n
+				FROM (SELECT job_id, count(*) AS n FROM unnest($1::bigint[]) AS u(job_id) GROUP BY job_id) AS x WHERE jobs.id = x.job_id`, resumed); err != nil {
+				return interpretError(err)
+			}
+		}
+		if len(newGrid) > 0 {
+			// A task keeps the grid its first lease gave it: another
+			// dispatcher may have given it one since this one looked.
+			tids := make([]int64, len(newGrid))
+			for i, l := range newGrid {
+				tids[i] = l.TaskID
+			}
+			grids := map[int64]int64{}
+			if err := collect(ctx, tx, `UPDATE tasks SET grid = coalesce(grid, $1) WHERE id = ANY($2) RETURNING id, grid`, func(r pgx.Rows) error {
+				var id, g int64
+				if err := r.Scan(&id, &g); err != nil {
+					return err
+				}
+				grids[id] = g
+				return nil
+			}, int64(p.CheckpointEvery), tids); err != nil {
+				return err
+			}
+			for _, l := range newGrid {
+				if p.Resume {
+					l.CheckpointEvery = uint64(grids[l.TaskID])
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (db *DB) ReplicaRenew(ctx context.Context, p *store.ReplicaRenewParams) error {
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE replicas SET lease_deadline = $1 WHERE state = 'leased' AND session_id = $2`, ms(p.Deadline), p.SessionID); err != nil {
+			return interpretError(err)
+		}
+		for id, f := range p.Progress {
+			if _, err := tx.Exec(ctx, `UPDATE replicas SET seg_progress = greatest(seg_progress, $1) WHERE lease_id = $2 AND session_id = $3 AND state = 'leased'`,
+				int64(min(f, 1<<62)), id, p.SessionID); err != nil {
+				return interpretError(err)
+			}
+		}
+		return nil
+	})
+}
+
+func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParams) ([]store.ReplicaOutcome, error) {
+	out := make([]store.ReplicaOutcome, len(p.Results))
+	now := ms(p.Now)
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		for i := range p.Results {
+			o, err := complete(ctx, tx, &p.Results[i], now)
+			if err != nil {
+				return err
+			}
+			out[i] = o
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func complete(ctx context.Context, tx pgx.Tx, r *store.ReplicaResult, now int64) (store.ReplicaOutcome, error) {
+	var o store.ReplicaOutcome
+	var repID, sess int64
+	var state, worker string
+	var replicas, attempts int
+	var resumeSeq, fuelStart uint64
+	var started int64
+	err := tx.QueryRow(ctx, `SELECT r.id, r.task_id, r.job_id, r.state, coalesce(r.session_id, 0), coalesce(r.worker,''), j.replicas, r.attempts,
+			r.seg_resume_seq, r.seg_fuel_start, coalesce(r.seg_started_at, 0)
+		FROM replicas r JOIN jobs j ON j.id = r.job_id WHERE r.lease_id = $1 FOR UPDATE OF r`, r.LeaseID).
+		Scan(&repID, &o.TaskID, &o.JobID, &state, &sess, &worker, &replicas, &attempts, &resumeSeq, &fuelStart, &started)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (state != string(store.ReplicaLeased) || sess != r.SessionID)) {
+		return store.ReplicaOutcome{Err: store.ErrLeaseNotHeld}, nil
+	}
+	if err != nil {
+		return o, interpretError(err)
+	}
+	// The task's replicas finishing at once take turns, so the last one
+	// sees every other one done.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, o.TaskID); err != nil {
+		return o, interpretError(err)
+	}
+	stdout, stderr := r.Stdout, r.Stderr
+	if resumeSeq > 0 {
+		// The segment's output follows the output up to the checkpoint it
+		// resumed from.
+		pre, pre2, err := outputUpTo(ctx, tx, repID, resumeSeq)
+		if err != nil {
+			return o, err
+		}
+		stdout, stderr = append(pre, stdout...), append(pre2, stderr...)
+	}
+	if err := putBlobs(ctx, tx, now, stdout, stderr); err != nil {
+		return o, err
+	}
+	outH, errH := store.Hash(stdout), store.Hash(stderr)
+	if _, err := tx.Exec(ctx, `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = $1, exit_code = $2, message = $3,
+		stdout_hash = $4, stderr_hash = $5, fuel = $6, wall_ms = $7, finished_at = $8 WHERE id = $9`,
+		r.Status, r.ExitCode, r.Message, outH, errH, r.Fuel, r.WallMS, now, repID); err != nil {
+		return o, interpretError(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
+		VALUES($1,$2,$3,'done',$4,$5,$6,$7,$8,$9,$10,$11)`, repID, o.JobID, attempts, worker, r.SessionID, resumeSeq, fuelStart,
+		int64(min(r.Fuel, 1<<62)), int64(min(r.Fuel, 1<<62)), started, now); err != nil {
+		return o, interpretError(err)
+	}
+	this := store.Result{Status: r.Status, ExitCode: r.ExitCode, Message: r.Message, StdoutHash: outH, StderrHash: errH, Fuel: r.Fuel}
+	results := []store.Result{this}
+	if replicas > 1 {
+		// Is every replica of the task in?
+		results = results[:0]
+		all := true
+		if err := collect(ctx, tx, `SELECT state, coalesce(status,''), coalesce(exit_code,0), coalesce(message,''), coalesce(stdout_hash,''), coalesce(stderr_hash,''), coalesce(fuel,0)
+			FROM replicas WHERE task_id = $1 ORDER BY idx`, func(rows pgx.Rows) error {
+			var st string
+			var res store.Result
+			if err := rows.Scan(&st, &res.Status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
+				return err
+			}
+			if st != string(store.ReplicaDone) {
+				all = false
+			}
+			results = append(results, res)
+			return nil
+		}, o.TaskID); err != nil {
+			return o, err
+		}
+		if !all {
+			return o, nil
+		}
+	}
+	final := store.TaskDone
+	for _, res := range results[1:] {
+		if !res.Agrees(results[0]) {
+			final = store.TaskDisputed
+		}
+	}
+	first := results[0]
+	// The job's finished-task counter numbers results in finishing order.
+	var seq, total int64
+	disputed, fuelDone := 0, first.Fuel
+	if final == store.TaskDisputed {
+		disputed, fuelDone = 1, 0
+	}
+	if err := tx.QueryRow(ctx, `UPDATE jobs SET tasks_finished = tasks_finished + 1, tasks_disputed = tasks_disputed + $1, fuel_done = fuel_done + $2
+		WHERE id = $3 RETURNING tasks_finished, task_count`, disputed, fuelDone, o.JobID).Scan(&seq, &total); err != nil {
+		return o, interpretError(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE tasks SET state = $1, status = $2, exit_code = $3, message = $4, stdout_hash = $5, stderr_hash = $6, fuel = $7,
+		finished_at = $8, result_seq = $9 WHERE id = $10`,
+		string(final), first.Status, first.ExitCode, first.Message, first.StdoutHash, first.StderrHash, first.Fuel, now, seq, o.TaskID); err != nil {
+		return o, interpretError(err)
+	}
+	o.TaskFinished = final
+	if seq < total {
+		return o, nil
+	}
+	tag, err := tx.Exec(ctx, `UPDATE jobs SET state = 'done', finished_at = $1 WHERE id = $2 AND state = 'running'`, now, o.JobID)
+	if err != nil {
+		return o, interpretError(err)
+	}
+	o.JobFinished = tag.RowsAffected() == 1
+	return o, nil
+}
+
+func (db *DB) ReplicaRequeueExpired(ctx context.Context, p *store.ReplicaRequeueExpiredParams) ([]store.RevokedLease, error) {
+	var revoked []store.RevokedLease
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		ids, rv, err := lockLeased(ctx, tx, `lease_deadline < $1`, ms(p.Now))
+		revoked = rv
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		_, err = endSegments(ctx, tx, store.SegmentLost, ms(p.Now), nil, ids)
+		return err
+	})
+	return revoked, err
+}
+
+func (db *DB) ReplicaRelease(ctx context.Context, p *store.ReplicaReleaseParams) (int, error) {
+	var n int64
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		n = 0
+		for _, id := range p.LeaseIDs {
+			var prog map[string]uint64
+			if f, ok := p.Progress[id]; ok {
+				prog = map[string]uint64{id: f}
+			}
+			ids, _, err := lockLeased(ctx, tx, `session_id = $1 AND lease_id = $2`, p.SessionID, id)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				continue // not this session's: its progress is not ours to record
+			}
+			k, err := endSegments(ctx, tx, store.SegmentReleased, ms(p.Now), prog, ids)
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
+	})
+	return int(n), err
+}
+
+func (db *DB) ReplicaCountQueued(ctx context.Context) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM replicas WHERE state = 'queued'`).Scan(&n)
+	return n, interpretError(err)
+}
+
+func (db *DB) WorkerStats(ctx context.Context) ([]*store.WorkerStat, error) {
+	// COLLATE "C": names in byte order, as SQLite sorts them, whatever the
+	// database's collation.
+	rows, err := db.pool.Query(ctx, `
+		SELECT s.worker, count(*), count(*) FILTER (WHERE s.ended_at IS NULL),
+		       (SELECT count(*) FROM segments g WHERE g.worker = s.worker AND (g.state = 'done' OR g.fuel_end > g.fuel_start)),
+		       coalesce((SELECT sum(greatest(coalesce(fuel_end, 0) - fuel_start, 0)) FROM segments g WHERE g.worker = s.worker), 0)::bigint
+		FROM sessions s GROUP BY s.worker ORDER BY s.worker COLLATE "C"`)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.WorkerStat
+	for rows.Next() {
+		var w store.WorkerStat
+		if err := rows.Scan(&w.Worker, &w.Sessions, &w.Open, &w.Segments, &w.Fuel); err != nil {
+			return nil, interpretError(err)
+		}
+		out = append(out, &w)
+	}
+	return out, interpretError(rows.Err())
+}
+
+// outputUpTo concatenates the output chunks of a replica's checkpoints up to
+// seq: its whole output up to that checkpoint.
+func outputUpTo(ctx context.Context, tx pgx.Tx, replica int64, seq uint64) (stdout, stderr []byte, err error) {
+	err = collect(ctx, tx, `SELECT o.data, e.data FROM checkpoints c JOIN blobs o ON o.hash = c.stdout_hash JOIN blobs e ON e.hash = c.stderr_hash
+		WHERE c.replica_id = $1 AND c.seq <= $2 ORDER BY c.seq`, func(r pgx.Rows) error {
+		var o, e []byte
+		if err := r.Scan(&o, &e); err != nil {
+			return err
+		}
+		stdout, stderr = append(stdout, o...), append(stderr, e...)
+		return nil
+	}, replica, int64(seq))
+	return stdout, stderr, err
+}
+
+func (db *DB) CheckpointAdd(ctx context.Context, p *store.CheckpointAddParams) (*store.CheckpointAdded, error) {
+	var out store.CheckpointAdded
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		out = store.CheckpointAdded{}
+		var state, worker string
+		var sess int64
+		var seq, fuel uint64
+		err := tx.QueryRow(ctx, `SELECT id, task_id, job_id, state, coalesce(session_id, 0), coalesce(worker, ''), ckpt_seq, ckpt_fuel
+			FROM replicas WHERE lease_id = $1 FOR UPDATE`, p.LeaseID).
+			Scan(&out.ReplicaID, &out.TaskID, &out.JobID, &state, &sess, &worker, &seq, &fuel)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (state != string(store.ReplicaLeased) || sess != p.SessionID)) {
+			return store.ErrLeaseNotHeld
+		}
+		if err != nil {
+			return interpretError(err)
+		}
+		if p.Seq <= seq || p.Fuel <= fuel || p.Seq >= 1<<62 || p.Fuel >= 1<<62 {
+			return fmt.Errorf("%w: checkpoint %d at fuel %d after %d at fuel %d", store.ErrCheckpointOrder, p.Seq, p.Fuel, seq, fuel)
+		}
+		// The task's replicas checkpointing at once take turns, so each
+		// sees the other's state hash at the same sequence number.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, out.TaskID); err != nil {
+			return interpretError(err)
+		}
+		now := ms(p.Now)
+		if err := putBlobs(ctx, tx, now, p.Snapshot, p.Stdout, p.Stderr); err != nil {
+			return err
+		}
+		snapH, outH, errH := store.Hash(p.Snapshot), store.Hash(p.Stdout), store.Hash(p.Stderr)
+		var differ int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM checkpoints WHERE task_id = $1 AND seq = $2 AND replica_id <> $3 AND state_hash <> $4`,
+			out.TaskID, int64(p.Seq), out.ReplicaID, p.StateHash).Scan(&differ); err != nil {
+			return interpretError(err)
+		}
+		out.Mismatch = differ > 0
+		if _, err := tx.Exec(ctx, `INSERT INTO checkpoints(replica_id, task_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, session_id, cost_ms, mismatch, created_at)
+			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`, out.ReplicaID, out.TaskID, int64(p.Seq), int64(p.Fuel), p.StateHash, snapH, outH, errH,
+			worker, p.SessionID, p.CostMS, out.Mismatch, now); err != nil {
+			return interpretError(err)
+		}
+		if out.Mismatch {
+			if _, err := tx.Exec(ctx, `UPDATE checkpoints SET mismatch = true WHERE task_id = $1 AND seq = $2`, out.TaskID, int64(p.Seq)); err != nil {
+				return interpretError(err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE replicas SET ckpt_seq = $1, ckpt_fuel = $2, ckpt_hash = $3, ckpt_blob = $4, seg_fuel_end = $2,
+			seg_progress = greatest(seg_progress, $2) WHERE id = $5`, int64(p.Seq), int64(p.Fuel), p.StateHash, snapH, out.ReplicaID); err != nil {
+			return interpretError(err)
+		}
+		mismatch := 0
+		if out.Mismatch {
+			mismatch = 1
+		}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET checkpoints = checkpoints + 1, mismatches = mismatches + $1 WHERE id = $2`, mismatch, out.JobID); err != nil {
+			return interpretError(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (db *DB) CheckpointList(ctx context.Context, p *store.CheckpointListParams) ([]*store.Checkpoint, error) {
+	rows, err := db.pool.Query(ctx, `SELECT replica_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, cost_ms, created_at
+		FROM checkpoints WHERE replica_id = $1 ORDER BY seq`, p.ReplicaID)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Checkpoint
+	for rows.Next() {
+		var c store.Checkpoint
+		var created int64
+		if err := rows.Scan(&c.ReplicaID, &c.Seq, &c.Fuel, &c.StateHash, &c.SnapshotHash, &c.StdoutHash, &c.StderrHash, &c.Worker, &c.CostMS, &created); err != nil {
+			return nil, interpretError(err)
+		}
+		c.CreatedAt = time.UnixMilli(created)
+		out = append(out, &c)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) SegmentList(ctx context.Context, p *store.SegmentListParams) ([]*store.Segment, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 10000
+	}
+	rows, err := db.pool.Query(ctx, `SELECT g.replica_id, t.idx, g.worker, g.state, g.resume_seq, g.fuel_start, coalesce(g.fuel_end, 0),
+		coalesce(g.fuel_reached, g.fuel_end, 0), g.started_at, g.finished_at
+		FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN segments g ON g.replica_id = r.id
+		WHERE r.job_id = $1 ORDER BY g.id LIMIT $2`, p.JobID, limit)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Segment
+	for rows.Next() {
+		var g store.Segment
+		var start, end *int64
+		if err := rows.Scan(&g.ReplicaID, &g.TaskIndex, &g.Worker, &g.State, &g.ResumeSeq, &g.FuelStart, &g.FuelEnd, &g.FuelReached, &start, &end); err != nil {
+			return nil, interpretError(err)
+		}
+		g.StartedAt, g.EndedAt = fromMS(start), fromMS(end)
+		out = append(out, &g)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) TokenInsert(ctx context.Context, p *store.TokenInsertParams) (*store.Token, error) {
+	var id int64
+	err := db.pool.QueryRow(ctx, `INSERT INTO tokens(owner, name, hash, created_at) VALUES($1,$2,$3,$4) RETURNING id`, p.Owner, p.Name, p.Hash, ms(p.Now)).Scan(&id)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return &store.Token{ID: id, Owner: p.Owner, Name: p.Name, CreatedAt: time.UnixMilli(ms(p.Now))}, nil
+}
+
+func (db *DB) TokenLookup(ctx context.Context, p *store.TokenLookupParams) (*store.Token, error) {
+	var t store.Token
+	var created int64
+	err := db.pool.QueryRow(ctx, `SELECT id, owner, name, created_at FROM tokens WHERE hash = $1 AND revoked_at IS NULL`, p.Hash).
+		Scan(&t.ID, &t.Owner, &t.Name, &created)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	t.CreatedAt = time.UnixMilli(created)
+	return &t, nil
+}
+
+func (db *DB) TokenList(ctx context.Context, p *store.TokenListParams) ([]*store.Token, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, owner, name, created_at, revoked_at FROM tokens WHERE $1::text = '' OR owner = $1 ORDER BY id`, p.Owner)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) TokenRevoke(ctx context.Context, p *store.TokenRevokeParams) (*store.Token, error) {
+	var t *store.Token
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, ms(p.Now), p.ID); err != nil {
+			return interpretError(err)
+		}
+		var err error
+		t, err = scanToken(tx.QueryRow(ctx, `SELECT id, owner, name, created_at, revoked_at FROM tokens WHERE id = $1`, p.ID))
+		return err
+	})
+	return t, err
+}
+
+func scanToken(row pgx.Row) (*store.Token, error) {
+	var t store.Token
+	var created int64
+	var revoked *int64
+	if err := row.Scan(&t.ID, &t.Owner, &t.Name, &created, &revoked); err != nil {
+		return nil, interpretError(err)
+	}
+	t.CreatedAt = time.UnixMilli(created)
+	if revoked != nil {
+		t.RevokedAt = time.UnixMilli(*revoked)
+	}
+	return &t, nil
+}

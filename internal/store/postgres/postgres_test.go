@@ -1,0 +1,363 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/store/postgres"
+	"github.com/crowdrun/crowdrun/internal/store/postgres/pgtest"
+	"github.com/crowdrun/crowdrun/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// open opens a store on a fresh schema, closed when t ends.
+func open(t *testing.T) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), pgtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+var (
+	ctx    = context.Background()
+	now    = time.UnixMilli(1_700_000_000_000)
+	module = []byte("\x00asm fake module")
+)
+
+// insertJob inserts a job of n tasks of r replicas.
+func insertJob(t *testing.T, s store.Store, n, r int, suspendable bool) *store.Job {
+	t.Helper()
+	p := &store.JobInsertParams{Owner: "alice", Name: "j", ModuleHash: store.Hash(module), Replicas: r, Suspendable: suspendable,
+		Limits: store.Limits{Fuel: 1000}, Blobs: [][]byte{module}, Now: now}
+	for i := 0; i < n; i++ {
+		in := []byte(fmt.Sprint(i))
+		p.Blobs = append(p.Blobs, in)
+		p.Tasks = append(p.Tasks, store.TaskSpec{StdinHash: store.Hash(in), Seed: uint64(i)})
+	}
+	j, err := s.JobInsert(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func startSession(t *testing.T, s store.Store, worker string) *store.Session {
+	t.Helper()
+	ss, err := s.SessionStart(ctx, &store.SessionStartParams{Worker: worker, Slots: 1, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
+// Two coordinators (two pools on one database) with four dispatchers each
+// drain one queue: every replica is leased exactly once.
+func TestConcurrentLeaseOnce(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	var dbs []*postgres.DB
+	for i := 0; i < 2; i++ {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs = append(dbs, db)
+	}
+	const tasks = 300
+	j := insertJob(t, dbs[0], tasks, 1, false)
+	var mu sync.Mutex
+	got := map[int64]string{}
+	var wg sync.WaitGroup
+	var errs []error // under mu
+	for i := 0; i < 8; i++ {
+		db := dbs[i%2]
+		ss := startSession(t, db, fmt.Sprintf("w%d", i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// record notes what one lease call got; false: stop.
+			record := func(ls []*store.Lease, err error) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return false
+				}
+				for _, l := range ls {
+					if w, dup := got[l.ReplicaID]; dup {
+						errs = append(errs, fmt.Errorf("replica %d leased to %s and %s", l.ReplicaID, w, ss.Worker))
+					}
+					got[l.ReplicaID] = ss.Worker
+				}
+				if len(ls) > 0 {
+					return true
+				}
+				// Empty: the queue is, or what is left of it is locked by
+				// another dispatcher's lease for a moment.
+				n, err := db.ReplicaCountQueued(ctx)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				return n > 0
+			}
+			for record(db.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Max: 3, Deadline: now.Add(time.Minute), Now: now})) {
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs[:min(len(errs), 5)] {
+		t.Error(err)
+	}
+	c, err := dbs[1].JobCounts(ctx, j.ID)
+	if err != nil || len(got) != tasks || c.ReplicasLeased != tasks || c.ReplicasQueued != 0 {
+		t.Fatalf("%d replicas leased, counts %+v %v", len(got), c, err)
+	}
+}
+
+// The two replicas of each task report at the same moment, through two
+// coordinators: each task finishes exactly once, the job once.
+func TestConcurrentReplicasFinishTask(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	a, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const tasks = 60
+	j := insertJob(t, a, tasks, 2, false)
+	w1, w2 := startSession(t, a, "w1"), startSession(t, b, "w2")
+	l1, err := a.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: w1.ID, Worker: "w1", Max: tasks, Deadline: now.Add(time.Minute), Now: now})
+	if err != nil || len(l1) != tasks {
+		t.Fatalf("w1: %d leases, %v", len(l1), err)
+	}
+	l2, err := b.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: w2.ID, Worker: "w2", Max: tasks, Deadline: now.Add(time.Minute), Now: now})
+	if err != nil || len(l2) != tasks {
+		t.Fatalf("w2: %d leases, %v", len(l2), err)
+	}
+	byTask := map[int64]*store.Lease{}
+	for _, l := range l2 {
+		byTask[l.TaskID] = l
+	}
+	var finished, jobDone atomic.Int64
+	var wg sync.WaitGroup
+	report := func(db *postgres.DB, ss *store.Session, l *store.Lease) {
+		defer wg.Done()
+		o, err := db.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: ss.ID, LeaseID: l.LeaseID, Status: "ok", Stdout: []byte("same"), Fuel: 7}}, Now: now})
+		if err != nil || o[0].Err != nil {
+			t.Errorf("complete %s: %+v %v", l.LeaseID, o, err)
+			return
+		}
+		if o[0].TaskFinished != "" {
+			finished.Add(1)
+		}
+		if o[0].JobFinished {
+			jobDone.Add(1)
+		}
+	}
+	for _, l := range l1 {
+		wg.Add(2)
+		go report(a, w1, l)
+		go report(b, w2, byTask[l.TaskID])
+	}
+	wg.Wait()
+	c, err := a.JobCounts(ctx, j.ID)
+	if err != nil || finished.Load() != tasks || jobDone.Load() != 1 || c.TasksDone != tasks || c.Fuel != 7*tasks {
+		t.Fatalf("%d tasks finished, job finished %d times, counts %+v %v", finished.Load(), jobDone.Load(), c, err)
+	}
+	res, err := a.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID, Limit: 1000})
+	if err != nil || len(res) != tasks {
+		t.Fatalf("%d results, %v", len(res), err)
+	}
+	for i, r := range res {
+		if r.ResultSeq != int64(i+1) {
+			t.Fatalf("result %d has seq %d", i, r.ResultSeq)
+		}
+	}
+}
+
+// Two workers lease the two replicas of each task at once, asking for
+// different grids: each task keeps one.
+func TestConcurrentGrid(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	a, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const tasks = 100
+	insertJob(t, a, tasks, 2, true)
+	grids := [2]map[int64]uint64{{}, {}}
+	var wg sync.WaitGroup
+	for i, db := range []*postgres.DB{a, b} {
+		ss := startSession(t, db, fmt.Sprintf("w%d", i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Until it has one replica of each task (an empty lease: the
+			// other worker's lease holds the rest locked for a moment).
+			for len(grids[i]) < tasks {
+				ls, err := db.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Max: 4, Deadline: now.Add(time.Minute), Now: now,
+					CheckpointEvery: uint64(100 * (i + 1)), Resume: true})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, l := range ls {
+					grids[i][l.TaskID] = l.CheckpointEvery
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(grids[0]) != tasks || len(grids[1]) != tasks {
+		t.Fatalf("leased %d and %d", len(grids[0]), len(grids[1]))
+	}
+	for id, g := range grids[0] {
+		if g == 0 || grids[1][id] != g {
+			t.Fatalf("task %d: grids %d and %d", id, g, grids[1][id])
+		}
+	}
+}
+
+// Sessions end while their worker leases: nothing stays leased to a
+// session that has ended.
+func TestConcurrentSessionEndAndLease(t *testing.T) {
+	db := open(t)
+	j := insertJob(t, db, 400, 1, false)
+	for i := 0; i < 30; i++ {
+		ss := startSession(t, db, fmt.Sprintf("w%d", i))
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for {
+				_, err := db.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Max: 2, Deadline: now.Add(time.Minute), Now: now})
+				if errors.Is(err, store.ErrNotFound) {
+					return // ended
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := db.SessionEnd(ctx, &store.SessionEndParams{ID: ss.ID, Reason: "gone", Now: now}); err != nil {
+				t.Error(err)
+			}
+		}()
+		wg.Wait()
+		if c, err := db.JobCounts(ctx, j.ID); err != nil || c.ReplicasLeased != 0 {
+			t.Fatalf("round %d: a replica stays leased to an ended session: %+v %v", i, c, err)
+		}
+	}
+}
+
+// A seed uses all 64 bits.
+func TestSeedBits(t *testing.T) {
+	db := open(t)
+	seed := uint64(1<<63 + 12345)
+	in := []byte("x")
+	j, err := db.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", ModuleHash: store.Hash(module), Replicas: 1, Blobs: [][]byte{module, in},
+		Tasks: []store.TaskSpec{{StdinHash: store.Hash(in), Seed: seed}}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := startSession(t, db, "w")
+	ls, err := db.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: "w", Max: 1, Deadline: now.Add(time.Minute), Now: now})
+	if err != nil || len(ls) != 1 || ls[0].Seed != seed {
+		t.Fatalf("lease %+v %v", ls, err)
+	}
+	db.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: ss.ID, LeaseID: ls[0].LeaseID, Status: "ok"}}, Now: now})
+	res, err := db.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
+	if err != nil || len(res) != 1 || res[0].Seed != seed {
+		t.Fatalf("results %+v %v", res, err)
+	}
+}
+
+// Open applies the migrations once, records each version, and refuses a
+// database a newer coordinator wrote. Coordinators starting together on an
+// empty database all open it.
+func TestMigrations(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := postgres.Open(ctx, dsn)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			db.Close()
+		}()
+	}
+	wg.Wait()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n, max int
+	if err := conn.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max); err != nil || n != postgres.SchemaVersion() || max != postgres.SchemaVersion() {
+		t.Fatalf("schema_migrations: %d rows, version %d, %v", n, max, err)
+	}
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations(version) VALUES(99)`); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := postgres.Open(ctx, dsn); err == nil || !strings.Contains(err.Error(), "schema version 99") {
+		if db != nil {
+			db.Close()
+		}
+		t.Fatalf("opened a database of a newer schema: %v", err)
+	}
+}
+
+// Bad connection strings and unreachable servers are errors that say so,
+// never a password.
+func TestOpenErrors(t *testing.T) {
+	if _, err := postgres.Open(ctx, "postgres://u:secret@127.0.0.1:1/db?connect_timeout=5"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("unreachable server: %v", err)
+	}
+	if _, err := postgres.Open(ctx, "postgres://%zz"); err == nil {
+		t.Fatal("bad URL accepted")
+	}
+	if got := postgres.Redact("postgres://u:secret@h/db?password=x2"); strings.Contains(got, "secret") || strings.Contains(got, "x2") {
+		t.Fatalf("Redact = %q", got)
+	}
+}
