@@ -11,11 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/crowdrun/crowdrun/internal/coordinator"
-	"github.com/crowdrun/crowdrun/internal/store"
-	"github.com/crowdrun/crowdrun/internal/store/postgres"
 	"github.com/crowdrun/crowdrun/internal/store/postgres/pgtest"
 )
 
@@ -57,21 +53,22 @@ func startServeStore(t *testing.T, dsn string) (url string, stop func()) {
 func TestServePostgres(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	url, stop := startServeStore(t, dsn)
-	// A token in the same database (token create works on --data stores).
-	db, err := postgres.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
+	// A token in the same database, made by the CLI as an operator would.
+	var out string
+	code, tokOut, errOut := runCLI(t, "", "token", "create", "--store", dsn, "--owner", "alice", "--name", "pg")
+	if code != 0 {
+		t.Fatalf("token create --store: exit %d, stderr %q", code, errOut)
 	}
-	if _, err := db.TokenInsert(context.Background(), &store.TokenInsertParams{Owner: "alice", Name: "t", Hash: coordinator.HashToken("tok"), Now: time.Now()}); err != nil {
-		t.Fatal(err)
+	tok := strings.TrimSpace(tokOut)
+	if code, out, errOut := runCLI(t, "", "token", "list", "--store", dsn); code != 0 || !strings.Contains(out, "pg") || strings.Contains(out, tok) {
+		t.Fatalf("token list --store: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	db.Close()
 	lines := filepath.Join(t.TempDir(), "numbers.txt")
 	if err := os.WriteFile(lines, []byte("12\n97\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conn := []string{"--server", url, "--token", "tok"}
-	code, out, errOut := runCLI(t, "", append([]string{"submit", "--module", examplePath("factor.wasm"), "--lines", lines}, conn...)...)
+	conn := []string{"--server", url, "--token", tok}
+	code, out, errOut = runCLI(t, "", append([]string{"submit", "--module", examplePath("factor.wasm"), "--lines", lines}, conn...)...)
 	if code != 0 || strings.TrimSpace(out) != "1" {
 		t.Fatalf("submit: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -96,9 +93,16 @@ func TestServePostgres(t *testing.T) {
 	stop()
 
 	url, _ = startServeStore(t, dsn)
-	code, out, errOut = runCLI(t, "", "status", "1", "--server", url, "--token", "tok")
+	code, out, errOut = runCLI(t, "", "status", "1", "--server", url, "--token", tok)
 	if code != 0 || !strings.Contains(out, "2/2 done") {
 		t.Fatalf("status 1 after a restart: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// Revoked in the database, refused by the running coordinator.
+	if code, _, errOut := runCLI(t, "", "token", "revoke", "pg", "--store", dsn); code != 0 {
+		t.Fatalf("token revoke --store: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, _ := runCLI(t, "", "status", "1", "--server", url, "--token", tok); code == 0 {
+		t.Fatal("a revoked token still works")
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crowdrun/crowdrun/internal/coordinator"
 	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/store/postgres"
 	"github.com/crowdrun/crowdrun/internal/store/sqlite"
 )
 
@@ -37,6 +38,7 @@ func (m *Main) tokenCmd(ctx context.Context, args []string) error {
 	// first argument of a flag set that knows every verb's flags.
 	all := m.newFlagSet("token", tokenSynopsis, tokenNotes, flagsAnywhere)
 	all.String("data", "crowdrun-data", "the coordinator's store `DIR`")
+	storeFlag(all)
 	all.String("owner", "default", "create: the `OWNER` the token acts for: jobs are visible to their owner only")
 	all.String("name", "", "create: a `LABEL` to recognise the token by")
 	all.Bool("create", false, "create: create the store in DIR if there is none yet (otherwise start 'crowdrun serve --data DIR' once first)")
@@ -68,8 +70,16 @@ func (m *Main) tokenCmd(ctx context.Context, args []string) error {
 	return usageError("unknown token command %q: want create, list or revoke", verb)
 }
 
-// openTokenStore opens the store in dir, which must exist unless create.
-func openTokenStore(ctx context.Context, dir string, create bool) (*sqlite.DB, error) {
+// openTokenStore opens the coordinator's store: the PostgreSQL database at
+// storeURL if one is given, else SQLite in dir, which must exist unless
+// create.
+func openTokenStore(ctx context.Context, dir, storeURL string, create bool) (store.Store, error) {
+	if storeURL != "" {
+		if !postgres.IsURL(storeURL) {
+			return nil, usageError("--store %q: want a postgres:// or postgresql:// URL (SQLite is the default: give --data DIR)", postgres.Redact(storeURL))
+		}
+		return postgres.Open(ctx, storeURL)
+	}
 	path := filepath.Join(dir, sqlite.FileName)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if !create {
@@ -84,10 +94,16 @@ func openTokenStore(ctx context.Context, dir string, create bool) (*sqlite.DB, e
 	return sqlite.OpenDir(ctx, dir)
 }
 
+// storeFlag is --store of the token verbs, as serve's.
+func storeFlag(fs *flag.FlagSet) *string {
+	return fs.String("store", os.Getenv(envStore), "the coordinator's PostgreSQL store `URL` (default $"+envStore+"), instead of --data")
+}
+
 func (m *Main) tokenCreate(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("token create", "[--data DIR] [--owner NAME] [--name LABEL] [--create]",
 		"Creates an API token and prints it once; only its hash is stored.", flagsAnywhere)
 	data := fs.String("data", "crowdrun-data", "the coordinator's store `DIR`")
+	storeURL := storeFlag(fs)
 	owner := fs.String("owner", "default", "the `OWNER` the token acts for: jobs are visible to their owner only")
 	name := fs.String("name", "", "a `LABEL` to recognise the token by (token list, token revoke)")
 	create := fs.Bool("create", false, "create the store in DIR if there is none yet (otherwise start 'crowdrun serve --data DIR' once first)")
@@ -100,7 +116,7 @@ func (m *Main) tokenCreate(ctx context.Context, args []string) error {
 	if *owner == "" {
 		return usageError("--owner must not be empty")
 	}
-	db, err := openTokenStore(ctx, *data, *create)
+	db, err := openTokenStore(ctx, *data, *storeURL, *create)
 	if err != nil {
 		return err
 	}
@@ -110,20 +126,25 @@ func (m *Main) tokenCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintln(m.Stdout, secret)
-	fmt.Fprintf(m.Stderr, "crowdrun: token for owner %q created in %s; it is shown once, only its hash is stored.\n  export CROWDRUN_TOKEN=%s\n", *owner, *data, secret)
+	where := *data
+	if *storeURL != "" {
+		where = postgres.Redact(*storeURL)
+	}
+	fmt.Fprintf(m.Stderr, "crowdrun: token for owner %q created in %s; it is shown once, only its hash is stored.\n  export CROWDRUN_TOKEN=%s\n", *owner, where, secret)
 	return nil
 }
 
 func (m *Main) tokenList(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("token list", "[--data DIR]", "Lists the tokens of a store: id, name, owner, when created and revoked; never a secret.", flagsAnywhere)
 	data := fs.String("data", "crowdrun-data", "the coordinator's store `DIR`")
+	storeURL := storeFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError("token list takes no arguments")
 	}
-	db, err := openTokenStore(ctx, *data, false)
+	db, err := openTokenStore(ctx, *data, *storeURL, false)
 	if err != nil {
 		return err
 	}
@@ -156,6 +177,7 @@ func (m *Main) tokenRevoke(ctx context.Context, args []string) error {
 		"Revokes a token: the coordinator refuses it from the next request on. ID is the token's id in\n"+
 			"`crowdrun token list`; NAME its --name, which must then be the name of one token not yet revoked.", flagsAnywhere)
 	data := fs.String("data", "crowdrun-data", "the coordinator's store `DIR`")
+	storeURL := storeFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -163,7 +185,7 @@ func (m *Main) tokenRevoke(ctx context.Context, args []string) error {
 		return usageError("one token ID or NAME is required")
 	}
 	which := fs.Arg(0)
-	db, err := openTokenStore(ctx, *data, false)
+	db, err := openTokenStore(ctx, *data, *storeURL, false)
 	if err != nil {
 		return err
 	}
