@@ -28,6 +28,12 @@ const (
 	maxName       = 128
 	maxLeaseID    = 64
 	maxMessageStr = 4096
+	// MaxFuel bounds every fuel figure a worker sends (results, checkpoints,
+	// progress): 2^62 instructions is decades of one core, and the stores
+	// keep fuel in signed 64-bit columns.
+	MaxFuel = 1 << 62
+	// maxWallMS bounds a result's wall time (about 35 years).
+	maxWallMS = 1 << 40
 	// MaxCheckpoint caps a checkpoint message's snapshot delta plus output
 	// (raw bytes; base64 makes them 4/3 larger, within MaxMessage). The
 	// coordinator answers a larger one with too_large (the connection stays
@@ -399,18 +405,24 @@ func validate(m Message) error {
 		if len(m.Running) > MaxSlots || len(m.Progress) > MaxSlots {
 			return bad("heartbeat: more than %d running leases", MaxSlots)
 		}
-		for id := range m.Progress {
+		for id, f := range m.Progress {
 			if len(id) > maxLeaseID {
 				return bad("heartbeat: lease id longer than %d bytes", maxLeaseID)
+			}
+			if f > MaxFuel {
+				return bad("heartbeat: progress %d is above %d", f, uint64(MaxFuel))
 			}
 		}
 	case *Progress:
 		if len(m.Progress) > MaxSlots {
 			return bad("progress: more than %d leases", MaxSlots)
 		}
-		for id := range m.Progress {
+		for id, f := range m.Progress {
 			if len(id) > maxLeaseID {
 				return bad("progress: lease id longer than %d bytes", maxLeaseID)
+			}
+			if f > MaxFuel {
+				return bad("progress: progress %d is above %d", f, uint64(MaxFuel))
 			}
 		}
 	case *Leases:
@@ -425,6 +437,9 @@ func validate(m Message) error {
 		}
 		if m.Seq == 0 || m.Fuel == 0 {
 			return bad("checkpoint: seq and fuel must be positive")
+		}
+		if m.Fuel > MaxFuel {
+			return bad("checkpoint: fuel %d is above %d", m.Fuel, uint64(MaxFuel))
 		}
 		if !isHash(m.StateHash) || (m.Base != "" && !isHash(m.Base)) {
 			return bad("checkpoint: state_hash and base must be 64 lowercase hex digits")
@@ -444,6 +459,12 @@ func validate(m Message) error {
 		}
 		if len(m.Message) > maxMessageStr {
 			return bad("result: message longer than %d bytes", maxMessageStr)
+		}
+		if m.Fuel > MaxFuel {
+			return bad("result: fuel %d is above %d", m.Fuel, uint64(MaxFuel))
+		}
+		if m.WallMS < 0 || m.WallMS > maxWallMS {
+			return bad("result: wall_ms must be between 0 and %d", int64(maxWallMS))
 		}
 	case *Release:
 		if len(m.LeaseIDs) > MaxLeaseBatch {
