@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/crowdrun/crowdrun/internal/protocol"
@@ -51,5 +52,20 @@ func TestResultBoundsRefused(t *testing.T) {
 	got := collect(t, e.alice, job.ID)
 	if len(got) != 1 || string(got[0].Stdout) != "task 0\n" || got[0].Fuel != 1000 {
 		t.Fatalf("results %+v", got)
+	}
+}
+
+// A fuel limit beyond what the protocol carries is refused at submission
+// with a clear message, not stored and then unleasable.
+func TestSubmitFuelLimitBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	req := echoJob(t, 1, 1)
+	req.Limits.Fuel = protocol.MaxFuel + 1
+	if _, err := e.alice.Submit(context.Background(), req); err == nil || !strings.Contains(err.Error(), "limits.fuel") {
+		t.Fatalf("submit with fuel %d: %v", req.Limits.Fuel, err)
+	}
+	req.Limits.Fuel = protocol.MaxFuel
+	if _, err := e.alice.Submit(context.Background(), req); err != nil {
+		t.Fatalf("submit with fuel %d: %v", req.Limits.Fuel, err)
 	}
 }

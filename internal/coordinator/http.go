@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/store"
 )
@@ -238,6 +239,9 @@ func (c *Coordinator) checkSubmission(req *api.SubmitRequest) (*store.JobInsertP
 	}
 	if l.TimeoutMS == 0 {
 		l.TimeoutMS = d.TimeoutMS
+	}
+	if l.Fuel > protocol.MaxFuel {
+		return nil, fmt.Errorf(`"limits.fuel" must be at most %d`, uint64(protocol.MaxFuel))
 	}
 	if l.MemoryBytes > sandbox.MaxMemory {
 		return nil, fmt.Errorf(`"limits.memory_bytes" must be at most %d`, uint64(sandbox.MaxMemory))

@@ -255,7 +255,7 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 		}
 		defer insRep.Close()
 		for i, t := range p.Tasks {
-			res, err := insTask.ExecContext(ctx, id, i, store.TaskPending, t.StdinHash, jsonText(nonNil(t.Args)), jsonText(nonNil(t.Env)), jsonText(nonNilF(t.Files)), t.Seed)
+			res, err := insTask.ExecContext(ctx, id, i, store.TaskPending, t.StdinHash, jsonText(nonNil(t.Args)), jsonText(nonNil(t.Env)), jsonText(nonNilF(t.Files)), int64(t.Seed))
 			if err != nil {
 				return interpretError(err)
 			}
@@ -409,7 +409,7 @@ func scanTask(sc interface{ Scan(...any) error }) (*store.Task, error) {
 	var args, env, files string
 	var status, msg, outH, errH sql.NullString
 	var exit, fuel, seq, fin sql.NullInt64
-	if err := sc.Scan(&t.ID, &t.JobID, &t.Index, &t.State, &t.StdinHash, &args, &env, &files, &t.Seed,
+	if err := sc.Scan(&t.ID, &t.JobID, &t.Index, &t.State, &t.StdinHash, &args, &env, &files, bits64{&t.Seed},
 		&status, &exit, &msg, &outH, &errH, &fuel, &seq, &fin); err != nil {
 		return nil, interpretError(err)
 	}
@@ -582,7 +582,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			var suspendable bool
 			var grid int64
 			var ck store.Checkpoint
-			if err := rows.Scan(&l.ReplicaID, &l.TaskID, &l.JobID, &l.TaskIndex, &l.ModuleHash, &l.StdinHash, &l.Stdin, &args, &env, &files, &l.Seed,
+			if err := rows.Scan(&l.ReplicaID, &l.TaskID, &l.JobID, &l.TaskIndex, &l.ModuleHash, &l.StdinHash, &l.Stdin, &args, &env, &files, bits64{&l.Seed},
 				&l.Limits.Fuel, &l.Limits.MemoryBytes, &l.Limits.MaxOutput, &l.Limits.TimeoutMS, &att,
 				&suspendable, &grid, &ck.Seq, &ck.Fuel, &ck.StateHash, &ck.SnapshotHash); err != nil {
 				rows.Close()
@@ -1039,4 +1039,21 @@ func (db *DB) SegmentList(ctx context.Context, p *store.SegmentListParams) ([]*s
 		out = append(out, &g)
 	}
 	return out, interpretError(rows.Err())
+}
+
+// bits64 scans an INTEGER column holding a uint64 stored bit for bit as
+// SQLite's signed 64-bit integer (seeds are the submitter's 64 bits; the
+// driver refuses uint64 values at or above 2^63).
+type bits64 struct{ p *uint64 }
+
+func (b bits64) Scan(v any) error {
+	switch x := v.(type) {
+	case int64:
+		*b.p = uint64(x)
+		return nil
+	case nil:
+		*b.p = 0
+		return nil
+	}
+	return fmt.Errorf("sqlite: cannot scan %T into a 64-bit unsigned value", v)
 }

@@ -114,6 +114,30 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	// Seeds are the submitter's 64 bits, all of them: a seed at or above
+	// 2^63 is stored, leased and reported unchanged.
+	t.Run("SeedBits", func(t *testing.T) {
+		s := open(t)
+		seed := uint64(1<<63 + 12345)
+		in := []byte("x")
+		j, err := s.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", Name: "j", ModuleHash: store.Hash(module), Replicas: 1,
+			Limits: store.Limits{Fuel: 1000, MemoryBytes: 1 << 20, MaxOutput: 1 << 10}, Blobs: [][]byte{module, in},
+			Tasks: []store.TaskSpec{{StdinHash: store.Hash(in), Seed: seed}}, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss := session(t, s, "w")
+		ls := lease(t, s, ss, 1)
+		if len(ls) != 1 || ls[0].Seed != seed {
+			t.Fatalf("lease %+v", ls)
+		}
+		complete(t, s, result(ss, ls[0], "out"))
+		res, err := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
+		if err != nil || len(res) != 1 || res[0].Seed != seed {
+			t.Fatalf("results %+v %v", res, err)
+		}
+	})
+
 	t.Run("LeaseCompleteAgree", func(t *testing.T) {
 		s := open(t)
 		j := newJob(t, s, "alice", 2, 2)
