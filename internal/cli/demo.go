@@ -23,7 +23,7 @@ import (
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
-	"github.com/crowdrun/crowdrun/internal/store/sqlite"
+	"github.com/crowdrun/crowdrun/internal/store/postgres"
 	"github.com/crowdrun/crowdrun/internal/worker"
 )
 
@@ -37,6 +37,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	chaos := fs.Bool("chaos", true, "SIGKILL and restart workers at random while the job runs")
 	verify := fs.Int("verify", 30, "re-run `N` tasks locally and compare (0: all)")
 	keep := fs.Bool("keep", false, "keep the temporary store and logs")
+	storeURL := fs.String("store", os.Getenv(envStore), "run the coordinator on the PostgreSQL database at this `URL` (default $"+envStore+"), instead of SQLite in a temporary directory")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,6 +46,9 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	}
 	if *nTasks < 1 || *nWorkers < 1 || *replicas < 1 || *replicas > *nWorkers {
 		return usageError("--tasks and --workers must be positive, and --replicas at most --workers")
+	}
+	if *storeURL != "" && !postgres.IsURL(*storeURL) {
+		return usageError("--store %q: want a postgres:// or postgresql:// URL (SQLite is the default)", postgres.Redact(*storeURL))
 	}
 	wasm := examples.Factor
 	if *module != "" {
@@ -68,8 +72,9 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	}
 	started := time.Now()
 
-	// The coordinator: in this process, on a fresh SQLite store.
-	db, err := sqlite.OpenDir(ctx, dir)
+	// The coordinator: in this process, on a fresh SQLite store (or the
+	// PostgreSQL database given).
+	db, err := openTokenStore(ctx, dir, *storeURL, true)
 	if err != nil {
 		return err
 	}
@@ -90,7 +95,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	go func() {
 		// A short session prior: the demo's workers live seconds, not the
 		// minutes the default prior assumes, and the estimate starts there.
-		serveErr <- serve(sctx, &Main{Stdout: io.Discard, Stderr: logf}, serveOptions{addr: "127.0.0.1:0", data: dir, maxRequest: 64 << 20,
+		serveErr <- serve(sctx, &Main{Stdout: io.Discard, Stderr: logf}, serveOptions{addr: "127.0.0.1:0", data: dir, storeURL: *storeURL, maxRequest: 64 << 20,
 			log: slog.New(slog.NewTextHandler(logf, nil)), ready: func(u string) { urlc <- u },
 			sessionPrior: checkpoint.Prior{Mean: 2 * time.Second, Weight: checkpoint.DefaultPrior.Weight}})
 	}()
@@ -101,7 +106,11 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("starting the coordinator: %w", err)
 	}
 	defer func() { stopServe(); <-serveErr }()
-	fmt.Fprintf(m.Stdout, "coordinator on %s (SQLite store in a temporary directory)\n", url)
+	where := "SQLite store in a temporary directory"
+	if *storeURL != "" {
+		where = "PostgreSQL store " + postgres.Redact(*storeURL)
+	}
+	fmt.Fprintf(m.Stdout, "coordinator on %s (%s)\n", url, where)
 
 	// The workers: real processes of this binary.
 	fleet := &fleet{exe: exe, url: url, dir: dir}
