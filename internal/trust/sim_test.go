@@ -54,6 +54,7 @@ type simResult struct {
 	caught, honestCaught   int
 	curve                  []float64 // redundancy per window of tasks
 	sabCredit, honestCred  uint64
+	caughtCredit           uint64 // standing credit of blacklisted accounts
 	honestAcceptedFuel     uint64
 	settledRedundancy      float64 // over the second half of the tasks
 	secondHalfWrong        int
@@ -358,6 +359,9 @@ func simulate(cfg simConfig) simResult {
 	}
 	for _, w := range s.w {
 		b := s.led.Balance(w.acct.ID)
+		if w.acct.Blacklisted {
+			s.res.caughtCredit += b
+		}
 		if w.sab {
 			s.res.sabCredit += b
 		} else {
