@@ -1,0 +1,53 @@
+package trust
+
+// Estimate accumulates the audit outcomes the population model is fitted
+// from. The coordinator adds to it; Params reads it.
+type Estimate struct {
+	// Accounts counts accounts with at least one verified or caught segment.
+	Accounts int64
+	// Liars counts accounts caught lying.
+	Liars int64
+	// LiarSegments and LiarLies count, over the caught accounts, the
+	// segments they ran and how many of those were lies, as known once
+	// backtracking has re-verified all of their work.
+	LiarSegments, LiarLies int64
+}
+
+// Caught records a caught account whose work backtracking has re-verified:
+// it ran segments segments, of which lies were lies (at least one).
+func (e *Estimate) Caught(segments, lies int64) {
+	e.Liars++
+	e.LiarSegments += max(segments, lies)
+	e.LiarLies += max(lies, 1)
+}
+
+// F is the estimated fraction of accounts that lie: (Liars+1)/(Accounts+2),
+// the mean of a uniform prior updated by the counts. Before any data it is
+// 1/2. Liars never caught are not counted, so it errs low once liars hide
+// well; the per-segment bound does not rest on F alone (docs/trust.md).
+func (e Estimate) F() float64 {
+	n := max(e.Accounts, e.Liars)
+	return float64(e.Liars+1) / float64(n+2)
+}
+
+// S is the measured per-segment lie rate of caught liars, LiarLies /
+// LiarSegments; ok is false before any liar is caught.
+func (e Estimate) S() (s float64, ok bool) {
+	if e.LiarSegments == 0 {
+		return 0, false
+	}
+	return float64(e.LiarLies) / float64(e.LiarSegments), true
+}
+
+// Params is the model the policy plans with. The lie rate is the smaller of
+// guard (the smallest rate the job's bound is computed for) and the measured
+// rate, so a measurement can only make the policy stricter: liars caught are
+// the ones who lie often, and a low rate they show is a warning, a high one
+// no licence. guard = 0 plans for the worst case over every rate.
+func (e Estimate) Params(guard float64) Params {
+	p := Params{F: e.F(), S: guard}
+	if s, ok := e.S(); ok && guard > 0 {
+		p.S = min(guard, s)
+	}
+	return p
+}
