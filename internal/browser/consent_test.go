@@ -35,7 +35,14 @@ const busyWindowJS = `(() => {
 func TestResponsiveStopAndHide(t *testing.T) {
 	needChromium(t)
 	e := newEnv(t)
-	job := e.submitFactor(slowInputs, 1)
+	// Enough tasks that work is left for every stage (two done, the
+	// observer's check, off, on again, hidden): the job must not end early
+	// however the guests' pace compares with the checks'.
+	inputs := append([]string(nil), slowInputs...)
+	for i := len(inputs); i < 12; i++ {
+		inputs = append(inputs, fmt.Sprintf("9999999999999937 %d", i))
+	}
+	job := e.submitFactor(inputs, 1)
 	b := newBrowser(t)
 	openContribute(t, b, e.srv.URL, "?slots=2")
 	if !eval[bool](t, b, busyWindowJS) {
@@ -119,8 +126,8 @@ func TestResponsiveStopAndHide(t *testing.T) {
 	ctx, cancelR := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancelR()
 	got := e.results(ctx, job.ID)
-	for i := range slowInputs {
-		if r := got[i]; r.State != "done" || r.Status != "ok" || !strings.HasPrefix(string(r.Stdout), strings.Fields(slowInputs[i])[0]+": ") {
+	for i := range inputs {
+		if r := got[i]; r.State != "done" || r.Status != "ok" || !strings.HasPrefix(string(r.Stdout), strings.Fields(inputs[i])[0]+": ") {
 			t.Errorf("task %d: %s", i, show(r))
 		}
 	}
