@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crowdrun/crowdrun/internal/store/postgres/pgtest"
 )
@@ -19,11 +20,17 @@ import (
 // when the test ends (or by the returned func).
 func startServeStore(t *testing.T, dsn string) (url string, stop func()) {
 	t.Helper()
+	return startServeStoreWith(t, dsn, 0)
+}
+
+// startServeStoreWith is startServeStore with a fixed checkpoint grid.
+func startServeStoreWith(t *testing.T, dsn string, every uint64) (url string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	urlc := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- serve(ctx, &Main{Stdout: io.Discard, Stderr: io.Discard}, serveOptions{addr: "127.0.0.1:0", storeURL: dsn, maxRequest: 16 << 20,
+		errc <- serve(ctx, &Main{Stdout: io.Discard, Stderr: io.Discard}, serveOptions{addr: "127.0.0.1:0", storeURL: dsn, maxRequest: 16 << 20, checkpointEvery: every,
 			log: slog.New(slog.DiscardHandler), ready: func(u string) { urlc <- u }})
 	}()
 	select {
@@ -135,5 +142,67 @@ func TestDemoPostgres(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "", "demo", "--store", "mysql://x/y"); code != exitUsage || !strings.Contains(errOut, "postgres://") {
 		t.Fatalf("demo --store mysql://: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestWorkerFailsOver: a worker given two coordinators on one PostgreSQL
+// store (--server A,B) goes on with B when A stops, and the replica A had
+// leased resumes on B from the checkpoint A accepted: the result is that
+// of an uninterrupted run.
+func TestWorkerFailsOver(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	urlA, stopA := startServeStoreWith(t, dsn, 1<<22)
+	urlB, _ := startServeStoreWith(t, dsn, 1<<22)
+	code, tokOut, errOut := runCLI(t, "", "token", "create", "--store", dsn, "--owner", "alice")
+	if code != 0 {
+		t.Fatalf("token create --store: exit %d, stderr %q", code, errOut)
+	}
+	tok := strings.TrimSpace(tokOut)
+	const in = "999999999999989 999999999999947 999999999999877\n"
+	lines := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(lines, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "", "submit", "--module", examplePath("factor.wasm"), "--lines", lines, "--server", urlA, "--token", tok); code != 0 {
+		t.Fatalf("submit: exit %d, stderr %q", code, errOut)
+	}
+	(&testCoordinator{url: urlA + "," + urlB}).startWorker(t)
+	// Until A has accepted checkpoints of the replica; then A stops.
+	job := func() map[string]any {
+		code, out, errOut := runCLI(t, "", "status", "1", "--json", "--server", urlB, "--token", tok)
+		if code != 0 {
+			t.Fatalf("status --json: exit %d, stderr %q", code, errOut)
+		}
+		var j map[string]any
+		if err := json.Unmarshal([]byte(out), &j); err != nil {
+			t.Fatalf("status --json: %v: %q", err, out)
+		}
+		return j
+	}
+	ck := func(j map[string]any, k string) float64 {
+		c, _ := j["checkpointing"].(map[string]any)
+		f, _ := c[k].(float64)
+		return f
+	}
+	for deadline := time.Now().Add(3 * time.Minute); ck(job(), "checkpoints") < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) { // a hang, not a timing
+			t.Fatalf("no checkpoints: %v", job())
+		}
+	}
+	stopA()
+	code, out, errOut := runCLI(t, "", "results", "1", "--follow", "--server", urlB, "--token", tok)
+	if code != 0 {
+		t.Fatalf("results on B: exit %d, stderr %q", code, errOut)
+	}
+	var r resultLine
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &r); err != nil {
+		t.Fatalf("results: %v: %q", err, out)
+	}
+	code, want, _ := runCLI(t, in, "run", examplePath("factor.wasm"))
+	if code != 0 || r.Stdout != want || r.Status != "ok" {
+		t.Fatalf("result after the failover: %+v, want stdout %q", r, want)
+	}
+	if j := job(); ck(j, "resumes") < 1 {
+		t.Fatalf("the replica did not resume from a checkpoint on B: %v", j["checkpointing"])
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 func (m *Main) workerCmd(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("worker", "--server URL [--slots N] [--name NAME] [flags]")
-	server := fs.String("server", envOr("CROWDRUN_SERVER", defaultServer), "coordinator `URL` (env CROWDRUN_SERVER)")
+	server := fs.String("server", envOr("CROWDRUN_SERVER", defaultServer), "coordinator `URL`, or several separated by commas (coordinators sharing one PostgreSQL store: the next is used when one fails) (env CROWDRUN_SERVER)")
 	slots := fs.Int("slots", runtime.NumCPU(), "`N` tasks run in parallel")
 	host, _ := os.Hostname()
 	name := fs.String("name", host, "this worker's stable `NAME` (never given two replicas of one task)")

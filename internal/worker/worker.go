@@ -33,7 +33,12 @@ const Argv0 = "main.wasm"
 
 // Config configures a worker.
 type Config struct {
-	Server string // coordinator base URL, http:// or https://
+	// Server is the coordinator's base URL (http:// or https://), or
+	// several separated by commas: coordinators sharing one store. The
+	// worker uses one at a time and moves to the next when a session ends
+	// in error (its coordinator died or is unreachable); the store's
+	// checkpoints let the next one resume what the first had leased.
+	Server string
 	Name   string // stable worker name
 	Slots  int    // parallel runs; default 1
 	Logger *slog.Logger
@@ -64,9 +69,11 @@ type Stats struct {
 
 // Worker is a configured worker; Run runs it.
 type Worker struct {
-	cfg   Config
-	eng   *sandbox.Engine
-	Stats Stats
+	cfg     Config
+	servers []string     // from cfg.Server
+	current atomic.Int64 // index into servers of the coordinator in use
+	eng     *sandbox.Engine
+	Stats   Stats
 
 	modMu   sync.Mutex
 	modules map[string]*moduleEntry
@@ -80,13 +87,20 @@ type moduleEntry struct {
 
 // New returns a worker.
 func New(cfg Config) (*Worker, error) {
-	if cfg.Server == "" {
+	var servers []string
+	for _, u := range strings.Split(cfg.Server, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return nil, fmt.Errorf("worker: server %q must start with http:// or https://", u)
+		}
+		servers = append(servers, strings.TrimRight(u, "/"))
+	}
+	if len(servers) == 0 {
 		return nil, errors.New("worker: a server URL is required")
 	}
-	if !strings.HasPrefix(cfg.Server, "http://") && !strings.HasPrefix(cfg.Server, "https://") {
-		return nil, fmt.Errorf("worker: server %q must start with http:// or https://", cfg.Server)
-	}
-	cfg.Server = strings.TrimRight(cfg.Server, "/")
+	cfg.Server = strings.Join(servers, ",")
 	if cfg.Name == "" {
 		return nil, errors.New("worker: a name is required")
 	}
@@ -114,7 +128,17 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Ticks <= 0 {
 		cfg.Ticks = 8
 	}
-	return &Worker{cfg: cfg, modules: map[string]*moduleEntry{}}, nil
+	return &Worker{cfg: cfg, servers: servers, modules: map[string]*moduleEntry{}}, nil
+}
+
+// server is the base URL of the coordinator in use.
+func (w *Worker) server() string { return w.servers[int(w.current.Load())%len(w.servers)] }
+
+// failover moves to the next coordinator of the list, if there is one.
+func (w *Worker) failover() {
+	if len(w.servers) > 1 {
+		w.current.Add(1)
+	}
 }
 
 // Run connects and works until ctx is cancelled, reconnecting with
@@ -144,8 +168,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		if errors.As(err, &fatal) {
 			return fatal.err
 		}
+		failed := w.server()
+		w.failover()
 		d := backoff/2 + rand.N(backoff/2+1)
-		w.cfg.Logger.Warn("disconnected; reconnecting", "err", err, "in", d.Round(time.Millisecond))
+		w.cfg.Logger.Warn("disconnected; reconnecting", "server", failed, "err", err, "next", w.server(), "in", d.Round(time.Millisecond))
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
@@ -209,7 +235,7 @@ func wsURL(server string) string {
 
 func (w *Worker) session(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	ws, _, err := websocket.Dial(dctx, wsURL(w.cfg.Server), &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}, HTTPClient: w.cfg.HTTP})
+	ws, _, err := websocket.Dial(dctx, wsURL(w.server()), &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}, HTTPClient: w.cfg.HTTP})
 	cancel()
 	if err != nil {
 		return err
@@ -276,7 +302,7 @@ func (w *Worker) session(ctx context.Context) error {
 		return nil
 	}
 	w.Stats.Sessions.Add(1)
-	w.cfg.Logger.Info("connected", "server", w.cfg.Server, "session", s.welcome.SessionID, "slots", w.cfg.Slots)
+	w.cfg.Logger.Info("connected", "server", w.server(), "session", s.welcome.SessionID, "slots", w.cfg.Slots)
 	return s.loop(ctx, inbox, &readErr)
 }
 
@@ -607,7 +633,7 @@ func (s *sess) writeID(m protocol.Message) error {
 // snapshot downloads and decodes the snapshot a lease resumes from.
 func (w *Worker) snapshot(ctx context.Context, s *sess, l *protocol.Lease) (*snapshot.Snapshot, *snapshot.Digest, error) {
 	r := l.Resume
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.cfg.Server+"/v1/workers/snapshots/"+r.Snapshot, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.server()+"/v1/workers/snapshots/"+r.Snapshot, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -678,7 +704,7 @@ func (w *Worker) module(ctx context.Context, hash string) (*sandbox.Module, erro
 }
 
 func (w *Worker) fetch(ctx context.Context, hash string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.cfg.Server+"/v1/modules/"+hash, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.server()+"/v1/modules/"+hash, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -22,10 +22,16 @@ func TestNewValidates(t *testing.T) {
 		{Server: "ftp://x", Name: "w"},
 		{Server: "http://x"},
 		{Server: "http://x", Name: "w", Slots: 100000},
+		{Server: "http://x,ftp://y", Name: "w"},
+		{Server: " , ", Name: "w"},
 	} {
 		if _, err := worker.New(cfg); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
+	}
+	// A list of coordinators, for failover.
+	if _, err := worker.New(worker.Config{Server: "http://a:1/, https://b:2", Name: "w"}); err != nil {
+		t.Errorf("two servers refused: %v", err)
 	}
 }
 
