@@ -81,6 +81,23 @@ func (c *testCoordinator) startWorker(t *testing.T) {
 	})
 }
 
+// sortedStdouts is the stdout of every line of `results` output (NDJSON),
+// sorted and joined: a job's outputs whatever order its tasks ended in.
+func sortedStdouts(t *testing.T, out string) string {
+	t.Helper()
+	var got []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var l resultLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("results: %q: %v", sc.Text(), err)
+		}
+		got = append(got, l.Stdout)
+	}
+	sort.Strings(got)
+	return strings.Join(got, "")
+}
+
 // token creates an API token with `crowdrun token create`.
 func (c *testCoordinator) token(t *testing.T, owner, name string) string {
 	t.Helper()
@@ -133,17 +150,7 @@ func TestFlagsAfterArguments(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("results 2 --follow: exit %d, stderr %q", code, errOut)
 	}
-	var got []string
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		var l resultLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("results: %q: %v", sc.Text(), err)
-		}
-		got = append(got, l.Stdout)
-	}
-	sort.Strings(got)
-	if strings.Join(got, "") != "12: 2 2 3\n97: 97\n" {
+	if got := sortedStdouts(t, out); got != "12: 2 2 3\n97: 97\n" {
 		t.Fatalf("results 2 --follow: %q", out)
 	}
 	outDir := filepath.Join(dir, "out")

@@ -47,8 +47,8 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	if *nTasks < 1 || *nWorkers < 1 || *replicas < 1 || *replicas > *nWorkers {
 		return usageError("--tasks and --workers must be positive, and --replicas at most --workers")
 	}
-	if *storeURL != "" && !postgres.IsURL(*storeURL) {
-		return usageError("--store %q: want a postgres:// or postgresql:// URL (SQLite is the default)", postgres.Redact(*storeURL))
+	if err := checkStoreURL(*storeURL); err != nil {
+		return err
 	}
 	wasm := examples.Factor
 	if *module != "" {

@@ -46,8 +46,8 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
-	if *storeURL != "" && !postgres.IsURL(*storeURL) {
-		return usageError("--store %q: want a postgres:// or postgresql:// URL (SQLite is the default: give --data DIR)", postgres.Redact(*storeURL))
+	if err := checkStoreURL(*storeURL); err != nil {
+		return err
 	}
 	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb}
 	if *prior > 0 {
@@ -69,16 +69,34 @@ type serveOptions struct {
 	heartbeat       time.Duration
 }
 
+// checkStoreURL refuses a --store that is not a PostgreSQL URL ("" is
+// SQLite, the default), naming it without its password.
+func checkStoreURL(u string) error {
+	if u != "" && !postgres.IsURL(u) {
+		return usageError("--store %q: want a postgres:// or postgresql:// URL (SQLite is the default: give --data DIR)", postgres.Redact(u))
+	}
+	return nil
+}
+
+// storeName is how messages name a store: the data directory (SQLite) or
+// the database URL without its password.
+func storeName(data, storeURL string) string {
+	if storeURL != "" {
+		return postgres.Redact(storeURL)
+	}
+	return data
+}
+
 // serve runs a coordinator until ctx is cancelled.
 func serve(ctx context.Context, m *Main, o serveOptions) error {
 	var db store.Store
-	where := o.data
+	where := storeName(o.data, o.storeURL)
 	if o.storeURL != "" {
 		pg, err := postgres.Open(ctx, o.storeURL)
 		if err != nil {
 			return err
 		}
-		db, where = pg, postgres.Redact(o.storeURL)
+		db = pg
 	} else {
 		if err := os.MkdirAll(o.data, 0o700); err != nil {
 			return err

@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -84,17 +82,7 @@ func TestServePostgres(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("results 1 --follow: exit %d, stderr %q", code, errOut)
 	}
-	var got []string
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		var l resultLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("results: %q: %v", sc.Text(), err)
-		}
-		got = append(got, l.Stdout)
-	}
-	sort.Strings(got)
-	if strings.Join(got, "") != "12: 2 2 3\n97: 97\n" {
+	if got := sortedStdouts(t, out); got != "12: 2 2 3\n97: 97\n" {
 		t.Fatalf("results 1 --follow: %q", out)
 	}
 	stop()

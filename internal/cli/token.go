@@ -74,10 +74,10 @@ func (m *Main) tokenCmd(ctx context.Context, args []string) error {
 // storeURL if one is given, else SQLite in dir, which must exist unless
 // create.
 func openTokenStore(ctx context.Context, dir, storeURL string, create bool) (store.Store, error) {
+	if err := checkStoreURL(storeURL); err != nil {
+		return nil, err
+	}
 	if storeURL != "" {
-		if !postgres.IsURL(storeURL) {
-			return nil, usageError("--store %q: want a postgres:// or postgresql:// URL (SQLite is the default: give --data DIR)", postgres.Redact(storeURL))
-		}
 		return postgres.Open(ctx, storeURL)
 	}
 	path := filepath.Join(dir, sqlite.FileName)
@@ -126,11 +126,7 @@ func (m *Main) tokenCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintln(m.Stdout, secret)
-	where := *data
-	if *storeURL != "" {
-		where = postgres.Redact(*storeURL)
-	}
-	fmt.Fprintf(m.Stderr, "crowdrun: token for owner %q created in %s; it is shown once, only its hash is stored.\n  export CROWDRUN_TOKEN=%s\n", *owner, where, secret)
+	fmt.Fprintf(m.Stderr, "crowdrun: token for owner %q created in %s; it is shown once, only its hash is stored.\n  export CROWDRUN_TOKEN=%s\n", *owner, storeName(*data, *storeURL), secret)
 	return nil
 }
 
