@@ -8,6 +8,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/crowdrun/crowdrun/internal/instrument"
+	"github.com/crowdrun/crowdrun/internal/suspend"
 	"github.com/crowdrun/crowdrun/internal/wasi"
 	"github.com/crowdrun/crowdrun/internal/wasm"
 	"github.com/crowdrun/crowdrun/internal/wasm/binary"
@@ -55,30 +56,56 @@ func verdictError(err error) *Error {
 	return &Error{status, msg}
 }
 
-// CheckImports is internal/sandbox's import check of a submitted module:
-// it refuses, naming it, every import that is not a function of the host
-// interface (internal/wasi) with its exact signature. The crowdrun imports
-// are refused too: a submitted module carries none (Reserved).
-func CheckImports(m *wasm.Module) error {
+// CheckImports is the import check of a submitted module: it refuses,
+// naming it, every import that is not a function of the host interface
+// (internal/wasi) with its exact signature. The crowdrun imports are
+// refused too: a submitted module carries none (Reserved).
+func CheckImports(m *wasm.Module) error { return checkImports(m, false) }
+
+// CheckInstrumentedImports is CheckImports of a module crowdrun prepared
+// itself: the crowdrun imports its rewrites add (out_of_fuel, trap, the
+// suspend frame functions) are allowed too, each with its signature.
+func CheckInstrumentedImports(m *wasm.Module) error { return checkImports(m, true) }
+
+// suspendImports are the suspend rewrite's frame imports, by name.
+var suspendImports = func() map[string]suspend.HostFunction {
+	fs := map[string]suspend.HostFunction{}
+	for _, f := range suspend.HostFunctions() {
+		fs[f.Name] = f
+	}
+	return fs
+}()
+
+func checkImports(m *wasm.Module, instrumented bool) error {
 	for _, imp := range m.Imports {
 		if imp.Kind != wasm.ExternFunc {
 			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: %s %s.%s (the host provides only functions; a module must define its own memory, tables and globals)", imp.Kind, imp.Module, imp.Name)}
 		}
-		if imp.Module != wasi.ModuleName {
+		var params, results []api.ValueType
+		switch {
+		case imp.Module == wasi.ModuleName:
+			hf, ok := wasi.Lookup(imp.Name)
+			if !ok {
+				return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s is not part of the host interface", imp.Module, imp.Name)}
+			}
+			params, results = hf.Params, hf.Results
+		case instrumented && imp.Module == instrument.HostModule && imp.Name == instrument.OutOfFuelName:
+		case instrumented && imp.Module == instrument.HostModule && imp.Name == instrument.TrapName:
+			params = []api.ValueType{api.ValueTypeI32}
+		case instrumented && imp.Module == instrument.HostModule && suspendImports[imp.Name].Name != "":
+			f := suspendImports[imp.Name]
+			params, results = f.Params, f.Results
+		default:
 			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s (only %s functions are offered)", imp.Module, imp.Name, wasi.ModuleName)}
-		}
-		hf, ok := wasi.Lookup(imp.Name)
-		if !ok {
-			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s is not part of the host interface", imp.Module, imp.Name)}
 		}
 		if uint64(imp.Type) >= uint64(len(m.Types)) {
 			return &Error{StatusInvalidModule, fmt.Sprintf("invalid module: import %s.%s has an unknown type", imp.Module, imp.Name)}
 		}
 		t := m.Types[imp.Type]
-		params, results := valueTypes(t.Params), valueTypes(t.Results)
-		if !bytes.Equal(params, hf.Params) || !bytes.Equal(results, hf.Results) {
+		got, gotR := valueTypes(t.Params), valueTypes(t.Results)
+		if !bytes.Equal(got, params) || !bytes.Equal(gotR, results) {
 			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s has the wrong signature %s, want %s",
-				imp.Module, imp.Name, sig(params, results), sig(hf.Params, hf.Results))}
+				imp.Module, imp.Name, sig(got, gotR), sig(params, results))}
 		}
 	}
 	return nil

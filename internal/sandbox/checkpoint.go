@@ -47,27 +47,21 @@ func Prepare(bin []byte, opts instrument.Options, suspendable bool) (out []byte,
 	// The one implementation, shared with the JavaScript host (which runs
 	// internal/prepare compiled to wasm), so both refuse alike.
 	out, ok, err = prepare.Submitted(bin, opts, suspendable)
-	var pe *prepare.Error
-	if errors.As(err, &pe) {
-		return nil, false, &Error{Status(pe.Status), pe.Message}
-	}
 	if err != nil {
-		return nil, false, instrumentError(err)
+		return nil, false, sandboxError(err)
 	}
 	return out, ok, nil
 }
 
-// suspendImport is the frame import of that name, or nil.
-func suspendImport(name string) *suspend.HostFunction {
-	for _, f := range suspendFuncs {
-		if f.Name == name {
-			return &f
-		}
+// sandboxError is a refusal of internal/prepare as a sandbox *Error.
+func sandboxError(err error) error {
+	var pe *prepare.Error
+	if errors.As(err, &pe) {
+		return &Error{Status(pe.Status), pe.Message}
 	}
-	return nil
+	return instrumentError(err)
 }
 
-var suspendFuncs = suspend.HostFunctions()
 
 // runner drives one instance through _start, its checkpoints and rewinds.
 type runner struct {

@@ -4,7 +4,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -24,7 +23,6 @@ import (
 	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/suspend"
 	"github.com/crowdrun/crowdrun/internal/wasi"
-	"github.com/crowdrun/crowdrun/internal/wasm"
 	"github.com/crowdrun/crowdrun/internal/wasm/binary"
 )
 
@@ -261,8 +259,8 @@ func (e *Engine) CompileInstrumented(ctx context.Context, bin []byte) (*Module, 
 	if decoded.CustomSection(instrument.CustomSection) == nil {
 		return nil, &Error{StatusInvalidModule, "invalid module: not instrumented by crowdrun (no crowdrun custom section)"}
 	}
-	if err := checkImports(decoded, true); err != nil {
-		return nil, err
+	if err := prepare.CheckInstrumentedImports(decoded); err != nil {
+		return nil, sandboxError(err)
 	}
 	return e.compilePrepared(ctx, key, bin, nil)
 }
@@ -318,62 +316,6 @@ func instrumentError(err error) error {
 	return &Error{Status(status), msg}
 }
 
-// checkImports refuses every import outside the host interface, naming it.
-// The crowdrun imports are allowed only in an instrumented module.
-func checkImports(m *wasm.Module, instrumented bool) error {
-	for _, imp := range m.Imports {
-		if imp.Kind != wasm.ExternFunc {
-			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: %s %s.%s (the host provides only functions; a module must define its own memory, tables and globals)", imp.Kind, imp.Module, imp.Name)}
-		}
-		var params, results []api.ValueType
-		switch {
-		case imp.Module == wasi.ModuleName:
-			hf, ok := wasi.Lookup(imp.Name)
-			if !ok {
-				return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s is not part of the host interface", imp.Module, imp.Name)}
-			}
-			params, results = hf.Params, hf.Results
-		case imp.Module == instrument.HostModule && instrumented && imp.Name == instrument.OutOfFuelName:
-		case imp.Module == instrument.HostModule && instrumented && imp.Name == instrument.TrapName:
-			params = []api.ValueType{api.ValueTypeI32}
-		case imp.Module == instrument.HostModule && instrumented && suspendImport(imp.Name) != nil:
-			f := suspendImport(imp.Name)
-			params, results = f.Params, f.Results
-		default:
-			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s (only %s functions are offered)", imp.Module, imp.Name, wasi.ModuleName)}
-		}
-		if uint64(imp.Type) >= uint64(len(m.Types)) {
-			return &Error{StatusInvalidModule, fmt.Sprintf("invalid module: import %s.%s has an unknown type", imp.Module, imp.Name)}
-		}
-		t := m.Types[imp.Type]
-		if !sameTypes(valueTypes(t.Params), params) || !sameTypes(valueTypes(t.Results), results) {
-			return &Error{StatusForbiddenImport, fmt.Sprintf("forbidden import: function %s.%s has the wrong signature %s, want %s",
-				imp.Module, imp.Name, sig(valueTypes(t.Params), valueTypes(t.Results)), sig(params, results))}
-		}
-	}
-	return nil
-}
-
-func valueTypes(ts []wasm.ValType) []api.ValueType {
-	out := make([]api.ValueType, len(ts))
-	for i, t := range ts {
-		out[i] = api.ValueType(t)
-	}
-	return out
-}
-
-func sameTypes(a, b []api.ValueType) bool { return bytes.Equal(a, b) }
-
-func sig(params, results []api.ValueType) string {
-	name := func(ts []api.ValueType) string {
-		s := make([]string, len(ts))
-		for i, t := range ts {
-			s[i] = api.ValueTypeName(t)
-		}
-		return "(" + strings.Join(s, ", ") + ")"
-	}
-	return name(params) + " -> " + name(results)
-}
 
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
