@@ -62,7 +62,6 @@ func sandboxError(err error) error {
 	return instrumentError(err)
 }
 
-
 // runner drives one instance through _start, its checkpoints and rewinds.
 type runner struct {
 	m           *Module

@@ -316,7 +316,6 @@ func instrumentError(err error) error {
 	return &Error{Status(status), msg}
 }
 
-
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]
