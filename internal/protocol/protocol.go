@@ -262,6 +262,20 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// checkProgress bounds a progress map (lease id → fuel reached) of a
+// heartbeat or progress message.
+func checkProgress(kind string, progress map[string]uint64) error {
+	for id, f := range progress {
+		if len(id) > maxLeaseID {
+			return bad("%s: lease id longer than %d bytes", kind, maxLeaseID)
+		}
+		if f > MaxFuel {
+			return bad("%s: progress %d is above %d", kind, f, uint64(MaxFuel))
+		}
+	}
+	return nil
+}
+
 func bad(format string, a ...any) error {
 	return &Error{Code: CodeBadMessage, Message: fmt.Sprintf(format, a...)}
 }
@@ -405,25 +419,15 @@ func validate(m Message) error {
 		if len(m.Running) > MaxSlots || len(m.Progress) > MaxSlots {
 			return bad("heartbeat: more than %d running leases", MaxSlots)
 		}
-		for id, f := range m.Progress {
-			if len(id) > maxLeaseID {
-				return bad("heartbeat: lease id longer than %d bytes", maxLeaseID)
-			}
-			if f > MaxFuel {
-				return bad("heartbeat: progress %d is above %d", f, uint64(MaxFuel))
-			}
+		if err := checkProgress("heartbeat", m.Progress); err != nil {
+			return err
 		}
 	case *Progress:
 		if len(m.Progress) > MaxSlots {
 			return bad("progress: more than %d leases", MaxSlots)
 		}
-		for id, f := range m.Progress {
-			if len(id) > maxLeaseID {
-				return bad("progress: lease id longer than %d bytes", maxLeaseID)
-			}
-			if f > MaxFuel {
-				return bad("progress: progress %d is above %d", f, uint64(MaxFuel))
-			}
+		if err := checkProgress("progress", m.Progress); err != nil {
+			return err
 		}
 	case *Leases:
 		for _, l := range m.Leases {
