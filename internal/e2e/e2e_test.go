@@ -296,10 +296,10 @@ func TestWorkersKilled(t *testing.T) {
 		workers[n] = startWorker(t, s.url, n)
 	}
 	path, nums := numbers(t, 60, 2)
-	job := strings.TrimSpace(must(t, env, nil, "submit", "--module", factorW, "--lines", path))
+	id := strings.TrimSpace(must(t, env, nil, "submit", "--module", factorW, "--lines", path))
 	kills := 0
 	for i := 0; kills < 12; i++ {
-		j := jobOf(t, env, job)
+		j := job(t, env, id)
 		if j.State != "running" {
 			break
 		}
@@ -315,14 +315,14 @@ func TestWorkersKilled(t *testing.T) {
 		kills++
 		workers[name] = startWorker(t, s.url, name)
 		waitUntil(t, "progress after a kill", func() bool {
-			k := jobOf(t, env, job)
+			k := job(t, env, id)
 			return k.State != "running" || k.Tasks.Done > j.Tasks.Done
 		})
 	}
 	if kills == 0 {
 		t.Fatal("no worker was killed")
 	}
-	checkFactored(t, results(t, env, job), nums)
+	checkFactored(t, results(t, env, id), nums)
 	t.Logf("%d workers killed", kills)
 }
 

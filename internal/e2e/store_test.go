@@ -77,6 +77,3 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-// jobOf is job, for tests whose job id variable shadows the function.
-func jobOf(t *testing.T, env []string, id string) jobDoc { return job(t, env, id) }
