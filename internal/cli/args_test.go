@@ -197,11 +197,7 @@ func TestFlagsAfterArguments(t *testing.T) {
 
 // TestResumeFlagsAfterSnapshot: `resume SNAP --report FILE`.
 func TestResumeFlagsAfterSnapshot(t *testing.T) {
-	dir := t.TempDir()
-	ck := filepath.Join(dir, "ck")
-	if code, _, errOut := runCLI(t, "12 97\n", "run", "--checkpoint-every", "300", "--checkpoint-dir", ck, examplePath("factor.wasm")); code != 0 {
-		t.Fatalf("run: exit %d: %s", code, errOut)
-	}
+	dir, ck := factorCheckpoints(t)
 	report := filepath.Join(dir, "r.json")
 	code, out, errOut := runCLI(t, "", "resume", filepath.Join(ck, "000001.snap"), "--report", report)
 	if code != 0 || out != "12: 2 2 3\n97: 97\n" {

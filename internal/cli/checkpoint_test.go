@@ -80,15 +80,23 @@ func readReport(t *testing.T, path string) sandbox.Report {
 	return rep
 }
 
+// factorCheckpoints runs factor.wasm on "12 97" with a checkpoint every 300
+// fuel into DIR/ck, for the resume tests: DIR, DIR/ck.
+func factorCheckpoints(t *testing.T) (dir, ck string) {
+	t.Helper()
+	dir = t.TempDir()
+	ck = filepath.Join(dir, "ck")
+	if code, _, errOut := runCLI(t, "12 97\n", "run", "--checkpoint-every", "300", "--checkpoint-dir", ck, examplePath("factor.wasm")); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, errOut)
+	}
+	return dir, ck
+}
+
 // TestResumeRefusesBadInput: a corrupt snapshot, a snapshot outside a
 // checkpoint directory, one that does not match its sidecar, and flags
 // that do not go together are refused with a clear message.
 func TestResumeRefusesBadInput(t *testing.T) {
-	dir := t.TempDir()
-	ck := filepath.Join(dir, "ck")
-	if code, _, errOut := runCLI(t, "12 97\n", "run", "--checkpoint-every", "300", "--checkpoint-dir", ck, examplePath("factor.wasm")); code != 0 {
-		t.Fatalf("run: exit %d: %s", code, errOut)
-	}
+	dir, ck := factorCheckpoints(t)
 	snap := filepath.Join(ck, "000001.snap")
 	good, err := os.ReadFile(snap)
 	if err != nil {

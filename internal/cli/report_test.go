@@ -55,11 +55,7 @@ func TestReportUnwritableBeforeRun(t *testing.T) {
 // TestResumeInvalidSnapshotReport: invalid_snapshot is a verdict with a
 // report, like the others.
 func TestResumeInvalidSnapshotReport(t *testing.T) {
-	dir := t.TempDir()
-	ck := filepath.Join(dir, "ck")
-	if code, _, errOut := runCLI(t, "12 97\n", "run", "--checkpoint-every", "300", "--checkpoint-dir", ck, examplePath("factor.wasm")); code != 0 {
-		t.Fatalf("run: exit %d: %s", code, errOut)
-	}
+	dir, ck := factorCheckpoints(t)
 	snap := filepath.Join(ck, "000001.snap")
 	b, err := os.ReadFile(snap)
 	if err != nil {
