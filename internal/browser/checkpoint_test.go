@@ -45,8 +45,9 @@ func TestClosedTabResumesElsewhere(t *testing.T) {
 	n1 := checkpoints()
 	t.Logf("%v: tab closed after %d checkpoints", time.Now().Format("15:04:05.000"), n1)
 
-	// 2. A native worker resumes it, then its connection is cut for good.
-	px := newCutter(t, strings.TrimPrefix(e.srv.URL, "http://"))
+	// 2. A native worker resumes it, then its connection is cut for good
+	// right after its second checkpoint reaches the coordinator.
+	px := newCheckpointCutter(t, strings.TrimPrefix(e.srv.URL, "http://"), 2)
 	w, err := worker.New(worker.Config{Server: px.url(), Name: "native", Slots: 1, Engine: engine})
 	if err != nil {
 		t.Fatal(err)
@@ -55,11 +56,15 @@ func TestClosedTabResumesElsewhere(t *testing.T) {
 	wdone := make(chan error, 1)
 	go func() { wdone <- w.Run(wctx) }()
 	defer func() { stopW(); <-wdone }()
-	waitUntil(t, "the native worker to resume and checkpoint", 90*time.Second, func() bool {
-		return w.Stats.Resumes.Load() >= 1 && checkpoints() >= n1+2
-	})
-	px.ln.Close()
-	px.cut()
+	select {
+	case <-px.wasCut:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("the native worker sent no two checkpoints in 90 s (resumes %d)", w.Stats.Resumes.Load())
+	}
+	if w.Stats.Resumes.Load() < 1 {
+		t.Fatalf("the native worker checkpointed without resuming")
+	}
+	waitUntil(t, "the native worker's checkpoints to be recorded", 30*time.Second, func() bool { return checkpoints() >= n1+2 })
 	n2 := checkpoints()
 	t.Logf("%v: native worker cut off after %d checkpoints", time.Now().Format("15:04:05.000"), n2)
 

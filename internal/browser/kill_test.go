@@ -1,7 +1,10 @@
 package browser
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"net"
 	"strconv"
@@ -17,6 +20,14 @@ type cutter struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	conns []net.Conn
+	// With cutAt > 0 the proxy reads the client's WebSocket frames and,
+	// once it has forwarded cutAt checkpoint messages, closes its
+	// listener and every connection: the cut happens at an event, not at
+	// a moment, so a fast worker cannot finish its task first.
+	cutAt   int
+	seen    int           // checkpoint messages forwarded
+	wasCut  chan struct{} // closed at that cut
+	cutOnce sync.Once
 }
 
 func newCutter(t *testing.T, to string) *cutter {
@@ -24,7 +35,21 @@ func newCutter(t *testing.T, to string) *cutter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cutter{ln: ln}
+	return startCutter(t, &cutter{ln: ln}, to)
+}
+
+// newCheckpointCutter is a cutter that cuts for good right after it has
+// forwarded n checkpoint messages from its clients.
+func newCheckpointCutter(t *testing.T, to string, n int) *cutter {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startCutter(t, &cutter{ln: ln, cutAt: n, wasCut: make(chan struct{})}, to)
+}
+
+func startCutter(t *testing.T, c *cutter, to string) *cutter {
+	ln := c.ln
 	go func() {
 		for {
 			in, err := ln.Accept()
@@ -39,12 +64,95 @@ func newCutter(t *testing.T, to string) *cutter {
 			c.mu.Lock()
 			c.conns = append(c.conns, in, out)
 			c.mu.Unlock()
-			go func() { io.Copy(out, in); out.Close() }()
+			if c.cutAt > 0 {
+				go func() { c.copyFrames(out, in); out.Close() }()
+			} else {
+				go func() { io.Copy(out, in); out.Close() }()
+			}
 			go func() { io.Copy(in, out); in.Close() }()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); c.cut() })
 	return c
+}
+
+// copyFrames forwards a client's HTTP upgrade request and then its
+// WebSocket frames one by one, counting the checkpoint messages (JSON text
+// frames whose payload starts with {"type":"checkpoint"); after the cutAt-th
+// it cuts everything.
+func (c *cutter) copyFrames(dst io.Writer, src io.Reader) {
+	r := bufio.NewReader(src)
+	for { // the upgrade request, up to its blank line
+		line, err := r.ReadSlice('\n')
+		if _, werr := dst.Write(line); err != nil || werr != nil {
+			return
+		}
+		if string(line) == "\r\n" {
+			break
+		}
+	}
+	want := []byte(`{"type":"checkpoint"`)
+	for {
+		var h [14]byte
+		if _, err := io.ReadFull(r, h[:2]); err != nil {
+			return
+		}
+		n, size := uint64(h[1]&0x7f), 2
+		switch n {
+		case 126:
+			size += 2
+		case 127:
+			size += 8
+		}
+		masked := h[1]&0x80 != 0
+		if masked {
+			size += 4
+		}
+		if _, err := io.ReadFull(r, h[2:size]); err != nil {
+			return
+		}
+		switch n {
+		case 126:
+			n = uint64(binary.BigEndian.Uint16(h[2:4]))
+		case 127:
+			n = binary.BigEndian.Uint64(h[2:10])
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return
+		}
+		if _, err := dst.Write(h[:size]); err != nil {
+			return
+		}
+		if _, err := dst.Write(payload); err != nil {
+			return
+		}
+		if h[0]&0x0f != 1 || uint64(len(want)) > n { // not a text frame that can hold a checkpoint
+			continue
+		}
+		head := payload[:len(want)]
+		if masked {
+			key := h[size-4 : size]
+			for i := range head {
+				head[i] ^= key[i%4]
+			}
+		}
+		if !bytes.Equal(head, want) {
+			continue
+		}
+		c.mu.Lock()
+		c.seen++
+		last := c.seen >= c.cutAt
+		c.mu.Unlock()
+		if last {
+			c.cutOnce.Do(func() {
+				c.ln.Close()
+				c.cut()
+				close(c.wasCut)
+			})
+			return
+		}
+	}
 }
 
 func (c *cutter) url() string { return "http://" + c.ln.Addr().String() }
