@@ -102,6 +102,11 @@ type Hello struct {
 	Runtime  string `json:"runtime"` // e.g. "go/wazero"
 	// Features the worker supports (FeatureCheckpoint).
 	Features []string `json:"features,omitempty"`
+	// Token is a volunteer account token (crowdrun token create --kind
+	// volunteer): the session's work is credited to, and checked against,
+	// its account. Without one the account is "anon:<worker>", a fresh
+	// identity with no credibility.
+	Token string `json:"token,omitempty"`
 }
 
 // Has reports whether the hello declares feature f.

@@ -28,6 +28,9 @@ var (
 	// ErrCheckpointOrder: a checkpoint that does not come after the
 	// replica's latest accepted one (same or lower sequence number or fuel).
 	ErrCheckpointOrder = errors.New("checkpoint out of order")
+	// ErrTaskSettled: TaskSettle on a task that is no longer pending (done,
+	// disputed or cancelled); nothing changed.
+	ErrTaskSettled = errors.New("task already settled")
 )
 
 // JobState, TaskState and ReplicaState are documented with their transitions
@@ -52,6 +55,48 @@ const (
 	ReplicaLeased    ReplicaState = "leased"
 	ReplicaDone      ReplicaState = "done"
 	ReplicaCancelled ReplicaState = "cancelled"
+)
+
+// ReplicaRole is what a replica is for (docs/trust.md).
+type ReplicaRole string
+
+const (
+	// RoleRun computes the task, from its start or resuming its own
+	// checkpoints. A job's Replicas are run replicas; the verifier adds
+	// more (a quorum partner, a replacement for a liar's).
+	RoleRun ReplicaRole = "run"
+	// RoleAudit re-executes one link of another replica (AuditOf, link
+	// AuditSeq): it starts with a copy of that replica's checkpoints
+	// 1..AuditSeq−1, so its lease resumes from checkpoint AuditSeq−1 like
+	// any resumed segment (or runs from the start when AuditSeq is 1).
+	RoleAudit ReplicaRole = "audit"
+)
+
+// Verdict is what the verifier decided about a replica.
+type Verdict string
+
+const (
+	VerdictNone   Verdict = ""       // undecided
+	VerdictAgreed Verdict = "agreed" // its links that were checked agreed
+	VerdictLied   Verdict = "lied"   // a trusted re-run proved a link of it wrong; its result is discarded
+	VerdictVoid   Verdict = "void"   // no longer needed: the task settled without it, or its audit is over
+)
+
+// Verification methods: how a task's result was verified.
+const (
+	VerifyNone    = "none"    // accepted on one account's word (the job's max error allowed it)
+	VerifyAudit   = "audit"   // one replica, a sample of its links re-executed by other accounts
+	VerifyQuorum  = "quorum"  // two or more replicas by different accounts agreed link by link
+	VerifyTrusted = "trusted" // a dispute settled by re-running one link on trusted ground
+)
+
+// LedgerKind is the kind of a credit ledger entry.
+type LedgerKind string
+
+const (
+	LedgerGrant  LedgerKind = "grant"  // credit for one verified link: its grid fuel
+	LedgerRevoke LedgerKind = "revoke" // a grant taken back (Ref: the grant's Seq)
+	LedgerBan    LedgerKind = "ban"    // the account was caught lying
 )
 
 // SegmentState is how a segment (one lease of a replica) ended.
@@ -118,6 +163,9 @@ type Job struct {
 	// in segments between checkpoints. False for a module the suspend
 	// rewrite refused: it runs whole, without checkpoints.
 	Suspendable bool
+	// MaxError is the job's target: the probability that an accepted
+	// result is wrong, at most (docs/trust.md). 1: accept any result.
+	MaxError float64
 }
 
 // JobCounts is the progress of a job's tasks and replicas.
@@ -132,6 +180,14 @@ type JobCounts struct {
 	LostSegments int    // segments whose worker left (SegmentLost)
 	FuelLost     uint64 // over lost segments: fuel reached − fuel at their last accepted checkpoint
 	Mismatches   int    // checkpoints whose state hash differs from another replica's at the same sequence number
+
+	// Verification (docs/trust.md), counted by JobNote.
+	Audits      int // audit replicas that reported on their link
+	Disputes    int // links settled by a trusted re-run
+	LiesCaught  int // replicas proved wrong
+	Reopened    int // accepted tasks re-verified because an account they rested on was caught
+	Unsettled   int // disputes the trusted re-run could not settle (the task is disputed, with why)
+	ReplicasRun int // run replicas added by the verifier (quorum partners, replacements)
 }
 
 type Task struct {
@@ -147,6 +203,11 @@ type Task struct {
 	Result     Result // valid when State is done (or disputed: the first replica's)
 	ResultSeq  int64  // order in which tasks of a job finished, from 1
 	FinishedAt time.Time
+	// How the result was verified (Verify*), by which accounts' agreeing
+	// computations, and for a disputed task why it could not be settled.
+	Verification string
+	VerifiedBy   []string
+	Note         string
 }
 
 // TaskSpec is one task of a job being inserted. Blob contents named by hash
@@ -160,8 +221,11 @@ type TaskSpec struct {
 }
 
 type Session struct {
-	ID        int64
-	Worker    string
+	ID     int64
+	Worker string
+	// Account is who the session's work is credited to and checked
+	// against: a volunteer token's owner, or "anon:<worker name>".
+	Account   string
 	Slots     int
 	Remote    string
 	StartedAt time.Time
@@ -169,8 +233,16 @@ type Session struct {
 	EndReason string
 }
 
+// Token kinds.
+const (
+	TokenOwner     = "owner"     // submits and reads jobs (the default)
+	TokenVolunteer = "volunteer" // authenticates workers; their work is credited to Owner
+	TokenTrusted   = "trusted"   // a volunteer token whose workers settle disputes
+)
+
 type Token struct {
 	ID        int64
+	Kind      string // Token*; "" reads as TokenOwner
 	Owner     string
 	Name      string
 	CreatedAt time.Time
@@ -214,6 +286,7 @@ type Checkpoint struct {
 	StdoutHash string
 	StderrHash string
 	Worker     string
+	Account    string  // the account of the session that uploaded it
 	CostMS     float64 // the worker's measured capture + encode time
 	CreatedAt  time.Time
 }
@@ -223,6 +296,7 @@ type Segment struct {
 	ReplicaID   int64
 	TaskIndex   int
 	Worker      string
+	Account     string
 	State       SegmentState
 	ResumeSeq   uint64 // checkpoint it started from (0: the start)
 	FuelStart   uint64 // fuel at that checkpoint
@@ -252,6 +326,8 @@ type JobInsertParams struct {
 	Tasks      []TaskSpec
 	// Suspendable: see Job.Suspendable.
 	Suspendable bool
+	// MaxError: see Job.MaxError; 0 is stored as DefaultMaxError.
+	MaxError float64
 	// Blobs are put in the same transaction as the job (module, stdins, files).
 	Blobs [][]byte
 	Now   time.Time
@@ -281,10 +357,11 @@ type TaskListResultsParams struct {
 }
 
 type SessionStartParams struct {
-	Worker string
-	Slots  int
-	Remote string
-	Now    time.Time
+	Worker  string
+	Account string // "" is stored as "anon:" + Worker
+	Slots   int
+	Remote  string
+	Now     time.Time
 }
 
 type SessionEndParams struct {
@@ -310,9 +387,13 @@ type SessionListParams struct{ Limit int }
 type ReplicaLeaseParams struct {
 	SessionID int64
 	Worker    string
-	Max       int
-	Deadline  time.Time
-	Now       time.Time
+	// Account: never a replica of a task of which this account holds or
+	// ran a replica, a segment or a checkpoint (one account's workers never
+	// check each other). "" is "anon:" + Worker.
+	Account  string
+	Max      int
+	Deadline time.Time
+	Now      time.Time
 	// CheckpointEvery is the grid given to a task of a suspendable job when
 	// its first replica is leased; a task keeps its grid for life.
 	CheckpointEvery uint64
@@ -347,13 +428,15 @@ type ReplicaCompleteParams struct {
 	Now     time.Time
 }
 
-// ReplicaOutcome is what happened to one ReplicaResult.
+// ReplicaOutcome is what happened to one ReplicaResult. Recording a
+// result never settles a task: the verifier reads the evidence and calls
+// TaskSettle.
 type ReplicaOutcome struct {
-	Err          error // nil: accepted; ErrLeaseNotHeld: refused, nothing changed
-	TaskID       int64 // the replica's task (0 when refused)
-	JobID        int64
-	TaskFinished TaskState // "" unless this result finished its task
-	JobFinished  bool
+	Err       error // nil: accepted; ErrLeaseNotHeld: refused, nothing changed
+	ReplicaID int64
+	TaskID    int64 // the replica's task (0 when refused)
+	JobID     int64
+	Role      ReplicaRole
 }
 
 type ReplicaRequeueExpiredParams struct{ Now time.Time }
@@ -381,12 +464,11 @@ type CheckpointAddParams struct {
 	Now       time.Time
 }
 
-// CheckpointAdded is what CheckpointAdd did.
+// CheckpointAdded is what CheckpointAdd did. Comparing it with the task's
+// other replicas is the verifier's business, not the store's.
 type CheckpointAdded struct {
 	ReplicaID, TaskID, JobID int64
-	// Mismatch: another replica of the task has a checkpoint with the same
-	// sequence number and a different state hash (recorded on both).
-	Mismatch bool
+	Role                     ReplicaRole
 }
 
 type CheckpointListParams struct{ ReplicaID int64 }
@@ -406,6 +488,7 @@ type WorkerStat struct {
 }
 
 type TokenInsertParams struct {
+	Kind  string // Token*; "" is TokenOwner
 	Owner string
 	Name  string
 	Hash  []byte // SHA-256 of the secret; the secret itself is never stored
@@ -421,6 +504,141 @@ type TokenListParams struct {
 type TokenRevokeParams struct {
 	ID  int64
 	Now time.Time
+}
+
+// DefaultMaxError is a job's target error when its submitter gives none.
+const DefaultMaxError = 1e-6
+
+// --- verification ---
+
+// ReplicaInfo is one replica of a task as the verifier sees it.
+type ReplicaInfo struct {
+	ID       int64
+	Role     ReplicaRole
+	State    ReplicaState
+	Verdict  Verdict
+	AuditOf  int64  // RoleAudit: the replica audited
+	AuditSeq uint64 // RoleAudit: the link re-executed (checkpoint AuditSeq−1 → AuditSeq; past the last checkpoint: to the end)
+	Worker   string // who holds or ran it last
+	Account  string // that worker's account
+	// Accounts are every account that computed part of it (its segments'
+	// and checkpoints'), in order, each once.
+	Accounts []string
+	Result   *Result // nil unless State is done
+	// Checkpoints are its accepted checkpoints by sequence (an audit's
+	// copies first), each with the account that uploaded it.
+	Checkpoints []*Checkpoint
+}
+
+// TaskEvidence is everything recorded about a task that verification rests
+// on.
+type TaskEvidence struct {
+	Task     *Task
+	Job      *Job
+	Grid     uint64 // the task's fuel grid (0: none yet, or not suspendable)
+	Replicas []*ReplicaInfo
+}
+
+type ReplicaAddParams struct {
+	TaskID   int64
+	Role     ReplicaRole
+	AuditOf  int64  // RoleAudit
+	AuditSeq uint64 // RoleAudit, ≥ 1
+	Now      time.Time
+}
+
+type ReplicaVerdictParams struct {
+	ReplicaID int64
+	Verdict   Verdict
+	Now       time.Time
+}
+
+// TaskSettleParams finishes a pending task with the verifier's decision.
+type TaskSettleParams struct {
+	TaskID       int64
+	State        TaskState // TaskDone or TaskDisputed
+	Result       Result    // the verified result (done), or the first replica's (disputed)
+	Verification string    // Verify*
+	VerifiedBy   []string
+	Note         string // why a disputed task could not be settled
+	Now          time.Time
+}
+
+// TaskSettled is what TaskSettle did.
+type TaskSettled struct {
+	JobID       int64
+	JobFinished bool
+	// Revoked: leases of the task's replicas still running, taken back
+	// (they are void now).
+	Revoked []RevokedLease
+}
+
+type TaskReopenParams struct {
+	TaskID int64
+	Now    time.Time
+}
+
+// JobNoteParams adds to a job's verification counters.
+type JobNoteParams struct {
+	JobID                                                                      int64
+	Mismatches, Audits, Disputes, LiesCaught, Reopened, Unsettled, ReplicasRun int
+}
+
+// Account is a volunteer account's verification record.
+type Account struct {
+	ID           string
+	Verified     int64 // links of its work confirmed by another computation
+	AuditsPassed int64 // among them, by audits
+	LiesCaught   int64
+	BannedAt     time.Time // zero: not banned
+	CreatedAt    time.Time
+}
+
+// AccountAddParams adds to an account's record, creating it if new.
+type AccountAddParams struct {
+	ID                                 string
+	Verified, AuditsPassed, LiesCaught int64
+	Ban                                bool // set BannedAt to Now unless already banned
+	Now                                time.Time
+}
+
+type AccountListParams struct{ Limit int }
+
+// LedgerEntry is one entry of the append-only credit ledger.
+type LedgerEntry struct {
+	Seq       int64 // assigned by LedgerAppend, from 1, without gaps
+	Kind      LedgerKind
+	Account   string
+	JobID     int64
+	TaskID    int64
+	ReplicaID int64
+	Link      uint64 // the link (segment) the grant is for
+	Fuel      uint64 // grant: the link's grid fuel; revoke: the same as its grant
+	Ref       int64  // revoke: the grant's Seq
+	Day       int64  // Unix day the credit was earned (for a revoke: its grant's)
+	At        time.Time
+	Reason    string
+}
+
+type LedgerAppendParams struct{ Entries []LedgerEntry }
+
+type LedgerListParams struct {
+	Account  string // "": every account's
+	AfterSeq int64
+	Limit    int // 0: no limit
+}
+
+// CreditRow is an account's credit earned on one day and still standing
+// (grants minus revocations of that day's grants).
+type CreditRow struct {
+	Account string
+	Day     int64
+	Fuel    uint64
+}
+
+type CreditListParams struct {
+	Account  string // "": every account
+	SinceDay int64
 }
 
 // Store is the seam. Every method is safe for concurrent use.
@@ -491,6 +709,50 @@ type Store interface {
 	// find it. It returns the token (ErrNotFound if there is none); a token
 	// already revoked keeps the time it was first revoked.
 	TokenRevoke(ctx context.Context, p *TokenRevokeParams) (*Token, error)
+
+	// --- verification: the store records, internal/verify decides ---
+
+	// TaskEvidence returns a task with its job, grid and every replica
+	// with its checkpoints. ErrNotFound if there is no such task.
+	TaskEvidence(ctx context.Context, taskID int64) (*TaskEvidence, error)
+	// ReplicaAdd queues a new replica of a pending task (ErrTaskSettled
+	// otherwise) and returns its ID. An audit replica starts with copies
+	// of AuditOf's checkpoints 1..AuditSeq−1 (same blobs, same accounts)
+	// and with its latest at AuditSeq−1, so its lease resumes from there.
+	ReplicaAdd(ctx context.Context, p *ReplicaAddParams) (int64, error)
+	// ReplicaVerdict records a verdict. A replica still queued or leased
+	// becomes cancelled (its segment ends revoked); the leases taken back
+	// are returned.
+	ReplicaVerdict(ctx context.Context, p *ReplicaVerdictParams) ([]RevokedLease, error)
+	// TaskSettle finishes a pending task: it numbers it in the job's
+	// results, cancels its replicas still queued or leased (returning the
+	// leases taken back), and finishes the job when it was its last.
+	TaskSettle(ctx context.Context, p *TaskSettleParams) (*TaskSettled, error)
+	// TaskReopen makes a done task pending again, its result cleared and a
+	// fresh run replica queued (and its job running again). Its next
+	// settlement gets a new result sequence number.
+	TaskReopen(ctx context.Context, p *TaskReopenParams) error
+	// JobNote adds to a job's verification counters.
+	JobNote(ctx context.Context, p *JobNoteParams) error
+
+	// AccountGet returns an account's record; ErrNotFound for an account
+	// never recorded (a fresh account: no credibility).
+	AccountGet(ctx context.Context, id string) (*Account, error)
+	// AccountAdd adds to an account's record, creating it.
+	AccountAdd(ctx context.Context, p *AccountAddParams) (*Account, error)
+	// AccountList lists accounts by ID.
+	AccountList(ctx context.Context, p *AccountListParams) ([]*Account, error)
+	// TasksRestingOn lists the done tasks whose result was verified by
+	// VerifyNone or VerifyAudit and computed in part by the account.
+	TasksRestingOn(ctx context.Context, account string) ([]int64, error)
+
+	// LedgerAppend appends entries in one transaction, numbering them.
+	LedgerAppend(ctx context.Context, p *LedgerAppendParams) ([]LedgerEntry, error)
+	// LedgerList lists entries in order.
+	LedgerList(ctx context.Context, p *LedgerListParams) ([]LedgerEntry, error)
+	// CreditList sums standing credit per account and day earned, by
+	// account then day.
+	CreditList(ctx context.Context, p *CreditListParams) ([]CreditRow, error)
 
 	Close() error
 }

@@ -39,6 +39,10 @@ type SubmitRequest struct {
 	Limits   Limits     `json:"limits,omitempty"`
 	Replicas int        `json:"replicas,omitempty"` // default 1
 	Priority int        `json:"priority,omitempty"` // higher first; -100..100
+	// MaxError is the highest acceptable probability that an accepted
+	// result is wrong (docs/trust.md); default 1e-6. 1 accepts any
+	// worker's word unchecked.
+	MaxError float64 `json:"max_error,omitempty"`
 }
 
 // Counts is a job's progress.
@@ -52,6 +56,26 @@ type Counts struct {
 	Queued  int    `json:"queued"`
 	Running int    `json:"running"`
 	Fuel    uint64 `json:"fuel"` // total fuel of done tasks
+}
+
+// Trust is a job's verification (docs/trust.md).
+type Trust struct {
+	MaxError float64 `json:"max_error"`
+	// Verified: done tasks, verified to the job's max error. Verifying:
+	// pending tasks with a result in, waiting for audits, a quorum partner
+	// or a trusted re-run.
+	Verified  int `json:"verified"`
+	Verifying int `json:"verifying"`
+	Audits    int `json:"audits"`   // audit re-executions that reported
+	Disputes  int `json:"disputes"` // links settled by a trusted re-run
+	// LiesCaught: replicas proved wrong; their accounts are banned and
+	// their credit revoked.
+	LiesCaught int `json:"lies_caught"`
+	Reopened   int `json:"reopened"`  // accepted tasks re-verified after an account they rested on was caught
+	Unsettled  int `json:"unsettled"` // disputes the trusted re-run could not settle
+	// ExtraReplicas: run replicas the verifier added (quorum partners,
+	// replacements for a liar's).
+	ExtraReplicas int `json:"extra_replicas"`
 }
 
 // Job is a job as the API shows it.
@@ -68,6 +92,7 @@ type Job struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	// Checkpointing: how the job's replicas run in segments.
 	Checkpointing *Checkpointing `json:"checkpointing,omitempty"`
+	Trust         Trust          `json:"trust"`
 }
 
 // Checkpointing is a job's continuations: its counters, and the
@@ -144,20 +169,43 @@ type TaskResult struct {
 	Verification Verification `json:"verification"`
 }
 
-// Verification is how a result was checked, from the job's settings and
-// the replicas' outcome.
+// Verification is how a result was checked.
 type Verification struct {
-	// Method is "none" (one replica: the result is one worker's word, not
-	// checked) or "replicas" (Replicas workers ran the task independently
-	// and their results were compared).
+	// Method is "quorum" (replicas by different accounts agreed link by
+	// link), "audit" (one replica, a sample of its links re-executed by
+	// other accounts), "trusted" (a dispute settled by re-running one link
+	// on trusted ground) or "none" (one account's word: the job's max
+	// error allowed it).
 	Method   string `json:"method"`
-	Replicas int    `json:"replicas"`
-	// Agreeing is how many replicas' results agree with the one reported,
-	// when known: all of them for an agreed result. Absent for a disputed
-	// one (the result shown is the first replica's) and with method none.
-	Agreeing *int `json:"agreeing,omitempty"`
-	// Outcome is "unchecked" (method none), "agreed" or "disputed".
+	Replicas int    `json:"replicas"` // the job's run replicas per task
+	// By are the accounts whose computations confirmed the result.
+	By []string `json:"by,omitempty"`
+	// Outcome is "verified", "unchecked" (method none) or "disputed" (the
+	// trusted re-run failed: Note says why).
 	Outcome string `json:"outcome"`
+	Note    string `json:"note,omitempty"`
+}
+
+// Credit is the body of GET /v1/credit: standing credit (fuel of verified
+// links) per account and per day it was earned.
+type Credit struct {
+	Accounts []AccountCredit `json:"accounts"`
+}
+
+type AccountCredit struct {
+	Account string `json:"account"`
+	Total   uint64 `json:"total"`
+	// Days: Unix day (UTC) → fuel earned that day and still standing.
+	Days         []DayCredit `json:"days,omitempty"`
+	Verified     int64       `json:"verified_links"`
+	AuditsPassed int64       `json:"audits_passed"`
+	LiesCaught   int64       `json:"lies_caught"`
+	Banned       bool        `json:"banned"`
+}
+
+type DayCredit struct {
+	Day  string `json:"day"` // YYYY-MM-DD, UTC
+	Fuel uint64 `json:"fuel"`
 }
 
 // Worker is one worker name's record (GET /v1/workers).
