@@ -188,6 +188,9 @@ type JobCounts struct {
 	Reopened    int // accepted tasks re-verified because an account they rested on was caught
 	Unsettled   int // disputes the trusted re-run could not settle (the task is disputed, with why)
 	ReplicasRun int // run replicas added by the verifier (quorum partners, replacements)
+	// TasksVerifying: pending tasks with at least one replica done (a
+	// result in, its verification under way).
+	TasksVerifying int
 }
 
 type Task struct {
@@ -742,6 +745,11 @@ type Store interface {
 	AccountAdd(ctx context.Context, p *AccountAddParams) (*Account, error)
 	// AccountList lists accounts by ID.
 	AccountList(ctx context.Context, p *AccountListParams) ([]*Account, error)
+	// TaskListUnsettled lists pending tasks of running jobs none of whose
+	// replicas is queued or leased (the verifier must decide them: after a
+	// coordinator restart, or after migration 3 reopened old disputed
+	// tasks), up to Limit, by ID.
+	TaskListUnsettled(ctx context.Context, limit int) ([]int64, error)
 	// TasksRestingOn lists the done tasks whose result was verified by
 	// VerifyNone or VerifyAudit and computed in part by the account.
 	TasksRestingOn(ctx context.Context, account string) ([]int64, error)
