@@ -118,9 +118,7 @@ func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) error {
 		c.cfg.Logger.Error("recording a checkpoint", "lease", m.LeaseID, "err", err)
 		return refuse(protocol.CodeInternal, "the checkpoint could not be recorded")
 	}
-	if added.Mismatch {
-		c.cfg.Logger.Warn("replicas disagree at a checkpoint", "task", added.TaskID, "seq", m.Seq, "lease", m.LeaseID, "worker", cn.session.Worker)
-	}
+	c.verifier.Checkpoint(cn.ctx, added.TaskID, added.JobID, added.Role)
 	if m.Fuel > ls.fuelAt {
 		// From the lease grant the stretch includes the module's fetch and
 		// compile, and a checkpoint says nothing of run time: no sample.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
@@ -69,6 +70,18 @@ type Config struct {
 	// FuelRate is the fuel per second assumed until segments have been
 	// measured.
 	FuelRate float64 // default 1e9
+
+	// Verification (docs/trust.md).
+	//
+	// TrustedSlots is how many disputed links the coordinator re-runs at
+	// once on its own CPU (its trusted ground); default 1.
+	TrustedSlots int
+	// TrustedFuel caps one trusted re-run's fuel beyond the link's grid
+	// interval (a final link of a job without a fuel limit); default 2^40.
+	TrustedFuel uint64
+	// Rand draws audits; nil: a random seed (tests and the sabotage
+	// benchmark inject a seeded one).
+	Rand *rand.Rand
 }
 
 // Defaults.
@@ -105,6 +118,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if cfg.RescueInterval == 0 {
 		cfg.RescueInterval = time.Second
+	}
+	if cfg.TrustedFuel == 0 {
+		cfg.TrustedFuel = 1 << 40
 	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes

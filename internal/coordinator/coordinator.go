@@ -20,6 +20,7 @@ import (
 	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/verify"
 )
 
 // Coordinator is one running coordinator.
@@ -44,7 +45,9 @@ type Coordinator struct {
 	chMu    sync.Mutex
 	changed chan struct{} // closed and replaced whenever a task or job finishes
 
-	policy *policy
+	policy   *policy
+	verifier *verify.Verifier
+	reruns   *reruns
 }
 
 // New checks cfg and returns a coordinator; call Open to start it.
@@ -64,6 +67,9 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		changed:  make(chan struct{}),
 	}
 	c.policy = newPolicy(&c.cfg, c.store)
+	c.reruns = &reruns{c: c}
+	c.verifier = verify.New(verify.Config{Store: c.store, Rerun: c.reruns.run, Logger: c.cfg.Logger, Now: c.cfg.Now,
+		Revoke: c.revoke, Wake: c.wake, Settled: c.notify, TrustedSlots: c.cfg.TrustedSlots, Rand: c.cfg.Rand})
 	if c.engine == nil {
 		eng, err := sandbox.NewEngine(ctx)
 		if err != nil {
@@ -86,7 +92,8 @@ func (c *Coordinator) Open(ctx context.Context) error {
 		c.cfg.Logger.Info("requeued replicas leased before a restart", "replicas", n)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	c.wg.Add(3)
+	c.wg.Add(4)
+	go func() { defer c.wg.Done(); c.verifier.Run(c.ctx) }()
 	go func() { defer c.wg.Done(); c.dispatch(c.ctx) }()
 	go func() { defer c.wg.Done(); c.commit(c.ctx) }()
 	go func() { defer c.wg.Done(); c.rescue(c.ctx) }()
@@ -240,7 +247,7 @@ func (c *Coordinator) dispatch(ctx context.Context) {
 // grant leases replicas to one waiter and sends them.
 func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
 	now := c.cfg.Now()
-	ls, err := c.store.ReplicaLease(ctx, &store.ReplicaLeaseParams{
+	ls, err := c.store.ReplicaLease(ctx, &store.ReplicaLeaseParams{Account: w.conn.session.Account,
 		SessionID: w.conn.session.ID, Worker: w.conn.session.Worker, Max: w.max,
 		Deadline: now.Add(c.cfg.LeaseTTL), Now: now,
 		CheckpointEvery: c.policy.current(ctx).Grid, Resume: w.conn.resume,
@@ -340,7 +347,6 @@ func (c *Coordinator) commit(ctx context.Context) {
 			}
 			continue
 		}
-		finished := false
 		for i, o := range outs {
 			p := batch[i]
 			p.conn.forget(p.msg.LeaseID)
@@ -361,12 +367,7 @@ func (c *Coordinator) commit(ctx context.Context) {
 					c.policy.addRate(p.msg.Fuel-ls.fuelAt, d)
 				}
 			}
-			if o.TaskFinished != "" {
-				finished = true
-			}
-		}
-		if finished {
-			c.notify()
+			c.verifier.Result(ctx, o.TaskID)
 		}
 	}
 }

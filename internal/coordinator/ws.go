@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -228,7 +229,12 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		closeWith(ws, err)
 		return
 	}
-	sess, err := c.store.SessionStart(r.Context(), &store.SessionStartParams{Worker: hello.Worker, Slots: hello.Slots, Remote: r.RemoteAddr, Now: c.cfg.Now()})
+	account, err := c.account(r.Context(), hello)
+	if err != nil {
+		closeWith(ws, err)
+		return
+	}
+	sess, err := c.store.SessionStart(r.Context(), &store.SessionStartParams{Worker: hello.Worker, Account: account, Slots: hello.Slots, Remote: r.RemoteAddr, Now: c.cfg.Now()})
 	if err != nil {
 		ws.Close(websocket.StatusInternalError, "cannot record the session")
 		return
@@ -323,6 +329,25 @@ func (c *Coordinator) readHello(ctx context.Context, ws *websocket.Conn) (*proto
 		return nil, &protocolError{protocol.CodeNotReady, "the first message must be hello", websocket.StatusPolicyViolation}
 	}
 	return h, nil
+}
+
+// account is who a session's work is credited to and checked against: the
+// owner of the volunteer token in its hello, or, without a token, an
+// anonymous account of its own name — a fresh identity, with no
+// credibility to lend anyone.
+func (c *Coordinator) account(ctx context.Context, h *protocol.Hello) (string, error) {
+	if h.Token == "" {
+		return "anon:" + h.Worker, nil
+	}
+	sum := sha256.Sum256([]byte(h.Token))
+	t, err := c.store.TokenLookup(ctx, &store.TokenLookupParams{Hash: sum[:]})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", &protocolError{protocol.CodeUnauthorized, "hello: the token is unknown or revoked", websocket.StatusPolicyViolation}
+	}
+	if err != nil {
+		return "", &protocolError{protocol.CodeInternal, "hello: the token could not be checked", websocket.StatusInternalError}
+	}
+	return t.Owner, nil
 }
 
 // readLoop handles the worker's messages until it leaves, breaks the

@@ -77,6 +77,7 @@ const (
 	CodeTooLarge      = "too_large"      // a result over the job's output limit, a checkpoint over MaxCheckpoint
 	CodeBadCheckpoint = "bad_checkpoint" // a checkpoint refused: wrong base, corrupt, state hash mismatch, out of order
 	CodeInternal      = "internal"
+	CodeUnauthorized  = "unauthorized" // hello: an unknown or revoked token; the connection is closed
 )
 
 // Header is common to every message.
@@ -407,6 +408,9 @@ func validate(m Message) error {
 		}
 		if m.Slots < 1 || m.Slots > MaxSlots {
 			return bad("hello: slots must be between 1 and %d", MaxSlots)
+		}
+		if len(m.Token) > 256 {
+			return bad("hello: token longer than 256 bytes")
 		}
 		if len(m.Features) > maxFeatures {
 			return bad("hello: more than %d features", maxFeatures)

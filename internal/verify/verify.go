@@ -1,0 +1,1086 @@
+// Package verify decides when a task's result may be accepted and what it
+// earns: it reads the evidence the store holds (every replica's chain of
+// checkpoint state hashes and its result), compares the chains link by link,
+// queues audits and quorum partners as internal/trust's policy plans them,
+// settles disputes by re-running one link on trusted ground, catches liars
+// (ban, credit revoked, accepted work that rested on them re-verified) and
+// writes the credit ledger. The store only persists what it decides; the
+// coordinator feeds it events (a checkpoint or a result recorded) and
+// carries out what it returns (revoke leases, wake the dispatcher).
+//
+// docs/trust.md is the model; this file is its procedure.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/trust"
+)
+
+// RerunRequest asks trusted ground to re-execute one link of a task: from
+// the checkpoint From (nil: the start) to checkpoint Seq, or to the end of
+// the run when Final.
+type RerunRequest struct {
+	Evidence *store.TaskEvidence
+	// Chain is the replica's checkpoints up to and including From, whose
+	// output precedes the link's (for a final link's full output).
+	Chain []*store.Checkpoint
+	From  *store.Checkpoint
+	Seq   uint64
+	Final bool
+}
+
+// RerunResult is what trusted ground computed.
+type RerunResult struct {
+	StateHash              string // at checkpoint Seq (not final)
+	StdoutHash, StderrHash string // the link's output since From (not final)
+	Result                 *store.Result
+	Fuel                   uint64 // fuel the re-run cost
+}
+
+// Rerunner re-executes one link on trusted ground.
+type Rerunner func(ctx context.Context, r *RerunRequest) (*RerunResult, error)
+
+// Config configures a Verifier.
+type Config struct {
+	Store  store.Store
+	Rerun  Rerunner
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Rand draws audits; nil: seeded from the runtime's random source.
+	Rand *rand.Rand
+	// Revoke takes leases back from their workers (reason: what they are
+	// told; never "audit").
+	Revoke func(rs []store.RevokedLease, reason string)
+	// Wake tells the dispatcher that replicas were queued.
+	Wake func()
+	// Settled tells waiters that a task (and maybe its job) finished.
+	Settled func()
+	// Shards is how many tasks are evaluated at once; default 4.
+	Shards int
+	// TrustedSlots is how many trusted re-runs run at once on the
+	// coordinator's own CPU; default 1.
+	TrustedSlots int
+	// Guard is the smallest lie rate the error bound is computed for
+	// (trust.DefaultGuard when 0; negative: the worst case over every
+	// rate).
+	Guard float64
+}
+
+// Stats counts what the verifier did since it started.
+type Stats struct {
+	Evaluations, Audits, Partners, Disputes, Caught, Accepted, TrustedFuel int64
+}
+
+// Verifier runs the procedure. Events for one task are handled in order,
+// one at a time; different tasks in parallel.
+type Verifier struct {
+	cfg    Config
+	shards []chan event
+	slots  chan struct{}
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	rng      *rand.Rand
+	disputes map[int64]bool  // tasks with a trusted re-run under way
+	watched  map[int64]bool  // tasks with a checker running: compare at each checkpoint
+	replicas map[int64]int   // job → its run replicas per task (immutable)
+	estimate *trust.Estimate // population, refreshed from the accounts
+	estAt    time.Time
+
+	statMu sync.Mutex
+	stats  Stats
+}
+
+type event struct {
+	task int64
+	// settle: a trusted re-run's outcome for the dispute it names.
+	settle *settlement
+}
+
+// New returns a verifier; Run starts it.
+func New(cfg Config) *Verifier {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = 4
+	}
+	if cfg.TrustedSlots <= 0 {
+		cfg.TrustedSlots = 1
+	}
+	if cfg.Guard == 0 {
+		cfg.Guard = trust.DefaultGuard
+	}
+	rng := cfg.Rand
+	if rng == nil {
+		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	v := &Verifier{cfg: cfg, rng: rng, slots: make(chan struct{}, cfg.TrustedSlots),
+		disputes: map[int64]bool{}, watched: map[int64]bool{}, replicas: map[int64]int{}}
+	for range cfg.Shards {
+		v.shards = append(v.shards, make(chan event, 1024))
+	}
+	return v
+}
+
+// Stats returns the counters.
+func (v *Verifier) Stats() Stats {
+	v.statMu.Lock()
+	defer v.statMu.Unlock()
+	return v.stats
+}
+
+func (v *Verifier) count(f func(*Stats)) {
+	v.statMu.Lock()
+	f(&v.stats)
+	v.statMu.Unlock()
+}
+
+// Run handles events until ctx ends. It first evaluates every task left
+// undecided (by a restart, or reopened by a schema migration).
+func (v *Verifier) Run(ctx context.Context) {
+	for i, ch := range v.shards {
+		v.wg.Add(1)
+		go func() { defer v.wg.Done(); v.loop(ctx, i, ch) }()
+	}
+	go v.recover(ctx)
+	<-ctx.Done()
+	v.wg.Wait()
+}
+
+func (v *Verifier) recover(ctx context.Context) {
+	ids, err := v.cfg.Store.TaskListUnsettled(ctx, 100_000)
+	if err != nil {
+		if ctx.Err() == nil {
+			v.cfg.Logger.Error("listing unsettled tasks", "err", err)
+		}
+		return
+	}
+	for _, id := range ids {
+		v.send(ctx, event{task: id})
+	}
+}
+
+func (v *Verifier) send(ctx context.Context, e event) {
+	select {
+	case v.shards[e.task%int64(len(v.shards))] <- e:
+	case <-ctx.Done():
+	}
+}
+
+// Checkpoint tells the verifier that a replica of a task recorded a
+// checkpoint; role is the replica's.
+func (v *Verifier) Checkpoint(ctx context.Context, task, job int64, role store.ReplicaRole) {
+	v.mu.Lock()
+	watched := v.watched[task] || role == store.RoleAudit || v.replicas[job] > 1
+	v.mu.Unlock()
+	if watched {
+		v.send(ctx, event{task: task})
+	}
+}
+
+// Result tells the verifier that a replica of a task recorded its result.
+func (v *Verifier) Result(ctx context.Context, task int64) { v.send(ctx, event{task: task}) }
+
+func (v *Verifier) loop(ctx context.Context, shard int, ch chan event) {
+	for {
+		select {
+		case e := <-ch:
+			if e.settle != nil {
+				if err := v.applySettlement(ctx, e.settle); err != nil && ctx.Err() == nil {
+					v.cfg.Logger.Error("applying a trusted re-run", "task", e.task, "err", err)
+				}
+			}
+			if err := v.evaluate(ctx, e.task); err != nil && ctx.Err() == nil {
+				v.cfg.Logger.Error("verifying a task", "task", e.task, "err", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// --- claims: what a replica says a link ends in ---
+
+// claim is one replica's statement about link k: the checkpoint it
+// uploaded at seq k, or (final) its result.
+type claim struct {
+	rep     *store.ReplicaInfo
+	seq     uint64 // the checkpoint's seq; for a final claim, the last checkpoint's + 1
+	final   bool
+	ck      *store.Checkpoint // not final
+	res     *store.Result     // final
+	account string            // who computed it
+}
+
+// chain is a replica's claims by seq.
+func chainOf(r *store.ReplicaInfo) map[uint64]*store.Checkpoint {
+	m := make(map[uint64]*store.Checkpoint, len(r.Checkpoints))
+	for _, c := range r.Checkpoints {
+		m[c.Seq] = c
+	}
+	return m
+}
+
+func lastSeq(r *store.ReplicaInfo) uint64 {
+	if n := len(r.Checkpoints); n > 0 {
+		return r.Checkpoints[n-1].Seq
+	}
+	return 0
+}
+
+// sameCheckpoint compares two checkpoints at one seq: the state hash, and
+// the output since the previous checkpoint when both took that one (the
+// output hashes then cover the same stretch).
+func sameCheckpoint(a, b *store.Checkpoint, bothHavePrev bool) bool {
+	if a.StateHash != b.StateHash {
+		return false
+	}
+	return !bothHavePrev || (a.StdoutHash == b.StdoutHash && a.StderrHash == b.StderrHash)
+}
+
+// divergence is the first link two replicas disagree on.
+type divergence struct {
+	a, b  *store.ReplicaInfo
+	from  uint64 // the last seq both have and agree on (0: the start)
+	seq   uint64 // the first seq they disagree at (final: ignored)
+	final bool
+}
+
+// compare finds the first link where two replicas' chains disagree: at a
+// checkpoint both took, or, when every common checkpoint agrees and both
+// have finished, in their results.
+func compare(a, b *store.ReplicaInfo) (*divergence, bool) {
+	ca, cb := chainOf(a), chainOf(b)
+	var seqs []uint64
+	for s := range ca {
+		if _, ok := cb[s]; ok {
+			seqs = append(seqs, s)
+		}
+	}
+	slices.Sort(seqs)
+	from := uint64(0)
+	for _, s := range seqs {
+		_, pa := ca[s-1]
+		_, pb := cb[s-1]
+		if !sameCheckpoint(ca[s], cb[s], s == 1 || (pa && pb)) {
+			return &divergence{a: a, b: b, from: from, seq: s}, true
+		}
+		from = s
+	}
+	if a.Result != nil && b.Result != nil && !a.Result.Agrees(*b.Result) {
+		return &divergence{a: a, b: b, from: from, final: true}, true
+	}
+	return nil, false
+}
+
+// live reports whether a replica still counts: not proved wrong, not void,
+// and not cancelled (an audit whose link agreed is cancelled, and counts).
+func live(r *store.ReplicaInfo) bool {
+	if r.Verdict == store.VerdictLied || r.Verdict == store.VerdictVoid {
+		return false
+	}
+	return r.State != store.ReplicaCancelled || r.Verdict == store.VerdictAgreed
+}
+
+// active reports whether a replica has a result or is still to run one.
+func active(r *store.ReplicaInfo) bool {
+	return r.Result != nil || r.State == store.ReplicaQueued || r.State == store.ReplicaLeased
+}
+
+// accountsOf lists who computed a replica's links, from its checkpoints
+// and its final holder.
+func linkAccount(r *store.ReplicaInfo, seq uint64) string {
+	for _, c := range r.Checkpoints {
+		if c.Seq == seq {
+			return c.Account
+		}
+	}
+	return r.Account
+}
+
+// --- evaluation ---
+
+func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
+	v.count(func(s *Stats) { s.Evaluations++ })
+	ev, err := v.cfg.Store.TaskEvidence(ctx, taskID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.replicas[ev.Job.ID] = ev.Job.Replicas
+	busy := v.disputes[taskID]
+	v.mu.Unlock()
+	if ev.Task.State != store.TaskPending || ev.Job.State != store.JobRunning {
+		v.unwatch(taskID)
+		return nil
+	}
+	if busy {
+		return nil // the trusted re-run's outcome re-evaluates it
+	}
+	banned, err := v.bannedAmong(ctx, ev)
+	if err != nil {
+		return err
+	}
+	var reps []*store.ReplicaInfo
+	for _, r := range ev.Replicas {
+		if !live(r) {
+			continue
+		}
+		if acc := taintedBy(r, banned); acc != "" {
+			// Computed in part by an account caught lying elsewhere: its
+			// chain proves nothing.
+			rs, err := v.cfg.Store.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: r.ID, Verdict: store.VerdictVoid, Now: v.cfg.Now()})
+			if err != nil {
+				return err
+			}
+			v.cfg.Revoke(rs, "no longer needed")
+			continue
+		}
+		reps = append(reps, r)
+	}
+
+	// 1. Compare every pair of chains computed by different accounts; the
+	// first disagreement goes to trusted ground.
+	for i, a := range reps {
+		for _, b := range reps[i+1:] {
+			if d, ok := compare(a, b); ok {
+				return v.dispute(ctx, ev, d)
+			}
+		}
+	}
+
+	// 2. Audits whose link is in and agrees are over: take their leases
+	// back (they look like any resumed segment until then).
+	byID := map[int64]*store.ReplicaInfo{}
+	for _, r := range reps {
+		byID[r.ID] = r
+	}
+	agreed := map[int64]bool{} // audit replica ID → its link agreed
+	for _, r := range reps {
+		if r.Role != store.RoleAudit {
+			continue
+		}
+		of := byID[r.AuditOf]
+		if of == nil {
+			continue // the audited replica is gone (caught): this is the honest chain now
+		}
+		if auditDone(r, of) {
+			agreed[r.ID] = true
+			if r.Verdict != store.VerdictAgreed {
+				rs, err := v.cfg.Store.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: r.ID, Verdict: store.VerdictAgreed, Now: v.cfg.Now()})
+				if err != nil {
+					return err
+				}
+				v.cfg.Revoke(rs, "no longer needed")
+				r.Verdict = store.VerdictAgreed
+				v.count(func(s *Stats) { s.Audits++ })
+				if err := v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: ev.Job.ID, Audits: 1}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+
+	// 3. The candidate result: the first finished independent chain — a
+	// run replica, or an audit whose audited replica was caught, which
+	// carried the honest chain on.
+	chain := func(r *store.ReplicaInfo) bool { return r.Role == store.RoleRun || byID[r.AuditOf] == nil }
+	var cand *store.ReplicaInfo
+	pendingRun, chains := false, 0
+	for _, r := range reps {
+		if !chain(r) || !active(r) {
+			continue
+		}
+		chains++
+		if r.Result == nil {
+			pendingRun = true
+		} else if cand == nil {
+			cand = r
+		}
+	}
+	if cand == nil {
+		if !pendingRun {
+			return v.addRun(ctx, ev, "every replica was discarded")
+		}
+		return nil
+	}
+
+	// 4. Quorum jobs: the owner asked for Replicas run replicas; they must
+	// all be in, agreeing (step 1 found no disagreement).
+	if ev.Job.Replicas > 1 {
+		var others []*store.ReplicaInfo
+		for _, r := range reps {
+			if r != cand && chain(r) && r.Result != nil {
+				others = append(others, r)
+			}
+		}
+		if len(others)+1 >= ev.Job.Replicas {
+			return v.accept(ctx, ev, cand, others, store.VerifyQuorum)
+		}
+		if chains < ev.Job.Replicas {
+			return v.addRun(ctx, ev, "a quorum replica was discarded")
+		}
+		v.watch(taskID)
+		return nil
+	}
+
+	// 5. One replica: a partner or audits, as planned at its completion.
+	var partner *store.ReplicaInfo
+	audits := map[uint64][]*store.ReplicaInfo{} // by link, live or not
+	planned := false
+	for _, r := range ev.Replicas {
+		if r.Role == store.RoleAudit && r.AuditOf == cand.ID {
+			planned = true
+			audits[r.AuditSeq] = append(audits[r.AuditSeq], r)
+		}
+	}
+	for _, r := range reps {
+		if r != cand && chain(r) && active(r) {
+			partner = r
+		}
+	}
+	if partner != nil {
+		if partner.Result == nil {
+			v.watch(taskID)
+			return nil
+		}
+		return v.accept(ctx, ev, cand, []*store.ReplicaInfo{partner}, store.VerifyQuorum)
+	}
+	if !planned {
+		return v.plan(ctx, ev, cand)
+	}
+	var checkers []*store.ReplicaInfo
+	waiting := false
+	for seq, as := range audits {
+		var ok *store.ReplicaInfo
+		running := false
+		for _, a := range as {
+			if live(a) && agreed[a.ID] {
+				ok = a
+			} else if live(a) {
+				running = true
+			}
+		}
+		switch {
+		case ok != nil:
+			checkers = append(checkers, ok)
+		case running:
+			waiting = true
+		default:
+			// Every audit of this link was voided (its auditor was caught
+			// elsewhere): audit it again.
+			if _, err := v.cfg.Store.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: ev.Task.ID, Role: store.RoleAudit, AuditOf: cand.ID,
+				AuditSeq: seq, Now: v.cfg.Now()}); err != nil && !errors.Is(err, store.ErrTaskSettled) {
+				return err
+			}
+			v.cfg.Wake()
+			waiting = true
+		}
+	}
+	if waiting {
+		v.watch(taskID)
+		return nil
+	}
+	slices.SortFunc(checkers, func(a, b *store.ReplicaInfo) int { return int(a.AuditSeq) - int(b.AuditSeq) })
+	return v.accept(ctx, ev, cand, checkers, store.VerifyAudit)
+}
+
+// auditDone reports whether an audit's link is in and agrees with the
+// audited replica's claim for it.
+func auditDone(a, of *store.ReplicaInfo) bool {
+	if a.AuditSeq > lastSeq(of) {
+		// The final link: both results in (compare found them equal).
+		return a.Result != nil && of.Result != nil
+	}
+	theirs := chainOf(of)
+	for _, c := range a.Checkpoints {
+		if c.Seq >= a.AuditSeq && theirs[c.Seq] != nil {
+			return true // compare found it equal to the audited one's
+		}
+	}
+	// The run ended before reaching the checkpoint the audited replica
+	// claims: its result decides (compare found it equal, so the audited
+	// replica's chain has the same ending).
+	return a.Result != nil && of.Result != nil
+}
+
+func taintedBy(r *store.ReplicaInfo, banned map[string]bool) string {
+	if len(banned) == 0 {
+		return ""
+	}
+	for _, c := range r.Checkpoints {
+		if banned[c.Account] {
+			return c.Account
+		}
+	}
+	if r.Result != nil && banned[r.Account] {
+		return r.Account
+	}
+	return ""
+}
+
+func (v *Verifier) bannedAmong(ctx context.Context, ev *store.TaskEvidence) (map[string]bool, error) {
+	var out map[string]bool
+	seen := map[string]bool{}
+	for _, r := range ev.Replicas {
+		accs := []string{r.Account}
+		for _, c := range r.Checkpoints {
+			accs = append(accs, c.Account)
+		}
+		for _, a := range accs {
+			if a == "" || seen[a] {
+				continue
+			}
+			seen[a] = true
+			rec, err := v.cfg.Store.AccountGet(ctx, a)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if !rec.BannedAt.IsZero() {
+				if out == nil {
+					out = map[string]bool{}
+				}
+				out[a] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+func (v *Verifier) watch(task int64) {
+	v.mu.Lock()
+	v.watched[task] = true
+	v.mu.Unlock()
+}
+
+func (v *Verifier) unwatch(task int64) {
+	v.mu.Lock()
+	delete(v.watched, task)
+	v.mu.Unlock()
+}
+
+func (v *Verifier) addRun(ctx context.Context, ev *store.TaskEvidence, why string) error {
+	if _, err := v.cfg.Store.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: ev.Task.ID, Role: store.RoleRun, Now: v.cfg.Now()}); err != nil {
+		if errors.Is(err, store.ErrTaskSettled) {
+			return nil
+		}
+		return err
+	}
+	v.cfg.Logger.Info("task re-queued", "task", ev.Task.ID, "why", why)
+	v.count(func(s *Stats) { s.Partners++ })
+	v.watch(ev.Task.ID)
+	v.cfg.Wake()
+	return v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: ev.Job.ID, ReplicasRun: 1})
+}
+
+// --- planning ---
+
+// policy is the job's policy with the population measured so far.
+func (v *Verifier) policy(ctx context.Context, maxError float64) (trust.Policy, error) {
+	v.mu.Lock()
+	est, at := v.estimate, v.estAt
+	v.mu.Unlock()
+	if est == nil || v.cfg.Now().Sub(at) > time.Second {
+		accs, err := v.cfg.Store.AccountList(ctx, &store.AccountListParams{})
+		if err != nil {
+			return trust.Policy{}, err
+		}
+		est = &trust.Estimate{}
+		for _, a := range accs {
+			est.Accounts++
+			if a.LiesCaught > 0 || !a.BannedAt.IsZero() {
+				est.Liars++
+			}
+		}
+		v.mu.Lock()
+		v.estimate, v.estAt = est, v.cfg.Now()
+		v.mu.Unlock()
+	}
+	p := trust.DefaultPolicy(maxError)
+	guard := max(v.cfg.Guard, 0)
+	p.Prior = est.Params(guard)
+	return p, nil
+}
+
+// links is the number of links of a finished replica's chain: one per
+// checkpoint, and the final one.
+func links(r *store.ReplicaInfo) int { return len(r.Checkpoints) + 1 }
+
+// linkSeq is the seq that link i (0-based) ends at: the i-th checkpoint's,
+// or past the last for the final link.
+func linkSeq(r *store.ReplicaInfo, i int) uint64 {
+	if i < len(r.Checkpoints) {
+		return r.Checkpoints[i].Seq
+	}
+	return lastSeq(r) + 1
+}
+
+// plan decides, once the candidate is in, how it is checked: accepted as
+// it is (the job's max error is 1), a partner replica by another account,
+// or audits of some of its links.
+func (v *Verifier) plan(ctx context.Context, ev *store.TaskEvidence, cand *store.ReplicaInfo) error {
+	if ev.Job.MaxError >= 1 {
+		return v.accept(ctx, ev, cand, nil, store.VerifyNone)
+	}
+	pol, err := v.policy(ctx, ev.Job.MaxError)
+	if err != nil {
+		return err
+	}
+	n := links(cand)
+	// Each account that computed links of the chain is planned for on its
+	// own record; one that needs replication replicates the task.
+	accounts := map[string]bool{}
+	for i := range n {
+		accounts[linkAccount(cand, linkSeq(cand, i))] = true
+	}
+	var auditSeqs []uint64
+	for acc := range accounts {
+		rec, err := v.cfg.Store.AccountGet(ctx, acc)
+		if errors.Is(err, store.ErrNotFound) {
+			rec, err = &store.Account{ID: acc}, nil
+		}
+		if err != nil {
+			return err
+		}
+		v.mu.Lock()
+		pl, err := pol.Plan(trust.Account{ID: acc, Verified: rec.Verified, AuditsPassed: rec.AuditsPassed, LiesCaught: rec.LiesCaught,
+			Blacklisted: !rec.BannedAt.IsZero()}, n, v.rng)
+		v.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if pl.Refused {
+			continue // its chain is void: evaluate voids it next time
+		}
+		if pl.Replicas > 1 {
+			return v.addRun(ctx, ev, "quorum partner")
+		}
+		for _, i := range pl.Audit {
+			if s := linkSeq(cand, i); linkAccount(cand, s) == acc {
+				auditSeqs = append(auditSeqs, s)
+			}
+		}
+	}
+	if len(auditSeqs) == 0 {
+		// No link drawn: the plan's error bound covers the result as it is.
+		return v.accept(ctx, ev, cand, nil, store.VerifyAudit)
+	}
+	slices.Sort(auditSeqs)
+	for _, s := range auditSeqs {
+		// An audit of link s starts from the checkpoint before it: the
+		// previous one of the chain, which may be more than one grid
+		// point back if the replica skipped one.
+		start := uint64(1)
+		for _, c := range cand.Checkpoints {
+			if c.Seq < s {
+				start = c.Seq + 1
+			}
+		}
+		if _, err := v.cfg.Store.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: ev.Task.ID, Role: store.RoleAudit, AuditOf: cand.ID,
+			AuditSeq: start, Now: v.cfg.Now()}); err != nil {
+			if errors.Is(err, store.ErrTaskSettled) {
+				return nil
+			}
+			return err
+		}
+	}
+	v.watch(ev.Task.ID)
+	v.cfg.Wake()
+	return nil
+}
+
+// --- acceptance and credit ---
+
+// accept settles the task with the candidate's result, credits every link
+// of it (and the checkers' agreeing links), and adds the evidence to the
+// accounts' records.
+func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *store.ReplicaInfo, checkers []*store.ReplicaInfo, method string) error {
+	var by []string
+	for _, c := range checkers {
+		for _, a := range accountsOf(c) {
+			if !slices.Contains(by, a) && !slices.Contains(accountsOf(cand), a) {
+				by = append(by, a)
+			}
+		}
+	}
+	now := v.cfg.Now()
+	settled, err := v.cfg.Store.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *cand.Result,
+		Verification: method, VerifiedBy: by, Now: now})
+	if errors.Is(err, store.ErrTaskSettled) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v.unwatch(ev.Task.ID)
+	v.cfg.Revoke(settled.Revoked, "no longer needed")
+	v.count(func(s *Stats) { s.Accepted++ })
+
+	day := now.Unix() / 86400
+	var entries []store.LedgerEntry
+	verified := map[string]*store.AccountAddParams{}
+	rec := func(acc string) *store.AccountAddParams {
+		p := verified[acc]
+		if p == nil {
+			p = &store.AccountAddParams{ID: acc, Now: now}
+			verified[acc] = p
+		}
+		return p
+	}
+	grant := func(r *store.ReplicaInfo, seq, fuel uint64, acc string) {
+		if fuel == 0 || acc == "" {
+			return
+		}
+		entries = append(entries, store.LedgerEntry{Kind: store.LedgerGrant, Account: acc, JobID: ev.Job.ID, TaskID: ev.Task.ID,
+			ReplicaID: r.ID, Link: seq, Fuel: fuel, Day: day, At: now})
+	}
+	// The candidate's links: each credited to the account that computed
+	// it, its fuel the grid's (from verified snapshots), the final link's
+	// at most one grid interval.
+	checked := map[uint64]string{} // link seq → how it was checked
+	for _, c := range checkers {
+		if c.Role == store.RoleAudit {
+			checked[auditLink(c, cand)] = store.VerifyAudit
+		} else {
+			for i := range links(cand) {
+				checked[linkSeq(cand, i)] = store.VerifyQuorum
+			}
+		}
+	}
+	for _, l := range chainLinks(cand, ev.Grid) {
+		grant(cand, l.seq, l.fuel, l.account)
+		if how, ok := checked[l.seq]; ok {
+			p := rec(l.account)
+			p.Verified++
+			if how == store.VerifyAudit {
+				p.AuditsPassed++
+			}
+		}
+	}
+	// The checkers' own links that agreed: an audit's one link, a
+	// partner's whole chain.
+	for _, c := range checkers {
+		for _, l := range chainLinks(c, ev.Grid) {
+			if c.Role == store.RoleAudit && l.seq != auditLink(c, cand) {
+				continue
+			}
+			if c.Role == store.RoleAudit && !ownLink(c, l.seq) {
+				continue
+			}
+			grant(c, l.seq, l.fuel, l.account)
+			rec(l.account).Verified++
+		}
+	}
+	if len(entries) > 0 {
+		if _, err := v.cfg.Store.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: entries}); err != nil {
+			return err
+		}
+	}
+	for _, p := range verified {
+		if _, err := v.cfg.Store.AccountAdd(ctx, p); err != nil {
+			return err
+		}
+	}
+	v.cfg.Settled()
+	return nil
+}
+
+// ownLink reports whether an audit computed link seq itself (not a copy of
+// the audited replica's checkpoint).
+func ownLink(a *store.ReplicaInfo, seq uint64) bool { return seq >= a.AuditSeq }
+
+// auditLink is the candidate's link an audit checks: the first of its
+// own checkpoints, or the final link.
+func auditLink(a, cand *store.ReplicaInfo) uint64 {
+	for _, c := range cand.Checkpoints {
+		if c.Seq >= a.AuditSeq {
+			return c.Seq
+		}
+	}
+	return lastSeq(cand) + 1
+}
+
+type link struct {
+	seq, fuel uint64
+	account   string
+}
+
+// chainLinks lists a finished replica's links with their fuel and the
+// account that computed each. A link's fuel is the difference of its
+// checkpoints' fuel (verified snapshots); the final link's is the result's
+// fuel past the last checkpoint, capped at one grid interval (it ended
+// before the next grid point) when there is a grid.
+func chainLinks(r *store.ReplicaInfo, grid uint64) []link {
+	var out []link
+	prev := uint64(0)
+	for _, c := range r.Checkpoints {
+		if c.Fuel > prev {
+			out = append(out, link{seq: c.Seq, fuel: c.Fuel - prev, account: c.Account})
+		}
+		prev = c.Fuel
+	}
+	if r.Result != nil && r.Result.Fuel > prev {
+		f := r.Result.Fuel - prev
+		if grid > 0 && len(r.Checkpoints) > 0 {
+			f = min(f, grid)
+		}
+		out = append(out, link{seq: lastSeq(r) + 1, fuel: f, account: r.Account})
+	}
+	return out
+}
+
+func accountsOf(r *store.ReplicaInfo) []string {
+	if len(r.Accounts) > 0 {
+		return r.Accounts
+	}
+	var out []string
+	for _, c := range r.Checkpoints {
+		if !slices.Contains(out, c.Account) {
+			out = append(out, c.Account)
+		}
+	}
+	if r.Account != "" && !slices.Contains(out, r.Account) {
+		out = append(out, r.Account)
+	}
+	return out
+}
+
+// --- disputes ---
+
+type settlement struct {
+	d      *divergence
+	ev     *store.TaskEvidence
+	result *RerunResult
+	err    error
+}
+
+// dispute sends the first disagreeing link to trusted ground. The task is
+// left alone until the outcome comes back.
+func (v *Verifier) dispute(ctx context.Context, ev *store.TaskEvidence, d *divergence) error {
+	v.mu.Lock()
+	if v.disputes[ev.Task.ID] {
+		v.mu.Unlock()
+		return nil
+	}
+	v.disputes[ev.Task.ID] = true
+	v.mu.Unlock()
+	req := &RerunRequest{Evidence: ev, Seq: d.seq, Final: d.final}
+	for _, c := range d.a.Checkpoints {
+		if c.Seq <= d.from {
+			req.Chain = append(req.Chain, c)
+		}
+	}
+	if n := len(req.Chain); n > 0 {
+		req.From = req.Chain[n-1]
+	}
+	v.cfg.Logger.Warn("replicas disagree; re-running the link on trusted ground", "task", ev.Task.ID, "from", d.from, "seq", d.seq, "final", d.final,
+		"a", d.a.ID, "b", d.b.ID)
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		select {
+		case v.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		res, err := v.cfg.Rerun(ctx, req)
+		<-v.slots
+		if ctx.Err() != nil {
+			return
+		}
+		if res != nil {
+			v.count(func(s *Stats) { s.TrustedFuel += int64(res.Fuel) })
+		}
+		v.send(ctx, event{task: ev.Task.ID, settle: &settlement{d: d, ev: ev, result: res, err: err}})
+	}()
+	return nil
+}
+
+// applySettlement compares both sides of a dispute with what trusted
+// ground computed: every side that differs is caught.
+func (v *Verifier) applySettlement(ctx context.Context, s *settlement) error {
+	defer func() {
+		v.mu.Lock()
+		delete(v.disputes, s.ev.Task.ID)
+		v.mu.Unlock()
+	}()
+	v.count(func(st *Stats) { st.Disputes++ })
+	if err := v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: s.ev.Job.ID, Disputes: 1, Mismatches: 1}); err != nil {
+		return err
+	}
+	if s.err != nil {
+		return v.unsettled(ctx, s.ev, fmt.Sprintf("replicas %d and %d disagree at link %s and the trusted re-run failed: %v",
+			s.d.a.ID, s.d.b.ID, linkName(s.d), s.err))
+	}
+	var liars []*store.ReplicaInfo
+	for _, r := range []*store.ReplicaInfo{s.d.a, s.d.b} {
+		if !agreesWithTrusted(r, s.d, s.result) {
+			liars = append(liars, r)
+		}
+	}
+	if len(liars) == 0 {
+		return v.unsettled(ctx, s.ev, fmt.Sprintf("replicas %d and %d disagree at link %s but both agree with the trusted re-run", s.d.a.ID, s.d.b.ID, linkName(s.d)))
+	}
+	for _, r := range liars {
+		seq := s.d.seq
+		if s.d.final {
+			seq = lastSeq(r) + 1
+		}
+		acc := linkAccount(r, seq)
+		if err := v.catch(ctx, s.ev, r, acc, linkName(s.d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func linkName(d *divergence) string {
+	if d.final {
+		return fmt.Sprintf("%d→end", d.from)
+	}
+	return fmt.Sprintf("%d→%d", d.from, d.seq)
+}
+
+func agreesWithTrusted(r *store.ReplicaInfo, d *divergence, t *RerunResult) bool {
+	if d.final {
+		return r.Result != nil && t.Result != nil && r.Result.Agrees(*t.Result)
+	}
+	for _, c := range r.Checkpoints {
+		if c.Seq == d.seq {
+			if c.StateHash != t.StateHash {
+				return false
+			}
+			// Output since the previous checkpoint is comparable when the
+			// link is one grid interval.
+			if d.from+1 == d.seq || (d.from == 0 && d.seq == 1) {
+				return c.StdoutHash == t.StdoutHash && c.StderrHash == t.StderrHash
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func (v *Verifier) unsettled(ctx context.Context, ev *store.TaskEvidence, note string) error {
+	v.cfg.Logger.Error("a dispute could not be settled", "task", ev.Task.ID, "note", note)
+	var first store.Result
+	for _, r := range ev.Replicas {
+		if r.Result != nil {
+			first = *r.Result
+			break
+		}
+	}
+	settled, err := v.cfg.Store.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDisputed, Result: first,
+		Verification: store.VerifyTrusted, Note: note, Now: v.cfg.Now()})
+	if errors.Is(err, store.ErrTaskSettled) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v.cfg.Revoke(settled.Revoked, "no longer needed")
+	v.cfg.Settled()
+	return v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: ev.Job.ID, Unsettled: 1})
+}
+
+// catch proves account acc a liar: the replica is discarded, the account
+// banned, its credit revoked, and every accepted task that rested on its
+// word alone re-verified.
+func (v *Verifier) catch(ctx context.Context, ev *store.TaskEvidence, r *store.ReplicaInfo, acc, link string) error {
+	now := v.cfg.Now()
+	v.cfg.Logger.Warn("liar caught", "account", acc, "task", ev.Task.ID, "replica", r.ID, "link", link)
+	v.count(func(s *Stats) { s.Caught++ })
+	rs, err := v.cfg.Store.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: r.ID, Verdict: store.VerdictLied, Now: now})
+	if err != nil {
+		return err
+	}
+	v.cfg.Revoke(rs, "no longer needed")
+	if err := v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: ev.Job.ID, LiesCaught: 1}); err != nil {
+		return err
+	}
+	before, err := v.cfg.Store.AccountGet(ctx, acc)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if _, err := v.cfg.Store.AccountAdd(ctx, &store.AccountAddParams{ID: acc, LiesCaught: 1, Ban: true, Now: now}); err != nil {
+		return err
+	}
+	if before != nil && !before.BannedAt.IsZero() {
+		return nil // already banned: its credit is revoked and its work re-verified
+	}
+	v.mu.Lock()
+	v.estimate = nil // the population changed
+	v.mu.Unlock()
+	if err := v.revokeCredit(ctx, acc, fmt.Sprintf("caught lying at link %s of task %d", link, ev.Task.ID)); err != nil {
+		return err
+	}
+	// Backtracking: accepted results that rest on this account's word.
+	tasks, err := v.cfg.Store.TasksRestingOn(ctx, acc)
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		if err := v.cfg.Store.TaskReopen(ctx, &store.TaskReopenParams{TaskID: t, Now: now}); err != nil {
+			if errors.Is(err, store.ErrTaskSettled) || errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return err
+		}
+		tev, err := v.cfg.Store.TaskEvidence(ctx, t)
+		if err == nil {
+			v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: tev.Job.ID, Reopened: 1})
+			// Its old replicas by the liar are void; revoke their credit is done above.
+		}
+	}
+	if len(tasks) > 0 {
+		v.cfg.Logger.Warn("re-verifying accepted results that rested on a liar", "account", acc, "tasks", len(tasks))
+		v.cfg.Wake()
+		v.cfg.Settled()
+	}
+	return nil
+}
+
+// revokeCredit writes a revocation for every standing grant of the
+// account, and a ban entry.
+func (v *Verifier) revokeCredit(ctx context.Context, acc, reason string) error {
+	entries, err := v.cfg.Store.LedgerList(ctx, &store.LedgerListParams{Account: acc})
+	if err != nil {
+		return err
+	}
+	revoked := map[int64]bool{}
+	for _, e := range entries {
+		if e.Kind == store.LedgerRevoke {
+			revoked[e.Ref] = true
+		}
+	}
+	now := v.cfg.Now()
+	var out []store.LedgerEntry
+	for _, e := range entries {
+		if e.Kind == store.LedgerGrant && !revoked[e.Seq] {
+			out = append(out, store.LedgerEntry{Kind: store.LedgerRevoke, Account: acc, JobID: e.JobID, TaskID: e.TaskID, ReplicaID: e.ReplicaID,
+				Link: e.Link, Fuel: e.Fuel, Ref: e.Seq, Day: e.Day, At: now, Reason: reason})
+		}
+	}
+	out = append(out, store.LedgerEntry{Kind: store.LedgerBan, Account: acc, Day: now.Unix() / 86400, At: now, Reason: reason})
+	_, err = v.cfg.Store.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: out})
+	return err
+}
