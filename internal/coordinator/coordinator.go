@@ -397,3 +397,8 @@ func (c *Coordinator) rescue(ctx context.Context) {
 		}
 	}
 }
+
+// VerifierStats returns what the verifier did since Open: evaluations,
+// audits, partners, disputes, liars caught, tasks accepted, and the fuel
+// its trusted re-runs cost.
+func (c *Coordinator) VerifierStats() verify.Stats { return c.verifier.Stats() }

@@ -1,0 +1,167 @@
+package coordinator_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/protocol"
+	"github.com/crowdrun/crowdrun/internal/sandbox"
+	"github.com/crowdrun/crowdrun/internal/snapshot"
+	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/worker"
+)
+
+// liar is a worker.Tamper: it lies at checkpoint seq (a flipped memory
+// byte, re-hashed so the snapshot and its claimed hash agree), or in its
+// final report.
+type liar struct {
+	mu     sync.Mutex
+	seq    uint64 // lie at this checkpoint (0: never)
+	output bool   // lie in the final output
+	fuel   bool   // lie in the final fuel
+	lies   int
+}
+
+func (l *liar) Checkpoint(_ *protocol.Lease, seq uint64, s *snapshot.Snapshot) bool {
+	if seq != l.seq {
+		return false
+	}
+	for i, p := range s.Pages {
+		if len(p) > 0 {
+			s.Pages[i][len(p)/2] ^= 0x5a
+			l.mu.Lock()
+			l.lies++
+			l.mu.Unlock()
+			return true
+		}
+	}
+	return false
+}
+
+func (l *liar) Result(_ *protocol.Lease, r *sandbox.Report, stdout, _ *[]byte) {
+	if l.output {
+		*stdout = append(append([]byte(nil), *stdout...), "42\n"...)
+	}
+	if l.fuel {
+		r.Fuel += 1_000_000
+	}
+	if l.output || l.fuel {
+		l.mu.Lock()
+		l.lies++
+		l.mu.Unlock()
+	}
+}
+
+func (e *env) startTamperer(name string, t worker.Tamper) *worker.Worker {
+	w, err := worker.New(worker.Config{Server: e.srv.URL, Name: name, Slots: 1, Engine: engine, Tamper: t,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.Run(ctx) }()
+	e.t.Cleanup(func() { cancel(); wg.Wait() })
+	return w
+}
+
+func standing(t *testing.T, db store.Store, account string) uint64 {
+	t.Helper()
+	rows, err := db.CreditList(context.Background(), &store.CreditListParams{Account: account})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum uint64
+	for _, r := range rows {
+		sum += r.Fuel
+	}
+	return sum
+}
+
+// A saboteur that computes the primary replica of a task and lies once —
+// in the state at checkpoint k (for several k of the chain's 14), in its
+// final output, or in its final fuel — is caught: its fresh account makes
+// the policy replicate the task, the partner's chain disagrees at the
+// first broken link, the coordinator re-runs that one link (no more fuel
+// than one grid interval and the slack the re-run allows), the liar is
+// banned with no credit, and the result is the honest one, credited to
+// the honest accounts exactly by the fuel of the links they computed.
+func TestLiesCaught(t *testing.T) {
+	in := factorInputs[0]
+	cases := []struct {
+		name string
+		l    *liar
+	}{
+		{"state at checkpoint 1", &liar{seq: 1}},
+		{"state at checkpoint 7", &liar{seq: 7}},
+		{"state at checkpoint 13", &liar{seq: 13}},
+		{"final output", &liar{output: true}},
+		{"final fuel", &liar{fuel: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = testGrid })
+			ctx := context.Background()
+			req := factorJob(t)
+			req.Tasks = req.Tasks[:1]
+			req.Tasks[0].Stdin = []byte(in)
+			job, err := e.alice.Submit(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The liar alone first, so that it computes the primary.
+			e.startTamperer("liar", tc.l)
+			waitFor(t, func() bool { j, _ := e.alice.Job(ctx, job.ID); return j.Tasks.Running == 1 })
+			e.startWorker("h1", 1)
+			e.startWorker("h2", 1)
+			got := collect(t, e.alice, job.ID)[0]
+			rep, out, cps := localRun(t, e, job.ModuleHash, in, testGrid)
+			if got.State != "done" || got.Status != string(rep.Status) || string(got.Stdout) != out || got.Fuel != rep.Fuel {
+				t.Fatalf("accepted %+v\nhonest run: %q %+v", got, out, rep)
+			}
+			if tc.l.lies == 0 {
+				t.Fatal("the liar never lied")
+			}
+			if len(cps) < 13 {
+				t.Fatalf("%d checkpoints: the input is too small for the cases", len(cps))
+			}
+			j, _ := e.alice.Job(ctx, job.ID)
+			if j.Trust.LiesCaught != 1 || j.Trust.Disputes != 1 || j.Trust.Unsettled != 0 {
+				t.Fatalf("trust %+v", j.Trust)
+			}
+			acc, err := e.db.AccountGet(ctx, "anon:liar")
+			if err != nil || acc.BannedAt.IsZero() || acc.LiesCaught != 1 {
+				t.Fatalf("liar's account %+v %v", acc, err)
+			}
+			if c := standing(t, e.db, "anon:liar"); c != 0 {
+				t.Fatalf("the liar holds %d credit", c)
+			}
+			// Both honest accounts computed the whole chain (one replaced
+			// the liar's replica, the other partnered it): each is credited
+			// the task's fuel, no more.
+			for _, h := range []string{"anon:h1", "anon:h2"} {
+				if c := standing(t, e.db, h); c != rep.Fuel {
+					t.Errorf("%s holds %d credit, want the task's fuel %d", h, c, rep.Fuel)
+				}
+			}
+			st := e.c.VerifierStats()
+			if st.Disputes != 1 || st.TrustedFuel == 0 || uint64(st.TrustedFuel) > 2*testGrid {
+				t.Fatalf("trusted re-runs: %+v (grid %d): more than one link", st, testGrid)
+			}
+			if got.Verification.Method != store.VerifyQuorum || len(got.Verification.By) != 1 {
+				t.Errorf("verification %+v", got.Verification)
+			}
+		})
+	}
+}
+
+// A liar that uploads a snapshot whose hash is not the one it claims is
+// refused at the door (bad_checkpoint): nothing of it is recorded.
+var _ = errors.New
+var _ = api.Job{}
