@@ -149,6 +149,7 @@ func tasks(ctx context.Context, srv *server, args []string) error {
 	slots := fs.Int("slots", 8, "slots per worker")
 	fake := fs.Bool("fake", false, "workers answer without running the module")
 	module := fs.String("module", "examples/echo.wasm", "the tiny module")
+	maxError := fs.Float64("max-error", 1, "the job's max error: 1 measures dispatch alone; below 1 adds verification (audits, quorum partners)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -157,7 +158,7 @@ func tasks(ctx context.Context, srv *server, args []string) error {
 		return err
 	}
 	c := &api.Client{Server: srv.url, Token: srv.token}
-	req := &api.SubmitRequest{Name: "load", Module: wasm}
+	req := &api.SubmitRequest{Name: "load", Module: wasm, MaxError: *maxError}
 	for i := 0; i < *n; i++ {
 		req.Tasks = append(req.Tasks, api.TaskSpec{Stdin: []byte(strconv.Itoa(i) + "\n")})
 	}
