@@ -210,6 +210,14 @@ func TestCredit(t *testing.T) {
 	if len(banned.Accounts) != 1 || !banned.Accounts[0].Banned || banned.Accounts[0].Total != 0 || banned.Accounts[0].Days != nil {
 		t.Errorf("account=mallory: %+v", banned.Accounts)
 	}
+	// The client, without a token: the same.
+	anon := &api.Client{Server: e.srv.URL}
+	if c, err := anon.Credit(ctx, "dave", "2024-03-10"); err != nil || len(c.Accounts) != 1 || c.Accounts[0].Total != 7 {
+		t.Errorf("Client.Credit(dave, 2024-03-10): %+v %v", c, err)
+	}
+	if _, err := anon.Credit(ctx, "", "10 March"); !isAPIError(err, http.StatusBadRequest) {
+		t.Errorf("Client.Credit(since 10 March): %v", err)
+	}
 	_, none, body := getCredit(t, e, "?account=nobody")
 	if len(none.Accounts) != 0 || !strings.Contains(string(body), `"accounts":[]`) {
 		t.Errorf("account=nobody: %s", body)
