@@ -23,6 +23,7 @@ import (
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
+	"github.com/crowdrun/crowdrun/internal/store"
 	"github.com/crowdrun/crowdrun/internal/store/postgres"
 	"github.com/crowdrun/crowdrun/internal/worker"
 )
@@ -78,7 +79,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	token, err := createToken(ctx, db, "demo", "demo")
+	token, err := createToken(ctx, db, store.TokenOwner, "demo", "demo")
 	db.Close()
 	if err != nil {
 		return err

@@ -61,6 +61,7 @@ func (m *Main) statusCmd(ctx context.Context, args []string) error {
 		return printJSON(m.Stdout, j)
 	}
 	fmt.Fprintln(m.Stdout, progressLine(j, 0, 0, 40))
+	fmt.Fprintln(m.Stdout, trustLine(&j.Trust))
 	if ck := j.Checkpointing; ck != nil {
 		fmt.Fprintln(m.Stdout, checkpointLine(ck))
 		fmt.Fprintln(m.Stdout, policyLine(&ck.Policy))
@@ -77,6 +78,27 @@ func printJSON(w io.Writer, v any) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+// trustLine renders a job's verification, e.g.
+// trust: 120 verified · 4 verifying · 37 audits · 2 disputes settled · 1 lie caught · 0 unsettled (max error 1e-06)
+// with the re-verified tasks and added replicas when there are any.
+func trustLine(t *api.Trust) string {
+	plural := func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	s := fmt.Sprintf("trust: %d verified · %d verifying · %s · %s settled · %s caught · %d unsettled",
+		t.Verified, t.Verifying, plural(t.Audits, "audit", "audits"), plural(t.Disputes, "dispute", "disputes"), plural(t.LiesCaught, "lie", "lies"), t.Unsettled)
+	if t.Reopened > 0 {
+		s += fmt.Sprintf(" · %s re-verified", plural(t.Reopened, "task", "tasks"))
+	}
+	if t.ExtraReplicas > 0 {
+		s += fmt.Sprintf(" · %s added", plural(t.ExtraReplicas, "replica", "replicas"))
+	}
+	return s + fmt.Sprintf(" (max error %g)", t.MaxError)
 }
 
 // checkpointLine renders a job's continuations, e.g.

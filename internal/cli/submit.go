@@ -79,6 +79,7 @@ func (m *Main) submitCmd(ctx context.Context, args []string) error {
 	fs.Var(sizeFlag{&limits.MaxOutput}, "max-output", "stdout+stderr limit `SIZE` per run (default 1MiB)")
 	timeout := fs.Duration("timeout", 0, "wall-clock limit `DURATION` per run (default 60s)")
 	replicas := fs.Int("replicas", 1, "`N` independent runs per task, compared")
+	maxError := fs.Float64("max-error", 0, "the highest acceptable probability `P` that an accepted result is wrong, 0 < P ≤ 1: results\nare checked (audits, a quorum, trusted re-runs) until each is below it (docs/trust.md); 1 accepts\nresults without requiring checks (default: the coordinator's, 1e-6)")
 	priority := fs.Int("priority", 0, "`N`: higher runs first (-100..100)")
 	watch := fs.Bool("watch", false, "then show progress until the job ends")
 	if err := parseFlags(fs, args); err != nil {
@@ -90,6 +91,11 @@ func (m *Main) submitCmd(ctx context.Context, args []string) error {
 	if *module == "" {
 		return usageError("--module is required")
 	}
+	maxErrorSet := false
+	fs.Visit(func(f *flag.Flag) { maxErrorSet = maxErrorSet || f.Name == "max-error" })
+	if maxErrorSet && !(*maxError > 0 && *maxError <= 1) {
+		return usageError("--max-error %g: want a probability greater than 0 and at most 1, such as 1e-6", *maxError)
+	}
 	if (*lines == "") == (*tasks == "") {
 		return usageError("give exactly one of --lines and --tasks")
 	}
@@ -98,7 +104,7 @@ func (m *Main) submitCmd(ctx context.Context, args []string) error {
 		return usageError("%v", err)
 	}
 	limits.TimeoutMS = timeout.Milliseconds()
-	req := &api.SubmitRequest{Name: *name, Module: wasm, Limits: limits, Replicas: *replicas, Priority: *priority}
+	req := &api.SubmitRequest{Name: *name, Module: wasm, Limits: limits, Replicas: *replicas, Priority: *priority, MaxError: *maxError}
 	if *name == "" {
 		req.Name = filepath.Base(*module)
 	}
@@ -119,7 +125,7 @@ func (m *Main) submitCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintln(m.Stdout, job.ID)
-	fmt.Fprintf(m.Stderr, "crowdrun: job %d submitted: %d tasks × %d replicas (module %s)\n", job.ID, job.Tasks.Total, job.Replicas, job.ModuleHash[:12])
+	fmt.Fprintf(m.Stderr, "crowdrun: job %d submitted: %d tasks × %d replicas, max error %g (module %s)\n", job.ID, job.Tasks.Total, job.Replicas, job.Trust.MaxError, job.ModuleHash[:12])
 	if *watch {
 		return watchJob(ctx, m, c, job.ID)
 	}

@@ -23,14 +23,20 @@ import (
 
 const tokenSynopsis = `create|list|revoke [flags]
 
-  crowdrun token create [--data DIR] [--owner NAME] [--name LABEL] [--create]
+  crowdrun token create [--data DIR] [--kind owner|volunteer|trusted] [--owner NAME] [--name LABEL] [--create]
   crowdrun token list   [--data DIR]
   crowdrun token revoke [--data DIR] ID|NAME`
 
 const tokenNotes = "Manages the API tokens in a coordinator's store, on the coordinator's host (beside a running\n" +
 	"coordinator too: it checks every request against the store). create prints a new token once; only\n" +
-	"its hash is kept. list shows each token's id, name, owner and dates, never a secret. revoke ID|NAME\n" +
-	"revokes a token at once (a NAME that is all digits is taken for an ID)."
+	"its hash is kept. list shows each token's id, name, owner, kind and dates, never a secret. revoke\n" +
+	"ID|NAME revokes a token at once (a NAME that is all digits is taken for an ID).\n\n" + tokenKinds
+
+// tokenKinds is said in token's and token create's help.
+const tokenKinds = "Kinds: an owner token (the default) submits and reads its owner's jobs through the API. A\n" +
+	"volunteer token authenticates workers (crowdrun worker --token): their work is credited to, and\n" +
+	"checked against, the account named by --owner. A trusted token is a volunteer token whose workers\n" +
+	"may settle disputes. Volunteer and trusted tokens are refused by the API."
 
 // tokenCmd is `crowdrun token create|list|revoke`.
 func (m *Main) tokenCmd(ctx context.Context, args []string) error {
@@ -39,7 +45,8 @@ func (m *Main) tokenCmd(ctx context.Context, args []string) error {
 	all := m.newFlagSet("token", tokenSynopsis, tokenNotes, flagsAnywhere)
 	all.String("data", "crowdrun-data", "the coordinator's store `DIR`")
 	storeFlag(all)
-	all.String("owner", "default", "create: the `OWNER` the token acts for: jobs are visible to their owner only")
+	all.String("owner", "default", "create: the `OWNER` the token acts for: jobs are visible to their owner only; a volunteer token's account")
+	all.String("kind", store.TokenOwner, "create: the token's `KIND`: owner, volunteer or trusted")
 	all.String("name", "", "create: a `LABEL` to recognise the token by")
 	all.Bool("create", false, "create: create the store in DIR if there is none yet (otherwise start 'crowdrun serve --data DIR' once first)")
 	_, pos, _ := splitArgs(all, args, false)
@@ -100,11 +107,12 @@ func storeFlag(fs *flag.FlagSet) *string {
 }
 
 func (m *Main) tokenCreate(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("token create", "[--data DIR] [--owner NAME] [--name LABEL] [--create]",
-		"Creates an API token and prints it once; only its hash is stored.", flagsAnywhere)
+	fs := m.newFlagSet("token create", "[--data DIR] [--kind owner|volunteer|trusted] [--owner NAME] [--name LABEL] [--create]",
+		"Creates a token and prints it once; only its hash is stored.", tokenKinds, flagsAnywhere)
 	data := fs.String("data", "crowdrun-data", "the coordinator's store `DIR`")
 	storeURL := storeFlag(fs)
-	owner := fs.String("owner", "default", "the `OWNER` the token acts for: jobs are visible to their owner only")
+	owner := fs.String("owner", "default", "the `OWNER` the token acts for: jobs are visible to their owner only; for a volunteer or\ntrusted token, the account its workers' work is credited to")
+	kind := fs.String("kind", store.TokenOwner, "the token's `KIND`: owner (submits and reads jobs), volunteer (authenticates workers) or\ntrusted (a volunteer whose workers settle disputes)")
 	name := fs.String("name", "", "a `LABEL` to recognise the token by (token list, token revoke)")
 	create := fs.Bool("create", false, "create the store in DIR if there is none yet (otherwise start 'crowdrun serve --data DIR' once first)")
 	if err := parseFlags(fs, args); err != nil {
@@ -116,22 +124,31 @@ func (m *Main) tokenCreate(ctx context.Context, args []string) error {
 	if *owner == "" {
 		return usageError("--owner must not be empty")
 	}
+	switch *kind {
+	case store.TokenOwner, store.TokenVolunteer, store.TokenTrusted:
+	default:
+		return usageError("--kind %q: want owner, volunteer or trusted", *kind)
+	}
 	db, err := openTokenStore(ctx, *data, *storeURL, *create)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	secret, err := createToken(ctx, db, *owner, *name)
+	secret, err := createToken(ctx, db, *kind, *owner, *name)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(m.Stdout, secret)
-	fmt.Fprintf(m.Stderr, "crowdrun: token for owner %q created in %s; it is shown once, only its hash is stored.\n  export CROWDRUN_TOKEN=%s\n", *owner, storeName(*data, *storeURL), secret)
+	if *kind == store.TokenOwner {
+		fmt.Fprintf(m.Stderr, "crowdrun: token for owner %q created in %s; it is shown once, only its hash is stored.\n  export CROWDRUN_TOKEN=%s\n", *owner, storeName(*data, *storeURL), secret)
+	} else {
+		fmt.Fprintf(m.Stderr, "crowdrun: %s token for account %q created in %s; it is shown once, only its hash is stored.\n  crowdrun worker --token %s ...\n", *kind, *owner, storeName(*data, *storeURL), secret)
+	}
 	return nil
 }
 
 func (m *Main) tokenList(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("token list", "[--data DIR]", "Lists the tokens of a store: id, name, owner, when created and revoked; never a secret.", flagsAnywhere)
+	fs := m.newFlagSet("token list", "[--data DIR]", "Lists the tokens of a store: id, name, owner, kind, when created and revoked; never a secret.", flagsAnywhere)
 	data := fs.String("data", "crowdrun-data", "the coordinator's store `DIR`")
 	storeURL := storeFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -150,13 +167,17 @@ func (m *Main) tokenList(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tOWNER\tCREATED\tREVOKED")
+	fmt.Fprintln(tw, "ID\tNAME\tOWNER\tKIND\tCREATED\tREVOKED")
 	for _, t := range toks {
 		revoked := "-"
 		if !t.RevokedAt.IsZero() {
 			revoked = t.RevokedAt.Local().Format(time.DateTime)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", t.ID, orDash(t.Name), t.Owner, t.CreatedAt.Local().Format(time.DateTime), revoked)
+		kind := t.Kind
+		if kind == "" {
+			kind = store.TokenOwner
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, orDash(t.Name), t.Owner, kind, t.CreatedAt.Local().Format(time.DateTime), revoked)
 	}
 	return tw.Flush()
 }
@@ -223,13 +244,14 @@ func (m *Main) tokenRevoke(ctx context.Context, args []string) error {
 	return nil
 }
 
-// createToken makes a new random API token and stores its hash.
-func createToken(ctx context.Context, s store.Store, owner, name string) (string, error) {
+// createToken makes a new random token of a kind (store.Token*) and
+// stores its hash.
+func createToken(ctx context.Context, s store.Store, kind, owner, name string) (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
 	secret := "crt_" + base64.RawURLEncoding.EncodeToString(b)
-	_, err := s.TokenInsert(ctx, &store.TokenInsertParams{Owner: owner, Name: name, Hash: coordinator.HashToken(secret), Now: time.Now()})
+	_, err := s.TokenInsert(ctx, &store.TokenInsertParams{Kind: kind, Owner: owner, Name: name, Hash: coordinator.HashToken(secret), Now: time.Now()})
 	return secret, err
 }

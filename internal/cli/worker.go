@@ -10,7 +10,7 @@ import (
 )
 
 func (m *Main) workerCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("worker", "--server URL [--slots N] [--name NAME] [flags]")
+	fs := m.newFlagSet("worker", "--server URL [--slots N] [--name NAME] [--token TOKEN] [flags]")
 	server := fs.String("server", envOr("CROWDRUN_SERVER", defaultServer), "coordinator `URL`, or several separated by commas (coordinators sharing one PostgreSQL store: the next is used when one fails) (env CROWDRUN_SERVER)")
 	slots := fs.Int("slots", runtime.NumCPU(), "`N` tasks run in parallel")
 	host, _ := os.Hostname()
@@ -19,6 +19,8 @@ func (m *Main) workerCmd(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "log warnings and errors only")
 	ticks := fs.Int("progress-ticks", 8, "`N` progress reports per checkpoint interval (the fuel reached, for the work lost if this worker leaves)")
 	noCk := fs.Bool("no-checkpoints", false, "do not offer to checkpoint or resume: replicas run whole")
+	// The token's default is not shown in --help: it is a secret.
+	token := fs.String("token", "", "a volunteer `TOKEN` (crowdrun token create --kind volunteer): this worker's work is credited to,\nand checked against, its account; without one the account is anon:NAME, a fresh identity (default: env\nCROWDRUN_TOKEN)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -35,7 +37,10 @@ func (m *Main) workerCmd(ctx context.Context, args []string) error {
 	if *ticks < 1 {
 		return usageError("--progress-ticks must be at least 1")
 	}
-	w, err := worker.New(worker.Config{Server: *server, Name: *name, Slots: *slots, Grace: *grace, Ticks: *ticks, NoCheckpoints: *noCk,
+	if *token == "" {
+		*token = os.Getenv("CROWDRUN_TOKEN")
+	}
+	w, err := worker.New(worker.Config{Server: *server, Name: *name, Slots: *slots, Grace: *grace, Ticks: *ticks, NoCheckpoints: *noCk, Token: *token,
 		Logger: slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level})).With("worker", *name)})
 	if err != nil {
 		return usageError("%v", err)

@@ -40,6 +40,7 @@ func (c *Coordinator) routes() []route {
 		{"POST", "/v1/jobs/{id}/cancel", c.auth(c.cancelJob)},
 		{"GET", "/v1/jobs/{id}/segments", c.auth(c.segments)},
 		{"GET", "/v1/workers", c.auth(c.workers)},
+		{"GET", "/v1/credit", c.creditList},
 		{"GET", "/v1/workers/ws", c.serveWorker},
 		{"GET", "/v1/workers/snapshots/{hash}", c.snapshotDownload},
 		{"GET", "/v1/modules/{hash}", c.module},
@@ -145,6 +146,12 @@ func (c *Coordinator) auth(h authedHandler) http.HandlerFunc {
 			c.storeError(w, err)
 			return
 		}
+		if tok.Kind != "" && tok.Kind != store.TokenOwner {
+			// A volunteer's token says whose work a worker does; it
+			// grants nothing over jobs.
+			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, fmt.Sprintf("this is a %s token: it authenticates workers (crowdrun worker --token), not API requests; create an owner token with `crowdrun token create --kind owner`", tok.Kind))
+			return
+		}
 		h(w, r, tok.Owner)
 	}
 }
@@ -226,6 +233,13 @@ func (c *Coordinator) checkSubmission(req *api.SubmitRequest) (*store.JobInsertP
 	if req.Priority < -100 || req.Priority > 100 {
 		return nil, errors.New(`"priority" must be between -100 and 100`)
 	}
+	if req.MaxError == 0 {
+		req.MaxError = store.DefaultMaxError
+	}
+	// !(x > 0) also refuses NaN, which JSON cannot carry but a Go caller can.
+	if !(req.MaxError > 0) || req.MaxError > 1 {
+		return nil, fmt.Errorf(`"max_error" must be greater than 0 and at most 1 (the highest acceptable probability that an accepted result is wrong; default %g), got %g`, store.DefaultMaxError, req.MaxError)
+	}
 	d := c.cfg.DefaultLimits
 	l := store.Limits{Fuel: req.Limits.Fuel, MemoryBytes: req.Limits.MemoryBytes, MaxOutput: req.Limits.MaxOutput, TimeoutMS: req.Limits.TimeoutMS}
 	if l.Fuel == 0 {
@@ -252,7 +266,7 @@ func (c *Coordinator) checkSubmission(req *api.SubmitRequest) (*store.JobInsertP
 	if l.TimeoutMS < 0 || l.TimeoutMS > int64(time.Hour/time.Millisecond) {
 		return nil, errors.New(`"limits.timeout_ms" must be between 0 and 3600000`)
 	}
-	p := &store.JobInsertParams{Name: req.Name, Priority: req.Priority, Replicas: req.Replicas, Limits: l,
+	p := &store.JobInsertParams{Name: req.Name, Priority: req.Priority, Replicas: req.Replicas, Limits: l, MaxError: req.MaxError,
 		Tasks: make([]store.TaskSpec, len(req.Tasks))}
 	for i, t := range req.Tasks {
 		size := int64(len(t.Stdin))
@@ -330,7 +344,7 @@ func (c *Coordinator) segments(w http.ResponseWriter, r *http.Request, owner str
 func apiJob(j *store.Job, c *store.JobCounts) *api.Job {
 	out := &api.Job{ID: j.ID, Name: j.Name, State: string(j.State), ModuleHash: j.ModuleHash, Replicas: j.Replicas, Priority: j.Priority,
 		Limits:    api.Limits{Fuel: j.Limits.Fuel, MemoryBytes: j.Limits.MemoryBytes, MaxOutput: j.Limits.MaxOutput, TimeoutMS: j.Limits.TimeoutMS},
-		CreatedAt: j.CreatedAt.UTC()}
+		CreatedAt: j.CreatedAt.UTC(), Trust: api.Trust{MaxError: j.MaxError}}
 	if !j.FinishedAt.IsZero() {
 		t := j.FinishedAt.UTC()
 		out.FinishedAt = &t
@@ -338,6 +352,8 @@ func apiJob(j *store.Job, c *store.JobCounts) *api.Job {
 	if c != nil {
 		out.Tasks = api.Counts{Total: j.TaskCount, Done: c.TasksDone, Disputed: c.TasksDisputed, Cancelled: c.TasksCancelled,
 			Pending: c.TasksPending, Queued: c.ReplicasQueued, Running: c.ReplicasLeased, Fuel: c.Fuel}
+		out.Trust = api.Trust{MaxError: j.MaxError, Verified: c.TasksDone, Verifying: c.TasksVerifying, Audits: c.Audits, Disputes: c.Disputes,
+			LiesCaught: c.LiesCaught, Reopened: c.Reopened, Unsettled: c.Unsettled, ExtraReplicas: c.ReplicasRun}
 	}
 	return out
 }
@@ -451,7 +467,7 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 		c.storeError(w, err)
 		return
 	}
-	prov := &provenance{c: c, job: id, replicas: job.Replicas}
+	prov := &provenance{c: c, job: id}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
@@ -474,7 +490,7 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 			}
 			if enc.Encode(&api.TaskResult{Seq: t.ResultSeq, TaskIndex: t.Index, State: string(t.State), Status: t.Result.Status,
 				ExitCode: t.Result.ExitCode, Message: t.Result.Message, Fuel: t.Result.Fuel, Stdout: out, Stderr: errb,
-				StdoutSHA: t.Result.StdoutHash, Workers: prov.workers(t.Index), Verification: verification(job.Replicas, t.State)}) != nil {
+				StdoutSHA: t.Result.StdoutHash, Workers: prov.workers(t.Index), Verification: verification(job, t)}) != nil {
 				return
 			}
 			after = t.ResultSeq
@@ -507,52 +523,68 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 	}
 }
 
-// verification says how a finished task's result was checked: the store
-// finishes a task done when all its replicas agree, disputed otherwise.
-func verification(replicas int, state store.TaskState) api.Verification {
-	if replicas <= 1 {
-		return api.Verification{Method: "none", Replicas: 1, Outcome: "unchecked"}
+// verification says how a finished task's result was checked, as the
+// verifier recorded it when it settled the task (docs/trust.md).
+func verification(job *store.Job, t *store.Task) api.Verification {
+	v := api.Verification{Method: t.Verification, Replicas: job.Replicas, By: t.VerifiedBy, Note: t.Note}
+	switch {
+	case t.State == store.TaskDisputed:
+		v.Outcome = "disputed"
+	case t.Verification == store.VerifyQuorum, t.Verification == store.VerifyAudit, t.Verification == store.VerifyTrusted:
+		v.Outcome = "verified"
+	default:
+		// VerifyNone, or a task settled before verification was
+		// recorded: one account's word, and nothing more is claimed.
+		v.Outcome = "unchecked"
 	}
-	v := api.Verification{Method: "replicas", Replicas: replicas, Outcome: "disputed"}
-	if state == store.TaskDone {
-		n := replicas
-		v.Agreeing, v.Outcome = &n, "agreed"
+	if v.Method == "" {
+		v.Method = store.VerifyNone
 	}
 	return v
 }
 
 // provenance finds the workers behind a job's results from its segments:
-// the done segment of each replica and the earlier ones whose checkpoints
-// it resumed from. It reloads them only when a result it is asked about
-// lacks the done segment of one of its replicas (it finished after the
-// last load): a finished task's replicas are all done.
+// every segment of the task that saved work (done, or ended after an
+// accepted checkpoint), the checks of it included. A settled task gets no
+// more segments (settling ends its replicas still running), so segments
+// loaded after a task settled are all of them; provenance reloads them
+// only when a result it is asked about may have settled after the last
+// load.
 type provenance struct {
-	c        *Coordinator
-	job      int64
-	replicas int
-	byTask   map[int][]string
-	done     map[int]int // done segments by task
+	c   *Coordinator
+	job int64
+	// horizon: results numbered up to it had settled before the last
+	// load. Result numbers grow as tasks settle, so with n tasks finished
+	// the numbers 1..n were all given out before n was counted.
+	horizon int64
+	byTask  map[int][]string
 }
 
 func (p *provenance) cover(ctx context.Context, ts []*store.Task) error {
 	for _, t := range ts {
-		if p.byTask == nil || p.done[t.Index] < p.replicas {
-			return p.load(ctx)
+		if p.byTask == nil || t.ResultSeq > p.horizon {
+			return p.load(ctx, ts)
 		}
 	}
 	return nil
 }
 
-func (p *provenance) load(ctx context.Context) error {
+// load reloads the segments; ts are results listed before it was called.
+func (p *provenance) load(ctx context.Context, ts []*store.Task) error {
+	counts, err := p.c.store.JobCounts(ctx, p.job)
+	if err != nil {
+		return err
+	}
 	segs, err := p.c.store.SegmentList(ctx, &store.SegmentListParams{JobID: p.job, Limit: math.MaxInt32})
 	if err != nil {
 		return err
 	}
-	p.byTask, p.done = map[int][]string{}, map[int]int{}
+	p.horizon = int64(counts.TasksDone + counts.TasksDisputed)
+	for _, t := range ts {
+		p.horizon = max(p.horizon, t.ResultSeq)
+	}
+	p.byTask = map[int][]string{}
 	for _, g := range segs {
-		if g.State == store.SegmentFinished {
-			p.done[g.TaskIndex]++
-		}
 		if g.State != store.SegmentFinished && g.FuelEnd <= g.FuelStart {
 			continue // it saved nothing the result was built on
 		}

@@ -1,10 +1,15 @@
 package coordinator
 
 import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strings"
@@ -24,6 +29,7 @@ import (
 //	GET /js/...                   the JavaScript host and the browser worker (package js)
 //	GET /v1/contribute/summary    public: what would run, for whom
 //	GET /v1/contribute/credit     public: a worker's accepted work (?worker=NAME)
+//	GET /leaderboard              public: accounts by verified credit (it reads /v1/credit)
 func (c *Coordinator) webRoutes() []route {
 	jsFS := js.Files
 	pub := &publicJobs{c: c}
@@ -60,6 +66,7 @@ func (c *Coordinator) webRoutes() []route {
 			writeJSON(w, http.StatusOK, s)
 		}},
 		{"GET", "/v1/contribute/credit", c.credit},
+		{"GET", "/leaderboard", serveLeaderboard},
 	}
 }
 
@@ -288,6 +295,7 @@ var indexHTML = []byte(`<!doctype html>
 <p>This server runs WebAssembly jobs on volunteers' machines.</p>
 <ul>
 <li><a href="/contribute">/contribute</a>: let this browser run tasks, and see what would run and for whom</li>
+<li><a href="/leaderboard">/leaderboard</a>: volunteers' accounts by verified credit (<a href="/v1/credit">/v1/credit</a> as JSON)</li>
 <li><a href="/v1/openapi.json">/v1/openapi.json</a>: the HTTP API (OpenAPI 3.1); jobs are submitted with an API token</li>
 <li><a href="/v1/contribute/summary">/v1/contribute/summary</a>: the running jobs, as JSON</li>
 <li><a href="/healthz">/healthz</a>: health check</li>
@@ -295,3 +303,145 @@ var indexHTML = []byte(`<!doctype html>
 </body>
 </html>
 `)
+
+// maxCreditAccounts bounds the accounts GET /v1/credit reads.
+const maxCreditAccounts = 100000
+
+// creditList serves GET /v1/credit[?account=A][&since=YYYY-MM-DD]: every
+// account's standing credit (the grid fuel of its verified links, less
+// what was revoked), most first, with what it earned each day. Public, as
+// the leaderboard is: accounts are volunteers' names or "anon:" + a
+// worker's name, never secrets.
+func (c *Coordinator) creditList(w http.ResponseWriter, r *http.Request) {
+	account, since, err := creditQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		return
+	}
+	out, err := c.creditView(r, account, since)
+	if err != nil {
+		c.storeError(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// creditQuery reads /v1/credit's query: account (optional: every
+// account) and since (optional: all time), nothing else.
+func creditQuery(q url.Values) (account string, since int64, err error) {
+	since = math.MinInt64
+	for k, vs := range q {
+		if len(vs) != 1 {
+			return "", 0, fmt.Errorf("%s is given %d times: give it once", k, len(vs))
+		}
+		switch v := vs[0]; k {
+		case "account":
+			if len(v) > 256 {
+				return "", 0, errors.New("account must be at most 256 bytes")
+			}
+			account = v
+		case "since":
+			d, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				return "", 0, fmt.Errorf("since must be a day YYYY-MM-DD (UTC), got %q", v)
+			}
+			since = d.Unix() / 86400 // midnight UTC: a whole day
+		default:
+			return "", 0, fmt.Errorf("unknown query parameter %q: /v1/credit takes account and since", k)
+		}
+	}
+	return account, since, nil
+}
+
+func dayString(day int64) string { return time.Unix(day*86400, 0).UTC().Format(time.DateOnly) }
+
+// creditView joins the ledger's sums with the accounts' records. A banned
+// account shows no credit, whatever the ledger still holds: its grants are
+// revoked with the ban, and none is ever granted again.
+func (c *Coordinator) creditView(r *http.Request, account string, since int64) (*api.Credit, error) {
+	ctx := r.Context()
+	rows, err := c.store.CreditList(ctx, &store.CreditListParams{Account: account, SinceDay: since})
+	if err != nil {
+		return nil, err
+	}
+	accts, err := c.store.AccountList(ctx, &store.AccountListParams{Limit: maxCreditAccounts})
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*api.AccountCredit{}
+	var order []string
+	get := func(id string) *api.AccountCredit {
+		a := byID[id]
+		if a == nil {
+			a = &api.AccountCredit{Account: id}
+			byID[id] = a
+			order = append(order, id)
+		}
+		return a
+	}
+	for _, ac := range accts {
+		if account != "" && ac.ID != account {
+			continue
+		}
+		a := get(ac.ID)
+		a.Verified, a.AuditsPassed, a.LiesCaught, a.Banned = ac.Verified, ac.AuditsPassed, ac.LiesCaught, !ac.BannedAt.IsZero()
+	}
+	for _, row := range rows {
+		if account != "" && row.Account != account {
+			continue // the store was asked for one account: never show another
+		}
+		if row.Day < since || row.Fuel == 0 {
+			continue
+		}
+		a := get(row.Account)
+		a.Total += row.Fuel
+		a.Days = append(a.Days, api.DayCredit{Day: dayString(row.Day), Fuel: row.Fuel})
+	}
+	out := &api.Credit{Accounts: make([]api.AccountCredit, 0, len(order))}
+	for _, id := range order {
+		a := byID[id]
+		if a.Banned {
+			a.Total, a.Days = 0, nil
+		}
+		sort.Slice(a.Days, func(i, j int) bool { return a.Days[i].Day < a.Days[j].Day })
+		out.Accounts = append(out.Accounts, *a)
+	}
+	sort.SliceStable(out.Accounts, func(i, j int) bool {
+		a, b := &out.Accounts[i], &out.Accounts[j]
+		if a.Total != b.Total {
+			return a.Total > b.Total
+		}
+		return a.Account < b.Account
+	})
+	return out, nil
+}
+
+// The leaderboard: a page and its script, embedded. The script is inlined
+// and allowed by its hash, so the page needs no second route and its CSP
+// still runs nothing else.
+var (
+	//go:embed leaderboard.html
+	leaderboardTemplate string
+	//go:embed leaderboard.js
+	leaderboardJS string
+	//go:embed leaderboard.css
+	leaderboardCSS string
+
+	leaderboardHTML = strings.NewReplacer("{{style}}", leaderboardCSS, "{{script}}", leaderboardJS).Replace(leaderboardTemplate)
+	leaderboardCSP  = fmt.Sprintf("default-src 'none'; script-src '%s'; style-src '%s'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+		cspHash(leaderboardJS), cspHash(leaderboardCSS))
+)
+
+func cspHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return "sha256-" + base64.StdEncoding.EncodeToString(h[:])
+}
+
+func serveLeaderboard(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", leaderboardCSP)
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write([]byte(leaderboardHTML))
+}

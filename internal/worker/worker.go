@@ -58,6 +58,10 @@ type Config struct {
 	// the worker leaves); default 8. It runs the guest at a grid Ticks
 	// times finer and uploads every Ticks-th suspension.
 	Ticks int
+	// Token is a volunteer token (crowdrun token create --kind volunteer),
+	// sent in hello: the work is credited to, and checked against, its
+	// account. "": the account is "anon:" + Name, a fresh identity.
+	Token string
 }
 
 // Stats counts what a worker did.
@@ -243,7 +247,7 @@ func (w *Worker) session(ctx context.Context) error {
 	defer ws.CloseNow()
 	ws.SetReadLimit(protocol.MaxMessage)
 	s := &sess{w: w, ws: ws, ckIDs: map[uint64]*runState{}}
-	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero"}
+	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero", Token: w.cfg.Token}
 	if !w.cfg.NoCheckpoints {
 		hello.Features = []string{protocol.FeatureCheckpoint}
 	}

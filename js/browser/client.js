@@ -47,6 +47,9 @@ const now = () => (globalThis.performance ? performance.now() : Date.now());
  * @property {number} [slots]    parallel runs, 1–256; default 1
  * @property {number} [duty]     busy-fraction cap, percent 1–100; default 100
  * @property {string} [runtime]  told to the coordinator in hello
+ * @property {string} [token]    a volunteer token (crowdrun token create --kind
+ *   volunteer), sent in hello: the work is credited to, and checked against,
+ *   its account; without one the account is "anon:" + name
  * @property {() => import('../protocol.js').GuestClient} newGuest  a guest worker
  * @property {typeof WebSocket} [WebSocket]
  * @property {typeof fetch} [fetch]
@@ -69,9 +72,13 @@ export class NetWorker {
     if (!/^https?:\/\//.test(o.server || '')) throw new Error(`server ${JSON.stringify(o.server)} must start with http:// or https://`);
     if (!o.name || new TextEncoder().encode(o.name).length > 128) throw new Error('a worker name of 1 to 128 bytes is required');
     if (typeof o.newGuest !== 'function') throw new Error('newGuest is required');
+    if (o.token !== undefined && o.token !== '' && (typeof o.token !== 'string' || o.token.length > 256 || /\s/.test(o.token))) {
+      throw new Error('a token must be a string of at most 256 characters without spaces');
+    }
     this.server = o.server.replace(/\/+$/, '');
     this.name = o.name;
     this.runtime = o.runtime || 'js';
+    this.token = o.token || '';
     this.newGuest = o.newGuest;
     this.WebSocket = o.WebSocket || globalThis.WebSocket;
     this.fetch = o.fetch || globalThis.fetch.bind(globalThis);
@@ -257,6 +264,7 @@ export class NetWorker {
       ws.onopen = () => {
         const hello = { type: 'hello', protocol: PROTOCOL_VERSION, worker: this.name, slots: this.slots, runtime: this.runtime };
         if (this.checkpoints) hello.features = [FEATURE_CHECKPOINT];
+        if (this.token) hello.token = this.token;
         this.#send(s, hello);
       };
       ws.onerror = () => {}; // onclose follows with the code

@@ -47,9 +47,14 @@ const stallMs = clampInt(params.get('stall_ms'), 500, 600_000, 30_000);
 const local = store.get('local', { tasks: 0, fuel: '0' });
 let counted = { tasks: 0, fuel: 0n };
 
+// ?token=: a volunteer token (crowdrun token create --kind volunteer), sent
+// in hello so the work is credited to its account; without one it is
+// credited to anon:<this browser's id>. Not stored: it is a secret.
+const token = params.get('token') || '';
+
 const worker = new NetWorker({
   server: location.origin,
-  name, slots, duty,
+  name, slots, duty, token,
   runtime: 'js/browser ' + (navigator.userAgentData?.brands?.map((b) => `${b.brand}/${b.version}`).join(' ') || navigator.userAgent).slice(0, 120),
   newGuest: () => new GuestClient(workerEndpoint(new Worker(new URL('../guest-worker.js', import.meta.url), { type: 'module', name: 'crowdrun guest' })), { stallMs }),
   // Guests can rest between fuel slices only with SharedArrayBuffer, which a

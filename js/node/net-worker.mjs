@@ -1,5 +1,6 @@
 // crowdrun's worker on Node: `node js/node/run.mjs --server URL [--slots N]
-// [--name NAME] [--duty PCT] [--quiet]` (run.mjs hands its argv to main).
+// [--name NAME] [--duty PCT] [--token TOKEN] [--quiet]` (run.mjs hands its
+// argv to main).
 // The same worker as the browser's (../browser/client.js): it speaks the
 // native worker's WebSocket protocol and runs each lease in a worker thread,
 // one per slot, with runtime.js.
@@ -198,7 +199,7 @@ export class MiniWebSocket {
   }
 }
 
-const USAGE = `usage: node js/node/run.mjs --server URL [--slots N] [--name NAME] [--duty PCT] [--quiet]
+const USAGE = `usage: node js/node/run.mjs --server URL [--slots N] [--name NAME] [--duty PCT] [--token TOKEN] [--quiet]
 
 Runs a crowdrun worker on Node: connects to the coordinator at URL and runs
 the tasks it leases, each in a worker thread.
@@ -207,6 +208,9 @@ the tasks it leases, each in a worker thread.
   --slots N      tasks run in parallel (default: the number of CPUs)
   --name NAME    this worker's stable name (default: the host name)
   --duty PCT     cap the busy fraction of each slot at PCT percent (default 100)
+  --token TOKEN  a volunteer token (crowdrun token create --kind volunteer): the work is
+                 credited to, and checked against, its account; without one the account
+                 is anon:NAME, a fresh identity (default: env CROWDRUN_TOKEN)
   --quiet        log warnings and errors only
 `;
 
@@ -216,7 +220,7 @@ the tasks it leases, each in a worker thread.
  * refuses us for good, 2 on a usage error.
  */
 export async function main(argv) {
-  const o = { server: process.env.CROWDRUN_SERVER || '', slots: os.availableParallelism ? os.availableParallelism() : os.cpus().length, name: os.hostname(), duty: 100, quiet: false };
+  const o = { server: process.env.CROWDRUN_SERVER || '', slots: os.availableParallelism ? os.availableParallelism() : os.cpus().length, name: os.hostname(), duty: 100, quiet: false, token: process.env.CROWDRUN_TOKEN || '' };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i], v = null;
     const eq = a.indexOf('=');
@@ -231,6 +235,7 @@ export async function main(argv) {
       case '--slots': case '-slots': o.slots = Number(val()); break;
       case '--name': case '-name': o.name = val(); break;
       case '--duty': case '-duty': o.duty = Number(val()); break;
+      case '--token': case '-token': o.token = val(); break;
       case '--quiet': case '-quiet': o.quiet = true; break;
       case '-h': case '--help': process.stdout.write(USAGE); return 0;
       default:
@@ -242,7 +247,7 @@ export async function main(argv) {
   try {
     if (!o.server) throw new Error('--server URL is required');
     w = new NetWorker({
-      server: o.server, name: o.name, slots: o.slots, duty: o.duty,
+      server: o.server, name: o.name, slots: o.slots, duty: o.duty, token: o.token,
       runtime: `js/node ${process.version}`,
       WebSocket: globalThis.WebSocket || MiniWebSocket,
       newGuest, sliceThrottle: true, checkpoints: true,

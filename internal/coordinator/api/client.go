@@ -93,13 +93,14 @@ func (c *Client) Cancel(ctx context.Context, id int64) (*Job, error) {
 	return &j, c.json(ctx, http.MethodPost, fmt.Sprintf("/v1/jobs/%d/cancel", id), nil, &j)
 }
 
-// Workers lists every worker's record.
+// Segments lists a job's ended segments, oldest first.
 func (c *Client) Segments(ctx context.Context, id int64) ([]Segment, error) {
 	var out SegmentList
 	err := c.json(ctx, http.MethodGet, fmt.Sprintf("/v1/jobs/%d/segments", id), nil, &out)
 	return out.Segments, err
 }
 
+// Workers lists every worker's record.
 func (c *Client) Workers(ctx context.Context) ([]Worker, error) {
 	var l WorkerList
 	return l.Workers, c.json(ctx, http.MethodGet, "/v1/workers", nil, &l)
@@ -132,4 +133,23 @@ func (c *Client) Results(ctx context.Context, id int64, after int64, follow bool
 		return err
 	}
 	return nil
+}
+
+// Credit fetches the accounts' standing credit (public: no token needed),
+// most first. account "" is every account; since "" is all time, else a day
+// YYYY-MM-DD (UTC) from which on credit counts.
+func (c *Client) Credit(ctx context.Context, account, since string) (*Credit, error) {
+	q := url.Values{}
+	if account != "" {
+		q.Set("account", account)
+	}
+	if since != "" {
+		q.Set("since", since)
+	}
+	path := "/v1/credit"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out Credit
+	return &out, c.json(ctx, http.MethodGet, path, nil, &out)
 }

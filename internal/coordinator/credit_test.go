@@ -1,0 +1,357 @@
+package coordinator_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// A submission's max_error: absent is the default, (0, 1] is kept, anything
+// else is refused with a message that names the field. The job shows it in
+// its trust, and the Job matches the schema.
+func TestSubmitMaxError(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	doc := loadOpenAPI(t, e.srv.URL)
+	for _, tc := range []struct{ give, want float64 }{{0, store.DefaultMaxError}, {0.01, 0.01}, {1, 1}, {1e-12, 1e-12}} {
+		req := echoJob(t, 1, 1)
+		req.MaxError = tc.give
+		job, err := e.alice.Submit(ctx, req)
+		if err != nil {
+			t.Fatalf("max_error %g: %v", tc.give, err)
+		}
+		if job.Trust.MaxError != tc.want {
+			t.Errorf("max_error %g: submitted job says %g, want %g", tc.give, job.Trust.MaxError, tc.want)
+		}
+		got, err := e.alice.Job(ctx, job.ID)
+		if err != nil || got.Trust.MaxError != tc.want || got.Trust.Verified != 0 || got.Trust.Verifying != 0 {
+			t.Errorf("max_error %g: GET job trust %+v, %v", tc.give, got.Trust, err)
+		}
+		b, _ := json.Marshal(got)
+		checkSchema(t, doc, "Job", b)
+	}
+	for _, bad := range []float64{-1e-6, 1.0000001, 2, math.Inf(1)} {
+		req := echoJob(t, 1, 1)
+		req.MaxError = bad
+		_, err := e.alice.Submit(ctx, req)
+		if math.IsInf(bad, 0) {
+			// encoding/json cannot send it: the client refuses, nothing reaches the server.
+			if err == nil {
+				t.Errorf("max_error %g: submitted", bad)
+			}
+			continue
+		}
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Err.Code != api.CodeBadRequest || !strings.Contains(ae.Err.Message, `"max_error" must be greater than 0 and at most 1`) {
+			t.Errorf("max_error %g: %v, want 400 naming max_error", bad, err)
+		}
+	}
+	jobs, err := e.alice.Jobs(ctx)
+	if err != nil || len(jobs) != 4 {
+		t.Fatalf("jobs after the refused submissions: %d %v", len(jobs), err)
+	}
+}
+
+// A volunteer's token authenticates workers, not API requests: it cannot
+// submit, nor read its owner's jobs.
+func TestVolunteerTokenRefusedByAPI(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	for _, kind := range []string{store.TokenVolunteer, store.TokenTrusted} {
+		secret := "tok-" + kind
+		if _, err := e.db.TokenInsert(ctx, &store.TokenInsertParams{Kind: kind, Owner: "alice", Name: kind, Hash: coordinator.HashToken(secret), Now: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		c := &api.Client{Server: e.srv.URL, Token: secret}
+		_, err := c.Submit(ctx, echoJob(t, 1, 1))
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || !strings.Contains(ae.Err.Message, "this is a "+kind+" token") {
+			t.Errorf("%s token submitting: %v", kind, err)
+		}
+		if _, err := c.Jobs(ctx); !isAPIError(err, http.StatusUnauthorized) {
+			t.Errorf("%s token listing jobs: %v", kind, err)
+		}
+	}
+	if jobs, err := e.alice.Jobs(ctx); err != nil || len(jobs) != 0 {
+		t.Fatalf("alice's jobs: %d %v", len(jobs), err)
+	}
+}
+
+func getCredit(t *testing.T, e *env, query string) (int, *api.Credit, []byte) {
+	t.Helper()
+	resp, body := httpDo(t, http.MethodGet, e.srv.URL+"/v1/credit"+query)
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil, body
+	}
+	checkSchema(t, loadOpenAPI(t, e.srv.URL), "Credit", body)
+	var c api.Credit
+	if err := json.Unmarshal(body, &c); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, &c, body
+}
+
+func unixDay(s string) int64 {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return d.Unix() / 86400
+}
+
+// GET /v1/credit is public: every account's standing credit from the
+// ledger, most first, by day earned; a revoked grant counts for nothing, and
+// a banned account shows none whatever the ledger still holds.
+func TestCredit(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	now := time.Now()
+	grant := func(account, day string, fuel uint64) store.LedgerEntry {
+		return store.LedgerEntry{Kind: store.LedgerGrant, Account: account, JobID: 1, TaskID: 1, ReplicaID: 1, Link: 1, Fuel: fuel, Day: unixDay(day), At: now}
+	}
+	granted, err := e.db.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{
+		grant("carol", "2024-03-01", 100),
+		grant("carol", "2024-03-09", 50),
+		grant("dave", "2024-03-09", 400),
+		grant("dave", "2024-03-10", 7),
+		grant("erin", "2024-03-02", 300),
+		grant("mallory", "2024-03-09", 999),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One of erin's grants revoked (its link was re-verified and found to
+	// rest on a liar's state); mallory banned, her grant still in the
+	// ledger.
+	if _, err := e.db.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{
+		{Kind: store.LedgerRevoke, Account: "erin", JobID: 1, TaskID: 1, ReplicaID: 1, Link: 1, Fuel: 300, Ref: granted[4].Seq, Day: unixDay("2024-03-02"), At: now, Reason: "test"},
+		{Kind: store.LedgerBan, Account: "mallory", At: now, Reason: "caught"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []store.AccountAddParams{
+		{ID: "carol", Verified: 12, AuditsPassed: 3},
+		{ID: "dave", Verified: 30, AuditsPassed: 1},
+		{ID: "erin", Verified: 1},
+		{ID: "mallory", Verified: 5, LiesCaught: 1, Ban: true},
+		{ID: "anon:idle"},
+	} {
+		a.Now = now
+		if _, err := e.db.AccountAdd(ctx, &a); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	code, all, body := getCredit(t, e, "")
+	if code != http.StatusOK {
+		t.Fatalf("GET /v1/credit: %d %s", code, body)
+	}
+	type row struct {
+		account string
+		total   uint64
+		days    []api.DayCredit
+		banned  bool
+	}
+	var got []row
+	for _, a := range all.Accounts {
+		got = append(got, row{a.Account, a.Total, a.Days, a.Banned})
+	}
+	want := []row{
+		{"dave", 407, []api.DayCredit{{Day: "2024-03-09", Fuel: 400}, {Day: "2024-03-10", Fuel: 7}}, false},
+		{"carol", 150, []api.DayCredit{{Day: "2024-03-01", Fuel: 100}, {Day: "2024-03-09", Fuel: 50}}, false},
+		{"anon:idle", 0, nil, false},
+		{"erin", 0, nil, false},
+		{"mallory", 0, nil, true},
+	}
+	if !slices.EqualFunc(got, want, func(a, b row) bool {
+		return a.account == b.account && a.total == b.total && slices.Equal(a.days, b.days) && a.banned == b.banned
+	}) {
+		t.Fatalf("GET /v1/credit:\n got %+v\nwant %+v", got, want)
+	}
+	if c := all.Accounts[1]; c.Verified != 12 || c.AuditsPassed != 3 || c.LiesCaught != 0 {
+		t.Errorf("carol's record %+v", c)
+	}
+	if m := all.Accounts[4]; m.Verified != 5 || m.LiesCaught != 1 {
+		t.Errorf("mallory's record %+v", m)
+	}
+
+	// since: only what was earned that day or later, and the totals with it.
+	_, recent, _ := getCredit(t, e, "?since=2024-03-09")
+	if len(recent.Accounts) < 2 || recent.Accounts[0].Account != "dave" || recent.Accounts[0].Total != 407 ||
+		recent.Accounts[1].Account != "carol" || recent.Accounts[1].Total != 50 || len(recent.Accounts[1].Days) != 1 {
+		t.Errorf("since 2024-03-09: %+v", recent.Accounts)
+	}
+	_, later, _ := getCredit(t, e, "?since=2024-03-10")
+	if later.Accounts[0].Account != "dave" || later.Accounts[0].Total != 7 {
+		t.Errorf("since 2024-03-10: %+v", later.Accounts)
+	}
+	// account: that one only, or none for an account never seen.
+	_, one, _ := getCredit(t, e, "?account=carol&since=2024-03-02")
+	if len(one.Accounts) != 1 || one.Accounts[0].Account != "carol" || one.Accounts[0].Total != 50 || one.Accounts[0].Verified != 12 {
+		t.Errorf("account=carol: %+v", one.Accounts)
+	}
+	_, banned, _ := getCredit(t, e, "?account=mallory")
+	if len(banned.Accounts) != 1 || !banned.Accounts[0].Banned || banned.Accounts[0].Total != 0 || banned.Accounts[0].Days != nil {
+		t.Errorf("account=mallory: %+v", banned.Accounts)
+	}
+	// The client, without a token: the same.
+	anon := &api.Client{Server: e.srv.URL}
+	if c, err := anon.Credit(ctx, "dave", "2024-03-10"); err != nil || len(c.Accounts) != 1 || c.Accounts[0].Total != 7 {
+		t.Errorf("Client.Credit(dave, 2024-03-10): %+v %v", c, err)
+	}
+	if _, err := anon.Credit(ctx, "", "10 March"); !isAPIError(err, http.StatusBadRequest) {
+		t.Errorf("Client.Credit(since 10 March): %v", err)
+	}
+	_, none, body := getCredit(t, e, "?account=nobody")
+	if len(none.Accounts) != 0 || !strings.Contains(string(body), `"accounts":[]`) {
+		t.Errorf("account=nobody: %s", body)
+	}
+
+	for _, bad := range []struct{ query, says string }{
+		{"?since=yesterday", "since must be a day YYYY-MM-DD"},
+		{"?since=2024-3-9", "since must be a day YYYY-MM-DD"},
+		{"?since=2024-03-09&since=2024-03-10", "since is given 2 times"},
+		{"?acount=carol", `unknown query parameter "acount"`},
+		{"?account=" + strings.Repeat("a", 257), "at most 256 bytes"},
+	} {
+		code, _, body := getCredit(t, e, bad.query)
+		var ae api.Error
+		if code != http.StatusBadRequest || json.Unmarshal(body, &ae) != nil || ae.Err.Code != api.CodeBadRequest || !strings.Contains(ae.Err.Message, bad.says) {
+			t.Errorf("GET /v1/credit%s: %d %s, want 400 saying %q", bad.query, code, body, bad.says)
+		}
+	}
+}
+
+// GET /leaderboard is a page, linked from the index, whose one script is
+// the inline one its Content-Security-Policy allows by hash; it reads
+// /v1/credit.
+func TestLeaderboardPage(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, body := httpDo(t, http.MethodGet, e.srv.URL+"/leaderboard")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /leaderboard: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	page := string(body)
+	scripts := regexp.MustCompile(`(?s)<script[^>]*>(.*?)</script>`).FindAllStringSubmatch(page, -1)
+	styles := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindAllStringSubmatch(page, -1)
+	if len(scripts) != 1 || len(styles) != 1 {
+		t.Fatalf("%d scripts and %d styles in the page, want one each", len(scripts), len(styles))
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	hash := func(s string) string {
+		h := sha256.Sum256([]byte(s))
+		return "'sha256-" + base64.StdEncoding.EncodeToString(h[:]) + "'"
+	}
+	for _, want := range []string{"default-src 'none'", "script-src " + hash(scripts[0][1]), "style-src " + hash(styles[0][1]), "connect-src 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(page, "{{") {
+		t.Errorf("CSP %q or the page is not as built:\n%s", csp, page)
+	}
+	if !strings.Contains(scripts[0][1], "fetch('/v1/credit'") || !strings.Contains(scripts[0][1], ".textContent") || strings.Contains(scripts[0][1], "innerHTML") {
+		t.Error("the script does not read /v1/credit or does not write account names as text")
+	}
+	_, index := httpDo(t, http.MethodGet, e.srv.URL+"/")
+	if !strings.Contains(string(index), `href="/leaderboard"`) {
+		t.Errorf("GET / does not link the leaderboard:\n%s", index)
+	}
+}
+
+// The leaderboard's script, run on Node against a stand-in DOM and a
+// stand-in /v1/credit: accounts in the order served, ranks for accounts not
+// banned, the last 7 days by the coordinator's Date header, names as text.
+func TestLeaderboardScript(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	e := newEnv(t, nil)
+	_, body := httpDo(t, http.MethodGet, e.srv.URL+"/leaderboard")
+	m := regexp.MustCompile(`(?s)<script type="module">(.*?)</script>`).FindStringSubmatch(string(body))
+	if m == nil {
+		t.Fatal("no module script in the page")
+	}
+	credit := `{"accounts":[
+	  {"account":"<b>dave</b>","total":4000000,"days":[{"day":"2024-03-03","fuel":3000000},{"day":"2024-03-04","fuel":1000000}],"verified_links":9,"audits_passed":2,"lies_caught":0,"banned":false},
+	  {"account":"carol","total":150,"days":[{"day":"2024-03-01","fuel":100},{"day":"2024-03-10","fuel":50}],"verified_links":3,"audits_passed":1,"lies_caught":0,"banned":false},
+	  {"account":"mallory","total":0,"verified_links":5,"audits_passed":0,"lies_caught":1,"banned":true}]}`
+	harness := `
+const els = {};
+class El {
+  constructor() { this.children = []; this.textContent = ''; this.className = ''; this.hidden = false; }
+  appendChild(c) { this.children.push(c); }
+  replaceChildren() { this.children = []; }
+}
+globalThis.document = {
+  getElementById: (id) => (els[id] ||= new El()),
+  createElement: () => new El(),
+};
+globalThis.fetch = async (url) => {
+  if (url !== '/v1/credit') throw new Error('fetched ' + url);
+  return { ok: true, status: 200, headers: { get: (h) => (h === 'Date' ? 'Sun, 10 Mar 2024 08:00:00 GMT' : null) }, json: async () => (` + credit + `) };
+};
+await import('./leaderboard.js');
+await new Promise((r) => setTimeout(r, 50));
+console.log(JSON.stringify({ status: els.status.textContent, hidden: els.board.hidden,
+  rows: els.rows.children.map((tr) => ({ cls: tr.className, cells: tr.children.map((td) => td.textContent) })) }));
+`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "leaderboard.js"), []byte(m[1]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "harness.mjs"), []byte(harness), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, node, filepath.Join(dir, "harness.mjs")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	var got struct {
+		Status string
+		Hidden bool
+		Rows   []struct {
+			Cls   string
+			Cells []string
+		}
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := [][]string{
+		// Mar 4 to Mar 10 is the last 7 days: dave's Mar 3 is out of it.
+		{"1", "<b>dave</b>", "4.00 M", "1.00 M", "9", "2", "0"},
+		{"2", "carol", "150", "50", "3", "1", "0"},
+		{"", "mallory", "0", "0", "5", "0", "1 (banned)"},
+	}
+	if got.Hidden || len(got.Rows) != len(want) || !strings.Contains(got.Status, "since 2024-03-04") {
+		t.Fatalf("leaderboard: %+v", got)
+	}
+	for i, w := range want {
+		if !slices.Equal(got.Rows[i].Cells, w) {
+			t.Errorf("row %d: %q, want %q", i, got.Rows[i].Cells, w)
+		}
+	}
+	if got.Rows[2].Cls != "banned" || got.Rows[0].Cls != "" {
+		t.Errorf("row classes %q %q", got.Rows[0].Cls, got.Rows[2].Cls)
+	}
+}
