@@ -67,8 +67,18 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatalf("lease %+v %v", ls, err)
 	}
 	o, err := db.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: ss.ID, LeaseID: ls[0].LeaseID, Status: "ok", Stdout: []byte("7: 7\n"), Fuel: 50}}, Now: now})
-	if err != nil || o[0].Err != nil || !o[0].JobFinished {
+	if err != nil || o[0].Err != nil || o[0].TaskID != 2 {
 		t.Fatalf("complete %+v %v", o, err)
+	}
+	ev, err := db.TaskEvidence(ctx, 2)
+	if err != nil || len(ev.Replicas) != 1 || ev.Replicas[0].Result == nil || ev.Job.MaxError != 1 {
+		t.Fatalf("evidence %+v %v", ev, err)
+	}
+	if st, err := db.TaskSettle(ctx, &store.TaskSettleParams{TaskID: 2, State: store.TaskDone, Result: *ev.Replicas[0].Result, Verification: store.VerifyNone, Now: now}); err != nil || !st.JobFinished {
+		t.Fatalf("settle %+v %v", st, err)
+	}
+	if res, err := db.TaskListResults(ctx, &store.TaskListResultsParams{JobID: 1}); err != nil || len(res) != 2 || res[1].ResultSeq != 2 || res[0].Verification != store.VerifyNone {
+		t.Fatalf("results %+v %v", res, err)
 	}
 	st, err := db.WorkerStats(ctx)
 	if err != nil || len(st) != 1 || st[0].Segments != 2 || st[0].Fuel != 92 {
