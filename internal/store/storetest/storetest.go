@@ -829,6 +829,22 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("erin: %+v", got)
 		}
 
+		// A segment alone (lost before any checkpoint) is enough.
+		newJob(t, s, "alice", 1, 2)
+		g1 := sessionAs(t, s, "g1", "gina")
+		if got := lease(t, s, g1, 5); len(got) != 1 {
+			t.Fatalf("gina: %d leases", len(got))
+		}
+		if _, err := s.SessionEnd(ctx, &store.SessionEndParams{ID: g1.ID, Reason: "gone", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if got := lease(t, s, sessionAs(t, s, "h1", "hank"), 1); len(got) != 1 {
+			t.Fatalf("hank: %d leases", len(got))
+		}
+		if got := lease(t, s, sessionAs(t, s, "g2", "gina"), 5); len(got) != 0 {
+			t.Fatalf("gina got another replica of a task she ran a segment of: %+v", got[0])
+		}
+
 		// Banned: nothing at all.
 		newJob(t, s, "alice", 2, 1)
 		if _, err := s.AccountAdd(ctx, &store.AccountAddParams{ID: "mallory", Ban: true, Now: now}); err != nil {
@@ -837,7 +853,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if got := lease(t, s, sessionAs(t, s, "m1", "mallory"), 5); len(got) != 0 {
 			t.Fatalf("a banned account got %d leases", len(got))
 		}
-		if got := lease(t, s, sessionAs(t, s, "f1", "frank"), 5); len(got) != 2 {
+		// Frank: the new job's two, and the replica gina may not have.
+		if got := lease(t, s, sessionAs(t, s, "f1", "frank"), 5); len(got) != 3 {
 			t.Fatalf("frank got %d leases", len(got))
 		}
 		ss, err := s.SessionList(ctx, &store.SessionListParams{})
