@@ -108,9 +108,8 @@ var migrations = []string{
 	);
 	CREATE INDEX IF NOT EXISTS ledger_account ON ledger(account, seq);
 	CREATE UNIQUE INDEX IF NOT EXISTS ledger_revoked ON ledger(ref) WHERE kind = 'revoke';
-	-- Dispatch (the queued query's NOT EXISTS) looks a task's checkpoints up
-	-- by account; TasksRestingOn goes from an account to its work.
-	CREATE INDEX IF NOT EXISTS checkpoints_task_account ON checkpoints(task_id, account);
+	-- Dispatch (the queued query's NOT EXISTS) looks an account's
+	-- checkpoints of a task up, TasksRestingOn all of an account's work.
 	CREATE INDEX IF NOT EXISTS checkpoints_account ON checkpoints(account, task_id);
 	CREATE INDEX IF NOT EXISTS segments_account ON segments(account, replica_id);
 	CREATE INDEX IF NOT EXISTS tasks_pending ON tasks(job_id) WHERE state = 'pending';
