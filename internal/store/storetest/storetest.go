@@ -34,21 +34,97 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		return j
 	}
-	session := func(t *testing.T, s store.Store, worker string) *store.Session {
+	// newSuspJob inserts a suspendable job: its replicas run in segments
+	// between checkpoints.
+	newSuspJob := func(t *testing.T, s store.Store, tasks, replicas int) *store.Job {
 		t.Helper()
-		ss, err := s.SessionStart(ctx, &store.SessionStartParams{Worker: worker, Slots: 2, Remote: "127.0.0.1:1", Now: now})
+		p := &store.JobInsertParams{Owner: "alice", Name: "s", ModuleHash: store.Hash(module), Replicas: replicas, Suspendable: true,
+			Limits: store.Limits{Fuel: 10000, MemoryBytes: 1 << 20, MaxOutput: 1 << 10}, Blobs: [][]byte{module}, Now: now}
+		for i := 0; i < tasks; i++ {
+			in := []byte{byte('a' + i%26), '!'}
+			p.Blobs = append(p.Blobs, in)
+			p.Tasks = append(p.Tasks, store.TaskSpec{StdinHash: store.Hash(in), Seed: uint64(i)})
+		}
+		j, err := s.JobInsert(ctx, p)
 		if err != nil {
 			t.Fatal(err)
 		}
+		return j
+	}
+	// sessionAs starts a session of a worker credited to account ("":
+	// the anonymous account of the worker).
+	sessionAs := func(t *testing.T, s store.Store, worker, account string) *store.Session {
+		t.Helper()
+		ss, err := s.SessionStart(ctx, &store.SessionStartParams{Worker: worker, Account: account, Slots: 2, Remote: "127.0.0.1:1", Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := account
+		if want == "" {
+			want = "anon:" + worker
+		}
+		if ss.Account != want || ss.Worker != worker {
+			t.Fatalf("session %+v, want account %q", ss, want)
+		}
 		return ss
+	}
+	session := func(t *testing.T, s store.Store, worker string) *store.Session {
+		t.Helper()
+		return sessionAs(t, s, worker, "")
 	}
 	lease := func(t *testing.T, s store.Store, ss *store.Session, max int) []*store.Lease {
 		t.Helper()
-		ls, err := s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Max: max, Deadline: now.Add(time.Minute), Now: now})
+		ls, err := s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Account: ss.Account, Max: max, Deadline: now.Add(time.Minute), Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ls
+	}
+	// leaseCk leases with a fuel grid; resume: the session can continue
+	// from a checkpoint.
+	leaseCk := func(t *testing.T, s store.Store, ss *store.Session, max int, every uint64, resume bool) []*store.Lease {
+		t.Helper()
+		ls, err := s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Account: ss.Account, Max: max, Deadline: now.Add(time.Minute), Now: now,
+			CheckpointEvery: every, Resume: resume})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ls
+	}
+	ckpt := func(t *testing.T, s store.Store, ss *store.Session, l *store.Lease, seq, fuel uint64, hash, out string) *store.CheckpointAdded {
+		t.Helper()
+		a, err := s.CheckpointAdd(ctx, &store.CheckpointAddParams{SessionID: ss.ID, LeaseID: l.LeaseID, Seq: seq, Fuel: fuel, StateHash: hash,
+			Snapshot: []byte("snap" + hash), Stdout: []byte(out), CostMS: 1, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	evidence := func(t *testing.T, s store.Store, taskID int64) *store.TaskEvidence {
+		t.Helper()
+		ev, err := s.TaskEvidence(ctx, taskID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	// settle settles a pending task with the result of its first done
+	// replica, verified by that replica's accounts.
+	settle := func(t *testing.T, s store.Store, taskID int64, state store.TaskState, verification string) *store.TaskSettled {
+		t.Helper()
+		ev := evidence(t, s, taskID)
+		for _, r := range ev.Replicas {
+			if r.State == store.ReplicaDone {
+				st, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: taskID, State: state, Result: *r.Result, Verification: verification,
+					VerifiedBy: r.Accounts, Now: now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}
+		}
+		t.Fatalf("task %d has no done replica: %+v", taskID, ev.Replicas)
+		return nil
 	}
 	result := func(ss *store.Session, l *store.Lease, out string) store.ReplicaResult {
 		return store.ReplicaResult{SessionID: ss.ID, LeaseID: l.LeaseID, Status: "ok", Stdout: []byte(out), Fuel: 42}
@@ -132,13 +208,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("lease %+v", ls)
 		}
 		complete(t, s, result(ss, ls[0], "out"))
+		settle(t, s, ls[0].TaskID, store.TaskDone, store.VerifyNone)
 		res, err := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
 		if err != nil || len(res) != 1 || res[0].Seed != seed {
 			t.Fatalf("results %+v %v", res, err)
 		}
 	})
 
-	t.Run("LeaseCompleteAgree", func(t *testing.T) {
+	// Recording results never settles a task: the verifier does, with
+	// TaskSettle.
+	t.Run("LeaseCompleteSettle", func(t *testing.T) {
 		s := open(t)
 		j := newJob(t, s, "alice", 2, 2)
 		w1, w2 := session(t, s, "w1"), session(t, s, "w2")
@@ -157,25 +236,51 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("w2 got %d leases", len(l2))
 		}
 		o := complete(t, s, result(w1, l1[0], "same"), result(w1, l1[1], "same"))
-		for _, x := range o {
-			if x.Err != nil || x.TaskFinished != "" {
+		for i, x := range o {
+			if x.Err != nil || x.ReplicaID != l1[i].ReplicaID || x.TaskID != l1[i].TaskID || x.JobID != j.ID || x.Role != store.RoleRun {
 				t.Fatalf("first replica: %+v", x)
 			}
 		}
-		o = complete(t, s, result(w2, l2[0], "same"))
-		if o[0].Err != nil || o[0].TaskFinished != store.TaskDone || o[0].JobFinished {
-			t.Fatalf("second replica: %+v", o[0])
+		if c, _ := s.JobCounts(ctx, j.ID); c.TasksVerifying != 2 || c.TasksPending != 2 || c.TasksDone != 0 {
+			t.Fatalf("counts with one replica of each task in %+v", c)
 		}
-		o = complete(t, s, result(w2, l2[1], "different"))
-		if o[0].TaskFinished != store.TaskDisputed || !o[0].JobFinished {
-			t.Fatalf("disagreeing replica: %+v", o[0])
+		o = complete(t, s, result(w2, l2[0], "same"), result(w2, l2[1], "different"))
+		for i, x := range o {
+			if x.Err != nil || x.TaskID != l2[i].TaskID || x.Role != store.RoleRun {
+				t.Fatalf("second replica: %+v", x)
+			}
+		}
+		if res, _ := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID}); len(res) != 0 {
+			t.Fatalf("a task settled by ReplicaComplete: %+v", res[0])
+		}
+		if jj, _ := s.JobGet(ctx, &store.JobGetParams{ID: j.ID}); jj.State != store.JobRunning {
+			t.Fatalf("job finished by ReplicaComplete: %+v", jj)
+		}
+		ev := evidence(t, s, l1[0].TaskID)
+		if len(ev.Replicas) != 2 || ev.Task.ID != l1[0].TaskID || ev.Job.ID != j.ID || ev.Task.State != store.TaskPending {
+			t.Fatalf("evidence %+v", ev)
+		}
+		for i, r := range ev.Replicas {
+			w := []*store.Session{w1, w2}[i]
+			if r.State != store.ReplicaDone || r.Role != store.RoleRun || r.Verdict != store.VerdictNone || r.Result == nil ||
+				r.Result.StdoutHash != store.Hash([]byte("same")) || r.Result.Fuel != 42 || r.Worker != w.Worker || r.Account != w.Account ||
+				len(r.Accounts) != 1 || r.Accounts[0] != w.Account {
+				t.Fatalf("replica %d: %+v %+v", i, r, r.Result)
+			}
+		}
+		if st := settle(t, s, l1[0].TaskID, store.TaskDone, store.VerifyQuorum); st.JobID != j.ID || st.JobFinished || len(st.Revoked) != 0 {
+			t.Fatalf("settled %+v", st)
+		}
+		if st := settle(t, s, l1[1].TaskID, store.TaskDisputed, store.VerifyTrusted); !st.JobFinished {
+			t.Fatalf("the last task settled: %+v", st)
 		}
 		res, err := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
-		if err != nil || len(res) != 2 || res[0].ResultSeq != 1 || res[1].ResultSeq != 2 {
+		if err != nil || len(res) != 2 || res[0].ResultSeq != 1 || res[1].ResultSeq != 2 || res[1].State != store.TaskDisputed {
 			t.Fatalf("results %v %v", res, err)
 		}
-		if res[0].Result.StdoutHash != store.Hash([]byte("same")) || res[0].Result.Fuel != 42 {
-			t.Fatalf("result %+v", res[0].Result)
+		if res[0].Result.StdoutHash != store.Hash([]byte("same")) || res[0].Result.Fuel != 42 || res[0].Verification != store.VerifyQuorum ||
+			len(res[0].VerifiedBy) != 1 || res[0].VerifiedBy[0] != "anon:w1" {
+			t.Fatalf("result %+v", res[0])
 		}
 		if got, _ := s.BlobGet(ctx, res[0].Result.StdoutHash); string(got) != "same" {
 			t.Fatalf("stdout blob %q", got)
@@ -203,15 +308,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 				t.Fatalf("forged result accepted: %+v", x)
 			}
 		}
-		if o := complete(t, s, result(w1, l[0], "x")); o[0].Err != nil || o[0].TaskFinished != store.TaskDone {
+		if o := complete(t, s, result(w1, l[0], "x")); o[0].Err != nil || o[0].ReplicaID != l[0].ReplicaID {
 			t.Fatalf("genuine result: %+v", o[0])
 		}
 		if o := complete(t, s, result(w1, l[0], "y")); !errors.Is(o[0].Err, store.ErrLeaseNotHeld) {
 			t.Fatalf("second report accepted: %+v", o[0])
 		}
-		res, _ := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: l[0].JobID})
-		if len(res) != 1 || res[0].Result.StdoutHash != store.Hash([]byte("x")) {
-			t.Fatalf("second report changed the result: %+v", res)
+		ev := evidence(t, s, l[0].TaskID)
+		if len(ev.Replicas) != 1 || ev.Replicas[0].Result == nil || ev.Replicas[0].Result.StdoutHash != store.Hash([]byte("x")) {
+			t.Fatalf("second report changed the result: %+v", ev.Replicas)
 		}
 	})
 
@@ -367,16 +472,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("job %+v %v", j, err)
 		}
 		w1, w2 := session(t, s, "w1"), session(t, s, "w2")
-		leaseCk := func(ss *store.Session, every uint64, resume bool) []*store.Lease {
-			t.Helper()
-			ls, err := s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Max: 5, Deadline: now.Add(time.Minute), Now: now,
-				CheckpointEvery: every, Resume: resume})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ls
-		}
-		l1 := leaseCk(w1, 100, true)
+		l1 := leaseCk(t, s, w1, 5, 100, true)
 		if len(l1) != 1 || l1[0].CheckpointEvery != 100 || l1[0].Resume != nil {
 			t.Fatalf("first lease %+v", l1)
 		}
@@ -391,7 +487,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := add(w1, "999.1", 1, 101, "h1", "a"); !errors.Is(err, store.ErrLeaseNotHeld) {
 			t.Fatalf("checkpoint for no lease: %v", err)
 		}
-		if a, err := add(w1, l1[0].LeaseID, 1, 101, "h1", "a"); err != nil || a.ReplicaID != r0 || a.Mismatch {
+		if a, err := add(w1, l1[0].LeaseID, 1, 101, "h1", "a"); err != nil || a.ReplicaID != r0 || a.TaskID != l1[0].TaskID || a.JobID != j.ID || a.Role != store.RoleRun {
 			t.Fatalf("checkpoint 1: %+v %v", a, err)
 		}
 		for _, c := range []struct{ seq, fuel uint64 }{{1, 150}, {0, 150}, {2, 101}, {2, 50}} {
@@ -411,7 +507,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		// w1 back: it may resume the replica it ran, never the other one.
 		w1b := session(t, s, "w1")
-		l2 := leaseCk(w1b, 7, true)
+		l2 := leaseCk(t, s, w1b, 5, 7, true)
 		if len(l2) != 1 || l2[0].ReplicaID != r0 || l2[0].CheckpointEvery != 100 || l2[0].Resume == nil {
 			t.Fatalf("resumed lease %+v", l2)
 		}
@@ -427,33 +523,51 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		// The second replica: same grid whatever the coordinator's current
 		// one, and a state hash that differs at checkpoint 1.
-		l3 := leaseCk(w2, 999, true)
+		l3 := leaseCk(t, s, w2, 5, 999, true)
 		if len(l3) != 1 || l3[0].ReplicaID == r0 || l3[0].CheckpointEvery != 100 || l3[0].Resume != nil {
 			t.Fatalf("second replica %+v", l3)
 		}
-		if a, err := add(w2, l3[0].LeaseID, 1, 101, "other", "a"); err != nil || !a.Mismatch {
-			t.Fatalf("mismatching checkpoint: %+v %v", a, err)
+		// Comparing state hashes is the verifier's business: the store
+		// records a differing one like any other.
+		if a, err := add(w2, l3[0].LeaseID, 1, 101, "other", "a"); err != nil || a.ReplicaID != l3[0].ReplicaID {
+			t.Fatalf("differing checkpoint: %+v %v", a, err)
 		}
-		if o := complete(t, s, store.ReplicaResult{SessionID: w2.ID, LeaseID: l3[0].LeaseID, Status: "ok", Stdout: []byte("abc"), Fuel: 300}); o[0].TaskFinished != store.TaskDone {
-			t.Fatalf("the replicas should agree: %+v", o[0])
+		if o := complete(t, s, store.ReplicaResult{SessionID: w2.ID, LeaseID: l3[0].LeaseID, Status: "ok", Stdout: []byte("abc"), Fuel: 300}); o[0].Err != nil {
+			t.Fatal(o[0].Err)
 		}
+		// Both replicas' whole outputs: the checkpoints' chunks up to the
+		// one resumed from, then the last segment's.
+		ev := evidence(t, s, l1[0].TaskID)
+		if ev.Grid != 100 || len(ev.Replicas) != 2 {
+			t.Fatalf("evidence %+v", ev)
+		}
+		for _, r := range ev.Replicas {
+			if r.Result == nil || r.Result.StdoutHash != store.Hash([]byte("abc")) || r.Result.Fuel != 300 {
+				t.Fatalf("assembled output of replica %d: %+v", r.ID, r.Result)
+			}
+		}
+		if cs := ev.Replicas[1].Checkpoints; len(cs) != 1 || cs[0].StateHash != "other" || cs[0].Account != "anon:w2" {
+			t.Fatalf("second replica's checkpoints %+v", cs)
+		}
+		settle(t, s, l1[0].TaskID, store.TaskDone, store.VerifyQuorum)
 		res, _ := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
 		if got, _ := s.BlobGet(ctx, res[0].Result.StdoutHash); len(res) != 1 || string(got) != "abc" {
 			t.Fatalf("assembled output %q", got)
 		}
 		c, _ := s.JobCounts(ctx, j.ID)
-		if c.Checkpoints != 3 || c.Resumes != 1 || c.Mismatches != 1 || c.LostSegments != 1 || c.FuelLost != 49 {
+		if c.Checkpoints != 3 || c.Resumes != 1 || c.Mismatches != 0 || c.LostSegments != 1 || c.FuelLost != 49 {
 			t.Fatalf("counts %+v", c)
 		}
 		cks, err := s.CheckpointList(ctx, &store.CheckpointListParams{ReplicaID: r0})
-		if err != nil || len(cks) != 2 || cks[1].Seq != 2 || cks[1].Fuel != 201 || cks[1].Worker != "w1" || cks[1].StdoutHash != store.Hash([]byte("b")) || cks[1].CostMS != 1.5 {
+		if err != nil || len(cks) != 2 || cks[1].Seq != 2 || cks[1].Fuel != 201 || cks[1].Worker != "w1" || cks[1].Account != "anon:w1" ||
+			cks[1].StdoutHash != store.Hash([]byte("b")) || cks[1].CostMS != 1.5 {
 			t.Fatalf("checkpoints %+v %v", cks, err)
 		}
 		segs, err := s.SegmentList(ctx, &store.SegmentListParams{JobID: j.ID})
 		if err != nil || len(segs) != 3 {
 			t.Fatalf("segments %+v %v", segs, err)
 		}
-		if g := segs[0]; g.State != store.SegmentLost || g.Worker != "w1" || g.FuelStart != 0 || g.FuelEnd != 201 || g.FuelReached != 250 || g.StartedAt.IsZero() || g.EndedAt.IsZero() {
+		if g := segs[0]; g.State != store.SegmentLost || g.Worker != "w1" || g.Account != "anon:w1" || g.FuelStart != 0 || g.FuelEnd != 201 || g.FuelReached != 250 || g.StartedAt.IsZero() || g.EndedAt.IsZero() {
 			t.Fatalf("lost segment %+v", g)
 		}
 		if g := segs[1]; g.State != store.SegmentFinished || g.ResumeSeq != 2 || g.FuelStart != 201 || g.FuelEnd != 300 || g.ReplicaID != r0 {
@@ -493,6 +607,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("lease without resume %+v", ls)
 		}
 		complete(t, s, store.ReplicaResult{SessionID: w2.ID, LeaseID: ls[0].LeaseID, Status: "ok", Stdout: []byte("ab"), Fuel: 200})
+		settle(t, s, ls[0].TaskID, store.TaskDone, store.VerifyNone)
 		res, _ := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
 		if got, _ := s.BlobGet(ctx, res[0].Result.StdoutHash); string(got) != "ab" {
 			t.Fatalf("output %q", got)
@@ -575,4 +690,736 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("list after revoke %+v %v", toks, err)
 		}
 	})
+	t.Run("TokenKinds", func(t *testing.T) {
+		s := open(t)
+		hash := func(secret string) []byte { h := sha256.Sum256([]byte(secret)); return h[:] }
+		for i, c := range []struct{ kind, want string }{{"", store.TokenOwner}, {store.TokenOwner, store.TokenOwner},
+			{store.TokenVolunteer, store.TokenVolunteer}, {store.TokenTrusted, store.TokenTrusted}} {
+			secret := string(rune('a' + i))
+			tok, err := s.TokenInsert(ctx, &store.TokenInsertParams{Kind: c.kind, Owner: "alice", Hash: hash(secret), Now: now})
+			if err != nil || tok.Kind != c.want {
+				t.Fatalf("insert kind %q: %+v %v", c.kind, tok, err)
+			}
+			if got, err := s.TokenLookup(ctx, &store.TokenLookupParams{Hash: hash(secret)}); err != nil || got.Kind != c.want {
+				t.Fatalf("lookup kind %q: %+v %v", c.kind, got, err)
+			}
+		}
+		if _, err := s.TokenInsert(ctx, &store.TokenInsertParams{Kind: "admin", Owner: "alice", Hash: hash("z"), Now: now}); err == nil {
+			t.Fatal("a token of an unknown kind was inserted")
+		}
+		toks, err := s.TokenList(ctx, &store.TokenListParams{})
+		if err != nil || len(toks) != 4 || toks[0].Kind != store.TokenOwner || toks[2].Kind != store.TokenVolunteer || toks[3].Kind != store.TokenTrusted {
+			t.Fatalf("list %+v %v", toks, err)
+		}
+		if got, err := s.TokenRevoke(ctx, &store.TokenRevokeParams{ID: toks[3].ID, Now: now}); err != nil || got.Kind != store.TokenTrusted {
+			t.Fatalf("revoke %+v %v", got, err)
+		}
+	})
+
+	t.Run("JobMaxError", func(t *testing.T) {
+		s := open(t)
+		j := newJob(t, s, "alice", 1, 1)
+		if j.MaxError != store.DefaultMaxError {
+			t.Fatalf("default max error %v", j.MaxError)
+		}
+		in := []byte("x")
+		j2, err := s.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", ModuleHash: store.Hash(module), Replicas: 1, MaxError: 0.01,
+			Blobs: [][]byte{module, in}, Tasks: []store.TaskSpec{{StdinHash: store.Hash(in)}}, Now: now})
+		if err != nil || j2.MaxError != 0.01 {
+			t.Fatalf("job %+v %v", j2, err)
+		}
+		if g, err := s.JobGet(ctx, &store.JobGetParams{ID: j2.ID}); err != nil || g.MaxError != 0.01 {
+			t.Fatalf("get %+v %v", g, err)
+		}
+		if l, _ := s.JobList(ctx, &store.JobListParams{Owner: "alice"}); len(l) != 2 || l[0].MaxError != 0.01 || l[1].MaxError != store.DefaultMaxError {
+			t.Fatalf("list %+v", l)
+		}
+		ev := evidence(t, s, lease(t, s, session(t, s, "w"), 1)[0].TaskID)
+		if ev.Job.MaxError == 0 {
+			t.Fatalf("evidence job %+v", ev.Job)
+		}
+	})
+
+	// One account's workers never check each other: an account gets no
+	// replica of a task it holds or ran another replica of, ran a segment
+	// of, or uploaded a checkpoint of (an audit's copies too). It may
+	// resume its own replica. A banned account gets nothing.
+	t.Run("AccountExclusion", func(t *testing.T) {
+		s := open(t)
+		j := newSuspJob(t, s, 1, 3)
+		a1, a2 := sessionAs(t, s, "a1", "alice"), sessionAs(t, s, "a2", "alice")
+		b1, c1 := sessionAs(t, s, "b1", "bob"), sessionAs(t, s, "c1", "carol")
+		la := leaseCk(t, s, a1, 5, 100, true)
+		if len(la) != 1 {
+			t.Fatalf("alice's first worker: %d leases", len(la))
+		}
+		if got := leaseCk(t, s, a2, 5, 100, true); len(got) != 0 {
+			t.Fatalf("alice's second worker got a replica of a task alice holds: %+v", got[0])
+		}
+		r0 := la[0].ReplicaID
+		ckpt(t, s, a1, la[0], 1, 101, "h1", "a")
+		// a1 leaves: r0 goes back to the queue, alice's segment and
+		// checkpoint stay.
+		if _, err := s.SessionEnd(ctx, &store.SessionEndParams{ID: a1.ID, Reason: "gone", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if got := leaseCk(t, s, a2, 5, 100, true); len(got) != 1 || got[0].ReplicaID != r0 || got[0].Resume == nil || got[0].Resume.Seq != 1 {
+			t.Fatalf("alice resumes her own replica: %+v", got)
+		}
+		if _, err := s.SessionEnd(ctx, &store.SessionEndParams{ID: a2.ID, Reason: "gone", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		// Carol takes r0 on; alice now holds nothing of the task, but ran
+		// segments and a checkpoint of r0: never r1 nor r2.
+		lc := leaseCk(t, s, c1, 5, 100, true)
+		if len(lc) != 1 || lc[0].ReplicaID != r0 {
+			t.Fatalf("carol: %+v", lc)
+		}
+		a3 := sessionAs(t, s, "a3", "alice")
+		if got := leaseCk(t, s, a3, 5, 100, true); len(got) != 0 {
+			t.Fatalf("alice got another replica of a task she ran a segment of: %+v", got[0])
+		}
+		lb := leaseCk(t, s, b1, 5, 100, true)
+		if len(lb) != 1 || lb[0].ReplicaID == r0 {
+			t.Fatalf("bob: %+v", lb)
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "b2", "bob"), 5, 100, true); len(got) != 0 {
+			t.Fatalf("bob's second worker got a replica of a task bob holds: %+v", got[0])
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "c2", "carol"), 5, 100, true); len(got) != 0 {
+			t.Fatalf("carol's second worker got a replica of a task carol holds: %+v", got[0])
+		}
+		// The worker-name rule still holds across accounts.
+		if got := leaseCk(t, s, sessionAs(t, s, "c1", "dave"), 5, 100, true); len(got) != 0 {
+			t.Fatalf("worker c1 under another account got a second replica: %+v", got[0])
+		}
+		d1 := sessionAs(t, s, "d1", "dave")
+		if got := leaseCk(t, s, d1, 5, 100, true); len(got) != 1 {
+			t.Fatalf("dave, a stranger to the task: %d leases", len(got))
+		}
+		segs, err := s.SegmentList(ctx, &store.SegmentListParams{JobID: j.ID})
+		if err != nil || len(segs) != 2 || segs[0].Account != "alice" || segs[1].Account != "alice" || segs[1].Worker != "a2" {
+			t.Fatalf("segments %+v %v", segs, err)
+		}
+		ev := evidence(t, s, la[0].TaskID)
+		if r := ev.Replicas[0]; r.ID != r0 || r.Worker != "c1" || r.Account != "carol" || len(r.Accounts) != 1 || r.Accounts[0] != "alice" ||
+			len(r.Checkpoints) != 1 || r.Checkpoints[0].Account != "alice" {
+			t.Fatalf("r0 %+v", r)
+		}
+
+		// An audit's copied checkpoints: alice ran the whole of task 2's
+		// replica; its audit carries her checkpoints.
+		j2 := newSuspJob(t, s, 1, 1)
+		a4 := sessionAs(t, s, "a4", "alice")
+		l := leaseCk(t, s, a4, 5, 100, true)
+		if len(l) != 1 || l[0].JobID != j2.ID {
+			t.Fatalf("alice on job 2: %+v", l)
+		}
+		ckpt(t, s, a4, l[0], 1, 101, "h1", "a")
+		ckpt(t, s, a4, l[0], 2, 201, "h2", "b")
+		complete(t, s, store.ReplicaResult{SessionID: a4.ID, LeaseID: l[0].LeaseID, Status: "ok", Stdout: []byte("c"), Fuel: 250})
+		x, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: l[0].TaskID, Role: store.RoleAudit, AuditOf: l[0].ReplicaID, AuditSeq: 2, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "a5", "alice"), 5, 100, true); len(got) != 0 {
+			t.Fatalf("alice got the audit of her own replica: %+v", got[0])
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "e1", "erin"), 5, 100, true); len(got) != 1 || got[0].ReplicaID != x {
+			t.Fatalf("erin: %+v", got)
+		}
+
+		// Banned: nothing at all.
+		newJob(t, s, "alice", 2, 1)
+		if _, err := s.AccountAdd(ctx, &store.AccountAddParams{ID: "mallory", Ban: true, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if got := lease(t, s, sessionAs(t, s, "m1", "mallory"), 5); len(got) != 0 {
+			t.Fatalf("a banned account got %d leases", len(got))
+		}
+		if got := lease(t, s, sessionAs(t, s, "f1", "frank"), 5); len(got) != 2 {
+			t.Fatalf("frank got %d leases", len(got))
+		}
+		ss, err := s.SessionList(ctx, &store.SessionListParams{})
+		if err != nil || ss[0].Account != "frank" || ss[1].Account != "mallory" {
+			t.Fatalf("sessions %+v %v", ss, err)
+		}
+	})
+
+	t.Run("AuditReplica", func(t *testing.T) {
+		s := open(t)
+		j := newSuspJob(t, s, 1, 1)
+		a1 := sessionAs(t, s, "a1", "alice")
+		l := leaseCk(t, s, a1, 1, 100, true)
+		r := l[0].ReplicaID
+		ckpt(t, s, a1, l[0], 1, 101, "h1", "a")
+		ckpt(t, s, a1, l[0], 2, 201, "h2", "b")
+		ckpt(t, s, a1, l[0], 3, 301, "h3", "c")
+		complete(t, s, store.ReplicaResult{SessionID: a1.ID, LeaseID: l[0].LeaseID, Status: "ok", Stdout: []byte("abcd"), Fuel: 350})
+		task := l[0].TaskID
+
+		for _, p := range []store.ReplicaAddParams{
+			{TaskID: task, Role: store.RoleAudit, AuditOf: r, AuditSeq: 0},        // no link 0
+			{TaskID: task, Role: store.RoleAudit, AuditOf: r, AuditSeq: 5},        // beyond the last checkpoint + 1
+			{TaskID: task, Role: store.RoleAudit, AuditOf: r + 1000, AuditSeq: 1}, // no such replica
+			{TaskID: task, Role: "judge"},
+		} {
+			if id, err := s.ReplicaAdd(ctx, &p); err == nil {
+				t.Fatalf("ReplicaAdd %+v = %d, want an error", p, id)
+			}
+		}
+		if _, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task + 1000, Role: store.RoleRun, Now: now}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("ReplicaAdd on no task: %v", err)
+		}
+		// Another task's replica is not this task's to audit.
+		j2 := newSuspJob(t, s, 1, 1)
+		ev2 := evidence(t, s, task+1)
+		if ev2.Job.ID != j2.ID {
+			t.Fatalf("second job's task %+v", ev2.Task)
+		}
+		if _, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task + 1, Role: store.RoleAudit, AuditOf: r, AuditSeq: 1, Now: now}); err == nil {
+			t.Fatal("audited a replica of another task")
+		}
+
+		x, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task, Role: store.RoleAudit, AuditOf: r, AuditSeq: 3, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task, Role: store.RoleAudit, AuditOf: r, AuditSeq: 4, Now: now})
+		if err != nil {
+			t.Fatalf("audit of the link past the last checkpoint: %v", err)
+		}
+		first, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task, Role: store.RoleAudit, AuditOf: r, AuditSeq: 1, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := evidence(t, s, task)
+		if len(ev.Replicas) != 4 || ev.Replicas[1].ID != x || ev.Replicas[2].ID != last || ev.Replicas[3].ID != first {
+			t.Fatalf("replicas %+v", ev.Replicas)
+		}
+		xi := ev.Replicas[1]
+		if xi.Role != store.RoleAudit || xi.AuditOf != r || xi.AuditSeq != 3 || xi.State != store.ReplicaQueued || xi.Result != nil ||
+			len(xi.Accounts) != 1 || xi.Accounts[0] != "alice" || len(xi.Checkpoints) != 2 {
+			t.Fatalf("audit replica %+v", xi)
+		}
+		for i, c := range xi.Checkpoints {
+			o := ev.Replicas[0].Checkpoints[i]
+			if c.ReplicaID != x || c.Seq != o.Seq || c.Fuel != o.Fuel || c.StateHash != o.StateHash || c.SnapshotHash != o.SnapshotHash ||
+				c.StdoutHash != o.StdoutHash || c.Account != "alice" || c.Worker != "a1" {
+				t.Fatalf("copy %d: %+v of %+v", i, c, o)
+			}
+		}
+		if len(ev.Replicas[2].Checkpoints) != 3 || len(ev.Replicas[3].Checkpoints) != 0 || ev.Replicas[3].Accounts != nil && len(ev.Replicas[3].Accounts) != 0 {
+			t.Fatalf("audits of links 4 and 1: %+v %+v", ev.Replicas[2], ev.Replicas[3])
+		}
+		if cks, err := s.CheckpointList(ctx, &store.CheckpointListParams{ReplicaID: x}); err != nil || len(cks) != 2 {
+			t.Fatalf("CheckpointList of the audit %+v %v", cks, err)
+		}
+
+		// Bob's lease of the audit resumes from checkpoint 2, like any
+		// resumed segment.
+		b1 := sessionAs(t, s, "b1", "bob")
+		lb := leaseCk(t, s, b1, 1, 7, true)
+		if len(lb) != 1 || lb[0].ReplicaID != x || lb[0].CheckpointEvery != 100 || lb[0].Resume == nil {
+			t.Fatalf("audit lease %+v", lb)
+		}
+		if rs := lb[0].Resume; rs.Seq != 2 || rs.Fuel != 201 || rs.StateHash != "h2" || rs.SnapshotHash != store.Hash([]byte("snaph2")) {
+			t.Fatalf("resumes from %+v", rs)
+		}
+		if a := ckpt(t, s, b1, lb[0], 3, 301, "h3", "c"); a.Role != store.RoleAudit || a.ReplicaID != x {
+			t.Fatalf("audit checkpoint %+v", a)
+		}
+		o := complete(t, s, store.ReplicaResult{SessionID: b1.ID, LeaseID: lb[0].LeaseID, Status: "ok", Stdout: []byte("cd"), Fuel: 350})
+		if o[0].Err != nil || o[0].Role != store.RoleAudit || o[0].ReplicaID != x || o[0].TaskID != task {
+			t.Fatalf("audit outcome %+v", o[0])
+		}
+		ev = evidence(t, s, task)
+		xi = ev.Replicas[1]
+		if xi.State != store.ReplicaDone || xi.Result == nil || xi.Result.StdoutHash != store.Hash([]byte("abcd")) || xi.Result.Fuel != 350 ||
+			xi.Worker != "b1" || xi.Account != "bob" || len(xi.Accounts) != 2 || xi.Accounts[0] != "alice" || xi.Accounts[1] != "bob" ||
+			len(xi.Checkpoints) != 3 || xi.Checkpoints[2].Account != "bob" {
+			t.Fatalf("audit done %+v %+v", xi, xi.Result)
+		}
+		// The audit of the link past the last checkpoint resumes from it;
+		// the audit of link 1 runs from the start.
+		lc := leaseCk(t, s, sessionAs(t, s, "c1", "carol"), 5, 100, true)
+		if len(lc) != 1 || lc[0].ReplicaID != last || lc[0].Resume == nil || lc[0].Resume.Seq != 3 {
+			t.Fatalf("carol's leases %+v", lc)
+		}
+		lc = leaseCk(t, s, sessionAs(t, s, "d1", "dave"), 5, 100, true)
+		if len(lc) != 1 || lc[0].ReplicaID != first || lc[0].Resume != nil {
+			t.Fatalf("dave's leases %+v", lc)
+		}
+		settle(t, s, task, store.TaskDone, store.VerifyAudit)
+		if _, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task, Role: store.RoleRun, Now: now}); !errors.Is(err, store.ErrTaskSettled) {
+			t.Fatalf("ReplicaAdd on a settled task: %v", err)
+		}
+		_ = j
+	})
+
+	t.Run("ReplicaVerdictRevokes", func(t *testing.T) {
+		s := open(t)
+		j := newJob(t, s, "alice", 1, 3)
+		wa, wb := sessionAs(t, s, "wa", "alice"), sessionAs(t, s, "wb", "bob")
+		la, lb := lease(t, s, wa, 1), lease(t, s, wb, 1)
+		complete(t, s, result(wa, la[0], "x"))
+		if _, err := s.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: la[0].ReplicaID + 1000, Verdict: store.VerdictLied, Now: now}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("verdict on no replica: %v", err)
+		}
+		if _, err := s.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: la[0].ReplicaID, Verdict: "maybe", Now: now}); err == nil {
+			t.Fatal("an unknown verdict was recorded")
+		}
+		rv, err := s.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: lb[0].ReplicaID, Verdict: store.VerdictLied, Now: now})
+		if err != nil || len(rv) != 1 || rv[0].LeaseID != lb[0].LeaseID || rv[0].SessionID != wb.ID {
+			t.Fatalf("verdict on a leased replica: %+v %v", rv, err)
+		}
+		if o := complete(t, s, result(wb, lb[0], "y")); !errors.Is(o[0].Err, store.ErrLeaseNotHeld) {
+			t.Fatalf("result of a revoked replica: %+v", o[0])
+		}
+		if rv, err := s.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: la[0].ReplicaID, Verdict: store.VerdictAgreed, Now: now}); err != nil || len(rv) != 0 {
+			t.Fatalf("verdict on a done replica: %+v %v", rv, err)
+		}
+		ev := evidence(t, s, la[0].TaskID)
+		queued := ev.Replicas[2].ID
+		if rv, err := s.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: queued, Verdict: store.VerdictVoid, Now: now}); err != nil || len(rv) != 0 {
+			t.Fatalf("verdict on a queued replica: %+v %v", rv, err)
+		}
+		ev = evidence(t, s, la[0].TaskID)
+		for i, want := range []struct {
+			st store.ReplicaState
+			v  store.Verdict
+		}{{store.ReplicaDone, store.VerdictAgreed}, {store.ReplicaCancelled, store.VerdictLied}, {store.ReplicaCancelled, store.VerdictVoid}} {
+			if r := ev.Replicas[i]; r.State != want.st || r.Verdict != want.v {
+				t.Fatalf("replica %d: %+v, want %v %v", i, r, want.st, want.v)
+			}
+		}
+		if ev.Replicas[1].Result != nil || ev.Replicas[1].Account != "bob" && ev.Replicas[1].Account != "" {
+			t.Fatalf("revoked replica %+v", ev.Replicas[1])
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.ReplicasQueued != 0 || c.ReplicasLeased != 0 || c.TasksPending != 1 {
+			t.Fatalf("counts %+v", c)
+		}
+		segs, _ := s.SegmentList(ctx, &store.SegmentListParams{JobID: j.ID})
+		if len(segs) != 2 || segs[1].State != store.SegmentRevoked || segs[1].Account != "bob" {
+			t.Fatalf("segments %+v", segs)
+		}
+		if got := lease(t, s, sessionAs(t, s, "wc", "carol"), 5); len(got) != 0 {
+			t.Fatalf("leased a replica with a verdict: %+v", got[0])
+		}
+	})
+
+	t.Run("TaskSettleAndNumbering", func(t *testing.T) {
+		s := open(t)
+		j := newJob(t, s, "alice", 3, 2)
+		wa, wb := sessionAs(t, s, "wa", "alice"), sessionAs(t, s, "wb", "bob")
+		la, lb := lease(t, s, wa, 5), lease(t, s, wb, 5)
+		if len(la) != 3 || len(lb) != 3 {
+			t.Fatalf("leases %d %d", len(la), len(lb))
+		}
+		for i := range la {
+			complete(t, s, store.ReplicaResult{SessionID: wa.ID, LeaseID: la[i].LeaseID, Status: "ok", Stdout: []byte{'0' + byte(i)}, Fuel: uint64(10 * (i + 1))})
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.TasksVerifying != 3 || c.ReplicasLeased != 3 {
+			t.Fatalf("counts %+v", c)
+		}
+		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[0].TaskID + 1000, State: store.TaskDone, Now: now}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("settle no task: %v", err)
+		}
+		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[0].TaskID, State: store.TaskPending, Now: now}); err == nil {
+			t.Fatal("settled as pending")
+		}
+		// Task 0 settles on alice's word: bob's lease is taken back.
+		st := settle(t, s, la[0].TaskID, store.TaskDone, store.VerifyNone)
+		if st.JobID != j.ID || st.JobFinished || len(st.Revoked) != 1 || st.Revoked[0].LeaseID != lb[0].LeaseID || st.Revoked[0].SessionID != wb.ID {
+			t.Fatalf("settled %+v", st)
+		}
+		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[0].TaskID, State: store.TaskDone, Now: now}); !errors.Is(err, store.ErrTaskSettled) {
+			t.Fatalf("settled twice: %v", err)
+		}
+		if o := complete(t, s, result(wb, lb[0], "late")); !errors.Is(o[0].Err, store.ErrLeaseNotHeld) {
+			t.Fatalf("result after settlement: %+v", o[0])
+		}
+		ev := evidence(t, s, la[0].TaskID)
+		if ev.Task.State != store.TaskDone || ev.Replicas[1].State != store.ReplicaCancelled || ev.Replicas[1].Verdict != store.VerdictVoid {
+			t.Fatalf("after settlement %+v %+v", ev.Task, ev.Replicas[1])
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.TasksVerifying != 2 || c.ReplicasLeased != 2 || c.TasksDone != 1 || c.Fuel != 10 {
+			t.Fatalf("counts %+v", c)
+		}
+		// Task 2 is disputed, with why; task 1 done last finishes the job.
+		ev = evidence(t, s, la[2].TaskID)
+		st, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[2].TaskID, State: store.TaskDisputed, Result: *ev.Replicas[0].Result,
+			Verification: store.VerifyTrusted, Note: "the trusted re-run failed", Now: now})
+		if err != nil || st.JobFinished || len(st.Revoked) != 1 {
+			t.Fatalf("disputed %+v %v", st, err)
+		}
+		ev = evidence(t, s, la[1].TaskID)
+		st, err = s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[1].TaskID, State: store.TaskDone, Result: *ev.Replicas[0].Result,
+			Verification: store.VerifyAudit, VerifiedBy: []string{"alice", "carol"}, Now: now.Add(time.Second)})
+		if err != nil || !st.JobFinished || len(st.Revoked) != 1 {
+			t.Fatalf("last %+v %v", st, err)
+		}
+		res, err := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
+		if err != nil || len(res) != 3 {
+			t.Fatalf("results %+v %v", res, err)
+		}
+		for i, want := range []struct {
+			task  int64
+			state store.TaskState
+			ver   string
+			by    int
+			note  string
+		}{{la[0].TaskID, store.TaskDone, store.VerifyNone, 1, ""}, {la[2].TaskID, store.TaskDisputed, store.VerifyTrusted, 0, "the trusted re-run failed"},
+			{la[1].TaskID, store.TaskDone, store.VerifyAudit, 2, ""}} {
+			r := res[i]
+			if r.ID != want.task || r.ResultSeq != int64(i+1) || r.State != want.state || r.Verification != want.ver || len(r.VerifiedBy) != want.by || r.Note != want.note {
+				t.Fatalf("result %d: %+v", i, r)
+			}
+		}
+		if res[2].VerifiedBy[1] != "carol" || !res[2].FinishedAt.Equal(now.Add(time.Second)) || res[2].Result.StdoutHash != store.Hash([]byte("1")) {
+			t.Fatalf("last result %+v", res[2])
+		}
+		c, _ := s.JobCounts(ctx, j.ID)
+		if c.TasksDone != 2 || c.TasksDisputed != 1 || c.TasksPending != 0 || c.TasksVerifying != 0 || c.Fuel != 30 || c.ReplicasLeased != 0 || c.ReplicasQueued != 0 {
+			t.Fatalf("counts %+v", c)
+		}
+		if jj, _ := s.JobGet(ctx, &store.JobGetParams{ID: j.ID}); jj.State != store.JobDone || jj.FinishedAt.IsZero() {
+			t.Fatalf("job %+v", jj)
+		}
+		segs, _ := s.SegmentList(ctx, &store.SegmentListParams{JobID: j.ID})
+		revoked := 0
+		for _, g := range segs {
+			if g.State == store.SegmentRevoked {
+				revoked++
+			}
+		}
+		if len(segs) != 6 || revoked != 3 {
+			t.Fatalf("segments %+v", segs)
+		}
+		// A cancelled job's tasks are settled already.
+		j2 := newJob(t, s, "alice", 1, 1)
+		w := session(t, s, "w")
+		l := lease(t, s, w, 1)
+		complete(t, s, result(w, l[0], "x"))
+		if _, _, err := s.JobCancel(ctx, &store.JobCancelParams{ID: j2.ID, Owner: "alice", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: l[0].TaskID, State: store.TaskDone, Now: now}); !errors.Is(err, store.ErrTaskSettled) {
+			t.Fatalf("settled a cancelled task: %v", err)
+		}
+	})
+
+	t.Run("TaskReopen", func(t *testing.T) {
+		s := open(t)
+		j := newJob(t, s, "alice", 2, 1)
+		wa := sessionAs(t, s, "wa", "alice")
+		la := lease(t, s, wa, 5)
+		complete(t, s, result(wa, la[0], "x"), result(wa, la[1], "y"))
+		if err := s.TaskReopen(ctx, &store.TaskReopenParams{TaskID: la[0].TaskID, Now: now}); err == nil {
+			t.Fatal("reopened a pending task")
+		}
+		settle(t, s, la[0].TaskID, store.TaskDone, store.VerifyNone)
+		settle(t, s, la[1].TaskID, store.TaskDone, store.VerifyNone)
+		if err := s.TaskReopen(ctx, &store.TaskReopenParams{TaskID: la[0].TaskID + 1000, Now: now}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("reopen no task: %v", err)
+		}
+		if err := s.TaskReopen(ctx, &store.TaskReopenParams{TaskID: la[0].TaskID, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		jj, _ := s.JobGet(ctx, &store.JobGetParams{ID: j.ID})
+		if jj.State != store.JobRunning || !jj.FinishedAt.IsZero() {
+			t.Fatalf("job after reopen %+v", jj)
+		}
+		c, _ := s.JobCounts(ctx, j.ID)
+		if c.TasksDone != 1 || c.TasksPending != 1 || c.ReplicasQueued != 1 || c.Fuel != 42 {
+			t.Fatalf("counts after reopen %+v", c)
+		}
+		res, _ := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
+		if len(res) != 1 || res[0].ID != la[1].TaskID || res[0].ResultSeq != 2 {
+			t.Fatalf("results after reopen %+v", res)
+		}
+		ev := evidence(t, s, la[0].TaskID)
+		if ev.Task.State != store.TaskPending || ev.Task.ResultSeq != 0 || ev.Task.Result.StdoutHash != "" || len(ev.Replicas) != 2 ||
+			ev.Replicas[0].State != store.ReplicaDone || ev.Replicas[1].State != store.ReplicaQueued || ev.Replicas[1].Role != store.RoleRun {
+			t.Fatalf("evidence after reopen %+v %+v", ev.Task, ev.Replicas)
+		}
+		// The fresh replica goes to another account.
+		if got := lease(t, s, sessionAs(t, s, "wa2", "alice"), 5); len(got) != 0 {
+			t.Fatalf("alice got the fresh replica: %+v", got[0])
+		}
+		wb := sessionAs(t, s, "wb", "bob")
+		lb := lease(t, s, wb, 5)
+		if len(lb) != 1 || lb[0].ReplicaID != ev.Replicas[1].ID {
+			t.Fatalf("bob %+v", lb)
+		}
+		complete(t, s, result(wb, lb[0], "x"))
+		if st := settle(t, s, la[0].TaskID, store.TaskDone, store.VerifyQuorum); !st.JobFinished {
+			t.Fatalf("resettled %+v", st)
+		}
+		res, _ = s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
+		if len(res) != 2 || res[1].ID != la[0].TaskID || res[1].ResultSeq != 3 || res[1].Verification != store.VerifyQuorum {
+			t.Fatalf("results after re-settling %+v", res)
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.TasksDone != 2 || c.TasksPending != 0 || c.Fuel != 84 {
+			t.Fatalf("counts %+v", c)
+		}
+		// A disputed task is not reopened.
+		j2 := newJob(t, s, "alice", 1, 1)
+		l := lease(t, s, wb, 1)
+		complete(t, s, result(wb, l[0], "z"))
+		settle(t, s, l[0].TaskID, store.TaskDisputed, store.VerifyTrusted)
+		if err := s.TaskReopen(ctx, &store.TaskReopenParams{TaskID: l[0].TaskID, Now: now}); err == nil {
+			t.Fatal("reopened a disputed task")
+		}
+		if jj, _ := s.JobGet(ctx, &store.JobGetParams{ID: j2.ID}); jj.State != store.JobDone {
+			t.Fatalf("job 2 %+v", jj)
+		}
+	})
+
+	t.Run("JobNote", func(t *testing.T) {
+		s := open(t)
+		j := newJob(t, s, "alice", 1, 1)
+		if err := s.JobNote(ctx, &store.JobNoteParams{JobID: j.ID + 1000, Audits: 1}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("note on no job: %v", err)
+		}
+		for i := 0; i < 2; i++ {
+			if err := s.JobNote(ctx, &store.JobNoteParams{JobID: j.ID, Mismatches: 1, Audits: 2, Disputes: 3, LiesCaught: 4, Reopened: 5, Unsettled: 6, ReplicasRun: 7}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := s.JobCounts(ctx, j.ID)
+		if err != nil || c.Mismatches != 2 || c.Audits != 4 || c.Disputes != 6 || c.LiesCaught != 8 || c.Reopened != 10 || c.Unsettled != 12 || c.ReplicasRun != 14 {
+			t.Fatalf("counts %+v %v", c, err)
+		}
+	})
+
+	t.Run("Accounts", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.AccountGet(ctx, "bob"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown account: %v", err)
+		}
+		a, err := s.AccountAdd(ctx, &store.AccountAddParams{ID: "bob", Verified: 2, AuditsPassed: 1, Now: now})
+		if err != nil || a.ID != "bob" || a.Verified != 2 || a.AuditsPassed != 1 || a.LiesCaught != 0 || !a.BannedAt.IsZero() || !a.CreatedAt.Equal(now) {
+			t.Fatalf("new account %+v %v", a, err)
+		}
+		if a, err = s.AccountAdd(ctx, &store.AccountAddParams{ID: "bob", Verified: 3, Now: now.Add(time.Hour)}); err != nil || a.Verified != 5 || a.AuditsPassed != 1 || !a.CreatedAt.Equal(now) {
+			t.Fatalf("added %+v %v", a, err)
+		}
+		t1 := now.Add(2 * time.Hour)
+		if a, err = s.AccountAdd(ctx, &store.AccountAddParams{ID: "bob", LiesCaught: 1, Ban: true, Now: t1}); err != nil || !a.BannedAt.Equal(t1) || a.LiesCaught != 1 {
+			t.Fatalf("banned %+v %v", a, err)
+		}
+		if a, err = s.AccountAdd(ctx, &store.AccountAddParams{ID: "bob", LiesCaught: 1, Ban: true, Now: t1.Add(time.Hour)}); err != nil || !a.BannedAt.Equal(t1) || a.LiesCaught != 2 {
+			t.Fatalf("banned again %+v %v", a, err)
+		}
+		if g, err := s.AccountGet(ctx, "bob"); err != nil || g.ID != a.ID || g.Verified != a.Verified || g.AuditsPassed != a.AuditsPassed ||
+			g.LiesCaught != a.LiesCaught || !g.BannedAt.Equal(a.BannedAt) || !g.CreatedAt.Equal(a.CreatedAt) {
+			t.Fatalf("get %+v %v, want %+v", g, err, a)
+		}
+		if _, err := s.AccountAdd(ctx, &store.AccountAddParams{ID: "alice", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AccountAdd(ctx, &store.AccountAddParams{ID: "carol", Verified: 1, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.AccountList(ctx, &store.AccountListParams{})
+		if err != nil || len(l) != 3 || l[0].ID != "alice" || l[1].ID != "bob" || l[2].ID != "carol" || l[1].LiesCaught != 2 || l[2].Verified != 1 {
+			t.Fatalf("list %+v %v", l, err)
+		}
+		if l, err := s.AccountList(ctx, &store.AccountListParams{Limit: 2}); err != nil || len(l) != 2 || l[1].ID != "bob" {
+			t.Fatalf("list of 2 %+v %v", l, err)
+		}
+	})
+
+	t.Run("Ledger", func(t *testing.T) {
+		s := open(t)
+		at := now
+		grant := func(acct string, day int64, fuel uint64) store.LedgerEntry {
+			return store.LedgerEntry{Kind: store.LedgerGrant, Account: acct, JobID: 1, TaskID: 2, ReplicaID: 3, Link: 1, Fuel: fuel, Day: day, At: at, Reason: "audit agreed"}
+		}
+		got, err := s.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{grant("alice", 10, 100), grant("alice", 11, 50), grant("bob", 10, 70)}})
+		if err != nil || len(got) != 3 {
+			t.Fatalf("append %+v %v", got, err)
+		}
+		for i, e := range got {
+			if e.Seq != int64(i+1) {
+				t.Fatalf("entry %d numbered %d", i, e.Seq)
+			}
+		}
+		// Refused as a whole: a revoke of another account's grant, of a
+		// ban, of no entry; an unknown kind. Nothing is appended.
+		for _, bad := range [][]store.LedgerEntry{
+			{grant("carol", 10, 1), {Kind: store.LedgerRevoke, Account: "alice", Fuel: 70, Ref: 3, At: at}},
+			{{Kind: store.LedgerRevoke, Account: "alice", Fuel: 1, Ref: 99, At: at}},
+			{{Kind: "gift", Account: "alice", Fuel: 1, At: at}},
+		} {
+			if got, err := s.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: bad}); err == nil {
+				t.Fatalf("appended %+v", got)
+			}
+		}
+		// Alice is caught on day 12: her grants are revoked; each revoke
+		// counts against its grant's day.
+		got, err = s.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{
+			{Kind: store.LedgerBan, Account: "alice", At: at, Day: 12, Reason: "lied"},
+			{Kind: store.LedgerRevoke, Account: "alice", Fuel: 100, Ref: 1, Day: 10, At: at, Reason: "banned"},
+		}})
+		if err != nil || len(got) != 2 || got[0].Seq != 4 || got[1].Seq != 5 || got[1].Ref != 1 || got[1].Day != 10 {
+			t.Fatalf("ban %+v %v", got, err)
+		}
+		if got, err := s.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{{Kind: store.LedgerRevoke, Account: "alice", Fuel: 100, Ref: 4, Day: 12, At: at}}}); err == nil {
+			t.Fatalf("revoked a ban: %+v", got)
+		}
+		if got, err := s.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{{Kind: store.LedgerRevoke, Account: "alice", Fuel: 100, Ref: 1, Day: 10, At: at}}}); err == nil {
+			t.Fatalf("revoked a grant twice: %+v", got)
+		}
+		got, err = s.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{{Kind: store.LedgerRevoke, Account: "alice", Fuel: 50, Ref: 2, Day: 11, At: at.Add(time.Hour)}, grant("bob", 12, 30)}})
+		if err != nil || got[0].Seq != 6 || got[1].Seq != 7 {
+			t.Fatalf("append %+v %v", got, err)
+		}
+
+		all, err := s.LedgerList(ctx, &store.LedgerListParams{})
+		if err != nil || len(all) != 7 {
+			t.Fatalf("list %+v %v", all, err)
+		}
+		for i, e := range all {
+			if e.Seq != int64(i+1) {
+				t.Fatalf("list entry %d: %+v", i, e)
+			}
+		}
+		if e := all[0]; e.Kind != store.LedgerGrant || e.Account != "alice" || e.JobID != 1 || e.TaskID != 2 || e.ReplicaID != 3 || e.Link != 1 ||
+			e.Fuel != 100 || e.Day != 10 || !e.At.Equal(at) || e.Reason != "audit agreed" {
+			t.Fatalf("entry 1 %+v", e)
+		}
+		if e := all[5]; e.Kind != store.LedgerRevoke || e.Ref != 2 || e.Fuel != 50 || !e.At.Equal(at.Add(time.Hour)) {
+			t.Fatalf("entry 6 %+v", e)
+		}
+		seqs := func(es []store.LedgerEntry) (out []int64) {
+			for _, e := range es {
+				out = append(out, e.Seq)
+			}
+			return out
+		}
+		for _, c := range []struct {
+			p    store.LedgerListParams
+			want []int64
+		}{
+			{store.LedgerListParams{Account: "alice"}, []int64{1, 2, 4, 5, 6}},
+			{store.LedgerListParams{Account: "bob", AfterSeq: 3}, []int64{7}},
+			{store.LedgerListParams{AfterSeq: 2, Limit: 3}, []int64{3, 4, 5}},
+			{store.LedgerListParams{Account: "carol"}, nil},
+		} {
+			l, err := s.LedgerList(ctx, &c.p)
+			if got := seqs(l); err != nil || len(got) != len(c.want) || (len(got) > 0 && !equalInts(got, c.want)) {
+				t.Fatalf("LedgerList %+v = %v %v, want %v", c.p, got, err, c.want)
+			}
+		}
+
+		// Credit: alice has none left; days whose credit was all revoked
+		// are left out.
+		credit, err := s.CreditList(ctx, &store.CreditListParams{})
+		want := []store.CreditRow{{Account: "bob", Day: 10, Fuel: 70}, {Account: "bob", Day: 12, Fuel: 30}}
+		if err != nil || len(credit) != len(want) || credit[0] != want[0] || credit[1] != want[1] {
+			t.Fatalf("credit %+v %v, want %+v", credit, err, want)
+		}
+		// Before alice's second revoke, her day 11 stood.
+		if _, err := s.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{grant("carol", 11, 5), grant("carol", 11, 6), grant("carol", 13, 1)}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{{Kind: store.LedgerRevoke, Account: "carol", Fuel: 5, Ref: 8, Day: 11, At: at}}}); err != nil {
+			t.Fatal(err)
+		}
+		credit, err = s.CreditList(ctx, &store.CreditListParams{Account: "carol"})
+		if err != nil || len(credit) != 2 || credit[0] != (store.CreditRow{Account: "carol", Day: 11, Fuel: 6}) || credit[1] != (store.CreditRow{Account: "carol", Day: 13, Fuel: 1}) {
+			t.Fatalf("carol's credit %+v %v", credit, err)
+		}
+		credit, err = s.CreditList(ctx, &store.CreditListParams{SinceDay: 12})
+		if err != nil || len(credit) != 2 || credit[0] != (store.CreditRow{Account: "bob", Day: 12, Fuel: 30}) || credit[1] != (store.CreditRow{Account: "carol", Day: 13, Fuel: 1}) {
+			t.Fatalf("credit since day 12 %+v %v", credit, err)
+		}
+	})
+
+	t.Run("TaskListUnsettled", func(t *testing.T) {
+		s := open(t)
+		j := newJob(t, s, "alice", 4, 1)
+		if ids, err := s.TaskListUnsettled(ctx, 10); err != nil || len(ids) != 0 {
+			t.Fatalf("queued tasks are not unsettled: %v %v", ids, err)
+		}
+		w := session(t, s, "w")
+		l := lease(t, s, w, 4)
+		complete(t, s, result(w, l[0], "a"), result(w, l[1], "b"))
+		// Task 2's replica is proved wrong and cancelled: it waits on the
+		// verifier too.
+		if _, err := s.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: l[2].ReplicaID, Verdict: store.VerdictLied, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		ids, err := s.TaskListUnsettled(ctx, 10)
+		if err != nil || !equalInts(ids, []int64{l[0].TaskID, l[1].TaskID, l[2].TaskID}) {
+			t.Fatalf("unsettled %v %v", ids, err)
+		}
+		if ids, _ := s.TaskListUnsettled(ctx, 2); !equalInts(ids, []int64{l[0].TaskID, l[1].TaskID}) {
+			t.Fatalf("unsettled, 2 %v", ids)
+		}
+		settle(t, s, l[0].TaskID, store.TaskDone, store.VerifyNone)
+		if _, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: l[2].TaskID, Role: store.RoleRun, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if ids, _ := s.TaskListUnsettled(ctx, 10); !equalInts(ids, []int64{l[1].TaskID}) {
+			t.Fatalf("unsettled after settling and adding %v", ids)
+		}
+		if _, _, err := s.JobCancel(ctx, &store.JobCancelParams{ID: j.ID, Owner: "alice", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if ids, _ := s.TaskListUnsettled(ctx, 10); len(ids) != 0 {
+			t.Fatalf("a cancelled job's tasks %v", ids)
+		}
+	})
+
+	t.Run("TasksRestingOn", func(t *testing.T) {
+		s := open(t)
+		newSuspJob(t, s, 4, 1)
+		a1 := sessionAs(t, s, "a1", "alice")
+		la := leaseCk(t, s, a1, 5, 100, true)
+		if len(la) != 4 {
+			t.Fatalf("%d leases", len(la))
+		}
+		for i := 0; i < 3; i++ {
+			complete(t, s, result(a1, la[i], "x"))
+		}
+		// Task 3: alice checkpoints and leaves; bob finishes it.
+		ckpt(t, s, a1, la[3], 1, 101, "h1", "a")
+		if _, err := s.SessionEnd(ctx, &store.SessionEndParams{ID: a1.ID, Reason: "gone", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		b1 := sessionAs(t, s, "b1", "bob")
+		lb := leaseCk(t, s, b1, 5, 100, true)
+		if len(lb) != 1 || lb[0].TaskID != la[3].TaskID {
+			t.Fatalf("bob %+v", lb)
+		}
+		complete(t, s, store.ReplicaResult{SessionID: b1.ID, LeaseID: lb[0].LeaseID, Status: "ok", Stdout: []byte("b"), Fuel: 150})
+		if ids, err := s.TasksRestingOn(ctx, "alice"); err != nil || len(ids) != 0 {
+			t.Fatalf("pending tasks rest on no one yet: %v %v", ids, err)
+		}
+		settle(t, s, la[0].TaskID, store.TaskDone, store.VerifyNone)
+		settle(t, s, la[1].TaskID, store.TaskDone, store.VerifyQuorum)
+		settle(t, s, la[2].TaskID, store.TaskDisputed, store.VerifyTrusted)
+		settle(t, s, la[3].TaskID, store.TaskDone, store.VerifyAudit)
+		for acct, want := range map[string][]int64{"alice": {la[0].TaskID, la[3].TaskID}, "bob": {la[3].TaskID}, "carol": nil} {
+			ids, err := s.TasksRestingOn(ctx, acct)
+			if err != nil || len(ids) != len(want) || (len(ids) > 0 && !equalInts(ids, want)) {
+				t.Fatalf("resting on %s: %v %v, want %v", acct, ids, err, want)
+			}
+		}
+	})
+}
+
+func equalInts(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
