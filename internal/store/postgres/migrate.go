@@ -275,6 +275,12 @@ func SchemaVersion() int { return len(migrations) }
 // seen. Coordinators starting together on one database take turns on an
 // advisory lock, so each migration runs once.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return migrateTo(ctx, pool, len(migrations))
+}
+
+// migrateTo migrates up to version n (tests: a database as an older
+// coordinator left it).
+func migrateTo(ctx context.Context, pool *pgxpool.Pool, n int) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, lockMigrate); err != nil {
 			return interpretError(err)
@@ -292,7 +298,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if v > len(migrations) {
 			return fmt.Errorf("postgres: the database is at schema version %d; this coordinator knows up to %d (a newer coordinator wrote it)", v, len(migrations))
 		}
-		for i := v; i < len(migrations); i++ {
+		for i := v; i < n; i++ {
 			if _, err := tx.Exec(ctx, migrations[i]); err != nil {
 				return fmt.Errorf("postgres: migrating to schema version %d: %w", i+1, interpretError(err))
 			}

@@ -280,6 +280,10 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 		if out.Revoked, err = cancelReplicas(ctx, tx, now, live); err != nil {
 			return err
 		}
+		// The task settled without them.
+		if _, err := tx.Exec(ctx, `UPDATE replicas SET verdict = 'void' WHERE id = ANY($1) AND verdict = ''`, live); err != nil {
+			return interpretError(err)
+		}
 		disputed, fuel := 0, int64(p.Result.Fuel)
 		if p.State == store.TaskDisputed {
 			disputed, fuel = 1, 0
@@ -575,14 +579,14 @@ func (db *DB) LedgerList(ctx context.Context, p *store.LedgerListParams) ([]stor
 
 func (db *DB) CreditList(ctx context.Context, p *store.CreditListParams) ([]store.CreditRow, error) {
 	// A revocation counts against its grant's day, whatever day it was
-	// written.
+	// written; a day whose credit was all revoked has no row.
 	rows, err := db.pool.Query(ctx, `SELECT account, day, sum(f)::bigint FROM (
 			SELECT account, day, fuel AS f FROM ledger WHERE kind = 'grant'
 			UNION ALL
 			SELECT g.account, g.day, -v.fuel FROM ledger v JOIN ledger g ON g.seq = v.ref WHERE v.kind = 'revoke'
 		) AS x
 		WHERE ($1::text = '' OR account = $1) AND day >= $2
-		GROUP BY account, day ORDER BY account COLLATE "C", day`, p.Account, p.SinceDay)
+		GROUP BY account, day HAVING sum(f) > 0 ORDER BY account COLLATE "C", day`, p.Account, p.SinceDay)
 	if err != nil {
 		return nil, interpretError(err)
 	}
