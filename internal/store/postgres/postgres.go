@@ -9,10 +9,16 @@
 //   - a lease takes queued replicas with FOR UPDATE SKIP LOCKED, so two
 //     dispatchers never wait on each other nor lease one replica twice, and
 //     holds its session's row FOR SHARE so the session cannot end under it;
-//   - a result or checkpoint locks its replica (by lease id), then its task,
-//     so two replicas of one task finishing at once see each other;
-//   - whatever ends leases (session end, expiry, release, cancel) first locks
-//     the leased replicas it will end, then works on exactly those rows.
+//     sessions of one worker name, or of one account, lease in turn (an
+//     advisory lock each), so none gets two replicas of one task;
+//   - a result or checkpoint locks its replica (by lease id) and only
+//     records: comparing replicas and settling tasks is the verifier's;
+//   - whatever ends leases (session end, expiry, release, cancel,
+//     settlement, verdict) first locks the replicas it will end, then works
+//     on exactly those rows; replicas are locked before their job, and the
+//     job before its tasks;
+//   - the credit ledger is numbered under an advisory lock, so appenders on
+//     several coordinators never collide nor leave a gap.
 //
 // A transaction chosen as a deadlock victim, or failing a serialization
 // check, is retried from the start.

@@ -491,3 +491,110 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatalf("Redact = %q", got)
 	}
 }
+
+// Workers of two accounts lease and report through one coordinator while a
+// verifier on another adds replicas to tasks and settles each task as soon
+// as one replica is in: whatever interleaving (and deadlock retry) occurs,
+// every task settles once, results are numbered without gaps, and nothing
+// stays queued or leased once the job is done.
+func TestConcurrentSettleWhileLeasing(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	a, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const tasks = 60
+	j := insertJob(t, a, tasks, 2, false)
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for _, acct := range []string{"alice", "bob"} {
+		ss, err := a.SessionStart(ctx, &store.SessionStartParams{Worker: acct + "-w", Account: acct, Slots: 4, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !done.Load() {
+				ls, err := a.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Account: ss.Account, Max: 4, Deadline: now.Add(time.Minute), Now: now})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var rs []store.ReplicaResult
+				for _, l := range ls {
+					rs = append(rs, store.ReplicaResult{SessionID: ss.ID, LeaseID: l.LeaseID, Status: "ok", Fuel: 3})
+				}
+				if len(rs) == 0 {
+					continue
+				}
+				os, err := a.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: rs, Now: now})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, o := range os {
+					if o.Err != nil && !errors.Is(o.Err, store.ErrLeaseNotHeld) { // taken back by a settlement meanwhile
+						t.Error(o.Err)
+					}
+				}
+			}
+		}()
+	}
+	settled := map[int64]bool{}
+	jobDone := 0
+	for len(settled) < tasks && !t.Failed() {
+		for id := int64(1); id <= tasks; id++ { // a fresh schema numbers the job's tasks from 1
+			if settled[id] {
+				continue
+			}
+			ev, err := b.TaskEvidence(ctx, id)
+			if err != nil || ev.Task.JobID != j.ID {
+				t.Fatalf("task %d: %+v %v", id, ev, err)
+			}
+			var res *store.Result
+			for _, r := range ev.Replicas {
+				if r.Result != nil {
+					res = r.Result
+				}
+			}
+			if res == nil {
+				continue
+			}
+			if id%3 == 0 { // a replica added while the others run and report
+				if _, err := b.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: id, Role: store.RoleRun, Now: now}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := b.TaskSettle(ctx, &store.TaskSettleParams{TaskID: id, State: store.TaskDone, Result: *res, Verification: store.VerifyNone, Now: now})
+			if err != nil {
+				t.Fatalf("settle %d: %v", id, err)
+			}
+			settled[id] = true
+			if st.JobFinished {
+				jobDone++
+			}
+		}
+	}
+	done.Store(true)
+	wg.Wait()
+	c, err := b.JobCounts(ctx, j.ID)
+	if err != nil || jobDone != 1 || c.TasksDone != tasks || c.ReplicasQueued != 0 || c.ReplicasLeased != 0 || c.Fuel != 3*tasks {
+		t.Fatalf("job finished %d times, counts %+v %v", jobDone, c, err)
+	}
+	res, err := b.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID, Limit: 1000})
+	if err != nil || len(res) != tasks {
+		t.Fatalf("%d results, %v", len(res), err)
+	}
+	for i, r := range res {
+		if r.ResultSeq != int64(i+1) {
+			t.Fatalf("result %d has seq %d", i, r.ResultSeq)
+		}
+	}
+}
