@@ -648,10 +648,16 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			  -- requeued replica forgets its worker, its segments do not), nor
 			  -- one with a checkpoint it uploaded (an audit's copies too: they
 			  -- are also the audited replica's). Its own replica it may resume.
-			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id
+			  --
+			  -- Scalar subqueries with LIMIT 1, not NOT EXISTS: the planner
+			  -- neither turns them into anti joins over the whole tables nor
+			  -- hashes every segment of the worker; it walks the queue index
+			  -- and looks up a few rows of each candidate's task.
+			  AND NOT coalesce((SELECT true FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id
 			                  AND (o.worker = $1 OR o.account = $2
-			                       OR EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND (g.worker = $1 OR g.account = $2))))
-			  AND NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.task_id = r.task_id AND c.account = $2 AND c.replica_id <> r.id)
+			                       OR coalesce((SELECT true FROM segments g WHERE g.replica_id = o.id AND (g.worker = $1 OR g.account = $2) LIMIT 1), false))
+			                  LIMIT 1), false)
+			  AND NOT coalesce((SELECT true FROM checkpoints c WHERE c.task_id = r.task_id AND c.account = $2 AND c.replica_id <> r.id LIMIT 1), false)
 			ORDER BY r.priority DESC, r.id
 			LIMIT $3
 			FOR UPDATE OF r SKIP LOCKED`, p.Worker, acct, p.Max*2)
