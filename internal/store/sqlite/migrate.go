@@ -54,6 +54,82 @@ var migrations = []string{
 	);
 	CREATE INDEX IF NOT EXISTS checkpoints_task ON checkpoints(task_id, seq);
 	`,
+	// 3: verification (docs/trust.md) — who computed what (accounts on
+	// sessions, replicas, segments and checkpoints), replica roles and
+	// verdicts, how each task was verified, accounts' records and the
+	// credit ledger. Results are no longer settled by the store, so tasks
+	// that the old rules left disputed (replicas disagreed, nothing
+	// re-ran) are reopened: pending with their replicas' results kept,
+	// for the verifier to settle at start-up (TaskListUnsettled).
+	`
+	ALTER TABLE sessions ADD COLUMN account TEXT;
+	ALTER TABLE replicas ADD COLUMN account TEXT;                         -- the holder's account, like worker
+	ALTER TABLE replicas ADD COLUMN role TEXT NOT NULL DEFAULT 'run';     -- run | audit
+	ALTER TABLE replicas ADD COLUMN audit_of INTEGER;                     -- audit: the replica audited
+	ALTER TABLE replicas ADD COLUMN audit_seq INTEGER NOT NULL DEFAULT 0; -- audit: the link; its checkpoints below it are copies
+	ALTER TABLE replicas ADD COLUMN verdict TEXT NOT NULL DEFAULT '';
+	ALTER TABLE segments ADD COLUMN account TEXT;
+	ALTER TABLE checkpoints ADD COLUMN account TEXT;
+	ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'owner';
+	ALTER TABLE jobs ADD COLUMN max_error REAL NOT NULL DEFAULT 1;        -- old jobs accepted results unchecked
+	ALTER TABLE jobs ADD COLUMN audits INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN disputes INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN lies_caught INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN unsettled INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN replicas_run INTEGER NOT NULL DEFAULT 0;
+	-- The last result sequence number given: a reopened task leaves
+	-- tasks_finished, and its next result must not reuse a number.
+	ALTER TABLE jobs ADD COLUMN results_numbered INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE tasks ADD COLUMN verification TEXT;                       -- none | audit | quorum | trusted
+	ALTER TABLE tasks ADD COLUMN verified_by TEXT;                        -- JSON array of accounts
+	ALTER TABLE tasks ADD COLUMN note TEXT;
+	CREATE TABLE IF NOT EXISTS accounts (
+		id            TEXT PRIMARY KEY,
+		verified      INTEGER NOT NULL DEFAULT 0,
+		audits_passed INTEGER NOT NULL DEFAULT 0,
+		lies_caught   INTEGER NOT NULL DEFAULT 0,
+		banned_at     INTEGER,
+		created_at    INTEGER NOT NULL
+	);
+	CREATE TABLE IF NOT EXISTS ledger (
+		seq        INTEGER PRIMARY KEY,   -- 1, 2, ... without gaps
+		kind       TEXT NOT NULL,         -- grant | revoke | ban
+		account    TEXT NOT NULL,
+		job_id     INTEGER NOT NULL,
+		task_id    INTEGER NOT NULL,
+		replica_id INTEGER NOT NULL,
+		link       INTEGER NOT NULL,
+		fuel       INTEGER NOT NULL,
+		ref        INTEGER NOT NULL,      -- revoke: the grant's seq
+		day        INTEGER NOT NULL,      -- Unix day earned (a revoke: its grant's)
+		at         INTEGER NOT NULL,
+		reason     TEXT NOT NULL
+	);
+	CREATE INDEX IF NOT EXISTS ledger_account ON ledger(account, seq);
+	CREATE UNIQUE INDEX IF NOT EXISTS ledger_revoked ON ledger(ref) WHERE kind = 'revoke';
+	-- Dispatch (the queued query's NOT EXISTS) looks an account's
+	-- checkpoints of a task up, TasksRestingOn all of an account's work.
+	CREATE INDEX IF NOT EXISTS checkpoints_account ON checkpoints(account, task_id);
+	CREATE INDEX IF NOT EXISTS segments_account ON segments(account, replica_id);
+	CREATE INDEX IF NOT EXISTS tasks_pending ON tasks(job_id) WHERE state = 'pending';
+
+	UPDATE sessions SET account = 'anon:' || worker;
+	UPDATE replicas SET account = 'anon:' || worker WHERE worker IS NOT NULL;
+	UPDATE segments SET account = 'anon:' || worker;
+	UPDATE checkpoints SET account = 'anon:' || worker;
+	UPDATE jobs SET results_numbered = coalesce((SELECT max(result_seq) FROM tasks WHERE job_id = jobs.id), 0);
+	UPDATE tasks SET verification = 'none' WHERE state = 'done';
+	-- Reopen disputed tasks (a cancelled job's stay as they were).
+	UPDATE jobs SET tasks_finished = tasks_finished - x.n, tasks_disputed = tasks_disputed - x.n,
+		state = 'running', finished_at = NULL
+		FROM (SELECT job_id, count(*) AS n FROM tasks WHERE state = 'disputed' GROUP BY job_id) AS x
+		WHERE jobs.id = x.job_id AND jobs.state != 'cancelled';
+	UPDATE tasks SET state = 'pending', status = NULL, exit_code = NULL, message = NULL, stdout_hash = NULL, stderr_hash = NULL,
+		fuel = NULL, result_seq = NULL, finished_at = NULL,
+		note = 'reopened by schema migration 3: replicas disagreed under the old rules; re-verified'
+		WHERE state = 'disputed' AND job_id IN (SELECT id FROM jobs WHERE state != 'cancelled');
+	`,
 }
 
 // migrate applies the migrations the database has not seen, each in its own

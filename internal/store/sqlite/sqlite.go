@@ -38,33 +38,40 @@ type DB struct {
 // Hot statements (keys of DB.stmts).
 const (
 	qPutBlob        = `INSERT INTO blobs(hash, data, size, created_at) VALUES(?,?,?,?) ON CONFLICT(hash) DO NOTHING`
-	qReplicaByLease = `SELECT r.id, r.task_id, r.job_id, r.state, r.session_id, coalesce(r.worker,''), j.replicas, r.attempts, r.seg_resume_seq, r.seg_fuel_start, coalesce(r.seg_started_at, 0) FROM replicas r JOIN jobs j ON j.id = r.job_id WHERE r.lease_id = ?`
+	qReplicaByLease = `SELECT id, task_id, job_id, state, session_id, coalesce(worker,''), coalesce(account,''), role, attempts, seg_resume_seq, seg_fuel_start, coalesce(seg_started_at, 0) FROM replicas WHERE lease_id = ?`
 	qReplicaDone    = `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, wall_ms = ?, finished_at = ? WHERE id = ?`
-	qSegment        = `INSERT INTO segments(replica_id, job_id, seq, state, worker, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at) VALUES(?,?,?,'done',?,?,?,?,?,?,?,?)`
-	qTaskReplicas   = `SELECT state, coalesce(status,''), coalesce(exit_code,0), coalesce(message,''), coalesce(stdout_hash,''), coalesce(stderr_hash,''), coalesce(fuel,0) FROM replicas WHERE task_id = ? ORDER BY idx`
-	qJobFinished    = `UPDATE jobs SET tasks_finished = tasks_finished + 1, tasks_disputed = tasks_disputed + ?, fuel_done = fuel_done + ? WHERE id = ? RETURNING tasks_finished, task_count`
-	qTaskDone       = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?, result_seq = ? WHERE id = ?`
-	qSessionOpen    = `SELECT count(*) FROM sessions WHERE id = ? AND ended_at IS NULL`
-	qQueued         = `
+	qSegment        = `INSERT INTO segments(replica_id, job_id, seq, state, worker, account, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at) VALUES(?,?,?,'done',?,?,?,?,?,?,?,?,?)`
+	// Settling a task (TaskSettle) is on the hot path too: once per task.
+	qTaskState   = `SELECT t.state, t.job_id, (SELECT count(*) FROM replicas r WHERE r.task_id = t.id AND r.state IN ('queued','leased')) FROM tasks t WHERE t.id = ?`
+	qJobSettled  = `UPDATE jobs SET tasks_finished = tasks_finished + 1, results_numbered = results_numbered + 1, tasks_disputed = tasks_disputed + ?, fuel_done = fuel_done + ? WHERE id = ? RETURNING results_numbered, tasks_finished, task_count`
+	qTaskSettled = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?, result_seq = ?, verification = ?, verified_by = ?, note = ? WHERE id = ?`
+	// The session must be open and its account not banned.
+	qSessionOpen = `SELECT (SELECT count(*) FROM sessions WHERE id = ? AND ended_at IS NULL), (SELECT count(*) FROM accounts WHERE id = ? AND banned_at IS NOT NULL)`
+	qQueued      = `
 			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, b.data, t.args, t.env, t.files, t.seed,
 			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts,
 			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, '')
 			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
 			WHERE r.state = 'queued'
-			  -- Never two replicas of a task to one worker: not one it holds or
-			  -- ran, nor one of which it ran a segment (a requeued replica
-			  -- forgets its worker, its segments do not).
+			  -- Never two replicas of a task to one worker or one account: not
+			  -- one it holds or ran, nor one of which it ran a segment (a
+			  -- requeued replica forgets its worker, its segments do not), nor
+			  -- one it uploaded a checkpoint of. The replica's own segments and
+			  -- checkpoints do not count (a worker may resume its own run),
+			  -- except an audit's copies of the audited replica's checkpoints.
 			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.id != r.id
-			                  AND (o.worker = ?1 OR EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND g.worker = ?1)))
+			                  AND (o.worker = ?1 OR o.account = ?2 OR
+			                       EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND (g.worker = ?1 OR g.account = ?2))))
+			  AND NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.task_id = r.task_id AND c.account = ?2 AND (c.replica_id != r.id OR c.seq < r.audit_seq))
 			ORDER BY r.priority DESC, r.id
-			LIMIT ?2`
-	qLeaseReplica = `UPDATE replicas SET state = 'leased', worker = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1,
+			LIMIT ?3`
+	qLeaseReplica = `UPDATE replicas SET state = 'leased', worker = ?, account = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1,
 			seg_resume_seq = ?, seg_fuel_start = ?, seg_fuel_end = ?, seg_progress = ?, seg_started_at = ? WHERE id = ?`
 )
 
 func (db *DB) prepare(ctx context.Context) error {
 	db.stmts = map[string]*sql.Stmt{}
-	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskReplicas, qJobFinished, qTaskDone, qLeaseReplica, qSessionOpen, qQueued} {
+	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskState, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued} {
 		st, err := db.w.PrepareContext(ctx, q)
 		if err != nil {
 			return interpretError(err)
@@ -209,14 +216,14 @@ func (db *DB) BlobGet(ctx context.Context, hash string) ([]byte, error) {
 	return data, interpretError(err)
 }
 
-const jobCols = `id, owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, finished_at, suspendable`
+const jobCols = `id, owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, finished_at, suspendable, max_error`
 
 func scanJob(sc interface{ Scan(...any) error }) (*store.Job, error) {
 	var j store.Job
 	var created int64
 	var finished sql.NullInt64
 	err := sc.Scan(&j.ID, &j.Owner, &j.Name, &j.ModuleHash, &j.State, &j.Priority, &j.Replicas,
-		&j.Limits.Fuel, &j.Limits.MemoryBytes, &j.Limits.MaxOutput, &j.Limits.TimeoutMS, &j.TaskCount, &created, &finished, &j.Suspendable)
+		&j.Limits.Fuel, &j.Limits.MemoryBytes, &j.Limits.MaxOutput, &j.Limits.TimeoutMS, &j.TaskCount, &created, &finished, &j.Suspendable, &j.MaxError)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -229,6 +236,13 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 	if p.Replicas < 1 {
 		return nil, fmt.Errorf("sqlite: job needs at least one replica per task")
 	}
+	maxErr := p.MaxError
+	if maxErr == 0 {
+		maxErr = store.DefaultMaxError
+	}
+	if !(maxErr > 0 && maxErr <= 1) {
+		return nil, fmt.Errorf("sqlite: max error %v is not a probability in (0, 1]", p.MaxError)
+	}
 	now := ms(p.Now)
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -237,9 +251,9 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, suspendable)
-			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`, p.Owner, p.Name, p.ModuleHash, store.JobRunning, p.Priority, p.Replicas,
-			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, len(p.Tasks), now, p.Suspendable)
+		res, err := tx.ExecContext(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, suspendable, max_error)
+			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, p.Owner, p.Name, p.ModuleHash, store.JobRunning, p.Priority, p.Replicas,
+			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, len(p.Tasks), now, p.Suspendable, maxErr)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -322,16 +336,21 @@ func (db *DB) JobList(ctx context.Context, p *store.JobListParams) ([]*store.Job
 }
 
 // JobCounts reads the job's counters and counts its queued and leased
-// replicas through the (job_id, state) index: no scan of the job's tasks.
+// replicas through the (job_id, state) index, and its verifying tasks
+// through the index of pending tasks: no scan of the job's finished tasks.
 func (db *DB) JobCounts(ctx context.Context, jobID int64) (*store.JobCounts, error) {
 	var c store.JobCounts
 	var total, finished int
 	err := db.r.QueryRowContext(ctx, `SELECT task_count, tasks_finished, tasks_disputed, tasks_cancelled, fuel_done,
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'queued'),
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'leased'),
-		checkpoints, resumes, lost_segments, fuel_lost, mismatches
+		checkpoints, resumes, lost_segments, fuel_lost, mismatches,
+		audits, disputes, lies_caught, reopened, unsettled, replicas_run,
+		(SELECT count(*) FROM tasks t WHERE t.job_id = jobs.id AND t.state = 'pending'
+		    AND EXISTS (SELECT 1 FROM replicas r WHERE r.task_id = t.id AND r.state = 'done'))
 		FROM jobs WHERE id = ?`, jobID).Scan(&total, &finished, &c.TasksDisputed, &c.TasksCancelled, &c.Fuel, &c.ReplicasQueued, &c.ReplicasLeased,
-		&c.Checkpoints, &c.Resumes, &c.LostSegments, &c.FuelLost, &c.Mismatches)
+		&c.Checkpoints, &c.Resumes, &c.LostSegments, &c.FuelLost, &c.Mismatches,
+		&c.Audits, &c.Disputes, &c.LiesCaught, &c.Reopened, &c.Unsettled, &c.ReplicasRun, &c.TasksVerifying)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -402,16 +421,20 @@ func takeLeases(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]s
 	return out, interpretError(rows.Err())
 }
 
-const taskCols = `id, job_id, idx, state, stdin_hash, args, env, files, seed, status, exit_code, message, stdout_hash, stderr_hash, fuel, result_seq, finished_at`
+const taskCols = `id, job_id, idx, state, stdin_hash, args, env, files, seed, status, exit_code, message, stdout_hash, stderr_hash, fuel, result_seq, finished_at,
+	coalesce(verification, ''), coalesce(verified_by, ''), coalesce(note, '')`
 
 func scanTask(sc interface{ Scan(...any) error }) (*store.Task, error) {
 	var t store.Task
-	var args, env, files string
+	var args, env, files, by string
 	var status, msg, outH, errH sql.NullString
 	var exit, fuel, seq, fin sql.NullInt64
 	if err := sc.Scan(&t.ID, &t.JobID, &t.Index, &t.State, &t.StdinHash, &args, &env, &files, bits64{&t.Seed},
-		&status, &exit, &msg, &outH, &errH, &fuel, &seq, &fin); err != nil {
+		&status, &exit, &msg, &outH, &errH, &fuel, &seq, &fin, &t.Verification, &by, &t.Note); err != nil {
 		return nil, interpretError(err)
+	}
+	if by != "" {
+		json.Unmarshal([]byte(by), &t.VerifiedBy)
 	}
 	json.Unmarshal([]byte(args), &t.Args)
 	json.Unmarshal([]byte(env), &t.Env)
@@ -445,10 +468,20 @@ func (db *DB) TaskListResults(ctx context.Context, p *store.TaskListResultsParam
 	return out, interpretError(rows.Err())
 }
 
+// account is the account a worker's work is credited to and checked
+// against.
+func account(account, worker string) string {
+	if account == "" {
+		return "anon:" + worker
+	}
+	return account
+}
+
 func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*store.Session, error) {
 	var id int64
+	acct := account(p.Account, p.Worker)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO sessions(worker, slots, remote, started_at) VALUES(?,?,?,?)`, p.Worker, p.Slots, p.Remote, ms(p.Now))
+		res, err := tx.ExecContext(ctx, `INSERT INTO sessions(worker, account, slots, remote, started_at) VALUES(?,?,?,?,?)`, p.Worker, acct, p.Slots, p.Remote, ms(p.Now))
 		if err != nil {
 			return interpretError(err)
 		}
@@ -458,10 +491,10 @@ func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*s
 	if err != nil {
 		return nil, err
 	}
-	return &store.Session{ID: id, Worker: p.Worker, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
+	return &store.Session{ID: id, Worker: p.Worker, Account: acct, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
 }
 
-const requeueSQL = `UPDATE replicas SET state = 'queued', worker = NULL, session_id = NULL, lease_id = NULL, lease_deadline = NULL WHERE state = 'leased' AND `
+const requeueSQL = `UPDATE replicas SET state = 'queued', worker = NULL, account = NULL, session_id = NULL, lease_id = NULL, lease_deadline = NULL WHERE state = 'leased' AND `
 
 // endSegments ends the segments of the leased replicas matching where (a
 // condition on replicas' columns) and requeues those replicas. progress
@@ -475,8 +508,8 @@ func endSegments(ctx context.Context, tx *sql.Tx, state store.SegmentState, now 
 		}
 	}
 	a := append([]any{state, now}, args...)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
-		SELECT id, job_id, attempts, ?, coalesce(worker, ''), session_id, seg_resume_seq, seg_fuel_start, seg_fuel_end, max(seg_progress, seg_fuel_end), seg_started_at, ?
+	if _, err := tx.ExecContext(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, account, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
+		SELECT id, job_id, attempts, ?, coalesce(worker, ''), coalesce(account, ''), session_id, seg_resume_seq, seg_fuel_start, seg_fuel_end, max(seg_progress, seg_fuel_end), seg_started_at, ?
 		FROM replicas WHERE state = 'leased' AND `+where, a...); err != nil {
 		return 0, interpretError(err)
 	}
@@ -533,7 +566,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, worker, slots, remote, started_at, ended_at, coalesce(end_reason,'') FROM sessions ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := db.r.QueryContext(ctx, `SELECT id, worker, coalesce(account, ''), slots, remote, started_at, ended_at, coalesce(end_reason,'') FROM sessions ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -543,7 +576,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 		var s store.Session
 		var start int64
 		var end sql.NullInt64
-		if err := rows.Scan(&s.ID, &s.Worker, &s.Slots, &s.Remote, &start, &end, &s.EndReason); err != nil {
+		if err := rows.Scan(&s.ID, &s.Worker, &s.Account, &s.Slots, &s.Remote, &start, &end, &s.EndReason); err != nil {
 			return nil, interpretError(err)
 		}
 		s.StartedAt = time.UnixMilli(start)
@@ -558,18 +591,22 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		return nil, nil
 	}
 	var out []*store.Lease
+	acct := account(p.Account, p.Worker)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		var open int
-		if err := db.st(ctx, tx, qSessionOpen).QueryRowContext(ctx, p.SessionID).Scan(&open); err != nil {
+		var open, banned int
+		if err := db.st(ctx, tx, qSessionOpen).QueryRowContext(ctx, p.SessionID, acct).Scan(&open, &banned); err != nil {
 			return interpretError(err)
 		}
 		if open == 0 {
 			return store.ErrNotFound
 		}
+		if banned > 0 {
+			return nil // caught lying: no more work
+		}
 		// Replicas of one task are adjacent in the queue; twice Max rows
 		// leave room for skipping a second replica of a task in this batch.
-		rows, err := db.st(ctx, tx, qQueued).QueryContext(ctx, p.Worker, p.Max*2)
+		rows, err := db.st(ctx, tx, qQueued).QueryContext(ctx, p.Worker, acct, p.Max*2)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -624,7 +661,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 					return interpretError(err)
 				}
 			}
-			if _, err := upd.ExecContext(ctx, p.Worker, p.SessionID, l.LeaseID, ms(p.Deadline), seq, fuel, fuel, fuel, now, l.ReplicaID); err != nil {
+			if _, err := upd.ExecContext(ctx, p.Worker, acct, p.SessionID, l.LeaseID, ms(p.Deadline), seq, fuel, fuel, fuel, now, l.ReplicaID); err != nil {
 				return interpretError(err)
 			}
 		}
@@ -684,14 +721,17 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	return out, nil
 }
 
+// complete records one result: the replica done with its output, its
+// segment. Whether the task is settled is the verifier's decision
+// (TaskSettle).
 func (db *DB) complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, now int64) (store.ReplicaOutcome, error) {
 	var o store.ReplicaOutcome
-	var repID, sess sql.NullInt64
-	var state, worker string
-	var replicas, attempts int
+	var sess sql.NullInt64
+	var state, worker, acct string
+	var attempts int
 	var resumeSeq, fuelStart uint64
 	var started int64
-	err := db.st(ctx, tx, qReplicaByLease).QueryRowContext(ctx, r.LeaseID).Scan(&repID, &o.TaskID, &o.JobID, &state, &sess, &worker, &replicas,
+	err := db.st(ctx, tx, qReplicaByLease).QueryRowContext(ctx, r.LeaseID).Scan(&o.ReplicaID, &o.TaskID, &o.JobID, &state, &sess, &worker, &acct, &o.Role,
 		&attempts, &resumeSeq, &fuelStart, &started)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && (state != string(store.ReplicaLeased) || sess.Int64 != r.SessionID)) {
 		return store.ReplicaOutcome{Err: store.ErrLeaseNotHeld}, nil
@@ -702,8 +742,8 @@ func (db *DB) complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, 
 	stdout, stderr := r.Stdout, r.Stderr
 	if resumeSeq > 0 {
 		// The segment's output follows the output up to the checkpoint it
-		// resumed from.
-		pre, pre2, err := db.outputUpTo(ctx, tx, repID.Int64, resumeSeq)
+		// resumed from (for an audit, the audited replica's, copied).
+		pre, pre2, err := db.outputUpTo(ctx, tx, o.ReplicaID, resumeSeq)
 		if err != nil {
 			return o, err
 		}
@@ -717,69 +757,12 @@ func (db *DB) complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, 
 	if err != nil {
 		return o, err
 	}
-	if _, err := db.st(ctx, tx, qReplicaDone).ExecContext(ctx, r.Status, r.ExitCode, r.Message, outH, errH, r.Fuel, r.WallMS, now, repID.Int64); err != nil {
+	if _, err := db.st(ctx, tx, qReplicaDone).ExecContext(ctx, r.Status, r.ExitCode, r.Message, outH, errH, int64(min(r.Fuel, 1<<62)), r.WallMS, now, o.ReplicaID); err != nil {
 		return o, interpretError(err)
 	}
-	if _, err := db.st(ctx, tx, qSegment).ExecContext(ctx, repID.Int64, o.JobID, attempts, worker, r.SessionID, resumeSeq, fuelStart,
+	if _, err := db.st(ctx, tx, qSegment).ExecContext(ctx, o.ReplicaID, o.JobID, attempts, worker, acct, r.SessionID, resumeSeq, fuelStart,
 		int64(min(r.Fuel, 1<<62)), int64(min(r.Fuel, 1<<62)), started, now); err != nil {
 		return o, interpretError(err)
-	}
-	this := store.Result{Status: r.Status, ExitCode: r.ExitCode, Message: r.Message, StdoutHash: outH, StderrHash: errH, Fuel: r.Fuel}
-	results := []store.Result{this}
-	if replicas > 1 {
-		// Is every replica of the task in?
-		rows, err := db.st(ctx, tx, qTaskReplicas).QueryContext(ctx, o.TaskID)
-		if err != nil {
-			return o, interpretError(err)
-		}
-		results = results[:0]
-		all := true
-		for rows.Next() {
-			var st string
-			var res store.Result
-			if err := rows.Scan(&st, &res.Status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
-				rows.Close()
-				return o, interpretError(err)
-			}
-			if st != string(store.ReplicaDone) {
-				all = false
-			}
-			results = append(results, res)
-		}
-		rows.Close()
-		if !all {
-			return o, nil
-		}
-	}
-	final := store.TaskDone
-	for _, res := range results[1:] {
-		if !res.Agrees(results[0]) {
-			final = store.TaskDisputed
-		}
-	}
-	first := results[0]
-	// The job's finished-task counter numbers results in finishing order.
-	var seq, total int64
-	disputed, fuelDone := 0, first.Fuel
-	if final == store.TaskDisputed {
-		disputed, fuelDone = 1, 0
-	}
-	if err := db.st(ctx, tx, qJobFinished).QueryRowContext(ctx, disputed, fuelDone, o.JobID).Scan(&seq, &total); err != nil {
-		return o, interpretError(err)
-	}
-	if _, err := db.st(ctx, tx, qTaskDone).ExecContext(ctx, final, first.Status, first.ExitCode, first.Message, first.StdoutHash, first.StderrHash, first.Fuel, now, seq, o.TaskID); err != nil {
-		return o, interpretError(err)
-	}
-	o.TaskFinished = final
-	if seq < total {
-		return o, nil
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running'`, now, o.JobID)
-	if err != nil {
-		return o, interpretError(err)
-	}
-	if k, _ := res.RowsAffected(); k == 1 {
-		o.JobFinished = true
 	}
 	return o, nil
 }
@@ -799,9 +782,17 @@ func (db *DB) ReplicaRequeueExpired(ctx context.Context, p *store.ReplicaRequeue
 }
 
 func (db *DB) TokenInsert(ctx context.Context, p *store.TokenInsertParams) (*store.Token, error) {
+	kind := p.Kind
+	switch kind {
+	case "":
+		kind = store.TokenOwner
+	case store.TokenOwner, store.TokenVolunteer, store.TokenTrusted:
+	default:
+		return nil, fmt.Errorf("sqlite: unknown token kind %q (want %s, %s or %s)", p.Kind, store.TokenOwner, store.TokenVolunteer, store.TokenTrusted)
+	}
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO tokens(owner, name, hash, created_at) VALUES(?,?,?,?)`, p.Owner, p.Name, p.Hash, ms(p.Now))
+		res, err := tx.ExecContext(ctx, `INSERT INTO tokens(kind, owner, name, hash, created_at) VALUES(?,?,?,?,?)`, kind, p.Owner, p.Name, p.Hash, ms(p.Now))
 		if err != nil {
 			return interpretError(err)
 		}
@@ -811,14 +802,14 @@ func (db *DB) TokenInsert(ctx context.Context, p *store.TokenInsertParams) (*sto
 	if err != nil {
 		return nil, err
 	}
-	return &store.Token{ID: id, Owner: p.Owner, Name: p.Name, CreatedAt: time.UnixMilli(ms(p.Now))}, nil
+	return &store.Token{ID: id, Kind: kind, Owner: p.Owner, Name: p.Name, CreatedAt: time.UnixMilli(ms(p.Now))}, nil
 }
 
 func (db *DB) TokenLookup(ctx context.Context, p *store.TokenLookupParams) (*store.Token, error) {
 	var t store.Token
 	var created int64
-	err := db.r.QueryRowContext(ctx, `SELECT id, owner, name, created_at FROM tokens WHERE hash = ? AND revoked_at IS NULL`, p.Hash).
-		Scan(&t.ID, &t.Owner, &t.Name, &created)
+	err := db.r.QueryRowContext(ctx, `SELECT id, kind, owner, name, created_at FROM tokens WHERE hash = ? AND revoked_at IS NULL`, p.Hash).
+		Scan(&t.ID, &t.Kind, &t.Owner, &t.Name, &created)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -827,7 +818,7 @@ func (db *DB) TokenLookup(ctx context.Context, p *store.TokenLookupParams) (*sto
 }
 
 func (db *DB) TokenList(ctx context.Context, p *store.TokenListParams) ([]*store.Token, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, owner, name, created_at, revoked_at FROM tokens WHERE ? = '' OR owner = ? ORDER BY id`, p.Owner, p.Owner)
+	rows, err := db.r.QueryContext(ctx, `SELECT id, kind, owner, name, created_at, revoked_at FROM tokens WHERE ? = '' OR owner = ? ORDER BY id`, p.Owner, p.Owner)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -850,7 +841,7 @@ func (db *DB) TokenRevoke(ctx context.Context, p *store.TokenRevokeParams) (*sto
 			return interpretError(err)
 		}
 		var err error
-		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT id, owner, name, created_at, revoked_at FROM tokens WHERE id = ?`, p.ID))
+		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT id, kind, owner, name, created_at, revoked_at FROM tokens WHERE id = ?`, p.ID))
 		return err
 	})
 	return t, err
@@ -860,7 +851,7 @@ func scanToken(row interface{ Scan(...any) error }) (*store.Token, error) {
 	var t store.Token
 	var created int64
 	var revoked sql.NullInt64
-	if err := row.Scan(&t.ID, &t.Owner, &t.Name, &created, &revoked); err != nil {
+	if err := row.Scan(&t.ID, &t.Kind, &t.Owner, &t.Name, &created, &revoked); err != nil {
 		return nil, interpretError(err)
 	}
 	t.CreatedAt = time.UnixMilli(created)
@@ -938,11 +929,11 @@ func (db *DB) outputUpTo(ctx context.Context, tx *sql.Tx, replica int64, seq uin
 func (db *DB) CheckpointAdd(ctx context.Context, p *store.CheckpointAddParams) (*store.CheckpointAdded, error) {
 	var out store.CheckpointAdded
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		var state, worker string
+		var state, worker, acct string
 		var sess sql.NullInt64
 		var seq, fuel uint64
-		err := tx.QueryRowContext(ctx, `SELECT id, task_id, job_id, state, session_id, coalesce(worker, ''), ckpt_seq, ckpt_fuel FROM replicas WHERE lease_id = ?`, p.LeaseID).
-			Scan(&out.ReplicaID, &out.TaskID, &out.JobID, &state, &sess, &worker, &seq, &fuel)
+		err := tx.QueryRowContext(ctx, `SELECT id, task_id, job_id, role, state, session_id, coalesce(worker, ''), coalesce(account, ''), ckpt_seq, ckpt_fuel FROM replicas WHERE lease_id = ?`, p.LeaseID).
+			Scan(&out.ReplicaID, &out.TaskID, &out.JobID, &out.Role, &state, &sess, &worker, &acct, &seq, &fuel)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && (state != string(store.ReplicaLeased) || sess.Int64 != p.SessionID)) {
 			return store.ErrLeaseNotHeld
 		}
@@ -965,26 +956,17 @@ func (db *DB) CheckpointAdd(ctx context.Context, p *store.CheckpointAddParams) (
 		if err != nil {
 			return err
 		}
-		var differ int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM checkpoints WHERE task_id = ? AND seq = ? AND replica_id != ? AND state_hash != ?`,
-			out.TaskID, p.Seq, out.ReplicaID, p.StateHash).Scan(&differ); err != nil {
+		// The account is the lease holder's: the session's, recorded at
+		// lease time.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints(replica_id, task_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, account, session_id, cost_ms, created_at)
+			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`, out.ReplicaID, out.TaskID, p.Seq, p.Fuel, p.StateHash, snapH, outH, errH, worker, acct, p.SessionID, p.CostMS, now); err != nil {
 			return interpretError(err)
-		}
-		out.Mismatch = differ > 0
-		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints(replica_id, task_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, session_id, cost_ms, mismatch, created_at)
-			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`, out.ReplicaID, out.TaskID, p.Seq, p.Fuel, p.StateHash, snapH, outH, errH, worker, p.SessionID, p.CostMS, out.Mismatch, now); err != nil {
-			return interpretError(err)
-		}
-		if out.Mismatch {
-			if _, err := tx.ExecContext(ctx, `UPDATE checkpoints SET mismatch = 1 WHERE task_id = ? AND seq = ?`, out.TaskID, p.Seq); err != nil {
-				return interpretError(err)
-			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE replicas SET ckpt_seq = ?, ckpt_fuel = ?, ckpt_hash = ?, ckpt_blob = ?, seg_fuel_end = ?, seg_progress = max(seg_progress, ?) WHERE id = ?`,
 			p.Seq, p.Fuel, p.StateHash, snapH, p.Fuel, p.Fuel, out.ReplicaID); err != nil {
 			return interpretError(err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET checkpoints = checkpoints + 1, mismatches = mismatches + ? WHERE id = ?`, differ > 0, out.JobID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET checkpoints = checkpoints + 1 WHERE id = ?`, out.JobID); err != nil {
 			return interpretError(err)
 		}
 		return nil
@@ -996,23 +978,32 @@ func (db *DB) CheckpointAdd(ctx context.Context, p *store.CheckpointAddParams) (
 }
 
 func (db *DB) CheckpointList(ctx context.Context, p *store.CheckpointListParams) ([]*store.Checkpoint, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT replica_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, cost_ms, created_at
-		FROM checkpoints WHERE replica_id = ? ORDER BY seq`, p.ReplicaID)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+checkpointCols+` FROM checkpoints WHERE replica_id = ? ORDER BY seq`, p.ReplicaID)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	defer rows.Close()
 	var out []*store.Checkpoint
 	for rows.Next() {
-		var c store.Checkpoint
-		var created int64
-		if err := rows.Scan(&c.ReplicaID, &c.Seq, &c.Fuel, &c.StateHash, &c.SnapshotHash, &c.StdoutHash, &c.StderrHash, &c.Worker, &c.CostMS, &created); err != nil {
-			return nil, interpretError(err)
+		c, err := scanCheckpoint(rows)
+		if err != nil {
+			return nil, err
 		}
-		c.CreatedAt = time.UnixMilli(created)
-		out = append(out, &c)
+		out = append(out, c)
 	}
 	return out, interpretError(rows.Err())
+}
+
+const checkpointCols = `replica_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, coalesce(account, ''), cost_ms, created_at`
+
+func scanCheckpoint(sc interface{ Scan(...any) error }) (*store.Checkpoint, error) {
+	var c store.Checkpoint
+	var created int64
+	if err := sc.Scan(&c.ReplicaID, &c.Seq, &c.Fuel, &c.StateHash, &c.SnapshotHash, &c.StdoutHash, &c.StderrHash, &c.Worker, &c.Account, &c.CostMS, &created); err != nil {
+		return nil, interpretError(err)
+	}
+	c.CreatedAt = time.UnixMilli(created)
+	return &c, nil
 }
 
 func (db *DB) SegmentList(ctx context.Context, p *store.SegmentListParams) ([]*store.Segment, error) {
@@ -1020,7 +1011,7 @@ func (db *DB) SegmentList(ctx context.Context, p *store.SegmentListParams) ([]*s
 	if limit <= 0 {
 		limit = 10000
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT g.replica_id, t.idx, g.worker, g.state, g.resume_seq, g.fuel_start, coalesce(g.fuel_end, 0),
+	rows, err := db.r.QueryContext(ctx, `SELECT g.replica_id, t.idx, g.worker, coalesce(g.account, ''), g.state, g.resume_seq, g.fuel_start, coalesce(g.fuel_end, 0),
 		coalesce(g.fuel_reached, g.fuel_end, 0), g.started_at, g.finished_at
 		FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN segments g ON g.replica_id = r.id
 		WHERE r.job_id = ? ORDER BY g.id LIMIT ?`, p.JobID, limit)
@@ -1032,7 +1023,7 @@ func (db *DB) SegmentList(ctx context.Context, p *store.SegmentListParams) ([]*s
 	for rows.Next() {
 		var g store.Segment
 		var start, end sql.NullInt64
-		if err := rows.Scan(&g.ReplicaID, &g.TaskIndex, &g.Worker, &g.State, &g.ResumeSeq, &g.FuelStart, &g.FuelEnd, &g.FuelReached, &start, &end); err != nil {
+		if err := rows.Scan(&g.ReplicaID, &g.TaskIndex, &g.Worker, &g.Account, &g.State, &g.ResumeSeq, &g.FuelStart, &g.FuelEnd, &g.FuelReached, &start, &end); err != nil {
 			return nil, interpretError(err)
 		}
 		g.StartedAt, g.EndedAt = fromMS(start), fromMS(end)

@@ -829,6 +829,22 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("erin: %+v", got)
 		}
 
+		// A segment alone (lost before any checkpoint) is enough.
+		newJob(t, s, "alice", 1, 2)
+		g1 := sessionAs(t, s, "g1", "gina")
+		if got := lease(t, s, g1, 5); len(got) != 1 {
+			t.Fatalf("gina: %d leases", len(got))
+		}
+		if _, err := s.SessionEnd(ctx, &store.SessionEndParams{ID: g1.ID, Reason: "gone", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if got := lease(t, s, sessionAs(t, s, "h1", "hank"), 1); len(got) != 1 {
+			t.Fatalf("hank: %d leases", len(got))
+		}
+		if got := lease(t, s, sessionAs(t, s, "g2", "gina"), 5); len(got) != 0 {
+			t.Fatalf("gina got another replica of a task she ran a segment of: %+v", got[0])
+		}
+
 		// Banned: nothing at all.
 		newJob(t, s, "alice", 2, 1)
 		if _, err := s.AccountAdd(ctx, &store.AccountAddParams{ID: "mallory", Ban: true, Now: now}); err != nil {
@@ -837,7 +853,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if got := lease(t, s, sessionAs(t, s, "m1", "mallory"), 5); len(got) != 0 {
 			t.Fatalf("a banned account got %d leases", len(got))
 		}
-		if got := lease(t, s, sessionAs(t, s, "f1", "frank"), 5); len(got) != 2 {
+		// Frank: the new job's two, and the replica gina may not have.
+		if got := lease(t, s, sessionAs(t, s, "f1", "frank"), 5); len(got) != 3 {
 			t.Fatalf("frank got %d leases", len(got))
 		}
 		ss, err := s.SessionList(ctx, &store.SessionListParams{})
@@ -880,6 +897,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task + 1, Role: store.RoleAudit, AuditOf: r, AuditSeq: 1, Now: now}); err == nil {
 			t.Fatal("audited a replica of another task")
 		}
+		if _, _, err := s.JobCancel(ctx, &store.JobCancelParams{ID: j2.ID, Owner: "alice", Now: now}); err != nil {
+			t.Fatal(err)
+		}
 
 		x, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task, Role: store.RoleAudit, AuditOf: r, AuditSeq: 3, Now: now})
 		if err != nil {
@@ -921,7 +941,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		b1 := sessionAs(t, s, "b1", "bob")
 		lb := leaseCk(t, s, b1, 1, 7, true)
 		if len(lb) != 1 || lb[0].ReplicaID != x || lb[0].CheckpointEvery != 100 || lb[0].Resume == nil {
-			t.Fatalf("audit lease %+v", lb)
+			t.Fatalf("audit lease %+v (want replica %d)", lb[0], x)
 		}
 		if rs := lb[0].Resume; rs.Seq != 2 || rs.Fuel != 201 || rs.StateHash != "h2" || rs.SnapshotHash != store.Hash([]byte("snaph2")) {
 			t.Fatalf("resumes from %+v", rs)
@@ -950,11 +970,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if len(lc) != 1 || lc[0].ReplicaID != first || lc[0].Resume != nil {
 			t.Fatalf("dave's leases %+v", lc)
 		}
-		settle(t, s, task, store.TaskDone, store.VerifyAudit)
+		if st := settle(t, s, task, store.TaskDone, store.VerifyAudit); st.JobID != j.ID || len(st.Revoked) != 2 {
+			t.Fatalf("settled %+v", st)
+		}
 		if _, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task, Role: store.RoleRun, Now: now}); !errors.Is(err, store.ErrTaskSettled) {
 			t.Fatalf("ReplicaAdd on a settled task: %v", err)
 		}
-		_ = j
+		if _, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task + 1, Role: store.RoleRun, Now: now}); !errors.Is(err, store.ErrTaskSettled) {
+			t.Fatalf("ReplicaAdd on a cancelled task: %v", err)
+		}
 	})
 
 	t.Run("ReplicaVerdictRevokes", func(t *testing.T) {
@@ -1022,10 +1046,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if c, _ := s.JobCounts(ctx, j.ID); c.TasksVerifying != 3 || c.ReplicasLeased != 3 {
 			t.Fatalf("counts %+v", c)
 		}
-		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[0].TaskID + 1000, State: store.TaskDone, Now: now}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[0].TaskID + 1000, State: store.TaskDone, Verification: store.VerifyNone, Now: now}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("settle no task: %v", err)
 		}
-		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[0].TaskID, State: store.TaskPending, Now: now}); err == nil {
+		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[0].TaskID, State: store.TaskPending, Verification: store.VerifyNone, Now: now}); err == nil {
 			t.Fatal("settled as pending")
 		}
 		// Task 0 settles on alice's word: bob's lease is taken back.
@@ -1033,7 +1057,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if st.JobID != j.ID || st.JobFinished || len(st.Revoked) != 1 || st.Revoked[0].LeaseID != lb[0].LeaseID || st.Revoked[0].SessionID != wb.ID {
 			t.Fatalf("settled %+v", st)
 		}
-		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[0].TaskID, State: store.TaskDone, Now: now}); !errors.Is(err, store.ErrTaskSettled) {
+		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[0].TaskID, State: store.TaskDone, Verification: store.VerifyNone, Now: now}); !errors.Is(err, store.ErrTaskSettled) {
 			t.Fatalf("settled twice: %v", err)
 		}
 		if o := complete(t, s, result(wb, lb[0], "late")); !errors.Is(o[0].Err, store.ErrLeaseNotHeld) {
@@ -1104,7 +1128,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, _, err := s.JobCancel(ctx, &store.JobCancelParams{ID: j2.ID, Owner: "alice", Now: now}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: l[0].TaskID, State: store.TaskDone, Now: now}); !errors.Is(err, store.ErrTaskSettled) {
+		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: l[0].TaskID, State: store.TaskDone, Verification: store.VerifyNone, Now: now}); !errors.Is(err, store.ErrTaskSettled) {
 			t.Fatalf("settled a cancelled task: %v", err)
 		}
 	})

@@ -1,0 +1,563 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// The verification half of the store: it records what the verifier
+// (internal/verify) reads and decides, and decides nothing itself.
+
+func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
+	// One read transaction: the task, its replicas and their checkpoints as
+	// of one moment.
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer tx.Rollback()
+	var ev store.TaskEvidence
+	var grid int64
+	row := tx.QueryRowContext(ctx, `SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = ?`, taskID)
+	ev.Task, err = scanTask(scanPlus{row, []any{&grid}})
+	if err != nil {
+		return nil, err
+	}
+	ev.Grid = uint64(grid)
+	if ev.Job, err = getJob(ctx, tx, &store.JobGetParams{ID: ev.Task.JobID}); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, role, state, verdict, coalesce(audit_of, 0), audit_seq, coalesce(worker, ''), coalesce(account, ''),
+		status, exit_code, message, stdout_hash, stderr_hash, fuel FROM replicas WHERE task_id = ? ORDER BY id`, taskID)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	byID := map[int64]*store.ReplicaInfo{}
+	for rows.Next() {
+		var r store.ReplicaInfo
+		var status, msg, outH, errH sql.NullString
+		var exit, fuel sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.Role, &r.State, &r.Verdict, &r.AuditOf, &r.AuditSeq, &r.Worker, &r.Account,
+			&status, &exit, &msg, &outH, &errH, &fuel); err != nil {
+			rows.Close()
+			return nil, interpretError(err)
+		}
+		if r.State == store.ReplicaDone {
+			r.Result = &store.Result{Status: status.String, ExitCode: uint32(exit.Int64), Message: msg.String,
+				StdoutHash: outH.String, StderrHash: errH.String, Fuel: uint64(fuel.Int64)}
+		}
+		ev.Replicas = append(ev.Replicas, &r)
+		byID[r.ID] = &r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(err)
+	}
+	// Accounts: its checkpoints' by sequence, then its ended segments' in
+	// the order they ended, each once.
+	seen := map[int64]map[string]bool{}
+	addAccount := func(r *store.ReplicaInfo, a string) {
+		if a == "" {
+			return
+		}
+		if seen[r.ID] == nil {
+			seen[r.ID] = map[string]bool{}
+		}
+		if !seen[r.ID][a] {
+			seen[r.ID][a] = true
+			r.Accounts = append(r.Accounts, a)
+		}
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT `+checkpointCols+` FROM checkpoints WHERE task_id = ? ORDER BY replica_id, seq`, taskID)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	for rows.Next() {
+		c, err := scanCheckpoint(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if r := byID[c.ReplicaID]; r != nil {
+			r.Checkpoints = append(r.Checkpoints, c)
+			addAccount(r, c.Account)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(err)
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT g.replica_id, coalesce(g.account, '') FROM segments g JOIN replicas r ON r.id = g.replica_id
+		WHERE r.task_id = ? ORDER BY g.id`, taskID)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var a string
+		if err := rows.Scan(&id, &a); err != nil {
+			return nil, interpretError(err)
+		}
+		if r := byID[id]; r != nil {
+			addAccount(r, a)
+		}
+	}
+	return &ev, interpretError(rows.Err())
+}
+
+// scanPlus scans a row into a scanner's destinations and then extra ones.
+type scanPlus struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (s scanPlus) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
+
+func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64, error) {
+	switch p.Role {
+	case store.RoleRun, store.RoleAudit:
+	default:
+		return 0, fmt.Errorf("sqlite: unknown replica role %q", p.Role)
+	}
+	if p.Role == store.RoleAudit && p.AuditSeq < 1 {
+		return 0, fmt.Errorf("sqlite: an audit re-executes link 1 or later, not %d", p.AuditSeq)
+	}
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		var jobID int64
+		var prio int
+		if err := tx.QueryRowContext(ctx, `SELECT t.state, t.job_id, j.priority FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?`, p.TaskID).
+			Scan(&state, &jobID, &prio); err != nil {
+			return interpretError(err)
+		}
+		if state != string(store.TaskPending) {
+			return fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
+		}
+		// An audit starts at the audited replica's checkpoint AuditSeq−1.
+		var ck struct {
+			seq, fuel  uint64
+			hash, blob sql.NullString
+			auditOf    sql.NullInt64
+			auditSeq   uint64
+		}
+		if p.Role == store.RoleAudit {
+			var task int64
+			err := tx.QueryRowContext(ctx, `SELECT task_id FROM replicas WHERE id = ?`, p.AuditOf).Scan(&task)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && task != p.TaskID) {
+				return fmt.Errorf("sqlite: replica %d to audit is not a replica of task %d: %w", p.AuditOf, p.TaskID, store.ErrNotFound)
+			}
+			if err != nil {
+				return interpretError(err)
+			}
+			var last uint64
+			if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM checkpoints WHERE replica_id = ?`, p.AuditOf).Scan(&last); err != nil {
+				return interpretError(err)
+			}
+			if p.AuditSeq > last+1 {
+				return fmt.Errorf("sqlite: replica %d has checkpoints up to %d: no link %d to audit", p.AuditOf, last, p.AuditSeq)
+			}
+			if p.AuditSeq > 1 {
+				err := tx.QueryRowContext(ctx, `SELECT seq, fuel, state_hash, snapshot_hash FROM checkpoints WHERE replica_id = ? AND seq = ?`, p.AuditOf, p.AuditSeq-1).
+					Scan(&ck.seq, &ck.fuel, &ck.hash, &ck.blob)
+				if errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("sqlite: replica %d has no checkpoint %d to start the audit of link %d from", p.AuditOf, p.AuditSeq-1, p.AuditSeq)
+				}
+				if err != nil {
+					return interpretError(err)
+				}
+			}
+			ck.auditOf = sql.NullInt64{Int64: p.AuditOf, Valid: true}
+			ck.auditSeq = p.AuditSeq
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO replicas(task_id, job_id, idx, priority, state, role, audit_of, audit_seq, ckpt_seq, ckpt_fuel, ckpt_hash, ckpt_blob)
+			VALUES(?, ?, (SELECT coalesce(max(idx), -1) + 1 FROM replicas WHERE task_id = ?), ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
+			p.TaskID, jobID, p.TaskID, prio, p.Role, ck.auditOf, ck.auditSeq, ck.seq, ck.fuel, ck.hash, ck.blob)
+		if err != nil {
+			return interpretError(err)
+		}
+		id, _ = res.LastInsertId()
+		if p.Role == store.RoleAudit && p.AuditSeq > 1 {
+			// The audit starts where the audited replica stood: its
+			// checkpoints (blobs, workers and accounts) are the audit's own
+			// up to the link.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints(replica_id, task_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, account, session_id, cost_ms, created_at)
+				SELECT ?, task_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, account, session_id, cost_ms, created_at
+				FROM checkpoints WHERE replica_id = ? AND seq < ?`, id, p.AuditOf, p.AuditSeq); err != nil {
+				return interpretError(err)
+			}
+		}
+		return nil
+	})
+	return id, err
+}
+
+func validVerdict(v store.Verdict) bool {
+	switch v {
+	case store.VerdictNone, store.VerdictAgreed, store.VerdictLied, store.VerdictVoid:
+		return true
+	}
+	return false
+}
+
+// cancelReplicas takes back the leases of the replicas matching where
+// (their segments end revoked) and cancels them with those still queued.
+// voidVerdict: those without a verdict get VerdictVoid.
+func cancelReplicas(ctx context.Context, tx *sql.Tx, now int64, voidVerdict bool, where string, args ...any) ([]store.RevokedLease, error) {
+	revoked, err := takeLeases(ctx, tx, where, args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(revoked) > 0 {
+		if _, err := endSegments(ctx, tx, store.SegmentRevoked, now, nil, where, args...); err != nil {
+			return nil, err
+		}
+	}
+	set := ``
+	if voidVerdict {
+		set = `, verdict = CASE WHEN verdict = '' THEN 'void' ELSE verdict END`
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE replicas SET state = 'cancelled', lease_id = NULL, session_id = NULL, lease_deadline = NULL`+set+`
+		WHERE state IN ('queued','leased') AND `+where, args...); err != nil {
+		return nil, interpretError(err)
+	}
+	return revoked, nil
+}
+
+func (db *DB) ReplicaVerdict(ctx context.Context, p *store.ReplicaVerdictParams) ([]store.RevokedLease, error) {
+	if !validVerdict(p.Verdict) {
+		return nil, fmt.Errorf("sqlite: unknown verdict %q", p.Verdict)
+	}
+	var revoked []store.RevokedLease
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE replicas SET verdict = ? WHERE id = ?`, p.Verdict, p.ReplicaID)
+		if err != nil {
+			return interpretError(err)
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return store.ErrNotFound
+		}
+		revoked, err = cancelReplicas(ctx, tx, ms(p.Now), false, `id = ?`, p.ReplicaID)
+		return err
+	})
+	return revoked, err
+}
+
+func validVerification(v string) bool {
+	switch v {
+	case store.VerifyNone, store.VerifyAudit, store.VerifyQuorum, store.VerifyTrusted:
+		return true
+	}
+	return false
+}
+
+func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store.TaskSettled, error) {
+	if p.State != store.TaskDone && p.State != store.TaskDisputed {
+		return nil, fmt.Errorf("sqlite: a task settles done or disputed, not %q", p.State)
+	}
+	if !validVerification(p.Verification) {
+		return nil, fmt.Errorf("sqlite: unknown verification method %q", p.Verification)
+	}
+	out := &store.TaskSettled{}
+	now := ms(p.Now)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		var running int
+		if err := db.st(ctx, tx, qTaskState).QueryRowContext(ctx, p.TaskID).Scan(&state, &out.JobID, &running); err != nil {
+			return interpretError(err)
+		}
+		if state != string(store.TaskPending) {
+			return fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
+		}
+		if running > 0 {
+			var err error
+			if out.Revoked, err = cancelReplicas(ctx, tx, now, true, `task_id = ?`, p.TaskID); err != nil {
+				return err
+			}
+		}
+		fuel := int64(min(p.Result.Fuel, 1<<62))
+		disputed, fuelDone := 0, fuel
+		if p.State == store.TaskDisputed {
+			disputed, fuelDone = 1, 0
+		}
+		// The job's counter numbers results in settling order.
+		var seq, finished, total int64
+		if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, disputed, fuelDone, out.JobID).Scan(&seq, &finished, &total); err != nil {
+			return interpretError(err)
+		}
+		var by any
+		if len(p.VerifiedBy) > 0 {
+			by = jsonText(p.VerifiedBy)
+		}
+		r := p.Result
+		if _, err := db.st(ctx, tx, qTaskSettled).ExecContext(ctx, p.State, r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, fuel, now, seq,
+			p.Verification, by, p.Note, p.TaskID); err != nil {
+			return interpretError(err)
+		}
+		if finished < total {
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running'`, now, out.JobID)
+		if err != nil {
+			return interpretError(err)
+		}
+		k, _ := res.RowsAffected()
+		out.JobFinished = k == 1
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (db *DB) TaskReopen(ctx context.Context, p *store.TaskReopenParams) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var state, jobState string
+		var jobID, fuel int64
+		var prio int
+		if err := tx.QueryRowContext(ctx, `SELECT t.state, t.job_id, coalesce(t.fuel, 0), j.state, j.priority FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?`, p.TaskID).
+			Scan(&state, &jobID, &fuel, &jobState, &prio); err != nil {
+			return interpretError(err)
+		}
+		if jobState == string(store.JobCancelled) {
+			return fmt.Errorf("%w: job %d of task %d is cancelled", store.ErrJobFinished, jobID, p.TaskID)
+		}
+		if state != string(store.TaskDone) {
+			return fmt.Errorf("sqlite: task %d is %s: only a done task is reopened", p.TaskID, state)
+		}
+		for _, st := range []struct {
+			q    string
+			args []any
+		}{
+			{`UPDATE tasks SET state = 'pending', status = NULL, exit_code = NULL, message = NULL, stdout_hash = NULL, stderr_hash = NULL, fuel = NULL,
+				result_seq = NULL, finished_at = NULL, verification = NULL, verified_by = NULL WHERE id = ?`, []any{p.TaskID}},
+			{`UPDATE jobs SET tasks_finished = tasks_finished - 1, fuel_done = fuel_done - ?, state = 'running', finished_at = NULL WHERE id = ?`, []any{fuel, jobID}},
+			{`INSERT INTO replicas(task_id, job_id, idx, priority, state, role)
+				VALUES(?, ?, (SELECT coalesce(max(idx), -1) + 1 FROM replicas WHERE task_id = ?), ?, 'queued', 'run')`, []any{p.TaskID, jobID, p.TaskID, prio}},
+		} {
+			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
+				return interpretError(err)
+			}
+		}
+		return nil
+	})
+}
+
+func (db *DB) JobNote(ctx context.Context, p *store.JobNoteParams) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET mismatches = mismatches + ?, audits = audits + ?, disputes = disputes + ?, lies_caught = lies_caught + ?,
+			reopened = reopened + ?, unsettled = unsettled + ?, replicas_run = replicas_run + ? WHERE id = ?`,
+			p.Mismatches, p.Audits, p.Disputes, p.LiesCaught, p.Reopened, p.Unsettled, p.ReplicasRun, p.JobID)
+		if err != nil {
+			return interpretError(err)
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+const accountCols = `id, verified, audits_passed, lies_caught, banned_at, created_at`
+
+func scanAccount(sc interface{ Scan(...any) error }) (*store.Account, error) {
+	var a store.Account
+	var banned sql.NullInt64
+	var created int64
+	if err := sc.Scan(&a.ID, &a.Verified, &a.AuditsPassed, &a.LiesCaught, &banned, &created); err != nil {
+		return nil, interpretError(err)
+	}
+	a.BannedAt = fromMS(banned)
+	a.CreatedAt = time.UnixMilli(created)
+	return &a, nil
+}
+
+func (db *DB) AccountGet(ctx context.Context, id string) (*store.Account, error) {
+	return scanAccount(db.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+}
+
+func (db *DB) AccountAdd(ctx context.Context, p *store.AccountAddParams) (*store.Account, error) {
+	if p.ID == "" {
+		return nil, fmt.Errorf("sqlite: an account needs an id")
+	}
+	now := ms(p.Now)
+	var banned any
+	if p.Ban {
+		banned = now
+	}
+	var a *store.Account
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		a, err = scanAccount(tx.QueryRowContext(ctx, `INSERT INTO accounts(id, verified, audits_passed, lies_caught, banned_at, created_at) VALUES(?,?,?,?,?,?)
+			ON CONFLICT(id) DO UPDATE SET verified = verified + excluded.verified, audits_passed = audits_passed + excluded.audits_passed,
+				lies_caught = lies_caught + excluded.lies_caught, banned_at = coalesce(banned_at, excluded.banned_at)
+			RETURNING `+accountCols, p.ID, p.Verified, p.AuditsPassed, p.LiesCaught, banned, now))
+		return err
+	})
+	return a, err
+}
+
+func (db *DB) AccountList(ctx context.Context, p *store.AccountListParams) ([]*store.Account, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = -1 // all
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) TaskListUnsettled(ctx context.Context, limit int) ([]int64, error) {
+	if limit <= 0 {
+		limit = -1 // all
+	}
+	return db.ids(ctx, `SELECT t.id FROM jobs j JOIN tasks t ON t.job_id = j.id AND t.state = 'pending'
+		WHERE j.state = 'running' AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.task_id = t.id AND r.state IN ('queued','leased'))
+		ORDER BY t.id LIMIT ?`, limit)
+}
+
+func (db *DB) TasksRestingOn(ctx context.Context, account string) ([]int64, error) {
+	return db.ids(ctx, `SELECT t.id FROM tasks t
+		WHERE t.id IN (SELECT r.task_id FROM segments g JOIN replicas r ON r.id = g.replica_id WHERE g.account = ?1
+		               UNION SELECT c.task_id FROM checkpoints c WHERE c.account = ?1)
+		  AND t.state = 'done' AND t.verification IN ('none', 'audit')
+		ORDER BY t.id`, account)
+}
+
+func (db *DB) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, interpretError(err)
+		}
+		out = append(out, id)
+	}
+	return out, interpretError(rows.Err())
+}
+
+// LedgerAppend checks each entry against the ledger before appending it:
+// a revoke must name a grant of its account not revoked yet, and its Day
+// is made its grant's. Any refusal appends nothing.
+func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]store.LedgerEntry, error) {
+	out := make([]store.LedgerEntry, len(p.Entries))
+	copy(out, p.Entries)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var last int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ledger`).Scan(&last); err != nil {
+			return interpretError(err)
+		}
+		for i := range out {
+			e := &out[i]
+			switch e.Kind {
+			case store.LedgerGrant, store.LedgerBan:
+			case store.LedgerRevoke:
+				var kind, acct string
+				var day int64
+				var revoked int
+				err := tx.QueryRowContext(ctx, `SELECT kind, account, day, (SELECT count(*) FROM ledger WHERE kind = 'revoke' AND ref = g.seq) FROM ledger g WHERE seq = ?`, e.Ref).
+					Scan(&kind, &acct, &day, &revoked)
+				if errors.Is(err, sql.ErrNoRows) || (err == nil && (kind != string(store.LedgerGrant) || acct != e.Account)) {
+					return fmt.Errorf("sqlite: ledger entry %d revokes entry %d, which is not a grant to %q", i, e.Ref, e.Account)
+				}
+				if err != nil {
+					return interpretError(err)
+				}
+				if revoked > 0 {
+					return fmt.Errorf("sqlite: ledger entry %d revokes grant %d, already revoked", i, e.Ref)
+				}
+				e.Day = day
+			default:
+				return fmt.Errorf("sqlite: ledger entry %d has unknown kind %q", i, e.Kind)
+			}
+			if e.Account == "" {
+				return fmt.Errorf("sqlite: ledger entry %d names no account", i)
+			}
+			if e.Fuel >= 1<<63 || e.Link >= 1<<63 {
+				return fmt.Errorf("sqlite: ledger entry %d: fuel %d or link %d out of range", i, e.Fuel, e.Link)
+			}
+			e.Seq = last + int64(i) + 1
+			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger(seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`,
+				e.Seq, e.Kind, e.Account, e.JobID, e.TaskID, e.ReplicaID, int64(e.Link), int64(e.Fuel), e.Ref, e.Day, ms(e.At), e.Reason); err != nil {
+				return interpretError(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (db *DB) LedgerList(ctx context.Context, p *store.LedgerListParams) ([]store.LedgerEntry, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = -1 // all
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason FROM ledger
+		WHERE (?1 = '' OR account = ?1) AND seq > ?2 ORDER BY seq LIMIT ?3`, p.Account, p.AfterSeq, limit)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []store.LedgerEntry
+	for rows.Next() {
+		var e store.LedgerEntry
+		var at sql.NullInt64
+		if err := rows.Scan(&e.Seq, &e.Kind, &e.Account, &e.JobID, &e.TaskID, &e.ReplicaID, &e.Link, &e.Fuel, &e.Ref, &e.Day, &at, &e.Reason); err != nil {
+			return nil, interpretError(err)
+		}
+		e.At = fromMS(at)
+		out = append(out, e)
+	}
+	return out, interpretError(rows.Err())
+}
+
+// CreditList sums grants per account and day earned, less the revokes of
+// those grants (each against its grant's day, whenever it was revoked).
+// An account's day whose credit was all revoked is left out.
+func (db *DB) CreditList(ctx context.Context, p *store.CreditListParams) ([]store.CreditRow, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT account, day, sum(fuel) FROM (
+			SELECT account, day, fuel FROM ledger WHERE kind = 'grant'
+			UNION ALL
+			SELECT g.account, g.day, -r.fuel FROM ledger r JOIN ledger g ON g.seq = r.ref WHERE r.kind = 'revoke')
+		WHERE (?1 = '' OR account = ?1) AND day >= ?2
+		GROUP BY account, day HAVING sum(fuel) > 0 ORDER BY account, day`, p.Account, p.SinceDay)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []store.CreditRow
+	for rows.Next() {
+		var c store.CreditRow
+		if err := rows.Scan(&c.Account, &c.Day, &c.Fuel); err != nil {
+			return nil, interpretError(err)
+		}
+		out = append(out, c)
+	}
+	return out, interpretError(rows.Err())
+}
