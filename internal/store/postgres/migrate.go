@@ -198,7 +198,8 @@ var migrations = []string{
 	ALTER TABLE checkpoints ADD COLUMN account text;
 	UPDATE checkpoints SET account = 'anon:' || worker;
 	ALTER TABLE checkpoints ALTER COLUMN account SET NOT NULL;
-	CREATE INDEX checkpoints_task_account ON checkpoints(task_id, account);
+	-- Dispatch looks up (task, account), TasksRestingOn an account's tasks.
+	CREATE INDEX checkpoints_account ON checkpoints(account, task_id);
 
 	ALTER TABLE tokens ADD COLUMN kind text NOT NULL DEFAULT 'owner'; -- owner | volunteer | trusted
 

@@ -425,7 +425,7 @@ func TestSeedBits(t *testing.T) {
 		t.Fatalf("lease %+v %v", ls, err)
 	}
 	db.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: ss.ID, LeaseID: ls[0].LeaseID, Status: "ok"}}, Now: now})
-	if _, err := db.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ls[0].TaskID, State: store.TaskDone, Result: store.Result{Status: "ok"}, Now: now}); err != nil {
+	if _, err := db.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ls[0].TaskID, State: store.TaskDone, Result: store.Result{Status: "ok"}, Verification: store.VerifyNone, Now: now}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := db.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})

@@ -245,7 +245,7 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 	if p.State != store.TaskDone && p.State != store.TaskDisputed {
 		return nil, fmt.Errorf("postgres: a task settles done or disputed, not %q", p.State)
 	}
-	if p.Verification != "" && !knownVerification(p.Verification) {
+	if !knownVerification(p.Verification) {
 		return nil, fmt.Errorf("postgres: unknown verification method %q", p.Verification)
 	}
 	if p.Result.Fuel >= 1<<63 {
@@ -455,15 +455,13 @@ func (db *DB) TaskListUnsettled(ctx context.Context, limit int) ([]int64, error)
 		ORDER BY t.id LIMIT $1`, limitOrAll(limit))
 }
 
-// TasksRestingOn finds the account's work through its segments: every
-// replica it computed part of has one (a checkpoint is uploaded within a
-// lease, whose segment is recorded when it ends; an audit's copied
-// checkpoints are also the audited replica's), and a done task has no lease
-// open.
+// TasksRestingOn finds the account's work by its segments and checkpoints
+// (both indexed by account).
 func (db *DB) TasksRestingOn(ctx context.Context, account string) ([]int64, error) {
 	return db.ids(ctx, `SELECT t.id FROM tasks t
 		WHERE t.state = 'done' AND t.verification IN ('none','audit')
-		  AND t.id IN (SELECT r.task_id FROM segments g JOIN replicas r ON r.id = g.replica_id WHERE g.account = $1)
+		  AND t.id IN (SELECT r.task_id FROM segments g JOIN replicas r ON r.id = g.replica_id WHERE g.account = $1
+		               UNION SELECT c.task_id FROM checkpoints c WHERE c.account = $1)
 		ORDER BY t.id`, account)
 }
 
