@@ -166,12 +166,107 @@ var migrations = []string{
 	INSERT INTO blobs(hash, data, size, created_at)
 		VALUES('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', '\x'::bytea, 0, 0);
 	`,
+	// 2: verification (docs/trust.md) — who computed what (accounts on
+	// sessions, replicas, segments and checkpoints), replica roles and
+	// verdicts, how each task was verified, the jobs' targets and
+	// verification counters, volunteer accounts and the credit ledger.
+	//
+	// Results accepted before this version were never checked: done tasks
+	// say so (verification 'none'), and their jobs' max error is 1. Tasks the
+	// old rules left disputed (replicas disagreed, nothing decided) are
+	// reopened so that the verifier settles them: pending again, result and
+	// its number cleared, their jobs running again. A cancelled job's
+	// disputed tasks stay as they are: nothing will run them.
+	`
+	ALTER TABLE sessions ADD COLUMN account text;
+	UPDATE sessions SET account = 'anon:' || worker;
+	ALTER TABLE sessions ALTER COLUMN account SET NOT NULL;
+
+	ALTER TABLE replicas ADD COLUMN account   text;              -- the holder's account, like worker
+	ALTER TABLE replicas ADD COLUMN role      text NOT NULL DEFAULT 'run'; -- run | audit
+	ALTER TABLE replicas ADD COLUMN audit_of  bigint REFERENCES replicas(id);
+	ALTER TABLE replicas ADD COLUMN audit_seq bigint NOT NULL DEFAULT 0;
+	ALTER TABLE replicas ADD COLUMN verdict   text NOT NULL DEFAULT ''; -- '' | agreed | lied | void
+	UPDATE replicas SET account = 'anon:' || worker WHERE worker IS NOT NULL;
+	CREATE INDEX replicas_task_account ON replicas(task_id, account);
+
+	ALTER TABLE segments ADD COLUMN account text;
+	UPDATE segments SET account = 'anon:' || worker;
+	ALTER TABLE segments ALTER COLUMN account SET NOT NULL;
+	CREATE INDEX segments_account ON segments(account, replica_id);
+
+	ALTER TABLE checkpoints ADD COLUMN account text;
+	UPDATE checkpoints SET account = 'anon:' || worker;
+	ALTER TABLE checkpoints ALTER COLUMN account SET NOT NULL;
+	-- Dispatch looks up (task, account), TasksRestingOn an account's tasks.
+	CREATE INDEX checkpoints_account ON checkpoints(account, task_id);
+
+	ALTER TABLE tokens ADD COLUMN kind text NOT NULL DEFAULT 'owner'; -- owner | volunteer | trusted
+
+	ALTER TABLE jobs ADD COLUMN max_error    double precision NOT NULL DEFAULT 1;
+	ALTER TABLE jobs ADD COLUMN audits       bigint NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN disputes     bigint NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN lies_caught  bigint NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN reopened     bigint NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN unsettled    bigint NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN replicas_run bigint NOT NULL DEFAULT 0;
+	-- Numbers results: tasks_finished goes down when a task is reopened, this
+	-- never does, so a result settled again gets a number no other has had.
+	ALTER TABLE jobs ADD COLUMN results_numbered bigint NOT NULL DEFAULT 0;
+	UPDATE jobs SET results_numbered = x.n
+		FROM (SELECT job_id, max(result_seq) AS n FROM tasks WHERE result_seq IS NOT NULL GROUP BY job_id) AS x
+		WHERE jobs.id = x.job_id;
+
+	ALTER TABLE tasks ADD COLUMN verification text;   -- none | audit | quorum | trusted, once settled
+	ALTER TABLE tasks ADD COLUMN verified_by  text;   -- JSON array of accounts
+	ALTER TABLE tasks ADD COLUMN note         text NOT NULL DEFAULT '';
+	CREATE INDEX tasks_pending ON tasks(job_id) WHERE state = 'pending';
+	UPDATE tasks SET verification = 'none', verified_by = '[]' WHERE state = 'done';
+
+	UPDATE jobs SET tasks_finished = tasks_finished - x.n, tasks_disputed = tasks_disputed - x.n,
+		state = 'running', finished_at = NULL
+		FROM (SELECT t.job_id, count(*) AS n FROM tasks t JOIN jobs j ON j.id = t.job_id
+		      WHERE t.state = 'disputed' AND j.state <> 'cancelled' GROUP BY t.job_id) AS x
+		WHERE jobs.id = x.job_id;
+	UPDATE tasks SET state = 'pending', status = NULL, exit_code = NULL, message = NULL, stdout_hash = NULL, stderr_hash = NULL,
+		fuel = NULL, result_seq = NULL, finished_at = NULL,
+		note = 'reopened by schema migration: replicas disagreed under the old rules; re-verified'
+		WHERE state = 'disputed' AND job_id IN (SELECT id FROM jobs WHERE state <> 'cancelled');
+
+	CREATE TABLE accounts (
+		id            text PRIMARY KEY,
+		verified      bigint NOT NULL DEFAULT 0,
+		audits_passed bigint NOT NULL DEFAULT 0,
+		lies_caught   bigint NOT NULL DEFAULT 0,
+		banned_at     bigint,
+		created_at    bigint NOT NULL
+	);
+	CREATE TABLE ledger (
+		seq        bigint PRIMARY KEY,          -- 1, 2, ... without gaps
+		kind       text NOT NULL,               -- grant | revoke | ban
+		account    text NOT NULL,
+		job_id     bigint NOT NULL DEFAULT 0,
+		task_id    bigint NOT NULL DEFAULT 0,
+		replica_id bigint NOT NULL DEFAULT 0,
+		link       bigint NOT NULL DEFAULT 0,
+		fuel       bigint NOT NULL DEFAULT 0,
+		ref        bigint NOT NULL DEFAULT 0,   -- revoke: the grant's seq
+		day        bigint NOT NULL DEFAULT 0,   -- Unix day earned (a revoke: its grant's)
+		at         bigint NOT NULL,
+		reason     text NOT NULL DEFAULT ''
+	);
+	CREATE INDEX ledger_account ON ledger(account, seq);
+	CREATE UNIQUE INDEX ledger_revoked ON ledger(ref) WHERE kind = 'revoke';
+	`,
 }
 
 // Advisory lock keys (pg_advisory_xact_lock(lockSpace, key)).
 const (
 	lockSpace   = 0x63726f77 // "crow"
 	lockMigrate = 1
+	lockWorker  = 2 // ReplicaLease, per worker name
+	lockAccount = 3 // ReplicaLease, per account
+	lockLedger  = 4 // LedgerAppend: one appender at a time numbers entries
 )
 
 // SchemaVersion is the version Open migrates a database to.
@@ -181,6 +276,12 @@ func SchemaVersion() int { return len(migrations) }
 // seen. Coordinators starting together on one database take turns on an
 // advisory lock, so each migration runs once.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return migrateTo(ctx, pool, len(migrations))
+}
+
+// migrateTo migrates up to version n (tests: a database as an older
+// coordinator left it).
+func migrateTo(ctx context.Context, pool *pgxpool.Pool, n int) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, lockMigrate); err != nil {
 			return interpretError(err)
@@ -198,7 +299,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if v > len(migrations) {
 			return fmt.Errorf("postgres: the database is at schema version %d; this coordinator knows up to %d (a newer coordinator wrote it)", v, len(migrations))
 		}
-		for i := v; i < len(migrations); i++ {
+		for i := v; i < n; i++ {
 			if _, err := tx.Exec(ctx, migrations[i]); err != nil {
 				return fmt.Errorf("postgres: migrating to schema version %d: %w", i+1, interpretError(err))
 			}

@@ -9,10 +9,16 @@
 //   - a lease takes queued replicas with FOR UPDATE SKIP LOCKED, so two
 //     dispatchers never wait on each other nor lease one replica twice, and
 //     holds its session's row FOR SHARE so the session cannot end under it;
-//   - a result or checkpoint locks its replica (by lease id), then its task,
-//     so two replicas of one task finishing at once see each other;
-//   - whatever ends leases (session end, expiry, release, cancel) first locks
-//     the leased replicas it will end, then works on exactly those rows.
+//     sessions of one worker name, or of one account, lease in turn (an
+//     advisory lock each), so none gets two replicas of one task;
+//   - a result or checkpoint locks its replica (by lease id) and only
+//     records: comparing replicas and settling tasks is the verifier's;
+//   - whatever ends leases (session end, expiry, release, cancel,
+//     settlement, verdict) first locks the replicas it will end, then works
+//     on exactly those rows; replicas are locked before their job, and the
+//     job before its tasks;
+//   - the credit ledger is numbered under an advisory lock, so appenders on
+//     several coordinators never collide nor leave a gap.
 //
 // A transaction chosen as a deadlock victim, or failing a serialization
 // check, is retried from the start.
@@ -203,14 +209,14 @@ func (db *DB) BlobGet(ctx context.Context, hash string) ([]byte, error) {
 	return data, interpretError(err)
 }
 
-const jobCols = `id, owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, finished_at, suspendable`
+const jobCols = `id, owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, finished_at, suspendable, max_error`
 
 func scanJob(sc pgx.Row) (*store.Job, error) {
 	var j store.Job
 	var created int64
 	var finished *int64
 	err := sc.Scan(&j.ID, &j.Owner, &j.Name, &j.ModuleHash, &j.State, &j.Priority, &j.Replicas,
-		&j.Limits.Fuel, &j.Limits.MemoryBytes, &j.Limits.MaxOutput, &j.Limits.TimeoutMS, &j.TaskCount, &created, &finished, &j.Suspendable)
+		&j.Limits.Fuel, &j.Limits.MemoryBytes, &j.Limits.MaxOutput, &j.Limits.TimeoutMS, &j.TaskCount, &created, &finished, &j.Suspendable, &j.MaxError)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -232,6 +238,13 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 	if p.Replicas < 1 {
 		return nil, fmt.Errorf("postgres: job needs at least one replica per task")
 	}
+	maxErr := p.MaxError
+	if maxErr == 0 {
+		maxErr = store.DefaultMaxError
+	}
+	if !(maxErr > 0 && maxErr <= 1) { // NaN too
+		return nil, fmt.Errorf("postgres: a job's max error must be in (0, 1], not %v", p.MaxError)
+	}
 	now := ms(p.Now)
 	n := len(p.Tasks)
 	stdin, args, env, files := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -245,9 +258,9 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 		if err := putBlobs(ctx, tx, now, p.Blobs...); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, suspendable)
-			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING id`, p.Owner, p.Name, p.ModuleHash, string(store.JobRunning), p.Priority, p.Replicas,
-			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, n, now, p.Suspendable).Scan(&id)
+		err := tx.QueryRow(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, suspendable, max_error)
+			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING id`, p.Owner, p.Name, p.ModuleHash, string(store.JobRunning), p.Priority, p.Replicas,
+			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, n, now, p.Suspendable, maxErr).Scan(&id)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -319,9 +332,13 @@ func (db *DB) JobCounts(ctx context.Context, jobID int64) (*store.JobCounts, err
 	err := db.pool.QueryRow(ctx, `SELECT task_count, tasks_finished, tasks_disputed, tasks_cancelled, fuel_done,
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'queued'),
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'leased'),
-		checkpoints, resumes, lost_segments, fuel_lost, mismatches
+		checkpoints, resumes, lost_segments, fuel_lost, mismatches,
+		audits, disputes, lies_caught, reopened, unsettled, replicas_run,
+		(SELECT count(*) FROM tasks t WHERE t.job_id = jobs.id AND t.state = 'pending'
+		   AND EXISTS (SELECT 1 FROM replicas r WHERE r.task_id = t.id AND r.state = 'done'))
 		FROM jobs WHERE id = $1`, jobID).Scan(&total, &finished, &c.TasksDisputed, &c.TasksCancelled, &c.Fuel, &c.ReplicasQueued, &c.ReplicasLeased,
-		&c.Checkpoints, &c.Resumes, &c.LostSegments, &c.FuelLost, &c.Mismatches)
+		&c.Checkpoints, &c.Resumes, &c.LostSegments, &c.FuelLost, &c.Mismatches,
+		&c.Audits, &c.Disputes, &c.LiesCaught, &c.Reopened, &c.Unsettled, &c.ReplicasRun, &c.TasksVerifying)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -361,26 +378,24 @@ func (db *DB) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store.J
 			}
 			return err
 		}
-		leased, rv, err := lockLeased(ctx, tx, `id = ANY($1)`, ids)
-		if err != nil {
-			return err
-		}
-		revoked = rv
 		now := ms(p.Now)
-		if _, err := endSegments(ctx, tx, store.SegmentRevoked, now, nil, leased); err != nil {
+		// The tasks next: once they are cancelled no replica can be added
+		// to them (ReplicaAdd holds its task's lock until its replica is
+		// in, TaskReopen the job's), so the replicas locked again now are
+		// all there are.
+		if _, err := tx.Exec(ctx, `UPDATE tasks SET state = 'cancelled', finished_at = $1 WHERE job_id = $2 AND state = 'pending'`, now, p.ID); err != nil {
+			return interpretError(err)
+		}
+		ids = ids[:0]
+		if err := collect(ctx, tx, `SELECT id FROM replicas WHERE job_id = $1 AND state IN ('queued','leased') ORDER BY id FOR UPDATE`,
+			func(r pgx.Rows) error { var id int64; ids = append(ids, id); return r.Scan(&ids[len(ids)-1]) }, p.ID); err != nil {
 			return err
 		}
-		for _, st := range []struct {
-			q    string
-			args []any
-		}{
-			{`UPDATE replicas SET state = 'cancelled', lease_id = NULL, session_id = NULL, lease_deadline = NULL WHERE id = ANY($1) AND state IN ('queued','leased')`, []any{ids}},
-			{`UPDATE tasks SET state = 'cancelled', finished_at = $1 WHERE job_id = $2 AND state = 'pending'`, []any{now, p.ID}},
-			{`UPDATE jobs SET state = 'cancelled', finished_at = $1, tasks_cancelled = task_count - tasks_finished WHERE id = $2`, []any{now, p.ID}},
-		} {
-			if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
-				return interpretError(err)
-			}
+		if revoked, err = cancelReplicas(ctx, tx, now, ids); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET state = 'cancelled', finished_at = $1, tasks_cancelled = task_count - tasks_finished WHERE id = $2`, now, p.ID); err != nil {
+			return interpretError(err)
 		}
 		job, err = getJob(ctx, tx, &store.JobGetParams{ID: p.ID})
 		return err
@@ -429,16 +444,22 @@ func lockLeased(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]in
 }
 
 const taskCols = `id, job_id, idx, state, stdin_hash, args, env, files, seed, coalesce(status, ''), coalesce(exit_code, 0), coalesce(message, ''),
-	coalesce(stdout_hash, ''), coalesce(stderr_hash, ''), coalesce(fuel, 0), coalesce(result_seq, 0), finished_at`
+	coalesce(stdout_hash, ''), coalesce(stderr_hash, ''), coalesce(fuel, 0), coalesce(result_seq, 0), finished_at,
+	coalesce(verification, ''), coalesce(verified_by, '[]'), note`
 
-func scanTask(sc pgx.Row) (*store.Task, error) {
+// scanTask scans taskCols, then the extra columns after them into extra.
+func scanTask(sc pgx.Row, extra ...any) (*store.Task, error) {
 	var t store.Task
-	var args, env, files string
+	var args, env, files, by string
 	var seed int64
 	var fin *int64
-	if err := sc.Scan(&t.ID, &t.JobID, &t.Index, &t.State, &t.StdinHash, &args, &env, &files, &seed,
-		&t.Result.Status, &t.Result.ExitCode, &t.Result.Message, &t.Result.StdoutHash, &t.Result.StderrHash, &t.Result.Fuel, &t.ResultSeq, &fin); err != nil {
+	if err := sc.Scan(append([]any{&t.ID, &t.JobID, &t.Index, &t.State, &t.StdinHash, &args, &env, &files, &seed,
+		&t.Result.Status, &t.Result.ExitCode, &t.Result.Message, &t.Result.StdoutHash, &t.Result.StderrHash, &t.Result.Fuel, &t.ResultSeq, &fin,
+		&t.Verification, &by, &t.Note}, extra...)...); err != nil {
 		return nil, interpretError(err)
+	}
+	if json.Unmarshal([]byte(by), &t.VerifiedBy); len(t.VerifiedBy) == 0 {
+		t.VerifiedBy = nil
 	}
 	t.Seed = uint64(seed)
 	json.Unmarshal([]byte(args), &t.Args)
@@ -470,14 +491,24 @@ func (db *DB) TaskListResults(ctx context.Context, p *store.TaskListResultsParam
 	return out, interpretError(rows.Err())
 }
 
+// account is whom a worker's work is credited to: its token's owner, or
+// the anonymous account of its name.
+func account(acct, worker string) string {
+	if acct == "" {
+		return "anon:" + worker
+	}
+	return acct
+}
+
 func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*store.Session, error) {
 	var id int64
-	err := db.pool.QueryRow(ctx, `INSERT INTO sessions(worker, slots, remote, started_at) VALUES($1,$2,$3,$4) RETURNING id`,
-		p.Worker, p.Slots, p.Remote, ms(p.Now)).Scan(&id)
+	acct := account(p.Account, p.Worker)
+	err := db.pool.QueryRow(ctx, `INSERT INTO sessions(worker, account, slots, remote, started_at) VALUES($1,$2,$3,$4,$5) RETURNING id`,
+		p.Worker, acct, p.Slots, p.Remote, ms(p.Now)).Scan(&id)
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	return &store.Session{ID: id, Worker: p.Worker, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
+	return &store.Session{ID: id, Worker: p.Worker, Account: acct, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
 }
 
 // endSegments ends the segments of the leased replicas ids (locked by
@@ -494,8 +525,8 @@ func endSegments(ctx context.Context, tx pgx.Tx, state store.SegmentState, now i
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
-		SELECT id, job_id, attempts, $1, coalesce(worker, ''), session_id, seg_resume_seq, seg_fuel_start, seg_fuel_end, greatest(seg_progress, seg_fuel_end), seg_started_at, $2
+	if _, err := tx.Exec(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, account, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
+		SELECT id, job_id, attempts, $1, coalesce(worker, ''), coalesce(account, 'anon:' || coalesce(worker, '')), session_id, seg_resume_seq, seg_fuel_start, seg_fuel_end, greatest(seg_progress, seg_fuel_end), seg_started_at, $2
 		FROM replicas WHERE state = 'leased' AND id = ANY($3) ORDER BY id`, string(state), now, ids); err != nil {
 		return 0, interpretError(err)
 	}
@@ -507,7 +538,7 @@ func endSegments(ctx context.Context, tx pgx.Tx, state store.SegmentState, now i
 			return 0, interpretError(err)
 		}
 	}
-	tag, err := tx.Exec(ctx, `UPDATE replicas SET state = 'queued', worker = NULL, session_id = NULL, lease_id = NULL, lease_deadline = NULL
+	tag, err := tx.Exec(ctx, `UPDATE replicas SET state = 'queued', worker = NULL, account = NULL, session_id = NULL, lease_id = NULL, lease_deadline = NULL
 		WHERE state = 'leased' AND id = ANY($1)`, ids)
 	if err != nil {
 		return 0, interpretError(err)
@@ -562,7 +593,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.pool.Query(ctx, `SELECT id, worker, slots, remote, started_at, ended_at, coalesce(end_reason,'') FROM sessions ORDER BY id DESC LIMIT $1`, limit)
+	rows, err := db.pool.Query(ctx, `SELECT id, worker, account, slots, remote, started_at, ended_at, coalesce(end_reason,'') FROM sessions ORDER BY id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -572,7 +603,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 		var s store.Session
 		var start int64
 		var end *int64
-		if err := rows.Scan(&s.ID, &s.Worker, &s.Slots, &s.Remote, &start, &end, &s.EndReason); err != nil {
+		if err := rows.Scan(&s.ID, &s.Worker, &s.Account, &s.Slots, &s.Remote, &start, &end, &s.EndReason); err != nil {
 			return nil, interpretError(err)
 		}
 		s.StartedAt = time.UnixMilli(start)
@@ -582,25 +613,27 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 	return out, interpretError(rows.Err())
 }
 
-const lockWorker = 2 // advisory lock space key of ReplicaLease's per-worker lock
-
 func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]*store.Lease, error) {
 	if p.Max <= 0 {
 		return nil, nil
 	}
+	acct := account(p.Account, p.Worker)
 	var out []*store.Lease
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		out = out[:0]
 		// The session must stay open until this commits: SessionEnd waits
-		// for this lock, then finds the leases granted here.
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM sessions WHERE id = $1 AND ended_at IS NULL FOR SHARE`, p.SessionID).Scan(&one); err != nil {
+		// for this lock, then finds the leases granted here. Two sessions of
+		// one worker name, or of one account, leasing at once would not see
+		// each other's picks: they take turns (worker lock first, always).
+		var banned bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $2 AND banned_at IS NOT NULL),
+				pg_advisory_xact_lock($3, hashtext($4)), pg_advisory_xact_lock($5, hashtext($2))
+			FROM sessions WHERE id = $1 AND ended_at IS NULL FOR SHARE`,
+			p.SessionID, acct, lockSpace+lockWorker, p.Worker, lockSpace+lockAccount).Scan(&banned, nil, nil); err != nil {
 			return interpretError(err)
 		}
-		// Two sessions of one worker name leasing at once would not see each
-		// other's picks: they take turns.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockSpace+lockWorker, p.Worker); err != nil {
-			return interpretError(err)
+		if banned {
+			return nil // caught lying: no more work
 		}
 		// Replicas of one task are adjacent in the queue; twice Max rows
 		// leave room for skipping a second replica of a task in this batch.
@@ -610,14 +643,24 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, '')
 			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
 			WHERE r.state = 'queued'
-			  -- Never two replicas of a task to one worker: not one it holds or
-			  -- ran, nor one of which it ran a segment (a requeued replica
-			  -- forgets its worker, its segments do not).
-			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id
-			                  AND (o.worker = $1 OR EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND g.worker = $1)))
+			  -- Never two replicas of a task to one worker or one account:
+			  -- not one it holds or ran, nor one of which it ran a segment (a
+			  -- requeued replica forgets its worker, its segments do not), nor
+			  -- one with a checkpoint it uploaded (an audit's copies too: they
+			  -- are also the audited replica's). Its own replica it may resume.
+			  --
+			  -- Scalar subqueries with LIMIT 1, not NOT EXISTS: the planner
+			  -- neither turns them into anti joins over the whole tables nor
+			  -- hashes every segment of the worker; it walks the queue index
+			  -- and looks up a few rows of each candidate's task.
+			  AND NOT coalesce((SELECT true FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id
+			                  AND (o.worker = $1 OR o.account = $2
+			                       OR coalesce((SELECT true FROM segments g WHERE g.replica_id = o.id AND (g.worker = $1 OR g.account = $2) LIMIT 1), false))
+			                  LIMIT 1), false)
+			  AND NOT coalesce((SELECT true FROM checkpoints c WHERE c.task_id = r.task_id AND c.account = $2 AND c.replica_id <> r.id LIMIT 1), false)
 			ORDER BY r.priority DESC, r.id
-			LIMIT $2
-			FOR UPDATE OF r SKIP LOCKED`, p.Worker, p.Max*2)
+			LIMIT $3
+			FOR UPDATE OF r SKIP LOCKED`, p.Worker, acct, p.Max*2)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -680,12 +723,13 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				resumed = append(resumed, l.JobID)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE replicas r SET state = 'leased', worker = $1, session_id = $2, lease_id = u.lease, lease_deadline = $3,
+		if _, err := tx.Exec(ctx, `UPDATE replicas r SET state = 'leased', worker = $1, account = $9, session_id = $2, lease_id = u.lease, lease_deadline = $3,
 				attempts = r.attempts + 1, seg_resume_seq = u.seq, seg_fuel_start = u.fuel, seg_fuel_end = u.fuel, seg_progress = u.fuel, seg_started_at = $4
 			FROM unnest($5::bigint[], $6::text[], $7::bigint[], $8::bigint[]) AS u(id, lease, seq, fuel) WHERE r.id = u.id`,
-			p.Worker, p.SessionID, ms(p.Deadline), ms(p.Now), ids, leaseIDs, seqs, fuels); err != nil {
+			p.Worker, p.SessionID, ms(p.Deadline), ms(p.Now), ids, leaseIDs, seqs, fuels, acct); err != nil {
 			return interpretError(err)
 		}
+		// Jobs before tasks: the order TaskSettle takes them in.
 		if len(resumed) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE jobs SET resumes = resumes + x.n
 				FROM (SELECT job_id, count(*) AS n FROM unnest($1::bigint[]) AS u(job_id) GROUP BY job_id) AS x WHERE jobs.id = x.job_id`, resumed); err != nil {
@@ -758,33 +802,33 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	return out, nil
 }
 
+// complete records one result: the replica is done, its segment ends
+// done. Whether the task is settled is the verifier's to decide.
 func complete(ctx context.Context, tx pgx.Tx, r *store.ReplicaResult, now int64) (store.ReplicaOutcome, error) {
 	var o store.ReplicaOutcome
-	var repID, sess int64
-	var state, worker string
-	var replicas, attempts int
+	var sess int64
+	var state, worker, acct string
+	var attempts int
 	var resumeSeq, fuelStart uint64
 	var started int64
-	err := tx.QueryRow(ctx, `SELECT r.id, r.task_id, r.job_id, r.state, coalesce(r.session_id, 0), coalesce(r.worker,''), j.replicas, r.attempts,
-			r.seg_resume_seq, r.seg_fuel_start, coalesce(r.seg_started_at, 0)
-		FROM replicas r JOIN jobs j ON j.id = r.job_id WHERE r.lease_id = $1 FOR UPDATE OF r`, r.LeaseID).
-		Scan(&repID, &o.TaskID, &o.JobID, &state, &sess, &worker, &replicas, &attempts, &resumeSeq, &fuelStart, &started)
+	err := tx.QueryRow(ctx, `SELECT id, task_id, job_id, role, state, coalesce(session_id, 0), coalesce(worker, ''), coalesce(account, ''), attempts,
+			seg_resume_seq, seg_fuel_start, coalesce(seg_started_at, 0)
+		FROM replicas WHERE lease_id = $1 FOR UPDATE`, r.LeaseID).
+		Scan(&o.ReplicaID, &o.TaskID, &o.JobID, &o.Role, &state, &sess, &worker, &acct, &attempts, &resumeSeq, &fuelStart, &started)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (state != string(store.ReplicaLeased) || sess != r.SessionID)) {
 		return store.ReplicaOutcome{Err: store.ErrLeaseNotHeld}, nil
 	}
 	if err != nil {
 		return o, interpretError(err)
 	}
-	// The task's replicas finishing at once take turns, so the last one
-	// sees every other one done.
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, o.TaskID); err != nil {
-		return o, interpretError(err)
+	if r.Fuel >= 1<<63 {
+		return o, fmt.Errorf("postgres: result of lease %s reports fuel %d, beyond any limit", r.LeaseID, r.Fuel)
 	}
 	stdout, stderr := r.Stdout, r.Stderr
 	if resumeSeq > 0 {
 		// The segment's output follows the output up to the checkpoint it
-		// resumed from.
-		pre, pre2, err := outputUpTo(ctx, tx, repID, resumeSeq)
+		// resumed from (for an audit, the audited replica's, copied).
+		pre, pre2, err := outputUpTo(ctx, tx, o.ReplicaID, resumeSeq)
 		if err != nil {
 			return o, err
 		}
@@ -796,70 +840,14 @@ func complete(ctx context.Context, tx pgx.Tx, r *store.ReplicaResult, now int64)
 	outH, errH := store.Hash(stdout), store.Hash(stderr)
 	if _, err := tx.Exec(ctx, `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = $1, exit_code = $2, message = $3,
 		stdout_hash = $4, stderr_hash = $5, fuel = $6, wall_ms = $7, finished_at = $8 WHERE id = $9`,
-		r.Status, r.ExitCode, r.Message, outH, errH, r.Fuel, r.WallMS, now, repID); err != nil {
+		r.Status, r.ExitCode, r.Message, outH, errH, int64(r.Fuel), r.WallMS, now, o.ReplicaID); err != nil {
 		return o, interpretError(err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
-		VALUES($1,$2,$3,'done',$4,$5,$6,$7,$8,$9,$10,$11)`, repID, o.JobID, attempts, worker, r.SessionID, resumeSeq, fuelStart,
-		int64(min(r.Fuel, 1<<62)), int64(min(r.Fuel, 1<<62)), started, now); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, account, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
+		VALUES($1,$2,$3,'done',$4,$5,$6,$7,$8,$9,$9,$10,$11)`, o.ReplicaID, o.JobID, attempts, worker, account(acct, worker), r.SessionID, resumeSeq, fuelStart,
+		int64(min(r.Fuel, 1<<62)), started, now); err != nil {
 		return o, interpretError(err)
 	}
-	this := store.Result{Status: r.Status, ExitCode: r.ExitCode, Message: r.Message, StdoutHash: outH, StderrHash: errH, Fuel: r.Fuel}
-	results := []store.Result{this}
-	if replicas > 1 {
-		// Is every replica of the task in?
-		results = results[:0]
-		all := true
-		if err := collect(ctx, tx, `SELECT state, coalesce(status,''), coalesce(exit_code,0), coalesce(message,''), coalesce(stdout_hash,''), coalesce(stderr_hash,''), coalesce(fuel,0)
-			FROM replicas WHERE task_id = $1 ORDER BY idx`, func(rows pgx.Rows) error {
-			var st string
-			var res store.Result
-			if err := rows.Scan(&st, &res.Status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
-				return err
-			}
-			if st != string(store.ReplicaDone) {
-				all = false
-			}
-			results = append(results, res)
-			return nil
-		}, o.TaskID); err != nil {
-			return o, err
-		}
-		if !all {
-			return o, nil
-		}
-	}
-	final := store.TaskDone
-	for _, res := range results[1:] {
-		if !res.Agrees(results[0]) {
-			final = store.TaskDisputed
-		}
-	}
-	first := results[0]
-	// The job's finished-task counter numbers results in finishing order.
-	var seq, total int64
-	disputed, fuelDone := 0, first.Fuel
-	if final == store.TaskDisputed {
-		disputed, fuelDone = 1, 0
-	}
-	if err := tx.QueryRow(ctx, `UPDATE jobs SET tasks_finished = tasks_finished + 1, tasks_disputed = tasks_disputed + $1, fuel_done = fuel_done + $2
-		WHERE id = $3 RETURNING tasks_finished, task_count`, disputed, fuelDone, o.JobID).Scan(&seq, &total); err != nil {
-		return o, interpretError(err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE tasks SET state = $1, status = $2, exit_code = $3, message = $4, stdout_hash = $5, stderr_hash = $6, fuel = $7,
-		finished_at = $8, result_seq = $9 WHERE id = $10`,
-		string(final), first.Status, first.ExitCode, first.Message, first.StdoutHash, first.StderrHash, first.Fuel, now, seq, o.TaskID); err != nil {
-		return o, interpretError(err)
-	}
-	o.TaskFinished = final
-	if seq < total {
-		return o, nil
-	}
-	tag, err := tx.Exec(ctx, `UPDATE jobs SET state = 'done', finished_at = $1 WHERE id = $2 AND state = 'running'`, now, o.JobID)
-	if err != nil {
-		return o, interpretError(err)
-	}
-	o.JobFinished = tag.RowsAffected() == 1
 	return o, nil
 }
 
@@ -952,12 +940,12 @@ func (db *DB) CheckpointAdd(ctx context.Context, p *store.CheckpointAddParams) (
 	var out store.CheckpointAdded
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		out = store.CheckpointAdded{}
-		var state, worker string
+		var state, worker, acct string
 		var sess int64
 		var seq, fuel uint64
-		err := tx.QueryRow(ctx, `SELECT id, task_id, job_id, state, coalesce(session_id, 0), coalesce(worker, ''), ckpt_seq, ckpt_fuel
-			FROM replicas WHERE lease_id = $1 FOR UPDATE`, p.LeaseID).
-			Scan(&out.ReplicaID, &out.TaskID, &out.JobID, &state, &sess, &worker, &seq, &fuel)
+		err := tx.QueryRow(ctx, `SELECT r.id, r.task_id, r.job_id, r.role, r.state, coalesce(r.session_id, 0), coalesce(r.worker, ''), s.account, r.ckpt_seq, r.ckpt_fuel
+			FROM replicas r JOIN sessions s ON s.id = r.session_id WHERE r.lease_id = $1 FOR UPDATE OF r`, p.LeaseID).
+			Scan(&out.ReplicaID, &out.TaskID, &out.JobID, &out.Role, &state, &sess, &worker, &acct, &seq, &fuel)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (state != string(store.ReplicaLeased) || sess != p.SessionID)) {
 			return store.ErrLeaseNotHeld
 		}
@@ -967,41 +955,21 @@ func (db *DB) CheckpointAdd(ctx context.Context, p *store.CheckpointAddParams) (
 		if p.Seq <= seq || p.Fuel <= fuel || p.Seq >= 1<<62 || p.Fuel >= 1<<62 {
 			return fmt.Errorf("%w: checkpoint %d at fuel %d after %d at fuel %d", store.ErrCheckpointOrder, p.Seq, p.Fuel, seq, fuel)
 		}
-		// The task's replicas checkpointing at once take turns, so each
-		// sees the other's state hash at the same sequence number.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, out.TaskID); err != nil {
-			return interpretError(err)
-		}
 		now := ms(p.Now)
 		if err := putBlobs(ctx, tx, now, p.Snapshot, p.Stdout, p.Stderr); err != nil {
 			return err
 		}
 		snapH, outH, errH := store.Hash(p.Snapshot), store.Hash(p.Stdout), store.Hash(p.Stderr)
-		var differ int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM checkpoints WHERE task_id = $1 AND seq = $2 AND replica_id <> $3 AND state_hash <> $4`,
-			out.TaskID, int64(p.Seq), out.ReplicaID, p.StateHash).Scan(&differ); err != nil {
-			return interpretError(err)
-		}
-		out.Mismatch = differ > 0
-		if _, err := tx.Exec(ctx, `INSERT INTO checkpoints(replica_id, task_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, session_id, cost_ms, mismatch, created_at)
+		if _, err := tx.Exec(ctx, `INSERT INTO checkpoints(replica_id, task_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, account, session_id, cost_ms, created_at)
 			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`, out.ReplicaID, out.TaskID, int64(p.Seq), int64(p.Fuel), p.StateHash, snapH, outH, errH,
-			worker, p.SessionID, p.CostMS, out.Mismatch, now); err != nil {
+			worker, acct, p.SessionID, p.CostMS, now); err != nil {
 			return interpretError(err)
-		}
-		if out.Mismatch {
-			if _, err := tx.Exec(ctx, `UPDATE checkpoints SET mismatch = true WHERE task_id = $1 AND seq = $2`, out.TaskID, int64(p.Seq)); err != nil {
-				return interpretError(err)
-			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE replicas SET ckpt_seq = $1, ckpt_fuel = $2, ckpt_hash = $3, ckpt_blob = $4, seg_fuel_end = $2,
 			seg_progress = greatest(seg_progress, $2) WHERE id = $5`, int64(p.Seq), int64(p.Fuel), p.StateHash, snapH, out.ReplicaID); err != nil {
 			return interpretError(err)
 		}
-		mismatch := 0
-		if out.Mismatch {
-			mismatch = 1
-		}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET checkpoints = checkpoints + 1, mismatches = mismatches + $1 WHERE id = $2`, mismatch, out.JobID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET checkpoints = checkpoints + 1 WHERE id = $1`, out.JobID); err != nil {
 			return interpretError(err)
 		}
 		return nil
@@ -1013,23 +981,32 @@ func (db *DB) CheckpointAdd(ctx context.Context, p *store.CheckpointAddParams) (
 }
 
 func (db *DB) CheckpointList(ctx context.Context, p *store.CheckpointListParams) ([]*store.Checkpoint, error) {
-	rows, err := db.pool.Query(ctx, `SELECT replica_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, cost_ms, created_at
-		FROM checkpoints WHERE replica_id = $1 ORDER BY seq`, p.ReplicaID)
+	rows, err := db.pool.Query(ctx, `SELECT `+ckptCols+` FROM checkpoints WHERE replica_id = $1 ORDER BY seq`, p.ReplicaID)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	defer rows.Close()
 	var out []*store.Checkpoint
 	for rows.Next() {
-		var c store.Checkpoint
-		var created int64
-		if err := rows.Scan(&c.ReplicaID, &c.Seq, &c.Fuel, &c.StateHash, &c.SnapshotHash, &c.StdoutHash, &c.StderrHash, &c.Worker, &c.CostMS, &created); err != nil {
-			return nil, interpretError(err)
+		c, err := scanCheckpoint(rows)
+		if err != nil {
+			return nil, err
 		}
-		c.CreatedAt = time.UnixMilli(created)
-		out = append(out, &c)
+		out = append(out, c)
 	}
 	return out, interpretError(rows.Err())
+}
+
+const ckptCols = `replica_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, account, cost_ms, created_at`
+
+func scanCheckpoint(row pgx.Row) (*store.Checkpoint, error) {
+	var c store.Checkpoint
+	var created int64
+	if err := row.Scan(&c.ReplicaID, &c.Seq, &c.Fuel, &c.StateHash, &c.SnapshotHash, &c.StdoutHash, &c.StderrHash, &c.Worker, &c.Account, &c.CostMS, &created); err != nil {
+		return nil, interpretError(err)
+	}
+	c.CreatedAt = time.UnixMilli(created)
+	return &c, nil
 }
 
 func (db *DB) SegmentList(ctx context.Context, p *store.SegmentListParams) ([]*store.Segment, error) {
@@ -1037,7 +1014,7 @@ func (db *DB) SegmentList(ctx context.Context, p *store.SegmentListParams) ([]*s
 	if limit <= 0 {
 		limit = 10000
 	}
-	rows, err := db.pool.Query(ctx, `SELECT g.replica_id, t.idx, g.worker, g.state, g.resume_seq, g.fuel_start, coalesce(g.fuel_end, 0),
+	rows, err := db.pool.Query(ctx, `SELECT g.replica_id, t.idx, g.worker, g.account, g.state, g.resume_seq, g.fuel_start, coalesce(g.fuel_end, 0),
 		coalesce(g.fuel_reached, g.fuel_end, 0), g.started_at, g.finished_at
 		FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN segments g ON g.replica_id = r.id
 		WHERE r.job_id = $1 ORDER BY g.id LIMIT $2`, p.JobID, limit)
@@ -1049,7 +1026,7 @@ func (db *DB) SegmentList(ctx context.Context, p *store.SegmentListParams) ([]*s
 	for rows.Next() {
 		var g store.Segment
 		var start, end *int64
-		if err := rows.Scan(&g.ReplicaID, &g.TaskIndex, &g.Worker, &g.State, &g.ResumeSeq, &g.FuelStart, &g.FuelEnd, &g.FuelReached, &start, &end); err != nil {
+		if err := rows.Scan(&g.ReplicaID, &g.TaskIndex, &g.Worker, &g.Account, &g.State, &g.ResumeSeq, &g.FuelStart, &g.FuelEnd, &g.FuelReached, &start, &end); err != nil {
 			return nil, interpretError(err)
 		}
 		g.StartedAt, g.EndedAt = fromMS(start), fromMS(end)
@@ -1059,28 +1036,29 @@ func (db *DB) SegmentList(ctx context.Context, p *store.SegmentListParams) ([]*s
 }
 
 func (db *DB) TokenInsert(ctx context.Context, p *store.TokenInsertParams) (*store.Token, error) {
+	kind := p.Kind
+	switch kind {
+	case "":
+		kind = store.TokenOwner
+	case store.TokenOwner, store.TokenVolunteer, store.TokenTrusted:
+	default:
+		return nil, fmt.Errorf("postgres: unknown token kind %q", p.Kind)
+	}
 	var id int64
-	err := db.pool.QueryRow(ctx, `INSERT INTO tokens(owner, name, hash, created_at) VALUES($1,$2,$3,$4) RETURNING id`, p.Owner, p.Name, p.Hash, ms(p.Now)).Scan(&id)
+	err := db.pool.QueryRow(ctx, `INSERT INTO tokens(kind, owner, name, hash, created_at) VALUES($1,$2,$3,$4,$5) RETURNING id`,
+		kind, p.Owner, p.Name, p.Hash, ms(p.Now)).Scan(&id)
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	return &store.Token{ID: id, Owner: p.Owner, Name: p.Name, CreatedAt: time.UnixMilli(ms(p.Now))}, nil
+	return &store.Token{ID: id, Kind: kind, Owner: p.Owner, Name: p.Name, CreatedAt: time.UnixMilli(ms(p.Now))}, nil
 }
 
 func (db *DB) TokenLookup(ctx context.Context, p *store.TokenLookupParams) (*store.Token, error) {
-	var t store.Token
-	var created int64
-	err := db.pool.QueryRow(ctx, `SELECT id, owner, name, created_at FROM tokens WHERE hash = $1 AND revoked_at IS NULL`, p.Hash).
-		Scan(&t.ID, &t.Owner, &t.Name, &created)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	t.CreatedAt = time.UnixMilli(created)
-	return &t, nil
+	return scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1 AND revoked_at IS NULL`, p.Hash))
 }
 
 func (db *DB) TokenList(ctx context.Context, p *store.TokenListParams) ([]*store.Token, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, owner, name, created_at, revoked_at FROM tokens WHERE $1::text = '' OR owner = $1 ORDER BY id`, p.Owner)
+	rows, err := db.pool.Query(ctx, `SELECT `+tokenCols+` FROM tokens WHERE $1::text = '' OR owner = $1 ORDER BY id`, p.Owner)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -1103,17 +1081,19 @@ func (db *DB) TokenRevoke(ctx context.Context, p *store.TokenRevokeParams) (*sto
 			return interpretError(err)
 		}
 		var err error
-		t, err = scanToken(tx.QueryRow(ctx, `SELECT id, owner, name, created_at, revoked_at FROM tokens WHERE id = $1`, p.ID))
+		t, err = scanToken(tx.QueryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = $1`, p.ID))
 		return err
 	})
 	return t, err
 }
 
+const tokenCols = `id, kind, owner, name, created_at, revoked_at`
+
 func scanToken(row pgx.Row) (*store.Token, error) {
 	var t store.Token
 	var created int64
 	var revoked *int64
-	if err := row.Scan(&t.ID, &t.Owner, &t.Name, &created, &revoked); err != nil {
+	if err := row.Scan(&t.ID, &t.Kind, &t.Owner, &t.Name, &created, &revoked); err != nil {
 		return nil, interpretError(err)
 	}
 	t.CreatedAt = time.UnixMilli(created)

@@ -132,9 +132,10 @@ func TestConcurrentLeaseOnce(t *testing.T) {
 	}
 }
 
-// The two replicas of each task report at the same moment, through two
-// coordinators: each task finishes exactly once, the job once.
-func TestConcurrentReplicasFinishTask(t *testing.T) {
+// Each task is settled by two coordinators at the same moment: one
+// settlement wins, the other is ErrTaskSettled; results are numbered 1..n
+// without gaps and the job finishes once.
+func TestConcurrentSettle(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	a, err := postgres.Open(ctx, dsn)
 	if err != nil {
@@ -153,39 +154,47 @@ func TestConcurrentReplicasFinishTask(t *testing.T) {
 	if err != nil || len(l1) != tasks {
 		t.Fatalf("w1: %d leases, %v", len(l1), err)
 	}
+	// w2 holds the other replica of each task: every settlement takes one
+	// lease back.
 	l2, err := b.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: w2.ID, Worker: "w2", Max: tasks, Deadline: now.Add(time.Minute), Now: now})
 	if err != nil || len(l2) != tasks {
 		t.Fatalf("w2: %d leases, %v", len(l2), err)
 	}
-	byTask := map[int64]*store.Lease{}
-	for _, l := range l2 {
-		byTask[l.TaskID] = l
+	for _, l := range l1 {
+		o, err := a.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: w1.ID, LeaseID: l.LeaseID, Status: "ok", Fuel: 7}}, Now: now})
+		if err != nil || o[0].Err != nil || o[0].TaskID != l.TaskID {
+			t.Fatalf("complete %s: %+v %v", l.LeaseID, o, err)
+		}
 	}
-	var finished, jobDone atomic.Int64
+	var won, lost, jobDone, revoked atomic.Int64
 	var wg sync.WaitGroup
-	report := func(db *postgres.DB, ss *store.Session, l *store.Lease) {
+	settle := func(db *postgres.DB, l *store.Lease) {
 		defer wg.Done()
-		o, err := db.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: ss.ID, LeaseID: l.LeaseID, Status: "ok", Stdout: []byte("same"), Fuel: 7}}, Now: now})
-		if err != nil || o[0].Err != nil {
-			t.Errorf("complete %s: %+v %v", l.LeaseID, o, err)
-			return
-		}
-		if o[0].TaskFinished != "" {
-			finished.Add(1)
-		}
-		if o[0].JobFinished {
-			jobDone.Add(1)
+		st, err := db.TaskSettle(ctx, &store.TaskSettleParams{TaskID: l.TaskID, State: store.TaskDone, Result: store.Result{Status: "ok", Fuel: 7},
+			Verification: store.VerifyNone, VerifiedBy: []string{"anon:w1"}, Now: now})
+		switch {
+		case errors.Is(err, store.ErrTaskSettled):
+			lost.Add(1)
+		case err != nil:
+			t.Errorf("settle task %d: %v", l.TaskID, err)
+		default:
+			won.Add(1)
+			revoked.Add(int64(len(st.Revoked)))
+			if st.JobFinished {
+				jobDone.Add(1)
+			}
 		}
 	}
 	for _, l := range l1 {
 		wg.Add(2)
-		go report(a, w1, l)
-		go report(b, w2, byTask[l.TaskID])
+		go settle(a, l)
+		go settle(b, l)
 	}
 	wg.Wait()
 	c, err := a.JobCounts(ctx, j.ID)
-	if err != nil || finished.Load() != tasks || jobDone.Load() != 1 || c.TasksDone != tasks || c.Fuel != 7*tasks {
-		t.Fatalf("%d tasks finished, job finished %d times, counts %+v %v", finished.Load(), jobDone.Load(), c, err)
+	if err != nil || won.Load() != tasks || lost.Load() != tasks || jobDone.Load() != 1 || revoked.Load() != tasks ||
+		c.TasksDone != tasks || c.Fuel != 7*tasks || c.ReplicasLeased != 0 {
+		t.Fatalf("%d settled, %d refused, job finished %d times, %d leases revoked, counts %+v %v", won.Load(), lost.Load(), jobDone.Load(), revoked.Load(), c, err)
 	}
 	res, err := a.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID, Limit: 1000})
 	if err != nil || len(res) != tasks {
@@ -195,6 +204,124 @@ func TestConcurrentReplicasFinishTask(t *testing.T) {
 		if r.ResultSeq != int64(i+1) {
 			t.Fatalf("result %d has seq %d", i, r.ResultSeq)
 		}
+	}
+}
+
+// Two coordinators append to the ledger at once: the entries are numbered
+// 1..n, none twice, none skipped.
+func TestConcurrentLedgerAppend(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	var dbs []*postgres.DB
+	for i := 0; i < 2; i++ {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs = append(dbs, db)
+	}
+	const appenders, batches, per = 6, 20, 3
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	var wg sync.WaitGroup
+	for i := 0; i < appenders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < batches; k++ {
+				var es []store.LedgerEntry
+				for e := 0; e < per; e++ {
+					es = append(es, store.LedgerEntry{Kind: store.LedgerGrant, Account: fmt.Sprintf("acct%d", i), Fuel: 10, Day: 1, At: now})
+				}
+				got, err := dbs[i%2].LedgerAppend(ctx, &store.LedgerAppendParams{Entries: es})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for e, g := range got {
+					if seen[g.Seq] {
+						t.Errorf("seq %d given twice", g.Seq)
+					}
+					if e > 0 && g.Seq != got[e-1].Seq+1 {
+						t.Errorf("one batch numbered %d then %d", got[e-1].Seq, g.Seq)
+					}
+					seen[g.Seq] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	all, err := dbs[0].LedgerList(ctx, &store.LedgerListParams{})
+	if err != nil || len(all) != appenders*batches*per {
+		t.Fatalf("%d entries, %v", len(all), err)
+	}
+	for i, e := range all {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("entry %d numbered %d", i, e.Seq)
+		}
+	}
+	credit, err := dbs[1].CreditList(ctx, &store.CreditListParams{})
+	if err != nil || len(credit) != appenders || credit[0].Fuel != batches*per*10 {
+		t.Fatalf("credit %+v %v", credit, err)
+	}
+}
+
+// Two workers of one account, through two coordinators, lease from one
+// queue at once: the account never gets two replicas of one task.
+func TestConcurrentAccountLease(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	a, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const tasks = 80
+	insertJob(t, a, tasks, 2, false)
+	var mu sync.Mutex
+	byTask := map[int64]string{} // task → worker of alice that got it
+	var wg sync.WaitGroup
+	for i, db := range []*postgres.DB{a, b} {
+		ss, err := db.SessionStart(ctx, &store.SessionStartParams{Worker: fmt.Sprintf("w%d", i), Account: "alice", Slots: 1, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ls, err := db.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Account: ss.Account, Max: 3, Deadline: now.Add(time.Minute), Now: now})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ls) == 0 {
+					return // alice holds a replica of every task
+				}
+				mu.Lock()
+				for _, l := range ls {
+					if w, dup := byTask[l.TaskID]; dup {
+						t.Errorf("task %d leased to alice twice: %s and %s", l.TaskID, w, ss.Worker)
+					}
+					byTask[l.TaskID] = ss.Worker
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(byTask) != tasks {
+		t.Fatalf("alice got %d tasks of %d", len(byTask), tasks)
+	}
+	n, err := a.ReplicaCountQueued(ctx)
+	if err != nil || n != tasks {
+		t.Fatalf("%d replicas left queued, %v", n, err)
 	}
 }
 
@@ -298,6 +425,9 @@ func TestSeedBits(t *testing.T) {
 		t.Fatalf("lease %+v %v", ls, err)
 	}
 	db.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: ss.ID, LeaseID: ls[0].LeaseID, Status: "ok"}}, Now: now})
+	if _, err := db.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ls[0].TaskID, State: store.TaskDone, Result: store.Result{Status: "ok"}, Verification: store.VerifyNone, Now: now}); err != nil {
+		t.Fatal(err)
+	}
 	res, err := db.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
 	if err != nil || len(res) != 1 || res[0].Seed != seed {
 		t.Fatalf("results %+v %v", res, err)
@@ -359,5 +489,112 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if got := postgres.Redact("postgres://u:secret@h/db?password=x2"); strings.Contains(got, "secret") || strings.Contains(got, "x2") {
 		t.Fatalf("Redact = %q", got)
+	}
+}
+
+// Workers of two accounts lease and report through one coordinator while a
+// verifier on another adds replicas to tasks and settles each task as soon
+// as one replica is in: whatever interleaving (and deadlock retry) occurs,
+// every task settles once, results are numbered without gaps, and nothing
+// stays queued or leased once the job is done.
+func TestConcurrentSettleWhileLeasing(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	a, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const tasks = 60
+	j := insertJob(t, a, tasks, 2, false)
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for _, acct := range []string{"alice", "bob"} {
+		ss, err := a.SessionStart(ctx, &store.SessionStartParams{Worker: acct + "-w", Account: acct, Slots: 4, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !done.Load() {
+				ls, err := a.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Account: ss.Account, Max: 4, Deadline: now.Add(time.Minute), Now: now})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var rs []store.ReplicaResult
+				for _, l := range ls {
+					rs = append(rs, store.ReplicaResult{SessionID: ss.ID, LeaseID: l.LeaseID, Status: "ok", Fuel: 3})
+				}
+				if len(rs) == 0 {
+					continue
+				}
+				os, err := a.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: rs, Now: now})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, o := range os {
+					if o.Err != nil && !errors.Is(o.Err, store.ErrLeaseNotHeld) { // taken back by a settlement meanwhile
+						t.Error(o.Err)
+					}
+				}
+			}
+		}()
+	}
+	settled := map[int64]bool{}
+	jobDone := 0
+	for len(settled) < tasks && !t.Failed() {
+		for id := int64(1); id <= tasks; id++ { // a fresh schema numbers the job's tasks from 1
+			if settled[id] {
+				continue
+			}
+			ev, err := b.TaskEvidence(ctx, id)
+			if err != nil || ev.Task.JobID != j.ID {
+				t.Fatalf("task %d: %+v %v", id, ev, err)
+			}
+			var res *store.Result
+			for _, r := range ev.Replicas {
+				if r.Result != nil {
+					res = r.Result
+				}
+			}
+			if res == nil {
+				continue
+			}
+			if id%3 == 0 { // a replica added while the others run and report
+				if _, err := b.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: id, Role: store.RoleRun, Now: now}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := b.TaskSettle(ctx, &store.TaskSettleParams{TaskID: id, State: store.TaskDone, Result: *res, Verification: store.VerifyNone, Now: now})
+			if err != nil {
+				t.Fatalf("settle %d: %v", id, err)
+			}
+			settled[id] = true
+			if st.JobFinished {
+				jobDone++
+			}
+		}
+	}
+	done.Store(true)
+	wg.Wait()
+	c, err := b.JobCounts(ctx, j.ID)
+	if err != nil || jobDone != 1 || c.TasksDone != tasks || c.ReplicasQueued != 0 || c.ReplicasLeased != 0 || c.Fuel != 3*tasks {
+		t.Fatalf("job finished %d times, counts %+v %v", jobDone, c, err)
+	}
+	res, err := b.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID, Limit: 1000})
+	if err != nil || len(res) != tasks {
+		t.Fatalf("%d results, %v", len(res), err)
+	}
+	for i, r := range res {
+		if r.ResultSeq != int64(i+1) {
+			t.Fatalf("result %d has seq %d", i, r.ResultSeq)
+		}
 	}
 }

@@ -1,0 +1,603 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// The verification methods record what internal/verify decides; none of
+// them compares results. Lock order, as everywhere in this driver: replicas,
+// then the job, then the task (TaskSettle, TaskReopen; JobCancel takes the
+// job's replicas, the job, then its tasks), so settlements, cancellations
+// and leases queue behind each other instead of deadlocking.
+
+// read runs fn in a read-only transaction on one snapshot, so that what it
+// reads with several queries is consistent.
+func (db *DB) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return interpretError(pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn))
+}
+
+func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
+	var ev *store.TaskEvidence
+	err := db.read(ctx, func(tx pgx.Tx) error {
+		ev = &store.TaskEvidence{}
+		var err error
+		var grid int64
+		if ev.Task, err = scanTask(tx.QueryRow(ctx, `SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = $1`, taskID), &grid); err != nil {
+			return err
+		}
+		ev.Grid = uint64(grid)
+		if ev.Job, err = getJob(ctx, tx, &store.JobGetParams{ID: ev.Task.JobID}); err != nil {
+			return err
+		}
+		byID := map[int64]*store.ReplicaInfo{}
+		// Who holds or ran it last: the holder, or the last segment's.
+		if err := collect(ctx, tx, `SELECT r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq,
+				coalesce(r.worker, g.worker, ''), coalesce(r.account, g.account, ''),
+				r.status, coalesce(r.exit_code, 0), coalesce(r.message, ''), coalesce(r.stdout_hash, ''), coalesce(r.stderr_hash, ''), coalesce(r.fuel, 0)
+			FROM replicas r LEFT JOIN LATERAL (SELECT worker, account FROM segments WHERE replica_id = r.id ORDER BY seq DESC, id DESC LIMIT 1) g ON true
+			WHERE r.task_id = $1 ORDER BY r.id`, func(rows pgx.Rows) error {
+			var ri store.ReplicaInfo
+			var status *string
+			var res store.Result
+			if err := rows.Scan(&ri.ID, &ri.Role, &ri.State, &ri.Verdict, &ri.AuditOf, &ri.AuditSeq, &ri.Worker, &ri.Account,
+				&status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
+				return err
+			}
+			if ri.State == store.ReplicaDone && status != nil {
+				res.Status = *status
+				ri.Result = &res
+			}
+			byID[ri.ID] = &ri
+			ev.Replicas = append(ev.Replicas, &ri)
+			return nil
+		}, taskID); err != nil {
+			return err
+		}
+		// The accounts that computed part of a replica: its checkpoints'
+		// (by sequence, so an audit's copies first), then its segments'.
+		seen := map[int64]map[string]bool{}
+		addAccount := func(ri *store.ReplicaInfo, a string) {
+			if seen[ri.ID] == nil {
+				seen[ri.ID] = map[string]bool{}
+			}
+			if a != "" && !seen[ri.ID][a] {
+				seen[ri.ID][a] = true
+				ri.Accounts = append(ri.Accounts, a)
+			}
+		}
+		if err := collect(ctx, tx, `SELECT `+ckptCols+` FROM checkpoints WHERE task_id = $1 ORDER BY replica_id, seq`, func(rows pgx.Rows) error {
+			c, err := scanCheckpoint(rows)
+			if err != nil {
+				return err
+			}
+			if ri := byID[c.ReplicaID]; ri != nil {
+				ri.Checkpoints = append(ri.Checkpoints, c)
+				addAccount(ri, c.Account)
+			}
+			return nil
+		}, taskID); err != nil {
+			return err
+		}
+		return collect(ctx, tx, `SELECT g.replica_id, g.account FROM segments g JOIN replicas r ON r.id = g.replica_id
+			WHERE r.task_id = $1 ORDER BY g.replica_id, g.seq, g.id`, func(rows pgx.Rows) error {
+			var id int64
+			var a string
+			if err := rows.Scan(&id, &a); err != nil {
+				return err
+			}
+			if ri := byID[id]; ri != nil {
+				addAccount(ri, a)
+			}
+			return nil
+		}, taskID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64, error) {
+	role := p.Role
+	switch role {
+	case store.RoleRun:
+	case store.RoleAudit:
+		if p.AuditOf == 0 || p.AuditSeq < 1 || p.AuditSeq >= 1<<62 {
+			return 0, fmt.Errorf("postgres: an audit replica needs the replica it audits and a link ≥ 1 (got replica %d, link %d)", p.AuditOf, p.AuditSeq)
+		}
+	default:
+		return 0, fmt.Errorf("postgres: unknown replica role %q", p.Role)
+	}
+	var id int64
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var state string
+		var jobID, prio int64
+		// The task's row lock keeps TaskSettle out until the replica is in.
+		if err := tx.QueryRow(ctx, `SELECT t.state, t.job_id, j.priority FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $1 FOR UPDATE OF t`, p.TaskID).
+			Scan(&state, &jobID, &prio); err != nil {
+			return interpretError(err)
+		}
+		if state != string(store.TaskPending) {
+			return fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
+		}
+		var start *store.Checkpoint // where the audit resumes
+		if role == store.RoleAudit {
+			var of int64
+			if err := tx.QueryRow(ctx, `SELECT task_id FROM replicas WHERE id = $1`, p.AuditOf).Scan(&of); err != nil || of != p.TaskID {
+				if err == nil || errors.Is(err, pgx.ErrNoRows) {
+					return fmt.Errorf("postgres: replica %d to audit is not a replica of task %d: %w", p.AuditOf, p.TaskID, store.ErrNotFound)
+				}
+				return interpretError(err)
+			}
+			if p.AuditSeq > 1 {
+				c, err := scanCheckpoint(tx.QueryRow(ctx, `SELECT `+ckptCols+` FROM checkpoints WHERE replica_id = $1 AND seq = $2`, p.AuditOf, int64(p.AuditSeq-1)))
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("postgres: replica %d has no checkpoint %d to audit link %d from: %w", p.AuditOf, p.AuditSeq-1, p.AuditSeq, store.ErrNotFound)
+				}
+				if err != nil {
+					return err
+				}
+				start = c
+			}
+		}
+		var auditOf *int64
+		if role == store.RoleAudit {
+			auditOf = &p.AuditOf
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO replicas(task_id, job_id, idx, priority, state, role, audit_of, audit_seq)
+			VALUES($1, $2, (SELECT coalesce(max(idx), -1) + 1 FROM replicas WHERE task_id = $1), $3, 'queued', $4, $5, $6) RETURNING id`,
+			p.TaskID, jobID, prio, string(role), auditOf, int64(p.AuditSeq)).Scan(&id); err != nil {
+			return interpretError(err)
+		}
+		if start == nil {
+			return nil
+		}
+		// The audited replica's chain up to the link, same blobs, same
+		// accounts: the audit's lease resumes from its end.
+		if _, err := tx.Exec(ctx, `INSERT INTO checkpoints(replica_id, task_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash,
+				worker, account, session_id, cost_ms, created_at)
+			SELECT $1, task_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, account, session_id, cost_ms, created_at
+			FROM checkpoints WHERE replica_id = $2 AND seq < $3 ORDER BY seq`, id, p.AuditOf, int64(p.AuditSeq)); err != nil {
+			return interpretError(err)
+		}
+		_, err := tx.Exec(ctx, `UPDATE replicas SET ckpt_seq = $1, ckpt_fuel = $2, ckpt_hash = $3, ckpt_blob = $4 WHERE id = $5`,
+			int64(start.Seq), int64(start.Fuel), start.StateHash, start.SnapshotHash, id)
+		return interpretError(err)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// cancelReplicas cancels the queued and leased replicas among ids (locked by
+// the caller): the leased ones' segments end revoked. It returns the leases
+// taken back.
+func cancelReplicas(ctx context.Context, tx pgx.Tx, now int64, ids []int64) ([]store.RevokedLease, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	leased, revoked, err := lockLeased(ctx, tx, `id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := endSegments(ctx, tx, store.SegmentRevoked, now, nil, leased); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE replicas SET state = 'cancelled', lease_id = NULL, session_id = NULL, lease_deadline = NULL
+		WHERE id = ANY($1) AND state IN ('queued','leased')`, ids); err != nil {
+		return nil, interpretError(err)
+	}
+	return revoked, nil
+}
+
+// lockLive locks a task's replicas still queued or leased, by id.
+func lockLive(ctx context.Context, tx pgx.Tx, taskID int64) ([]int64, error) {
+	var ids []int64
+	err := collect(ctx, tx, `SELECT id FROM replicas WHERE task_id = $1 AND state IN ('queued','leased') ORDER BY id FOR UPDATE`,
+		func(r pgx.Rows) error { var id int64; ids = append(ids, id); return r.Scan(&ids[len(ids)-1]) }, taskID)
+	return ids, err
+}
+
+func (db *DB) ReplicaVerdict(ctx context.Context, p *store.ReplicaVerdictParams) ([]store.RevokedLease, error) {
+	switch p.Verdict {
+	case store.VerdictNone, store.VerdictAgreed, store.VerdictLied, store.VerdictVoid:
+	default:
+		return nil, fmt.Errorf("postgres: unknown verdict %q", p.Verdict)
+	}
+	var revoked []store.RevokedLease
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		revoked = nil
+		var state string
+		if err := tx.QueryRow(ctx, `SELECT state FROM replicas WHERE id = $1 FOR UPDATE`, p.ReplicaID).Scan(&state); err != nil {
+			return interpretError(err)
+		}
+		var err error
+		if revoked, err = cancelReplicas(ctx, tx, ms(p.Now), []int64{p.ReplicaID}); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE replicas SET verdict = $1 WHERE id = $2`, string(p.Verdict), p.ReplicaID)
+		return interpretError(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
+}
+
+func knownVerification(v string) bool {
+	switch v {
+	case store.VerifyNone, store.VerifyAudit, store.VerifyQuorum, store.VerifyTrusted:
+		return true
+	}
+	return false
+}
+
+func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store.TaskSettled, error) {
+	if p.State != store.TaskDone && p.State != store.TaskDisputed {
+		return nil, fmt.Errorf("postgres: a task settles done or disputed, not %q", p.State)
+	}
+	if !knownVerification(p.Verification) {
+		return nil, fmt.Errorf("postgres: unknown verification method %q", p.Verification)
+	}
+	if p.Result.Fuel >= 1<<63 {
+		return nil, fmt.Errorf("postgres: result fuel %d beyond any limit", p.Result.Fuel)
+	}
+	var out *store.TaskSettled
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		out = &store.TaskSettled{}
+		if err := tx.QueryRow(ctx, `SELECT job_id FROM tasks WHERE id = $1`, p.TaskID).Scan(&out.JobID); err != nil {
+			return interpretError(err)
+		}
+		if _, err := lockLive(ctx, tx, p.TaskID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE`, out.JobID); err != nil {
+			return interpretError(err)
+		}
+		var state string
+		if err := tx.QueryRow(ctx, `SELECT state FROM tasks WHERE id = $1 FOR UPDATE`, p.TaskID).Scan(&state); err != nil {
+			return interpretError(err)
+		}
+		if state != string(store.TaskPending) {
+			return fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
+		}
+		// Again: a replica added before the task's lock was ours is in now
+		// (none can be added any more).
+		live, err := lockLive(ctx, tx, p.TaskID)
+		if err != nil {
+			return err
+		}
+		now := ms(p.Now)
+		if out.Revoked, err = cancelReplicas(ctx, tx, now, live); err != nil {
+			return err
+		}
+		// The task settled without them.
+		if _, err := tx.Exec(ctx, `UPDATE replicas SET verdict = 'void' WHERE id = ANY($1) AND verdict = ''`, live); err != nil {
+			return interpretError(err)
+		}
+		disputed, fuel := 0, int64(p.Result.Fuel)
+		if p.State == store.TaskDisputed {
+			disputed, fuel = 1, 0
+		}
+		var seq, finished, total int64
+		var jobState string
+		if err := tx.QueryRow(ctx, `UPDATE jobs SET results_numbered = results_numbered + 1, tasks_finished = tasks_finished + 1,
+				tasks_disputed = tasks_disputed + $1, fuel_done = fuel_done + $2
+			WHERE id = $3 RETURNING results_numbered, tasks_finished, task_count, state`, disputed, fuel, out.JobID).Scan(&seq, &finished, &total, &jobState); err != nil {
+			return interpretError(err)
+		}
+		r := p.Result
+		if _, err := tx.Exec(ctx, `UPDATE tasks SET state = $1, status = $2, exit_code = $3, message = $4, stdout_hash = $5, stderr_hash = $6, fuel = $7,
+			finished_at = $8, result_seq = $9, verification = $10, verified_by = $11, note = $12 WHERE id = $13`,
+			string(p.State), r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, int64(r.Fuel), now, seq,
+			p.Verification, jsonText(nonNil(p.VerifiedBy)), p.Note, p.TaskID); err != nil {
+			return interpretError(err)
+		}
+		if finished < total || jobState != string(store.JobRunning) {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET state = 'done', finished_at = $1 WHERE id = $2`, now, out.JobID); err != nil {
+			return interpretError(err)
+		}
+		out.JobFinished = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (db *DB) TaskReopen(ctx context.Context, p *store.TaskReopenParams) error {
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		var jobID int64
+		if err := tx.QueryRow(ctx, `SELECT job_id FROM tasks WHERE id = $1`, p.TaskID).Scan(&jobID); err != nil {
+			return interpretError(err)
+		}
+		var jobState string
+		var prio int64
+		if err := tx.QueryRow(ctx, `SELECT state, priority FROM jobs WHERE id = $1 FOR UPDATE`, jobID).Scan(&jobState, &prio); err != nil {
+			return interpretError(err)
+		}
+		if jobState == string(store.JobCancelled) {
+			return fmt.Errorf("%w: task %d's job %d is cancelled", store.ErrJobFinished, p.TaskID, jobID)
+		}
+		var state string
+		var fuel int64
+		if err := tx.QueryRow(ctx, `SELECT state, coalesce(fuel, 0) FROM tasks WHERE id = $1 FOR UPDATE`, p.TaskID).Scan(&state, &fuel); err != nil {
+			return interpretError(err)
+		}
+		if state != string(store.TaskDone) {
+			return fmt.Errorf("postgres: task %d is %s: only a done task is reopened", p.TaskID, state)
+		}
+		for _, st := range []struct {
+			q    string
+			args []any
+		}{
+			{`UPDATE tasks SET state = 'pending', status = NULL, exit_code = NULL, message = NULL, stdout_hash = NULL, stderr_hash = NULL, fuel = NULL,
+				result_seq = NULL, finished_at = NULL, verification = NULL, verified_by = NULL WHERE id = $1`, []any{p.TaskID}},
+			{`UPDATE jobs SET tasks_finished = tasks_finished - 1, fuel_done = fuel_done - $1, state = 'running', finished_at = NULL WHERE id = $2`,
+				[]any{fuel, jobID}},
+			{`INSERT INTO replicas(task_id, job_id, idx, priority, state, role)
+				VALUES($1, $2, (SELECT coalesce(max(idx), -1) + 1 FROM replicas WHERE task_id = $1), $3, 'queued', 'run')`, []any{p.TaskID, jobID, prio}},
+		} {
+			if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
+				return interpretError(err)
+			}
+		}
+		return nil
+	})
+}
+
+func (db *DB) JobNote(ctx context.Context, p *store.JobNoteParams) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE jobs SET mismatches = mismatches + $1, audits = audits + $2, disputes = disputes + $3,
+		lies_caught = lies_caught + $4, reopened = reopened + $5, unsettled = unsettled + $6, replicas_run = replicas_run + $7 WHERE id = $8`,
+		p.Mismatches, p.Audits, p.Disputes, p.LiesCaught, p.Reopened, p.Unsettled, p.ReplicasRun, p.JobID)
+	if err != nil {
+		return interpretError(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+const accountCols = `id, verified, audits_passed, lies_caught, banned_at, created_at`
+
+func scanAccount(row pgx.Row) (*store.Account, error) {
+	var a store.Account
+	var banned *int64
+	var created int64
+	if err := row.Scan(&a.ID, &a.Verified, &a.AuditsPassed, &a.LiesCaught, &banned, &created); err != nil {
+		return nil, interpretError(err)
+	}
+	a.BannedAt, a.CreatedAt = fromMS(banned), time.UnixMilli(created)
+	return &a, nil
+}
+
+func (db *DB) AccountGet(ctx context.Context, id string) (*store.Account, error) {
+	return scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
+}
+
+func (db *DB) AccountAdd(ctx context.Context, p *store.AccountAddParams) (*store.Account, error) {
+	if p.ID == "" {
+		return nil, fmt.Errorf("postgres: an account needs an ID")
+	}
+	var banned *int64
+	if p.Ban {
+		t := ms(p.Now)
+		banned = &t
+	}
+	// One statement: concurrent additions to one account all count.
+	return scanAccount(db.pool.QueryRow(ctx, `INSERT INTO accounts AS a (id, verified, audits_passed, lies_caught, banned_at, created_at)
+		VALUES($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET verified = a.verified + excluded.verified, audits_passed = a.audits_passed + excluded.audits_passed,
+			lies_caught = a.lies_caught + excluded.lies_caught, banned_at = coalesce(a.banned_at, excluded.banned_at)
+		RETURNING `+accountCols, p.ID, p.Verified, p.AuditsPassed, p.LiesCaught, banned, ms(p.Now)))
+}
+
+// limitOrAll is a LIMIT parameter: n, or NULL (no limit) when n ≤ 0.
+func limitOrAll(n int) *int64 {
+	if n <= 0 {
+		return nil
+	}
+	v := int64(n)
+	return &v
+}
+
+func (db *DB) AccountList(ctx context.Context, p *store.AccountListParams) ([]*store.Account, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY id COLLATE "C" LIMIT $1`, limitOrAll(p.Limit))
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, interpretError(err)
+		}
+		out = append(out, id)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) TaskListUnsettled(ctx context.Context, limit int) ([]int64, error) {
+	return db.ids(ctx, `SELECT t.id FROM tasks t JOIN jobs j ON j.id = t.job_id
+		WHERE t.state = 'pending' AND j.state = 'running'
+		  AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.task_id = t.id AND r.state IN ('queued','leased'))
+		ORDER BY t.id LIMIT $1`, limitOrAll(limit))
+}
+
+// TasksRestingOn finds the account's work by its segments and checkpoints
+// (both indexed by account).
+func (db *DB) TasksRestingOn(ctx context.Context, account string) ([]int64, error) {
+	return db.ids(ctx, `SELECT t.id FROM tasks t
+		WHERE t.state = 'done' AND t.verification IN ('none','audit')
+		  AND t.id IN (SELECT r.task_id FROM segments g JOIN replicas r ON r.id = g.replica_id WHERE g.account = $1
+		               UNION SELECT c.task_id FROM checkpoints c WHERE c.account = $1)
+		ORDER BY t.id`, account)
+}
+
+func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]store.LedgerEntry, error) {
+	for i, e := range p.Entries {
+		switch {
+		case e.Kind != store.LedgerGrant && e.Kind != store.LedgerRevoke && e.Kind != store.LedgerBan:
+			return nil, fmt.Errorf("postgres: ledger entry %d: unknown kind %q", i, e.Kind)
+		case e.Account == "":
+			return nil, fmt.Errorf("postgres: ledger entry %d: no account", i)
+		case e.Fuel > math.MaxInt64 || e.Link > math.MaxInt64:
+			return nil, fmt.Errorf("postgres: ledger entry %d: fuel %d or link %d beyond any limit", i, e.Fuel, e.Link)
+		}
+	}
+	var out []store.LedgerEntry
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		out = append(out[:0], p.Entries...)
+		// Coordinators append in turn: numbers never collide nor skip.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, lockLedger); err != nil {
+			return interpretError(err)
+		}
+		var last int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM ledger`).Scan(&last); err != nil {
+			return interpretError(err)
+		}
+		type grant struct {
+			account   string
+			day, fuel int64
+			revoked   bool
+		}
+		batch := map[int64]*grant{} // this batch's grants, and grants revoked in it
+		n := len(out)
+		cols := struct {
+			seq, job, task, replica, link, fuel, ref, day, at []int64
+			kind, account, reason                             []string
+		}{}
+		for i := range out {
+			e := &out[i]
+			e.Seq = last + int64(i) + 1
+			if e.Kind == store.LedgerRevoke {
+				// A revocation takes back one standing grant of the same
+				// account, on that grant's day, all of its fuel.
+				g := batch[e.Ref]
+				if g == nil {
+					g = &grant{}
+					var kind string
+					err := tx.QueryRow(ctx, `SELECT kind, account, day, fuel, EXISTS (SELECT 1 FROM ledger WHERE kind = 'revoke' AND ref = $1)
+						FROM ledger WHERE seq = $1`, e.Ref).Scan(&kind, &g.account, &g.day, &g.fuel, &g.revoked)
+					if errors.Is(err, pgx.ErrNoRows) || (err == nil && kind != string(store.LedgerGrant)) {
+						return fmt.Errorf("postgres: ledger entry %d revokes %d, which is no grant", i, e.Ref)
+					}
+					if err != nil {
+						return interpretError(err)
+					}
+					batch[e.Ref] = g
+				}
+				if g.account != e.Account {
+					return fmt.Errorf("postgres: ledger entry %d revokes grant %d of %q for %q", i, e.Ref, g.account, e.Account)
+				}
+				if g.revoked {
+					return fmt.Errorf("postgres: ledger entry %d revokes grant %d again", i, e.Ref)
+				}
+				g.revoked = true
+				e.Day, e.Fuel = g.day, uint64(g.fuel)
+			}
+			if e.Kind == store.LedgerGrant {
+				batch[e.Seq] = &grant{account: e.Account, day: e.Day, fuel: int64(e.Fuel)}
+			}
+			cols.seq = append(cols.seq, e.Seq)
+			cols.job, cols.task, cols.replica = append(cols.job, e.JobID), append(cols.task, e.TaskID), append(cols.replica, e.ReplicaID)
+			cols.link, cols.fuel, cols.ref = append(cols.link, int64(e.Link)), append(cols.fuel, int64(e.Fuel)), append(cols.ref, e.Ref)
+			cols.day, cols.at = append(cols.day, e.Day), append(cols.at, ms(e.At))
+			cols.kind, cols.account, cols.reason = append(cols.kind, string(e.Kind)), append(cols.account, e.Account), append(cols.reason, e.Reason)
+		}
+		if n == 0 {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO ledger(seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
+				$9::bigint[], $10::bigint[], $11::bigint[], $12::text[])`,
+			cols.seq, cols.kind, cols.account, cols.job, cols.task, cols.replica, cols.link, cols.fuel, cols.ref, cols.day, cols.at, cols.reason)
+		return interpretError(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		at := ms(out[i].At) // as stored: milliseconds
+		out[i].At = fromMS(&at)
+	}
+	return out, nil
+}
+
+func (db *DB) LedgerList(ctx context.Context, p *store.LedgerListParams) ([]store.LedgerEntry, error) {
+	rows, err := db.pool.Query(ctx, `SELECT seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason
+		FROM ledger WHERE ($1::text = '' OR account = $1) AND seq > $2 ORDER BY seq LIMIT $3`, p.Account, p.AfterSeq, limitOrAll(p.Limit))
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []store.LedgerEntry
+	for rows.Next() {
+		var e store.LedgerEntry
+		var link, fuel, at int64
+		if err := rows.Scan(&e.Seq, &e.Kind, &e.Account, &e.JobID, &e.TaskID, &e.ReplicaID, &link, &fuel, &e.Ref, &e.Day, &at, &e.Reason); err != nil {
+			return nil, interpretError(err)
+		}
+		e.Link, e.Fuel, e.At = uint64(link), uint64(fuel), fromMS(&at)
+		out = append(out, e)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) CreditList(ctx context.Context, p *store.CreditListParams) ([]store.CreditRow, error) {
+	// A revocation counts against its grant's day, whatever day it was
+	// written; a day whose credit was all revoked has no row.
+	rows, err := db.pool.Query(ctx, `SELECT account, day, sum(f)::bigint FROM (
+			SELECT account, day, fuel AS f FROM ledger WHERE kind = 'grant'
+			UNION ALL
+			SELECT g.account, g.day, -v.fuel FROM ledger v JOIN ledger g ON g.seq = v.ref WHERE v.kind = 'revoke'
+		) AS x
+		WHERE ($1::text = '' OR account = $1) AND day >= $2
+		GROUP BY account, day HAVING sum(f) > 0 ORDER BY account COLLATE "C", day`, p.Account, p.SinceDay)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []store.CreditRow
+	for rows.Next() {
+		var c store.CreditRow
+		var f int64
+		if err := rows.Scan(&c.Account, &c.Day, &f); err != nil {
+			return nil, interpretError(err)
+		}
+		c.Fuel = uint64(max(f, 0))
+		out = append(out, c)
+	}
+	return out, interpretError(rows.Err())
+}
