@@ -32,7 +32,7 @@ func benchTinyTasks(b *testing.B, noCheckpoints bool) {
 		c.NoCheckpoints = noCheckpoints
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	req := &api.SubmitRequest{Module: readWasm(b, "echo.wasm")}
+	req := &api.SubmitRequest{Module: readWasm(b, "echo.wasm"), MaxError: 1}
 	for i := 0; i < b.N; i++ {
 		req.Tasks = append(req.Tasks, api.TaskSpec{Stdin: []byte(strconv.Itoa(i))})
 	}

@@ -105,7 +105,7 @@ func TestResultVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.Trust.Verified != 4 || j.Trust.MaxError != store.DefaultMaxError || j.State != "done" {
+	if j.Trust.Verified != 4 || j.Trust.MaxError != 1 || j.State != "done" { // echoJob asks for max error 1
 		t.Errorf("job after: state %s trust %+v", j.State, j.Trust)
 	}
 

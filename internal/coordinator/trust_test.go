@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -109,7 +110,7 @@ func TestLiesCaught(t *testing.T) {
 			e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = testGrid })
 			ctx := context.Background()
 			req := factorJob(t)
-			req.Tasks = req.Tasks[:1]
+			req.Tasks, req.MaxError = req.Tasks[:1], 0 // the default: 1e-6
 			req.Tasks[0].Stdin = []byte(in)
 			job, err := e.alice.Submit(ctx, req)
 			if err != nil {
@@ -154,7 +155,7 @@ func TestLiesCaught(t *testing.T) {
 			if st.Disputes != 1 || st.TrustedFuel == 0 || uint64(st.TrustedFuel) > 2*testGrid {
 				t.Fatalf("trusted re-runs: %+v (grid %d): more than one link", st, testGrid)
 			}
-			if got.Verification.Method != store.VerifyQuorum || len(got.Verification.By) != 1 {
+			if v := got.Verification; v.Method != store.VerifyQuorum || len(v.By) != 2 || slices.Contains(v.By, "anon:liar") {
 				t.Errorf("verification %+v", got.Verification)
 			}
 		})

@@ -714,10 +714,12 @@ func (v *Verifier) plan(ctx context.Context, ev *store.TaskEvidence, cand *store
 // of it (and the checkers' agreeing links), and adds the evidence to the
 // accounts' records.
 func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *store.ReplicaInfo, checkers []*store.ReplicaInfo, method string) error {
-	var by []string
+	// By: every account whose agreeing computation the result rests on,
+	// the candidate's first.
+	by := slices.Clone(accountsOf(cand))
 	for _, c := range checkers {
 		for _, a := range accountsOf(c) {
-			if !slices.Contains(by, a) && !slices.Contains(accountsOf(cand), a) {
+			if !slices.Contains(by, a) {
 				by = append(by, a)
 			}
 		}
