@@ -79,6 +79,10 @@ type Config struct {
 	// TrustedFuel caps one trusted re-run's fuel beyond the link's grid
 	// interval (a final link of a job without a fuel limit); default 2^40.
 	TrustedFuel uint64
+	// MinAudit is the share of links audited even for the most credible
+	// account: what stops a patient liar (docs/trust.md §4). In (0, 0.5);
+	// default 0.05.
+	MinAudit float64
 	// Rand draws audits; nil: a random seed (tests and the sabotage
 	// benchmark inject a seeded one).
 	Rand *rand.Rand
@@ -162,6 +166,12 @@ func (c *Config) withDefaults() Config {
 func (c *Config) validate() error {
 	if c.Store == nil {
 		return errors.New("coordinator: Config.Store is required")
+	}
+	if !(c.MinAudit >= 0 && c.MinAudit < 0.5) {
+		return fmt.Errorf("coordinator: MinAudit (%v) must be in (0, 0.5): at half the links or more a task is replicated instead", c.MinAudit)
+	}
+	if c.TrustedSlots < 0 {
+		return errors.New("coordinator: TrustedSlots must not be negative")
 	}
 	if c.LeaseTTL <= 2*c.HeartbeatInterval {
 		return fmt.Errorf("coordinator: LeaseTTL (%v) must exceed 2×HeartbeatInterval (%v), or healthy workers lose leases between heartbeats", c.LeaseTTL, c.HeartbeatInterval)

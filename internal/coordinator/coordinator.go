@@ -69,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.policy = newPolicy(&c.cfg, c.store)
 	c.reruns = &reruns{c: c}
 	c.verifier = verify.New(verify.Config{Store: c.store, Rerun: c.reruns.run, Logger: c.cfg.Logger, Now: c.cfg.Now,
-		Revoke: c.revoke, Wake: c.wake, Settled: c.notify, TrustedSlots: c.cfg.TrustedSlots, Rand: c.cfg.Rand})
+		Revoke: c.revoke, Wake: c.wake, Settled: c.notify, TrustedSlots: c.cfg.TrustedSlots, Rand: c.cfg.Rand, MinAudit: c.cfg.MinAudit})
 	if c.engine == nil {
 		eng, err := sandbox.NewEngine(ctx)
 		if err != nil {

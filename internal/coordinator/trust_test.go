@@ -166,3 +166,104 @@ func TestLiesCaught(t *testing.T) {
 // refused at the door (bad_checkpoint): nothing of it is recorded.
 var _ = errors.New
 var _ = api.Job{}
+
+// collectLatest reads a job's results until it is done, keeping each task's
+// latest: a task reopened because an account it rested on was caught is
+// reported again, revised.
+func collectLatest(t *testing.T, c *api.Client, id int64) (map[int]*api.TaskResult, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got, lines := map[int]*api.TaskResult{}, 0
+	if err := c.Results(ctx, id, 0, true, func(r *api.TaskResult) error { got[r.TaskIndex] = r; lines++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return got, lines
+}
+
+// A liar whose account is already credible (a sleeper: honest until
+// trusted) is no longer replicated, only audited; an audit lands on one of
+// its lying links, the trusted re-run of that link catches it, and
+// backtracking re-verifies every task it had got accepted: every result in
+// the end is the honest one, the liar holds no credit, the honest accounts
+// hold exactly the fuel of the links they computed that were accepted.
+func TestAuditsCatchASleeper(t *testing.T) {
+	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = testGrid; c.MinAudit = 0.45 })
+	ctx := context.Background()
+	for _, a := range []string{"anon:liar", "anon:h1", "anon:h2"} {
+		if _, err := e.db.AccountAdd(ctx, &store.AccountAddParams{ID: a, Verified: 1_000_000, Now: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := factorJob(t)
+	req.MaxError = 0
+	req.Tasks = append(req.Tasks, req.Tasks...) // 4 tasks, ≈ 14 links each
+	job, err := e.alice.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &everyCheckpoint{}
+	w, err := worker.New(worker.Config{Server: e.srv.URL, Name: "liar", Slots: 4, Engine: engine, Tamper: l,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go w.Run(wctx)
+	waitFor(t, func() bool { j, _ := e.alice.Job(ctx, job.ID); return j.Tasks.Running == 4 })
+	e.startWorker("h1", 2)
+	e.startWorker("h2", 2)
+	got, lines := collectLatest(t, e.alice, job.ID)
+	for i, in := range []string{factorInputs[0], factorInputs[1], factorInputs[0], factorInputs[1]} {
+		rep, out, _ := localRun(t, e, job.ModuleHash, in, 0)
+		r := got[i]
+		if r == nil || r.State != "done" || string(r.Stdout) != out || r.Fuel != rep.Fuel || slices.Contains(r.Verification.By, "anon:liar") {
+			dumpEvidence(t, e, job.ID, 4)
+			t.Fatalf("task %d: %+v\nhonest: %q", i, r, out)
+		}
+	}
+	j, _ := e.alice.Job(ctx, job.ID)
+	if j.Trust.Audits == 0 || j.Trust.LiesCaught == 0 || j.Trust.Unsettled != 0 {
+		t.Fatalf("trust %+v", j.Trust)
+	}
+	if acc, err := e.db.AccountGet(ctx, "anon:liar"); err != nil || acc.BannedAt.IsZero() {
+		t.Fatalf("liar %+v %v", acc, err)
+	}
+	if c := standing(t, e.db, "anon:liar"); c != 0 {
+		t.Fatalf("the liar holds %d credit", c)
+	}
+	t.Logf("%d result lines for %d tasks; trust %+v; verifier %+v", lines, len(got), j.Trust, e.c.VerifierStats())
+	// Honest credit is the fuel of the accepted links they computed.
+	var honest uint64
+	for _, h := range []string{"anon:h1", "anon:h2"} {
+		honest += standing(t, e.db, h)
+	}
+	var want uint64
+	for _, r := range got {
+		want += r.Fuel // the accepted chain of each task, all honest
+	}
+	if honest < want {
+		t.Fatalf("honest accounts hold %d credit, less than the %d fuel of the accepted chains", honest, want)
+	}
+}
+
+// everyCheckpoint lies at every checkpoint, so that every link breaks: it
+// sets a byte to a value of the checkpoint's seq. (Flipping the same byte
+// each time would be one lie, in link 1, carried on consistently: a
+// guest that never reads that byte gives the flipped byte back at every
+// next checkpoint, and only an audit of link 1 would see it.)
+type everyCheckpoint struct{ liar }
+
+func (l *everyCheckpoint) Checkpoint(_ *protocol.Lease, seq uint64, s *snapshot.Snapshot) bool {
+	for i, p := range s.Pages {
+		if len(p) > 0 {
+			s.Pages[i][len(p)/2] = byte(seq) ^ 0xa5
+			l.mu.Lock()
+			l.lies++
+			l.mu.Unlock()
+			return true
+		}
+	}
+	return false
+}

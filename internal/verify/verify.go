@@ -69,6 +69,9 @@ type Config struct {
 	// TrustedSlots is how many trusted re-runs run at once on the
 	// coordinator's own CPU; default 1.
 	TrustedSlots int
+	// MinAudit is the audit rate of the most credible account
+	// (trust.DefaultPolicy's when 0).
+	MinAudit float64
 	// Guard is the smallest lie rate the error bound is computed for
 	// (trust.DefaultGuard when 0; negative: the worst case over every
 	// rate).
@@ -87,6 +90,12 @@ type Verifier struct {
 	shards []chan event
 	slots  chan struct{}
 	wg     sync.WaitGroup
+
+	// banMu orders catching a liar against accepting results: an
+	// evaluation holds it shared from reading who is banned to settling,
+	// a catch exclusively from the ban to the end of backtracking, so no
+	// result resting on a liar is accepted after its backtracking ran.
+	banMu sync.RWMutex
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -199,11 +208,17 @@ func (v *Verifier) loop(ctx context.Context, shard int, ch chan event) {
 		select {
 		case e := <-ch:
 			if e.settle != nil {
-				if err := v.applySettlement(ctx, e.settle); err != nil && ctx.Err() == nil {
+				v.banMu.Lock()
+				err := v.applySettlement(ctx, e.settle)
+				v.banMu.Unlock()
+				if err != nil && ctx.Err() == nil {
 					v.cfg.Logger.Error("applying a trusted re-run", "task", e.task, "err", err)
 				}
 			}
-			if err := v.evaluate(ctx, e.task); err != nil && ctx.Err() == nil {
+			v.banMu.RLock()
+			err := v.evaluate(ctx, e.task)
+			v.banMu.RUnlock()
+			if err != nil && ctx.Err() == nil {
 				v.cfg.Logger.Error("verifying a task", "task", e.task, "err", err)
 			}
 		case <-ctx.Done():
@@ -345,11 +360,9 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 		if acc := taintedBy(r, banned); acc != "" {
 			// Computed in part by an account caught lying elsewhere: its
 			// chain proves nothing.
-			rs, err := v.cfg.Store.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: r.ID, Verdict: store.VerdictVoid, Now: v.cfg.Now()})
-			if err != nil {
+			if err := v.discard(ctx, ev, r, store.VerdictVoid); err != nil {
 				return err
 			}
-			v.cfg.Revoke(rs, "no longer needed")
 			continue
 		}
 		reps = append(reps, r)
@@ -378,7 +391,7 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 		}
 		of := byID[r.AuditOf]
 		if of == nil {
-			continue // the audited replica is gone (caught): this is the honest chain now
+			continue // the audited replica is gone: discard voids its audits
 		}
 		if auditDone(r, of) {
 			agreed[r.ID] = true
@@ -397,10 +410,10 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 		}
 	}
 
-	// 3. The candidate result: the first finished independent chain — a
-	// run replica, or an audit whose audited replica was caught, which
-	// carried the honest chain on.
-	chain := func(r *store.ReplicaInfo) bool { return r.Role == store.RoleRun || byID[r.AuditOf] == nil }
+	// 3. The candidate result: the first finished run replica. (An audit
+	// never carries a discarded replica's chain on: it started from that
+	// replica's unverified checkpoints.)
+	chain := func(r *store.ReplicaInfo) bool { return r.Role == store.RoleRun }
 	var cand *store.ReplicaInfo
 	pendingRun, chains := false, 0
 	for _, r := range reps {
@@ -616,6 +629,9 @@ func (v *Verifier) policy(ctx context.Context, maxError float64) (trust.Policy, 
 		v.mu.Unlock()
 	}
 	p := trust.DefaultPolicy(maxError)
+	if v.cfg.MinAudit > 0 {
+		p.MinAudit = v.cfg.MinAudit
+	}
 	guard := max(v.cfg.Guard, 0)
 	p.Prior = est.Params(guard)
 	return p, nil
@@ -1011,11 +1027,9 @@ func (v *Verifier) catch(ctx context.Context, ev *store.TaskEvidence, r *store.R
 	now := v.cfg.Now()
 	v.cfg.Logger.Warn("liar caught", "account", acc, "task", ev.Task.ID, "replica", r.ID, "link", link)
 	v.count(func(s *Stats) { s.Caught++ })
-	rs, err := v.cfg.Store.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: r.ID, Verdict: store.VerdictLied, Now: now})
-	if err != nil {
+	if err := v.discard(ctx, ev, r, store.VerdictLied); err != nil {
 		return err
 	}
-	v.cfg.Revoke(rs, "no longer needed")
 	if err := v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: ev.Job.ID, LiesCaught: 1}); err != nil {
 		return err
 	}
@@ -1057,6 +1071,29 @@ func (v *Verifier) catch(ctx context.Context, ev *store.TaskEvidence, r *store.R
 		v.cfg.Logger.Warn("re-verifying accepted results that rested on a liar", "account", acc, "tasks", len(tasks))
 		v.cfg.Wake()
 		v.cfg.Settled()
+	}
+	return nil
+}
+
+// discard gives a replica its verdict (lied, or void: computed in part by
+// a banned account) and voids its audits: they check a chain that no
+// longer counts (one still running started from that chain's unverified
+// checkpoints, so it carries nothing on), and their accounts must be free
+// to compute the task again.
+func (v *Verifier) discard(ctx context.Context, ev *store.TaskEvidence, r *store.ReplicaInfo, verdict store.Verdict) error {
+	rs, err := v.cfg.Store.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: r.ID, Verdict: verdict, Now: v.cfg.Now()})
+	if err != nil {
+		return err
+	}
+	v.cfg.Revoke(rs, "no longer needed")
+	for _, a := range ev.Replicas {
+		if a.Role == store.RoleAudit && a.AuditOf == r.ID && a.Verdict != store.VerdictVoid && a.Verdict != store.VerdictLied {
+			rs, err := v.cfg.Store.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: a.ID, Verdict: store.VerdictVoid, Now: v.cfg.Now()})
+			if err != nil {
+				return err
+			}
+			v.cfg.Revoke(rs, "no longer needed")
+		}
 	}
 	return nil
 }

@@ -643,21 +643,26 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, '')
 			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
 			WHERE r.state = 'queued'
-			  -- Never two replicas of a task to one worker or one account:
-			  -- not one it holds or ran, nor one of which it ran a segment (a
-			  -- requeued replica forgets its worker, its segments do not), nor
-			  -- one with a checkpoint it uploaded (an audit's copies too: they
-			  -- are also the audited replica's). Its own replica it may resume.
+			  -- Never a replica to a worker or an account that computed any
+			  -- part (a run, a segment, a checkpoint) of a replica it will be
+			  -- compared with: for an audit, the replica it audits; for a run
+			  -- replica, every other chain of the task (run replicas, and audits
+			  -- carrying a caught replica's chain on). A requeued replica
+			  -- forgets its worker, its segments and checkpoints do not.
+			  -- Replicas proved wrong or voided count for nothing. A worker may
+			  -- resume its own replica.
 			  --
 			  -- Scalar subqueries with LIMIT 1, not NOT EXISTS: the planner
 			  -- neither turns them into anti joins over the whole tables nor
 			  -- hashes every segment of the worker; it walks the queue index
 			  -- and looks up a few rows of each candidate's task.
-			  AND NOT coalesce((SELECT true FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id
+			  AND NOT coalesce((SELECT true FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id AND o.verdict NOT IN ('lied', 'void')
+			                  AND CASE WHEN r.role = 'audit' THEN o.id = r.audit_of
+			                           ELSE o.role = 'run' OR coalesce((SELECT p.verdict IN ('lied', 'void') FROM replicas p WHERE p.id = o.audit_of), false) END
 			                  AND (o.worker = $1 OR o.account = $2
-			                       OR coalesce((SELECT true FROM segments g WHERE g.replica_id = o.id AND (g.worker = $1 OR g.account = $2) LIMIT 1), false))
+			                       OR coalesce((SELECT true FROM segments g WHERE g.replica_id = o.id AND (g.worker = $1 OR g.account = $2) LIMIT 1), false)
+			                       OR coalesce((SELECT true FROM checkpoints c WHERE c.replica_id = o.id AND c.account = $2 LIMIT 1), false))
 			                  LIMIT 1), false)
-			  AND NOT coalesce((SELECT true FROM checkpoints c WHERE c.task_id = r.task_id AND c.account = $2 AND c.replica_id <> r.id LIMIT 1), false)
 			ORDER BY r.priority DESC, r.id
 			LIMIT $3
 			FOR UPDATE OF r SKIP LOCKED`, p.Worker, acct, p.Max*2)

@@ -53,16 +53,19 @@ const (
 			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, '')
 			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
 			WHERE r.state = 'queued'
-			  -- Never two replicas of a task to one worker or one account: not
-			  -- one it holds or ran, nor one of which it ran a segment (a
-			  -- requeued replica forgets its worker, its segments do not), nor
-			  -- one it uploaded a checkpoint of. The replica's own segments and
-			  -- checkpoints do not count (a worker may resume its own run),
-			  -- except an audit's copies of the audited replica's checkpoints.
-			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.id != r.id
-			                  AND (o.worker = ?1 OR o.account = ?2 OR
-			                       EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND (g.worker = ?1 OR g.account = ?2))))
-			  AND NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.task_id = r.task_id AND c.account = ?2 AND (c.replica_id != r.id OR c.seq < r.audit_seq))
+			  -- Never a replica to a worker or an account that computed any part
+			  -- (a run, a segment, a checkpoint) of a replica it will be compared
+			  -- with: for an audit, the replica it audits; for a run replica,
+			  -- every other chain of the task (run replicas, and audits carrying
+			  -- a caught replica's chain on). A requeued replica forgets its
+			  -- worker, its segments and checkpoints do not. Replicas proved wrong
+			  -- or voided count for nothing. A worker may resume its own replica.
+			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.id != r.id AND o.verdict NOT IN ('lied', 'void')
+			                  AND CASE WHEN r.role = 'audit' THEN o.id = r.audit_of
+			                           ELSE o.role = 'run' OR EXISTS (SELECT 1 FROM replicas p WHERE p.id = o.audit_of AND p.verdict IN ('lied', 'void')) END
+			                  AND (o.worker = ?1 OR o.account = ?2
+			                       OR EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND (g.worker = ?1 OR g.account = ?2))
+			                       OR EXISTS (SELECT 1 FROM checkpoints c WHERE c.replica_id = o.id AND c.account = ?2)))
 			ORDER BY r.priority DESC, r.id
 			LIMIT ?3`
 	qLeaseReplica = `UPDATE replicas SET state = 'leased', worker = ?, account = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1,
