@@ -646,8 +646,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			  -- Never a replica to a worker or an account that computed any
 			  -- part (a run, a segment, a checkpoint) of a replica it will be
 			  -- compared with: for an audit, the replica it audits; for a run
-			  -- replica, every other chain of the task (run replicas, and audits
-			  -- carrying a caught replica's chain on). A requeued replica
+			  -- replica, every other run replica of the task. A requeued replica
 			  -- forgets its worker, its segments and checkpoints do not.
 			  -- Replicas proved wrong or voided count for nothing. A worker may
 			  -- resume its own replica.
@@ -658,7 +657,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			  -- and looks up a few rows of each candidate's task.
 			  AND NOT coalesce((SELECT true FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id AND o.verdict NOT IN ('lied', 'void')
 			                  AND CASE WHEN r.role = 'audit' THEN o.id = r.audit_of
-			                           ELSE o.role = 'run' OR coalesce((SELECT p.verdict IN ('lied', 'void') FROM replicas p WHERE p.id = o.audit_of), false) END
+			                           ELSE o.role = 'run' END
 			                  AND (o.worker = $1 OR o.account = $2
 			                       OR coalesce((SELECT true FROM segments g WHERE g.replica_id = o.id AND (g.worker = $1 OR g.account = $2) LIMIT 1), false)
 			                       OR coalesce((SELECT true FROM checkpoints c WHERE c.replica_id = o.id AND c.account = $2 LIMIT 1), false))

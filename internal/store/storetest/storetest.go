@@ -744,6 +744,62 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	// replica of a task it holds or ran another replica of, ran a segment
 	// of, or uploaded a checkpoint of (an audit's copies too). It may
 	// resume its own replica. A banned account gets nothing.
+	// Exclusion is relative to what a replica will be compared with: an
+	// audit excludes the audited replica's accounts only (one auditor may
+	// check several links of one chain); a run replica excludes the other
+	// run chains' accounts, not the auditors'; a replica proved wrong or
+	// voided excludes no one.
+	t.Run("ExclusionRelative", func(t *testing.T) {
+		s := open(t)
+		newSuspJob(t, s, 1, 1)
+		a1 := sessionAs(t, s, "a1", "alice")
+		l := leaseCk(t, s, a1, 1, 100, true)
+		r := l[0].ReplicaID
+		ckpt(t, s, a1, l[0], 1, 101, "h1", "a")
+		ckpt(t, s, a1, l[0], 2, 201, "h2", "b")
+		complete(t, s, store.ReplicaResult{SessionID: a1.ID, LeaseID: l[0].LeaseID, Status: "ok", Stdout: []byte("abc"), Fuel: 250})
+		task := l[0].TaskID
+		for _, seq := range []uint64{2, 3} {
+			if _, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task, Role: store.RoleAudit, AuditOf: r, AuditSeq: seq, Now: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "a2", "alice"), 5, 100, true); len(got) != 0 {
+			t.Fatalf("alice audits her own replica: %+v", got[0])
+		}
+		b1 := sessionAs(t, s, "b1", "bob")
+		if got := leaseCk(t, s, b1, 1, 100, true); len(got) != 1 {
+			t.Fatalf("bob's first audit: %+v", got)
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "b2", "bob"), 1, 100, true); len(got) != 1 {
+			t.Fatalf("bob's second worker may audit another link of alice's chain: %+v", got)
+		}
+		// A partner run replica: not to alice (another run chain), but to
+		// bob, who only audited.
+		p, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task, Role: store.RoleRun, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "a3", "alice"), 5, 100, true); len(got) != 0 {
+			t.Fatalf("alice partners her own chain: %+v", got[0])
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "b3", "bob"), 5, 100, true); len(got) != 1 || got[0].ReplicaID != p {
+			t.Fatalf("bob partners alice's chain: %+v", got)
+		}
+		// Alice's replica proved wrong: she may compute the task again (her
+		// account's ban, not this rule, keeps a liar out).
+		if _, err := s.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: r, Verdict: store.VerdictLied, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		q, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task, Role: store.RoleRun, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "a4", "alice"), 5, 100, true); len(got) != 1 || got[0].ReplicaID != q {
+			t.Fatalf("alice after her replica was discarded: %+v", got)
+		}
+	})
+
 	t.Run("AccountExclusion", func(t *testing.T) {
 		s := open(t)
 		j := newSuspJob(t, s, 1, 3)
