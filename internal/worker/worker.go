@@ -58,6 +58,9 @@ type Config struct {
 	// the worker leaves); default 8. It runs the guest at a grid Ticks
 	// times finer and uploads every Ticks-th suspension.
 	Ticks int
+	// Tamper makes the worker lie: for the sabotage benchmark only
+	// (tamper.go). Nil in production.
+	Tamper Tamper
 }
 
 // Stats counts what a worker did.
@@ -531,6 +534,9 @@ func (w *Worker) run(ctx context.Context, s *sess, rs *runState, l *protocol.Lea
 	}
 	d.report = w.eng.Run(ctx, mod, in, lim)
 	d.stdout, d.stderr = stdout.Bytes(), stderr.Bytes()
+	if w.cfg.Tamper != nil {
+		w.cfg.Tamper.Result(l, &d.report, &d.stdout, &d.stderr)
+	}
 	return d
 }
 
@@ -572,12 +578,19 @@ func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 	if c.rs.rebase.Swap(false) {
 		base = nil
 	}
+	snap, dig := cp.Snapshot, cp.Digest
+	tsnap, tdig, err := c.tamperCheckpoint(seq, snap)
+	if err != nil {
+		return fmt.Errorf("tampering with checkpoint %d: %w", seq, err)
+	}
+	if tsnap != nil {
+		snap, dig, base = tsnap, tdig, nil
+	}
 	opts := snapshot.Options{Compress: true}
-	var err error
 	if base == nil {
-		err = snapshot.Encode(&buf, cp.Snapshot, cp.Digest, opts)
+		err = snapshot.Encode(&buf, snap, dig, opts)
 	} else {
-		err = snapshot.EncodeDelta(&buf, base, cp.Snapshot, cp.Digest, opts)
+		err = snapshot.EncodeDelta(&buf, base, snap, dig, opts)
 	}
 	if err != nil {
 		return fmt.Errorf("encoding checkpoint %d: %w", seq, err)
@@ -589,7 +602,7 @@ func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 		c.w.cfg.Logger.Warn("checkpoint too large to upload; skipped", "lease", c.lease.LeaseID, "seq", seq, "bytes", buf.Len()+len(out)+len(errb))
 		return nil
 	}
-	m := &protocol.Checkpoint{LeaseID: c.lease.LeaseID, Seq: seq, Fuel: fuel, StateHash: hex.EncodeToString(cp.Digest.State[:]),
+	m := &protocol.Checkpoint{LeaseID: c.lease.LeaseID, Seq: seq, Fuel: snap.Fuel, StateHash: hex.EncodeToString(dig.State[:]),
 		Snapshot: buf.Bytes(), Stdout: bytes.Clone(out), Stderr: bytes.Clone(errb),
 		CostMS: float64(cp.Capture+time.Since(start)) / float64(time.Millisecond)}
 	if base != nil {
@@ -599,7 +612,7 @@ func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 		// The connection is going; the session ends and the lease with it.
 		return fmt.Errorf("sending checkpoint %d: %w", seq, err)
 	}
-	c.base = cp.Digest
+	c.base = dig // what the coordinator holds: the next delta's base
 	c.out, c.err = c.stdout.Len(), c.stderr.Len()
 	c.w.Stats.Checkpoints.Add(1)
 	return nil
