@@ -64,21 +64,28 @@ func startServe(data string) (*testCoordinator, error) {
 }
 
 // startWorker runs a native worker in this process until the test ends.
+// startWorker starts three workers, three anonymous accounts: results are
+// verified by default (a fresh account's result is checked by another
+// account's replica), which takes two; a third keeps a task runnable when
+// a replica resumed by the second account (after a failover) excludes both
+// from partnering it.
 func (c *testCoordinator) startWorker(t *testing.T) {
 	t.Helper()
-	w, err := worker.New(worker.Config{Server: c.url, Name: "test-worker", Slots: 1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("worker: %v", err)
+	for _, name := range []string{"test-worker-a", "test-worker-b", "test-worker-c"} {
+		w, err := worker.New(worker.Config{Server: c.url, Name: name, Slots: 1, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("worker: %v", err)
+			}
+		})
+	}
 }
 
 // sortedStdouts is the stdout of every line of `results` output (NDJSON),

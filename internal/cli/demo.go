@@ -35,6 +35,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed `N` of the random integers and of the chaos")
 	module := fs.String("module", "", "the factoring `MODULE` (default: examples/factor.wasm, built into crowdrun)")
 	replicas := fs.Int("replicas", 1, "`N` replicas per task")
+	maxError := fs.Float64("max-error", 1e-6, "the job's highest acceptable probability `P` that an accepted result is wrong (1: accept unchecked)")
 	chaos := fs.Bool("chaos", true, "SIGKILL and restart workers at random while the job runs")
 	verify := fs.Int("verify", 30, "re-run `N` tasks locally and compare (0: all)")
 	keep := fs.Bool("keep", false, "keep the temporary store and logs")
@@ -47,6 +48,12 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	}
 	if *nTasks < 1 || *nWorkers < 1 || *replicas < 1 || *replicas > *nWorkers {
 		return usageError("--tasks and --workers must be positive, and --replicas at most --workers")
+	}
+	if !(*maxError > 0 && *maxError <= 1) {
+		return usageError("--max-error must be in (0, 1]")
+	}
+	if *nWorkers < 2 && *maxError < 1 {
+		return usageError("verifying results takes at least two workers (each its own account, one checking the other): use --workers 2 or more, or --max-error 1 to accept results unchecked")
 	}
 	if err := checkStoreURL(*storeURL); err != nil {
 		return err
@@ -127,7 +134,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	// different times.
 	rng := rand.New(rand.NewPCG(*seed, 0x63726f7764))
 	nums := make([]uint64, *nTasks)
-	req := &api.SubmitRequest{Name: "factor demo", Module: wasm, Replicas: *replicas}
+	req := &api.SubmitRequest{Name: "factor demo", Module: wasm, Replicas: *replicas, MaxError: *maxError}
 	for i := range nums {
 		switch r := rng.IntN(10); {
 		case r < 5:
@@ -286,6 +293,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stdout, checkpointLine(ck))
 		fmt.Fprintln(m.Stdout, policyLine(&ck.Policy))
 	}
+	fmt.Fprintln(m.Stdout, trustLine(&final.Trust))
 	show := make([]int, len(nums)) // the five largest
 	for i := range show {
 		show[i] = i
@@ -313,6 +321,18 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		fuel += w.Fuel
 	}
 	fmt.Fprintf(tw, "total\t\t%d\t%d\t\n", tasks, fuel)
+	tw.Flush()
+	// Credit is the fuel of verified links only (docs/trust.md §8): what
+	// the leaderboard at /leaderboard shows.
+	cr, err := c.Credit(ctx, "", "")
+	if err != nil {
+		return err
+	}
+	tw = tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "account\tverified links\tcredit (fuel)\t")
+	for _, a := range cr.Accounts {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t\n", a.Account, a.Verified, a.Total)
+	}
 	tw.Flush()
 	if len(problems) > 0 {
 		for _, p := range problems[:min(10, len(problems))] {

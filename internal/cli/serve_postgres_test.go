@@ -124,7 +124,7 @@ func TestServeStoreFlag(t *testing.T) {
 func TestDemoPostgres(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	t.Setenv(testAsMain, "1") // for the worker processes
-	code, out, errOut := runCLI(t, "", "demo", "--store", dsn, "--tasks", "3", "--workers", "1", "--chaos=false", "--verify", "0", "--seed", "5")
+	code, out, errOut := runCLI(t, "", "demo", "--store", dsn, "--tasks", "3", "--workers", "2", "--chaos=false", "--verify", "0", "--seed", "5")
 	if code != 0 || !strings.Contains(out, "PostgreSQL store") || !strings.Contains(out, "3/3 tasks done") || !strings.Contains(out, "3 compared with a local run: 0 differ") {
 		t.Fatalf("demo --store: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
