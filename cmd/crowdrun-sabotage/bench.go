@@ -72,6 +72,7 @@ type Report struct {
 	F                     float64
 	Tasks, Honest, Sabot  int
 	Wrong, WrongFinal     int // result lines that differ from the reference; tasks whose last one does
+	WrongSample           []string
 	Disputed, Lines       int
 	ReExecuted            int    // tasks with more than one replica executed
 	Executed, Useful      uint64 // fuel
@@ -98,7 +99,7 @@ func (r *Report) Redundancy() float64 {
 func (r *Report) print(w io.Writer, took time.Duration) {
 	fmt.Fprintf(w, "\n%s, f=%.2f (%d honest, %d saboteurs, %d saboteur identities), %d tasks in %v\n", r.Strategy, r.F, r.Honest, r.Sabot, r.Identities, r.Tasks, took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  wrong results accepted   %d (result lines %d; still wrong at the end %d; disputed %d)\n", r.Wrong, r.Lines, r.WrongFinal, r.Disputed)
-	fmt.Fprintf(w, "  lies told                %d; liars caught %d (trust: %d); honest accounts banned %d\n", r.Lies, r.Caught, r.Trust.LiesCaught, r.HonestBanned)
+	fmt.Fprintf(w, "  lies told                %d; saboteur accounts banned %d; lies proved (job) %d; honest accounts banned %d\n", r.Lies, r.Caught, r.Trust.LiesCaught, r.HonestBanned)
 	fmt.Fprintf(w, "  tasks re-executed        %d of %d\n", r.ReExecuted, r.Tasks)
 	fmt.Fprintf(w, "  redundancy               %.3f  (executed %d + trusted %d fuel / useful %d)\n", r.Redundancy(), r.Executed, r.Trusted, r.Useful)
 	fmt.Fprintf(w, "  trusted re-run fuel      %d (%.4f of useful; %d disputes)\n", r.Trusted, float64(r.Trusted)/float64(max(r.Useful, 1)), r.Trust.Disputes)
@@ -109,6 +110,9 @@ func (r *Report) print(w io.Writer, took time.Duration) {
 		ratio = float64(r.HonestCredit) / float64(r.HonestFuel)
 	}
 	fmt.Fprintf(w, "  credit to honest         %d for %d fuel executed (%.3f)\n", r.HonestCredit, r.HonestFuel, ratio)
+	for _, s := range r.WrongSample {
+		fmt.Fprintf(w, "    wrong: %s\n", s)
+	}
 	var b strings.Builder
 	for _, c := range r.Curve {
 		fmt.Fprintf(&b, " %.3f", c)
@@ -251,9 +255,30 @@ func bench(ctx context.Context, o Options, strategy string, f float64) (*Report,
 				ictx, stop := context.WithCancel(wctx)
 				done := make(chan struct{})
 				go func() { defer close(done); w.Run(ictx) }()
-				select {
-				case <-sab.quit:
-				case <-done:
+				if s == "churn" {
+					// Replaced after -churn results, or as soon as it is
+					// caught: a banned account gets no work, which its
+					// owner notices (modelled by asking the store).
+					t := time.NewTicker(100 * time.Millisecond)
+				wait:
+					for {
+						select {
+						case <-sab.quit:
+							break wait
+						case <-done:
+							break wait
+						case <-t.C:
+							if a, err := db.AccountGet(wctx, "anon:"+name); err == nil && !a.BannedAt.IsZero() {
+								break wait
+							}
+						}
+					}
+					t.Stop()
+				} else {
+					select {
+					case <-sab.quit:
+					case <-done:
+					}
 				}
 				stop()
 				<-done
@@ -307,8 +332,12 @@ func bench(ctx context.Context, o Options, strategy string, f float64) (*Report,
 			r.Disputed++
 			continue
 		}
-		if !matches(t, refs[ins[t.TaskIndex%len(ins)]]) {
+		if ref := refs[ins[t.TaskIndex%len(ins)]]; !matches(t, ref) {
 			r.Wrong++
+			if len(r.WrongSample) < 5 {
+				r.WrongSample = append(r.WrongSample, fmt.Sprintf("task %d: %s exit %d fuel %d stdout %q (reference %s exit %d fuel %d stdout %q); verified by %s %v, workers %v",
+					t.TaskIndex, t.Status, t.ExitCode, t.Fuel, clip(t.Stdout), ref.status, ref.exitCode, ref.fuel, clip(ref.stdout), t.Verification.Method, t.Verification.By, t.Workers))
+			}
 		}
 	}
 	if len(last) != o.Tasks {
@@ -406,6 +435,13 @@ func bench(ctx context.Context, o Options, strategy string, f float64) (*Report,
 // honestAccount: the honest workers are named h0, h1, ...; their anonymous
 // accounts are "anon:" + name.
 func honestAccount(a string) bool { return strings.HasPrefix(a, "anon:h") }
+
+func clip(b []byte) []byte {
+	if len(b) > 60 {
+		return b[:60]
+	}
+	return b
+}
 
 func matches(t *api.TaskResult, ref reference) bool {
 	return t.Status == ref.status && t.ExitCode == ref.exitCode && bytes.Equal(t.Stdout, ref.stdout) && t.Fuel == ref.fuel
