@@ -16,7 +16,15 @@ import (
 	"github.com/crowdrun/crowdrun/internal/rerun"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/snapshot"
+	"github.com/crowdrun/crowdrun/internal/worker"
 )
+
+// A link re-runs what the worker ran: the same argv[0].
+func TestArgv0(t *testing.T) {
+	if rerun.Argv0 != worker.Argv0 {
+		t.Fatalf("rerun.Argv0 %q, worker.Argv0 %q", rerun.Argv0, worker.Argv0)
+	}
+}
 
 var (
 	engineOnce sync.Once
