@@ -750,8 +750,10 @@ type Store interface {
 	// coordinator restart, or after migration 3 reopened old disputed
 	// tasks), up to Limit, by ID.
 	TaskListUnsettled(ctx context.Context, limit int) ([]int64, error)
-	// TasksRestingOn lists the done tasks whose result was verified by
-	// VerifyNone or VerifyAudit and computed in part by the account.
+	// TasksRestingOn lists the done tasks that the account computed any
+	// part of (a segment or a checkpoint of any replica: run, partner or
+	// audit), whatever their verification: a caught account's word backs
+	// nothing, and colluders may have formed a quorum or audited each other.
 	TasksRestingOn(ctx context.Context, account string) ([]int64, error)
 
 	// LedgerAppend appends entries in one transaction, numbering them.

@@ -100,6 +100,7 @@ type Verifier struct {
 	mu       sync.Mutex
 	rng      *rand.Rand
 	disputes map[int64]bool  // tasks with a trusted re-run under way
+	caught   map[int64]bool  // replicas whose structural lie is being caught
 	watched  map[int64]bool  // tasks with a checker running: compare at each checkpoint
 	replicas map[int64]int   // job → its run replicas per task (immutable)
 	estimate *trust.Estimate // population, refreshed from the accounts
@@ -137,7 +138,7 @@ func New(cfg Config) *Verifier {
 		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	v := &Verifier{cfg: cfg, rng: rng, slots: make(chan struct{}, cfg.TrustedSlots),
-		disputes: map[int64]bool{}, watched: map[int64]bool{}, replicas: map[int64]int{}}
+		disputes: map[int64]bool{}, caught: map[int64]bool{}, watched: map[int64]bool{}, replicas: map[int64]int{}}
 	for range cfg.Shards {
 		v.shards = append(v.shards, make(chan event, 1024))
 	}
@@ -368,6 +369,36 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 		reps = append(reps, r)
 	}
 
+	// 0. A final fuel the chain itself contradicts is a lie no re-run is
+	// needed for: below the last checkpoint's fuel, or past the next grid
+	// point by more than a grid interval (a run ending past grid point k
+	// without a checkpoint there is impossible; a basic block is far
+	// smaller than an interval).
+	for i := 0; i < len(reps); i++ {
+		r := reps[i]
+		if r.Result == nil || ev.Grid == 0 {
+			continue
+		}
+		var last, lastFuel uint64
+		if n := len(r.Checkpoints); n > 0 {
+			last, lastFuel = r.Checkpoints[n-1].Seq, r.Checkpoints[n-1].Fuel
+		}
+		if r.Result.Fuel < lastFuel || r.Result.Fuel/ev.Grid > last+2 {
+			// Caught like any liar, in the loop's exclusive section.
+			v.mu.Lock()
+			dup := v.caught[r.ID]
+			v.caught[r.ID] = true
+			v.mu.Unlock()
+			if dup {
+				return nil
+			}
+			s := &settlement{ev: ev, liar: r, link: fmt.Sprintf("%d→end (final fuel %d after checkpoint %d at fuel %d, grid %d)",
+				last, r.Result.Fuel, last, lastFuel, ev.Grid)}
+			go v.send(ctx, event{task: ev.Task.ID, settle: s})
+			return nil
+		}
+	}
+
 	// 1. Compare every pair of chains computed by different accounts; the
 	// first disagreement goes to trusted ground.
 	for i, a := range reps {
@@ -396,12 +427,9 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 		if auditDone(r, of) {
 			agreed[r.ID] = true
 			if r.Verdict != store.VerdictAgreed {
-				rs, err := v.cfg.Store.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: r.ID, Verdict: store.VerdictAgreed, Now: v.cfg.Now()})
-				if err != nil {
+				if err := v.verdict(ctx, r, store.VerdictAgreed); err != nil {
 					return err
 				}
-				v.cfg.Revoke(rs, "no longer needed")
-				r.Verdict = store.VerdictAgreed
 				v.count(func(s *Stats) { s.Audits++ })
 				if err := v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: ev.Job.ID, Audits: 1}); err != nil {
 					return err
@@ -889,6 +917,10 @@ type settlement struct {
 	ev     *store.TaskEvidence
 	result *RerunResult
 	err    error
+	// liar: a replica whose own chain contradicts its claim (no re-run
+	// needed), and the link it broke.
+	liar *store.ReplicaInfo
+	link string
 }
 
 // dispute sends the first disagreeing link to trusted ground. The task is
@@ -936,6 +968,9 @@ func (v *Verifier) dispute(ctx context.Context, ev *store.TaskEvidence, d *diver
 // applySettlement compares both sides of a dispute with what trusted
 // ground computed: every side that differs is caught.
 func (v *Verifier) applySettlement(ctx context.Context, s *settlement) error {
+	if s.liar != nil {
+		return v.catch(ctx, s.ev, s.liar, s.liar.Account, s.link)
+	}
 	defer func() {
 		v.mu.Lock()
 		delete(v.disputes, s.ev.Task.ID)
@@ -1081,19 +1116,30 @@ func (v *Verifier) catch(ctx context.Context, ev *store.TaskEvidence, r *store.R
 // checkpoints, so it carries nothing on), and their accounts must be free
 // to compute the task again.
 func (v *Verifier) discard(ctx context.Context, ev *store.TaskEvidence, r *store.ReplicaInfo, verdict store.Verdict) error {
+	if err := v.verdict(ctx, r, verdict); err != nil {
+		return err
+	}
+	for _, a := range ev.Replicas {
+		if a.Role == store.RoleAudit && a.AuditOf == r.ID && a.Verdict != store.VerdictVoid && a.Verdict != store.VerdictLied {
+			if err := v.verdict(ctx, a, store.VerdictVoid); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// verdict records a replica's verdict, takes its lease back, and updates
+// the evidence in hand so that the rest of this evaluation sees it.
+func (v *Verifier) verdict(ctx context.Context, r *store.ReplicaInfo, verdict store.Verdict) error {
 	rs, err := v.cfg.Store.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: r.ID, Verdict: verdict, Now: v.cfg.Now()})
 	if err != nil {
 		return err
 	}
 	v.cfg.Revoke(rs, "no longer needed")
-	for _, a := range ev.Replicas {
-		if a.Role == store.RoleAudit && a.AuditOf == r.ID && a.Verdict != store.VerdictVoid && a.Verdict != store.VerdictLied {
-			rs, err := v.cfg.Store.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: a.ID, Verdict: store.VerdictVoid, Now: v.cfg.Now()})
-			if err != nil {
-				return err
-			}
-			v.cfg.Revoke(rs, "no longer needed")
-		}
+	r.Verdict = verdict
+	if r.State == store.ReplicaQueued || r.State == store.ReplicaLeased {
+		r.State = store.ReplicaCancelled
 	}
 	return nil
 }

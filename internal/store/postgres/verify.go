@@ -459,7 +459,7 @@ func (db *DB) TaskListUnsettled(ctx context.Context, limit int) ([]int64, error)
 // (both indexed by account).
 func (db *DB) TasksRestingOn(ctx context.Context, account string) ([]int64, error) {
 	return db.ids(ctx, `SELECT t.id FROM tasks t
-		WHERE t.state = 'done' AND t.verification IN ('none','audit')
+		WHERE t.state = 'done'
 		  AND t.id IN (SELECT r.task_id FROM segments g JOIN replicas r ON r.id = g.replica_id WHERE g.account = $1
 		               UNION SELECT c.task_id FROM checkpoints c WHERE c.account = $1)
 		ORDER BY t.id`, account)

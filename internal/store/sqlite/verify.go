@@ -438,7 +438,7 @@ func (db *DB) TasksRestingOn(ctx context.Context, account string) ([]int64, erro
 	return db.ids(ctx, `SELECT t.id FROM tasks t
 		WHERE t.id IN (SELECT r.task_id FROM segments g JOIN replicas r ON r.id = g.replica_id WHERE g.account = ?1
 		               UNION SELECT c.task_id FROM checkpoints c WHERE c.account = ?1)
-		  AND t.state = 'done' AND t.verification IN ('none', 'audit')
+		  AND t.state = 'done'
 		ORDER BY t.id`, account)
 }
 
