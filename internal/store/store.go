@@ -719,7 +719,10 @@ type Store interface {
 	// with its checkpoints. ErrNotFound if there is no such task.
 	TaskEvidence(ctx context.Context, taskID int64) (*TaskEvidence, error)
 	// ReplicaAdd queues a new replica of a pending task (ErrTaskSettled
-	// otherwise) and returns its ID. An audit replica starts with copies
+	// otherwise) and returns its ID. It is queued ahead of the job's
+	// replicas not yet run (the job's priority + 1): a task under
+	// verification finishes before new ones start, so that accounts earn
+	// credibility as the job goes, not only after every first replica ran. An audit replica starts with copies
 	// of AuditOf's checkpoints 1..AuditSeq−1 (same blobs, same accounts)
 	// and with its latest at AuditSeq−1, so its lease resumes from there.
 	ReplicaAdd(ctx context.Context, p *ReplicaAddParams) (int64, error)

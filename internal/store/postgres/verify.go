@@ -154,7 +154,7 @@ func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64,
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO replicas(task_id, job_id, idx, priority, state, role, audit_of, audit_seq)
 			VALUES($1, $2, (SELECT coalesce(max(idx), -1) + 1 FROM replicas WHERE task_id = $1), $3, 'queued', $4, $5, $6) RETURNING id`,
-			p.TaskID, jobID, prio, string(role), auditOf, int64(p.AuditSeq)).Scan(&id); err != nil {
+			p.TaskID, jobID, prio+1, string(role), auditOf, int64(p.AuditSeq)).Scan(&id); err != nil { // ahead of the job's new work
 			return interpretError(err)
 		}
 		if start == nil {

@@ -178,7 +178,7 @@ func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64,
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO replicas(task_id, job_id, idx, priority, state, role, audit_of, audit_seq, ckpt_seq, ckpt_fuel, ckpt_hash, ckpt_blob)
 			VALUES(?, ?, (SELECT coalesce(max(idx), -1) + 1 FROM replicas WHERE task_id = ?), ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
-			p.TaskID, jobID, p.TaskID, prio, p.Role, ck.auditOf, ck.auditSeq, ck.seq, ck.fuel, ck.hash, ck.blob)
+			p.TaskID, jobID, p.TaskID, prio+1, p.Role, ck.auditOf, ck.auditSeq, ck.seq, ck.fuel, ck.hash, ck.blob) // ahead of the job's new work
 		if err != nil {
 			return interpretError(err)
 		}

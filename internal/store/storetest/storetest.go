@@ -749,6 +749,21 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	// check several links of one chain); a run replica excludes the other
 	// run chains' accounts, not the auditors'; a replica proved wrong or
 	// voided excludes no one.
+	t.Run("VerificationFirst", func(t *testing.T) {
+		s := open(t)
+		newSuspJob(t, s, 3, 1)
+		a1 := sessionAs(t, s, "a1", "alice")
+		l := leaseCk(t, s, a1, 1, 100, true)
+		complete(t, s, store.ReplicaResult{SessionID: a1.ID, LeaseID: l[0].LeaseID, Status: "ok", Fuel: 50})
+		p, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: l[0].TaskID, Role: store.RoleRun, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "b1", "bob"), 1, 100, true); len(got) != 1 || got[0].ReplicaID != p {
+			t.Fatalf("bob gets %+v, want the partner %d before the job's older queued replicas", got, p)
+		}
+	})
+
 	t.Run("ExclusionRelative", func(t *testing.T) {
 		s := open(t)
 		newSuspJob(t, s, 1, 1)
