@@ -716,7 +716,20 @@ func (v *Verifier) plan(ctx context.Context, ev *store.TaskEvidence, cand *store
 			continue // its chain is void: evaluate voids it next time
 		}
 		if pl.Replicas > 1 {
-			return v.addRun(ctx, ev, "quorum partner")
+			if len(accounts) == 1 {
+				return v.addRun(ctx, ev, "quorum partner")
+			}
+			// A chain several accounts computed (resumed across them) is
+			// not partnered: a partner must be a stranger to every one of
+			// them, which a small crowd may not have. Every link of this
+			// account is audited instead; an audit excludes only the
+			// link's own computer.
+			for i := range n {
+				if s := linkSeq(cand, i); linkAccount(cand, s) == acc {
+					auditSeqs = append(auditSeqs, s)
+				}
+			}
+			continue
 		}
 		for _, i := range pl.Audit {
 			if s := linkSeq(cand, i); linkAccount(cand, s) == acc {

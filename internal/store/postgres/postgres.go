@@ -643,10 +643,13 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, '')
 			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
 			WHERE r.state = 'queued'
-			  -- Never a replica to a worker or an account that computed any
-			  -- part (a run, a segment, a checkpoint) of a replica it will be
-			  -- compared with: for an audit, the replica it audits; for a run
-			  -- replica, every other run replica of the task. A requeued replica
+			  -- Never a replica to a worker or an account whose own work it
+			  -- would check. An audit of link k checks one claim: the audited
+			  -- replica's checkpoint k (the first at or past k), or for the
+			  -- final link its result: not to whoever uploaded or reported
+			  -- that. A run replica is compared with every other run replica of
+			  -- the task: not to any worker or account that computed a part of
+			  -- one (a run, a segment, a checkpoint). A requeued replica
 			  -- forgets its worker, its segments and checkpoints do not.
 			  -- Replicas proved wrong or voided count for nothing. A worker may
 			  -- resume its own replica.
@@ -655,13 +658,17 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			  -- neither turns them into anti joins over the whole tables nor
 			  -- hashes every segment of the worker; it walks the queue index
 			  -- and looks up a few rows of each candidate's task.
-			  AND NOT coalesce((SELECT true FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id AND o.verdict NOT IN ('lied', 'void')
-			                  AND CASE WHEN r.role = 'audit' THEN o.id = r.audit_of
-			                           ELSE o.role = 'run' END
-			                  AND (o.worker = $1 OR o.account = $2
-			                       OR coalesce((SELECT true FROM segments g WHERE g.replica_id = o.id AND (g.worker = $1 OR g.account = $2) LIMIT 1), false)
-			                       OR coalesce((SELECT true FROM checkpoints c WHERE c.replica_id = o.id AND c.account = $2 LIMIT 1), false))
-			                  LIMIT 1), false)
+			  AND CASE WHEN r.role = 'audit' THEN NOT coalesce((
+			        SELECT true FROM replicas o WHERE o.id = r.audit_of AND o.verdict NOT IN ('lied', 'void') AND (
+			          coalesce((SELECT true FROM checkpoints c WHERE c.replica_id = o.id AND (c.worker = $1 OR c.account = $2)
+			                    AND c.seq = (SELECT min(c2.seq) FROM checkpoints c2 WHERE c2.replica_id = o.id AND c2.seq >= r.audit_seq) LIMIT 1), false)
+			          OR (NOT coalesce((SELECT true FROM checkpoints c2 WHERE c2.replica_id = o.id AND c2.seq >= r.audit_seq LIMIT 1), false)
+			              AND (o.worker = $1 OR o.account = $2)))), false)
+			      ELSE NOT coalesce((SELECT true FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id AND o.role = 'run' AND o.verdict NOT IN ('lied', 'void')
+			        AND (o.worker = $1 OR o.account = $2
+			             OR coalesce((SELECT true FROM segments g WHERE g.replica_id = o.id AND (g.worker = $1 OR g.account = $2) LIMIT 1), false)
+			             OR coalesce((SELECT true FROM checkpoints c WHERE c.replica_id = o.id AND c.account = $2 LIMIT 1), false))
+			        LIMIT 1), false) END
 			ORDER BY r.priority DESC, r.id
 			LIMIT $3
 			FOR UPDATE OF r SKIP LOCKED`, p.Worker, acct, p.Max*2)

@@ -53,18 +53,25 @@ const (
 			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, '')
 			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
 			WHERE r.state = 'queued'
-			  -- Never a replica to a worker or an account that computed any part
-			  -- (a run, a segment, a checkpoint) of a replica it will be compared
-			  -- with: for an audit, the replica it audits; for a run replica,
-			  -- every other run replica of the task. A requeued replica forgets its
-			  -- worker, its segments and checkpoints do not. Replicas proved wrong
-			  -- or voided count for nothing. A worker may resume its own replica.
-			  AND NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.id != r.id AND o.verdict NOT IN ('lied', 'void')
-			                  AND CASE WHEN r.role = 'audit' THEN o.id = r.audit_of
-			                           ELSE o.role = 'run' END
-			                  AND (o.worker = ?1 OR o.account = ?2
-			                       OR EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND (g.worker = ?1 OR g.account = ?2))
-			                       OR EXISTS (SELECT 1 FROM checkpoints c WHERE c.replica_id = o.id AND c.account = ?2)))
+			  -- Never a replica to a worker or an account whose own work it
+			  -- would check. An audit of link k checks one claim: the audited
+			  -- replica's checkpoint k (the first at or past k), or for the final
+			  -- link its result: not to whoever uploaded or reported that. A run
+			  -- replica is compared with every other run replica of the task:
+			  -- not to any worker or account that computed a part of one (a run,
+			  -- a segment, a checkpoint). A requeued replica forgets its worker,
+			  -- its segments and checkpoints do not. Replicas proved wrong or
+			  -- voided count for nothing. A worker may resume its own replica.
+			  AND CASE WHEN r.role = 'audit' THEN NOT EXISTS (
+			        SELECT 1 FROM replicas o WHERE o.id = r.audit_of AND o.verdict NOT IN ('lied', 'void') AND (
+			          EXISTS (SELECT 1 FROM checkpoints c WHERE c.replica_id = o.id AND (c.worker = ?1 OR c.account = ?2)
+			                  AND c.seq = (SELECT min(c2.seq) FROM checkpoints c2 WHERE c2.replica_id = o.id AND c2.seq >= r.audit_seq))
+			          OR (NOT EXISTS (SELECT 1 FROM checkpoints c2 WHERE c2.replica_id = o.id AND c2.seq >= r.audit_seq)
+			              AND (o.worker = ?1 OR o.account = ?2))))
+			      ELSE NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.id != r.id AND o.role = 'run' AND o.verdict NOT IN ('lied', 'void')
+			        AND (o.worker = ?1 OR o.account = ?2
+			             OR EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND (g.worker = ?1 OR g.account = ?2))
+			             OR EXISTS (SELECT 1 FROM checkpoints c WHERE c.replica_id = o.id AND c.account = ?2))) END
 			ORDER BY r.priority DESC, r.id
 			LIMIT ?3`
 	qLeaseReplica = `UPDATE replicas SET state = 'leased', worker = ?, account = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1,

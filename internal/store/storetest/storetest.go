@@ -764,6 +764,54 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	// An audit of link k is never leased to whoever computed that link,
+	// but may go to an account that computed other links of the chain:
+	// with two accounts every link of a chain they shared can be checked.
+	t.Run("AuditExcludesTheLinksComputer", func(t *testing.T) {
+		s := open(t)
+		newSuspJob(t, s, 1, 1)
+		a1 := sessionAs(t, s, "a1", "alice")
+		l := leaseCk(t, s, a1, 1, 100, true)
+		r, task := l[0].ReplicaID, l[0].TaskID
+		ckpt(t, s, a1, l[0], 1, 101, "h1", "a")
+		if _, err := s.SessionEnd(ctx, &store.SessionEndParams{ID: a1.ID, Reason: "gone", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		b1 := sessionAs(t, s, "b1", "bob")
+		lb := leaseCk(t, s, b1, 1, 100, true)
+		if len(lb) != 1 || lb[0].ReplicaID != r {
+			t.Fatalf("bob resumes %+v", lb)
+		}
+		ckpt(t, s, b1, lb[0], 2, 201, "h2", "b")
+		complete(t, s, store.ReplicaResult{SessionID: b1.ID, LeaseID: lb[0].LeaseID, Status: "ok", Fuel: 250})
+		audit := func(seq uint64) int64 {
+			id, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: task, Role: store.RoleAudit, AuditOf: r, AuditSeq: seq, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		x1 := audit(1) // alice's link
+		if got := leaseCk(t, s, sessionAs(t, s, "a2", "alice"), 5, 100, true); len(got) != 0 {
+			t.Fatalf("alice audits her own link: %+v", got[0])
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "b2", "bob"), 5, 100, true); len(got) != 1 || got[0].ReplicaID != x1 {
+			t.Fatalf("bob audits alice's link: %+v", got)
+		}
+		x2 := audit(2) // bob's link
+		x3 := audit(3) // the final link, bob's
+		if got := leaseCk(t, s, sessionAs(t, s, "b3", "bob"), 5, 100, true); len(got) != 0 {
+			t.Fatalf("bob audits his own link: %+v", got[0])
+		}
+		got := leaseCk(t, s, sessionAs(t, s, "a3", "alice"), 5, 100, true)
+		if len(got) != 1 || got[0].ReplicaID != x2 {
+			t.Fatalf("alice audits bob's link: %+v", got)
+		}
+		if got := leaseCk(t, s, sessionAs(t, s, "a4", "alice"), 5, 100, true); len(got) != 1 || got[0].ReplicaID != x3 {
+			t.Fatalf("alice audits bob's final link: %+v", got)
+		}
+	})
+
 	t.Run("ExclusionRelative", func(t *testing.T) {
 		s := open(t)
 		newSuspJob(t, s, 1, 1)
