@@ -29,7 +29,9 @@ func TestCoordinatorDiesWorkerFailsOver(t *testing.T) {
 	in := "999999999999989 999999999999947 999999999999877 999999999999863\n"
 	lines := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(lines, []byte(in), 0o644)
-	id := strings.TrimSpace(must(t, envA, nil, "submit", "--module", factorW, "--lines", lines))
+	// One worker, so max error 1: this is about failover, not verification
+	// (which needs a second account).
+	id := strings.TrimSpace(must(t, envA, nil, "submit", "--module", factorW, "--lines", lines, "--max-error", "1"))
 	startWorker(t, a.url+","+b.url, "w1")
 	waitUntil(t, "checkpoints accepted by A", func() bool { return job(t, envB, id).Checkpointing.Checkpoints >= 2 })
 	a.kill()

@@ -648,9 +648,10 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			  -- replica's checkpoint k (the first at or past k), or for the
 			  -- final link its result: not to whoever uploaded or reported
 			  -- that. A run replica is compared with every other run replica of
-			  -- the task: not to any worker or account that computed a part of
-			  -- one (a run, a segment, a checkpoint). A requeued replica
-			  -- forgets its worker, its segments and checkpoints do not.
+			  -- the task: not to any worker or account that holds one, finished
+			  -- one, or uploaded a checkpoint of one (its claims; a segment lost
+			  -- before its first checkpoint claimed nothing). A requeued replica
+			  -- forgets its worker, its checkpoints do not.
 			  -- Replicas proved wrong or voided count for nothing. A worker may
 			  -- resume its own replica.
 			  --
@@ -666,8 +667,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			              AND (o.worker = $1 OR o.account = $2)))), false)
 			      ELSE NOT coalesce((SELECT true FROM replicas o WHERE o.task_id = r.task_id AND o.id <> r.id AND o.role = 'run' AND o.verdict NOT IN ('lied', 'void')
 			        AND (o.worker = $1 OR o.account = $2
-			             OR coalesce((SELECT true FROM segments g WHERE g.replica_id = o.id AND (g.worker = $1 OR g.account = $2) LIMIT 1), false)
-			             OR coalesce((SELECT true FROM checkpoints c WHERE c.replica_id = o.id AND c.account = $2 LIMIT 1), false))
+			             OR coalesce((SELECT true FROM checkpoints c WHERE c.replica_id = o.id AND (c.worker = $1 OR c.account = $2) LIMIT 1), false))
 			        LIMIT 1), false) END
 			ORDER BY r.priority DESC, r.id
 			LIMIT $3

@@ -58,9 +58,10 @@ const (
 			  -- replica's checkpoint k (the first at or past k), or for the final
 			  -- link its result: not to whoever uploaded or reported that. A run
 			  -- replica is compared with every other run replica of the task:
-			  -- not to any worker or account that computed a part of one (a run,
-			  -- a segment, a checkpoint). A requeued replica forgets its worker,
-			  -- its segments and checkpoints do not. Replicas proved wrong or
+			  -- not to any worker or account that holds one, finished one, or
+			  -- uploaded a checkpoint of one (its claims; a segment lost before
+			  -- its first checkpoint claimed nothing). A requeued replica
+			  -- forgets its worker, its checkpoints do not. Replicas proved wrong or
 			  -- voided count for nothing. A worker may resume its own replica.
 			  AND CASE WHEN r.role = 'audit' THEN NOT EXISTS (
 			        SELECT 1 FROM replicas o WHERE o.id = r.audit_of AND o.verdict NOT IN ('lied', 'void') AND (
@@ -70,8 +71,7 @@ const (
 			              AND (o.worker = ?1 OR o.account = ?2))))
 			      ELSE NOT EXISTS (SELECT 1 FROM replicas o WHERE o.task_id = r.task_id AND o.id != r.id AND o.role = 'run' AND o.verdict NOT IN ('lied', 'void')
 			        AND (o.worker = ?1 OR o.account = ?2
-			             OR EXISTS (SELECT 1 FROM segments g WHERE g.replica_id = o.id AND (g.worker = ?1 OR g.account = ?2))
-			             OR EXISTS (SELECT 1 FROM checkpoints c WHERE c.replica_id = o.id AND c.account = ?2))) END
+			             OR EXISTS (SELECT 1 FROM checkpoints c WHERE c.replica_id = o.id AND (c.worker = ?1 OR c.account = ?2)))) END
 			ORDER BY r.priority DESC, r.id
 			LIMIT ?3`
 	qLeaseReplica = `UPDATE replicas SET state = 'leased', worker = ?, account = ?, session_id = ?, lease_id = ?, lease_deadline = ?, attempts = attempts + 1,
