@@ -133,7 +133,10 @@ func readExample(t testing.TB, name string) []byte {
 // submitFactor submits examples/factor.wasm, one task per number.
 func (e *env) submitFactor(numbers []string, replicas int) *api.Job {
 	e.t.Helper()
-	req := &api.SubmitRequest{Name: "factor", Module: readExample(e.t, "factor.wasm"), Replicas: replicas}
+	// Max error 1: one browser at a time, and these tests are about
+	// running in browsers, not verification (with replicas > 1 the
+	// replicas still form a quorum).
+	req := &api.SubmitRequest{Name: "factor", Module: readExample(e.t, "factor.wasm"), Replicas: replicas, MaxError: 1}
 	for _, n := range numbers {
 		req.Tasks = append(req.Tasks, api.TaskSpec{Stdin: []byte(n + "\n")})
 	}
