@@ -2,7 +2,7 @@ package coordinator_test
 
 import (
 	"context"
-	"errors"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -14,6 +14,7 @@ import (
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/store/sqlite"
 	"github.com/crowdrun/crowdrun/internal/worker"
 )
 
@@ -162,10 +163,6 @@ func TestLiesCaught(t *testing.T) {
 	}
 }
 
-// A liar that uploads a snapshot whose hash is not the one it claims is
-// refused at the door (bad_checkpoint): nothing of it is recorded.
-var _ = errors.New
-var _ = api.Job{}
 
 // collectLatest reads a job's results until it is done, keeping each task's
 // latest: a task reopened because an account it rested on was caught is
@@ -266,4 +263,51 @@ func (l *everyCheckpoint) Checkpoint(_ *protocol.Lease, seq uint64, s *snapshot.
 		}
 	}
 	return false
+}
+
+// A task whose replicas are all in but which no verifier decided (a
+// coordinator killed between recording a result and settling it, or a task
+// reopened by schema migration 3 from the old "disputed") is settled by the
+// next coordinator's start-up.
+func TestStartupSettlesUndecidedTasks(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mod := readWasm(t, "echo.wasm")
+	job, err := db.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", Name: "j", ModuleHash: store.Hash(mod), Replicas: 1, MaxError: 1,
+		Tasks: []store.TaskSpec{{StdinHash: store.Hash(nil)}}, Blobs: [][]byte{mod}, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := db.SessionStart(ctx, &store.SessionStartParams{Worker: "w", Slots: 1, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := db.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: "w", Max: 1, Deadline: time.Now().Add(time.Minute), Now: time.Now()})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("lease %v %v", ls, err)
+	}
+	if _, err := db.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: ss.ID, LeaseID: ls[0].LeaseID,
+		Status: "ok", Stdout: []byte("hi\n"), Fuel: 77}}, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := db.TaskListUnsettled(ctx, 10); err != nil || len(ids) != 1 {
+		t.Fatalf("unsettled %v %v", ids, err)
+	}
+	c, err := coordinator.New(ctx, coordinator.Config{Store: db, Engine: engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, func() bool { j, _ := db.JobGet(ctx, &store.JobGetParams{ID: job.ID}); return j.State == store.JobDone })
+	ts, err := db.TaskListResults(ctx, &store.TaskListResultsParams{JobID: job.ID, Limit: 10})
+	if err != nil || len(ts) != 1 || ts[0].State != store.TaskDone || ts[0].Result.Fuel != 77 || ts[0].Verification != store.VerifyNone {
+		t.Fatalf("settled %+v %v", ts, err)
+	}
 }
