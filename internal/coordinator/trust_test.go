@@ -163,7 +163,6 @@ func TestLiesCaught(t *testing.T) {
 	}
 }
 
-
 // collectLatest reads a job's results until it is done, keeping each task's
 // latest: a task reopened because an account it rested on was caught is
 // reported again, revised.
