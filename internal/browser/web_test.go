@@ -108,7 +108,7 @@ func TestWebSummaryAndCredit(t *testing.T) {
 	}
 	j1 := e.submitFactor([]string{"1", "2"}, 1)
 	e.submitFactor([]string{"3"}, 1)
-	req := &api.SubmitRequest{Name: "secret-name", Module: readExample(t, "echo.wasm"), Tasks: []api.TaskSpec{{Args: []string{"hi"}}}}
+	req := &api.SubmitRequest{Name: "secret-name", Module: readExample(t, "echo.wasm"), Tasks: []api.TaskSpec{{Args: []string{"hi"}}}, MaxError: 1} // one worker
 	jb, err := bob.Submit(ctx, req)
 	if err != nil {
 		t.Fatal(err)
