@@ -36,7 +36,7 @@ func (r *reruns) run(ctx context.Context, req *verify.RerunRequest) (*verify.Rer
 	if err != nil {
 		return nil, fmt.Errorf("loading stdin: %w", err)
 	}
-	l := rerun.Link{Module: mod, Args: ev.Task.Args, Env: ev.Task.Env, Stdin: stdin, Seed: ev.Task.Seed, Grid: ev.Grid, Seq: req.Seq, Final: req.Final,
+	l := rerun.Link{Module: mod, Args: ev.Task.Args, Env: ev.Task.Env, Stdin: stdin, Seed: ev.Task.Seed, Grid: ev.Grid, Seq: req.Seq, Final: req.Final, Trace: req.Trace,
 		Limits: sandbox.Limits{MemoryBytes: ev.Job.Limits.MemoryBytes, MaxOutput: int64(ev.Job.Limits.MaxOutput),
 			Timeout: time.Duration(ev.Job.Limits.TimeoutMS) * time.Millisecond, Fuel: ev.Job.Limits.Fuel}}
 	if l.Limits.Fuel == 0 && req.Final {
@@ -77,6 +77,9 @@ func (r *reruns) run(ctx context.Context, req *verify.RerunRequest) (*verify.Rer
 		return nil, err
 	}
 	res := &verify.RerunResult{Fuel: out.FuelUsed}
+	for _, p := range out.Trace {
+		res.Trace = append(res.Trace, verify.TracePoint{Seq: p.Seq, StateHash: p.StateHash, StdoutHash: store.Hash(p.Stdout), StderrHash: store.Hash(p.Stderr)})
+	}
 	if !req.Final {
 		res.StateHash, res.StdoutHash, res.StderrHash = out.StateHash, store.Hash(out.Stdout), store.Hash(out.Stderr)
 		return res, nil

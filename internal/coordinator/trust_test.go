@@ -152,11 +152,18 @@ func TestLiesCaught(t *testing.T) {
 					t.Errorf("%s holds %d credit, want the task's fuel %d", h, c, rep.Fuel)
 				}
 			}
+			// The dispute re-ran one link. The honest chain that won is
+			// vouched for by two fresh accounts only (which could be
+			// colluders): it is confirmed by one trusted trace of the
+			// whole run before it is accepted.
 			st := e.c.VerifierStats()
-			if st.Disputes != 1 || st.TrustedFuel == 0 || uint64(st.TrustedFuel) > 2*testGrid {
-				t.Fatalf("trusted re-runs: %+v (grid %d): more than one link", st, testGrid)
+			if dispute := st.TrustedFuel - st.ConfirmFuel; st.Disputes != 1 || dispute == 0 || uint64(dispute) > 2*testGrid {
+				t.Fatalf("trusted re-runs: %+v (grid %d): the dispute re-ran more than one link", st, testGrid)
 			}
-			if v := got.Verification; v.Method != store.VerifyQuorum || len(v.By) != 2 || slices.Contains(v.By, "anon:liar") {
+			if st.Confirmations != 1 || uint64(st.ConfirmFuel) != rep.Fuel {
+				t.Fatalf("trusted confirmations: %+v, want one of the task's fuel %d", st, rep.Fuel)
+			}
+			if v := got.Verification; v.Method != store.VerifyTrusted || len(v.By) != 3 || v.By[2] != "coordinator" || slices.Contains(v.By, "anon:liar") {
 				t.Errorf("verification %+v", got.Verification)
 			}
 		})
@@ -230,6 +237,9 @@ func TestAuditsCatchASleeper(t *testing.T) {
 		t.Fatalf("the liar holds %d credit", c)
 	}
 	t.Logf("%d result lines for %d tasks; trust %+v; verifier %+v", lines, len(got), j.Trust, e.c.VerifierStats())
+	if st := e.c.VerifierStats(); st.Confirmations != 0 {
+		t.Errorf("%d trusted confirmations: every voucher here is credible", st.Confirmations)
+	}
 	// Honest credit is the fuel of the accepted links they computed.
 	var honest uint64
 	for _, h := range []string{"anon:h1", "anon:h2"} {
@@ -241,6 +251,58 @@ func TestAuditsCatchASleeper(t *testing.T) {
 	}
 	if honest < want {
 		t.Fatalf("honest accounts hold %d credit, less than the %d fuel of the accepted chains", honest, want)
+	}
+}
+
+// Two fresh accounts that collude — the same lie at the same checkpoint,
+// so their chains agree link by link — form a quorum no comparison can
+// break. Since neither is credible, the chain is confirmed by a trusted
+// trace of the whole run before acceptance: it catches both, and the
+// task's only result is the honest one (one result line: the wrong one
+// was never accepted).
+func TestColludersConfirmed(t *testing.T) {
+	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = testGrid })
+	ctx := context.Background()
+	req := factorJob(t)
+	req.Tasks, req.MaxError = req.Tasks[:1], 0
+	job, err := e.alice.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := &liar{seq: 7}, &liar{seq: 7}
+	e.startTamperer("c1", c1)
+	waitFor(t, func() bool { j, _ := e.alice.Job(ctx, job.ID); return j.Tasks.Running == 1 })
+	e.startTamperer("c2", c2)
+	banned := func(a string) bool { acc, err := e.db.AccountGet(ctx, a); return err == nil && !acc.BannedAt.IsZero() }
+	waitFor(t, func() bool { return banned("anon:c1") && banned("anon:c2") })
+	if c1.lies == 0 || c2.lies == 0 {
+		t.Fatalf("lies: %d, %d", c1.lies, c2.lies)
+	}
+	e.startWorker("h1", 1)
+	e.startWorker("h2", 1)
+	got, lines := collectLatest(t, e.alice, job.ID)
+	rep, out, _ := localRun(t, e, job.ModuleHash, factorInputs[0], 0)
+	r := got[0]
+	if lines != 1 || r == nil || r.State != "done" || string(r.Stdout) != out || r.Fuel != rep.Fuel {
+		dumpEvidence(t, e, job.ID, 1)
+		t.Fatalf("%d result lines, %+v; honest %q", lines, r, out)
+	}
+	if v := r.Verification; v.Method != store.VerifyTrusted || slices.Contains(v.By, "anon:c1") || slices.Contains(v.By, "anon:c2") {
+		t.Errorf("verification %+v", v)
+	}
+	for _, a := range []string{"anon:c1", "anon:c2"} {
+		if c := standing(t, e.db, a); c != 0 {
+			t.Errorf("%s holds %d credit", a, c)
+		}
+	}
+	st := e.c.VerifierStats()
+	if st.Confirmations != 2 || st.Disputes != 0 || st.Caught != 2 {
+		t.Fatalf("verifier %+v: want 2 confirmations (the colluders', the honest pair's), 2 caught, no dispute", st)
+	}
+	for _, h := range []string{"anon:h1", "anon:h2"} {
+		if c := standing(t, e.db, h); c != rep.Fuel {
+			t.Errorf("%s holds %d credit, want the task's fuel %d", h, c, rep.Fuel)
+		}
 	}
 }
 

@@ -71,6 +71,18 @@ type Link struct {
 	// Keep: return the end checkpoint's snapshot (a copy) in the Outcome,
 	// for a chain that continues from the trusted state.
 	Keep bool
+	// Trace, with Final: record every checkpoint the run passes on the
+	// grid (Outcome.Trace) instead of checking one link: the whole rest of
+	// a chain confirmed by one run.
+	Trace bool
+}
+
+// TracePoint is one checkpoint a traced run passed: its seq, fuel and
+// state hash, and the output since the previous traced point (or From).
+type TracePoint struct {
+	Seq, Fuel      uint64
+	StateHash      string
+	Stdout, Stderr []byte
 }
 
 // Outcome is what the trusted re-run of a link gave.
@@ -93,6 +105,8 @@ type Outcome struct {
 	// copied: they do not alias guest memory).
 	Snapshot *snapshot.Snapshot
 	Digest   *snapshot.Digest
+	// Trace is every checkpoint a Link.Trace run passed, in order.
+	Trace []TracePoint
 }
 
 // errStop ends a run right after its end checkpoint.
@@ -119,6 +133,17 @@ func Run(ctx context.Context, eng *sandbox.Engine, l Link) (*Outcome, error) {
 
 	out := &Outcome{}
 	var reached, skipped bool
+	if l.Final && l.Trace {
+		lim.CheckpointEvery = l.Grid
+		var outAt, errAt int
+		in.OnCheckpoint = func(cp *sandbox.Checkpoint) error {
+			o, e := stdout.Bytes(), stderr.Bytes()
+			out.Trace = append(out.Trace, TracePoint{Seq: cp.Seq, Fuel: cp.Snapshot.Fuel, StateHash: hex.EncodeToString(cp.Digest.State[:]),
+				Stdout: bytes.Clone(o[outAt:]), Stderr: bytes.Clone(e[errAt:])})
+			outAt, errAt = len(o), len(e)
+			return nil
+		}
+	}
 	if !l.Final {
 		// Checkpoint Seq is taken at the first fuel check past Seq·Grid;
 		// if that check comes after (Seq+1)·Grid it is not checkpoint Seq
@@ -209,6 +234,9 @@ func (l *Link) validate() error {
 	}
 	if l.Final {
 		return nil
+	}
+	if l.Trace {
+		return bad("a trace runs to the end (Final)")
 	}
 	if l.Seq == 0 {
 		return bad("checkpoint 0 is the start, not the end of a link")

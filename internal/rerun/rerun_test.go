@@ -191,6 +191,63 @@ func TestLinks(t *testing.T) {
 	}
 }
 
+// TestTrace: a traced run from the start, and one from a middle
+// checkpoint, pass every checkpoint of the whole run with its hash, fuel
+// and the output between checkpoints, and end as the whole run did.
+func TestTrace(t *testing.T) {
+	m := prepared(t, "factor.wasm")
+	lim := sandbox.Limits{Fuel: 1 << 30}
+	grid := uint64(60_000)
+	w := runWhole(t, m, grid, factorInput, lim)
+	if len(w.seqs) < 6 {
+		t.Fatalf("only %d checkpoints at grid %d", len(w.seqs), grid)
+	}
+	mid := w.seqs[len(w.seqs)/2]
+	for _, from := range []uint64{0, mid} {
+		l := rerun.Link{Module: m, Stdin: []byte(factorInput), Seed: 3, Limits: lim, Grid: grid, Final: true, Trace: true}
+		if from > 0 {
+			l.From = w.snap[from]
+		}
+		got, err := rerun.Run(context.Background(), testEngine(t), l)
+		if err != nil {
+			t.Fatalf("from %d: %v", from, err)
+		}
+		var want []uint64
+		for _, s := range w.seqs {
+			if s > from {
+				want = append(want, s)
+			}
+		}
+		if len(got.Trace) != len(want) {
+			t.Fatalf("from %d: traced %d checkpoints, want %d", from, len(got.Trace), len(want))
+		}
+		o, e := 0, 0
+		if from > 0 {
+			o, e = w.outAt[from], w.errAt[from]
+		}
+		for i, p := range got.Trace {
+			s := want[i]
+			if p.Seq != s || p.StateHash != w.hash[s] || p.Fuel != w.fuel[s] {
+				t.Errorf("from %d: point %d is checkpoint %d fuel %d hash %.12s; want %d fuel %d hash %.12s", from, i, p.Seq, p.Fuel, p.StateHash, s, w.fuel[s], w.hash[s])
+			}
+			if !bytes.Equal(p.Stdout, w.stdout[o:w.outAt[s]]) || !bytes.Equal(p.Stderr, w.stderr[e:w.errAt[s]]) {
+				t.Errorf("from %d: checkpoint %d output %q, want %q", from, s, p.Stdout, w.stdout[o:w.outAt[s]])
+			}
+			o, e = w.outAt[s], w.errAt[s]
+		}
+		if got.Report.Status != w.rep.Status || got.Fuel != w.rep.Fuel {
+			t.Errorf("from %d: ended %+v, want %+v", from, got.Report, w.rep)
+		}
+		if from == 0 && !bytes.Equal(got.Stdout, w.stdout) {
+			t.Errorf("from the start: output %q, want %q", got.Stdout, w.stdout)
+		}
+	}
+	// A trace checks a run to its end, not one link.
+	if _, err := rerun.Run(context.Background(), testEngine(t), rerun.Link{Module: m, Grid: grid, Seq: 2, Trace: true}); !errors.Is(err, rerun.ErrLink) {
+		t.Errorf("a trace of one link: %v, want ErrLink", err)
+	}
+}
+
 // TestKeep: the kept end snapshot hashes to the end state and continues the
 // chain like the recorded one.
 func TestKeep(t *testing.T) {

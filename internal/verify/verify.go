@@ -36,6 +36,10 @@ type RerunRequest struct {
 	From  *store.Checkpoint
 	Seq   uint64
 	Final bool
+	// Trace (with Final): re-run the rest of the chain from From to the
+	// end, reporting every checkpoint passed (a confirmation, not a
+	// dispute).
+	Trace bool
 }
 
 // RerunResult is what trusted ground computed.
@@ -44,6 +48,16 @@ type RerunResult struct {
 	StdoutHash, StderrHash string // the link's output since From (not final)
 	Result                 *store.Result
 	Fuel                   uint64 // fuel the re-run cost
+	// Trace is every checkpoint a Trace re-run passed, in order.
+	Trace []TracePoint
+}
+
+// TracePoint is one checkpoint a traced trusted re-run passed: its state
+// hash and the hashes of the output since the previous traced point.
+type TracePoint struct {
+	Seq                    uint64
+	StateHash              string
+	StdoutHash, StderrHash string
 }
 
 // Rerunner re-executes one link on trusted ground.
@@ -81,6 +95,9 @@ type Config struct {
 // Stats counts what the verifier did since it started.
 type Stats struct {
 	Evaluations, Audits, Partners, Disputes, Caught, Accepted, TrustedFuel int64
+	// Confirmations counts trusted traces of chains that no credible
+	// account vouched for; ConfirmFuel is their share of TrustedFuel.
+	Confirmations, ConfirmFuel int64
 }
 
 // Verifier runs the procedure. Events for one task are handled in order,
@@ -99,12 +116,15 @@ type Verifier struct {
 
 	mu       sync.Mutex
 	rng      *rand.Rand
-	disputes map[int64]bool  // tasks with a trusted re-run under way
-	caught   map[int64]bool  // replicas whose structural lie is being caught
-	watched  map[int64]bool  // tasks with a checker running: compare at each checkpoint
-	replicas map[int64]int   // job → its run replicas per task (immutable)
-	estimate *trust.Estimate // population, refreshed from the accounts
-	estAt    time.Time
+	disputes map[int64]bool // tasks with a trusted re-run under way
+	caught   map[int64]bool // replicas whose structural lie is being caught
+	watched  map[int64]bool // tasks with a checker running: compare at each checkpoint
+	replicas map[int64]int  // job → its run replicas per task (immutable)
+	// confirmed: task → the candidate replica a trusted trace confirmed
+	// (its whole chain and result), for the acceptance that follows.
+	confirmed map[int64]int64
+	estimate  *trust.Estimate // population, refreshed from the accounts
+	estAt     time.Time
 
 	statMu sync.Mutex
 	stats  Stats
@@ -138,7 +158,8 @@ func New(cfg Config) *Verifier {
 		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	v := &Verifier{cfg: cfg, rng: rng, slots: make(chan struct{}, cfg.TrustedSlots),
-		disputes: map[int64]bool{}, caught: map[int64]bool{}, watched: map[int64]bool{}, replicas: map[int64]int{}}
+		disputes: map[int64]bool{}, caught: map[int64]bool{}, watched: map[int64]bool{}, replicas: map[int64]int{},
+		confirmed: map[int64]int64{}}
 	for range cfg.Shards {
 		v.shards = append(v.shards, make(chan event, 1024))
 	}
@@ -770,6 +791,27 @@ func (v *Verifier) plan(ctx context.Context, ev *store.TaskEvidence, cand *store
 // of it (and the checkers' agreeing links), and adds the evidence to the
 // accounts' records.
 func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *store.ReplicaInfo, checkers []*store.ReplicaInfo, method string) error {
+	// Anchoring: a checked link is only as good as its most credible
+	// voucher. Where every account that computed or checked a link is
+	// below the per-link budget (fresh accounts, which may collude), the
+	// chain is confirmed on trusted ground first.
+	v.mu.Lock()
+	trusted := v.confirmed[ev.Task.ID] == cand.ID
+	v.mu.Unlock()
+	var anch map[string]bool
+	if ev.Job.MaxError < 1 && len(checkers) > 0 {
+		var need bool
+		var err error
+		if anch, need, err = v.anchors(ctx, ev, cand, checkers); err != nil {
+			return err
+		}
+		if need && !trusted {
+			return v.confirm(ctx, ev, cand)
+		}
+	}
+	if trusted {
+		method = store.VerifyTrusted
+	}
 	// By: every account whose agreeing computation the result rests on,
 	// the candidate's first.
 	by := slices.Clone(accountsOf(cand))
@@ -780,6 +822,25 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 			}
 		}
 	}
+	if trusted {
+		by = append(by, TrustedAccount)
+	}
+	// counts: evidence for acc's link from a voucher among others; only
+	// trusted ground or a credible account (its error within the budget)
+	// earns credibility, so fresh accounts vouching for each other build
+	// none.
+	counts := func(acc string, others []string) bool {
+		if trusted || anch == nil {
+			return trusted
+		}
+		for _, o := range others {
+			if o != acc && anch[o] {
+				return true
+			}
+		}
+		return false
+	}
+	vouch := vouchers(cand, checkers)
 	now := v.cfg.Now()
 	settled, err := v.cfg.Store.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *cand.Result,
 		Verification: method, VerifiedBy: by, Now: now})
@@ -790,6 +851,9 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 		return err
 	}
 	v.unwatch(ev.Task.ID)
+	v.mu.Lock()
+	delete(v.confirmed, ev.Task.ID)
+	v.mu.Unlock()
 	v.cfg.Revoke(settled.Revoked, "no longer needed")
 	v.count(func(s *Stats) { s.Accepted++ })
 
@@ -826,7 +890,7 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 	}
 	for _, l := range chainLinks(cand, ev.Grid) {
 		grant(cand, l.seq, l.fuel, l.account)
-		if how, ok := checked[l.seq]; ok {
+		if how, ok := checked[l.seq]; ok && counts(l.account, vouch[l.seq]) {
 			p := rec(l.account)
 			p.Verified++
 			if how == store.VerifyAudit {
@@ -845,7 +909,9 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 				continue
 			}
 			grant(c, l.seq, l.fuel, l.account)
-			rec(l.account).Verified++
+			if counts(l.account, vouch[coverSeq(cand, l.seq)]) {
+				rec(l.account).Verified++
+			}
 		}
 	}
 	if len(entries) > 0 {
@@ -859,6 +925,206 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 		}
 	}
 	v.cfg.Settled()
+	return nil
+}
+
+// TrustedAccount names trusted ground (the coordinator) among the accounts
+// a result rests on.
+const TrustedAccount = "coordinator"
+
+// coverSeq is the candidate's link that contains grid point seq: the first
+// of its checkpoints at or after seq, or its final link.
+func coverSeq(r *store.ReplicaInfo, seq uint64) uint64 {
+	for _, c := range r.Checkpoints {
+		if c.Seq >= seq {
+			return c.Seq
+		}
+	}
+	return lastSeq(r) + 1
+}
+
+// coverAccount is who computed the link of r that contains grid point seq.
+func coverAccount(r *store.ReplicaInfo, seq uint64) string {
+	for _, c := range r.Checkpoints {
+		if c.Seq >= seq {
+			return c.Account
+		}
+	}
+	return r.Account
+}
+
+// vouchers lists, per checked link of the candidate (by its seq), the
+// accounts whose computation says it: the candidate's computer first,
+// then each checker's that covers it (a partner's whole chain, an
+// audit's own first link).
+func vouchers(cand *store.ReplicaInfo, checkers []*store.ReplicaInfo) map[uint64][]string {
+	out := map[uint64][]string{}
+	add := func(seq uint64, acc string) {
+		if acc != "" && !slices.Contains(out[seq], acc) {
+			out[seq] = append(out[seq], acc)
+		}
+	}
+	for _, c := range checkers {
+		if c.Role == store.RoleAudit {
+			seq := auditLink(c, cand)
+			add(seq, linkAccount(cand, seq))
+			add(seq, coverAccount(c, c.AuditSeq))
+			continue
+		}
+		for i := range links(cand) {
+			seq := linkSeq(cand, i)
+			add(seq, linkAccount(cand, seq))
+			add(seq, coverAccount(c, seq))
+		}
+	}
+	return out
+}
+
+// anchors reads the records of every account vouching for a checked link
+// and reports which are credible — segment error within the task's
+// per-link budget, from evidence that was itself anchored — and whether
+// some checked link has no credible voucher at all. Such a link may be a
+// lie several fresh accounts agree on (colluders), which no number of
+// fresh accounts can rule out below the budget.
+func (v *Verifier) anchors(ctx context.Context, ev *store.TaskEvidence, cand *store.ReplicaInfo, checkers []*store.ReplicaInfo) (map[string]bool, bool, error) {
+	pol, err := v.policy(ctx, ev.Job.MaxError)
+	if err != nil {
+		return nil, false, err
+	}
+	budget := pol.SegmentBudget(links(cand))
+	anch := map[string]bool{}
+	seen := map[string]bool{}
+	need := false
+	for _, accs := range vouchers(cand, checkers) {
+		ok := false
+		for _, a := range accs {
+			if !seen[a] {
+				seen[a] = true
+				rec, err := v.cfg.Store.AccountGet(ctx, a)
+				if errors.Is(err, store.ErrNotFound) {
+					rec, err = &store.Account{ID: a}, nil
+				}
+				if err != nil {
+					return nil, false, err
+				}
+				e := trust.SegmentError(trust.Account{ID: a, Verified: rec.Verified, LiesCaught: rec.LiesCaught, Blacklisted: !rec.BannedAt.IsZero()}, pol.Prior)
+				anch[a] = e <= budget
+			}
+			ok = ok || anch[a]
+		}
+		need = need || !ok
+	}
+	return anch, need, nil
+}
+
+// confirm re-runs the candidate's whole chain on trusted ground, tracing
+// every checkpoint; the outcome (applyConfirmation) catches whoever
+// claimed otherwise, or lets the acceptance go on, anchored.
+func (v *Verifier) confirm(ctx context.Context, ev *store.TaskEvidence, cand *store.ReplicaInfo) error {
+	v.mu.Lock()
+	if v.disputes[ev.Task.ID] {
+		v.mu.Unlock()
+		return nil
+	}
+	v.disputes[ev.Task.ID] = true
+	v.mu.Unlock()
+	v.cfg.Logger.Info("no credible account vouches for a link; confirming the chain on trusted ground", "task", ev.Task.ID, "replica", cand.ID)
+	req := &RerunRequest{Evidence: ev, Final: true, Trace: true}
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		select {
+		case v.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		res, err := v.cfg.Rerun(ctx, req)
+		<-v.slots
+		if ctx.Err() != nil {
+			return
+		}
+		if res != nil {
+			v.count(func(s *Stats) { s.TrustedFuel += int64(res.Fuel); s.ConfirmFuel += int64(res.Fuel) })
+		}
+		v.send(ctx, event{task: ev.Task.ID, settle: &settlement{ev: ev, confirmOf: cand, result: res, err: err}})
+	}()
+	return nil
+}
+
+// traceDisagreement names the first claim of r (its own links only, for
+// an audit) that the trusted trace contradicts, and who computed it; ""
+// when every claim agrees.
+func traceDisagreement(r *store.ReplicaInfo, t *RerunResult) (link, acc string) {
+	points := map[uint64]TracePoint{}
+	prev := map[uint64]uint64{} // seq → the traced point before it (0: the start)
+	last := uint64(0)
+	for _, p := range t.Trace {
+		points[p.Seq], prev[p.Seq] = p, last
+		last = p.Seq
+	}
+	mine := uint64(0)
+	if r.Role == store.RoleAudit {
+		mine = r.AuditSeq
+	}
+	before := uint64(0)
+	for _, c := range r.Checkpoints {
+		from := before
+		before = c.Seq
+		if c.Seq < mine {
+			continue
+		}
+		p, ok := points[c.Seq]
+		switch {
+		case !ok:
+			return fmt.Sprintf("%d→%d (no such checkpoint on trusted ground)", from, c.Seq), c.Account
+		case p.StateHash != c.StateHash:
+			return fmt.Sprintf("%d→%d", from, c.Seq), c.Account
+		case prev[c.Seq] == from && (p.StdoutHash != c.StdoutHash || p.StderrHash != c.StderrHash):
+			return fmt.Sprintf("%d→%d (output)", from, c.Seq), c.Account
+		}
+	}
+	if r.Result != nil && (t.Result == nil || !r.Result.Agrees(*t.Result)) {
+		return fmt.Sprintf("%d→end", before), r.Account
+	}
+	return "", ""
+}
+
+// applyConfirmation compares every live replica of the task with the
+// trusted trace of the candidate's run.
+func (v *Verifier) applyConfirmation(ctx context.Context, s *settlement) error {
+	defer func() {
+		v.mu.Lock()
+		delete(v.disputes, s.ev.Task.ID)
+		v.mu.Unlock()
+	}()
+	if s.err != nil {
+		return v.unsettled(ctx, s.ev, fmt.Sprintf("replica %d's chain has no credible voucher and its trusted confirmation failed: %v", s.confirmOf.ID, s.err))
+	}
+	v.count(func(st *Stats) { st.Confirmations++ })
+	candOK := true
+	for _, r := range s.ev.Replicas {
+		if !live(r) || (r.Result == nil && len(r.Checkpoints) == 0) {
+			continue
+		}
+		if r.Role == store.RoleAudit && r.AuditOf != s.confirmOf.ID {
+			continue
+		}
+		link, acc := traceDisagreement(r, s.result)
+		if link == "" {
+			continue
+		}
+		if r.ID == s.confirmOf.ID {
+			candOK = false
+		}
+		if err := v.catch(ctx, s.ev, r, acc, link); err != nil {
+			return err
+		}
+	}
+	if candOK {
+		v.mu.Lock()
+		v.confirmed[s.ev.Task.ID] = s.confirmOf.ID
+		v.mu.Unlock()
+	}
 	return nil
 }
 
@@ -933,6 +1199,9 @@ type settlement struct {
 	// needed), and the link it broke.
 	liar *store.ReplicaInfo
 	link string
+	// confirmOf: the candidate whose whole chain a trusted trace re-ran
+	// (result holds the trace).
+	confirmOf *store.ReplicaInfo
 }
 
 // dispute sends the first disagreeing link to trusted ground. The task is
@@ -982,6 +1251,9 @@ func (v *Verifier) dispute(ctx context.Context, ev *store.TaskEvidence, d *diver
 func (v *Verifier) applySettlement(ctx context.Context, s *settlement) error {
 	if s.liar != nil {
 		return v.catch(ctx, s.ev, s.liar, s.liar.Account, s.link)
+	}
+	if s.confirmOf != nil {
+		return v.applyConfirmation(ctx, s)
 	}
 	defer func() {
 		v.mu.Lock()
