@@ -123,17 +123,24 @@ func TestCheckpointsAndResume(t *testing.T) {
 	if ck := job.Checkpointing; ck == nil || !ck.Suspendable || ck.Policy.IntervalFuel != testGrid || !ck.Policy.Fixed {
 		t.Fatalf("checkpointing %+v", job.Checkpointing)
 	}
-	// w1 runs until a few checkpoints are in, then stops (its leases go
-	// back, released); w2 resumes them.
-	w1, err := worker.New(worker.Config{Server: e.srv.URL, Name: "w1", Slots: 2, Engine: engine, Grace: time.Millisecond})
+	// w1 runs until one of its tasks is about to take its third
+	// checkpoint (two are in), and is held there while it stops (its
+	// leases go back, released); w2 resumes them. Holding the guest makes
+	// the stop land mid-task however fast or slow this machine is.
+	wctx, stop := context.WithCancel(ctx)
+	gate := &holdAt{seq: 3, reached: make(chan struct{}), release: wctx.Done()}
+	w1, err := worker.New(worker.Config{Server: e.srv.URL, Name: "w1", Slots: 2, Engine: engine, Grace: time.Millisecond, Tamper: gate})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); w1.Run(wctx) }()
-	waitFor(t, func() bool { j, _ := e.alice.Job(ctx, job.ID); return j.Checkpointing.Checkpoints >= 4 })
+	select {
+	case <-gate.reached:
+	case <-time.After(time.Minute):
+		t.Fatal("w1 never reached its third checkpoint")
+	}
 	stop()
 	wg.Wait()
 	e.startWorker("w2", 2)
@@ -175,6 +182,29 @@ func TestCheckpointsAndResume(t *testing.T) {
 	}
 	t.Logf("%d checkpoints, %d resumes, segments %+v", j.Checkpointing.Checkpoints, j.Checkpointing.Resumes, segs)
 }
+
+// holdAt is a worker.Tamper that lies about nothing: the first time a
+// guest reaches checkpoint seq it says so on reached and holds the guest
+// there until release is closed.
+type holdAt struct {
+	seq     uint64
+	once    sync.Once
+	reached chan struct{}
+	release <-chan struct{}
+}
+
+func (h *holdAt) Checkpoint(_ *protocol.Lease, seq uint64, _ *snapshot.Snapshot) bool {
+	if seq == h.seq {
+		first := false
+		h.once.Do(func() { first = true; close(h.reached) })
+		if first {
+			<-h.release
+		}
+	}
+	return false
+}
+
+func (h *holdAt) Result(*protocol.Lease, *sandbox.Report, *[]byte, *[]byte) {}
 
 // waitFor polls a condition the coordinator reaches asynchronously.
 func waitFor(t *testing.T, cond func() bool) {
