@@ -48,6 +48,9 @@ type Coordinator struct {
 	policy   *policy
 	verifier *verify.Verifier
 	reruns   *reruns
+	// offProbation: accounts seen with trust.ProbationEnd verified
+	// segments (probation.go).
+	offProbation sync.Map
 }
 
 // New checks cfg and returns a coordinator; call Open to start it.
@@ -69,7 +72,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.policy = newPolicy(&c.cfg, c.store)
 	c.reruns = &reruns{c: c}
 	c.verifier = verify.New(verify.Config{Store: c.store, Rerun: c.reruns.run, Logger: c.cfg.Logger, Now: c.cfg.Now,
-		Revoke: c.revoke, Wake: c.wake, Settled: c.notify, TrustedSlots: c.cfg.TrustedSlots, Rand: c.cfg.Rand, MinAudit: c.cfg.MinAudit})
+		Revoke: c.revoke, Wake: c.wake, Settled: c.settled, TrustedSlots: c.cfg.TrustedSlots, Rand: c.cfg.Rand, MinAudit: c.cfg.MinAudit})
 	if c.engine == nil {
 		eng, err := sandbox.NewEngine(ctx)
 		if err != nil {
@@ -246,11 +249,15 @@ func (c *Coordinator) dispatch(ctx context.Context) {
 
 // grant leases replicas to one waiter and sends them.
 func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
+	prob, err := c.probation(ctx, w.conn, w.max)
+	if err != nil {
+		return 0, err
+	}
 	now := c.cfg.Now()
 	ls, err := c.store.ReplicaLease(ctx, &store.ReplicaLeaseParams{Account: w.conn.session.Account,
 		SessionID: w.conn.session.ID, Worker: w.conn.session.Worker, Max: w.max,
 		Deadline: now.Add(c.cfg.LeaseTTL), Now: now,
-		CheckpointEvery: c.policy.current(ctx).Grid, Resume: w.conn.resume,
+		CheckpointEvery: c.policy.current(ctx).Grid, Resume: w.conn.resume, Probation: prob,
 	})
 	if err != nil || len(ls) == 0 {
 		return 0, err
@@ -263,7 +270,7 @@ func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
 		}
 		msg.Leases = append(msg.Leases, pl)
 		w.conn.hold(&leaseState{id: l.LeaseID, maxOutput: l.Limits.MaxOutput, memory: l.Limits.MemoryBytes, module: l.ModuleHash,
-			grid: l.CheckpointEvery, resume: l.Resume, at: now, fuelAt: startFuel(l), fromGrant: true})
+			grid: l.CheckpointEvery, resume: l.Resume, at: now, fuelAt: startFuel(l), fromGrant: true, verifies: l.Verifies})
 	}
 	w.conn.send(msg)
 	return len(ls), nil

@@ -51,7 +51,11 @@ func newClockEnv(t *testing.T, mod func(*coordinator.Config)) (*env, *fakeClock)
 func TestRateIgnoresCompileTime(t *testing.T) {
 	e, clk := newClockEnv(t, nil)
 	ctx := context.Background()
-	job, err := e.alice.Submit(ctx, echoJob(t, 5, 1))
+	// A job that verifies nothing: a fresh account on probation would
+	// get one lease of a verifying job at a time (TestProbation).
+	req := echoJob(t, 5, 1)
+	req.MaxError = 1
+	job, err := e.alice.Submit(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,6 +62,8 @@ type leaseState struct {
 	// fromGrant: at is the lease grant, so the time since also covers the
 	// worker fetching and compiling the module (checkpoint.RunTime).
 	fromGrant bool
+	// verifies: the lease's job verifies its results (probation counts it).
+	verifies bool
 }
 
 // A worker whose unsent messages exceed these limits does not read them and

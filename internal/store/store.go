@@ -275,6 +275,8 @@ type Lease struct {
 	CheckpointEvery uint64
 	// Resume is the checkpoint to continue from; nil: from the start.
 	Resume *Checkpoint
+	// Verifies: the job verifies its results (max error below 1).
+	Verifies bool
 }
 
 // Checkpoint is an accepted checkpoint of a replica.
@@ -387,6 +389,11 @@ type SessionEndAllParams struct {
 
 type SessionListParams struct{ Limit int }
 
+// Pending is an account's unverified claims (Store.AccountPending).
+type Pending struct {
+	Own, Verification int
+}
+
 type ReplicaLeaseParams struct {
 	SessionID int64
 	Worker    string
@@ -403,6 +410,33 @@ type ReplicaLeaseParams struct {
 	// Resume: the session can continue from a checkpoint. If not, a replica
 	// with checkpoints is leased to run from the start.
 	Resume bool
+	// Probation limits the work of verifying jobs (max error below 1) an
+	// account on probation takes (trust.Allowance); nil: no limit. Work of
+	// jobs that verify nothing is never limited.
+	Probation *LeaseProbation
+}
+
+// LeaseProbation is what an account on probation may lease of verifying
+// jobs' work.
+type LeaseProbation struct {
+	Max int // leases of verifying jobs at most (0: none)
+	// VerifyOnly: of those, verification work only — audits and replicas
+	// beyond a task's first (quorum partners, a job's extra replicas).
+	VerifyOnly bool
+}
+
+// Mode is how the lease query filters verifying jobs' work: 0 not at all,
+// 1 verification work only, 2 none.
+func (p *LeaseProbation) Mode() int {
+	switch {
+	case p == nil:
+		return 0
+	case p.Max <= 0:
+		return 2
+	case p.VerifyOnly:
+		return 1
+	}
+	return 0
 }
 
 type ReplicaRenewParams struct {
@@ -746,6 +780,14 @@ type Store interface {
 	AccountGet(ctx context.Context, id string) (*Account, error)
 	// AccountAdd adds to an account's record, creating it.
 	AccountAdd(ctx context.Context, p *AccountAddParams) (*Account, error)
+	// AccountPending counts the account's claims still waiting for their
+	// verification: results it reported (done segments) of replicas not
+	// proved wrong or voided, of pending tasks of jobs that verify (max
+	// error below 1), by kind — own work (a task's first replica) and
+	// verification work (audits, replicas beyond the first). Its cost
+	// grows with the account's segment history: it is asked only of
+	// accounts on probation, whose history is short.
+	AccountPending(ctx context.Context, account string) (Pending, error)
 	// AccountList lists accounts by ID.
 	AccountList(ctx context.Context, p *AccountListParams) ([]*Account, error)
 	// TaskListUnsettled lists pending tasks of running jobs none of whose

@@ -640,7 +640,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		rows, err := tx.Query(ctx, `
 			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, b.data, t.args, t.env, t.files, t.seed,
 			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts,
-			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, '')
+			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, ''), j.max_error < 1
 			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
 			WHERE r.state = 'queued'
 			  -- Never a replica to a worker or an account whose own work it
@@ -669,13 +669,16 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			        AND (o.worker = $1 OR o.account = $2
 			             OR coalesce((SELECT true FROM checkpoints c WHERE c.replica_id = o.id AND (c.worker = $1 OR c.account = $2) LIMIT 1), false))
 			        LIMIT 1), false) END
+			  -- An account on probation (LeaseProbation.Mode).
+			  AND ($4 = 0 OR j.max_error >= 1 OR ($4 = 1 AND (r.role = 'audit' OR r.idx > 0)))
 			ORDER BY r.priority DESC, r.id
 			LIMIT $3
-			FOR UPDATE OF r SKIP LOCKED`, p.Worker, acct, p.Max*2)
+			FOR UPDATE OF r SKIP LOCKED`, p.Worker, acct, p.Max*2, p.Probation.Mode())
 		if err != nil {
 			return interpretError(err)
 		}
 		seen := map[int64]bool{} // one replica per task per worker, within this batch too
+		verifying := 0           // leases of verifying jobs (p.Probation)
 		var newGrid []*store.Lease
 		for rows.Next() {
 			var l store.Lease
@@ -687,12 +690,18 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			var ck store.Checkpoint
 			if err := rows.Scan(&l.ReplicaID, &l.TaskID, &l.JobID, &l.TaskIndex, &l.ModuleHash, &l.StdinHash, &l.Stdin, &args, &env, &files, &seed,
 				&l.Limits.Fuel, &l.Limits.MemoryBytes, &l.Limits.MaxOutput, &l.Limits.TimeoutMS, &att,
-				&suspendable, &grid, &ck.Seq, &ck.Fuel, &ck.StateHash, &ck.SnapshotHash); err != nil {
+				&suspendable, &grid, &ck.Seq, &ck.Fuel, &ck.StateHash, &ck.SnapshotHash, &l.Verifies); err != nil {
 				rows.Close()
 				return interpretError(err)
 			}
 			if seen[l.TaskID] || len(out) == p.Max {
 				continue
+			}
+			if p.Probation != nil && l.Verifies {
+				if verifying == p.Probation.Max {
+					continue
+				}
+				verifying++
 			}
 			seen[l.TaskID] = true
 			if l.Stdin == nil {
@@ -901,6 +910,16 @@ func (db *DB) ReplicaRelease(ctx context.Context, p *store.ReplicaReleaseParams)
 		return nil
 	})
 	return int(n), err
+}
+
+func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending, error) {
+	var p store.Pending
+	err := db.pool.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE r.role = 'run' AND r.idx = 0), count(*) FILTER (WHERE NOT (r.role = 'run' AND r.idx = 0))
+		FROM segments g JOIN replicas r ON r.id = g.replica_id JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = t.job_id
+		WHERE g.account = $1 AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void') AND t.state = 'pending' AND j.max_error < 1`, account).
+		Scan(&p.Own, &p.Verification)
+	return p, interpretError(err)
 }
 
 func (db *DB) ReplicaCountQueued(ctx context.Context) (int, error) {

@@ -764,6 +764,138 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	// An account on probation leases only verification work (VerifyOnly):
+	// audits, replicas beyond a task's first, and work of jobs that verify
+	// nothing. AccountPending counts its reported, unsettled claims of
+	// verifying jobs by kind; a settled task, a lie or a void drops out.
+	t.Run("Probation", func(t *testing.T) {
+		s := open(t)
+		newSuspJob(t, s, 3, 1) // max error: the default (verifies)
+		unverified, err := s.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", ModuleHash: store.Hash(module), Replicas: 1, MaxError: 1, Priority: -1,
+			Blobs: [][]byte{module, []byte("u")}, Tasks: []store.TaskSpec{{StdinHash: store.Hash([]byte("u"))}}, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending := func(acc string) store.Pending {
+			t.Helper()
+			p, err := s.AccountPending(ctx, acc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		verifyOnly := func(ss *store.Session, max int) []*store.Lease {
+			t.Helper()
+			ls, err := s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Account: ss.Account, Max: max,
+				Deadline: now.Add(time.Minute), Now: now, Probation: &store.LeaseProbation{Max: max, VerifyOnly: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ls
+		}
+		if p := pending("anon:fresh"); p != (store.Pending{}) {
+			t.Fatalf("an account never seen has pending %+v", p)
+		}
+		a1 := sessionAs(t, s, "a1", "alice")
+		la := leaseCk(t, s, a1, 1, 100, true)
+		if len(la) != 1 || !la[0].Verifies {
+			t.Fatalf("alice leases %+v (of a job that verifies)", la)
+		}
+		if p := pending("alice"); p != (store.Pending{}) {
+			t.Fatalf("a held lease is no claim yet: %+v", p)
+		}
+		complete(t, s, store.ReplicaResult{SessionID: a1.ID, LeaseID: la[0].LeaseID, Status: "ok", Fuel: 50})
+		if p := pending("alice"); p != (store.Pending{Own: 1}) {
+			t.Fatalf("alice after her result: %+v", p)
+		}
+		// Bob on probation: none of the job's first replicas, only the
+		// job that verifies nothing — and, once it exists, the partner.
+		b1 := sessionAs(t, s, "b1", "bob")
+		got := verifyOnly(b1, 5)
+		if len(got) != 1 || got[0].JobID != unverified.ID || got[0].Verifies {
+			t.Fatalf("bob on probation leases %+v, want only the unverified job's task", got)
+		}
+		partner, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: la[0].TaskID, Role: store.RoleRun, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = verifyOnly(b1, 5)
+		if len(got) != 1 || got[0].ReplicaID != partner {
+			t.Fatalf("bob on probation leases %+v, want the partner %d", got, partner)
+		}
+		complete(t, s, store.ReplicaResult{SessionID: b1.ID, LeaseID: got[0].LeaseID, Status: "ok", Fuel: 50})
+		if p := pending("bob"); p != (store.Pending{Verification: 1}) {
+			t.Fatalf("bob after his partner result: %+v (the unverified job's result is no claim to verify)", p)
+		}
+		// An audit is verification work too.
+		a2 := sessionAs(t, s, "a2", "alice")
+		lb := leaseCk(t, s, a2, 1, 100, true)
+		complete(t, s, store.ReplicaResult{SessionID: a2.ID, LeaseID: lb[0].LeaseID, Status: "ok", Fuel: 50})
+		audit, err := s.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: lb[0].TaskID, Role: store.RoleAudit, AuditOf: lb[0].ReplicaID, AuditSeq: 1, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := verifyOnly(sessionAs(t, s, "b2", "bob"), 5); len(got) != 1 || got[0].ReplicaID != audit {
+			t.Fatalf("bob on probation leases %+v, want the audit %d", got, audit)
+		}
+		if p := pending("alice"); p != (store.Pending{Own: 2}) {
+			t.Fatalf("alice with two results: %+v", p)
+		}
+		// Settling the first task settles both accounts' claims on it; a
+		// replica proved wrong is no claim either.
+		settle(t, s, la[0].TaskID, store.TaskDone, store.VerifyQuorum)
+		if p := pending("alice"); p != (store.Pending{Own: 1}) {
+			t.Fatalf("alice after her first task settled: %+v", p)
+		}
+		if p := pending("bob"); p != (store.Pending{}) {
+			t.Fatalf("bob after the task he partnered settled: %+v", p)
+		}
+		if _, err := s.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: lb[0].ReplicaID, Verdict: store.VerdictLied, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if p := pending("alice"); p != (store.Pending{}) {
+			t.Fatalf("alice after her second result was proved wrong: %+v", p)
+		}
+
+		// Max caps the leases of verifying jobs only; Max 0 leaves only
+		// the work of jobs that verify nothing.
+		s2 := open(t)
+		newSuspJob(t, s2, 4, 1)
+		p := &store.JobInsertParams{Owner: "alice", ModuleHash: store.Hash(module), Replicas: 1, MaxError: 1, Priority: -1, Blobs: [][]byte{module}, Now: now}
+		for _, in := range []string{"u1", "u2", "u3", "u4"} {
+			p.Blobs = append(p.Blobs, []byte(in))
+			p.Tasks = append(p.Tasks, store.TaskSpec{StdinHash: store.Hash([]byte(in))})
+		}
+		if _, err := s2.JobInsert(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		leaseP := func(ss *store.Session, max int, pr *store.LeaseProbation) (verifying, other int) {
+			t.Helper()
+			ls, err := s2.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: ss.Worker, Account: ss.Account, Max: max,
+				Deadline: now.Add(time.Minute), Now: now, Probation: pr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range ls {
+				if l.Verifies {
+					verifying++
+				} else {
+					other++
+				}
+			}
+			return
+		}
+		if v, o := leaseP(sessionAs(t, s2, "c1", "carol"), 3, &store.LeaseProbation{Max: 1}); v != 1 || o != 2 {
+			t.Fatalf("carol (probation, 1 of verifying work, asks 3) leases %d of verifying jobs and %d others, want 1 and 2", v, o)
+		}
+		if v, o := leaseP(sessionAs(t, s2, "d1", "dave"), 5, &store.LeaseProbation{Max: 0}); v != 0 || o != 2 {
+			t.Fatalf("dave (probation, none of verifying work) leases %d of verifying jobs and %d others, want 0 and 2", v, o)
+		}
+		if v, o := leaseP(sessionAs(t, s2, "e1", "erin"), 5, nil); v != 3 || o != 0 {
+			t.Fatalf("erin (no probation) leases %d of verifying jobs and %d others, want the 3 left", v, o)
+		}
+	})
+
 	// An audit of link k is never leased to whoever computed that link,
 	// but may go to an account that computed other links of the chain:
 	// with two accounts every link of a chain they shared can be checked.

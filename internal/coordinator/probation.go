@@ -1,0 +1,61 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+
+	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/trust"
+)
+
+// probation is what the session's account may take now of verifying
+// jobs' work (trust.Allowance: an account on probation gets it only as
+// fast as its work is verified); nil: no limit. Accounts seen off
+// probation are remembered; a ban stops their leases in the store.
+func (c *Coordinator) probation(ctx context.Context, cn *conn, want int) (*store.LeaseProbation, error) {
+	acc := cn.session.Account
+	if _, ok := c.offProbation.Load(acc); ok {
+		return nil, nil
+	}
+	rec, err := c.store.AccountGet(ctx, acc)
+	if errors.Is(err, store.ErrNotFound) {
+		rec, err = &store.Account{ID: acc}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a := trust.Account{ID: acc, Verified: rec.Verified, LiesCaught: rec.LiesCaught, Blacklisted: !rec.BannedAt.IsZero()}
+	if a.Verified >= trust.ProbationEnd && !a.Caught() {
+		c.offProbation.Store(acc, true)
+		return nil, nil
+	}
+	p, err := c.store.AccountPending(ctx, acc)
+	if err != nil {
+		return nil, err
+	}
+	n, verifyOnly, limited := trust.Allowance(a, p.Own, p.Verification, cn.heldVerifying(), want)
+	if !limited {
+		return nil, nil
+	}
+	return &store.LeaseProbation{Max: n, VerifyOnly: verifyOnly}, nil
+}
+
+// heldVerifying counts the session's leases of jobs that verify.
+func (cn *conn) heldVerifying() int {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	n := 0
+	for _, ls := range cn.leases {
+		if ls.verifies {
+			n++
+		}
+	}
+	return n
+}
+
+// settled: a task or job finished. Followers are told, and the dispatcher
+// looks again: an account on probation may now take more.
+func (c *Coordinator) settled() {
+	c.notify()
+	c.wake()
+}
