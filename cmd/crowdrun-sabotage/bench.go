@@ -23,6 +23,7 @@ import (
 	"github.com/crowdrun/crowdrun/examples"
 	"github.com/crowdrun/crowdrun/internal/coordinator"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/rerun"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/store"
 	"github.com/crowdrun/crowdrun/internal/store/sqlite"
@@ -87,6 +88,8 @@ type Report struct {
 	CurveEvery            int
 	Trust                 api.Trust
 	SabotBanned, Accounts int
+	Credit                *CreditCheck
+	HonestVerified        uint64 // the honest accounts' verified fuel, recomputed (Credit)
 }
 
 func (r *Report) Redundancy() float64 {
@@ -110,6 +113,18 @@ func (r *Report) print(w io.Writer, took time.Duration) {
 		ratio = float64(r.HonestCredit) / float64(r.HonestFuel)
 	}
 	fmt.Fprintf(w, "  credit to honest         %d for %d fuel executed (%.3f)\n", r.HonestCredit, r.HonestFuel, ratio)
+	if c := r.Credit; c != nil {
+		agree := "yes"
+		if len(c.APIMismatch) > 0 {
+			agree = fmt.Sprintf("NO (%d accounts: %v)", len(c.APIMismatch), c.APIMismatch[:min(3, len(c.APIMismatch))])
+		}
+		fmt.Fprintf(w, "  credit recomputed        %d standing grants of %d (%d revoked): wrong fuel %d, for wrong results %d, not run by the account %d, twice %d; /v1/credit agrees: %s\n",
+			c.Standing, c.Grants, c.Revoked, c.WrongFuel, c.WrongResult, c.NotRun, c.Twice, agree)
+		fmt.Fprintf(w, "  honest credit = verified fuel: %v (%d credited, %d recomputed from honest traces)\n", r.HonestCredit == r.HonestVerified && c.Clean(), r.HonestCredit, r.HonestVerified)
+		for _, s := range c.Samples {
+			fmt.Fprintf(w, "    credit: %s\n", s)
+		}
+	}
 	for _, s := range r.WrongSample {
 		fmt.Fprintf(w, "    wrong: %s\n", s)
 	}
@@ -149,6 +164,9 @@ type reference struct {
 	exitCode uint32
 	stdout   []byte
 	fuel     uint64
+	// ckpt is the fuel at each checkpoint of a traced run on the grid
+	// (seq → fuel; seq 0 → 0).
+	ckpt map[uint64]uint64
 }
 
 // bench runs one strategy at one fraction of saboteurs.
@@ -210,7 +228,7 @@ func bench(ctx context.Context, o Options, strategy string, f float64) (*Report,
 	if err != nil {
 		return nil, fmt.Errorf("submitting: %w", err)
 	}
-	refs, err := references(ctx, eng, srv.URL, job.ModuleHash, ins)
+	refs, err := references(ctx, eng, srv.URL, job.ModuleHash, ins, o.Grid)
 	if err != nil {
 		return nil, err
 	}
@@ -398,6 +416,22 @@ func bench(ctx context.Context, o Options, strategy string, f float64) (*Report,
 	if err != nil {
 		return nil, fmt.Errorf("GET /v1/credit: %w", err)
 	}
+	apiCredit := map[string]uint64{}
+	for _, a := range credit.Accounts {
+		apiCredit[a.Account] = a.Total
+	}
+	r.Credit, err = checkCredit(ctx, db, segs,
+		func(idx int) (map[uint64]uint64, uint64) { ref := refs[ins[idx%len(ins)]]; return ref.ckpt, ref.fuel },
+		func(idx int) bool { t := last[idx]; return t != nil && t.State == "done" && matches(t, refs[ins[idx%len(ins)]]) },
+		apiCredit)
+	if err != nil {
+		return nil, fmt.Errorf("recomputing credit: %w", err)
+	}
+	for acc, v := range r.Credit.Verified {
+		if honestAccount(acc) {
+			r.HonestVerified += v
+		}
+	}
 	for _, a := range credit.Accounts {
 		r.Accounts++
 		switch {
@@ -449,7 +483,7 @@ func matches(t *api.TaskResult, ref reference) bool {
 
 // references runs each distinct input once, honestly, on the module the
 // workers run (fetched from the coordinator and checked against its hash).
-func references(ctx context.Context, eng *sandbox.Engine, server, hash string, ins []string) (map[string]reference, error) {
+func references(ctx context.Context, eng *sandbox.Engine, server, hash string, ins []string, grid uint64) (map[string]reference, error) {
 	resp, err := http.Get(server + "/v1/modules/" + hash)
 	if err != nil {
 		return nil, err
@@ -481,7 +515,19 @@ func references(ctx context.Context, eng *sandbox.Engine, server, hash string, i
 		if rep.Status != sandbox.StatusOK {
 			return nil, fmt.Errorf("reference run of %q: %s %s", strings.TrimSpace(in), rep.Status, rep.Message)
 		}
-		refs[in] = reference{status: string(rep.Status), exitCode: rep.ExitCode, stdout: out.Bytes(), fuel: rep.Fuel}
+		ref := reference{status: string(rep.Status), exitCode: rep.ExitCode, stdout: out.Bytes(), fuel: rep.Fuel, ckpt: map[uint64]uint64{0: 0}}
+		// The same run traced on the grid: every checkpoint's true fuel.
+		tr, err := rerun.Run(ctx, eng, rerun.Link{Module: mod, Stdin: []byte(in), Grid: grid, Final: true, Trace: true})
+		if err != nil {
+			return nil, fmt.Errorf("traced reference run of %q: %w", strings.TrimSpace(in), err)
+		}
+		if tr.Report.Status != rep.Status || tr.Fuel != rep.Fuel || !bytes.Equal(tr.Stdout, ref.stdout) {
+			return nil, fmt.Errorf("input %q: the traced run (%s, fuel %d) differs from the plain one (%s, fuel %d)", strings.TrimSpace(in), tr.Report.Status, tr.Fuel, rep.Status, rep.Fuel)
+		}
+		for _, p := range tr.Trace {
+			ref.ckpt[p.Seq] = p.Fuel
+		}
+		refs[in] = ref
 	}
 	return refs, nil
 }

@@ -11,7 +11,8 @@ import (
 // TestSabotageSmall: one always-lying saboteur among four workers, over
 // the real protocol against a real coordinator and SQLite store, gets no
 // wrong result accepted and no credit, and is caught; the honest accounts
-// are not banned and are credited no more than the fuel they executed.
+// are not banned and are credited exactly their verified fuel, recomputed
+// from honest traced runs and the segments they ran.
 func TestSabotageSmall(t *testing.T) {
 	o := defaultOptions()
 	o.Tasks, o.Workers = 50, 4
@@ -42,6 +43,12 @@ func TestSabotageSmall(t *testing.T) {
 	}
 	if r.HonestCredit == 0 || r.HonestCredit > r.HonestFuel {
 		t.Errorf("honest credit %d for %d fuel executed", r.HonestCredit, r.HonestFuel)
+	}
+	// Credit recomputed from honest traces and the segments run: every
+	// standing grant is a link's true fuel, of a right result, to the
+	// account that ran it, once; the API says the same.
+	if c := r.Credit; c == nil || !c.Clean() || c.Standing == 0 || r.HonestCredit != r.HonestVerified {
+		t.Errorf("credit check %+v; honest credit %d, recomputed %d", c, r.HonestCredit, r.HonestVerified)
 	}
 	if r.Redundancy() < 1 || len(r.Curve) != 10 {
 		t.Errorf("redundancy %.3f, curve %v", r.Redundancy(), r.Curve)

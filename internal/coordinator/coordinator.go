@@ -37,6 +37,9 @@ type Coordinator struct {
 	mu     sync.Mutex
 	conns  map[int64]*conn // by session id
 	closed bool
+	// credibleConns counts the conns of accounts off probation
+	// (probation.go).
+	credibleConns int
 
 	waitCh   chan *waiter
 	wakeCh   chan struct{}

@@ -14,7 +14,11 @@ import (
 // probation are remembered; a ban stops their leases in the store.
 func (c *Coordinator) probation(ctx context.Context, cn *conn, want int) (*store.LeaseProbation, error) {
 	acc := cn.session.Account
+	if cn.credible.Load() {
+		return nil, nil
+	}
 	if _, ok := c.offProbation.Load(acc); ok {
+		c.markCredible(cn)
 		return nil, nil
 	}
 	rec, err := c.store.AccountGet(ctx, acc)
@@ -27,17 +31,32 @@ func (c *Coordinator) probation(ctx context.Context, cn *conn, want int) (*store
 	a := trust.Account{ID: acc, Verified: rec.Verified, LiesCaught: rec.LiesCaught, Blacklisted: !rec.BannedAt.IsZero()}
 	if a.Verified >= trust.ProbationEnd && !a.Caught() {
 		c.offProbation.Store(acc, true)
+		c.markCredible(cn)
 		return nil, nil
 	}
 	p, err := c.store.AccountPending(ctx, acc)
 	if err != nil {
 		return nil, err
 	}
-	n, verifyOnly, limited := trust.Allowance(a, p.Own, p.Verification, cn.heldVerifying(), want)
+	c.mu.Lock()
+	online := c.credibleConns > 0
+	c.mu.Unlock()
+	n, verifyOnly, limited := trust.Allowance(a, p.Own, p.Verification, cn.heldVerifying(), want, online)
 	if !limited {
 		return nil, nil
 	}
 	return &store.LeaseProbation{Max: n, VerifyOnly: verifyOnly}, nil
+}
+
+// markCredible counts cn among the sessions of accounts off probation
+// (Coordinator.credibleConns) while it is connected.
+func (c *Coordinator) markCredible(cn *conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conns[cn.session.ID] == cn && !cn.credible.Load() {
+		cn.credible.Store(true)
+		c.credibleConns++
+	}
 }
 
 // heldVerifying counts the session's leases of jobs that verify.

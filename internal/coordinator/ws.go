@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -25,6 +26,10 @@ type conn struct {
 	wakeW   chan struct{} // the writer has something to write
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
+
+	// credible: the session's account is off probation and counted in
+	// Coordinator.credibleConns (set under Coordinator.mu).
+	credible atomic.Bool
 
 	resume bool   // the worker declared protocol.FeatureCheckpoint
 	token  string // authenticates the session's HTTP requests
@@ -261,6 +266,9 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 
 	c.mu.Lock()
 	delete(c.conns, sess.ID)
+	if cn.credible.Load() {
+		c.credibleConns--
+	}
 	c.mu.Unlock()
 	reason := "closed"
 	if err != nil {
