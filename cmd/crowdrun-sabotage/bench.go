@@ -422,7 +422,10 @@ func bench(ctx context.Context, o Options, strategy string, f float64) (*Report,
 	}
 	r.Credit, err = checkCredit(ctx, db, segs,
 		func(idx int) (map[uint64]uint64, uint64) { ref := refs[ins[idx%len(ins)]]; return ref.ckpt, ref.fuel },
-		func(idx int) bool { t := last[idx]; return t != nil && t.State == "done" && matches(t, refs[ins[idx%len(ins)]]) },
+		func(idx int) bool {
+			t := last[idx]
+			return t != nil && t.State == "done" && matches(t, refs[ins[idx%len(ins)]])
+		},
 		apiCredit)
 	if err != nil {
 		return nil, fmt.Errorf("recomputing credit: %w", err)

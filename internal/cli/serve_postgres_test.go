@@ -151,7 +151,7 @@ func TestWorkerFailsOver(t *testing.T) {
 	if err := os.WriteFile(lines, []byte(in), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runCLI(t, "", "submit", "--module", examplePath("factor.wasm"), "--lines", lines, "--server", urlA, "--token", tok); code != 0 {
+	if code, _, errOut := runCLI(t, "", "submit", "--module", examplePath("factor.wasm"), "--lines", lines, "--max-error", "1", "--server", urlA, "--token", tok); code != 0 {
 		t.Fatalf("submit: exit %d, stderr %q", code, errOut)
 	}
 	(&testCoordinator{url: urlA + "," + urlB}).startWorker(t)

@@ -661,6 +661,7 @@ type LedgerAppendParams struct{ Entries []LedgerEntry }
 
 type LedgerListParams struct {
 	Account  string // "": every account's
+	TaskID   int64  // 0: every task's (no index: for rare use, e.g. a reopened task)
 	AfterSeq int64
 	Limit    int // 0: no limit
 }

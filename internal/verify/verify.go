@@ -1380,10 +1380,15 @@ func (v *Verifier) catch(ctx context.Context, ev *store.TaskEvidence, r *store.R
 			}
 			return err
 		}
+		// The credit its acceptance granted (the liar's is revoked above)
+		// goes too: the re-verification grants what it verifies again,
+		// so no link is credited twice.
+		if err := v.revokeTask(ctx, t, fmt.Sprintf("task %d reopened: it rested on %s, caught lying", t, acc)); err != nil {
+			return err
+		}
 		tev, err := v.cfg.Store.TaskEvidence(ctx, t)
 		if err == nil {
 			v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: tev.Job.ID, Reopened: 1})
-			// Its old replicas by the liar are void; revoke their credit is done above.
 		}
 	}
 	if len(tasks) > 0 {
@@ -1426,6 +1431,35 @@ func (v *Verifier) verdict(ctx context.Context, r *store.ReplicaInfo, verdict st
 		r.State = store.ReplicaCancelled
 	}
 	return nil
+}
+
+// revokeTask revokes every standing grant for a task (it was reopened).
+// It runs under banMu held exclusively: no acceptance of the task can
+// grant meanwhile.
+func (v *Verifier) revokeTask(ctx context.Context, task int64, reason string) error {
+	entries, err := v.cfg.Store.LedgerList(ctx, &store.LedgerListParams{TaskID: task})
+	if err != nil {
+		return err
+	}
+	revoked := map[int64]bool{}
+	for _, e := range entries {
+		if e.Kind == store.LedgerRevoke {
+			revoked[e.Ref] = true
+		}
+	}
+	now := v.cfg.Now()
+	var out []store.LedgerEntry
+	for _, e := range entries {
+		if e.Kind == store.LedgerGrant && !revoked[e.Seq] {
+			out = append(out, store.LedgerEntry{Kind: store.LedgerRevoke, Account: e.Account, JobID: e.JobID, TaskID: e.TaskID, ReplicaID: e.ReplicaID,
+				Link: e.Link, Fuel: e.Fuel, Ref: e.Seq, Day: e.Day, At: now, Reason: reason})
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	_, err = v.cfg.Store.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: out})
+	return err
 }
 
 // revokeCredit writes a revocation for every standing grant of the

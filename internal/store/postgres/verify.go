@@ -557,7 +557,7 @@ func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]
 
 func (db *DB) LedgerList(ctx context.Context, p *store.LedgerListParams) ([]store.LedgerEntry, error) {
 	rows, err := db.pool.Query(ctx, `SELECT seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason
-		FROM ledger WHERE ($1::text = '' OR account = $1) AND seq > $2 ORDER BY seq LIMIT $3`, p.Account, p.AfterSeq, limitOrAll(p.Limit))
+		FROM ledger WHERE ($1::text = '' OR account = $1) AND seq > $2 AND ($4::bigint = 0 OR task_id = $4) ORDER BY seq LIMIT $3`, p.Account, p.AfterSeq, limitOrAll(p.Limit), p.TaskID)
 	if err != nil {
 		return nil, interpretError(err)
 	}

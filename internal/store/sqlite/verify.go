@@ -519,7 +519,7 @@ func (db *DB) LedgerList(ctx context.Context, p *store.LedgerListParams) ([]stor
 		limit = -1 // all
 	}
 	rows, err := db.r.QueryContext(ctx, `SELECT seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason FROM ledger
-		WHERE (?1 = '' OR account = ?1) AND seq > ?2 ORDER BY seq LIMIT ?3`, p.Account, p.AfterSeq, limit)
+		WHERE (?1 = '' OR account = ?1) AND seq > ?2 AND (?4 = 0 OR task_id = ?4) ORDER BY seq LIMIT ?3`, p.Account, p.AfterSeq, limit, p.TaskID)
 	if err != nil {
 		return nil, interpretError(err)
 	}

@@ -1584,6 +1584,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{store.LedgerListParams{Account: "bob", AfterSeq: 3}, []int64{7}},
 			{store.LedgerListParams{AfterSeq: 2, Limit: 3}, []int64{3, 4, 5}},
 			{store.LedgerListParams{Account: "carol"}, nil},
+			{store.LedgerListParams{TaskID: 2}, []int64{1, 2, 3, 7}}, // the grants name task 2; the ban and revokes here name none
+			{store.LedgerListParams{TaskID: 2, Account: "bob"}, []int64{3, 7}},
+			{store.LedgerListParams{TaskID: 99}, nil},
 		} {
 			l, err := s.LedgerList(ctx, &c.p)
 			if got := seqs(l); err != nil || len(got) != len(c.want) || (len(got) > 0 && !equalInts(got, c.want)) {
