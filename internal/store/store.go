@@ -1,6 +1,6 @@
 // Package store is the coordinator's narrow seam to durable storage: jobs,
 // tasks, replicas, segments, worker sessions, API tokens and content-addressed
-// blobs. Drivers (internal/store/sqlite; PostgreSQL later) implement Store and
+// blobs. Drivers (internal/store/sqlite, internal/store/postgres) implement Store and
 // all pass the one conformance suite in internal/store/storetest.
 //
 // Methods are shaped X(ctx, *XParams), after River's riverdriver. Drivers
