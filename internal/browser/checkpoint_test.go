@@ -64,7 +64,7 @@ func TestClosedTabResumesElsewhere(t *testing.T) {
 	if w.Stats.Resumes.Load() < 1 {
 		t.Fatalf("the native worker checkpointed without resuming")
 	}
-	waitUntil(t, "the native worker's checkpoints to be recorded", 30*time.Second, func() bool { return checkpoints() >= n1+2 })
+	waitUntil(t, "the native worker's checkpoints to be recorded", 2*time.Minute, func() bool { return checkpoints() >= n1+2 })
 	n2 := checkpoints()
 	t.Logf("%v: native worker cut off after %d checkpoints", time.Now().Format("15:04:05.000"), n2)
 
@@ -147,8 +147,17 @@ func TestThreeEnginesAgree(t *testing.T) {
 	if ck.Mismatches != 0 {
 		t.Errorf("%d checkpoints where the engines' state hashes differ", ck.Mismatches)
 	}
-	if ck.Checkpoints < 3*7 || eval[int](t, b, `crowdrun.worker.stats.checkpoints`) != 7 || w.Stats.Checkpoints.Load() != 7 {
-		t.Errorf("want 7 checkpoints from each engine: %d accepted in all, %d from Chromium, %d from wazero", ck.Checkpoints,
-			eval[int](t, b, `crowdrun.worker.stats.checkpoints`), w.Stats.Checkpoints.Load())
+	// 7 checkpoints a replica, 21 in all. On a busy machine a lease can
+	// expire (a heartbeat late) and another engine resume that replica from
+	// its last checkpoint, so an engine may send more than its 7 (the
+	// coordinator compared them all the same): each engine must have sent
+	// some, and the accepted ones cover every replica's chain.
+	chromium, wazero := eval[int](t, b, `crowdrun.worker.stats.checkpoints`), w.Stats.Checkpoints.Load()
+	if ck.Checkpoints < 3*7 || chromium < 1 || wazero < 1 {
+		t.Errorf("want 7 checkpoints from each replica: %d accepted in all, %d from Chromium, %d from wazero (resumes %d, lost segments %d)",
+			ck.Checkpoints, chromium, wazero, ck.Resumes, ck.LostSegments)
+	}
+	if ck.Resumes == 0 && (chromium != 7 || wazero != 7) {
+		t.Errorf("no replica moved, yet Chromium sent %d and wazero %d checkpoints, not 7 each", chromium, wazero)
 	}
 }

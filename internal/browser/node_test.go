@@ -62,10 +62,10 @@ func TestNodeWorker(t *testing.T) {
 		if err != nil {
 			t.Fatalf("node worker after SIGTERM: %v\n%s", err, out.String())
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatalf("node worker did not stop on SIGTERM\n%s", out.String())
 	}
-	waitUntil(t, "both tasks queued again", 10*time.Second, func() bool {
+	waitUntil(t, "both tasks queued again", time.Minute, func() bool {
 		j := e.job(slow.ID)
 		return j.Tasks.Running == 0 && j.Tasks.Queued == 2
 	})

@@ -138,7 +138,7 @@ func TestCheckpointsAndResume(t *testing.T) {
 	go func() { defer wg.Done(); w1.Run(wctx) }()
 	select {
 	case <-gate.reached:
-	case <-time.After(time.Minute):
+	case <-time.After(hangGuard):
 		t.Fatal("w1 never reached its third checkpoint")
 	}
 	stop()
@@ -207,12 +207,17 @@ func (h *holdAt) Checkpoint(_ *protocol.Lease, seq uint64, _ *snapshot.Snapshot)
 func (h *holdAt) Result(*protocol.Lease, *sandbox.Report, *[]byte, *[]byte) {}
 
 // waitFor polls a condition the coordinator reaches asynchronously.
+// hangGuard bounds a wait for an event that must come: only a hang
+// reaches it. Tests never assert on how long work takes (a busy or slow
+// machine takes longer), so it is far above any run's time.
+const hangGuard = 10 * time.Minute
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 30s")
+			t.Fatalf("condition not reached within %v: a hang", hangGuard)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -136,7 +136,7 @@ func echoJob(t *testing.T, n, replicas int) *api.SubmitRequest {
 
 func collect(t *testing.T, c *api.Client, id int64) map[int]*api.TaskResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	got := map[int]*api.TaskResult{}
 	err := c.Results(ctx, id, 0, true, func(r *api.TaskResult) error {
@@ -312,7 +312,7 @@ func (r *rawWorker) send(m protocol.Message) uint64 {
 }
 
 func (r *rawWorker) writeRaw(b []byte) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	if err := r.ws.Write(ctx, websocket.MessageText, b); err != nil {
 		r.t.Fatal(err)
@@ -322,7 +322,7 @@ func (r *rawWorker) writeRaw(b []byte) {
 func (r *rawWorker) read() protocol.Message {
 	r.t.Helper()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 		_, b, err := r.ws.Read(ctx)
 		cancel()
 		if err != nil {
@@ -343,7 +343,7 @@ func (r *rawWorker) read() protocol.Message {
 func (r *rawWorker) readClose() (*protocol.ErrorMsg, websocket.StatusCode) {
 	var last *protocol.ErrorMsg
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 		_, b, err := r.ws.Read(ctx)
 		cancel()
 		if err != nil {

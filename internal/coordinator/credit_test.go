@@ -320,7 +320,7 @@ console.log(JSON.stringify({ status: els.status.textContent, hidden: els.board.h
 	if err := os.WriteFile(filepath.Join(dir, "harness.mjs"), []byte(harness), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, node, filepath.Join(dir, "harness.mjs")).CombinedOutput()
 	if err != nil {

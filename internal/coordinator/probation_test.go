@@ -15,7 +15,7 @@ import (
 // event (a task settled), not a time.
 func (r *rawWorker) readLeases() *protocol.Leases {
 	r.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(hangGuard)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		_, b, err := r.ws.Read(ctx)

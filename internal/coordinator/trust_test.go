@@ -175,7 +175,7 @@ func TestLiesCaught(t *testing.T) {
 // reported again, revised.
 func collectLatest(t *testing.T, c *api.Client, id int64) (map[int]*api.TaskResult, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	got, lines := map[int]*api.TaskResult{}, 0
 	if err := c.Results(ctx, id, 0, true, func(r *api.TaskResult) error { got[r.TaskIndex] = r; lines++; return nil }); err != nil {

@@ -107,7 +107,7 @@ func (p *proc) stop() {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		p.t.Errorf("%v did not stop on SIGTERM", p.cmd.Args)
 		p.kill()
 	}
