@@ -229,6 +229,17 @@ func TestHelp(t *testing.T) {
 				if strings.Count(line, "(default") > 1 {
 					t.Errorf("crowdrun %v: two defaults in %q", args, line)
 				}
+				// A flag is shown as it is written in the usage line and
+				// the README: --name, but -x for a one-letter flag.
+				if f := strings.Fields(line); strings.HasPrefix(line, "  -") && len(f) > 0 {
+					name, want := strings.TrimLeft(f[0], "-"), "--"
+					if len(name) == 1 {
+						want = "-"
+					}
+					if f[0] != want+name {
+						t.Errorf("crowdrun %v: flag spelled %q", args, f[0])
+					}
+				}
 			}
 		}
 	}
@@ -263,6 +274,12 @@ func TestHelp(t *testing.T) {
 	_, out, _ = runCLI(t, "", "instrument", "--help")
 	if !strings.Contains(out, "--imports POLICY\n") || strings.Contains(out, "--memory SIZE\n\tcap linear memory at this size, a multiple of 64KiB (0: the module's own maximum) (default") {
 		t.Errorf("instrument --help:\n%s", out)
+	}
+	// The usage line's -o OUT.wasm is the flag list's: same spelling, same
+	// placeholder; -q likewise.
+	if !strings.HasPrefix(out, "usage: crowdrun instrument [flags] IN.wasm -o OUT.wasm\n") || !strings.Contains(out, "\n  -o OUT.wasm\n") ||
+		!strings.Contains(out, "\n  -q\n") || strings.Contains(out, "--o") || strings.Contains(out, "--q") || strings.Contains(out, "FILE") {
+		t.Errorf("instrument --help is not consistent with its usage line:\n%s", out)
 	}
 	// The token's secret, taken from the environment, is never shown.
 	t.Setenv("CROWDRUN_TOKEN", "crt_secret")

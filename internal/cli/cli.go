@@ -170,12 +170,16 @@ func (m *Main) newFlagSet(name, synopsis string, notes ...string) *flag.FlagSet 
 	return fs
 }
 
-// printDefaults is flag.PrintDefaults with the --name spelling the README
-// uses, and a default shown only when it is not the zero value.
+// printDefaults is flag.PrintDefaults with the spelling the README uses —
+// --name, and -x for a one-letter flag (`instrument -o OUT.wasm`) — and a
+// default shown only when it is not the zero value.
 func printDefaults(w io.Writer, fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) {
 		placeholder, usage := flag.UnquoteUsage(f)
 		line := "  --" + f.Name
+		if len(f.Name) == 1 {
+			line = "  -" + f.Name
+		}
 		if placeholder != "" {
 			line += " " + placeholder
 		}

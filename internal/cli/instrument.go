@@ -20,7 +20,7 @@ const wasmPageSize = 64 << 10
 // coordinator applies to every submitted module (docs/fuel.md), on its own.
 func (m *Main) instrumentCmd(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("instrument", "[flags] IN.wasm -o OUT.wasm")
-	out := fs.String("o", "", "write the instrumented module to `FILE` (required)")
+	out := fs.String("o", "", "write the instrumented module to `OUT.wasm` (required)")
 	stack := fs.Uint("stack", instrument.DefaultStackLimit, "call-depth limit in `N` frames")
 	var memory uint64
 	fs.Var(sizeFlag{&memory}, "memory", "cap linear memory at `SIZE`, a multiple of 64KiB (0: the module's own maximum)")

@@ -134,10 +134,10 @@ type PublicJobGroup struct {
 	ModuleHash   string `json:"module_hash"`
 	Jobs         int    `json:"jobs"`
 	TasksPending int    `json:"tasks_pending"`
-	// Verification says how the results are checked, as the jobs' replica
-	// count makes it true; empty when each task runs once (they are not
-	// checked, and the page then says nothing of checking).
-	Verification string `json:"verification,omitempty"`
+	// Verification says in plain words how the jobs' results are checked,
+	// as their settings (replicas, max error) make it true — including
+	// that they are not checked at all.
+	Verification string `json:"verification"`
 }
 
 // publicJobs finds the running jobs of every owner. The store lists jobs by
@@ -202,7 +202,7 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 			}
 			return nil, err
 		}
-		v := verificationText(j.Replicas)
+		v := verificationText(j.Replicas, j.MaxError)
 		k := [3]string{j.Owner, j.ModuleHash, v}
 		g := groups[k]
 		if g == nil {
@@ -236,13 +236,25 @@ func (p *publicJobs) summary(r *http.Request) (*PublicSummary, error) {
 	return s, nil
 }
 
-// verificationText is what a visitor is told of how results are checked:
-// only what the replica count makes true.
-func verificationText(replicas int) string {
-	if replicas > 1 {
-		return fmt.Sprintf("each result is computed by %d volunteers and compared", replicas)
+// verificationText is what a visitor is told of how a job's results are
+// checked, in plain words, saying only what its settings make true
+// (docs/trust.md, internal/verify):
+//   - replicas ≥ 2: every replica is run by a different account and the
+//     chains are compared; the first disagreement is re-run on the
+//     coordinator (trusted ground), whatever the max error;
+//   - one replica, max error < 1: links are audited by other accounts (a
+//     partner replica instead where the account is not credible enough),
+//     disputes re-run on the coordinator;
+//   - one replica, max error 1: the result is accepted as it comes.
+func verificationText(replicas int, maxError float64) string {
+	switch {
+	case replicas > 1:
+		return fmt.Sprintf("each result is computed by %d different volunteers and compared; any disagreement is settled by this server running that part itself", replicas)
+	case maxError < 1:
+		return "results are spot-checked by other volunteers; any disagreement is settled by this server running that part itself"
+	default:
+		return "results are accepted unchecked: each is what one volunteer's computer reported"
 	}
-	return ""
 }
 
 // Credit is a worker's record: the segments it completed and their fuel.

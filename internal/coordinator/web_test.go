@@ -11,17 +11,31 @@ import (
 )
 
 // The public summary and the contribute page say how results are checked
-// only as the jobs' settings make it true: one replica, nothing said;
-// several, that they are computed by that many volunteers and compared.
+// only as the jobs' settings make it true, in plain words: one replica
+// with max error 1, accepted unchecked; one replica with a max error below
+// 1 (the default), spot-checked by other volunteers (audits, docs/trust.md),
+// disagreements settled on the coordinator; several replicas, computed by
+// that many different volunteers and compared, disagreements settled on
+// the coordinator whatever the max error.
 func TestContributeSaysOnlyWhatIsTrue(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	one, err := e.alice.Submit(ctx, echoJob(t, 2, 1))
+	unchecked, err := e.alice.Submit(ctx, echoJob(t, 2, 1))
 	if err != nil {
+		t.Fatal(err)
+	}
+	spot := echoJob(t, 3, 1)
+	spot.MaxError = 0 // the default, 1e-6
+	if _, err := e.alice.Submit(ctx, spot); err != nil {
 		t.Fatal(err)
 	}
 	three, err := e.bob.Submit(ctx, echoJob(t, 2, 3))
 	if err != nil {
+		t.Fatal(err)
+	}
+	two := echoJob(t, 1, 2)
+	two.MaxError = 1e-3
+	if _, err := e.bob.Submit(ctx, two); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := httpDo(t, http.MethodGet, e.srv.URL+"/v1/contribute/summary")
@@ -38,22 +52,27 @@ func TestContributeSaysOnlyWhatIsTrue(t *testing.T) {
 			t.Errorf("the coordinator's description claims checking (%q): %q", claim, s.Coordinator.Description)
 		}
 	}
-	if len(s.Jobs) != 2 {
+	// One group per owner, module and way of checking, each saying what
+	// is true of its jobs.
+	const settled = "; any disagreement is settled by this server running that part itself"
+	want := map[[2]string]int{ // owner, verification → tasks pending
+		{"alice", "results are accepted unchecked: each is what one volunteer's computer reported"}: 2,
+		{"alice", "results are spot-checked by other volunteers" + settled}:                         3,
+		{"bob", "each result is computed by 3 different volunteers and compared" + settled}:         2,
+		{"bob", "each result is computed by 2 different volunteers and compared" + settled}:         1,
+	}
+	if len(s.Jobs) != len(want) {
 		t.Fatalf("groups %+v", s.Jobs)
 	}
 	for _, g := range s.Jobs {
-		switch g.Owner {
-		case "alice":
-			if g.ModuleHash != one.ModuleHash || g.Verification != "" || g.TasksPending != 2 {
-				t.Errorf("one replica: %+v", g)
-			}
-		case "bob":
-			if g.ModuleHash != three.ModuleHash || g.Verification != "each result is computed by 3 volunteers and compared" {
-				t.Errorf("three replicas: %+v", g)
-			}
-		default:
+		n, ok := want[[2]string{g.Owner, g.Verification}]
+		if !ok || g.TasksPending != n || g.Jobs != 1 || (g.Owner == "alice" && g.ModuleHash != unchecked.ModuleHash) || (g.Owner == "bob" && g.ModuleHash != three.ModuleHash) {
 			t.Errorf("group %+v", g)
 		}
+		delete(want, [2]string{g.Owner, g.Verification})
+	}
+	if len(want) != 0 {
+		t.Errorf("missing groups %v", want)
 	}
 	// The page and its script claim nothing themselves: what they say of
 	// checking is the summary's verification, shown as it is.

@@ -2,6 +2,7 @@ package instrument
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/crowdrun/crowdrun/internal/wasm"
@@ -45,6 +46,35 @@ func TestDropsCodeOffsetSections(t *testing.T) {
 	for _, name := range []string{"producers", "my.metadata", CustomSection} {
 		if !have[name] {
 			t.Errorf("instrumented module lost %q (has %v)", name, have)
+		}
+	}
+
+	// A real `clang -g` build: DWARF that describes its code, wasi-libc's
+	// included, and a name section.
+	raw, err = os.ReadFile("../sandbox/testdata/dwarftrap.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = Instrument(raw, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		bin   []byte
+		debug bool
+	}{{raw, true}, {out, false}} {
+		m, err := binary.Decode(c.bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var debug []string
+		for _, s := range m.Customs {
+			if strings.HasPrefix(s.Name, ".debug_") {
+				debug = append(debug, s.Name)
+			}
+		}
+		if (len(debug) > 0) != c.debug || m.CustomSection("name") == nil {
+			t.Errorf("dwarftrap.wasm (instrumented: %v): DWARF sections %v, name section %v", !c.debug, debug, m.CustomSection("name") != nil)
 		}
 	}
 }

@@ -182,6 +182,71 @@ func TestCheckpointDirsGoAndNode(t *testing.T) {
 			}
 		})
 	}
+
+	// A corrupt snapshot is the verdict invalid_snapshot in both hosts,
+	// with its report: on stderr (--report -) or in a file (--report FILE,
+	// given after the snapshot as well as before), exit 126, nothing on
+	// stdout. Where the hosts' decoders word the fault alike, the reports
+	// are the same byte for byte (but wall_ms).
+	good, err := os.ReadFile(filepath.Join(gdir, snapName(mid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)/2] ^= 0xff
+	for _, c := range []struct {
+		name, snap string
+		message    string // the fault, both hosts alike; "" if worded differently
+	}{
+		{"truncated", string(good[:len(good)/2]), "snapshot: malformed: truncated"},
+		{"not a snapshot", strings.Repeat("not a snapshot ", 20), "snapshot: malformed: bad magic"},
+		{"a byte flipped", string(flipped), ""},
+	} {
+		t.Run("corrupt snapshot "+c.name, func(t *testing.T) {
+			d := filepath.Join(dir, strings.ReplaceAll("corrupt "+c.name, " ", "-"))
+			copyDir(t, gdir, d)
+			snap := filepath.Join(d, snapName(mid))
+			if err := os.WriteFile(snap, []byte(c.snap), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			gfile, jfile := filepath.Join(d, "go-report.json"), filepath.Join(d, "node-report.json")
+			runs := map[string][2]result{
+				"--report - SNAP":    {goCLI("", "resume", "--report", "-", snap), runNode("", "resume", "--report", "-", snap)},
+				"SNAP --report FILE": {goCLI("", "resume", snap, "--report", gfile), runNode("", "resume", snap, "--report", jfile)},
+			}
+			gb, _ := os.ReadFile(gfile) // a missing file fails as an unreadable report
+			jb, _ := os.ReadFile(jfile)
+			reports := map[string][2][]byte{"--report - SNAP": {runs["--report - SNAP"][0].stderr, runs["--report - SNAP"][1].stderr}, "SNAP --report FILE": {gb, jb}}
+			for form, r := range runs {
+				g, j := r[0], r[1]
+				if c.message != "" {
+					same(form, g, j)
+				}
+				for i, rb := range reports[form] {
+					host, res := [2]string{"Go", "Node"}[i], r[i]
+					var rep struct {
+						Status  string `json:"status"`
+						Message string `json:"message"`
+						Fuel    uint64 `json:"fuel"`
+					}
+					if err := json.Unmarshal(rb, &rep); err != nil || res.code != 126 || len(res.stdout) != 0 || rep.Status != "invalid_snapshot" ||
+						!strings.HasPrefix(rep.Message, snap+": ") || !strings.Contains(rep.Message, "snapshot") || rep.Fuel != 0 {
+						t.Errorf("%s, resume %s: exit %d, stdout %q, stderr %q, report %q (%v); want exit 126 and an invalid_snapshot report about %s",
+							host, form, res.code, res.stdout, res.stderr, rb, err, snap)
+					}
+					if c.message != "" && !strings.HasSuffix(rep.Message, ": "+c.message) {
+						t.Errorf("%s, resume %s: message %q, want %q", host, form, rep.Message, c.message)
+					}
+				}
+				if form == "SNAP --report FILE" && (len(g.stderr) != 0 || len(j.stderr) != 0) {
+					t.Errorf("resume %s: stderr Go %q, Node %q; want the report in the file only", form, g.stderr, j.stderr)
+				}
+			}
+			if c.message != "" && !bytes.Equal(normalize(gb), normalize(jb)) {
+				t.Errorf("report files differ:\nGo   %s\nNode %s", gb, jb)
+			}
+		})
+	}
 }
 
 func editFile(p, old, new string) error {

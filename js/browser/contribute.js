@@ -156,8 +156,8 @@ async function refreshSummary() {
       code.textContent = g.module_hash;
       const cell = tr.insertCell();
       cell.append(code);
-      // g.verification comes from the jobs' settings, and is absent when
-      // each task runs once: the page adds no claim of its own.
+      // g.verification is the coordinator's words for the jobs' settings:
+      // the page adds no claim of its own.
       if (g.verification) {
         const v = document.createElement('div');
         v.className = 'small';

@@ -7,7 +7,7 @@
 // module that already carries crowdrun's names is refused.
 //
 //   node js/node/run.mjs [flags] MODULE.wasm [--] [ARGS...]
-//   node js/node/run.mjs resume [--report FILE] [--timeout D] [--checkpoint-dir DIR] DIR/NNNNNN.snap
+//   node js/node/run.mjs resume [--report FILE] [--timeout D] [--checkpoint-dir DIR] DIR/NNNNNN.snap  (flags before or after)
 //   node js/node/run.mjs --server URL [--slots N]   (a worker: js/node/net-worker.mjs)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -91,13 +91,22 @@ function usage(flags = FLAGS, what = 'run [flags] MODULE.wasm [--] [ARGS...]') {
   return u;
 }
 
-/** Parses flags the way Go's flag package does: they stop at the first non-flag. */
-function parseArgs(argv, flags = FLAGS) {
+/**
+ * Parses flags the way Go's flag package does: they stop at the first
+ * non-flag — or, with anywhere (`resume`, as internal/cli's parseFlags),
+ * flags and arguments may be interleaved until a '--'.
+ */
+function parseArgs(argv, flags = FLAGS, anywhere = false) {
   const o = { memory: BigInt(DEFAULT_MEMORY), maxOutput: BigInt(DEFAULT_MAX_OUTPUT), timeoutMs: 0, env: [], files: [], seed: 0n, report: '', fuel: 0n, stack: 1000n, every: 0n, dir: '' };
+  const pos = [];
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
-    if (a.length < 2 || a[0] !== '-') break;
+    if (a.length < 2 || a[0] !== '-') {
+      if (!anywhere) break;
+      pos.push(a);
+      continue;
+    }
     if (a === '--') { i++; break; }
     let name = a.slice(a[1] === '-' ? 2 : 1);
     if (name === '' || name[0] === '-' || name[0] === '=') throw new UsageError(`bad flag syntax: ${a}`, { cause: 'flag' });
@@ -128,7 +137,7 @@ function parseArgs(argv, flags = FLAGS) {
       throw new UsageError(`invalid value "${value}" for flag -${name}: ${e.message}`, { cause: 'flag' });
     }
   }
-  o.rest = argv.slice(i);
+  o.rest = [...pos, ...argv.slice(i)];
   return o;
 }
 
@@ -348,7 +357,7 @@ function checkReport(p) {
 async function resumeMain(argv) {
   let o;
   try {
-    o = parseArgs(argv, RESUME_FLAGS);
+    o = parseArgs(argv, RESUME_FLAGS, true);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     writeAll(2, e.message + '\n' + usage(RESUME_FLAGS, 'resume [flags] DIR/NNNNNN.snap'));
