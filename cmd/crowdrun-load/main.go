@@ -5,7 +5,15 @@
 //	crowdrun-load tasks  — tiny tasks end to end (dispatch → run → result
 //	                        stored), in tasks/s, with real workers running
 //	                        each task in the sandbox (-fake: workers answer
-//	                        without running, to see the coordinator alone);
+//	                        without running, to see the coordinator alone,
+//	                        and report the lease latency each worker sees:
+//	                        lease_request sent → its leases received);
+//	                        -store pg|postgres://… runs it on PostgreSQL
+//	                        (pg: a throwaway cluster by scripts/pg.sh) and
+//	                        -coordinators N starts N coordinators on that
+//	                        one database, workers spread over them in turn;
+//	crowdrun-load stores — tasks on SQLite×1, PostgreSQL×1 and
+//	                        PostgreSQL×N, one after another, in a table;
 //	crowdrun-load idle   — the coordinator's resident memory with N idle
 //	                        worker connections (hello + a pending
 //	                        lease_request + heartbeats).
@@ -14,6 +22,8 @@
 //
 //	go build -o /tmp/crowdrun ./cmd/crowdrun
 //	go run ./cmd/crowdrun-load -crowdrun /tmp/crowdrun tasks -tasks 20000
+//	go run ./cmd/crowdrun-load -crowdrun /tmp/crowdrun tasks -fake -store pg -coordinators 3
+//	go run ./cmd/crowdrun-load -crowdrun /tmp/crowdrun stores -fake -tasks 20000
 //	go run ./cmd/crowdrun-load -crowdrun /tmp/crowdrun idle -conns 10000
 package main
 
@@ -24,10 +34,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,10 +49,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
 	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
+	"github.com/crowdrun/crowdrun/internal/store/postgres"
 	"github.com/crowdrun/crowdrun/internal/worker"
 )
 
@@ -59,18 +74,20 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("usage: crowdrun-load [-crowdrun BIN] tasks|idle [flags]")
+		return fmt.Errorf("usage: crowdrun-load [-crowdrun BIN] tasks|stores|idle [flags]")
 	}
-	srv, err := startServer(ctx, *bin)
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-	fmt.Printf("coordinator pid %d on %s; %d CPUs; %s\n", srv.cmd.Process.Pid, srv.url, runtime.NumCPU(), runtime.Version())
 	switch fs.Arg(0) {
 	case "tasks":
-		return tasks(ctx, srv, fs.Args()[1:])
+		return tasksCmd(ctx, *bin, fs.Args()[1:])
+	case "stores":
+		return storesCmd(ctx, *bin, fs.Args()[1:])
 	case "idle":
+		srv, err := startServer(ctx, *bin)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		fmt.Printf("coordinator pid %d on %s; %d CPUs; %s\n", srv.cmd.Process.Pid, srv.url, runtime.NumCPU(), runtime.Version())
 		return idle(ctx, srv, fs.Args()[1:])
 	}
 	return fmt.Errorf("unknown benchmark %q", fs.Arg(0))
@@ -84,17 +101,31 @@ type server struct {
 	exited chan struct{}
 }
 
+// startServer starts one coordinator on SQLite in a temporary directory
+// (idle).
 func startServer(ctx context.Context, bin string) (*server, error) {
 	dir, err := os.MkdirTemp("", "crowdrun-load-")
 	if err != nil {
 		return nil, err
 	}
-	out, err := exec.CommandContext(ctx, bin, "token", "create", "--data", dir, "--owner", "load").Output()
+	out, err := exec.CommandContext(ctx, bin, "token", "create", "--create", "--data", dir, "--owner", "load").Output()
 	if err != nil {
 		return nil, fmt.Errorf("token create: %w", err)
 	}
-	s := &server{dir: dir, token: strings.TrimSpace(string(out)), exited: make(chan struct{})}
-	s.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", dir, "--quiet")
+	s, err := startServe(bin, "--data", dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.dir, s.token = dir, strings.TrimSpace(string(out))
+	return s, nil
+}
+
+// startServe starts `crowdrun serve` on a free port of loopback with
+// storeArgs (--data DIR or --store URL).
+func startServe(bin string, storeArgs ...string) (*server, error) {
+	s := &server{exited: make(chan struct{})}
+	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--quiet"}, storeArgs...)...)
 	stdout, _ := s.cmd.StdoutPipe()
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
@@ -124,7 +155,9 @@ func (s *server) stop() {
 		s.cmd.Process.Kill()
 		<-s.exited
 	}
-	os.RemoveAll(s.dir)
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
 }
 
 // rss reads a process's resident set size in bytes.
@@ -142,54 +175,326 @@ func rss(pid int) (uint64, error) {
 	return 0, fmt.Errorf("no VmRSS")
 }
 
-func tasks(ctx context.Context, srv *server, args []string) error {
+// taskOpts are the flags of tasks and stores.
+type taskOpts struct {
+	n, workers, slots int
+	fake              bool
+	module            string
+	maxError          float64
+}
+
+func taskFlags(fs *flag.FlagSet) *taskOpts {
+	o := &taskOpts{}
+	fs.IntVar(&o.n, "tasks", 20000, "tasks in the job")
+	fs.IntVar(&o.workers, "workers", 4, "worker connections")
+	fs.IntVar(&o.slots, "slots", 8, "slots per worker")
+	fs.BoolVar(&o.fake, "fake", false, "workers answer without running the module (and measure lease latency)")
+	fs.StringVar(&o.module, "module", "examples/echo.wasm", "the tiny module")
+	fs.Float64Var(&o.maxError, "max-error", 1, "the job's max error: 1 measures dispatch alone; below 1 adds verification (audits, quorum partners)")
+	return o
+}
+
+func tasksCmd(ctx context.Context, bin string, args []string) error {
 	fs := flag.NewFlagSet("tasks", flag.ContinueOnError)
-	n := fs.Int("tasks", 20000, "tasks in the job")
-	workers := fs.Int("workers", 4, "worker connections")
-	slots := fs.Int("slots", 8, "slots per worker")
-	fake := fs.Bool("fake", false, "workers answer without running the module")
-	module := fs.String("module", "examples/echo.wasm", "the tiny module")
-	maxError := fs.Float64("max-error", 1, "the job's max error: 1 measures dispatch alone; below 1 adds verification (audits, quorum partners)")
+	o := taskFlags(fs)
+	st := fs.String("store", "", "the store: \"\" SQLite in a temporary directory; pg: a throwaway PostgreSQL cluster (scripts/pg.sh); or a postgres:// URL (a fresh schema in it, dropped after)")
+	n := fs.Int("coordinators", 1, "coordinators on the one store (PostgreSQL only beyond 1); workers are spread over them in turn")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	wasm, err := os.ReadFile(*module)
+	dsn := *st
+	if dsn == "pg" {
+		d, stop, err := startPostgres(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		dsn = d
+	}
+	cl, err := startCluster(ctx, bin, dsn, *n)
 	if err != nil {
 		return err
 	}
-	c := &api.Client{Server: srv.url, Token: srv.token}
-	req := &api.SubmitRequest{Name: "load", Module: wasm, MaxError: *maxError}
-	for i := 0; i < *n; i++ {
+	defer cl.stop()
+	fmt.Printf("%s; %d CPUs; %s\n", cl.desc, runtime.NumCPU(), runtime.Version())
+	r, err := runTasks(ctx, cl, o)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("submit: %d tasks accepted in %v (%.0f tasks/s)\n", o.n, r.submitted.Round(time.Millisecond), float64(o.n)/r.submitted.Seconds())
+	fmt.Printf("end to end, %s, %d workers × %d slots: %d tasks done in %v = %.0f tasks/s; lease latency p50 %s, p99 %s (%d leases); coordinator RSS %.1f MiB\n",
+		r.mode, o.workers, o.slots, r.done, r.elapsed.Round(time.Millisecond), r.rate(), fmtLat(r.p50), fmtLat(r.p99), r.leases, r.rssMiB)
+	return nil
+}
+
+// storesCmd runs tasks on SQLite×1, PostgreSQL×1 and PostgreSQL×N, one after
+// another, and prints a table.
+func storesCmd(ctx context.Context, bin string, args []string) error {
+	fs := flag.NewFlagSet("stores", flag.ContinueOnError)
+	o := taskFlags(fs)
+	pg := fs.String("pg", "pg", "the PostgreSQL server: pg starts a throwaway cluster (scripts/pg.sh); or a postgres:// URL (a fresh schema per run, dropped after)")
+	n := fs.Int("coordinators", 3, "coordinators of the last run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dsn := *pg
+	if dsn == "pg" {
+		d, stop, err := startPostgres(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		dsn = d
+	}
+	runs := []struct {
+		name, dsn string
+		n         int
+	}{{"SQLite", "", 1}, {"PostgreSQL", dsn, 1}, {"PostgreSQL", dsn, *n}}
+	fmt.Printf("%d tasks, %d workers × %d slots, %s; %d CPUs; %s\n", o.n, o.workers, o.slots, map[bool]string{true: "fake workers (no sandbox run)", false: "real workers (sandbox runs each task)"}[o.fake], runtime.NumCPU(), runtime.Version())
+	var rows []string
+	for _, run := range runs {
+		cl, err := startCluster(ctx, bin, run.dsn, run.n)
+		if err != nil {
+			return err
+		}
+		r, err := runTasks(ctx, cl, o)
+		cl.stop()
+		if err != nil {
+			return fmt.Errorf("%s×%d: %w", run.name, run.n, err)
+		}
+		row := fmt.Sprintf("| %s | %d | %d | %.1f s | %.0f | %s | %s | %.0f MiB |", run.name, run.n, r.done, r.elapsed.Seconds(), r.rate(), fmtLat(r.p50), fmtLat(r.p99), r.rssMiB)
+		fmt.Println(row)
+		rows = append(rows, row)
+	}
+	fmt.Println()
+	fmt.Println("| store | coordinators | tasks done | time | tasks/s | lease p50 | lease p99 | coordinators' RSS |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Println(r)
+	}
+	return nil
+}
+
+func fmtLat(d time.Duration) string {
+	if d == 0 {
+		return "n/a"
+	}
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.0f ms", float64(d)/1e6)
+}
+
+// cluster is one or more coordinators on one store.
+type cluster struct {
+	servers []*server
+	token   string
+	desc    string
+	cleanup []func()
+}
+
+func (c *cluster) stop() {
+	for _, s := range c.servers {
+		s.stop()
+	}
+	for i := len(c.cleanup) - 1; i >= 0; i-- {
+		c.cleanup[i]()
+	}
+}
+
+// startCluster starts n coordinators: on SQLite in a temporary directory
+// when dsn is "" (n must be 1), else on a fresh schema of the PostgreSQL
+// database dsn. They all start before any worker connects (a coordinator
+// starting ends every session open in its store).
+func startCluster(ctx context.Context, bin, dsn string, n int) (*cluster, error) {
+	cl := &cluster{}
+	var storeArgs []string
+	if dsn == "" {
+		if n != 1 {
+			return nil, fmt.Errorf("SQLite takes one coordinator; give -store pg or a postgres:// URL for %d", n)
+		}
+		dir, err := os.MkdirTemp("", "crowdrun-load-")
+		if err != nil {
+			return nil, err
+		}
+		cl.cleanup = append(cl.cleanup, func() { os.RemoveAll(dir) })
+		storeArgs = []string{"--data", dir}
+		cl.desc = "SQLite in " + dir
+	} else {
+		schemaDSN, drop, err := freshSchema(ctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		cl.cleanup = append(cl.cleanup, drop)
+		storeArgs = []string{"--store", schemaDSN}
+		cl.desc = "PostgreSQL " + postgres.Redact(schemaDSN)
+	}
+	out, err := exec.CommandContext(ctx, bin, append([]string{"token", "create", "--create", "--owner", "load"}, storeArgs...)...).Output()
+	if err != nil {
+		cl.stop()
+		return nil, fmt.Errorf("token create: %w", err)
+	}
+	cl.token = strings.TrimSpace(string(out))
+	for i := 0; i < n; i++ {
+		s, err := startServe(bin, storeArgs...)
+		if err != nil {
+			cl.stop()
+			return nil, err
+		}
+		cl.servers = append(cl.servers, s)
+	}
+	pids := []string{}
+	for _, s := range cl.servers {
+		pids = append(pids, fmt.Sprintf("%d on %s", s.cmd.Process.Pid, s.url))
+	}
+	cl.desc = fmt.Sprintf("%d coordinator(s) (pid %s) on %s", n, strings.Join(pids, ", "), cl.desc)
+	return cl, nil
+}
+
+// startPostgres starts a throwaway cluster with scripts/pg.sh (it stops by
+// itself when this process exits, whatever happens).
+func startPostgres(ctx context.Context) (dsn string, stop func(), err error) {
+	script := "scripts/pg.sh"
+	for d := "."; ; d = filepath.Join(d, "..") {
+		if _, err := os.Stat(filepath.Join(d, script)); err == nil {
+			script = filepath.Join(d, script)
+			break
+		}
+		if abs, _ := filepath.Abs(d); abs == "/" {
+			return "", nil, fmt.Errorf("no scripts/pg.sh here or above: run from the repository, or give a postgres:// URL")
+		}
+	}
+	cmd := exec.CommandContext(ctx, script, "start", "--watch", strconv.Itoa(os.Getpid()))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", nil, fmt.Errorf("%s start: %w", script, err)
+	}
+	var dir string
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "CROWDRUN_TEST_POSTGRES":
+			dsn = v
+		case "CROWDRUN_TEST_PGDIR":
+			dir = v
+		}
+	}
+	if dsn == "" {
+		return "", nil, fmt.Errorf("%s start printed %q", script, out)
+	}
+	return dsn, func() { exec.Command(script, "stop", dir).Run() }, nil
+}
+
+// freshSchema creates an empty schema in the database at dsn and returns a
+// DSN whose sessions use it, and a function that drops it.
+func freshSchema(ctx context.Context, dsn string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", nil, fmt.Errorf("connecting to %s: %w", postgres.Redact(dsn), err)
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("load_%d_%d", os.Getpid(), time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+name); err != nil {
+		return "", nil, err
+	}
+	drop := func() {
+		if c, err := pgx.Connect(context.Background(), dsn); err == nil {
+			c.Exec(context.Background(), `DROP SCHEMA `+name+` CASCADE`)
+			c.Close(context.Background())
+		}
+	}
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return dsn + " search_path=" + name, drop, nil
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
+}
+
+// latencies collects lease latencies: lease_request sent → its leases
+// received, as a worker sees it.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+// quantile: 0 when there is no sample.
+func (l *latencies) quantile(q float64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	s := slices.Clone(l.d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+type taskResult struct {
+	mode               string
+	done               int
+	submitted, elapsed time.Duration
+	p50, p99           time.Duration
+	leases             int
+	rssMiB             float64
+}
+
+func (r *taskResult) rate() float64 { return float64(r.done) / r.elapsed.Seconds() }
+
+// runTasks submits one job of tiny tasks to the first coordinator, connects
+// the workers to the coordinators in turn, and waits for the job to finish.
+func runTasks(ctx context.Context, cl *cluster, o *taskOpts) (*taskResult, error) {
+	wasm, err := os.ReadFile(o.module)
+	if err != nil {
+		return nil, err
+	}
+	c := &api.Client{Server: cl.servers[0].url, Token: cl.token}
+	req := &api.SubmitRequest{Name: "load", Module: wasm, MaxError: o.maxError}
+	for i := 0; i < o.n; i++ {
 		req.Tasks = append(req.Tasks, api.TaskSpec{Stdin: []byte(strconv.Itoa(i) + "\n")})
 	}
 	t0 := time.Now()
 	job, err := c.Submit(ctx, req)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	submitted := time.Since(t0)
+	r := &taskResult{submitted: time.Since(t0), mode: "real workers (sandbox runs each task)"}
+	if o.fake {
+		r.mode = "fake workers (no sandbox run)"
+	}
 
 	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	var eng *sandbox.Engine
-	if !*fake {
+	if !o.fake {
 		if eng, err = sandbox.NewEngine(ctx); err != nil {
-			cancel()
-			return err
+			return nil, err
 		}
 		defer eng.Close(context.Background())
 	}
+	lat := &latencies{}
 	t1 := time.Now()
-	for i := 0; i < *workers; i++ {
+	for i := 0; i < o.workers; i++ {
 		wg.Add(1)
 		name := fmt.Sprintf("load-%d", i)
+		addr := cl.servers[i%len(cl.servers)].url
 		go func() {
 			defer wg.Done()
-			if *fake {
-				fakeWorker(wctx, srv.url, name, *slots)
+			if o.fake {
+				fakeWorker(wctx, addr, name, o.slots, lat)
 				return
 			}
-			w, err := worker.New(worker.Config{Server: srv.url, Name: name, Slots: *slots, Engine: eng, Logger: slog.New(slog.DiscardHandler)})
+			w, err := worker.New(worker.Config{Server: addr, Name: name, Slots: o.slots, Engine: eng, Logger: slog.New(slog.DiscardHandler)})
 			if err == nil {
 				w.Run(wctx)
 			}
@@ -203,26 +508,25 @@ func tasks(ctx context.Context, srv *server, args []string) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	elapsed := time.Since(t1)
-	mem, _ := rss(srv.cmd.Process.Pid)
+	r.elapsed = time.Since(t1)
+	for _, s := range cl.servers {
+		mem, _ := rss(s.cmd.Process.Pid)
+		r.rssMiB += float64(mem) / (1 << 20)
+	}
 	cancel()
 	wg.Wait()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	mode := "real workers (sandbox runs each task)"
-	if *fake {
-		mode = "fake workers (no sandbox run)"
-	}
-	fmt.Printf("submit: %d tasks accepted in %v (%.0f tasks/s)\n", *n, submitted.Round(time.Millisecond), float64(*n)/submitted.Seconds())
-	fmt.Printf("end to end, %s, %d workers × %d slots: %d tasks done in %v = %.0f tasks/s; coordinator RSS %.1f MiB\n",
-		mode, *workers, *slots, j.Tasks.Done, elapsed.Round(time.Millisecond), float64(j.Tasks.Done)/elapsed.Seconds(), float64(mem)/(1<<20))
-	return nil
+	r.done = j.Tasks.Done
+	r.p50, r.p99 = lat.quantile(0.5), lat.quantile(0.99)
+	r.leases = len(lat.d)
+	return r, nil
 }
 
 // fakeWorker speaks the protocol and answers every lease at once with the
 // task's stdin as its stdout.
-func fakeWorker(ctx context.Context, url, name string, slots int) {
+func fakeWorker(ctx context.Context, url, name string, slots int, lat *latencies) {
 	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/v1/workers/ws", &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
 	if err != nil {
 		return
@@ -230,10 +534,14 @@ func fakeWorker(ctx context.Context, url, name string, slots int) {
 	defer ws.CloseNow()
 	ws.SetReadLimit(protocol.MaxMessage)
 	var id uint64
+	asked := map[uint64]time.Time{} // lease_request id → when it was sent
 	send := func(m protocol.Message) error {
 		id++
 		protocol.Hdr(m).ID = id
 		b, _ := protocol.Encode(m)
+		if _, ok := m.(*protocol.LeaseRequest); ok {
+			asked[id] = time.Now()
+		}
 		return ws.Write(ctx, websocket.MessageText, b)
 	}
 	send(&protocol.Hello{Protocol: protocol.Version, Worker: name, Slots: slots})
@@ -264,6 +572,10 @@ func fakeWorker(ctx context.Context, url, name string, slots int) {
 				return
 			}
 			if ls, ok := m.(*protocol.Leases); ok {
+				if t, ok := asked[ls.ReplyTo]; ok {
+					lat.add(time.Since(t))
+					delete(asked, ls.ReplyTo)
+				}
 				for _, l := range ls.Leases {
 					send(&protocol.Result{LeaseID: l.LeaseID, Status: "ok", Stdout: l.Stdin})
 				}

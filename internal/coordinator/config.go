@@ -71,6 +71,17 @@ type Config struct {
 	// measured.
 	FuelRate float64 // default 1e9
 
+	// Blob garbage collection (blobgc.go, docs/store.md "Blobs").
+	//
+	// BlobGCInterval is how often blobs no row names are deleted; default
+	// 1h, negative: never.
+	BlobGCInterval time.Duration
+	// BlobGCGrace is how old an unreferenced blob must be to be deleted:
+	// it protects a blob stored ahead of the row that will name it (a
+	// store.Blobs.BlobPut). Default 1h; 0 keeps the default (tests that
+	// want none give a nanosecond).
+	BlobGCGrace time.Duration
+
 	// Verification (docs/trust.md).
 	//
 	// TrustedSlots is how many disputed links the coordinator re-runs at
@@ -102,6 +113,10 @@ const (
 	// DefaultFuelRate is the fuel per second assumed before any segment was
 	// measured: wazero's compiled code runs the kernels at 0.5–2·10⁹.
 	DefaultFuelRate = 1e9
+	// DefaultBlobGCInterval and DefaultBlobGCGrace: blobs no row names are
+	// collected hourly once an hour old.
+	DefaultBlobGCInterval = time.Hour
+	DefaultBlobGCGrace    = time.Hour
 	// MaxOutputLimit keeps a result, base64-encoded, within a protocol message.
 	MaxOutputLimit = 8 << 20
 )
@@ -122,6 +137,12 @@ func (c *Config) withDefaults() Config {
 	}
 	if cfg.RescueInterval == 0 {
 		cfg.RescueInterval = time.Second
+	}
+	if cfg.BlobGCInterval == 0 {
+		cfg.BlobGCInterval = DefaultBlobGCInterval
+	}
+	if cfg.BlobGCGrace == 0 {
+		cfg.BlobGCGrace = DefaultBlobGCGrace
 	}
 	if cfg.TrustedFuel == 0 {
 		cfg.TrustedFuel = 1 << 40
@@ -169,6 +190,9 @@ func (c *Config) validate() error {
 	}
 	if !(c.MinAudit >= 0 && c.MinAudit < 0.5) {
 		return fmt.Errorf("coordinator: MinAudit (%v) must be in (0, 0.5): at half the links or more a task is replicated instead", c.MinAudit)
+	}
+	if c.BlobGCGrace < 0 {
+		return errors.New("coordinator: BlobGCGrace must not be negative")
 	}
 	if c.TrustedSlots < 0 {
 		return errors.New("coordinator: TrustedSlots must not be negative")

@@ -103,6 +103,7 @@ func (c *Coordinator) Open(ctx context.Context) error {
 	go func() { defer c.wg.Done(); c.dispatch(c.ctx) }()
 	go func() { defer c.wg.Done(); c.commit(c.ctx) }()
 	go func() { defer c.wg.Done(); c.rescue(c.ctx) }()
+	c.startBlobGC()
 	c.wake()
 	return nil
 }

@@ -679,10 +679,74 @@ type CreditListParams struct {
 	SinceDay int64
 }
 
+// BlobGCParams bounds one garbage collection of blobs (Blobs.BlobGC).
+type BlobGCParams struct {
+	// Before: only blobs stored before it are collected, however
+	// unreferenced. The grace period (the coordinator's Before is its clock
+	// less Config.BlobGCGrace) protects a blob put with BlobPut ahead of the
+	// row that will name it.
+	Before time.Time
+	// Limit caps the blobs deleted by one call (0: DefaultBlobGCLimit), so
+	// one call holds its locks briefly; More says whether to call again.
+	Limit int
+}
+
+// DefaultBlobGCLimit is BlobGCParams.Limit when zero.
+const DefaultBlobGCLimit = 1000
+
+// BlobGCResult is what one BlobGC did.
+type BlobGCResult struct {
+	Deleted int   // blobs deleted
+	Bytes   int64 // their total size
+	More    bool  // Limit was reached: more garbage may be left
+}
+
+// Blobs is the blob seam: content-addressed, immutable byte strings —
+// modules, task inputs, outputs, checkpoint snapshots — named by Hash. Today
+// both drivers keep them as rows of their database (table blobs) and
+// implement Blobs themselves; an object store can implement it later
+// (docs/store.md, "Blobs", says what such an implementation must keep).
+//
+// The contract, which storetest checks:
+//   - BlobPut is idempotent: the same content always gets the same hash and
+//     is stored once. The empty blob always exists.
+//   - A blob that any row of the store names (BlobRefs) is never deleted:
+//     BlobGet finds it for as long as the row exists.
+//   - BlobGC deletes only blobs that no row names and that were stored
+//     before p.Before, and never one that a transaction in flight is
+//     storing or about to name: such a transaction either finds the blob
+//     still there (and the collection then leaves it) or stores it again.
+//
+// Besides these methods the drivers store blobs inside the transactions that
+// name them (JobInsertParams.Blobs, ReplicaResult output, CheckpointAdd's
+// snapshot and output), so that no committed row ever names a blob that is
+// not there, and read two kinds of blob by joining in SQL on hot paths: the
+// stdin of a lease (Lease.Stdin) and a replica's checkpointed output when its
+// result is recorded.
+type Blobs interface {
+	// BlobPut stores data and returns its hash.
+	BlobPut(ctx context.Context, p *BlobPutParams) (hash string, err error)
+	// BlobGet returns a blob's content; ErrNotFound if there is none.
+	BlobGet(ctx context.Context, hash string) ([]byte, error)
+	// BlobGC deletes blobs no row names (see Blobs), up to p.Limit.
+	BlobGC(ctx context.Context, p *BlobGCParams) (*BlobGCResult, error)
+}
+
+// BlobRefs lists every column of the store that names a blob, as
+// "table.column" ("tasks.files" is a JSON array of File, each naming one).
+// Both drivers' garbage collection keeps every blob these name; a column
+// added to the schema that names a blob must be added here and to both
+// drivers' reference queries.
+var BlobRefs = []string{
+	"jobs.module_hash",
+	"tasks.stdin_hash", "tasks.files", "tasks.stdout_hash", "tasks.stderr_hash",
+	"replicas.stdout_hash", "replicas.stderr_hash", "replicas.ckpt_blob",
+	"checkpoints.snapshot_hash", "checkpoints.stdout_hash", "checkpoints.stderr_hash",
+}
+
 // Store is the seam. Every method is safe for concurrent use.
 type Store interface {
-	BlobPut(ctx context.Context, p *BlobPutParams) (hash string, err error)
-	BlobGet(ctx context.Context, hash string) ([]byte, error)
+	Blobs
 
 	JobInsert(ctx context.Context, p *JobInsertParams) (*Job, error)
 	JobGet(ctx context.Context, p *JobGetParams) (*Job, error)

@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -159,54 +158,6 @@ func fromMS(v *int64) time.Time {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-var emptyHash = store.Hash(nil)
-
-// putBlobs stores contents, each under its hash, in hash order (so that two
-// transactions putting the same blobs take their index locks in one order).
-func putBlobs(ctx context.Context, tx pgx.Tx, now int64, data ...[]byte) error {
-	byHash := map[string][]byte{}
-	for _, d := range data {
-		if len(d) > 0 {
-			byHash[store.Hash(d)] = d
-		}
-	}
-	if len(byHash) == 0 {
-		return nil // the empty blob is inserted with the schema
-	}
-	hashes := make([]string, 0, len(byHash))
-	for h := range byHash {
-		hashes = append(hashes, h)
-	}
-	slices.Sort(hashes)
-	datas := make([][]byte, len(hashes))
-	for i, h := range hashes {
-		datas[i] = byHash[h]
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO blobs(hash, data, size, created_at)
-		SELECT h, d, length(d), $3 FROM unnest($1::text[], $2::bytea[]) AS u(h, d) ORDER BY h
-		ON CONFLICT(hash) DO NOTHING`, hashes, datas, now)
-	return interpretError(err)
-}
-
-func (db *DB) BlobPut(ctx context.Context, p *store.BlobPutParams) (string, error) {
-	if len(p.Data) == 0 {
-		return emptyHash, nil
-	}
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		return putBlobs(ctx, tx, time.Now().UnixMilli(), p.Data)
-	})
-	return store.Hash(p.Data), err
-}
-
-func (db *DB) BlobGet(ctx context.Context, hash string) ([]byte, error) {
-	var data []byte
-	err := db.pool.QueryRow(ctx, `SELECT data FROM blobs WHERE hash = $1`, hash).Scan(&data)
-	if data == nil && err == nil {
-		data = []byte{}
-	}
-	return data, interpretError(err)
 }
 
 const jobCols = `id, owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, finished_at, suspendable, max_error`

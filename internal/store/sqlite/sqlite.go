@@ -197,36 +197,6 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return interpretError(tx.Commit())
 }
 
-var emptyHash = store.Hash(nil)
-
-func (db *DB) putBlob(ctx context.Context, tx *sql.Tx, data []byte, now int64) (string, error) {
-	if len(data) == 0 {
-		return emptyHash, nil // inserted with the schema
-	}
-	h := store.Hash(data)
-	_, err := db.st(ctx, tx, qPutBlob).ExecContext(ctx, h, data, len(data), now)
-	return h, interpretError(err)
-}
-
-func (db *DB) BlobPut(ctx context.Context, p *store.BlobPutParams) (string, error) {
-	var h string
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		var err error
-		h, err = db.putBlob(ctx, tx, p.Data, time.Now().UnixMilli())
-		return err
-	})
-	return h, err
-}
-
-func (db *DB) BlobGet(ctx context.Context, hash string) ([]byte, error) {
-	var data []byte
-	err := db.r.QueryRowContext(ctx, `SELECT data FROM blobs WHERE hash = ?`, hash).Scan(&data)
-	if data == nil && err == nil {
-		data = []byte{}
-	}
-	return data, interpretError(err)
-}
-
 const jobCols = `id, owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, finished_at, suspendable, max_error`
 
 func scanJob(sc interface{ Scan(...any) error }) (*store.Job, error) {

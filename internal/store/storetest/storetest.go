@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -164,6 +165,163 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if got, err := s.BlobGet(ctx, e); err != nil || len(got) != 0 {
 			t.Fatalf("empty blob: %q %v", got, err)
 		}
+	})
+
+	t.Run("BlobGC", func(t *testing.T) {
+		s := open(t)
+		// Every kind of reference (store.BlobRefs): a module, a stdin and a
+		// file of a task, a replica's output, a settled task's result, a
+		// checkpoint's snapshot and output, a replica's latest snapshot.
+		in, file := []byte("gc-stdin"), []byte("gc-file")
+		j, err := s.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", ModuleHash: store.Hash(module), Replicas: 1, Suspendable: true,
+			Blobs: [][]byte{module, in, file}, Tasks: []store.TaskSpec{
+				{StdinHash: store.Hash(in), Files: []store.File{{Name: "f", Hash: store.Hash(file)}}},
+				{StdinHash: store.Hash(in)}}, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := session(t, s, "w1")
+		ls := leaseCk(t, s, w, 2, 100, true)
+		if len(ls) != 2 {
+			t.Fatalf("%d leases", len(ls))
+		}
+		ckpt(t, s, w, ls[1], 1, 101, "gc-h1", "gc-ckpt-out")
+		if o := complete(t, s, result(w, ls[0], "gc-out")); o[0].Err != nil {
+			t.Fatal(o[0].Err)
+		}
+		settle(t, s, ls[0].TaskID, store.TaskDone, store.VerifyNone)
+		keep := map[string]string{"module": store.Hash(module), "stdin": store.Hash(in), "file": store.Hash(file),
+			"output": store.Hash([]byte("gc-out")), "snapshot": store.Hash([]byte("snapgc-h1")),
+			"checkpoint output": store.Hash([]byte("gc-ckpt-out")), "empty": store.Hash(nil)}
+		var orphans []string
+		for _, o := range []string{"orphan-1", "orphan-22", "orphan-333"} {
+			h, err := s.BlobPut(ctx, &store.BlobPutParams{Data: []byte(o)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			orphans = append(orphans, h)
+		}
+		// BlobPut stores at the wall clock: within the grace period the
+		// orphans stay.
+		if r, err := s.BlobGC(ctx, &store.BlobGCParams{Before: time.Now().Add(-time.Hour)}); err != nil || r.Deleted != 0 || r.More {
+			t.Fatalf("young blobs: %+v %v", r, err)
+		}
+		later := time.Now().Add(time.Hour)
+		r, err := s.BlobGC(ctx, &store.BlobGCParams{Before: later, Limit: 2})
+		if err != nil || r.Deleted != 2 || !r.More {
+			t.Fatalf("first round with limit 2: %+v %v", r, err)
+		}
+		r2, err := s.BlobGC(ctx, &store.BlobGCParams{Before: later, Limit: 2})
+		if err != nil || r2.Deleted != 1 || r.Bytes+r2.Bytes != int64(len("orphan-1orphan-22orphan-333")) {
+			t.Fatalf("second round: %+v %v (first %+v)", r2, err, r)
+		}
+		if r, err := s.BlobGC(ctx, &store.BlobGCParams{Before: later}); err != nil || r.Deleted != 0 || r.More {
+			t.Fatalf("nothing left to collect: %+v %v", r, err)
+		}
+		for _, h := range orphans {
+			if _, err := s.BlobGet(ctx, h); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("orphan %s: %v, want ErrNotFound", h, err)
+			}
+		}
+		for what, h := range keep {
+			if _, err := s.BlobGet(ctx, h); err != nil {
+				t.Fatalf("the %s blob was collected: %v", what, err)
+			}
+		}
+		// The job goes on: the resumed lease reads its snapshot, its result
+		// its checkpointed output; a blob collected can be stored again.
+		if _, err := s.SessionEnd(ctx, &store.SessionEndParams{ID: w.ID, Reason: "gone", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		w2 := session(t, s, "w1")
+		l2 := leaseCk(t, s, w2, 1, 100, true)
+		if len(l2) != 1 || l2[0].Resume == nil || string(l2[0].Stdin) != "gc-stdin" {
+			t.Fatalf("resumed lease %+v", l2)
+		}
+		if o := complete(t, s, result(w2, l2[0], "-end")); o[0].Err != nil {
+			t.Fatal(o[0].Err)
+		}
+		ev := evidence(t, s, l2[0].TaskID)
+		if got, err := s.BlobGet(ctx, ev.Replicas[0].Result.StdoutHash); err != nil || string(got) != "gc-ckpt-out-end" {
+			t.Fatalf("resumed replica's output %q %v", got, err)
+		}
+		if _, err := s.BlobPut(ctx, &store.BlobPutParams{Data: []byte("orphan-1")}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.BlobGet(ctx, orphans[0]); err != nil || string(got) != "orphan-1" {
+			t.Fatalf("stored again: %q %v", got, err)
+		}
+		if r, err := s.BlobGC(ctx, &store.BlobGCParams{Before: later}); err != nil || r.Deleted != 1 {
+			t.Fatalf("after the job (orphan-1 again): %+v %v", r, err)
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.Checkpoints != 1 {
+			t.Fatalf("counts %+v", c)
+		}
+	})
+
+	// BlobGCConcurrent collects with no grace at all while jobs are inserted
+	// and results and checkpoints recorded, many of them naming blobs that
+	// were garbage a moment before: nothing a row names may go missing.
+	t.Run("BlobGCConcurrent", func(t *testing.T) {
+		s := open(t)
+		gctx, stop := context.WithCancel(ctx)
+		gcDone := make(chan error, 1)
+		rounds, deleted := 0, 0
+		go func() {
+			for gctx.Err() == nil {
+				r, err := s.BlobGC(gctx, &store.BlobGCParams{Before: time.Now().Add(time.Hour)})
+				if err != nil {
+					if gctx.Err() != nil {
+						err = nil
+					}
+					gcDone <- err
+					return
+				}
+				rounds++
+				deleted += r.Deleted
+			}
+			gcDone <- nil
+		}()
+		blob := func(i int) []byte { return []byte(fmt.Sprintf("shared-%d", i%7)) }
+		var refs []string
+		for i := 0; i < 30; i++ {
+			// Garbage that the next rows will name.
+			for k := 0; k < 7; k++ {
+				if _, err := s.BlobPut(ctx, &store.BlobPutParams{Data: blob(k)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			in := blob(i + 1)
+			j, err := s.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", ModuleHash: store.Hash(blob(i)), Replicas: 1, Suspendable: true,
+				Blobs: [][]byte{blob(i), in}, Tasks: []store.TaskSpec{{StdinHash: store.Hash(in)}, {StdinHash: store.Hash(in)}}, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := session(t, s, fmt.Sprintf("w%d", i))
+			ls := leaseCk(t, s, w, 2, 100, true)
+			if len(ls) != 2 || string(ls[0].Stdin) != string(in) {
+				t.Fatalf("job %d: leases %+v", j.ID, ls)
+			}
+			ckpt(t, s, w, ls[1], 1, 101, fmt.Sprintf("c%d", i%3), string(blob(i+2)))
+			if o := complete(t, s, result(w, ls[0], string(blob(i+3)))); o[0].Err != nil {
+				t.Fatal(o[0].Err)
+			}
+			refs = append(refs, store.Hash(blob(i)), store.Hash(in), store.Hash(blob(i+2)), store.Hash(blob(i+3)),
+				store.Hash([]byte(fmt.Sprintf("snapc%d", i%3))))
+			for _, h := range refs {
+				if _, err := s.BlobGet(ctx, h); err != nil {
+					t.Fatalf("round %d: a blob named by a row was collected: %v", i, err)
+				}
+			}
+		}
+		stop()
+		if err := <-gcDone; err != nil {
+			t.Fatal(err)
+		}
+		if rounds == 0 {
+			t.Fatal("no collection ran")
+		}
+		t.Logf("%d collections deleted %d blobs", rounds, deleted)
 	})
 
 	t.Run("JobOwnerIsolation", func(t *testing.T) {
