@@ -376,10 +376,14 @@ func TestChurn(t *testing.T) {
 		t.Fatalf("only %d failures in %d rounds: the comparison would mean nothing", m.failures, maxRounds)
 	}
 	// The tolerance: 3σ of the sum of the failures' losses (each has the
-	// variance of its truncated exponential), plus 3% for what the model
-	// leaves out (progress reported at 1/ticks of the interval, kills during
-	// a checkpoint's upload).
-	if tol := 3*m.sd + 0.03*m.expected; math.Abs(m.measured-m.expected) > tol {
+	// variance of its truncated exponential), plus 15% for what the model
+	// leaves out: progress reported at 1/ticks of the interval, and kills
+	// between a checkpoint's capture and its acceptance, which lose the
+	// interval before it too. The second grows with the machine's load (an
+	// upload takes longer in wall time while no fuel passes): at a load
+	// average of 15 on 2 cores one run in five measured 1.37× the theory.
+	// A checkpointing fault loses whole tasks (many intervals), far beyond.
+	if tol := 3*m.sd + 0.15*m.expected; math.Abs(m.measured-m.expected) > tol {
 		t.Fatalf("work lost to churn: measured %.4g, theory %.4g (tolerance %.2g)", m.measured, m.expected, tol)
 	}
 }
