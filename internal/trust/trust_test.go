@@ -2,6 +2,7 @@ package trust
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -283,5 +284,56 @@ func TestEstimate(t *testing.T) {
 	e.Caught(10, 0) // a caught liar lied at least once
 	if e.LiarLies != 21 {
 		t.Fatalf("lies %d", e.LiarLies)
+	}
+}
+
+// TestEstimateAdd: the estimate is built from the accounts' records. Fresh
+// accounts (no evidence) are not counted; a caught account's record feeds
+// the measured lie rate, and the planned S follows it below the guard.
+func TestEstimateAdd(t *testing.T) {
+	var e Estimate
+	for i := range 10 {
+		e.Add(Account{ID: fmt.Sprint("fresh", i)}) // no evidence: not counted
+	}
+	for i := range 8 {
+		e.Add(Account{ID: fmt.Sprint("honest", i), Verified: 50, AuditsPassed: 5})
+	}
+	if e.Accounts != 8 || e.Liars != 0 {
+		t.Fatalf("accounts %d liars %d: only accounts with evidence count", e.Accounts, e.Liars)
+	}
+	if p := e.Params(DefaultGuard); p.S != DefaultGuard {
+		t.Fatalf("no liar caught: S must be the guard, got %+v", p)
+	}
+	near(t, "F", e.F(), 1.0/10, 1e-12)
+
+	// A liar caught at its first lie, with nothing verified: S = 1, above
+	// the guard, so the plan keeps the guard.
+	e.Add(Account{ID: "always", LiesCaught: 1, Blacklisted: true})
+	if s, ok := e.S(); !ok || s != 1 {
+		t.Fatalf("S = %v, %v", s, ok)
+	}
+	if p := e.Params(DefaultGuard); p.S != DefaultGuard {
+		t.Fatalf("a measured rate above the guard must not loosen: %+v", p)
+	}
+	// A patient liar: 2 lies in 98 verified segments. The pooled rate is
+	// 3/101, below the guard: the policy plans with it.
+	e.Add(Account{ID: "patient", Verified: 98, LiesCaught: 2, Blacklisted: true})
+	if e.Accounts != 10 || e.Liars != 2 {
+		t.Fatalf("accounts %d liars %d", e.Accounts, e.Liars)
+	}
+	near(t, "F", e.F(), 3.0/12, 1e-12)
+	p := e.Params(DefaultGuard)
+	near(t, "S", p.S, 3.0/101, 1e-12)
+	// The lower measured rate makes the policy stricter for an account with
+	// a record: its segment error falls more slowly with its evidence.
+	acc := Account{Verified: 100}
+	if lo, hi := SegmentError(acc, p), SegmentError(acc, Params{F: p.F, S: DefaultGuard}); !(lo > hi) {
+		t.Fatalf("segment error with the measured rate %v, with the guard %v: measured must be stricter", lo, hi)
+	}
+	// Banned without a lie on record still counts as one.
+	var b Estimate
+	b.Add(Account{ID: "banned", Blacklisted: true})
+	if b.Accounts != 1 || b.Liars != 1 || b.LiarLies != 1 || b.LiarSegments != 1 {
+		t.Fatalf("%+v", b)
 	}
 }

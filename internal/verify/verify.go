@@ -655,7 +655,10 @@ func (v *Verifier) addRun(ctx context.Context, ev *store.TaskEvidence, why strin
 
 // --- planning ---
 
-// policy is the job's policy with the population measured so far.
+// policy is the job's policy with the population measured so far: F̂ from
+// the accounts with evidence, and the lie rate S from the records of the
+// caught ones (trust.Estimate.Add), which lowers S below the guard when
+// caught liars lied on fewer segments than that (docs/trust.md §7).
 func (v *Verifier) policy(ctx context.Context, maxError float64) (trust.Policy, error) {
 	v.mu.Lock()
 	est, at := v.estimate, v.estAt
@@ -667,10 +670,8 @@ func (v *Verifier) policy(ctx context.Context, maxError float64) (trust.Policy, 
 		}
 		est = &trust.Estimate{}
 		for _, a := range accs {
-			est.Accounts++
-			if a.LiesCaught > 0 || !a.BannedAt.IsZero() {
-				est.Liars++
-			}
+			est.Add(trust.Account{ID: a.ID, Verified: a.Verified, AuditsPassed: a.AuditsPassed, LiesCaught: a.LiesCaught,
+				Blacklisted: !a.BannedAt.IsZero()})
 		}
 		v.mu.Lock()
 		v.estimate, v.estAt = est, v.cfg.Now()
