@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -405,4 +406,137 @@ func TestStartupSettlesUndecidedTasks(t *testing.T) {
 	if err != nil || len(ts) != 1 || ts[0].State != store.TaskDone || ts[0].Result.Fuel != 77 || ts[0].Verification != store.VerifyNone {
 		t.Fatalf("settled %+v %v", ts, err)
 	}
+}
+
+// holdingLiar lies at checkpoint lie (as liar does) and holds its guest at
+// checkpoint hold (as holdAt does), so that the test sees what the
+// coordinator did while the liar's run was still going.
+type holdingLiar struct {
+	liar
+	hold holdAt
+}
+
+func (h *holdingLiar) Checkpoint(l *protocol.Lease, seq uint64, s *snapshot.Snapshot) bool {
+	lied := h.liar.Checkpoint(l, seq, s)
+	h.hold.Checkpoint(l, seq, s)
+	return lied
+}
+
+// A job that asks for two replicas (explicit quorum) with a liar among its
+// workers: the liar's state at checkpoint 2 of about 14 is a lie. The
+// replicas are compared link by link as their checkpoints arrive, so the
+// disagreement is found at link 1→2 while both runs are still going (each
+// is held at a later checkpoint until the ban is recorded: were the chains
+// compared only at the end, the ban would never come); the trusted re-run
+// covers that one link; the liar is banned with no credit, its replica
+// discarded unfinished; an honest replica replaces it and the honest
+// result is accepted.
+func TestQuorumCatchesLiarMidRun(t *testing.T) {
+	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = testGrid })
+	ctx := context.Background()
+	req := factorJob(t)
+	req.Tasks, req.Replicas, req.MaxError = req.Tasks[:1], 2, 0
+	req.Tasks[0].Stdin = []byte(factorInputs[0])
+	job, err := e.alice.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	l := &holdingLiar{liar: liar{seq: 2}, hold: holdAt{seq: 4, reached: make(chan struct{}), release: release}}
+	e.startTamperer("liar", l)
+	h1 := &holdAt{seq: 5, reached: make(chan struct{}), release: release}
+	e.startTamperer("h1", h1)
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the workers' cleanups stop them (LIFO)
+	reached := func(what string, ch <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(60 * time.Second):
+			dumpEvidence(t, e, job.ID, 1)
+			t.Fatalf("%s never reached its held checkpoint", what)
+		}
+	}
+	reached("the liar", l.hold.reached)
+	reached("h1", h1.reached)
+
+	// Both replicas are held mid-run; the ban must come now.
+	banned := func() bool {
+		acc, err := e.db.AccountGet(ctx, "anon:liar")
+		return err == nil && !acc.BannedAt.IsZero()
+	}
+	waitFor(t, banned)
+	ev, err := e.db.TaskEvidence(ctx, jobTasks(t, e, job.ID, 1)[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ev.Replicas {
+		if r.Result != nil {
+			t.Errorf("replica %d (%s) finished before the ban: the liar must be caught mid-run", r.ID, r.Account)
+		}
+		if r.Account == "anon:liar" {
+			if r.Verdict != store.VerdictLied {
+				t.Errorf("the liar's replica %d has verdict %q", r.ID, r.Verdict)
+			}
+			if n := len(r.Checkpoints); n >= 4 {
+				t.Errorf("the liar's replica has %d checkpoints, but it is held at its 4th", n)
+			}
+		}
+	}
+	if l.lies != 1 {
+		t.Fatalf("the liar lied %d times", l.lies)
+	}
+	st := e.c.VerifierStats()
+	if st.Disputes != 1 || st.Caught != 1 || st.Confirmations != 0 || st.TrustedFuel == 0 || uint64(st.TrustedFuel) > 2*testGrid {
+		t.Fatalf("verifier at the ban %+v (grid %d): want one dispute re-running one link", st, testGrid)
+	}
+	entries, err := e.db.LedgerList(ctx, &store.LedgerListParams{Account: "anon:liar"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ban string
+	for _, en := range entries {
+		if en.Kind == store.LedgerBan {
+			ban = en.Reason
+		}
+	}
+	if !strings.Contains(ban, "link 1→2 ") {
+		t.Fatalf("ban %q: want the first divergent link, 1→2", ban)
+	}
+
+	free()
+	e.startWorker("h2", 1) // the liar's replacement
+	got, lines := collectLatest(t, e.alice, job.ID)
+	rep, out, cps := localRun(t, e, job.ModuleHash, factorInputs[0], testGrid)
+	if len(cps) < 10 {
+		t.Fatalf("%d checkpoints: the input is too small for the case", len(cps))
+	}
+	r := got[0]
+	if lines != 1 || r == nil || r.State != "done" || r.Status != string(rep.Status) || string(r.Stdout) != out || r.Fuel != rep.Fuel {
+		dumpEvidence(t, e, job.ID, 1)
+		t.Fatalf("%d result lines, accepted %+v\nhonest run: %q %+v", lines, r, out, rep)
+	}
+	if slices.Contains(r.Verification.By, "anon:liar") {
+		t.Errorf("verification %+v names the liar", r.Verification)
+	}
+	j, _ := e.alice.Job(ctx, job.ID)
+	if j.Trust.LiesCaught != 1 || j.Trust.Disputes != 1 || j.Trust.Unsettled != 0 {
+		t.Fatalf("trust %+v", j.Trust)
+	}
+	acc, err := e.db.AccountGet(ctx, "anon:liar")
+	if err != nil || acc.LiesCaught != 1 {
+		t.Fatalf("liar's account %+v %v", acc, err)
+	}
+	if c := standing(t, e.db, "anon:liar"); c != 0 {
+		t.Fatalf("the liar holds %d credit", c)
+	}
+	// Still one dispute; whatever else trusted ground ran confirmed whole
+	// chains (two fresh accounts vouch only for each other).
+	st = e.c.VerifierStats()
+	if dispute := st.TrustedFuel - st.ConfirmFuel; st.Disputes != 1 || dispute == 0 || uint64(dispute) > 2*testGrid {
+		t.Fatalf("trusted re-runs %+v (grid %d): the dispute re-ran more than one link", st, testGrid)
+	}
+	t.Logf("verifier %+v; verification %+v", st, r.Verification)
+	uniqueGrants(t, e.db)
 }

@@ -212,10 +212,14 @@ func (v *Verifier) send(ctx context.Context, e event) {
 }
 
 // Checkpoint tells the verifier that a replica of a task recorded a
-// checkpoint; role is the replica's.
+// checkpoint; role is the replica's. A job's replica count is learnt by
+// evaluating one of its tasks, so a job not yet evaluated is evaluated at
+// its first checkpoint: otherwise a job asking for a quorum would have its
+// replicas compared only once a first result came in.
 func (v *Verifier) Checkpoint(ctx context.Context, task, job int64, role store.ReplicaRole) {
 	v.mu.Lock()
-	watched := v.watched[task] || role == store.RoleAudit || v.replicas[job] > 1
+	n, known := v.replicas[job]
+	watched := v.watched[task] || role == store.RoleAudit || n > 1 || !known
 	v.mu.Unlock()
 	if watched {
 		v.send(ctx, event{task: task})
