@@ -58,15 +58,19 @@ func (e Estimate) S() (s float64, ok bool) {
 	return float64(e.LiarLies) / float64(e.LiarSegments), true
 }
 
-// Params is the model the policy plans with. The lie rate is the smaller of
-// guard (the smallest rate the job's bound is computed for) and the measured
-// rate, so a measurement can only make the policy stricter: liars caught are
-// the ones who lie often, and a low rate they show is a warning, a high one
-// no licence. guard = 0 plans for the worst case over every rate.
+// Params is the model the policy plans with. The lie rate is guard (the
+// smallest rate the job's bound is computed for) until a lower one is
+// measured; then it is the range [measured, guard], and the policy plans for
+// the worst rate in it (SegmentError), so a measurement can only make the
+// policy stricter: liars caught are the ones who lie often, and a low rate
+// they show is a warning, a high one no licence. (Planning with the low
+// rate alone would not do: e_0 = S·F, so a fresh account would look safer
+// after a patient liar was caught.) guard = 0 plans for the worst case over
+// every rate.
 func (e Estimate) Params(guard float64) Params {
 	p := Params{F: e.F(), S: guard}
-	if s, ok := e.S(); ok && guard > 0 {
-		p.S = min(guard, s)
+	if s, ok := e.S(); ok && guard > 0 && s < guard {
+		p.SLow = s
 	}
 	return p
 }

@@ -59,8 +59,8 @@ func TestPolicyMeasuresLieRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 1.0 / 50; pol.Prior.S != want {
-		t.Fatalf("S = %v, want the measured rate %v", pol.Prior.S, want)
+	if want := 1.0 / 50; pol.Prior.S != trust.DefaultGuard || pol.Prior.SLow != want {
+		t.Fatalf("S = %v, SLow = %v: want the range from the measured rate %v to the guard", pol.Prior.S, pol.Prior.SLow, want)
 	}
 	if want := 2.0 / 11; pol.Prior.F != want {
 		t.Fatalf("F = %v, want %v", pol.Prior.F, want)
