@@ -176,14 +176,7 @@ func TestLiesCaught(t *testing.T) {
 // reported again, revised.
 func collectLatest(t *testing.T, c *api.Client, id int64) (map[int]*api.TaskResult, int) {
 	t.Helper()
-	return collectLatestWithin(t, c, id, 60*time.Second)
-}
-
-// collectLatestWithin is collectLatest giving up after d (a backstop
-// against a hang, not a bound on the time the job may take).
-func collectLatestWithin(t *testing.T, c *api.Client, id int64, d time.Duration) (map[int]*api.TaskResult, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	got, lines := map[int]*api.TaskResult{}, 0
 	if err := c.Results(ctx, id, 0, true, func(r *api.TaskResult) error { got[r.TaskIndex] = r; lines++; return nil }); err != nil {
@@ -452,8 +445,13 @@ func TestQuorumCatchesLiarMidRun(t *testing.T) {
 	const grid, in = testGrid / 8, "100000000000031\n"
 	// Backstop against a hang only: nothing here bounds how long a step
 	// may take.
-	const backstop = 10 * time.Minute
-	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = grid })
+	const backstop = 4 * time.Minute
+	// Leases that outlive a busy machine: were a held worker's lease to
+	// expire (newEnv's is 2 s), its replica would move to another worker,
+	// and the replicas' accounts would mix — not what this test is about.
+	e := newEnv(t, func(c *coordinator.Config) {
+		c.CheckpointEvery, c.HeartbeatInterval, c.LeaseTTL = grid, time.Second, time.Minute
+	})
 	ctx := context.Background()
 	req := factorJob(t)
 	req.Tasks, req.Replicas, req.MaxError = req.Tasks[:1], 2, 0
@@ -465,6 +463,8 @@ func TestQuorumCatchesLiarMidRun(t *testing.T) {
 	release := make(chan struct{})
 	l := &holdingLiar{liar: liar{seq: 2}, hold: holdAt{seq: 4, reached: make(chan struct{}), release: release}}
 	e.startTamperer("liar", l)
+	// The liar takes one replica before h1 starts (and takes the other).
+	waitFor(t, func() bool { j, _ := e.alice.Job(ctx, job.ID); return j.Tasks.Running == 1 })
 	h1 := &holdAt{seq: 5, reached: make(chan struct{}), release: release}
 	e.startTamperer("h1", h1)
 	var once sync.Once
@@ -532,7 +532,13 @@ func TestQuorumCatchesLiarMidRun(t *testing.T) {
 
 	free()
 	e.startWorker("h2", 1) // the liar's replacement
-	got, lines := collectLatestWithin(t, e.alice, job.ID, backstop)
+	got, lines := map[int]*api.TaskResult{}, 0
+	cctx, cancel := context.WithTimeout(ctx, backstop)
+	defer cancel()
+	if err := e.alice.Results(cctx, job.ID, 0, true, func(r *api.TaskResult) error { got[r.TaskIndex] = r; lines++; return nil }); err != nil {
+		dumpEvidence(t, e, job.ID, 1)
+		t.Fatalf("results: %v", err)
+	}
 	rep, out, cps := localRun(t, e, job.ModuleHash, in, grid)
 	if len(cps) < 10 {
 		t.Fatalf("%d checkpoints: the input is too small for the case", len(cps))
