@@ -504,14 +504,33 @@ func TestQuorumCatchesLiarMidRun(t *testing.T) {
 	reached("h1", h1.reached)
 
 	// Both replicas are held mid-run; the ban must come now.
-	for deadline := time.Now().Add(backstop); ; time.Sleep(10 * time.Millisecond) {
-		if acc, err := e.db.AccountGet(ctx, "anon:liar"); err == nil && !acc.BannedAt.IsZero() {
-			break
+	// The ban entry in the ledger is the last thing catching the liar
+	// writes before backtracking (after its replica's verdict and its
+	// account's ban): wait for it.
+	banEntry := func() string {
+		entries, err := e.db.LedgerList(ctx, &store.LedgerListParams{Account: "anon:liar"})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
+		for _, en := range entries {
+			if en.Kind == store.LedgerBan {
+				return en.Reason
+			}
+		}
+		return ""
+	}
+	var ban string
+	for deadline := time.Now().Add(backstop); ban == ""; time.Sleep(10 * time.Millisecond) {
+		if ban = banEntry(); ban == "" && time.Now().After(deadline) {
 			dumpEvidence(t, e, job.ID, 1)
 			t.Fatal("the liar was not banned while both replicas were held mid-run")
 		}
+	}
+	if !strings.Contains(ban, "link 1→2 ") {
+		t.Fatalf("ban %q: want the first divergent link, 1→2", ban)
+	}
+	if acc, err := e.db.AccountGet(ctx, "anon:liar"); err != nil || acc.BannedAt.IsZero() {
+		t.Fatalf("liar's account %+v, %v", acc, err)
 	}
 	ev, err := e.db.TaskEvidence(ctx, jobTasks(t, e, job.ID, 1)[0].ID)
 	if err != nil {
@@ -539,19 +558,6 @@ func TestQuorumCatchesLiarMidRun(t *testing.T) {
 	st := e.c.VerifierStats()
 	if st.Disputes != 1 || st.Caught != 1 || st.Confirmations != 0 || st.TrustedFuel == 0 || uint64(st.TrustedFuel) > 2*grid {
 		t.Fatalf("verifier at the ban %+v (grid %d): want one dispute re-running one link", st, grid)
-	}
-	entries, err := e.db.LedgerList(ctx, &store.LedgerListParams{Account: "anon:liar"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ban string
-	for _, en := range entries {
-		if en.Kind == store.LedgerBan {
-			ban = en.Reason
-		}
-	}
-	if !strings.Contains(ban, "link 1→2 ") {
-		t.Fatalf("ban %q: want the first divergent link, 1→2", ban)
 	}
 
 	free()
