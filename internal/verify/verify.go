@@ -660,9 +660,10 @@ func (v *Verifier) addRun(ctx context.Context, ev *store.TaskEvidence, why strin
 // --- planning ---
 
 // policy is the job's policy with the population measured so far: F̂ from
-// the accounts with evidence, and the lie rate S from the records of the
-// caught ones (trust.Estimate.Add), which lowers S below the guard when
-// caught liars lied on fewer segments than that (docs/trust.md §7).
+// the accounts with evidence, and the lie rate from the records of the
+// caught ones (trust.Estimate.Add): when caught liars lied on fewer
+// segments than the guard, the policy plans for the worst rate between
+// the two (docs/trust.md §7).
 func (v *Verifier) policy(ctx context.Context, maxError float64) (trust.Policy, error) {
 	v.mu.Lock()
 	est, at := v.estimate, v.estAt
