@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,8 +194,15 @@ func collectLatest(t *testing.T, c *api.Client, id int64) (map[int]*api.TaskResu
 func TestAuditsCatchASleeper(t *testing.T) {
 	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = testGrid; c.MinAudit = 0.45 })
 	ctx := context.Background()
-	for _, a := range []string{"anon:liar", "anon:h1", "anon:h2"} {
-		if _, err := e.db.AccountAdd(ctx, &store.AccountAddParams{ID: a, Verified: 1_000_000, Now: time.Now()}); err != nil {
+	// The sleeper's record is credible (1,000 verified segments at the
+	// guard's lie rate), but no more than that: once it is caught its
+	// record is the measured lie rate (1 lie in about 1,000 segments), and
+	// the honest accounts' 1,000,000 stay credible at that rate. (Had the
+	// sleeper waited 1,000,000 segments, a lie rate of 10⁻⁶ would be
+	// measured, and no account with fewer than some 10⁷ verified segments
+	// would be credible any more: docs/trust.md §7.)
+	for a, k := range map[string]int64{"anon:liar": 1000, "anon:h1": 1_000_000, "anon:h2": 1_000_000} {
+		if _, err := e.db.AccountAdd(ctx, &store.AccountAddParams{ID: a, Verified: k, Now: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -405,4 +413,179 @@ func TestStartupSettlesUndecidedTasks(t *testing.T) {
 	if err != nil || len(ts) != 1 || ts[0].State != store.TaskDone || ts[0].Result.Fuel != 77 || ts[0].Verification != store.VerifyNone {
 		t.Fatalf("settled %+v %v", ts, err)
 	}
+}
+
+// gate is a worker.Tamper that lies about nothing: every time a guest
+// reaches checkpoint seq it holds it there until release is closed.
+// (Every time, not once as holdAt: on a busy machine a worker may lose its
+// session and run its replica again.)
+type gate struct {
+	seq     uint64
+	release <-chan struct{}
+}
+
+func (g *gate) Checkpoint(_ *protocol.Lease, seq uint64, _ *snapshot.Snapshot) bool {
+	if seq == g.seq {
+		<-g.release
+	}
+	return false
+}
+
+func (g *gate) Result(*protocol.Lease, *sandbox.Report, *[]byte, *[]byte) {}
+
+// holdingLiar lies at checkpoint lie (as liar does) and holds its guest at
+// checkpoint hold, so that the test sees what the coordinator did while
+// the liar's run was still going.
+type holdingLiar struct {
+	liar
+	hold gate
+}
+
+func (h *holdingLiar) Checkpoint(l *protocol.Lease, seq uint64, s *snapshot.Snapshot) bool {
+	lied := h.liar.Checkpoint(l, seq, s)
+	h.hold.Checkpoint(l, seq, s)
+	return lied
+}
+
+// A job that asks for two replicas (explicit quorum) with a liar among its
+// workers: the liar's state at checkpoint 2 of 17 is a lie. The
+// replicas are compared link by link as their checkpoints arrive, so the
+// disagreement is found at link 1→2 while both runs are still going
+// (neither can finish before the ban: each would be held at a later
+// checkpoint until it is recorded, so were the chains compared only at the
+// end, the ban would never come); the trusted re-run
+// covers that one link; the liar is banned with no credit, its replica
+// discarded unfinished; an honest replica replaces it and the honest
+// result is accepted.
+func TestQuorumCatchesLiarMidRun(t *testing.T) {
+	// A fraction of factorInputs[0]'s fuel at a fraction of its grid: as
+	// many links, so that three full runs (two honest replicas and the
+	// trusted confirmation) finish under -race on a busy machine.
+	const grid, in = testGrid / 8, "100000000000031\n"
+	// Backstop against a hang only: nothing here bounds how long a step
+	// may take.
+	const backstop = 4 * time.Minute
+	// Leases that outlive a busy machine: were a held worker's lease to
+	// expire (newEnv's is 2 s), its replica would move to another worker,
+	// and the replicas' accounts would mix — not what this test is about.
+	e := newEnv(t, func(c *coordinator.Config) {
+		c.CheckpointEvery, c.HeartbeatInterval, c.LeaseTTL = grid, time.Second, time.Minute
+	})
+	ctx := context.Background()
+	req := factorJob(t)
+	req.Tasks, req.Replicas, req.MaxError = req.Tasks[:1], 2, 0
+	req.Tasks[0].Stdin = []byte(in)
+	job, err := e.alice.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	l := &holdingLiar{liar: liar{seq: 2}, hold: gate{seq: 4, release: release}}
+	e.startTamperer("liar", l)
+	// The liar takes one replica before h1 starts (and takes the other).
+	waitFor(t, func() bool { j, _ := e.alice.Job(ctx, job.ID); return j.Tasks.Running == 1 })
+	h1 := &gate{seq: 5, release: release}
+	e.startTamperer("h1", h1)
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the workers' cleanups stop them (LIFO)
+	// Neither replica can finish: each is held at a later checkpoint
+	// (the liar at 4, h1 at 5) or, the liar's, taken back when it is
+	// caught — which may come before it reaches 4, if h1 is the faster.
+	// The ban must come now. The ban entry in the ledger is the last thing catching the liar
+	// writes before backtracking (after its replica's verdict and its
+	// account's ban): wait for it.
+	banEntry := func() string {
+		entries, err := e.db.LedgerList(ctx, &store.LedgerListParams{Account: "anon:liar"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			if en.Kind == store.LedgerBan {
+				return en.Reason
+			}
+		}
+		return ""
+	}
+	var ban string
+	for deadline := time.Now().Add(backstop); ban == ""; time.Sleep(10 * time.Millisecond) {
+		if ban = banEntry(); ban == "" && time.Now().After(deadline) {
+			dumpEvidence(t, e, job.ID, 1)
+			t.Fatal("the liar was not banned while both replicas were held mid-run")
+		}
+	}
+	if !strings.Contains(ban, "link 1→2 ") {
+		t.Fatalf("ban %q: want the first divergent link, 1→2", ban)
+	}
+	if acc, err := e.db.AccountGet(ctx, "anon:liar"); err != nil || acc.BannedAt.IsZero() {
+		t.Fatalf("liar's account %+v, %v", acc, err)
+	}
+	ev, err := e.db.TaskEvidence(ctx, jobTasks(t, e, job.ID, 1)[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ev.Replicas {
+		if r.Result != nil {
+			t.Errorf("replica %d (%s) finished before the ban: the liar must be caught mid-run", r.ID, r.Account)
+		}
+		if r.Account == "anon:liar" {
+			if r.Verdict != store.VerdictLied {
+				t.Errorf("the liar's replica %d has verdict %q", r.ID, r.Verdict)
+			}
+			if n := len(r.Checkpoints); n >= 4 {
+				t.Errorf("the liar's replica has %d checkpoints, but it is held at its 4th", n)
+			}
+		}
+	}
+	l.mu.Lock()
+	lies := l.lies
+	l.mu.Unlock()
+	if lies == 0 { // more than once if it ran its replica again
+		t.Fatal("the liar never lied")
+	}
+	st := e.c.VerifierStats()
+	if st.Disputes != 1 || st.Caught != 1 || st.Confirmations != 0 || st.TrustedFuel == 0 || uint64(st.TrustedFuel) > 2*grid {
+		t.Fatalf("verifier at the ban %+v (grid %d): want one dispute re-running one link", st, grid)
+	}
+
+	free()
+	e.startWorker("h2", 1) // the liar's replacement
+	got, lines := map[int]*api.TaskResult{}, 0
+	cctx, cancel := context.WithTimeout(ctx, backstop)
+	defer cancel()
+	if err := e.alice.Results(cctx, job.ID, 0, true, func(r *api.TaskResult) error { got[r.TaskIndex] = r; lines++; return nil }); err != nil {
+		dumpEvidence(t, e, job.ID, 1)
+		t.Fatalf("results: %v", err)
+	}
+	rep, out, cps := localRun(t, e, job.ModuleHash, in, grid)
+	if len(cps) < 10 {
+		t.Fatalf("%d checkpoints: the input is too small for the case", len(cps))
+	}
+	r := got[0]
+	if lines != 1 || r == nil || r.State != "done" || r.Status != string(rep.Status) || string(r.Stdout) != out || r.Fuel != rep.Fuel {
+		dumpEvidence(t, e, job.ID, 1)
+		t.Fatalf("%d result lines, accepted %+v\nhonest run: %q %+v", lines, r, out, rep)
+	}
+	if slices.Contains(r.Verification.By, "anon:liar") {
+		t.Errorf("verification %+v names the liar", r.Verification)
+	}
+	j, _ := e.alice.Job(ctx, job.ID)
+	if j.Trust.LiesCaught != 1 || j.Trust.Disputes != 1 || j.Trust.Unsettled != 0 {
+		t.Fatalf("trust %+v", j.Trust)
+	}
+	acc, err := e.db.AccountGet(ctx, "anon:liar")
+	if err != nil || acc.LiesCaught != 1 {
+		t.Fatalf("liar's account %+v %v", acc, err)
+	}
+	if c := standing(t, e.db, "anon:liar"); c != 0 {
+		t.Fatalf("the liar holds %d credit", c)
+	}
+	// Still one dispute; whatever else trusted ground ran confirmed whole
+	// chains (two fresh accounts vouch only for each other).
+	st = e.c.VerifierStats()
+	if dispute := st.TrustedFuel - st.ConfirmFuel; st.Disputes != 1 || dispute == 0 || uint64(dispute) > 2*grid {
+		t.Fatalf("trusted re-runs %+v (grid %d): the dispute re-ran more than one link", st, grid)
+	}
+	t.Logf("%d checkpoints; verifier %+v; verification %+v", len(cps), st, r.Verification)
+	uniqueGrants(t, e.db)
 }

@@ -1,7 +1,8 @@
 package trust
 
 // Estimate accumulates the audit outcomes the population model is fitted
-// from. The coordinator adds to it; Params reads it.
+// from. The verifier builds it from the accounts' records (Add); Params
+// reads it.
 type Estimate struct {
 	// Accounts counts accounts with at least one verified or caught segment.
 	Accounts int64
@@ -13,12 +14,30 @@ type Estimate struct {
 	LiarSegments, LiarLies int64
 }
 
+// Add counts one account's record. An account with no verified segment and
+// no lie caught is evidence of nothing and is not counted (a fresh
+// identity must not dilute F). A caught account also adds its record to
+// the measured lie rate: its segments are the ones the record knows of,
+// Verified + LiesCaught, of which LiesCaught were lies (Caught).
+func (e *Estimate) Add(a Account) {
+	verified := max(a.Verified, 0)
+	if verified == 0 && !a.Caught() {
+		return
+	}
+	e.Accounts++
+	if a.Caught() {
+		lies := max(a.LiesCaught, 0)
+		e.Caught(verified+lies, lies)
+	}
+}
+
 // Caught records a caught account whose work backtracking has re-verified:
 // it ran segments segments, of which lies were lies (at least one).
 func (e *Estimate) Caught(segments, lies int64) {
+	lies = max(lies, 1)
 	e.Liars++
 	e.LiarSegments += max(segments, lies)
-	e.LiarLies += max(lies, 1)
+	e.LiarLies += lies
 }
 
 // F is the estimated fraction of accounts that lie: (Liars+1)/(Accounts+2),
@@ -39,15 +58,19 @@ func (e Estimate) S() (s float64, ok bool) {
 	return float64(e.LiarLies) / float64(e.LiarSegments), true
 }
 
-// Params is the model the policy plans with. The lie rate is the smaller of
-// guard (the smallest rate the job's bound is computed for) and the measured
-// rate, so a measurement can only make the policy stricter: liars caught are
-// the ones who lie often, and a low rate they show is a warning, a high one
-// no licence. guard = 0 plans for the worst case over every rate.
+// Params is the model the policy plans with. The lie rate is guard (the
+// smallest rate the job's bound is computed for) until a lower one is
+// measured; then it is the range [measured, guard], and the policy plans for
+// the worst rate in it (SegmentError), so a measurement can only make the
+// policy stricter: liars caught are the ones who lie often, and a low rate
+// they show is a warning, a high one no licence. (Planning with the low
+// rate alone would not do: e_0 = S·F, so a fresh account would look safer
+// after a patient liar was caught.) guard = 0 plans for the worst case over
+// every rate.
 func (e Estimate) Params(guard float64) Params {
 	p := Params{F: e.F(), S: guard}
-	if s, ok := e.S(); ok && guard > 0 {
-		p.S = min(guard, s)
+	if s, ok := e.S(); ok && guard > 0 && s < guard {
+		p.SLow = s
 	}
 	return p
 }

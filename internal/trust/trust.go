@@ -41,6 +41,10 @@ type Params struct {
 	// S is the per-segment lie rate of a lying account, in (0, 1]; 0 means
 	// unknown, and the policy takes the worst case over every rate.
 	S float64
+	// SLow, when in (0, S), widens S to a range: liars lie at some rate in
+	// [SLow, S], and SegmentError is the worst case over it (a lower rate
+	// measured than the guard S: docs/trust.md §7). 0 (or ≥ S): S alone.
+	SLow float64
 }
 
 func (p Params) validate() error {
@@ -50,13 +54,17 @@ func (p Params) validate() error {
 	if !(p.S >= 0 && p.S <= 1) {
 		return fmt.Errorf("trust: the lie rate S must be in [0, 1] (0: unknown), not %v", p.S)
 	}
+	if !(p.SLow >= 0 && p.SLow <= 1) {
+		return fmt.Errorf("trust: the lowest lie rate SLow must be in [0, 1] (0: S alone), not %v", p.SLow)
+	}
 	return nil
 }
 
 // SegmentError is the probability that the account's next segment is a lie,
 // given that its k = a.Verified verified segments were all correct:
 //
-//	S·F·(1−S)^k / (F·(1−S)^k + 1 − F)            when S is known,
+//	e_k(S) = S·F·(1−S)^k / (F·(1−S)^k + 1 − F)   when S is known,
+//	max of e_k(s) over s in [SLow, S]            when SLow is in (0, S),
 //	min(F, F/(1−F) · k^k/(k+1)^(k+1))            the worst case over S (S = 0).
 //
 // A caught account's is 1.
@@ -65,18 +73,44 @@ func SegmentError(a Account, p Params) float64 {
 		return 1
 	}
 	k := float64(max(a.Verified, 0))
+	if p.S > 0 && p.SLow > 0 && p.SLow < p.S {
+		return maxSegmentError(k, p.F, p.SLow, p.S)
+	}
 	if p.S > 0 {
-		y := math.Exp(k * math.Log1p(-p.S)) // (1−S)^k; 0 when S = 1 and k > 0
-		if p.S == 1 && k == 0 {
-			y = 1
-		}
-		return p.S * p.F * y / (p.F*y + 1 - p.F)
+		return segmentError(k, p.F, p.S)
 	}
 	g := 1.0 // max over s of s(1−s)^k, attained at s = 1/(k+1)
 	if k > 0 {
 		g = math.Exp(k*math.Log(k) - (k+1)*math.Log(k+1))
 	}
 	return min(p.F, p.F/(1-p.F)*g)
+}
+
+// segmentError is e_k(s) for a known lie rate s.
+func segmentError(k, f, s float64) float64 {
+	y := math.Exp(k * math.Log1p(-s)) // (1−s)^k; 0 when s = 1 and k > 0
+	if s == 1 && k == 0 {
+		y = 1
+	}
+	return s * f * y / (f*y + 1 - f)
+}
+
+// maxSegmentError is the largest e_k(s) over s in [lo, hi]. e_k is
+// log-concave in s (ln s is concave, and −ln(F + (1−F)(1−s)^−k) is the
+// negative of a non-decreasing convex function of a convex one), so it is
+// unimodal and a ternary search on ln s finds the peak: s ≈ 1/(k+1) when
+// that is inside the range, the nearer end otherwise.
+func maxSegmentError(k, f, lo, hi float64) float64 {
+	a, b := math.Log(lo), math.Log(hi)
+	for range 100 {
+		m1, m2 := a+(b-a)/3, b-(b-a)/3
+		if segmentError(k, f, math.Exp(m1)) < segmentError(k, f, math.Exp(m2)) {
+			a = m1
+		} else {
+			b = m2
+		}
+	}
+	return max(segmentError(k, f, lo), segmentError(k, f, hi), segmentError(k, f, math.Exp((a+b)/2)))
 }
 
 // Credibility is the probability that the account's next segment is correct:
@@ -210,7 +244,7 @@ func (p Policy) SettleAfter(n int) (k int64, ok bool) {
 	if SegmentError(Account{}, p.Prior) <= x {
 		return 0, true
 	}
-	if p.Prior.S > 0 {
+	if p.Prior.S > 0 && !(p.Prior.SLow > 0 && p.Prior.SLow < p.Prior.S) {
 		if p.Prior.S == 1 {
 			return 1, true
 		}
@@ -225,7 +259,8 @@ func (p Policy) SettleAfter(n int) (k int64, ok bool) {
 		}
 		return k, true
 	}
-	// Worst case: SegmentError decreases in k; binary search.
+	// A range of rates, or the worst case: SegmentError decreases in k (a
+	// maximum of functions decreasing in k); binary search.
 	lo, hi := int64(0), int64(1)
 	for SegmentError(Account{Verified: hi}, p.Prior) > x {
 		lo, hi = hi, hi*2

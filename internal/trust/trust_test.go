@@ -2,6 +2,7 @@ package trust
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -271,10 +272,10 @@ func TestEstimate(t *testing.T) {
 	if s, _ := e.S(); s != 0.1 {
 		t.Fatalf("S = %v", s)
 	}
-	if p := e.Params(0.5); p.S != 0.1 {
-		t.Fatalf("a measured rate below the guard must tighten: %+v", p)
+	if p := e.Params(0.5); p.S != 0.5 || p.SLow != 0.1 {
+		t.Fatalf("a measured rate below the guard must widen the range planned for: %+v", p)
 	}
-	if p := e.Params(0.05); p.S != 0.05 {
+	if p := e.Params(0.05); p.S != 0.05 || p.SLow != 0 {
 		t.Fatalf("a measured rate above the guard must not loosen: %+v", p)
 	}
 	if p := e.Params(0); p.S != 0 {
@@ -283,5 +284,101 @@ func TestEstimate(t *testing.T) {
 	e.Caught(10, 0) // a caught liar lied at least once
 	if e.LiarLies != 21 {
 		t.Fatalf("lies %d", e.LiarLies)
+	}
+}
+
+// TestEstimateAdd: the estimate is built from the accounts' records. Fresh
+// accounts (no evidence) are not counted; a caught account's record feeds
+// the measured lie rate, and the planned S follows it below the guard.
+func TestEstimateAdd(t *testing.T) {
+	var e Estimate
+	for i := range 10 {
+		e.Add(Account{ID: fmt.Sprint("fresh", i)}) // no evidence: not counted
+	}
+	for i := range 8 {
+		e.Add(Account{ID: fmt.Sprint("honest", i), Verified: 50, AuditsPassed: 5})
+	}
+	if e.Accounts != 8 || e.Liars != 0 {
+		t.Fatalf("accounts %d liars %d: only accounts with evidence count", e.Accounts, e.Liars)
+	}
+	if p := e.Params(DefaultGuard); p.S != DefaultGuard {
+		t.Fatalf("no liar caught: S must be the guard, got %+v", p)
+	}
+	near(t, "F", e.F(), 1.0/10, 1e-12)
+
+	// A liar caught at its first lie, with nothing verified: S = 1, above
+	// the guard, so the plan keeps the guard.
+	e.Add(Account{ID: "always", LiesCaught: 1, Blacklisted: true})
+	if s, ok := e.S(); !ok || s != 1 {
+		t.Fatalf("S = %v, %v", s, ok)
+	}
+	if p := e.Params(DefaultGuard); p.S != DefaultGuard || p.SLow != 0 {
+		t.Fatalf("a measured rate above the guard must not loosen: %+v", p)
+	}
+	// A patient liar: 2 lies in 98 verified segments. The pooled rate is
+	// 3/101, below the guard: the policy plans with it.
+	e.Add(Account{ID: "patient", Verified: 98, LiesCaught: 2, Blacklisted: true})
+	if e.Accounts != 10 || e.Liars != 2 {
+		t.Fatalf("accounts %d liars %d", e.Accounts, e.Liars)
+	}
+	near(t, "F", e.F(), 3.0/12, 1e-12)
+	p := e.Params(DefaultGuard)
+	if p.S != DefaultGuard {
+		t.Fatalf("S = %v, want the guard", p.S)
+	}
+	near(t, "SLow", p.SLow, 3.0/101, 1e-12)
+	// The lower measured rate makes the policy stricter for an account with
+	// a record (its segment error falls more slowly with its evidence) and
+	// no looser for a fresh one (e_0 = S·F would fall with S alone).
+	guarded := Params{F: p.F, S: DefaultGuard}
+	for _, k := range []int64{0, 1, 10, 100, 1000} {
+		acc := Account{Verified: k}
+		if got, g := SegmentError(acc, p), SegmentError(acc, guarded); got < g {
+			t.Fatalf("k=%d: segment error with the measured rate %v, below the guard's %v", k, got, g)
+		}
+	}
+	if acc := (Account{Verified: 100}); !(SegmentError(acc, p) > SegmentError(acc, guarded)) {
+		t.Fatal("after 100 verified segments the measured rate must be stricter than the guard")
+	}
+	// Banned without a lie on record still counts as one.
+	var b Estimate
+	b.Add(Account{ID: "banned", Blacklisted: true})
+	if b.Accounts != 1 || b.Liars != 1 || b.LiarLies != 1 || b.LiarSegments != 1 {
+		t.Fatalf("%+v", b)
+	}
+}
+
+// TestSegmentErrorRange: with a range of lie rates, SegmentError is the
+// worst case over the range (checked against a fine grid of rates), never
+// below either end, and SettleAfter finds the least k within the budget.
+func TestSegmentErrorRange(t *testing.T) {
+	for _, k := range []int64{0, 1, 5, 30, 100, 1000, 100000} {
+		for _, r := range [][2]float64{{0.001, 0.1}, {0.02, 0.1}, {1e-6, 0.5}, {0.3, 1}} {
+			p := Params{F: 0.3, S: r[1], SLow: r[0]}
+			got := SegmentError(Account{Verified: k}, p)
+			want := 0.0
+			for i := 0; i <= 20000; i++ {
+				s := math.Exp(math.Log(r[0]) + (math.Log(r[1])-math.Log(r[0]))*float64(i)/20000)
+				want = max(want, SegmentError(Account{Verified: k}, Params{F: p.F, S: s}))
+			}
+			if got < want*(1-1e-6) || got > want*(1+1e-3) {
+				t.Errorf("k=%d range %v: %v, grid maximum %v", k, r, got, want)
+			}
+		}
+	}
+	pol := DefaultPolicy(1e-6)
+	pol.Prior = Params{F: 0.2, S: 0.1, SLow: 0.01}
+	if err := pol.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	k, ok := pol.SettleAfter(10)
+	x := pol.SegmentBudget(10) / (1 - pol.MinAudit)
+	if !ok || SegmentError(Account{Verified: k}, pol.Prior) > x || SegmentError(Account{Verified: k - 1}, pol.Prior) <= x {
+		t.Fatalf("SettleAfter %d, %v", k, ok)
+	}
+	only := pol
+	only.Prior = Params{F: 0.2, S: 0.1}
+	if k0, _ := only.SettleAfter(10); k <= k0 {
+		t.Fatalf("settling with the range %d, with the guard alone %d", k, k0)
 	}
 }

@@ -212,10 +212,14 @@ func (v *Verifier) send(ctx context.Context, e event) {
 }
 
 // Checkpoint tells the verifier that a replica of a task recorded a
-// checkpoint; role is the replica's.
+// checkpoint; role is the replica's. A job's replica count is learnt by
+// evaluating one of its tasks, so a job not yet evaluated is evaluated at
+// its first checkpoint: otherwise a job asking for a quorum would have its
+// replicas compared only once a first result came in.
 func (v *Verifier) Checkpoint(ctx context.Context, task, job int64, role store.ReplicaRole) {
 	v.mu.Lock()
-	watched := v.watched[task] || role == store.RoleAudit || v.replicas[job] > 1
+	n, known := v.replicas[job]
+	watched := v.watched[task] || role == store.RoleAudit || n > 1 || !known
 	v.mu.Unlock()
 	if watched {
 		v.send(ctx, event{task: task})
@@ -655,7 +659,11 @@ func (v *Verifier) addRun(ctx context.Context, ev *store.TaskEvidence, why strin
 
 // --- planning ---
 
-// policy is the job's policy with the population measured so far.
+// policy is the job's policy with the population measured so far: F̂ from
+// the accounts with evidence, and the lie rate from the records of the
+// caught ones (trust.Estimate.Add): when caught liars lied on fewer
+// segments than the guard, the policy plans for the worst rate between
+// the two (docs/trust.md §7).
 func (v *Verifier) policy(ctx context.Context, maxError float64) (trust.Policy, error) {
 	v.mu.Lock()
 	est, at := v.estimate, v.estAt
@@ -667,10 +675,8 @@ func (v *Verifier) policy(ctx context.Context, maxError float64) (trust.Policy, 
 		}
 		est = &trust.Estimate{}
 		for _, a := range accs {
-			est.Accounts++
-			if a.LiesCaught > 0 || !a.BannedAt.IsZero() {
-				est.Liars++
-			}
+			est.Add(trust.Account{ID: a.ID, Verified: a.Verified, AuditsPassed: a.AuditsPassed, LiesCaught: a.LiesCaught,
+				Blacklisted: !a.BannedAt.IsZero()})
 		}
 		v.mu.Lock()
 		v.estimate, v.estAt = est, v.cfg.Now()
