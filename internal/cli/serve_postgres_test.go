@@ -137,7 +137,14 @@ func TestDemoPostgres(t *testing.T) {
 // store (--server A,B) goes on with B when A stops, and the replica A had
 // leased resumes on B from the checkpoint A accepted: the result is that
 // of an uninterrupted run.
-func TestWorkerFailsOver(t *testing.T) {
+func TestWorkerFailsOver(t *testing.T) { testWorkerFailsOver(t, "--max-error", "1") }
+
+// TestWorkerFailsOverVerified is TestWorkerFailsOver with the default max
+// error: the result is verified (audits or a partner) on B, whichever
+// coordinator recorded the candidate or planned its checks.
+func TestWorkerFailsOverVerified(t *testing.T) { testWorkerFailsOver(t) }
+
+func testWorkerFailsOver(t *testing.T, submitArgs ...string) {
 	dsn := pgtest.Schema(t)
 	urlA, stopA := startServeStoreWith(t, dsn, 1<<22)
 	urlB, _ := startServeStoreWith(t, dsn, 1<<22)
@@ -151,7 +158,7 @@ func TestWorkerFailsOver(t *testing.T) {
 	if err := os.WriteFile(lines, []byte(in), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runCLI(t, "", "submit", "--module", examplePath("factor.wasm"), "--lines", lines, "--max-error", "1", "--server", urlA, "--token", tok); code != 0 {
+	if code, _, errOut := runCLI(t, "", append([]string{"submit", "--module", examplePath("factor.wasm"), "--lines", lines, "--server", urlA, "--token", tok}, submitArgs...)...); code != 0 {
 		t.Fatalf("submit: exit %d, stderr %q", code, errOut)
 	}
 	(&testCoordinator{url: urlA + "," + urlB}).startWorker(t)

@@ -783,8 +783,9 @@ type Store interface {
 	AccountAdd(ctx context.Context, p *AccountAddParams) (*Account, error)
 	// AccountPending counts the account's claims still waiting for their
 	// verification: results it reported (done segments) of replicas not
-	// proved wrong or voided, of pending tasks of jobs that verify (max
-	// error below 1), by kind — own work (a task's first replica) and
+	// proved wrong or voided, nor audits already found to agree (their
+	// claim is settled even while the task waits for other audits), of
+	// pending tasks of jobs that verify (max error below 1), by kind — own work (a task's first replica) and
 	// verification work (audits, replicas beyond the first). Its cost
 	// grows with the account's segment history: it is asked only of
 	// accounts on probation, whose history is short.

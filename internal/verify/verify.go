@@ -436,6 +436,7 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 		byID[r.ID] = r
 	}
 	agreed := map[int64]bool{} // audit replica ID → its link agreed
+	newlyAgreed := false
 	for _, r := range reps {
 		if r.Role != store.RoleAudit {
 			continue
@@ -450,12 +451,20 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 				if err := v.verdict(ctx, r, store.VerdictAgreed); err != nil {
 					return err
 				}
+				newlyAgreed = r.State == store.ReplicaDone
 				v.count(func(s *Stats) { s.Audits++ })
 				if err := v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: ev.Job.ID, Audits: 1}); err != nil {
 					return err
 				}
 			}
 		}
+	}
+
+	if newlyAgreed {
+		// An agreed audit's result is no longer a pending claim of its
+		// account (store.AccountPending): an account on probation held
+		// back by it may lease again.
+		v.cfg.Wake()
 	}
 
 	// 3. The candidate result: the first finished run replica. (An audit

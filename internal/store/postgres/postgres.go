@@ -917,7 +917,7 @@ func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending
 	err := db.pool.QueryRow(ctx, `
 		SELECT count(*) FILTER (WHERE r.role = 'run' AND r.idx = 0), count(*) FILTER (WHERE NOT (r.role = 'run' AND r.idx = 0))
 		FROM segments g JOIN replicas r ON r.id = g.replica_id JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = t.job_id
-		WHERE g.account = $1 AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void') AND t.state = 'pending' AND j.max_error < 1`, account).
+		WHERE g.account = $1 AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void', 'agreed') AND t.state = 'pending' AND j.max_error < 1`, account).
 		Scan(&p.Own, &p.Verification)
 	return p, interpretError(err)
 }

@@ -835,8 +835,25 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := verifyOnly(sessionAs(t, s, "b2", "bob"), 5); len(got) != 1 || got[0].ReplicaID != audit {
-			t.Fatalf("bob on probation leases %+v, want the audit %d", got, audit)
+		b2 := sessionAs(t, s, "b2", "bob")
+		la2 := verifyOnly(b2, 5)
+		if len(la2) != 1 || la2[0].ReplicaID != audit {
+			t.Fatalf("bob on probation leases %+v, want the audit %d", la2, audit)
+		}
+		// Bob's audit result is a claim until its link is found to agree
+		// (verdict agreed): then it has settled, whatever else the task
+		// still waits for — other audits that accounts on probation must
+		// be able to take (TestWorkerFailsOverVerified hung when they
+		// could not).
+		complete(t, s, store.ReplicaResult{SessionID: b2.ID, LeaseID: la2[0].LeaseID, Status: "ok", Fuel: 50})
+		if p := pending("bob"); p != (store.Pending{Verification: 2}) {
+			t.Fatalf("bob after his audit result: %+v", p)
+		}
+		if _, err := s.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: audit, Verdict: store.VerdictAgreed, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if p := pending("bob"); p != (store.Pending{Verification: 1}) {
+			t.Fatalf("bob after his audit agreed: %+v", p)
 		}
 		if p := pending("alice"); p != (store.Pending{Own: 2}) {
 			t.Fatalf("alice with two results: %+v", p)
