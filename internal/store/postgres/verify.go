@@ -157,6 +157,9 @@ func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64,
 			p.TaskID, jobID, prio+1, string(role), auditOf, int64(p.AuditSeq)).Scan(&id); err != nil { // ahead of the job's new work
 			return interpretError(err)
 		}
+		if err := notifyWork(ctx, tx); err != nil {
+			return err
+		}
 		if start == nil {
 			return nil
 		}
@@ -222,6 +225,10 @@ func (db *DB) ReplicaVerdict(ctx context.Context, p *store.ReplicaVerdictParams)
 		}
 		var err error
 		if revoked, err = cancelReplicas(ctx, tx, ms(p.Now), []int64{p.ReplicaID}); err != nil {
+			return err
+		}
+		// An account on probation whose claim this settles may lease again.
+		if err := notifyWork(ctx, tx); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE replicas SET verdict = $1 WHERE id = $2`, string(p.Verdict), p.ReplicaID)
@@ -302,6 +309,10 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 			p.Verification, jsonText(nonNil(p.VerifiedBy)), p.Note, p.TaskID); err != nil {
 			return interpretError(err)
 		}
+		// Accounts on probation whose claims it settles may lease again.
+		if err := notifyWork(ctx, tx); err != nil {
+			return err
+		}
 		if finished < total || jobState != string(store.JobRunning) {
 			return nil
 		}
@@ -354,7 +365,7 @@ func (db *DB) TaskReopen(ctx context.Context, p *store.TaskReopenParams) error {
 				return interpretError(err)
 			}
 		}
-		return nil
+		return notifyWork(ctx, tx)
 	})
 }
 
