@@ -32,6 +32,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	noCk := fs.Bool("no-checkpoints", false, "store modules without the suspend rewrite: replicas run whole, without checkpoints")
 	prior := fs.Duration("session-prior", 0, "prior mean worker session length τ₀ `DURATION` of the interval estimate (default 5m)")
 	hb := fs.Duration("heartbeat", 0, "how often (`DURATION`) workers must send a heartbeat (default 2s)")
+	ttl := fs.Duration("lease-ttl", 0, "how long (`DURATION`) a lease lives after its last renewal, and a coordinator sharing the store after its last heartbeat (default 15s)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	if err := checkStoreURL(*storeURL); err != nil {
 		return err
 	}
-	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb}
+	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb, leaseTTL: *ttl}
 	if *prior > 0 {
 		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
 	}
@@ -67,6 +68,8 @@ type serveOptions struct {
 	noCheckpoints   bool
 	sessionPrior    checkpoint.Prior
 	heartbeat       time.Duration
+	leaseTTL        time.Duration
+	idlePoll        time.Duration // tests: coordinator.Config.IdlePoll
 }
 
 // checkStoreURL refuses a --store that is not a PostgreSQL URL ("" is
@@ -114,7 +117,8 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 	}
 	defer db.Close()
 	c, err := coordinator.New(ctx, coordinator.Config{Store: db, Logger: o.log, MaxRequestBytes: o.maxRequest,
-		CheckpointEvery: o.checkpointEvery, NoCheckpoints: o.noCheckpoints, SessionPrior: o.sessionPrior, HeartbeatInterval: o.heartbeat})
+		CheckpointEvery: o.checkpointEvery, NoCheckpoints: o.noCheckpoints, SessionPrior: o.sessionPrior, HeartbeatInterval: o.heartbeat,
+		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll})
 	if err != nil {
 		return err
 	}
