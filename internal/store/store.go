@@ -667,7 +667,12 @@ type TaskSettleParams struct {
 	Verification string    // Verify*
 	VerifiedBy   []string
 	Note         string // why a disputed task could not be settled
-	Now          time.Time
+	// Ledger: credit the settlement earns, appended (as LedgerAppend) in
+	// the same transaction — the task is settled and credited at once or
+	// not at all, so that a coordinator dying between the two loses no
+	// credit, and the winner of two settling at once alone grants any.
+	Ledger []LedgerEntry
+	Now    time.Time
 }
 
 // TaskSettled is what TaskSettle did.

@@ -851,21 +851,6 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 	}
 	vouch := vouchers(cand, checkers)
 	now := v.cfg.Now()
-	settled, err := v.cfg.Store.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *cand.Result,
-		Verification: method, VerifiedBy: by, Now: now})
-	if errors.Is(err, store.ErrTaskSettled) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	v.unwatch(ev.Task.ID)
-	v.mu.Lock()
-	delete(v.confirmed, ev.Task.ID)
-	v.mu.Unlock()
-	v.cfg.Revoke(settled.Revoked, "no longer needed")
-	v.count(func(s *Stats) { s.Accepted++ })
-
 	day := now.Unix() / 86400
 	var entries []store.LedgerEntry
 	verified := map[string]*store.AccountAddParams{}
@@ -923,11 +908,21 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 			}
 		}
 	}
-	if len(entries) > 0 {
-		if _, err := v.cfg.Store.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: entries}); err != nil {
-			return err
-		}
+	settled, err := v.cfg.Store.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *cand.Result,
+		Verification: method, VerifiedBy: by, Ledger: entries, Now: now})
+	if errors.Is(err, store.ErrTaskSettled) {
+		return nil
 	}
+	if err != nil {
+		return err
+	}
+	v.unwatch(ev.Task.ID)
+	v.mu.Lock()
+	delete(v.confirmed, ev.Task.ID)
+	v.mu.Unlock()
+	v.cfg.Revoke(settled.Revoked, "no longer needed")
+	v.count(func(s *Stats) { s.Accepted++ })
+
 	for _, p := range verified {
 		if _, err := v.cfg.Store.AccountAdd(ctx, p); err != nil {
 			return err
