@@ -369,10 +369,10 @@ type SessionStartParams struct {
 	// live (started and not ended: ErrNotFound otherwise); "": none.
 	Coordinator string
 	Worker      string
-	Account string // "" is stored as "anon:" + Worker
-	Slots   int
-	Remote  string
-	Now     time.Time
+	Account     string // "" is stored as "anon:" + Worker
+	Slots       int
+	Remote      string
+	Now         time.Time
 }
 
 type SessionEndParams struct {
