@@ -85,9 +85,27 @@ func TestCoordinatorsKilledJobFinishes(t *testing.T) {
 	if cnt.TasksDone != n || cnt.TasksPending != 0 || cnt.ReplicasQueued != 0 || cnt.ReplicasLeased != 0 {
 		t.Fatalf("job counts after the kills: %+v", cnt)
 	}
-	if cnt.Checkpoints == 0 || cnt.LostSegments == 0 {
-		t.Fatalf("no checkpoint or no lost segment: the kills tested nothing: %+v", cnt)
+	if cnt.Checkpoints == 0 {
+		t.Fatalf("no checkpoint: %+v", cnt)
 	}
+	// The survivor found both dead (a worker that reconnects in time takes
+	// its leases along, so there may be no lost segment to show for it).
+	waitUntil(t, "both killed coordinators found dead", func() bool {
+		cs, err := db.CoordinatorList(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead := 0
+		for _, co := range cs {
+			if !co.EndedAt.IsZero() && co.EndReason == "heartbeat stale" {
+				dead++
+			}
+		}
+		if len(cs) != 3 || dead > 2 {
+			t.Fatalf("coordinators in the store: %d, %d found dead; want 3, 2", len(cs), dead)
+		}
+		return dead == 2
+	})
 	// Standing grants: every grant not revoked, once per (replica, link).
 	entries, err := db.LedgerList(ctx, &store.LedgerListParams{})
 	if err != nil {
