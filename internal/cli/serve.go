@@ -34,6 +34,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	hb := fs.Duration("heartbeat", 0, "how often (`DURATION`) workers must send a heartbeat (default 2s)")
 	gcEvery := fs.Duration("blob-gc-interval", 0, "delete blobs no row names every `DURATION` (default 1h; negative: never)")
 	gcGrace := fs.Duration("blob-gc-grace", 0, "delete only unreferenced blobs older than `DURATION` (default 1h)")
+	ttl := fs.Duration("lease-ttl", 0, "how long (`DURATION`) a lease lives after its last renewal, and a coordinator sharing the store after its last heartbeat (default 15s)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,7 +53,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
-		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace}
+		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl}
 	if *prior > 0 {
 		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
 	}
@@ -72,6 +73,8 @@ type serveOptions struct {
 	heartbeat       time.Duration
 	blobGCInterval  time.Duration
 	blobGCGrace     time.Duration
+	leaseTTL        time.Duration
+	idlePoll        time.Duration // tests: coordinator.Config.IdlePoll
 }
 
 // checkStoreURL refuses a --store that is not a PostgreSQL URL ("" is
@@ -120,7 +123,8 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 	defer db.Close()
 	c, err := coordinator.New(ctx, coordinator.Config{Store: db, Logger: o.log, MaxRequestBytes: o.maxRequest,
 		CheckpointEvery: o.checkpointEvery, NoCheckpoints: o.noCheckpoints, SessionPrior: o.sessionPrior, HeartbeatInterval: o.heartbeat,
-		BlobGCInterval: o.blobGCInterval, BlobGCGrace: o.blobGCGrace})
+		BlobGCInterval: o.blobGCInterval, BlobGCGrace: o.blobGCGrace,
+		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/store/postgres"
 	"github.com/crowdrun/crowdrun/internal/store/postgres/pgtest"
 )
 
@@ -24,12 +26,19 @@ func startServeStore(t *testing.T, dsn string) (url string, stop func()) {
 // startServeStoreWith is startServeStore with a fixed checkpoint grid.
 func startServeStoreWith(t *testing.T, dsn string, every uint64) (url string, stop func()) {
 	t.Helper()
+	return startServeOpts(t, serveOptions{storeURL: dsn, checkpointEvery: every})
+}
+
+// startServeOpts starts a serve with o (its address, request limit and
+// logger set here).
+func startServeOpts(t *testing.T, o serveOptions) (url string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	urlc := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- serve(ctx, &Main{Stdout: io.Discard, Stderr: io.Discard}, serveOptions{addr: "127.0.0.1:0", storeURL: dsn, maxRequest: 16 << 20, checkpointEvery: every,
-			log: slog.New(slog.DiscardHandler), ready: func(u string) { urlc <- u }})
+		o.addr, o.maxRequest, o.log, o.ready = "127.0.0.1:0", 16<<20, slog.New(slog.DiscardHandler), func(u string) { urlc <- u }
+		errc <- serve(ctx, &Main{Stdout: io.Discard, Stderr: io.Discard}, o)
 	}()
 	select {
 	case url = <-urlc:
@@ -137,7 +146,14 @@ func TestDemoPostgres(t *testing.T) {
 // store (--server A,B) goes on with B when A stops, and the replica A had
 // leased resumes on B from the checkpoint A accepted: the result is that
 // of an uninterrupted run.
-func TestWorkerFailsOver(t *testing.T) {
+func TestWorkerFailsOver(t *testing.T) { testWorkerFailsOver(t, "--max-error", "1") }
+
+// TestWorkerFailsOverVerified is TestWorkerFailsOver with the default max
+// error: the result is verified (audits or a partner) on B, whichever
+// coordinator recorded the candidate or planned its checks.
+func TestWorkerFailsOverVerified(t *testing.T) { testWorkerFailsOver(t) }
+
+func testWorkerFailsOver(t *testing.T, submitArgs ...string) {
 	dsn := pgtest.Schema(t)
 	urlA, stopA := startServeStoreWith(t, dsn, 1<<22)
 	urlB, _ := startServeStoreWith(t, dsn, 1<<22)
@@ -151,7 +167,7 @@ func TestWorkerFailsOver(t *testing.T) {
 	if err := os.WriteFile(lines, []byte(in), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runCLI(t, "", "submit", "--module", examplePath("factor.wasm"), "--lines", lines, "--max-error", "1", "--server", urlA, "--token", tok); code != 0 {
+	if code, _, errOut := runCLI(t, "", append([]string{"submit", "--module", examplePath("factor.wasm"), "--lines", lines, "--server", urlA, "--token", tok}, submitArgs...)...); code != 0 {
 		t.Fatalf("submit: exit %d, stderr %q", code, errOut)
 	}
 	(&testCoordinator{url: urlA + "," + urlB}).startWorker(t)
@@ -193,4 +209,55 @@ func TestWorkerFailsOver(t *testing.T) {
 	if j := job(); ck(j, "resumes") < 1 {
 		t.Fatalf("the replica did not resume from a checkpoint on B: %v", j["checkpointing"])
 	}
+}
+
+// TestIdleWorkersWokenAcrossCoordinators: workers connected only to B,
+// idle, run a job submitted on A. B does not poll (IdlePoll off): A's
+// insert NOTIFYs every coordinator on the database, and B's dispatcher
+// wakes.
+func TestIdleWorkersWokenAcrossCoordinators(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	urlA, _ := startServeStore(t, dsn)
+	urlB, _ := startServeOpts(t, serveOptions{storeURL: dsn, idlePoll: -1})
+	code, tokOut, errOut := runCLI(t, "", "token", "create", "--store", dsn, "--owner", "alice")
+	if code != 0 {
+		t.Fatalf("token create --store: exit %d, stderr %q", code, errOut)
+	}
+	tok := strings.TrimSpace(tokOut)
+	(&testCoordinator{url: urlB}).startWorker(t)
+	// Until the workers' sessions are open on B (they ask for work at once).
+	db, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		ss, err := db.SessionList(context.Background(), &store.SessionListParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ss) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workers not connected to B: %d sessions", len(ss))
+		}
+	}
+	lines := filepath.Join(t.TempDir(), "numbers.txt")
+	if err := os.WriteFile(lines, []byte("12\n97\n1001\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn := []string{"--server", urlA, "--token", tok}
+	start := time.Now()
+	if code, out, errOut := runCLI(t, "", append([]string{"submit", "--module", examplePath("factor.wasm"), "--lines", lines, "--max-error", "1"}, conn...)...); code != 0 || strings.TrimSpace(out) != "1" {
+		t.Fatalf("submit on A: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, errOut := runCLI(t, "", append([]string{"results", "1", "--follow"}, conn...)...)
+	if code != 0 {
+		t.Fatalf("results 1 --follow on A: exit %d, stderr %q", code, errOut)
+	}
+	if got := sortedStdouts(t, out); got != "1001: 7 11 13\n12: 2 2 3\n97: 97\n" {
+		t.Fatalf("results: %q", got)
+	}
+	t.Logf("submitted on A, run by workers on B: %v", time.Since(start))
 }

@@ -33,8 +33,30 @@ type Config struct {
 	// exceed 2×HeartbeatInterval, or healthy workers would lose leases
 	// between two heartbeats.
 	LeaseTTL time.Duration // default 15s
-	// RescueInterval is how often expired leases are looked for.
+	// RescueInterval is how often expired leases are looked for, the
+	// coordinator's heartbeat written and dead coordinators looked for.
 	RescueInterval time.Duration // default 1s
+
+	// Several coordinators on one store (docs/store.md).
+	//
+	// Shared: other coordinators may use the store at the same time
+	// (PostgreSQL). At start-up a coordinator then ends only the sessions
+	// of coordinators found dead, not every open session.
+	Shared bool
+	// ID names this coordinator process in the store; "": a random one.
+	ID string
+	// CoordinatorTimeout: a coordinator whose heartbeat is older is dead;
+	// a live one ends its sessions and requeues their replicas.
+	CoordinatorTimeout time.Duration // default LeaseTTL
+	// IdlePoll bounds how long a worker waiting for work can miss work
+	// another coordinator made available when no notification came (a
+	// store that is no store.Notifier, or a listening connection that
+	// broke): while workers wait, the dispatcher looks again this often.
+	IdlePoll time.Duration // default 2s when Shared, else off; negative: off
+	// OrphanIdle: a task left undecided with nothing recorded for this
+	// long is evaluated again, whoever recorded it last (an evaluation
+	// lost with a coordinator that stopped or failed).
+	OrphanIdle time.Duration // default 10×LeaseTTL
 
 	// MaxRequestBytes caps an HTTP request body (a submission).
 	MaxRequestBytes int64 // default 64 MiB
@@ -143,6 +165,15 @@ func (c *Config) withDefaults() Config {
 	}
 	if cfg.BlobGCGrace == 0 {
 		cfg.BlobGCGrace = DefaultBlobGCGrace
+	}
+	if cfg.CoordinatorTimeout == 0 {
+		cfg.CoordinatorTimeout = cfg.LeaseTTL
+	}
+	if cfg.IdlePoll == 0 && cfg.Shared {
+		cfg.IdlePoll = 2 * time.Second
+	}
+	if cfg.OrphanIdle == 0 {
+		cfg.OrphanIdle = 10 * cfg.LeaseTTL
 	}
 	if cfg.TrustedFuel == 0 {
 		cfg.TrustedFuel = 1 << 40

@@ -11,9 +11,13 @@ package coordinator
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
@@ -33,6 +37,13 @@ type Coordinator struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// id names this process in the store (store.Coordinator); a new one
+	// if the others found it dead.
+	id atomic.Pointer[string]
+	// connWG: the worker connections' handlers, until their session ended.
+	connWG   sync.WaitGroup
+	sweeping atomic.Bool // an orphan sweep is feeding the verifier
 
 	mu     sync.Mutex
 	conns  map[int64]*conn // by session id
@@ -86,18 +97,42 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	return c, nil
 }
 
-// Open recovers from a previous run and starts the background goroutines.
-// No worker connection survives a restart, so every session left open is
-// closed and its leases requeued.
+// Open registers the coordinator in the store, recovers from a previous
+// run and starts the background goroutines. No worker connection survives
+// a coordinator, so the sessions of coordinators that are gone are closed
+// and their leases requeued: every other coordinator's when the store is
+// this one's alone, only those whose heartbeat is stale when it is Shared.
 func (c *Coordinator) Open(ctx context.Context) error {
-	n, err := c.store.SessionEndAll(ctx, &store.SessionEndAllParams{Reason: "coordinator restarted", Now: c.cfg.Now()})
+	id := c.cfg.ID
+	if id == "" {
+		id = newID()
+	}
+	if err := c.start(ctx, id); err != nil {
+		return err
+	}
+	now := c.cfg.Now()
+	reason := "coordinator restarted"
+	if c.cfg.Shared {
+		reason = "heartbeat stale"
+	}
+	r, err := c.store.CoordinatorReap(ctx, &store.CoordinatorReapParams{Self: id, All: !c.cfg.Shared, StaleBefore: now.Add(-c.cfg.CoordinatorTimeout),
+		Reason: reason, Now: now})
 	if err != nil {
 		return fmt.Errorf("coordinator: recovering sessions: %w", err)
 	}
-	if n > 0 {
-		c.cfg.Logger.Info("requeued replicas leased before a restart", "replicas", n)
+	if r.Requeued > 0 || r.Sessions > 0 {
+		c.cfg.Logger.Info("ended the sessions of coordinators gone", "coordinators", len(r.Coordinators), "sessions", r.Sessions, "requeued", r.Requeued)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if n, ok := c.store.(store.Notifier); ok && c.cfg.Shared {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			// Work another coordinator made available; a settlement there
+			// for results followed here.
+			n.ListenWork(c.ctx, func() { c.wake(); c.notify() })
+		}()
+	}
 	c.wg.Add(4)
 	go func() { defer c.wg.Done(); c.verifier.Run(c.ctx) }()
 	go func() { defer c.wg.Done(); c.dispatch(c.ctx) }()
@@ -108,30 +143,79 @@ func (c *Coordinator) Open(ctx context.Context) error {
 	return nil
 }
 
+// newID is a fresh coordinator ID: host, process and random bits.
+func newID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// ID is the coordinator's current ID in the store.
+func (c *Coordinator) ID() string {
+	if p := c.id.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (c *Coordinator) start(ctx context.Context, id string) error {
+	if err := c.store.CoordinatorStart(ctx, &store.CoordinatorStartParams{ID: id, Now: c.cfg.Now()}); err != nil {
+		return fmt.Errorf("coordinator: registering %s: %w", id, err)
+	}
+	c.id.Store(&id)
+	return nil
+}
+
 // Close stops everything Open started and every worker connection, and
 // waits for them. It does not close the store.
 func (c *Coordinator) Close() error {
 	c.mu.Lock()
 	c.closed = true
-	conns := make([]*conn, 0, len(c.conns))
-	for _, cn := range c.conns {
-		conns = append(conns, cn)
-	}
 	c.mu.Unlock()
-	for _, cn := range conns {
-		cn.close(errShutdown)
+	c.closeConns(errShutdown)
+	// The handlers end their sessions (released or lost, as each worker
+	// left); what is still open after a while ends with the coordinator.
+	done := make(chan struct{})
+	go func() { c.connWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
 	}
 	if c.cancel != nil {
 		c.cancel()
 	}
 	c.wg.Wait()
+	if id := c.ID(); id != "" && c.ctx != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := c.store.CoordinatorEnd(ctx, &store.CoordinatorEndParams{ID: id, Reason: "stopped", Now: c.cfg.Now()}); err != nil {
+			c.cfg.Logger.Error("ending the coordinator in the store", "err", err)
+		}
+		cancel()
+	}
 	if c.ownEngine {
 		return c.engine.Close(context.Background())
 	}
 	return nil
 }
 
-var errShutdown = errors.New("coordinator shutting down")
+var (
+	errShutdown = errors.New("coordinator shutting down")
+	errDeclared = errors.New("coordinator found dead by another (heartbeat stale): reconnect")
+)
+
+// closeConns closes every worker connection.
+func (c *Coordinator) closeConns(err error) {
+	c.mu.Lock()
+	conns := make([]*conn, 0, len(c.conns))
+	for _, cn := range c.conns {
+		conns = append(conns, cn)
+	}
+	c.mu.Unlock()
+	for _, cn := range conns {
+		cn.close(err)
+	}
+}
 
 // wake tells the dispatcher there may be work.
 func (c *Coordinator) wake() {
@@ -189,14 +273,30 @@ func (c *Coordinator) dispatch(ctx context.Context) {
 	hasWork := true
 	for {
 		if !hasWork || len(queue) == 0 {
+			// Workers waiting: look again after IdlePoll even if nothing
+			// said there is work (another coordinator may have made some).
+			var poll <-chan time.Time
+			var t *time.Timer
+			if len(queue) > 0 && c.cfg.IdlePoll > 0 {
+				t = time.NewTimer(c.cfg.IdlePoll)
+				poll = t.C
+			}
 			select {
 			case w := <-c.waitCh:
 				queue = append(queue, w)
 				hasWork = true
 			case <-c.wakeCh:
 				hasWork = true
+			case <-poll:
+				hasWork = true
 			case <-ctx.Done():
+				if t != nil {
+					t.Stop()
+				}
 				return
+			}
+			if t != nil {
+				t.Stop()
 			}
 		}
 	drain:
@@ -383,16 +483,39 @@ func (c *Coordinator) commit(ctx context.Context) {
 	}
 }
 
-// rescue requeues leases whose deadline passed (a worker that stopped
-// renewing without its connection closing, or any lease left by a crash).
+// rescue writes the coordinator's heartbeat, requeues leases whose
+// deadline passed (a worker that stopped renewing without its connection
+// closing, or any lease left by a crash), ends the coordinators found dead
+// with their sessions, and has the verifier decide the tasks whose
+// evaluation a coordinator that is gone may have taken with it.
 func (c *Coordinator) rescue(ctx context.Context) {
 	t := time.NewTicker(c.cfg.RescueInterval)
 	defer t.Stop()
-	for {
+	sweepEvery := max(1, int(5*time.Second/c.cfg.RescueInterval))
+	for tick := 0; ; tick++ {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			return
+		}
+		c.heartbeat(ctx)
+		sweep := tick%sweepEvery == 0
+		if c.cfg.Shared {
+			now := c.cfg.Now()
+			r, err := c.store.CoordinatorReap(ctx, &store.CoordinatorReapParams{Self: c.ID(), StaleBefore: now.Add(-c.cfg.CoordinatorTimeout),
+				Reason: "heartbeat stale", Now: now})
+			if err != nil {
+				if ctx.Err() == nil {
+					c.cfg.Logger.Error("looking for dead coordinators", "err", err)
+				}
+			} else if len(r.Coordinators) > 0 || r.Sessions > 0 {
+				c.cfg.Logger.Warn("ended dead coordinators", "coordinators", r.Coordinators, "sessions", r.Sessions, "requeued", r.Requeued)
+				c.wake()
+				sweep = true
+			}
+		}
+		if sweep {
+			c.sweepOrphans(ctx)
 		}
 		rs, err := c.store.ReplicaRequeueExpired(ctx, &store.ReplicaRequeueExpiredParams{Now: c.cfg.Now()})
 		if err != nil {
@@ -407,6 +530,52 @@ func (c *Coordinator) rescue(ctx context.Context) {
 			c.wake()
 		}
 	}
+}
+
+// heartbeat tells the others this coordinator is alive. One found dead
+// meanwhile (its heartbeat was stale: a pause, a partition) has lost its
+// sessions: it closes its connections, so that their workers reconnect
+// with new sessions, and comes back under a new ID.
+func (c *Coordinator) heartbeat(ctx context.Context) {
+	err := c.store.CoordinatorHeartbeat(ctx, &store.CoordinatorHeartbeatParams{ID: c.ID(), Now: c.cfg.Now()})
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		c.cfg.Logger.Error("writing the coordinator's heartbeat", "err", err)
+		return
+	}
+	c.cfg.Logger.Error("another coordinator found this one dead; closing its connections", "id", c.ID())
+	if err := c.start(ctx, newID()); err != nil {
+		c.cfg.Logger.Error("registering again", "err", err)
+		return
+	}
+	c.closeConns(errDeclared)
+}
+
+// sweepOrphans sends the verifier the tasks no live coordinator's verifier
+// will look at again (store.TaskListOrphaned), in the background.
+func (c *Coordinator) sweepOrphans(ctx context.Context) {
+	if !c.sweeping.CompareAndSwap(false, true) {
+		return
+	}
+	now := c.cfg.Now()
+	ids, err := c.store.TaskListOrphaned(ctx, &store.TaskListOrphanedParams{StaleBefore: now.Add(-c.cfg.CoordinatorTimeout),
+		IdleBefore: now.Add(-c.cfg.OrphanIdle), Limit: 10_000})
+	if err != nil || len(ids) == 0 {
+		if err != nil && ctx.Err() == nil {
+			c.cfg.Logger.Error("looking for orphaned tasks", "err", err)
+		}
+		c.sweeping.Store(false)
+		return
+	}
+	c.cfg.Logger.Info("deciding tasks left undecided", "tasks", len(ids))
+	go func() {
+		defer c.sweeping.Store(false)
+		for _, id := range ids {
+			c.verifier.Result(ctx, id)
+		}
+	}()
 }
 
 // VerifierStats returns what the verifier did since Open: evaluations,

@@ -241,7 +241,18 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		closeWith(ws, err)
 		return
 	}
-	sess, err := c.store.SessionStart(r.Context(), &store.SessionStartParams{Worker: hello.Worker, Account: account, Slots: hello.Slots, Remote: r.RemoteAddr, Now: c.cfg.Now()})
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.connWG.Add(1)
+	}
+	c.mu.Unlock()
+	if closed {
+		ws.Close(websocket.StatusGoingAway, "coordinator shutting down")
+		return
+	}
+	defer c.connWG.Done()
+	sess, err := c.store.SessionStart(r.Context(), &store.SessionStartParams{Coordinator: c.ID(), Worker: hello.Worker, Account: account, Slots: hello.Slots, Remote: r.RemoteAddr, Now: c.cfg.Now()})
 	if err != nil {
 		ws.Close(websocket.StatusInternalError, "cannot record the session")
 		return

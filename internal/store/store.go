@@ -226,6 +226,9 @@ type TaskSpec struct {
 type Session struct {
 	ID     int64
 	Worker string
+	// Coordinator is the coordinator holding the session's connection
+	// (CoordinatorStart's ID); "" for a session started without one.
+	Coordinator string
 	// Account is who the session's work is credited to and checked
 	// against: a volunteer token's owner, or "anon:<worker name>".
 	Account   string
@@ -362,11 +365,14 @@ type TaskListResultsParams struct {
 }
 
 type SessionStartParams struct {
-	Worker  string
-	Account string // "" is stored as "anon:" + Worker
-	Slots   int
-	Remote  string
-	Now     time.Time
+	// Coordinator: the coordinator holding the connection, which must be
+	// live (started and not ended: ErrNotFound otherwise); "": none.
+	Coordinator string
+	Worker      string
+	Account     string // "" is stored as "anon:" + Worker
+	Slots       int
+	Remote      string
+	Now         time.Time
 }
 
 type SessionEndParams struct {
@@ -388,6 +394,69 @@ type SessionEndAllParams struct {
 }
 
 type SessionListParams struct{ Limit int }
+
+// Coordinator is a coordinator process using the store: several may share
+// one (PostgreSQL). Each has a fresh ID per process, and proves it is alive
+// by its heartbeat; one whose heartbeat is too old is dead, and any live
+// one ends it (CoordinatorReap).
+type Coordinator struct {
+	ID          string
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+	EndedAt     time.Time // zero: live
+	EndReason   string
+}
+
+type CoordinatorStartParams struct {
+	ID  string
+	Now time.Time
+}
+
+type CoordinatorHeartbeatParams struct {
+	ID  string
+	Now time.Time
+}
+
+// CoordinatorEndParams ends a coordinator (it stops, or another found it
+// dead) and the sessions it still holds, requeueing their replicas.
+type CoordinatorEndParams struct {
+	ID     string
+	Reason string
+	Now    time.Time
+}
+
+// CoordinatorReapParams ends the coordinators found dead and every open
+// session not held by a live coordinator.
+type CoordinatorReapParams struct {
+	Self string // never reaped
+	// StaleBefore: a coordinator whose last heartbeat is older is dead.
+	StaleBefore time.Time
+	// All: every other coordinator is dead, whatever its heartbeat (the
+	// store is this coordinator's alone: SQLite, whose data directory is
+	// locked by one process).
+	All    bool
+	Reason string
+	Now    time.Time
+}
+
+// CoordinatorReaped is what CoordinatorReap (or CoordinatorEnd) did.
+type CoordinatorReaped struct {
+	Coordinators []string // ended now
+	Sessions     int      // sessions ended
+	Requeued     int      // replicas they held, requeued
+}
+
+// TaskListOrphanedParams finds the unsettled tasks no live coordinator's
+// verifier will look at again.
+type TaskListOrphanedParams struct {
+	// StaleBefore: as CoordinatorReapParams (a coordinator whose heartbeat
+	// is older counts as dead).
+	StaleBefore time.Time
+	// IdleBefore: a task with nothing recorded since is listed whoever
+	// recorded it last (an event lost without a coordinator dying).
+	IdleBefore time.Time
+	Limit      int // 0: no limit
+}
 
 // Pending is an account's unverified claims (Store.AccountPending).
 type Pending struct {
@@ -598,7 +667,12 @@ type TaskSettleParams struct {
 	Verification string    // Verify*
 	VerifiedBy   []string
 	Note         string // why a disputed task could not be settled
-	Now          time.Time
+	// Ledger: credit the settlement earns, appended (as LedgerAppend) in
+	// the same transaction — the task is settled and credited at once or
+	// not at all, so that a coordinator dying between the two loses no
+	// credit, and the winner of two settling at once alone grants any.
+	Ledger []LedgerEntry
+	Now    time.Time
 }
 
 // TaskSettled is what TaskSettle did.
@@ -763,10 +837,28 @@ type Store interface {
 	SessionStart(ctx context.Context, p *SessionStartParams) (*Session, error)
 	// SessionEnd closes a session and requeues the replicas it held.
 	SessionEnd(ctx context.Context, p *SessionEndParams) (requeued int, err error)
-	// SessionEndAll closes every open session (coordinator start-up: no
-	// connection survives a restart) and requeues their replicas.
+	// SessionEndAll closes every open session, every coordinator's, and
+	// requeues their replicas (tools; a coordinator ends only what is its
+	// own or a dead one's: CoordinatorReap).
 	SessionEndAll(ctx context.Context, p *SessionEndAllParams) (requeued int, err error)
 	SessionList(ctx context.Context, p *SessionListParams) ([]*Session, error)
+
+	// CoordinatorStart records a live coordinator (its heartbeat Now).
+	CoordinatorStart(ctx context.Context, p *CoordinatorStartParams) error
+	// CoordinatorHeartbeat moves its heartbeat to Now; ErrNotFound if it
+	// has ended (another coordinator found it dead: its sessions are gone).
+	CoordinatorHeartbeat(ctx context.Context, p *CoordinatorHeartbeatParams) error
+	// CoordinatorEnd ends a coordinator and its open sessions, requeueing
+	// their replicas (their segments end lost); an ended one is left as
+	// it is.
+	CoordinatorEnd(ctx context.Context, p *CoordinatorEndParams) (*CoordinatorReaped, error)
+	// CoordinatorReap ends every coordinator but Self whose heartbeat is
+	// older than StaleBefore (every other one if All), then every open
+	// session that no live coordinator holds (its coordinator ended, or
+	// none), requeueing their replicas: what a coordinator's death left.
+	CoordinatorReap(ctx context.Context, p *CoordinatorReapParams) (*CoordinatorReaped, error)
+	// CoordinatorList lists coordinators, most recently started first.
+	CoordinatorList(ctx context.Context, limit int) ([]*Coordinator, error)
 
 	// ReplicaLease grants up to Max queued replicas of running jobs to a
 	// session, highest priority first, never a replica of a task of which
@@ -847,8 +939,9 @@ type Store interface {
 	AccountAdd(ctx context.Context, p *AccountAddParams) (*Account, error)
 	// AccountPending counts the account's claims still waiting for their
 	// verification: results it reported (done segments) of replicas not
-	// proved wrong or voided, of pending tasks of jobs that verify (max
-	// error below 1), by kind — own work (a task's first replica) and
+	// proved wrong or voided, nor audits already found to agree (their
+	// claim is settled even while the task waits for other audits), of
+	// pending tasks of jobs that verify (max error below 1), by kind — own work (a task's first replica) and
 	// verification work (audits, replicas beyond the first). Its cost
 	// grows with the account's segment history: it is asked only of
 	// accounts on probation, whose history is short.
@@ -860,6 +953,14 @@ type Store interface {
 	// coordinator restart, or after migration 3 reopened old disputed
 	// tasks), up to Limit, by ID.
 	TaskListUnsettled(ctx context.Context, limit int) ([]int64, error)
+	// TaskListOrphaned lists the unsettled tasks (as TaskListUnsettled)
+	// whose latest recorded event — a segment ended or a checkpoint
+	// accepted — was recorded through a session of a coordinator that is
+	// not live (ended, heartbeat before StaleBefore, or none), or before
+	// IdleBefore: the verifier that was told of it may be gone with its
+	// coordinator, so a survivor's must decide them. A task with nothing
+	// recorded is listed too. By ID.
+	TaskListOrphaned(ctx context.Context, p *TaskListOrphanedParams) ([]int64, error)
 	// TasksRestingOn lists the done tasks that the account computed any
 	// part of (a segment or a checkpoint of any replica: run, partner or
 	// audit), whatever their verification: a caught account's word backs
@@ -875,4 +976,17 @@ type Store interface {
 	CreditList(ctx context.Context, p *CreditListParams) ([]CreditRow, error)
 
 	Close() error
+}
+
+// Notifier is implemented by a store that several coordinators share
+// (PostgreSQL): their dispatchers learn of work another coordinator made
+// available — a job submitted there, replicas its rescuer requeued or its
+// verifier added, a settlement that lets an account on probation lease
+// again — without polling.
+type Notifier interface {
+	// ListenWork calls wake (from its own goroutine) whenever a committed
+	// transaction of any process may have made work available, until ctx
+	// ends. Notifications may come in bursts or be coalesced; a break in
+	// the listening is reported as one more wake.
+	ListenWork(ctx context.Context, wake func()) error
 }

@@ -440,6 +440,7 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 		byID[r.ID] = r
 	}
 	agreed := map[int64]bool{} // audit replica ID → its link agreed
+	newlyAgreed := false
 	for _, r := range reps {
 		if r.Role != store.RoleAudit {
 			continue
@@ -454,12 +455,20 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 				if err := v.verdict(ctx, r, store.VerdictAgreed); err != nil {
 					return err
 				}
+				newlyAgreed = r.State == store.ReplicaDone
 				v.count(func(s *Stats) { s.Audits++ })
 				if err := v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: ev.Job.ID, Audits: 1}); err != nil {
 					return err
 				}
 			}
 		}
+	}
+
+	if newlyAgreed {
+		// An agreed audit's result is no longer a pending claim of its
+		// account (store.AccountPending): an account on probation held
+		// back by it may lease again.
+		v.cfg.Wake()
 	}
 
 	// 3. The candidate result: the first finished run replica. (An audit
@@ -848,21 +857,6 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 	}
 	vouch := vouchers(cand, checkers)
 	now := v.cfg.Now()
-	settled, err := v.cfg.Store.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *cand.Result,
-		Verification: method, VerifiedBy: by, Now: now})
-	if errors.Is(err, store.ErrTaskSettled) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	v.unwatch(ev.Task.ID)
-	v.mu.Lock()
-	delete(v.confirmed, ev.Task.ID)
-	v.mu.Unlock()
-	v.cfg.Revoke(settled.Revoked, "no longer needed")
-	v.count(func(s *Stats) { s.Accepted++ })
-
 	day := now.Unix() / 86400
 	var entries []store.LedgerEntry
 	verified := map[string]*store.AccountAddParams{}
@@ -920,11 +914,21 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 			}
 		}
 	}
-	if len(entries) > 0 {
-		if _, err := v.cfg.Store.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: entries}); err != nil {
-			return err
-		}
+	settled, err := v.cfg.Store.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *cand.Result,
+		Verification: method, VerifiedBy: by, Ledger: entries, Now: now})
+	if errors.Is(err, store.ErrTaskSettled) {
+		return nil
 	}
+	if err != nil {
+		return err
+	}
+	v.unwatch(ev.Task.ID)
+	v.mu.Lock()
+	delete(v.confirmed, ev.Task.ID)
+	v.mu.Unlock()
+	v.cfg.Revoke(settled.Revoked, "no longer needed")
+	v.count(func(s *Stats) { s.Accepted++ })
+
 	for _, p := range verified {
 		if _, err := v.cfg.Store.AccountAdd(ctx, p); err != nil {
 			return err

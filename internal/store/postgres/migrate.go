@@ -258,6 +258,22 @@ var migrations = []string{
 	CREATE INDEX ledger_account ON ledger(account, seq);
 	CREATE UNIQUE INDEX ledger_revoked ON ledger(ref) WHERE kind = 'revoke';
 	`,
+	// 3: several coordinators on one database — each coordinator process
+	// is a row with a heartbeat, and a session belongs to the coordinator
+	// holding its connection (NULL: a session from before, which no live
+	// coordinator holds).
+	`
+	CREATE TABLE coordinators (
+		id           text PRIMARY KEY,         -- random per process
+		started_at   bigint NOT NULL,
+		heartbeat_at bigint NOT NULL,
+		ended_at     bigint,                   -- stopped, or found dead by another
+		end_reason   text
+	);
+	CREATE INDEX coordinators_live ON coordinators(heartbeat_at) WHERE ended_at IS NULL;
+	ALTER TABLE sessions ADD COLUMN coordinator text;
+	CREATE INDEX sessions_open ON sessions(coordinator) WHERE ended_at IS NULL;
+	`,
 }
 
 // Advisory lock keys (pg_advisory_xact_lock(lockSpace, key)).

@@ -230,7 +230,7 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 			WHERE t.job_id = $1 ORDER BY t.idx, r`, id, p.Priority, p.Replicas); err != nil {
 			return interpretError(err)
 		}
-		return nil
+		return notifyWork(ctx, tx)
 	})
 	if err != nil {
 		return nil, err
@@ -454,12 +454,26 @@ func account(acct, worker string) string {
 func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*store.Session, error) {
 	var id int64
 	acct := account(p.Account, p.Worker)
-	err := db.pool.QueryRow(ctx, `INSERT INTO sessions(worker, account, slots, remote, started_at) VALUES($1,$2,$3,$4,$5) RETURNING id`,
-		p.Worker, acct, p.Slots, p.Remote, ms(p.Now)).Scan(&id)
-	if err != nil {
-		return nil, interpretError(err)
+	var coord *string
+	if p.Coordinator != "" {
+		coord = &p.Coordinator
 	}
-	return &store.Session{ID: id, Worker: p.Worker, Account: acct, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if coord != nil {
+			// Its coordinator must be live, and stay so until this commits
+			// (CoordinatorReap ends it, then its sessions).
+			var one int
+			if err := tx.QueryRow(ctx, `SELECT 1 FROM coordinators WHERE id = $1 AND ended_at IS NULL FOR SHARE`, p.Coordinator).Scan(&one); err != nil {
+				return interpretError(err)
+			}
+		}
+		return interpretError(tx.QueryRow(ctx, `INSERT INTO sessions(worker, account, slots, remote, started_at, coordinator) VALUES($1,$2,$3,$4,$5,$6) RETURNING id`,
+			p.Worker, acct, p.Slots, p.Remote, ms(p.Now), coord).Scan(&id))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &store.Session{ID: id, Coordinator: p.Coordinator, Worker: p.Worker, Account: acct, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
 }
 
 // endSegments ends the segments of the leased replicas ids (locked by
@@ -493,6 +507,11 @@ func endSegments(ctx context.Context, tx pgx.Tx, state store.SegmentState, now i
 		WHERE state = 'leased' AND id = ANY($1)`, ids)
 	if err != nil {
 		return 0, interpretError(err)
+	}
+	if tag.RowsAffected() > 0 {
+		if err := notifyWork(ctx, tx); err != nil {
+			return 0, err
+		}
 	}
 	return tag.RowsAffected(), nil
 }
@@ -544,7 +563,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.pool.Query(ctx, `SELECT id, worker, account, slots, remote, started_at, ended_at, coalesce(end_reason,'') FROM sessions ORDER BY id DESC LIMIT $1`, limit)
+	rows, err := db.pool.Query(ctx, `SELECT id, worker, account, slots, remote, started_at, ended_at, coalesce(end_reason,''), coalesce(coordinator, '') FROM sessions ORDER BY id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -554,7 +573,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 		var s store.Session
 		var start int64
 		var end *int64
-		if err := rows.Scan(&s.ID, &s.Worker, &s.Account, &s.Slots, &s.Remote, &start, &end, &s.EndReason); err != nil {
+		if err := rows.Scan(&s.ID, &s.Worker, &s.Account, &s.Slots, &s.Remote, &start, &end, &s.EndReason, &s.Coordinator); err != nil {
 			return nil, interpretError(err)
 		}
 		s.StartedAt = time.UnixMilli(start)
@@ -868,7 +887,7 @@ func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending
 	err := db.pool.QueryRow(ctx, `
 		SELECT count(*) FILTER (WHERE r.role = 'run' AND r.idx = 0), count(*) FILTER (WHERE NOT (r.role = 'run' AND r.idx = 0))
 		FROM segments g JOIN replicas r ON r.id = g.replica_id JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = t.job_id
-		WHERE g.account = $1 AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void') AND t.state = 'pending' AND j.max_error < 1`, account).
+		WHERE g.account = $1 AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void', 'agreed') AND t.state = 'pending' AND j.max_error < 1`, account).
 		Scan(&p.Own, &p.Verification)
 	return p, interpretError(err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -157,6 +158,9 @@ func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64,
 			p.TaskID, jobID, prio+1, string(role), auditOf, int64(p.AuditSeq)).Scan(&id); err != nil { // ahead of the job's new work
 			return interpretError(err)
 		}
+		if err := notifyWork(ctx, tx); err != nil {
+			return err
+		}
 		if start == nil {
 			return nil
 		}
@@ -224,6 +228,10 @@ func (db *DB) ReplicaVerdict(ctx context.Context, p *store.ReplicaVerdictParams)
 		if revoked, err = cancelReplicas(ctx, tx, ms(p.Now), []int64{p.ReplicaID}); err != nil {
 			return err
 		}
+		// An account on probation whose claim this settles may lease again.
+		if err := notifyWork(ctx, tx); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `UPDATE replicas SET verdict = $1 WHERE id = $2`, string(p.Verdict), p.ReplicaID)
 		return interpretError(err)
 	})
@@ -250,6 +258,9 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 	}
 	if p.Result.Fuel >= 1<<63 {
 		return nil, fmt.Errorf("postgres: result fuel %d beyond any limit", p.Result.Fuel)
+	}
+	if err := checkLedger(p.Ledger); err != nil {
+		return nil, err
 	}
 	var out *store.TaskSettled
 	err := db.tx(ctx, func(tx pgx.Tx) error {
@@ -301,6 +312,15 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 			string(p.State), r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, int64(r.Fuel), now, seq,
 			p.Verification, jsonText(nonNil(p.VerifiedBy)), p.Note, p.TaskID); err != nil {
 			return interpretError(err)
+		}
+		// Accounts on probation whose claims it settles may lease again.
+		if err := notifyWork(ctx, tx); err != nil {
+			return err
+		}
+		if len(p.Ledger) > 0 {
+			if _, err := appendLedger(ctx, tx, p.Ledger); err != nil {
+				return err
+			}
 		}
 		if finished < total || jobState != string(store.JobRunning) {
 			return nil
@@ -354,7 +374,7 @@ func (db *DB) TaskReopen(ctx context.Context, p *store.TaskReopenParams) error {
 				return interpretError(err)
 			}
 		}
-		return nil
+		return notifyWork(ctx, tx)
 	})
 }
 
@@ -466,19 +486,41 @@ func (db *DB) TasksRestingOn(ctx context.Context, account string) ([]int64, erro
 }
 
 func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]store.LedgerEntry, error) {
-	for i, e := range p.Entries {
-		switch {
-		case e.Kind != store.LedgerGrant && e.Kind != store.LedgerRevoke && e.Kind != store.LedgerBan:
-			return nil, fmt.Errorf("postgres: ledger entry %d: unknown kind %q", i, e.Kind)
-		case e.Account == "":
-			return nil, fmt.Errorf("postgres: ledger entry %d: no account", i)
-		case e.Fuel > math.MaxInt64 || e.Link > math.MaxInt64:
-			return nil, fmt.Errorf("postgres: ledger entry %d: fuel %d or link %d beyond any limit", i, e.Fuel, e.Link)
-		}
+	if err := checkLedger(p.Entries); err != nil {
+		return nil, err
 	}
 	var out []store.LedgerEntry
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		out = append(out[:0], p.Entries...)
+		var err error
+		out, err = appendLedger(ctx, tx, p.Entries)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func checkLedger(entries []store.LedgerEntry) error {
+	for i, e := range entries {
+		switch {
+		case e.Kind != store.LedgerGrant && e.Kind != store.LedgerRevoke && e.Kind != store.LedgerBan:
+			return fmt.Errorf("postgres: ledger entry %d: unknown kind %q", i, e.Kind)
+		case e.Account == "":
+			return fmt.Errorf("postgres: ledger entry %d: no account", i)
+		case e.Fuel > math.MaxInt64 || e.Link > math.MaxInt64:
+			return fmt.Errorf("postgres: ledger entry %d: fuel %d or link %d beyond any limit", i, e.Fuel, e.Link)
+		}
+	}
+	return nil
+}
+
+// appendLedger numbers and inserts entries in tx (checked by checkLedger).
+// The ledger's advisory lock is taken last in any transaction: it is held
+// to the commit, and every row lock is taken before it.
+func appendLedger(ctx context.Context, tx pgx.Tx, entries []store.LedgerEntry) ([]store.LedgerEntry, error) {
+	out := slices.Clone(entries)
+	err := func() error {
 		// Coordinators append in turn: numbers never collide nor skip.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, lockLedger); err != nil {
 			return interpretError(err)
@@ -544,7 +586,7 @@ func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]
 				$9::bigint[], $10::bigint[], $11::bigint[], $12::text[])`,
 			cols.seq, cols.kind, cols.account, cols.job, cols.task, cols.replica, cols.link, cols.fuel, cols.ref, cols.day, cols.at, cols.reason)
 		return interpretError(err)
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}

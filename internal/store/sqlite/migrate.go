@@ -130,6 +130,22 @@ var migrations = []string{
 		note = 'reopened by schema migration 3: replicas disagreed under the old rules; re-verified'
 		WHERE state = 'disputed' AND job_id IN (SELECT id FROM jobs WHERE state != 'cancelled');
 	`,
+	// 4: coordinators (PostgreSQL's version 3, kept in step): each
+	// coordinator process is a row with a heartbeat, and a session belongs
+	// to the coordinator holding its connection. SQLite has one
+	// coordinator at a time (the data directory's lock), which at start-up
+	// ends whatever an earlier one left.
+	`
+	CREATE TABLE IF NOT EXISTS coordinators (
+		id           TEXT PRIMARY KEY,
+		started_at   INTEGER NOT NULL,
+		heartbeat_at INTEGER NOT NULL,
+		ended_at     INTEGER,
+		end_reason   TEXT
+	);
+	ALTER TABLE sessions ADD COLUMN coordinator TEXT;
+	CREATE INDEX IF NOT EXISTS sessions_open ON sessions(coordinator) WHERE ended_at IS NULL;
+	`,
 }
 
 // migrate applies the migrations the database has not seen, each in its own

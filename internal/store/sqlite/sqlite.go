@@ -461,8 +461,21 @@ func account(account, worker string) string {
 func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*store.Session, error) {
 	var id int64
 	acct := account(p.Account, p.Worker)
+	var coord sql.NullString
+	if p.Coordinator != "" {
+		coord = sql.NullString{String: p.Coordinator, Valid: true}
+	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO sessions(worker, account, slots, remote, started_at) VALUES(?,?,?,?,?)`, p.Worker, acct, p.Slots, p.Remote, ms(p.Now))
+		if coord.Valid {
+			var live int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM coordinators WHERE id = ? AND ended_at IS NULL`, p.Coordinator).Scan(&live); err != nil {
+				return interpretError(err)
+			}
+			if live == 0 {
+				return store.ErrNotFound
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO sessions(worker, account, slots, remote, started_at, coordinator) VALUES(?,?,?,?,?,?)`, p.Worker, acct, p.Slots, p.Remote, ms(p.Now), coord)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -472,7 +485,7 @@ func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*s
 	if err != nil {
 		return nil, err
 	}
-	return &store.Session{ID: id, Worker: p.Worker, Account: acct, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
+	return &store.Session{ID: id, Coordinator: p.Coordinator, Worker: p.Worker, Account: acct, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
 }
 
 const requeueSQL = `UPDATE replicas SET state = 'queued', worker = NULL, account = NULL, session_id = NULL, lease_id = NULL, lease_deadline = NULL WHERE state = 'leased' AND `
@@ -547,7 +560,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, worker, coalesce(account, ''), slots, remote, started_at, ended_at, coalesce(end_reason,'') FROM sessions ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := db.r.QueryContext(ctx, `SELECT id, worker, coalesce(account, ''), slots, remote, started_at, ended_at, coalesce(end_reason,''), coalesce(coordinator, '') FROM sessions ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -557,7 +570,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 		var s store.Session
 		var start int64
 		var end sql.NullInt64
-		if err := rows.Scan(&s.ID, &s.Worker, &s.Account, &s.Slots, &s.Remote, &start, &end, &s.EndReason); err != nil {
+		if err := rows.Scan(&s.ID, &s.Worker, &s.Account, &s.Slots, &s.Remote, &start, &end, &s.EndReason, &s.Coordinator); err != nil {
 			return nil, interpretError(err)
 		}
 		s.StartedAt = time.UnixMilli(start)
@@ -873,7 +886,7 @@ func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending
 	err := db.r.QueryRowContext(ctx, `
 		SELECT coalesce(sum(r.role = 'run' AND r.idx = 0), 0), coalesce(sum(NOT (r.role = 'run' AND r.idx = 0)), 0)
 		FROM segments g JOIN replicas r ON r.id = g.replica_id JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = t.job_id
-		WHERE g.account = ? AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void') AND t.state = 'pending' AND j.max_error < 1`, account).
+		WHERE g.account = ? AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void', 'agreed') AND t.state = 'pending' AND j.max_error < 1`, account).
 		Scan(&p.Own, &p.Verification)
 	return p, interpretError(err)
 }

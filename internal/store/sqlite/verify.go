@@ -300,6 +300,11 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 			p.Verification, by, p.Note, p.TaskID); err != nil {
 			return interpretError(err)
 		}
+		if len(p.Ledger) > 0 {
+			if _, err := appendLedger(ctx, tx, p.Ledger); err != nil {
+				return err
+			}
+		}
 		if finished < total {
 			return nil
 		}
@@ -463,9 +468,23 @@ func (db *DB) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
 // a revoke must name a grant of its account not revoked yet, and its Day
 // is made its grant's. Any refusal appends nothing.
 func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]store.LedgerEntry, error) {
-	out := make([]store.LedgerEntry, len(p.Entries))
-	copy(out, p.Entries)
+	var out []store.LedgerEntry
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = appendLedger(ctx, tx, p.Entries)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// appendLedger numbers and inserts entries in tx.
+func appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) ([]store.LedgerEntry, error) {
+	out := make([]store.LedgerEntry, len(entries))
+	copy(out, entries)
+	err := func() error {
 		var last int64
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ledger`).Scan(&last); err != nil {
 			return interpretError(err)
@@ -506,7 +525,7 @@ func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]
 			}
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}

@@ -509,6 +509,150 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	// Several coordinators on one store: a session belongs to the
+	// coordinator holding its connection; a coordinator whose heartbeat is
+	// stale is reaped by a live one — it ends, its sessions end and their
+	// replicas are requeued — and the live ones' sessions are untouched.
+	t.Run("Coordinators", func(t *testing.T) {
+		s := open(t)
+		j := newJob(t, s, "alice", 4, 1)
+		for _, id := range []string{"c1", "c2"} {
+			if err := s.CoordinatorStart(ctx, &store.CoordinatorStartParams{ID: id, Now: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := func(coord, worker string) (*store.Session, error) {
+			return s.SessionStart(ctx, &store.SessionStartParams{Coordinator: coord, Worker: worker, Slots: 2, Now: now})
+		}
+		if _, err := start("nobody", "w0"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a session of an unknown coordinator: %v", err)
+		}
+		w1, err := start("c1", "w1")
+		if err != nil || w1.Coordinator != "c1" {
+			t.Fatalf("session %+v, %v", w1, err)
+		}
+		w2, err := start("c2", "w2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w3 := session(t, s, "w3") // held by no coordinator: a dead one's, for any live one
+		l1, l2 := lease(t, s, w1, 2), lease(t, s, w2, 1)
+		if len(l1) != 2 || len(l2) != 1 {
+			t.Fatalf("leases %d, %d", len(l1), len(l2))
+		}
+		later := now.Add(10 * time.Second)
+		if err := s.CoordinatorHeartbeat(ctx, &store.CoordinatorHeartbeatParams{ID: "c1", Now: later}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.CoordinatorReap(ctx, &store.CoordinatorReapParams{Self: "c1", StaleBefore: now.Add(5 * time.Second), Reason: "heartbeat stale", Now: later})
+		if err != nil || len(r.Coordinators) != 1 || r.Coordinators[0] != "c2" || r.Sessions != 2 || r.Requeued != 1 {
+			t.Fatalf("reap = %+v, %v; want c2 reaped, its session and w3's ended, 1 replica requeued", r, err)
+		}
+		if o := complete(t, s, result(w2, l2[0], "late")); !errors.Is(o[0].Err, store.ErrLeaseNotHeld) {
+			t.Fatal("a result of a reaped coordinator's session accepted")
+		}
+		if o := complete(t, s, result(w1, l1[0], "ok")); o[0].Err != nil {
+			t.Fatalf("the live coordinator's session lost its lease: %v", o[0].Err)
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.ReplicasQueued != 2 || c.ReplicasLeased != 1 {
+			t.Fatalf("counts after the reap %+v", c)
+		}
+		ss, _ := s.SessionList(ctx, &store.SessionListParams{})
+		for _, x := range ss {
+			if open := x.EndedAt.IsZero(); open != (x.ID == w1.ID) {
+				t.Fatalf("session %+v open %v after c2 was reaped", x, open)
+			}
+		}
+		_ = w3
+		// The reaped coordinator learns it at its next heartbeat, and can
+		// start no session.
+		if err := s.CoordinatorHeartbeat(ctx, &store.CoordinatorHeartbeatParams{ID: "c2", Now: later}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("heartbeat of a reaped coordinator: %v", err)
+		}
+		if _, err := start("c2", "w2"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a session of a reaped coordinator: %v", err)
+		}
+		// Reaping again finds nothing; a fresh heartbeat is never stale.
+		if r, err := s.CoordinatorReap(ctx, &store.CoordinatorReapParams{Self: "c2", StaleBefore: later, Now: later}); err != nil || len(r.Coordinators) != 0 || r.Sessions != 0 {
+			t.Fatalf("reap again = %+v, %v", r, err)
+		}
+		// A coordinator that stops ends its sessions.
+		if r, err := s.CoordinatorEnd(ctx, &store.CoordinatorEndParams{ID: "c1", Reason: "stopped", Now: later}); err != nil || r.Sessions != 1 || r.Requeued != 1 {
+			t.Fatalf("end = %+v, %v", r, err)
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.ReplicasQueued != 3 || c.ReplicasLeased != 0 {
+			t.Fatalf("counts after c1 stopped %+v", c)
+		}
+		// One store, one coordinator (All): every other is ended.
+		for _, id := range []string{"c3", "c4"} {
+			if err := s.CoordinatorStart(ctx, &store.CoordinatorStartParams{ID: id, Now: later}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r, err := s.CoordinatorReap(ctx, &store.CoordinatorReapParams{Self: "c4", All: true, Reason: "restart", Now: later}); err != nil || len(r.Coordinators) != 1 || r.Coordinators[0] != "c3" {
+			t.Fatalf("reap all = %+v, %v", r, err)
+		}
+		cs, err := s.CoordinatorList(ctx, 0)
+		if err != nil || len(cs) != 4 {
+			t.Fatalf("coordinators %+v, %v", cs, err)
+		}
+		for _, c := range cs {
+			if live := c.EndedAt.IsZero(); live != (c.ID == "c4") {
+				t.Fatalf("coordinator %+v live %v", c, live)
+			}
+		}
+	})
+
+	// A task whose latest event was recorded through a dead coordinator's
+	// session, or long ago, is orphaned: no live verifier was told of it.
+	t.Run("TaskListOrphaned", func(t *testing.T) {
+		s := open(t)
+		newJob(t, s, "alice", 3, 1)
+		for _, id := range []string{"c1", "c2"} {
+			if err := s.CoordinatorStart(ctx, &store.CoordinatorStartParams{ID: id, Now: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var tasks []int64
+		for _, c := range []string{"c1", "c2"} {
+			ss, err := s.SessionStart(ctx, &store.SessionStartParams{Coordinator: c, Worker: "w-" + c, Slots: 1, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := lease(t, s, ss, 1)
+			complete(t, s, result(ss, l[0], "out"))
+			tasks = append(tasks, l[0].TaskID)
+		}
+		orphans := func(stale, idle time.Time) []int64 {
+			t.Helper()
+			ids, err := s.TaskListOrphaned(ctx, &store.TaskListOrphanedParams{StaleBefore: stale, IdleBefore: idle})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ids
+		}
+		// The third task is queued: never listed.
+		if got := orphans(now.Add(-time.Hour), now.Add(-time.Hour)); len(got) != 0 {
+			t.Fatalf("orphans with both coordinators live: %v", got)
+		}
+		if got := orphans(now.Add(time.Second), now.Add(-time.Hour)); !equalInts(got, tasks) {
+			t.Fatalf("orphans with both heartbeats stale: %v, want %v", got, tasks)
+		}
+		if got := orphans(now.Add(-time.Hour), now.Add(time.Second)); !equalInts(got, tasks) {
+			t.Fatalf("orphans idle: %v, want %v", got, tasks)
+		}
+		if _, err := s.CoordinatorEnd(ctx, &store.CoordinatorEndParams{ID: "c2", Reason: "stopped", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if got := orphans(now.Add(-time.Hour), now.Add(-time.Hour)); !equalInts(got, tasks[1:]) {
+			t.Fatalf("orphans after c2 stopped: %v, want %v", got, tasks[1:])
+		}
+		settle(t, s, tasks[1], store.TaskDone, store.VerifyNone)
+		if got := orphans(now.Add(time.Second), now.Add(time.Second)); !equalInts(got, tasks[:1]) {
+			t.Fatalf("orphans after one settled: %v, want %v", got, tasks[:1])
+		}
+	})
+
 	t.Run("SessionEndGraceful", func(t *testing.T) {
 		s := open(t)
 		j := newJob(t, s, "alice", 2, 1)
@@ -993,8 +1137,25 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := verifyOnly(sessionAs(t, s, "b2", "bob"), 5); len(got) != 1 || got[0].ReplicaID != audit {
-			t.Fatalf("bob on probation leases %+v, want the audit %d", got, audit)
+		b2 := sessionAs(t, s, "b2", "bob")
+		la2 := verifyOnly(b2, 5)
+		if len(la2) != 1 || la2[0].ReplicaID != audit {
+			t.Fatalf("bob on probation leases %+v, want the audit %d", la2, audit)
+		}
+		// Bob's audit result is a claim until its link is found to agree
+		// (verdict agreed): then it has settled, whatever else the task
+		// still waits for — other audits that accounts on probation must
+		// be able to take (TestWorkerFailsOverVerified hung when they
+		// could not).
+		complete(t, s, store.ReplicaResult{SessionID: b2.ID, LeaseID: la2[0].LeaseID, Status: "ok", Fuel: 50})
+		if p := pending("bob"); p != (store.Pending{Verification: 2}) {
+			t.Fatalf("bob after his audit result: %+v", p)
+		}
+		if _, err := s.ReplicaVerdict(ctx, &store.ReplicaVerdictParams{ReplicaID: audit, Verdict: store.VerdictAgreed, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if p := pending("bob"); p != (store.Pending{Verification: 1}) {
+			t.Fatalf("bob after his audit agreed: %+v", p)
 		}
 		if p := pending("alice"); p != (store.Pending{Own: 2}) {
 			t.Fatalf("alice with two results: %+v", p)

@@ -1,0 +1,191 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// Several coordinators on one database: each is a row of coordinators
+// with a heartbeat; a session names the coordinator holding its
+// connection. Locks go coordinators → sessions → replicas: SessionStart
+// holds its coordinator's row FOR SHARE while it inserts (so a reaper
+// either sees the new session or the insert sees the coordinator ended),
+// ReplicaLease holds its session's, and the reaper updates in that order.
+
+func (db *DB) CoordinatorStart(ctx context.Context, p *store.CoordinatorStartParams) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO coordinators(id, started_at, heartbeat_at) VALUES($1, $2, $2)`, p.ID, ms(p.Now))
+	return interpretError(err)
+}
+
+func (db *DB) CoordinatorHeartbeat(ctx context.Context, p *store.CoordinatorHeartbeatParams) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE coordinators SET heartbeat_at = greatest(heartbeat_at, $2) WHERE id = $1 AND ended_at IS NULL`, p.ID, ms(p.Now))
+	if err != nil {
+		return interpretError(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func (db *DB) CoordinatorEnd(ctx context.Context, p *store.CoordinatorEndParams) (*store.CoordinatorReaped, error) {
+	return db.reap(ctx, `id = $1`, []any{p.ID}, p.Reason, p.Now)
+}
+
+func (db *DB) CoordinatorReap(ctx context.Context, p *store.CoordinatorReapParams) (*store.CoordinatorReaped, error) {
+	if p.All {
+		return db.reap(ctx, `id <> $1`, []any{p.Self}, p.Reason, p.Now)
+	}
+	return db.reap(ctx, `id <> $1 AND heartbeat_at < $2`, []any{p.Self, ms(p.StaleBefore)}, p.Reason, p.Now)
+}
+
+// reap ends the live coordinators matching where (its parameters from
+// $1), then every open session no live coordinator holds, and requeues
+// their replicas.
+func (db *DB) reap(ctx context.Context, where string, args []any, reason string, now time.Time) (*store.CoordinatorReaped, error) {
+	var out store.CoordinatorReaped
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		out = store.CoordinatorReaped{}
+		n := len(args)
+		q := `UPDATE coordinators SET ended_at = $` + strconv.Itoa(n+1) + `, end_reason = $` + strconv.Itoa(n+2) + ` WHERE ended_at IS NULL AND ` + where + ` RETURNING id`
+		if err := collect(ctx, tx, q, func(r pgx.Rows) error {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			out.Coordinators = append(out.Coordinators, id)
+			return nil
+		}, append(args, ms(now), reason)...); err != nil {
+			return err
+		}
+		var sessions []int64
+		if err := collect(ctx, tx, `UPDATE sessions s SET ended_at = $1, end_reason = $2
+			WHERE s.ended_at IS NULL AND NOT EXISTS (SELECT 1 FROM coordinators c WHERE c.id = s.coordinator AND c.ended_at IS NULL)
+			RETURNING s.id`, func(r pgx.Rows) error {
+			var id int64
+			sessions = append(sessions, id)
+			return r.Scan(&sessions[len(sessions)-1])
+		}, ms(now), "coordinator gone: "+reason); err != nil {
+			return err
+		}
+		out.Sessions = len(sessions)
+		if len(sessions) == 0 {
+			return nil
+		}
+		ids, _, err := lockLeased(ctx, tx, `session_id = ANY($1)`, sessions)
+		if err != nil {
+			return err
+		}
+		k, err := endSegments(ctx, tx, store.SegmentLost, ms(now), nil, ids)
+		out.Requeued = int(k)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (db *DB) CoordinatorList(ctx context.Context, limit int) ([]*store.Coordinator, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, started_at, heartbeat_at, ended_at, coalesce(end_reason, '') FROM coordinators
+		ORDER BY started_at DESC, id LIMIT $1`, limitOrAll(limit))
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []*store.Coordinator
+	for rows.Next() {
+		var c store.Coordinator
+		var start, hb int64
+		var end *int64
+		if err := rows.Scan(&c.ID, &start, &hb, &end, &c.EndReason); err != nil {
+			return nil, interpretError(err)
+		}
+		c.StartedAt, c.HeartbeatAt, c.EndedAt = time.UnixMilli(start), time.UnixMilli(hb), fromMS(end)
+		out = append(out, &c)
+	}
+	return out, interpretError(rows.Err())
+}
+
+// TaskListOrphaned: the latest event of each unsettled task (a segment's
+// end or a checkpoint), with the coordinator of the session it came
+// through.
+func (db *DB) TaskListOrphaned(ctx context.Context, p *store.TaskListOrphanedParams) ([]int64, error) {
+	return db.ids(ctx, `SELECT t.id FROM tasks t JOIN jobs j ON j.id = t.job_id
+		LEFT JOIN LATERAL (
+			SELECT e.session_id, e.at FROM (
+				SELECT g.session_id, g.finished_at AS at FROM segments g JOIN replicas r ON r.id = g.replica_id WHERE r.task_id = t.id
+				UNION ALL
+				SELECT k.session_id, k.created_at FROM checkpoints k WHERE k.task_id = t.id
+			) e ORDER BY e.at DESC NULLS LAST LIMIT 1) last ON true
+		LEFT JOIN sessions s ON s.id = last.session_id
+		LEFT JOIN coordinators c ON c.id = s.coordinator
+		WHERE t.state = 'pending' AND j.state = 'running'
+		  AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.task_id = t.id AND r.state IN ('queued','leased'))
+		  AND (last.at IS NULL OR last.at < $1 OR c.id IS NULL OR c.ended_at IS NOT NULL OR c.heartbeat_at < $2)
+		ORDER BY t.id LIMIT $3`, ms(p.IdleBefore), ms(p.StaleBefore), limitOrAll(p.Limit))
+}
+
+// workChannel is the LISTEN/NOTIFY channel on which a transaction that may
+// have made work available (a job inserted, replicas requeued or added, a
+// verdict or settlement that lets an account on probation lease again)
+// tells every coordinator's dispatcher, when it commits.
+const workChannel = "crowdrun_work"
+
+// notifyWork queues the notification; PostgreSQL sends it at commit, once
+// per transaction however many times it was queued.
+func notifyWork(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify('`+workChannel+`', '')`)
+	return interpretError(err)
+}
+
+// ListenWork implements store.Notifier: a connection of its own (outside
+// the pool) LISTENs on the work channel and calls wake on each
+// notification, until ctx ends. When the connection breaks it calls wake
+// (a notification may have been missed) and connects again.
+func (db *DB) ListenWork(ctx context.Context, wake func()) error {
+	cfg := db.pool.Config().ConnConfig.Copy()
+	backoff := 100 * time.Millisecond
+	for {
+		err := db.listen(ctx, cfg, wake)
+		if ctx.Err() != nil {
+			return nil
+		}
+		wake()
+		_ = err // a broken connection: try again
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (db *DB) listen(ctx context.Context, cfg *pgx.ConnConfig, wake func()) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `LISTEN `+workChannel); err != nil {
+		return err
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		wake()
+	}
+}
