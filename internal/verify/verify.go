@@ -1451,20 +1451,7 @@ func (v *Verifier) revokeTask(ctx context.Context, task int64, reason string) er
 	if err != nil {
 		return err
 	}
-	revoked := map[int64]bool{}
-	for _, e := range entries {
-		if e.Kind == store.LedgerRevoke {
-			revoked[e.Ref] = true
-		}
-	}
-	now := v.cfg.Now()
-	var out []store.LedgerEntry
-	for _, e := range entries {
-		if e.Kind == store.LedgerGrant && !revoked[e.Seq] {
-			out = append(out, store.LedgerEntry{Kind: store.LedgerRevoke, Account: e.Account, JobID: e.JobID, TaskID: e.TaskID, ReplicaID: e.ReplicaID,
-				Link: e.Link, Fuel: e.Fuel, Ref: e.Seq, Day: e.Day, At: now, Reason: reason})
-		}
-	}
+	out := revocations(entries, v.cfg.Now(), reason)
 	if len(out) == 0 {
 		return nil
 	}
@@ -1479,21 +1466,28 @@ func (v *Verifier) revokeCredit(ctx context.Context, acc, reason string) error {
 	if err != nil {
 		return err
 	}
+	now := v.cfg.Now()
+	out := revocations(entries, now, reason)
+	out = append(out, store.LedgerEntry{Kind: store.LedgerBan, Account: acc, Day: now.Unix() / 86400, At: now, Reason: reason})
+	_, err = v.cfg.Store.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: out})
+	return err
+}
+
+// revocations revokes each grant among entries that no revoke among them
+// names yet (entries: every ledger entry of one account, or one task).
+func revocations(entries []store.LedgerEntry, now time.Time, reason string) []store.LedgerEntry {
 	revoked := map[int64]bool{}
 	for _, e := range entries {
 		if e.Kind == store.LedgerRevoke {
 			revoked[e.Ref] = true
 		}
 	}
-	now := v.cfg.Now()
 	var out []store.LedgerEntry
 	for _, e := range entries {
 		if e.Kind == store.LedgerGrant && !revoked[e.Seq] {
-			out = append(out, store.LedgerEntry{Kind: store.LedgerRevoke, Account: acc, JobID: e.JobID, TaskID: e.TaskID, ReplicaID: e.ReplicaID,
+			out = append(out, store.LedgerEntry{Kind: store.LedgerRevoke, Account: e.Account, JobID: e.JobID, TaskID: e.TaskID, ReplicaID: e.ReplicaID,
 				Link: e.Link, Fuel: e.Fuel, Ref: e.Seq, Day: e.Day, At: now, Reason: reason})
 		}
 	}
-	out = append(out, store.LedgerEntry{Kind: store.LedgerBan, Account: acc, Day: now.Unix() / 86400, At: now, Reason: reason})
-	_, err = v.cfg.Store.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: out})
-	return err
+	return out
 }

@@ -123,7 +123,7 @@ func (db *DB) TaskListOrphaned(ctx context.Context, p *store.TaskListOrphanedPar
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := db.r.QueryContext(ctx, `
+	return db.ids(ctx, `
 		WITH cand AS (
 			SELECT t.id FROM tasks t JOIN jobs j ON j.id = t.job_id
 			WHERE t.state = 'pending' AND j.state = 'running'
@@ -141,17 +141,4 @@ func (db *DB) TaskListOrphaned(ctx context.Context, p *store.TaskListOrphanedPar
 		LEFT JOIN coordinators c ON c.id = s.coordinator
 		WHERE last.at IS NULL OR last.at < ? OR c.id IS NULL OR c.ended_at IS NOT NULL OR c.heartbeat_at < ?
 		ORDER BY cand.id LIMIT ?`, ms(p.IdleBefore), ms(p.StaleBefore), limit)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, interpretError(err)
-		}
-		out = append(out, id)
-	}
-	return out, interpretError(rows.Err())
 }
