@@ -114,7 +114,11 @@ func TestWebSummaryAndCredit(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := summary()
-	want := []coordinator.PublicJobGroup{{Owner: "alice", ModuleHash: j1.ModuleHash, Jobs: 2, TasksPending: 3}, {Owner: "bob", ModuleHash: jb.ModuleHash, Jobs: 1, TasksPending: 1}}
+	// Every job here accepts one unchecked replica (max error 1): the page
+	// says so.
+	const unchecked = "results are accepted unchecked: each is what one volunteer's computer reported"
+	want := []coordinator.PublicJobGroup{{Owner: "alice", ModuleHash: j1.ModuleHash, Jobs: 2, TasksPending: 3, Verification: unchecked},
+		{Owner: "bob", ModuleHash: jb.ModuleHash, Jobs: 1, TasksPending: 1, Verification: unchecked}}
 	if len(s.Jobs) != 2 || s.Jobs[0] != want[0] || s.Jobs[1] != want[1] {
 		t.Fatalf("summary jobs %+v, want %+v", s.Jobs, want)
 	}
