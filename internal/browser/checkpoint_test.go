@@ -87,7 +87,11 @@ func TestClosedTabResumesElsewhere(t *testing.T) {
 	if w.Stats.Resumes.Load() < 1 {
 		t.Fatalf("the native worker checkpointed without resuming")
 	}
-	waitUntil(t, "the native worker's checkpoints to be recorded", 2*time.Minute, func() bool { return checkpoints() >= n1+2 })
+	// Its first checkpoint is recorded; the second may not be: the cut
+	// ends its session at once, and when the coordinator handles that end
+	// before the message, the lease is gone and the checkpoint refused
+	// (seen under a CPU hog, 2 runs in 5).
+	waitUntil(t, "the native worker's checkpoint to be recorded", 2*time.Minute, func() bool { return checkpoints() >= n1+1 })
 	n2 := checkpoints()
 	t.Logf("%v: native worker cut off after %d checkpoints", time.Now().Format("15:04:05.000"), n2)
 
