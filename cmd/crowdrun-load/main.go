@@ -202,15 +202,11 @@ func tasksCmd(ctx context.Context, bin string, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dsn := *st
-	if dsn == "pg" {
-		d, stop, err := startPostgres(ctx)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		dsn = d
+	dsn, stop, err := storeDSN(ctx, *st)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	cl, err := startCluster(ctx, bin, dsn, *n)
 	if err != nil {
 		return err
@@ -237,15 +233,11 @@ func storesCmd(ctx context.Context, bin string, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dsn := *pg
-	if dsn == "pg" {
-		d, stop, err := startPostgres(ctx)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		dsn = d
+	dsn, stop, err := storeDSN(ctx, *pg)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	runs := []struct {
 		name, dsn string
 		n         int
@@ -353,6 +345,15 @@ func startCluster(ctx context.Context, bin, dsn string, n int) (*cluster, error)
 
 // startPostgres starts a throwaway cluster with scripts/pg.sh (it stops by
 // itself when this process exits, whatever happens).
+// storeDSN is the store a flag names: "pg" starts a throwaway cluster
+// (stopped by stop), anything else is used as it is.
+func storeDSN(ctx context.Context, flag string) (dsn string, stop func(), err error) {
+	if flag != "pg" {
+		return flag, func() {}, nil
+	}
+	return startPostgres(ctx)
+}
+
 func startPostgres(ctx context.Context) (dsn string, stop func(), err error) {
 	script := "scripts/pg.sh"
 	for d := "."; ; d = filepath.Join(d, "..") {
