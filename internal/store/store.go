@@ -700,17 +700,23 @@ type Account struct {
 	ID           string
 	Verified     int64 // links of its work confirmed by another computation
 	AuditsPassed int64 // among them, by audits
-	LiesCaught   int64
-	BannedAt     time.Time // zero: not banned
-	CreatedAt    time.Time
+	// AuditsRun counts, among Verified, the links it re-ran as an auditor
+	// that agreed: checks of another's work, not work accepted on its word.
+	AuditsRun  int64
+	LiesCaught int64
+	// AuditLies counts, among LiesCaught, the lies it told as an auditor:
+	// caught by the comparison an audit exists for, never accepted.
+	AuditLies int64
+	BannedAt  time.Time // zero: not banned
+	CreatedAt time.Time
 }
 
 // AccountAddParams adds to an account's record, creating it if new.
 type AccountAddParams struct {
-	ID                                 string
-	Verified, AuditsPassed, LiesCaught int64
-	Ban                                bool // set BannedAt to Now unless already banned
-	Now                                time.Time
+	ID                                                       string
+	Verified, AuditsPassed, AuditsRun, LiesCaught, AuditLies int64
+	Ban                                                      bool // set BannedAt to Now unless already banned
+	Now                                                      time.Time
 }
 
 type AccountListParams struct{ Limit int }

@@ -16,19 +16,31 @@ type Estimate struct {
 
 // Add counts one account's record. An account with no verified segment and
 // no lie caught is evidence of nothing and is not counted (a fresh
-// identity must not dilute F). A caught account also adds its record to
-// the measured lie rate: its segments are the ones the record knows of,
-// Verified + LiesCaught, of which LiesCaught were lies (Caught).
+// identity must not dilute F). A caught account counts as a liar, and adds
+// to the measured lie rate the work that was accepted on its word: its
+// segments are the ones the record knows of, Verified + LiesCaught, less
+// those it ran as an auditor (AuditsRun + AuditLies), of which
+// LiesCaught − AuditLies were lies. A lie told on an audit is never
+// accepted — the audit exists to be compared — so it says nothing of how
+// often a liar's accepted work is wrong; a liar caught only on audits adds
+// to Liars and not to the rate (docs/trust.md §7).
 func (e *Estimate) Add(a Account) {
 	verified := max(a.Verified, 0)
 	if verified == 0 && !a.Caught() {
 		return
 	}
 	e.Accounts++
-	if a.Caught() {
-		lies := max(a.LiesCaught, 0)
-		e.Caught(verified+lies, lies)
+	if !a.Caught() {
+		return
 	}
+	lies := max(a.LiesCaught, 0)
+	auditLies := min(max(a.AuditLies, 0), lies)
+	own := lies - auditLies
+	if auditLies > 0 && own == 0 {
+		e.Liars++
+		return
+	}
+	e.Caught(verified-min(max(a.AuditsRun, 0), verified)+own, own)
 }
 
 // Caught records a caught account whose work backtracking has re-verified:

@@ -25,9 +25,16 @@ type Account struct {
 	// AuditsPassed counts the spot-checks among them (reported, not used by
 	// the formulas: every verified segment is equal evidence).
 	AuditsPassed int64
+	// AuditsRun counts, among Verified, the links the account re-ran as an
+	// auditor (an audit looks like any resumed segment to the worker, so
+	// they are evidence like the rest; the measured lie rate leaves them
+	// out: Estimate.Add).
+	AuditsRun int64
 	// LiesCaught counts segments of the account a trusted re-run proved
 	// wrong. One is enough to blacklist it.
-	LiesCaught  int64
+	LiesCaught int64
+	// AuditLies counts, among LiesCaught, the lies told as an auditor.
+	AuditLies   int64
 	Blacklisted bool
 }
 

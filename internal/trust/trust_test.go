@@ -346,6 +346,25 @@ func TestEstimateAdd(t *testing.T) {
 	if b.Accounts != 1 || b.Liars != 1 || b.LiarLies != 1 || b.LiarSegments != 1 {
 		t.Fatalf("%+v", b)
 	}
+	// Lies told as an auditor are never accepted: they make a liar but
+	// not a rate. A liar caught only on audits (a sneaky one, honest on
+	// the work it starts) adds to F and leaves S alone.
+	var c Estimate
+	c.Add(Account{ID: "honest", Verified: 40})
+	c.Add(Account{ID: "sneaky", Verified: 500, AuditsRun: 60, LiesCaught: 2, AuditLies: 2, Blacklisted: true})
+	if c.Accounts != 2 || c.Liars != 1 || c.LiarSegments != 0 || c.LiarLies != 0 {
+		t.Fatalf("caught on audits only: %+v", c)
+	}
+	if p := c.Params(DefaultGuard); p.S != DefaultGuard || p.SLow != 0 {
+		t.Fatalf("caught on audits only: the guard must stand, got %+v", p)
+	}
+	// One lie on its own work and one on an audit: its own work is the
+	// 500 − 60 verified segments it did not audit, and the one lie.
+	c.Add(Account{ID: "mixed", Verified: 500, AuditsRun: 60, LiesCaught: 2, AuditLies: 1, Blacklisted: true})
+	if c.Liars != 2 || c.LiarSegments != 441 || c.LiarLies != 1 {
+		t.Fatalf("own work only: %+v", c)
+	}
+	near(t, "SLow", c.Params(DefaultGuard).SLow, 1.0/441, 1e-12)
 }
 
 // TestSegmentErrorRange: with a range of lie rates, SegmentError is the

@@ -684,8 +684,8 @@ func (v *Verifier) policy(ctx context.Context, maxError float64) (trust.Policy, 
 		}
 		est = &trust.Estimate{}
 		for _, a := range accs {
-			est.Add(trust.Account{ID: a.ID, Verified: a.Verified, AuditsPassed: a.AuditsPassed, LiesCaught: a.LiesCaught,
-				Blacklisted: !a.BannedAt.IsZero()})
+			est.Add(trust.Account{ID: a.ID, Verified: a.Verified, AuditsPassed: a.AuditsPassed, AuditsRun: a.AuditsRun,
+				LiesCaught: a.LiesCaught, AuditLies: a.AuditLies, Blacklisted: !a.BannedAt.IsZero()})
 		}
 		v.mu.Lock()
 		v.estimate, v.estAt = est, v.cfg.Now()
@@ -910,7 +910,11 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 			}
 			grant(c, l.seq, l.fuel, l.account)
 			if counts(l.account, vouch[coverSeq(cand, l.seq)]) {
-				rec(l.account).Verified++
+				p := rec(l.account)
+				p.Verified++
+				if c.Role == store.RoleAudit {
+					p.AuditsRun++
+				}
 			}
 		}
 	}
@@ -1366,7 +1370,14 @@ func (v *Verifier) catch(ctx context.Context, ev *store.TaskEvidence, r *store.R
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if _, err := v.cfg.Store.AccountAdd(ctx, &store.AccountAddParams{ID: acc, LiesCaught: 1, Ban: true, Now: now}); err != nil {
+	// A lie in an audit's own link is a lie told as an auditor: caught by
+	// the comparison, never accepted (trust.Estimate.Add leaves it out of
+	// the measured lie rate).
+	rec := &store.AccountAddParams{ID: acc, LiesCaught: 1, Ban: true, Now: now}
+	if r.Role == store.RoleAudit {
+		rec.AuditLies = 1
+	}
+	if _, err := v.cfg.Store.AccountAdd(ctx, rec); err != nil {
 		return err
 	}
 	if before != nil && !before.BannedAt.IsZero() {

@@ -274,6 +274,13 @@ var migrations = []string{
 	ALTER TABLE sessions ADD COLUMN coordinator text;
 	CREATE INDEX sessions_open ON sessions(coordinator) WHERE ended_at IS NULL;
 	`,
+	// 4: (SQLite's version 5) an account's record tells its work as an
+	// auditor from the work accepted on its word: the lie rate is measured
+	// on the latter only (docs/trust.md §7).
+	`
+	ALTER TABLE accounts ADD COLUMN audits_run bigint NOT NULL DEFAULT 0;
+	ALTER TABLE accounts ADD COLUMN audit_lies bigint NOT NULL DEFAULT 0;
+	`,
 }
 
 // Advisory lock keys (pg_advisory_xact_lock(lockSpace, key)).

@@ -391,13 +391,13 @@ func (db *DB) JobNote(ctx context.Context, p *store.JobNoteParams) error {
 	return nil
 }
 
-const accountCols = `id, verified, audits_passed, lies_caught, banned_at, created_at`
+const accountCols = `id, verified, audits_passed, audits_run, lies_caught, audit_lies, banned_at, created_at`
 
 func scanAccount(row pgx.Row) (*store.Account, error) {
 	var a store.Account
 	var banned *int64
 	var created int64
-	if err := row.Scan(&a.ID, &a.Verified, &a.AuditsPassed, &a.LiesCaught, &banned, &created); err != nil {
+	if err := row.Scan(&a.ID, &a.Verified, &a.AuditsPassed, &a.AuditsRun, &a.LiesCaught, &a.AuditLies, &banned, &created); err != nil {
 		return nil, interpretError(err)
 	}
 	a.BannedAt, a.CreatedAt = fromMS(banned), time.UnixMilli(created)
@@ -418,11 +418,12 @@ func (db *DB) AccountAdd(ctx context.Context, p *store.AccountAddParams) (*store
 		banned = &t
 	}
 	// One statement: concurrent additions to one account all count.
-	return scanAccount(db.pool.QueryRow(ctx, `INSERT INTO accounts AS a (id, verified, audits_passed, lies_caught, banned_at, created_at)
-		VALUES($1, $2, $3, $4, $5, $6)
+	return scanAccount(db.pool.QueryRow(ctx, `INSERT INTO accounts AS a (id, verified, audits_passed, audits_run, lies_caught, audit_lies, banned_at, created_at)
+		VALUES($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (id) DO UPDATE SET verified = a.verified + excluded.verified, audits_passed = a.audits_passed + excluded.audits_passed,
-			lies_caught = a.lies_caught + excluded.lies_caught, banned_at = coalesce(a.banned_at, excluded.banned_at)
-		RETURNING `+accountCols, p.ID, p.Verified, p.AuditsPassed, p.LiesCaught, banned, ms(p.Now)))
+			audits_run = a.audits_run + excluded.audits_run, lies_caught = a.lies_caught + excluded.lies_caught,
+			audit_lies = a.audit_lies + excluded.audit_lies, banned_at = coalesce(a.banned_at, excluded.banned_at)
+		RETURNING `+accountCols, p.ID, p.Verified, p.AuditsPassed, p.AuditsRun, p.LiesCaught, p.AuditLies, banned, ms(p.Now)))
 }
 
 // limitOrAll is a LIMIT parameter: n, or NULL (no limit) when n ≤ 0.

@@ -146,6 +146,13 @@ var migrations = []string{
 	ALTER TABLE sessions ADD COLUMN coordinator TEXT;
 	CREATE INDEX IF NOT EXISTS sessions_open ON sessions(coordinator) WHERE ended_at IS NULL;
 	`,
+	// 5: (PostgreSQL's version 4) an account's record tells its work as
+	// an auditor from the work accepted on its word: the lie rate is
+	// measured on the latter only (docs/trust.md §7).
+	`
+	ALTER TABLE accounts ADD COLUMN audits_run INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE accounts ADD COLUMN audit_lies INTEGER NOT NULL DEFAULT 0;
+	`,
 }
 
 // migrate applies the migrations the database has not seen, each in its own

@@ -370,13 +370,13 @@ func (db *DB) JobNote(ctx context.Context, p *store.JobNoteParams) error {
 	})
 }
 
-const accountCols = `id, verified, audits_passed, lies_caught, banned_at, created_at`
+const accountCols = `id, verified, audits_passed, audits_run, lies_caught, audit_lies, banned_at, created_at`
 
 func scanAccount(sc interface{ Scan(...any) error }) (*store.Account, error) {
 	var a store.Account
 	var banned sql.NullInt64
 	var created int64
-	if err := sc.Scan(&a.ID, &a.Verified, &a.AuditsPassed, &a.LiesCaught, &banned, &created); err != nil {
+	if err := sc.Scan(&a.ID, &a.Verified, &a.AuditsPassed, &a.AuditsRun, &a.LiesCaught, &a.AuditLies, &banned, &created); err != nil {
 		return nil, interpretError(err)
 	}
 	a.BannedAt = fromMS(banned)
@@ -400,10 +400,11 @@ func (db *DB) AccountAdd(ctx context.Context, p *store.AccountAddParams) (*store
 	var a *store.Account
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		a, err = scanAccount(tx.QueryRowContext(ctx, `INSERT INTO accounts(id, verified, audits_passed, lies_caught, banned_at, created_at) VALUES(?,?,?,?,?,?)
+		a, err = scanAccount(tx.QueryRowContext(ctx, `INSERT INTO accounts(id, verified, audits_passed, audits_run, lies_caught, audit_lies, banned_at, created_at) VALUES(?,?,?,?,?,?,?,?)
 			ON CONFLICT(id) DO UPDATE SET verified = verified + excluded.verified, audits_passed = audits_passed + excluded.audits_passed,
-				lies_caught = lies_caught + excluded.lies_caught, banned_at = coalesce(banned_at, excluded.banned_at)
-			RETURNING `+accountCols, p.ID, p.Verified, p.AuditsPassed, p.LiesCaught, banned, now))
+				audits_run = audits_run + excluded.audits_run, lies_caught = lies_caught + excluded.lies_caught,
+				audit_lies = audit_lies + excluded.audit_lies, banned_at = coalesce(banned_at, excluded.banned_at)
+			RETURNING `+accountCols, p.ID, p.Verified, p.AuditsPassed, p.AuditsRun, p.LiesCaught, p.AuditLies, banned, now))
 		return err
 	})
 	return a, err

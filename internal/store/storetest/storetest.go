@@ -1801,14 +1801,19 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if a, err = s.AccountAdd(ctx, &store.AccountAddParams{ID: "bob", Verified: 3, Now: now.Add(time.Hour)}); err != nil || a.Verified != 5 || a.AuditsPassed != 1 || !a.CreatedAt.Equal(now) {
 			t.Fatalf("added %+v %v", a, err)
 		}
+		// Work as an auditor is counted apart, within Verified and LiesCaught.
+		if a, err = s.AccountAdd(ctx, &store.AccountAddParams{ID: "bob", Verified: 2, AuditsRun: 2, Now: now.Add(time.Hour)}); err != nil || a.Verified != 7 || a.AuditsRun != 2 || a.AuditsPassed != 1 {
+			t.Fatalf("audits run %+v %v", a, err)
+		}
 		t1 := now.Add(2 * time.Hour)
 		if a, err = s.AccountAdd(ctx, &store.AccountAddParams{ID: "bob", LiesCaught: 1, Ban: true, Now: t1}); err != nil || !a.BannedAt.Equal(t1) || a.LiesCaught != 1 {
 			t.Fatalf("banned %+v %v", a, err)
 		}
-		if a, err = s.AccountAdd(ctx, &store.AccountAddParams{ID: "bob", LiesCaught: 1, Ban: true, Now: t1.Add(time.Hour)}); err != nil || !a.BannedAt.Equal(t1) || a.LiesCaught != 2 {
+		if a, err = s.AccountAdd(ctx, &store.AccountAddParams{ID: "bob", LiesCaught: 1, AuditLies: 1, Ban: true, Now: t1.Add(time.Hour)}); err != nil || !a.BannedAt.Equal(t1) || a.LiesCaught != 2 || a.AuditLies != 1 {
 			t.Fatalf("banned again %+v %v", a, err)
 		}
 		if g, err := s.AccountGet(ctx, "bob"); err != nil || g.ID != a.ID || g.Verified != a.Verified || g.AuditsPassed != a.AuditsPassed ||
+			g.AuditsRun != a.AuditsRun || g.AuditLies != a.AuditLies ||
 			g.LiesCaught != a.LiesCaught || !g.BannedAt.Equal(a.BannedAt) || !g.CreatedAt.Equal(a.CreatedAt) {
 			t.Fatalf("get %+v %v, want %+v", g, err, a)
 		}
