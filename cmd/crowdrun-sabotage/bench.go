@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -39,14 +40,17 @@ type Options struct {
 	Churn          int     // strategy churn
 	Grid           uint64
 	Inputs         int
-	Seed           uint64
-	Timeout        time.Duration
-	Verbose        bool
-	Keep           bool // keep the store's directory
+	// Above: the inputs are the first primes above it; a task's fuel grows
+	// with its square root (~1.2·10⁵ fuel at 10⁹).
+	Above   uint64
+	Seed    uint64
+	Timeout time.Duration
+	Verbose bool
+	Keep    bool // keep the store's directory
 }
 
 func defaultOptions() Options {
-	return Options{Tasks: 10000, Workers: 20, MaxError: 1e-6, Q: 0.5, Late: 7, Churn: 10, Grid: 12_000, Inputs: 64, Seed: 1, Timeout: 2 * time.Hour}
+	return Options{Tasks: 10000, Workers: 20, MaxError: 1e-6, Q: 0.5, Late: 7, Churn: 10, Grid: 12_000, Inputs: 64, Above: 1_000_000_000, Seed: 1, Timeout: 2 * time.Hour}
 }
 
 func (o *Options) validate() error {
@@ -61,6 +65,8 @@ func (o *Options) validate() error {
 		return errors.New("-q must be in [0, 1]")
 	case o.Grid == 0:
 		return errors.New("-grid must be positive")
+	case o.Above < 3 || o.Above > 1<<62:
+		return errors.New("-above must be in [3, 2⁶²]")
 	case o.Inputs < 1:
 		return errors.New("-inputs must be at least 1")
 	}
@@ -135,28 +141,17 @@ func (r *Report) print(w io.Writer, took time.Duration) {
 	fmt.Fprintf(w, "  redundancy per %d tasks:%s\n", r.CurveEvery, b.String())
 }
 
-// inputs are the first n primes above 10⁹: each factors in ~1.2·10⁵ fuel
-// (trial division up to its square root).
-func inputs(n int) []string {
+// inputs are the first n primes above `above`: each factors in about
+// 4·√p fuel (trial division by 6k±1 up to its square root: ~1.2·10⁵ fuel
+// just above 10⁹, ~1.2·10⁸ just above 10¹⁵).
+func inputs(n int, above uint64) []string {
 	var out []string
-	for p := uint64(1_000_000_001); len(out) < n; p += 2 {
-		if prime(p) {
+	for p := above | 1; len(out) < n; p += 2 {
+		if new(big.Int).SetUint64(p).ProbablyPrime(32) {
 			out = append(out, fmt.Sprintf("%d\n", p))
 		}
 	}
 	return out
-}
-
-func prime(n uint64) bool {
-	if n%3 == 0 {
-		return false
-	}
-	for i := uint64(5); i*i <= n; i += 6 {
-		if n%i == 0 || n%(i+2) == 0 {
-			return false
-		}
-	}
-	return true
 }
 
 type reference struct {
@@ -219,7 +214,7 @@ func bench(ctx context.Context, o Options, strategy string, f float64) (*Report,
 	}
 	cl := &api.Client{Server: srv.URL, Token: secret}
 
-	ins := inputs(o.Inputs)
+	ins := inputs(o.Inputs, o.Above)
 	req := &api.SubmitRequest{Name: "sabotage-" + strategy, Module: examples.Factor, MaxError: o.MaxError}
 	for i := range o.Tasks {
 		req.Tasks = append(req.Tasks, api.TaskSpec{Stdin: []byte(ins[i%len(ins)])})

@@ -24,8 +24,8 @@
 //	         every -churn results
 //	mixed    each saboteur takes one of the above in turn
 //
-// The tasks are factor (examples/factor.wasm) on primes just above 10⁹,
-// ~1.2·10⁵ fuel each, ~10 checkpoints at the default -grid. Each result is
+// The tasks are factor (examples/factor.wasm) on primes just above 10⁹
+// (-above), ~1.2·10⁵ fuel each, ~10 checkpoints at the default -grid. Each result is
 // compared with a reference computed once per distinct input by an honest
 // local run of the same prepared module.
 //
@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.Churn, "churn", o.Churn, "results before a saboteur takes a new identity (strategy churn)")
 	fs.Uint64Var(&o.Grid, "grid", o.Grid, "checkpoint grid in fuel")
 	fs.IntVar(&o.Inputs, "inputs", o.Inputs, "distinct task inputs")
+	fs.Uint64Var(&o.Above, "above", o.Above, "the inputs are the first primes above `N`: a task's fuel is about 4·√N (with -grid, how long a link takes)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the saboteurs' and the coordinator's random choices")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up a run after this long (a backstop; 0: never)")
 	fs.BoolVar(&o.Verbose, "v", false, "log the coordinator's warnings and the job's progress")
@@ -114,7 +115,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "sabotage: %d tasks, %d workers, grid %d fuel, max error %g, %d distinct inputs\n", o.Tasks, o.Workers, o.Grid, o.MaxError, o.Inputs)
+	fmt.Fprintf(out, "sabotage: %d tasks, %d workers, grid %d fuel, max error %g, %d distinct inputs (primes above %d)\n", o.Tasks, o.Workers, o.Grid, o.MaxError, o.Inputs, o.Above)
 	for _, f := range fs_ {
 		for _, s := range strats {
 			start := time.Now()
