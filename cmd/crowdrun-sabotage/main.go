@@ -52,6 +52,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -85,6 +86,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up a run after this long (a backstop; 0: never)")
 	fs.BoolVar(&o.Verbose, "v", false, "log the coordinator's warnings and the job's progress")
 	fs.BoolVar(&o.Keep, "keep", false, "keep each run's store (SQLite) and say where")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,6 +116,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if err := o.validate(); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintf(out, "sabotage: %d tasks, %d workers, grid %d fuel, max error %g, %d distinct inputs (primes above %d)\n", o.Tasks, o.Workers, o.Grid, o.MaxError, o.Inputs, o.Above)
 	for _, f := range fs_ {
