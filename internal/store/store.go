@@ -672,7 +672,11 @@ type TaskSettleParams struct {
 	// not at all, so that a coordinator dying between the two loses no
 	// credit, and the winner of two settling at once alone grants any.
 	Ledger []LedgerEntry
-	Now    time.Time
+	// Accounts: additions to accounts' records (as AccountAdd; Ban is
+	// ignored) made in the same transaction, so that the evidence a
+	// settlement earns is counted once, with it, or not at all.
+	Accounts []AccountAddParams
+	Now      time.Time
 }
 
 // TaskSettled is what TaskSettle did.

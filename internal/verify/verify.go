@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -827,16 +828,7 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 	if trusted {
 		method = store.VerifyTrusted
 	}
-	// By: every account whose agreeing computation the result rests on,
-	// the candidate's first.
-	by := slices.Clone(accountsOf(cand))
-	for _, c := range checkers {
-		for _, a := range accountsOf(c) {
-			if !slices.Contains(by, a) {
-				by = append(by, a)
-			}
-		}
-	}
+	by := restingOn(cand, checkers, ev.Grid)
 	if trusted {
 		by = append(by, TrustedAccount)
 	}
@@ -918,8 +910,16 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 			}
 		}
 	}
+	// The evidence the settlement earns is recorded with it (one
+	// transaction): counted once, or, if the task was settled elsewhere
+	// first, not at all.
+	var accts []store.AccountAddParams
+	for _, p := range verified {
+		accts = append(accts, *p)
+	}
+	slices.SortFunc(accts, func(a, b store.AccountAddParams) int { return strings.Compare(a.ID, b.ID) })
 	settled, err := v.cfg.Store.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *cand.Result,
-		Verification: method, VerifiedBy: by, Ledger: entries, Now: now})
+		Verification: method, VerifiedBy: by, Ledger: entries, Accounts: accts, Now: now})
 	if errors.Is(err, store.ErrTaskSettled) {
 		return nil
 	}
@@ -932,12 +932,6 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 	v.mu.Unlock()
 	v.cfg.Revoke(settled.Revoked, "no longer needed")
 	v.count(func(s *Stats) { s.Accepted++ })
-
-	for _, p := range verified {
-		if _, err := v.cfg.Store.AccountAdd(ctx, p); err != nil {
-			return err
-		}
-	}
 	v.cfg.Settled()
 	return nil
 }
@@ -1184,6 +1178,35 @@ func chainLinks(r *store.ReplicaInfo, grid uint64) []link {
 		out = append(out, link{seq: lastSeq(r) + 1, fuel: f, account: r.Account})
 	}
 	return out
+}
+
+// restingOn lists every account whose agreeing computation an accepted
+// result rests on, the candidate's first: who computed the candidate's
+// links, an audit's own link, a partner's links. An account that held a
+// segment and computed nothing in it (a lease taken back before its first
+// checkpoint, as a caught liar's are) is not among them.
+func restingOn(cand *store.ReplicaInfo, checkers []*store.ReplicaInfo, grid uint64) []string {
+	var by []string
+	add := func(a string) {
+		if a != "" && !slices.Contains(by, a) {
+			by = append(by, a)
+		}
+	}
+	for _, l := range chainLinks(cand, grid) {
+		add(l.account)
+	}
+	for _, c := range checkers {
+		for _, l := range chainLinks(c, grid) {
+			if c.Role == store.RoleAudit && (l.seq != auditLink(c, cand) || !ownLink(c, l.seq)) {
+				continue
+			}
+			add(l.account)
+		}
+	}
+	if len(by) == 0 {
+		return slices.Clone(accountsOf(cand)) // no link with fuel: who ran it
+	}
+	return by
 }
 
 func accountsOf(r *store.ReplicaInfo) []string {

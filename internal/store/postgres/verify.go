@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -322,6 +323,9 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 				return err
 			}
 		}
+		if err := addAccounts(ctx, tx, p.Accounts, now); err != nil {
+			return err
+		}
 		if finished < total || jobState != string(store.JobRunning) {
 			return nil
 		}
@@ -418,12 +422,31 @@ func (db *DB) AccountAdd(ctx context.Context, p *store.AccountAddParams) (*store
 		banned = &t
 	}
 	// One statement: concurrent additions to one account all count.
-	return scanAccount(db.pool.QueryRow(ctx, `INSERT INTO accounts AS a (id, verified, audits_passed, audits_run, lies_caught, audit_lies, banned_at, created_at)
-		VALUES($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (id) DO UPDATE SET verified = a.verified + excluded.verified, audits_passed = a.audits_passed + excluded.audits_passed,
-			audits_run = a.audits_run + excluded.audits_run, lies_caught = a.lies_caught + excluded.lies_caught,
-			audit_lies = a.audit_lies + excluded.audit_lies, banned_at = coalesce(a.banned_at, excluded.banned_at)
-		RETURNING `+accountCols, p.ID, p.Verified, p.AuditsPassed, p.AuditsRun, p.LiesCaught, p.AuditLies, banned, ms(p.Now)))
+	return scanAccount(db.pool.QueryRow(ctx, qAccountAdd+` RETURNING `+accountCols, p.ID, p.Verified, p.AuditsPassed, p.AuditsRun, p.LiesCaught, p.AuditLies, banned, ms(p.Now)))
+}
+
+// qAccountAdd adds to an account's record, creating it if new.
+const qAccountAdd = `INSERT INTO accounts AS a (id, verified, audits_passed, audits_run, lies_caught, audit_lies, banned_at, created_at)
+	VALUES($1, $2, $3, $4, $5, $6, $7, $8)
+	ON CONFLICT (id) DO UPDATE SET verified = a.verified + excluded.verified, audits_passed = a.audits_passed + excluded.audits_passed,
+		audits_run = a.audits_run + excluded.audits_run, lies_caught = a.lies_caught + excluded.lies_caught,
+		audit_lies = a.audit_lies + excluded.audit_lies, banned_at = coalesce(a.banned_at, excluded.banned_at)`
+
+// addAccounts applies a settlement's additions to accounts' records (no
+// bans), in the caller's transaction, in the order of their IDs so that
+// two settlements touching the same accounts lock their rows in one order.
+func addAccounts(ctx context.Context, tx pgx.Tx, accts []store.AccountAddParams, now int64) error {
+	accts = slices.Clone(accts)
+	slices.SortFunc(accts, func(a, b store.AccountAddParams) int { return strings.Compare(a.ID, b.ID) })
+	for _, a := range accts {
+		if a.ID == "" {
+			return fmt.Errorf("postgres: an account needs an ID")
+		}
+		if _, err := tx.Exec(ctx, qAccountAdd, a.ID, a.Verified, a.AuditsPassed, a.AuditsRun, a.LiesCaught, a.AuditLies, nil, now); err != nil {
+			return interpretError(err)
+		}
+	}
+	return nil
 }
 
 // limitOrAll is a LIMIT parameter: n, or NULL (no limit) when n ≤ 0.

@@ -305,6 +305,9 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 				return err
 			}
 		}
+		if err := addAccounts(ctx, tx, p.Accounts, now); err != nil {
+			return err
+		}
 		if finished < total {
 			return nil
 		}
@@ -400,14 +403,30 @@ func (db *DB) AccountAdd(ctx context.Context, p *store.AccountAddParams) (*store
 	var a *store.Account
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		a, err = scanAccount(tx.QueryRowContext(ctx, `INSERT INTO accounts(id, verified, audits_passed, audits_run, lies_caught, audit_lies, banned_at, created_at) VALUES(?,?,?,?,?,?,?,?)
-			ON CONFLICT(id) DO UPDATE SET verified = verified + excluded.verified, audits_passed = audits_passed + excluded.audits_passed,
-				audits_run = audits_run + excluded.audits_run, lies_caught = lies_caught + excluded.lies_caught,
-				audit_lies = audit_lies + excluded.audit_lies, banned_at = coalesce(banned_at, excluded.banned_at)
-			RETURNING `+accountCols, p.ID, p.Verified, p.AuditsPassed, p.AuditsRun, p.LiesCaught, p.AuditLies, banned, now))
+		a, err = scanAccount(tx.QueryRowContext(ctx, qAccountAdd+` RETURNING `+accountCols, p.ID, p.Verified, p.AuditsPassed, p.AuditsRun, p.LiesCaught, p.AuditLies, banned, now))
 		return err
 	})
 	return a, err
+}
+
+// qAccountAdd adds to an account's record, creating it if new.
+const qAccountAdd = `INSERT INTO accounts(id, verified, audits_passed, audits_run, lies_caught, audit_lies, banned_at, created_at) VALUES(?,?,?,?,?,?,?,?)
+	ON CONFLICT(id) DO UPDATE SET verified = verified + excluded.verified, audits_passed = audits_passed + excluded.audits_passed,
+		audits_run = audits_run + excluded.audits_run, lies_caught = lies_caught + excluded.lies_caught,
+		audit_lies = audit_lies + excluded.audit_lies, banned_at = coalesce(banned_at, excluded.banned_at)`
+
+// addAccounts applies a settlement's additions to accounts' records (no
+// bans), in the caller's transaction.
+func addAccounts(ctx context.Context, tx *sql.Tx, accts []store.AccountAddParams, now int64) error {
+	for _, a := range accts {
+		if a.ID == "" {
+			return fmt.Errorf("sqlite: an account needs an id")
+		}
+		if _, err := tx.ExecContext(ctx, qAccountAdd, a.ID, a.Verified, a.AuditsPassed, a.AuditsRun, a.LiesCaught, a.AuditLies, nil, now); err != nil {
+			return interpretError(err)
+		}
+	}
+	return nil
 }
 
 func (db *DB) AccountList(ctx context.Context, p *store.AccountListParams) ([]*store.Account, error) {

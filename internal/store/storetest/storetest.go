@@ -1650,10 +1650,27 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("disputed %+v %v", st, err)
 		}
 		ev = evidence(t, s, la[1].TaskID)
+		// The evidence a settlement earns is added to the accounts' records
+		// in its transaction.
+		if _, err := s.AccountAdd(ctx, &store.AccountAddParams{ID: "carol", Verified: 5, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		earned := []store.AccountAddParams{{ID: "carol", Verified: 1, AuditsRun: 1}, {ID: "alice", Verified: 2, AuditsPassed: 1}}
 		st, err = s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[1].TaskID, State: store.TaskDone, Result: *ev.Replicas[0].Result,
-			Verification: store.VerifyAudit, VerifiedBy: []string{"alice", "carol"}, Now: now.Add(time.Second)})
+			Verification: store.VerifyAudit, VerifiedBy: []string{"alice", "carol"}, Accounts: earned, Now: now.Add(time.Second)})
 		if err != nil || !st.JobFinished || len(st.Revoked) != 1 {
 			t.Fatalf("last %+v %v", st, err)
+		}
+		// Settled already: nothing is added again.
+		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: la[1].TaskID, State: store.TaskDone, Result: *ev.Replicas[0].Result,
+			Verification: store.VerifyAudit, Accounts: earned, Now: now.Add(time.Second)}); !errors.Is(err, store.ErrTaskSettled) {
+			t.Fatalf("settled twice: %v", err)
+		}
+		if a, err := s.AccountGet(ctx, "alice"); err != nil || a.Verified != 2 || a.AuditsPassed != 1 || a.AuditsRun != 0 || !a.BannedAt.IsZero() {
+			t.Fatalf("alice after settlement %+v %v", a, err)
+		}
+		if a, err := s.AccountGet(ctx, "carol"); err != nil || a.Verified != 6 || a.AuditsRun != 1 || !a.CreatedAt.Equal(now) {
+			t.Fatalf("carol after settlement %+v %v", a, err)
 		}
 		res, err := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
 		if err != nil || len(res) != 3 {
