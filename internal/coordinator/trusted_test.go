@@ -81,10 +81,13 @@ func (h *rerunHook) Rerun(ctx context.Context, m *protocol.Rerun) error {
 // connect whatever worker the case is about, and lets h1 go on: the
 // disagreement at link 1→2 goes to trusted ground. It returns once the
 // liar is banned.
-func dispute(t *testing.T, third func(e *env) *stoppable) (*env, *api.Job, *stoppable, func()) {
+func dispute(t *testing.T, mod func(*coordinator.Config), third func(e *env) *stoppable) (*env, *api.Job, *stoppable, func()) {
 	const grid, in = testGrid / 8, "100000000000031\n"
 	e := newEnv(t, func(c *coordinator.Config) {
 		c.CheckpointEvery, c.HeartbeatInterval, c.LeaseTTL = grid, time.Second, time.Minute
+		if mod != nil {
+			mod(c)
+		}
 	})
 	ctx := context.Background()
 	req := factorJob(t)
@@ -138,7 +141,7 @@ func dispute(t *testing.T, third func(e *env) *stoppable) (*env, *api.Job, *stop
 // result accepted.
 func TestTrustedWorkerSettlesDispute(t *testing.T) {
 	var trusty *stoppable
-	e, job, _, freeLiar := dispute(t, func(e *env) *stoppable {
+	e, job, _, freeLiar := dispute(t, nil, func(e *env) *stoppable {
 		trusty = e.startWith("trusty", e.token(store.TokenTrusted, "carol"), nil)
 		return trusty
 	})
@@ -183,15 +186,20 @@ func TestTrustedWorkerSettlesDispute(t *testing.T) {
 	t.Logf("re-runs %+v; trusted worker: %d links, %d traces, %d tasks of its own", st, n, tr, trusty.Stats.Tasks.Load())
 }
 
-// A trusted worker that fails the re-run, or leaves in the middle of it,
-// does not leave the dispute hanging: the coordinator runs the link itself.
+// A trusted worker that fails the re-run, leaves in the middle of it, or
+// never answers does not leave the dispute hanging: the coordinator runs
+// the link itself.
 func TestTrustedWorkerFallback(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		hook *rerunHook
+		name    string
+		hook    *rerunHook
+		timeout time.Duration // Config.TrustedTimeout
 	}{
-		{"fails", &rerunHook{fail: true}},
-		{"disconnects", &rerunHook{hold: true}},
+		{"fails", &rerunHook{fail: true}, 0},
+		{"disconnects", &rerunHook{hold: true}, 0},
+		// It holds the re-run and stays connected; the bound is short so
+		// that the test does not wait for the default's ten minutes.
+		{"never answers", &rerunHook{hold: true}, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.hook.asked = make(chan *protocol.Rerun, 4)
@@ -201,13 +209,13 @@ func TestTrustedWorkerFallback(t *testing.T) {
 				// Leave as soon as a re-run is under way.
 				defer close(stopped)
 				trusty := <-started
-				if _, ok := <-tc.hook.asked; ok && tc.hook.hold {
+				if _, ok := <-tc.hook.asked; ok && tc.hook.hold && tc.timeout == 0 {
 					trusty.stop()
 				}
 			}()
 			// After the workers' own cleanups (LIFO): nothing sends on asked.
 			t.Cleanup(func() { close(tc.hook.asked); <-stopped })
-			e, _, _, _ := dispute(t, func(e *env) *stoppable {
+			e, _, _, _ := dispute(t, func(c *coordinator.Config) { c.TrustedTimeout = tc.timeout }, func(e *env) *stoppable {
 				trusty := e.startWith("trusty", e.token(store.TokenTrusted, "carol"), tc.hook)
 				started <- trusty
 				return trusty
@@ -229,9 +237,13 @@ func TestTrustedWorkerFallback(t *testing.T) {
 // is refused.
 func TestForgedTrustGetsNoReruns(t *testing.T) {
 	for _, kind := range []string{store.TokenVolunteer, ""} {
-		t.Run("token "+kind, func(t *testing.T) {
+		name := "volunteer token"
+		if kind == "" {
+			name = "anonymous"
+		}
+		t.Run(name, func(t *testing.T) {
 			hook := &rerunHook{asked: make(chan *protocol.Rerun, 4)}
-			e, _, w, _ := dispute(t, func(e *env) *stoppable {
+			e, _, w, _ := dispute(t, nil, func(e *env) *stoppable {
 				tok := ""
 				if kind != "" {
 					tok = e.token(kind, "mallory")

@@ -32,7 +32,8 @@ type conn struct {
 	credible atomic.Bool
 
 	// trusted: the hello's token is of kind trusted (checked in the
-	// store): the session may be asked to re-run links (rerun.go).
+	// store) and the worker can re-run links (protocol.FeatureRerun): the
+	// session may be asked to (rerun.go).
 	trusted bool
 	resume  bool   // the worker declared protocol.FeatureCheckpoint
 	token   string // authenticates the session's HTTP requests
@@ -250,6 +251,7 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		closeWith(ws, err)
 		return
 	}
+	trusted = trusted && hello.Has(protocol.FeatureRerun)
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {

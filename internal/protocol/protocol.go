@@ -48,6 +48,10 @@ const (
 	// FeatureCheckpoint: the worker honours Lease.CheckpointEvery (sending
 	// checkpoint messages) and Lease.Resume.
 	FeatureCheckpoint = "checkpoint"
+	// FeatureRerun: the worker can re-run a link (Rerun). It is what the
+	// worker can do, not whether it is trusted: only a session whose token
+	// is of kind trusted in the coordinator's store is asked.
+	FeatureRerun = "rerun"
 )
 
 // Message types.

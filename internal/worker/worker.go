@@ -256,9 +256,10 @@ func (w *Worker) session(ctx context.Context) error {
 	defer ws.CloseNow()
 	ws.SetReadLimit(protocol.MaxMessage)
 	s := &sess{w: w, ws: ws, ckIDs: map[uint64]*runState{}}
-	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero", Token: w.cfg.Token}
+	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero", Token: w.cfg.Token,
+		Features: []string{protocol.FeatureRerun}}
 	if !w.cfg.NoCheckpoints {
-		hello.Features = []string{protocol.FeatureCheckpoint}
+		hello.Features = append(hello.Features, protocol.FeatureCheckpoint)
 	}
 	if err := s.send(ctx, hello); err != nil {
 		return err
