@@ -71,12 +71,16 @@ func (r *reruns) run(ctx context.Context, req *verify.RerunRequest) (*verify.Rer
 	if ev.Grid == 0 && !req.Final {
 		return nil, errors.New("the task has no checkpoint grid")
 	}
-	if cn := r.pick(ev); cn != nil {
+	// A link without a grid cannot be re-run anywhere (rerun.Link needs
+	// one): the in-process path says why.
+	if cn := r.pick(ev); cn != nil && ev.Grid > 0 {
 		out, err := r.onWorker(ctx, cn, req)
 		if err == nil || errors.Is(err, rerun.ErrEnded) {
 			var res *verify.RerunResult
 			if res, err = r.result(ctx, req, out, err); err == nil {
 				r.remote.Add(1)
+				c.cfg.Logger.Info("a trusted worker re-ran a link", "task", ev.Task.ID, "seq", req.Seq, "final", req.Final, "trace", req.Trace,
+					"worker", cn.session.Worker, "fuel", res.Fuel)
 				return res, nil
 			}
 		}
