@@ -265,3 +265,60 @@ func TestForgedTrustGetsNoReruns(t *testing.T) {
 		})
 	}
 }
+
+// A lie in the final output is settled on a trusted worker too: the final
+// link re-run from the last checkpoint, its output hashed by the
+// coordinator after the chain's, exactly as its own re-run would.
+func TestTrustedWorkerSettlesFinalLink(t *testing.T) {
+	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery, c.LeaseTTL = testGrid/8, time.Minute })
+	ctx := context.Background()
+	const in = "100000000000031\n"
+	req := factorJob(t)
+	req.Tasks, req.MaxError = req.Tasks[:1], 0
+	req.Tasks[0].Stdin = []byte(in)
+	job, err := e.alice.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The liar computes the primary alone; its fresh account makes the
+	// policy ask for a partner, which h1 takes and is held in.
+	l := &liar{output: true}
+	e.startTamperer("liar", l)
+	waitFor(t, func() bool { j, _ := e.alice.Job(ctx, job.ID); return j.Tasks.Running == 1 })
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	e.startTamperer("h1", &gate{seq: 1, release: release})
+	t.Cleanup(free)
+	task := jobTasks(t, e, job.ID, 1)[0].ID
+	waitFor(t, func() bool {
+		ev, err := e.db.TaskEvidence(ctx, task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range ev.Replicas {
+			if r.Worker == "h1" && r.State == store.ReplicaLeased {
+				return true
+			}
+		}
+		return false
+	})
+	trusty := e.startWith("trusty", e.token(store.TokenTrusted, "carol"), nil)
+	waitFor(t, func() bool { return trusty.Stats.Sessions.Load() > 0 })
+	free()
+	got, lines := collectLatest(t, e.alice, job.ID)
+	rep, out, _ := localRun(t, e, job.ModuleHash, in, testGrid/8)
+	r := got[0]
+	if lines != 1 || r == nil || r.State != "done" || string(r.Stdout) != out || r.Fuel != rep.Fuel {
+		dumpEvidence(t, e, job.ID, 1)
+		t.Fatalf("%d result lines, accepted %+v\nhonest run: %q %+v", lines, r, out, rep)
+	}
+	if acc, err := e.db.AccountGet(ctx, "anon:liar"); err != nil || acc.BannedAt.IsZero() || l.lies == 0 {
+		t.Fatalf("liar's account %+v %v (%d lies)", acc, err, l.lies)
+	}
+	st, vst := e.c.RerunStats(), e.c.VerifierStats()
+	n, tr := trusty.Stats.Reruns.Load(), trusty.Stats.RerunTraces.Load()
+	if vst.Disputes != 1 || n != 1 || st.RemoteFailed != 0 || st.Remote != 1+tr || (trusty.Stats.Tasks.Load() == 0 && st.Local != 0) {
+		t.Fatalf("re-runs %+v, verifier %+v; the trusted worker re-ran %d links and %d traces", st, vst, n, tr)
+	}
+}
