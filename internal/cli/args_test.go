@@ -180,6 +180,14 @@ func TestFlagsAfterArguments(t *testing.T) {
 	if code, _, errOut := cli("", "serve", "extra", "--addr", "127.0.0.1:0"); code != exitUsage || !strings.Contains(errOut, "no arguments") {
 		t.Fatalf("serve extra --addr: exit %d, stderr %q", code, errOut)
 	}
+	for _, bad := range [][]string{{"--trusted-cpu", "0"}, {"--trusted-cpu", "1.5"}, {"--trusted-slots", "2", "--trusted-cpu", "3"}} {
+		if code, _, errOut := cli("", append([]string{"serve", "--addr", "127.0.0.1:0"}, bad...)...); code != exitUsage || !strings.Contains(errOut, "--trusted-cpu") {
+			t.Fatalf("serve %v: exit %d, stderr %q", bad, code, errOut)
+		}
+	}
+	if code, _, errOut := cli("", "serve", "--trusted-slots", "0"); code != exitUsage || !strings.Contains(errOut, "--trusted-slots must be at least 1") {
+		t.Fatalf("serve --trusted-slots 0: exit %d, stderr %q", code, errOut)
+	}
 	if code, _, errOut := cli("", "worker", "extra", "--slots", "1"); code != exitUsage || !strings.Contains(errOut, "no arguments") {
 		t.Fatalf("worker extra --slots: exit %d, stderr %q", code, errOut)
 	}

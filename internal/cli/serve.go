@@ -35,11 +35,19 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	gcEvery := fs.Duration("blob-gc-interval", 0, "delete blobs no row names every `DURATION` (default 1h; negative: never)")
 	gcGrace := fs.Duration("blob-gc-grace", 0, "delete only unreferenced blobs older than `DURATION` (default 1h)")
 	ttl := fs.Duration("lease-ttl", 0, "how long (`DURATION`) a lease lives after its last renewal, and a coordinator sharing the store after its last heartbeat (default 15s)")
+	tslots := fs.Int("trusted-slots", 1, "re-run at most `N` disputed links at once on the coordinator itself (when no trusted worker\ntakes them: docs/trust.md §2)")
+	tcpu := fs.Float64("trusted-cpu", coordinator.DefaultTrustedCPU, "in-process re-runs use at most `F` of one core over time, all slots together (0 < F ≤\n--trusted-slots); more wait in line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError("serve takes no arguments")
+	}
+	if *tslots < 1 {
+		return usageError("--trusted-slots must be at least 1")
+	}
+	if !(*tcpu > 0 && *tcpu <= float64(*tslots)) {
+		return usageError("--trusted-cpu %v: want a share of one core above 0 and at most --trusted-slots (%d): each slot runs on one core", *tcpu, *tslots)
 	}
 	if *every != 0 && *every < 1024 {
 		return usageError("--checkpoint-every must be 0 or at least 1024")
@@ -53,7 +61,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
-		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl}
+		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu}
 	if *prior > 0 {
 		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
 	}
@@ -75,6 +83,8 @@ type serveOptions struct {
 	blobGCGrace     time.Duration
 	leaseTTL        time.Duration
 	idlePoll        time.Duration // tests: coordinator.Config.IdlePoll
+	trustedSlots    int
+	trustedCPU      float64
 }
 
 // checkStoreURL refuses a --store that is not a PostgreSQL URL ("" is
@@ -124,7 +134,7 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 	c, err := coordinator.New(ctx, coordinator.Config{Store: db, Logger: o.log, MaxRequestBytes: o.maxRequest,
 		CheckpointEvery: o.checkpointEvery, NoCheckpoints: o.noCheckpoints, SessionPrior: o.sessionPrior, HeartbeatInterval: o.heartbeat,
 		BlobGCInterval: o.blobGCInterval, BlobGCGrace: o.blobGCGrace,
-		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll})
+		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll, TrustedSlots: o.trustedSlots, TrustedCPU: o.trustedCPU})
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func (m *Main) workerCmd(ctx context.Context, args []string) error {
 	ticks := fs.Int("progress-ticks", 8, "`N` progress reports per checkpoint interval (the fuel reached, for the work lost if this worker leaves)")
 	noCk := fs.Bool("no-checkpoints", false, "do not offer to checkpoint or resume: replicas run whole")
 	// The token's default is not shown in --help: it is a secret.
-	token := fs.String("token", "", "a volunteer `TOKEN` (crowdrun token create --kind volunteer): this worker's work is credited to,\nand checked against, its account; without one the account is anon:NAME, a fresh identity (default: env\nCROWDRUN_TOKEN)")
+	token := fs.String("token", "", "a volunteer `TOKEN` (crowdrun token create --kind volunteer): this worker's work is credited to,\nand checked against, its account; without one the account is anon:NAME, a fresh identity. A trusted\ntoken (--kind trusted) also lets the coordinator hand this worker disputed links to re-run (default: env\nCROWDRUN_TOKEN)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

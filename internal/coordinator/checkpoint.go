@@ -158,7 +158,8 @@ func newToken() string {
 }
 
 // snapshotDownload serves the snapshot a lease resumes from, to the session
-// that holds the lease: Authorization: Session <session_id>:<token>, the
+// that holds the lease (or a re-run starts from, to the trusted session
+// asked for it): Authorization: Session <session_id>:<token>, the
 // token from its welcome.
 func (c *Coordinator) snapshotDownload(w http.ResponseWriter, r *http.Request) {
 	h := r.PathValue("hash")
@@ -181,9 +182,14 @@ func (c *Coordinator) snapshotDownload(w http.ResponseWriter, r *http.Request) {
 			held = true
 		}
 	}
+	for _, p := range cn.reruns { // a trusted session's re-run starts there
+		if p.snapshot == h {
+			held = true
+		}
+	}
 	cn.mu.Unlock()
 	if !held {
-		writeError(w, http.StatusNotFound, api.CodeNotFound, "no lease of this session resumes from that snapshot")
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no lease or re-run of this session resumes from that snapshot")
 		return
 	}
 	b, err := c.store.BlobGet(r.Context(), h)

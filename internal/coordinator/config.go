@@ -107,8 +107,18 @@ type Config struct {
 	// Verification (docs/trust.md).
 	//
 	// TrustedSlots is how many disputed links the coordinator re-runs at
-	// once on its own CPU (its trusted ground); default 1.
+	// once on its own CPU (its trusted ground, when no trusted worker
+	// takes them); default 1.
 	TrustedSlots int
+	// TrustedCPU is the share of one core those in-process re-runs may use
+	// over time, all slots together (a duty cycle: rerunbudget.go); in
+	// (0, TrustedSlots]; default DefaultTrustedCPU. Re-runs beyond it wait
+	// in line.
+	TrustedCPU float64
+	// TrustedTimeout is how long a re-run handed to a trusted worker may
+	// take before the coordinator runs it itself; default
+	// DefaultTrustedTimeout.
+	TrustedTimeout time.Duration
 	// TrustedFuel caps one trusted re-run's fuel beyond the link's grid
 	// interval (a final link of a job without a fuel limit); default 2^40.
 	TrustedFuel uint64
@@ -123,6 +133,11 @@ type Config struct {
 
 // Defaults.
 const (
+	// DefaultTrustedCPU: in-process re-runs use at most half a core over
+	// time.
+	DefaultTrustedCPU = 0.5
+	// DefaultTrustedTimeout bounds a re-run on a trusted worker.
+	DefaultTrustedTimeout  = 10 * time.Minute
 	DefaultHeartbeat       = 2 * time.Second
 	DefaultLeaseTTL        = 15 * time.Second
 	DefaultMaxRequestBytes = 64 << 20
@@ -178,6 +193,15 @@ func (c *Config) withDefaults() Config {
 	if cfg.TrustedFuel == 0 {
 		cfg.TrustedFuel = 1 << 40
 	}
+	if cfg.TrustedSlots == 0 {
+		cfg.TrustedSlots = 1
+	}
+	if cfg.TrustedCPU == 0 {
+		cfg.TrustedCPU = min(DefaultTrustedCPU, float64(cfg.TrustedSlots))
+	}
+	if cfg.TrustedTimeout == 0 {
+		cfg.TrustedTimeout = DefaultTrustedTimeout
+	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
 	}
@@ -227,6 +251,12 @@ func (c *Config) validate() error {
 	}
 	if c.TrustedSlots < 0 {
 		return errors.New("coordinator: TrustedSlots must not be negative")
+	}
+	if !(c.TrustedCPU > 0 && c.TrustedCPU <= float64(c.TrustedSlots)) {
+		return fmt.Errorf("coordinator: TrustedCPU (%v) must be in (0, TrustedSlots = %d]: a share of one core for in-process re-runs, each slot running on one", c.TrustedCPU, c.TrustedSlots)
+	}
+	if c.TrustedTimeout < 0 {
+		return errors.New("coordinator: TrustedTimeout must not be negative")
 	}
 	if c.LeaseTTL <= 2*c.HeartbeatInterval {
 		return fmt.Errorf("coordinator: LeaseTTL (%v) must exceed 2×HeartbeatInterval (%v), or healthy workers lose leases between heartbeats", c.LeaseTTL, c.HeartbeatInterval)

@@ -448,4 +448,16 @@ func TestConfigValidate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "LeaseTTL") {
 		t.Fatalf("short lease accepted: %v", err)
 	}
+	for _, tc := range []struct {
+		slots int
+		cpu   float64
+	}{{1, 1.5}, {2, 2.5}, {1, -0.1}} {
+		_, err = coordinator.New(context.Background(), coordinator.Config{Store: db, Engine: engine, TrustedSlots: tc.slots, TrustedCPU: tc.cpu})
+		if err == nil || !strings.Contains(err.Error(), "TrustedCPU") {
+			t.Errorf("TrustedCPU %v with %d slots accepted: %v", tc.cpu, tc.slots, err)
+		}
+	}
+	if _, err = coordinator.New(context.Background(), coordinator.Config{Store: db, Engine: engine, TrustedSlots: 2, TrustedCPU: 2}); err != nil {
+		t.Errorf("TrustedCPU 2 with 2 slots refused: %v", err)
+	}
 }

@@ -31,9 +31,13 @@ type conn struct {
 	// Coordinator.credibleConns (set under Coordinator.mu).
 	credible atomic.Bool
 
-	resume bool   // the worker declared protocol.FeatureCheckpoint
-	token  string // authenticates the session's HTTP requests
-	bye    bool   // the worker said bye (set by the reader before it returns)
+	// trusted: the hello's token is of kind trusted (checked in the
+	// store) and the worker can re-run links (protocol.FeatureRerun): the
+	// session may be asked to (rerun.go).
+	trusted bool
+	resume  bool   // the worker declared protocol.FeatureCheckpoint
+	token   string // authenticates the session's HTTP requests
+	bye     bool   // the worker said bye (set by the reader before it returns)
 
 	mu        sync.Mutex
 	queue     [][]byte // messages for the writer, grown on demand: idle workers hold nothing
@@ -41,6 +45,7 @@ type conn struct {
 	nextID    uint64
 	leases    map[string]*leaseState
 	lastRenew time.Time
+	reruns    map[uint64]*pendingRerun // asked of a trusted session, by rerun id
 }
 
 // leaseState is what the connection knows of a lease it holds. The fields
@@ -241,6 +246,12 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		closeWith(ws, err)
 		return
 	}
+	trusted, err := c.trustedToken(r.Context(), hello)
+	if err != nil {
+		closeWith(ws, err)
+		return
+	}
+	trusted = trusted && hello.Has(protocol.FeatureRerun)
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {
@@ -259,7 +270,7 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	cn := &conn{c: c, ws: ws, session: sess, wakeW: make(chan struct{}, 1), ctx: ctx, cancel: cancel, leases: map[string]*leaseState{},
-		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken()}
+		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken(), trusted: trusted}
 	c.mu.Lock()
 	c.conns[sess.ID] = cn
 	c.mu.Unlock()
@@ -371,6 +382,24 @@ func (c *Coordinator) account(ctx context.Context, h *protocol.Hello) (string, e
 	return t.Owner, nil
 }
 
+// trustedToken reports whether the hello's token is of kind trusted, as
+// the store records it (never what the worker says): such a session
+// settles disputes (rerun.go).
+func (c *Coordinator) trustedToken(ctx context.Context, h *protocol.Hello) (bool, error) {
+	if h.Token == "" {
+		return false, nil
+	}
+	sum := sha256.Sum256([]byte(h.Token))
+	t, err := c.store.TokenLookup(ctx, &store.TokenLookupParams{Hash: sum[:]})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, &protocolError{protocol.CodeUnauthorized, "hello: the token is unknown or revoked", websocket.StatusPolicyViolation}
+	}
+	if err != nil {
+		return false, &protocolError{protocol.CodeInternal, "hello: the token could not be checked", websocket.StatusInternalError}
+	}
+	return t.Kind == store.TokenTrusted, nil
+}
+
 // readLoop handles the worker's messages until it leaves, breaks the
 // protocol, or falls silent for three heartbeat intervals.
 func (cn *conn) readLoop() error {
@@ -450,6 +479,17 @@ func (cn *conn) readLoop() error {
 				c.wake()
 			}
 			cn.send(&protocol.Ack{Header: protocol.Header{ReplyTo: m.ID}})
+		case *protocol.RerunResult:
+			cn.mu.Lock()
+			p := cn.reruns[m.RerunID]
+			delete(cn.reruns, m.RerunID)
+			cn.mu.Unlock()
+			if p == nil {
+				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeLeaseNotHeld,
+					Message: fmt.Sprintf("no re-run %d is pending for this session (never asked, timed out or answered)", m.RerunID)})
+				continue
+			}
+			p.done <- m
 		case *protocol.Bye:
 			cn.bye = true
 			return nil

@@ -48,6 +48,10 @@ const (
 	// FeatureCheckpoint: the worker honours Lease.CheckpointEvery (sending
 	// checkpoint messages) and Lease.Resume.
 	FeatureCheckpoint = "checkpoint"
+	// FeatureRerun: the worker can re-run a link (Rerun). It is what the
+	// worker can do, not whether it is trusted: only a session whose token
+	// is of kind trusted in the coordinator's store is asked.
+	FeatureRerun = "rerun"
 )
 
 // Message types.
@@ -66,6 +70,8 @@ const (
 	TypeBye          = "bye"           // worker → coordinator: leaving
 	TypeCheckpoint   = "checkpoint"    // worker → coordinator: a replica's checkpoint
 	TypeProgress     = "progress"      // worker → coordinator: fuel reached, no reply
+	TypeRerun        = "rerun"         // coordinator → trusted worker: re-run one link
+	TypeRerunResult  = "rerun_result"  // trusted worker → coordinator: what it gave
 )
 
 // Error codes carried by Error messages.
@@ -260,6 +266,75 @@ type ErrorMsg struct {
 
 type Bye struct{ Header }
 
+// MaxTrace bounds the points of a traced re-run (a chain of more
+// checkpoints is confirmed on the coordinator itself).
+const MaxTrace = 1 << 16
+
+// Rerun asks a trusted session (a worker whose hello carried a token of
+// kind trusted) to re-execute one link of a task on its behalf
+// (docs/trust.md §2, "Dispute"; internal/rerun): from checkpoint From (nil:
+// the start of the run) to checkpoint Seq, or to the end of the run when
+// Final; with Trace (and Final) recording every grid point passed. The
+// task's input is inlined as in a Lease; the module is fetched by hash, and
+// From's snapshot with the session's token, as for a resumed lease. It is
+// answered by one RerunResult with the same RerunID.
+type Rerun struct {
+	Header
+	RerunID    uint64   `json:"rerun_id"`
+	JobID      int64    `json:"job_id"`
+	TaskID     int64    `json:"task_id"`
+	ModuleHash string   `json:"module_hash"`
+	Stdin      []byte   `json:"stdin"`
+	Args       []string `json:"args"`
+	Env        []string `json:"env"`
+	Files      []File   `json:"files"`
+	Seed       uint64   `json:"seed"`
+	// Limits are the job's; Fuel is set for a final link even when the
+	// job has none (the coordinator's cap).
+	Limits Limits  `json:"limits"`
+	Grid   uint64  `json:"grid"`
+	From   *Resume `json:"from,omitempty"`
+	Seq    uint64  `json:"seq,omitempty"`
+	Final  bool    `json:"final,omitempty"`
+	Trace  bool    `json:"trace,omitempty"`
+}
+
+// RerunResult is a trusted worker's answer to a Rerun: either Error (the
+// re-run could not be carried out: nothing is known about the link; the
+// coordinator runs it itself), or the outcome. Missed: the run ended or
+// passed the grid point before reaching checkpoint Seq (rerun.ErrEnded,
+// ErrSkipped): no state there. Stdout and Stderr are the output of the
+// link only (since From), so that the coordinator hashes a final link's
+// output together with the chain's before it, exactly as it would its own.
+// Trace points carry the length of their output chunk, consecutive slices
+// of Stdout and Stderr.
+type RerunResult struct {
+	Header
+	RerunID   uint64       `json:"rerun_id"`
+	Error     string       `json:"error,omitempty"`
+	Missed    bool         `json:"missed,omitempty"`
+	Seq       uint64       `json:"seq,omitempty"`
+	Fuel      uint64       `json:"fuel,omitempty"` // the end checkpoint's, or (final) the run's total
+	StateHash string       `json:"state_hash,omitempty"`
+	Stdout    []byte       `json:"stdout"`
+	Stderr    []byte       `json:"stderr"`
+	Status    string       `json:"status,omitempty"` // final: the sandbox verdict
+	ExitCode  uint32       `json:"exit_code,omitempty"`
+	Message   string       `json:"message,omitempty"`
+	FuelUsed  uint64       `json:"fuel_used"` // what the re-run cost, from From
+	Trace     []TracePoint `json:"trace,omitempty"`
+}
+
+// TracePoint is one grid point a traced re-run passed; StdoutLen and
+// StderrLen are the output produced since the previous point (or From).
+type TracePoint struct {
+	Seq       uint64 `json:"seq"`
+	Fuel      uint64 `json:"fuel"`
+	StateHash string `json:"state_hash"`
+	StdoutLen uint64 `json:"stdout_len"`
+	StderrLen uint64 `json:"stderr_len"`
+}
+
 // Error is a message Decode refused.
 type Error struct {
 	Code    string
@@ -326,6 +401,10 @@ func typeOf(m Message) string {
 		return TypeCheckpoint
 	case *Progress:
 		return TypeProgress
+	case *Rerun:
+		return TypeRerun
+	case *RerunResult:
+		return TypeRerunResult
 	}
 	return ""
 }
@@ -369,6 +448,10 @@ func Decode(b []byte) (Message, error) {
 		m = &Checkpoint{}
 	case TypeProgress:
 		m = &Progress{}
+	case TypeRerun:
+		m = &Rerun{}
+	case TypeRerunResult:
+		m = &RerunResult{}
 	case "":
 		return nil, bad(`message has no "type"`)
 	default:
@@ -486,6 +569,71 @@ func validate(m Message) error {
 	case *ErrorMsg:
 		if m.Code == "" {
 			return bad("error: code is required")
+		}
+	case *Rerun:
+		return validateRerun(m)
+	case *RerunResult:
+		return validateRerunResult(m)
+	}
+	return nil
+}
+
+func validateRerun(m *Rerun) error {
+	switch {
+	case m.RerunID == 0:
+		return bad("rerun: rerun_id must be positive")
+	case !isHash(m.ModuleHash):
+		return bad("rerun: module_hash must be 64 lowercase hex digits")
+	case m.Grid == 0:
+		return bad("rerun: grid must be positive")
+	case m.Trace && !m.Final:
+		return bad("rerun: a trace runs to the end (final)")
+	case !m.Final && m.Seq == 0:
+		return bad("rerun: a link that is not final needs its end checkpoint seq ≥ 1")
+	}
+	if r := m.From; r != nil {
+		if r.Seq == 0 || r.Fuel == 0 || !isHash(r.StateHash) || !isHash(r.Snapshot) {
+			return bad("rerun: from needs seq ≥ 1, fuel > 0, a hex state_hash and a hex snapshot hash")
+		}
+		if !m.Final && r.Seq >= m.Seq {
+			return bad("rerun: from checkpoint %d is not before checkpoint %d", r.Seq, m.Seq)
+		}
+	}
+	return nil
+}
+
+func validateRerunResult(m *RerunResult) error {
+	switch {
+	case m.RerunID == 0:
+		return bad("rerun_result: rerun_id must be positive")
+	case len(m.Error) > maxMessageStr || len(m.Message) > maxMessageStr:
+		return bad("rerun_result: error and message must be at most %d bytes", maxMessageStr)
+	case len(m.Status) > 32:
+		return bad("rerun_result: status longer than 32 bytes")
+	case m.Fuel > MaxFuel || m.FuelUsed > MaxFuel:
+		return bad("rerun_result: fuel above %d", uint64(MaxFuel))
+	case m.StateHash != "" && !isHash(m.StateHash):
+		return bad("rerun_result: state_hash must be 64 lowercase hex digits")
+	case len(m.Trace) > MaxTrace:
+		return bad("rerun_result: more than %d trace points", MaxTrace)
+	}
+	if m.Error != "" {
+		return nil
+	}
+	// Trace points in order, their output chunks within the link's output.
+	var prev, out, errb uint64
+	for i, p := range m.Trace {
+		if p.Seq == 0 || (i > 0 && p.Seq <= prev) {
+			return bad("rerun_result: trace point %d: seqs must be positive and increasing", i)
+		}
+		if p.Fuel == 0 || p.Fuel > MaxFuel || !isHash(p.StateHash) {
+			return bad("rerun_result: trace point %d needs fuel in (0, %d] and a hex state_hash", i, uint64(MaxFuel))
+		}
+		prev = p.Seq
+		out += p.StdoutLen
+		errb += p.StderrLen
+		if p.StdoutLen > uint64(len(m.Stdout)) || p.StderrLen > uint64(len(m.Stderr)) || out > uint64(len(m.Stdout)) || errb > uint64(len(m.Stderr)) {
+			return bad("rerun_result: trace point %d: output beyond the link's", i)
 		}
 	}
 	return nil

@@ -32,6 +32,15 @@ func TestRoundTrip(t *testing.T) {
 		&protocol.Progress{Header: protocol.Header{ID: 12}, Progress: map[string]uint64{"1.2": 78}},
 		&protocol.Checkpoint{Header: protocol.Header{ID: 11}, LeaseID: "1.2", Seq: 4, Fuel: 4<<20 + 1, StateHash: strings.Repeat("01", 32),
 			Base: strings.Repeat("ab", 32), Snapshot: []byte("delta"), Stdout: []byte("o"), Stderr: []byte{}, CostMS: 0.25},
+		&protocol.Rerun{Header: protocol.Header{ID: 13}, RerunID: 1, JobID: 2, TaskID: 3, ModuleHash: strings.Repeat("ef", 32), Stdin: []byte("in"),
+			Args: []string{"a"}, Files: []protocol.File{{Name: "f", Data: []byte("x")}}, Limits: protocol.Limits{Fuel: 1 << 30}, Grid: 1 << 20,
+			From: &protocol.Resume{Seq: 2, Fuel: 2<<20 + 3, StateHash: strings.Repeat("ab", 32), Snapshot: strings.Repeat("cd", 32)}, Seq: 3},
+		&protocol.Rerun{Header: protocol.Header{ID: 14}, RerunID: 2, ModuleHash: strings.Repeat("ef", 32), Grid: 1 << 20, Final: true, Trace: true},
+		&protocol.RerunResult{Header: protocol.Header{ID: 15}, RerunID: 1, Seq: 3, Fuel: 3<<20 + 1, StateHash: strings.Repeat("01", 32),
+			Stdout: []byte("o"), Stderr: []byte{}, FuelUsed: 1 << 20},
+		&protocol.RerunResult{Header: protocol.Header{ID: 16}, RerunID: 2, Status: "ok", Fuel: 9 << 20, Stdout: []byte("abc"), Stderr: []byte("e"),
+			FuelUsed: 9 << 20, Trace: []protocol.TracePoint{{Seq: 1, Fuel: 1<<20 + 1, StateHash: strings.Repeat("02", 32), StdoutLen: 2}, {Seq: 2, Fuel: 2<<20 + 1, StateHash: strings.Repeat("03", 32), StdoutLen: 1, StderrLen: 1}}},
+		&protocol.RerunResult{Header: protocol.Header{ID: 17}, RerunID: 3, Error: "could not fetch the snapshot"},
 	}
 	for _, m := range msgs {
 		b, err := protocol.Encode(m)
@@ -70,6 +79,18 @@ func TestDecodeRefuses(t *testing.T) {
 		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `"}`, protocol.CodeBadMessage},
 		{`{"type":"checkpoint","id":1,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","snapshot":"eA==","cost_ms":-1}`, protocol.CodeBadMessage},
 		{`{"type":"leases","id":1,"leases":[{"lease_id":"1.1","resume":{"seq":0,"state_hash":"","snapshot":""}}]}`, protocol.CodeBadMessage},
+		{`{"type":"rerun","id":1,"rerun_id":0,"module_hash":"` + strings.Repeat("a", 64) + `","grid":5,"seq":1}`, protocol.CodeBadMessage},
+		{`{"type":"rerun","id":1,"rerun_id":1,"module_hash":"x","grid":5,"seq":1}`, protocol.CodeBadMessage},
+		{`{"type":"rerun","id":1,"rerun_id":1,"module_hash":"` + strings.Repeat("a", 64) + `","grid":0,"seq":1}`, protocol.CodeBadMessage},
+		{`{"type":"rerun","id":1,"rerun_id":1,"module_hash":"` + strings.Repeat("a", 64) + `","grid":5}`, protocol.CodeBadMessage},
+		{`{"type":"rerun","id":1,"rerun_id":1,"module_hash":"` + strings.Repeat("a", 64) + `","grid":5,"seq":1,"trace":true}`, protocol.CodeBadMessage},
+		{`{"type":"rerun","id":1,"rerun_id":1,"module_hash":"` + strings.Repeat("a", 64) + `","grid":5,"seq":2,"from":{"seq":2,"fuel":11,"state_hash":"` + strings.Repeat("a", 64) + `","snapshot":"` + strings.Repeat("a", 64) + `"}}`, protocol.CodeBadMessage},
+		{`{"type":"rerun_result","id":1,"rerun_id":0}`, protocol.CodeBadMessage},
+		{`{"type":"rerun_result","id":1,"rerun_id":1,"state_hash":"zz"}`, protocol.CodeBadMessage},
+		{`{"type":"rerun_result","id":1,"rerun_id":1,"fuel_used":` + "4611686018427387905" + `}`, protocol.CodeBadMessage},
+		{`{"type":"rerun_result","id":1,"rerun_id":1,"trace":[{"seq":2,"fuel":3,"state_hash":"` + strings.Repeat("a", 64) + `"},{"seq":2,"fuel":4,"state_hash":"` + strings.Repeat("a", 64) + `"}]}`, protocol.CodeBadMessage},
+		{`{"type":"rerun_result","id":1,"rerun_id":1,"stdout":"YQ==","trace":[{"seq":1,"fuel":3,"state_hash":"` + strings.Repeat("a", 64) + `","stdout_len":2}]}`, protocol.CodeBadMessage},
+		{`{"type":"rerun_result","id":1,"rerun_id":1,"stdout":"YQ==","trace":[{"seq":1,"fuel":3,"state_hash":"` + strings.Repeat("a", 64) + `","stdout_len":1},{"seq":2,"fuel":4,"state_hash":"` + strings.Repeat("a", 64) + `","stdout_len":1}]}`, protocol.CodeBadMessage},
 		{`{"type":"bye","id":1,` + strings.Repeat(" ", protocol.MaxMessage) + `}`, protocol.CodeTooLarge},
 	} {
 		_, err := protocol.Decode([]byte(tc.in))
@@ -87,6 +108,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"heartbeat","id":3,"running":["1.1"],"progress":{"1.1":5}}`))
 	f.Add([]byte(`{"type":"progress","id":3,"progress":{"1.1":5}}`))
 	f.Add([]byte(`{"type":"checkpoint","id":4,"lease_id":"1.1","seq":1,"fuel":5,"state_hash":"` + strings.Repeat("a", 64) + `","snapshot":"eA==","stdout":"","stderr":"","cost_ms":1}`))
+	f.Add([]byte(`{"type":"rerun","id":5,"rerun_id":1,"module_hash":"` + strings.Repeat("a", 64) + `","grid":5,"seq":2,"from":{"seq":1,"fuel":6,"state_hash":"` + strings.Repeat("b", 64) + `","snapshot":"` + strings.Repeat("c", 64) + `"}}`))
+	f.Add([]byte(`{"type":"rerun_result","id":6,"rerun_id":1,"stdout":"YWI=","stderr":"","fuel_used":3,"trace":[{"seq":1,"fuel":3,"state_hash":"` + strings.Repeat("a", 64) + `","stdout_len":1}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := protocol.Decode(b)
 		if err != nil {

@@ -81,8 +81,9 @@ type Config struct {
 	Settled func()
 	// Shards is how many tasks are evaluated at once; default 4.
 	Shards int
-	// TrustedSlots is how many trusted re-runs run at once on the
-	// coordinator's own CPU; default 1.
+	// TrustedSlots is how many trusted re-runs (Rerun calls) are under way
+	// at once; more wait. Default 1. (The coordinator bounds its own
+	// in-process share again, by slots and CPU.)
 	TrustedSlots int
 	// MinAudit is the audit rate of the most credible account
 	// (trust.DefaultPolicy's when 0).

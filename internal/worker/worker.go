@@ -60,7 +60,10 @@ type Config struct {
 	Ticks int
 	// Token is a volunteer token (crowdrun token create --kind volunteer),
 	// sent in hello: the work is credited to, and checked against, its
-	// account. "": the account is "anon:" + Name, a fresh identity.
+	// account. "": the account is "anon:" + Name, a fresh identity. A token
+	// of kind trusted also makes the coordinator send the worker links to
+	// re-run when workers disagree (rerun.go); its own work is checked
+	// like anyone's.
 	Token string
 	// Tamper makes the worker lie: for the sabotage benchmark only
 	// (tamper.go). Nil in production.
@@ -72,6 +75,9 @@ type Stats struct {
 	Sessions, Tasks, Refused atomic.Int64
 	Fuel                     atomic.Uint64
 	Checkpoints, Resumes     atomic.Int64
+	// Reruns and RerunTraces count the links and the traces this worker
+	// re-ran for the coordinator (a trusted worker's: rerun.go).
+	Reruns, RerunTraces atomic.Int64
 }
 
 // Worker is a configured worker; Run runs it.
@@ -250,9 +256,10 @@ func (w *Worker) session(ctx context.Context) error {
 	defer ws.CloseNow()
 	ws.SetReadLimit(protocol.MaxMessage)
 	s := &sess{w: w, ws: ws, ckIDs: map[uint64]*runState{}}
-	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero", Token: w.cfg.Token}
+	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero", Token: w.cfg.Token,
+		Features: []string{protocol.FeatureRerun}}
 	if !w.cfg.NoCheckpoints {
-		hello.Features = []string{protocol.FeatureCheckpoint}
+		hello.Features = append(hello.Features, protocol.FeatureCheckpoint)
 	}
 	if err := s.send(ctx, hello); err != nil {
 		return err
@@ -435,6 +442,17 @@ func (s *sess) loop(ctx context.Context, inbox <-chan protocol.Message, readErr 
 						done <- w.run(rctx, s, rs, l)
 					}()
 				}
+			case *protocol.Rerun:
+				// Beside the leases (its slots are theirs): a re-run is
+				// rare and settles a dispute someone waits on.
+				runs.Add(1)
+				go func() {
+					defer runs.Done()
+					res := w.rerun(runCtx, s, m)
+					if err := s.write(res); err != nil {
+						w.cfg.Logger.Warn("sending a re-run's result", "rerun", m.RerunID, "err", err)
+					}
+				}()
 			case *protocol.Revoke:
 				for _, id := range m.LeaseIDs {
 					if r, ok := running[id]; ok {
