@@ -62,6 +62,10 @@ type Config struct {
 	// sent in hello: the work is credited to, and checked against, its
 	// account. "": the account is "anon:" + Name, a fresh identity.
 	Token string
+	// Site is a web site (a host name) the work is done for, sent in
+	// hello: the site's credit shows it. Attribution only: the work is
+	// still checked and credited as the account's. "": none.
+	Site string
 	// Tamper makes the worker lie: for the sabotage benchmark only
 	// (tamper.go). Nil in production.
 	Tamper Tamper
@@ -116,6 +120,13 @@ func New(cfg Config) (*Worker, error) {
 	}
 	if cfg.Slots > protocol.MaxSlots {
 		return nil, fmt.Errorf("worker: at most %d slots", protocol.MaxSlots)
+	}
+	if cfg.Site != "" {
+		site, err := protocol.ParseSite(cfg.Site)
+		if err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+		cfg.Site = site
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -250,7 +261,7 @@ func (w *Worker) session(ctx context.Context) error {
 	defer ws.CloseNow()
 	ws.SetReadLimit(protocol.MaxMessage)
 	s := &sess{w: w, ws: ws, ckIDs: map[uint64]*runState{}}
-	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero", Token: w.cfg.Token}
+	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero", Token: w.cfg.Token, Site: w.cfg.Site}
 	if !w.cfg.NoCheckpoints {
 		hello.Features = []string{protocol.FeatureCheckpoint}
 	}
