@@ -188,7 +188,10 @@ func TestSiteCredit(t *testing.T) {
 	if r := collect(t, e.alice, b.ID)[0]; r.State != "done" || slices.Contains(r.Verification.By, "anon:liar") || slices.Contains(r.Verification.By, site) {
 		t.Fatalf("job B: %+v", r)
 	}
-	banned := func(acct string) bool { a, err := e.db.AccountGet(ctx, acct); return err == nil && !a.BannedAt.IsZero() }
+	banned := func(acct string) bool {
+		a, err := e.db.AccountGet(ctx, acct)
+		return err == nil && !a.BannedAt.IsZero()
+	}
 	waitFor(t, func() bool { return banned("anon:liar") })
 	l.mu.Lock()
 	lies := l.lies
