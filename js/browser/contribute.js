@@ -55,10 +55,11 @@ const token = params.get('token') || '';
 
 // ?site=: the web site this contribution is for (embed.js passes its
 // data-site), sent in hello: the site's credit on /v1/credit and the
-// leaderboard shows the verified work done under its name. Attribution
-// only — the work is checked and credited as this browser's account (or
-// the token's). A name that is not a host name is refused here, with the
-// reason shown, rather than sent for the coordinator to refuse.
+// leaderboard shows the credit of the work done under its name.
+// Attribution only — in every other respect the work is this browser's
+// account's (or the token's). A name that is not a host name is refused
+// here, with the reason shown, rather than sent for the coordinator to
+// refuse.
 let site = '';
 let siteError = '';
 if (params.get('site')) {
