@@ -10,7 +10,7 @@ import (
 )
 
 func (m *Main) workerCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("worker", "--server URL [--slots N] [--name NAME] [--token TOKEN] [flags]")
+	fs := m.newFlagSet("worker", "--server URL [--slots N] [--name NAME] [--token TOKEN] [--site HOST] [flags]")
 	server := fs.String("server", envOr("CROWDRUN_SERVER", defaultServer), "coordinator `URL`, or several separated by commas (coordinators sharing one PostgreSQL store: the next is used when one fails) (env CROWDRUN_SERVER)")
 	slots := fs.Int("slots", runtime.NumCPU(), "`N` tasks run in parallel")
 	host, _ := os.Hostname()
@@ -21,6 +21,7 @@ func (m *Main) workerCmd(ctx context.Context, args []string) error {
 	noCk := fs.Bool("no-checkpoints", false, "do not offer to checkpoint or resume: replicas run whole")
 	// The token's default is not shown in --help: it is a secret.
 	token := fs.String("token", "", "a volunteer `TOKEN` (crowdrun token create --kind volunteer): this worker's work is credited to,\nand checked against, its account; without one the account is anon:NAME, a fresh identity. A trusted\ntoken (--kind trusted) also lets the coordinator hand this worker disputed links to re-run (default: env\nCROWDRUN_TOKEN)")
+	site := fs.String("site", "", "a web site's `HOST` name this work is done for: the site's credit (/v1/credit, /leaderboard) shows it;\nattribution only, the work is checked and credited as the account's")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +41,7 @@ func (m *Main) workerCmd(ctx context.Context, args []string) error {
 	if *token == "" {
 		*token = os.Getenv("CROWDRUN_TOKEN")
 	}
-	w, err := worker.New(worker.Config{Server: *server, Name: *name, Slots: *slots, Grace: *grace, Ticks: *ticks, NoCheckpoints: *noCk, Token: *token,
+	w, err := worker.New(worker.Config{Server: *server, Name: *name, Slots: *slots, Grace: *grace, Ticks: *ticks, NoCheckpoints: *noCk, Token: *token, Site: *site,
 		Logger: slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level})).With("worker", *name)})
 	if err != nil {
 		return usageError("%v", err)

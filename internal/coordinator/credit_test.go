@@ -292,7 +292,10 @@ func TestLeaderboardScript(t *testing.T) {
 	credit := `{"accounts":[
 	  {"account":"<b>dave</b>","total":4000000,"days":[{"day":"2024-03-03","fuel":3000000},{"day":"2024-03-04","fuel":1000000}],"verified_links":9,"audits_passed":2,"lies_caught":0,"banned":false},
 	  {"account":"carol","total":150,"days":[{"day":"2024-03-01","fuel":100},{"day":"2024-03-10","fuel":50}],"verified_links":3,"audits_passed":1,"lies_caught":0,"banned":false},
-	  {"account":"mallory","total":0,"verified_links":5,"audits_passed":0,"lies_caught":1,"banned":true}]}`
+	  {"account":"mallory","total":0,"verified_links":5,"audits_passed":0,"lies_caught":1,"banned":true}],
+	 "sites":[
+	  {"site":"<i>example.org</i>","total":3000100,"days":[{"day":"2024-03-01","fuel":100},{"day":"2024-03-03","fuel":3000000}],"accounts":[{"account":"<b>dave</b>","fuel":3000000},{"account":"carol","fuel":100}]},
+	  {"site":"other.example","total":50,"days":[{"day":"2024-03-10","fuel":50}],"accounts":[{"account":"carol","fuel":50}]}]}`
 	harness := `
 const els = {};
 class El {
@@ -311,7 +314,8 @@ globalThis.fetch = async (url) => {
 await import('./leaderboard.js');
 await new Promise((r) => setTimeout(r, 50));
 console.log(JSON.stringify({ status: els.status.textContent, hidden: els.board.hidden,
-  rows: els.rows.children.map((tr) => ({ cls: tr.className, cells: tr.children.map((td) => td.textContent) })) }));
+  rows: els.rows.children.map((tr) => ({ cls: tr.className, cells: tr.children.map((td) => td.textContent) })),
+  sitesHidden: els.sites.hidden, sites: els['site-rows'].children.map((tr) => tr.children.map((td) => td.textContent)) }));
 `
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "leaderboard.js"), []byte(m[1]), 0o644); err != nil {
@@ -333,6 +337,8 @@ console.log(JSON.stringify({ status: els.status.textContent, hidden: els.board.h
 			Cls   string
 			Cells []string
 		}
+		SitesHidden bool
+		Sites       [][]string
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -353,5 +359,122 @@ console.log(JSON.stringify({ status: els.status.textContent, hidden: els.board.h
 	}
 	if got.Rows[2].Cls != "banned" || got.Rows[0].Cls != "" {
 		t.Errorf("row classes %q %q", got.Rows[0].Cls, got.Rows[2].Cls)
+	}
+	// Sites beside the accounts: in the order served, names as text, the
+	// last 7 days from the days, and how many accounts' work each is.
+	wantSites := [][]string{
+		{"1", "<i>example.org</i>", "3.00 M", "0", "2"},
+		{"2", "other.example", "50", "50", "1"},
+	}
+	if got.SitesHidden || len(got.Sites) != len(wantSites) {
+		t.Fatalf("sites: %+v", got)
+	}
+	for i, w := range wantSites {
+		if !slices.Equal(got.Sites[i], w) {
+			t.Errorf("site row %d: %q, want %q", i, got.Sites[i], w)
+		}
+	}
+}
+
+// GET /v1/credit's sites: each site's standing credit, the sum of the
+// grants attributed to it less revocations, with each account's part;
+// a banned account's part counts for nothing (as its own credit). The
+// filters choose entries, never parts of one: account=A lists A and the
+// sites its work is for, site=S lists S and the accounts whose work it is.
+func TestCreditSites(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	now := time.Now()
+	grant := func(account, site, day string, fuel uint64) store.LedgerEntry {
+		return store.LedgerEntry{Kind: store.LedgerGrant, Account: account, Site: site, JobID: 1, TaskID: 1, ReplicaID: 1, Link: 1, Fuel: fuel, Day: unixDay(day), At: now}
+	}
+	granted, err := e.db.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{
+		grant("anon:browser-1", "example.org", "2024-03-01", 100),
+		grant("anon:browser-1", "example.org", "2024-03-09", 50),
+		grant("anon:browser-2", "example.org", "2024-03-09", 30),
+		grant("carol", "example.org", "2024-03-09", 20), // a token account through the widget
+		grant("carol", "", "2024-03-09", 500),           // and on its own
+		grant("carol", "other.example", "2024-03-10", 7),
+		grant("anon:liar", "example.org", "2024-03-09", 999),
+		grant("anon:browser-2", "example.org", "2024-03-10", 40),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// browser-2's day-10 grant revoked (its link re-verified); the liar
+	// banned, its grant not yet revoked.
+	if _, err := e.db.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{
+		{Kind: store.LedgerRevoke, Account: "anon:browser-2", Fuel: 40, Ref: granted[7].Seq, At: now, Reason: "test"},
+		{Kind: store.LedgerBan, Account: "anon:liar", At: now, Reason: "caught"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.AccountAdd(ctx, &store.AccountAddParams{ID: "anon:liar", LiesCaught: 1, Ban: true, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+
+	_, all, body := getCredit(t, e, "")
+	type part = api.SiteAccount
+	wantSites := []api.SiteCredit{
+		{Site: "example.org", Total: 200, Days: []api.DayCredit{{Day: "2024-03-01", Fuel: 100}, {Day: "2024-03-09", Fuel: 100}},
+			Accounts: []part{{Account: "anon:browser-1", Fuel: 150}, {Account: "anon:browser-2", Fuel: 30}, {Account: "carol", Fuel: 20}}},
+		{Site: "other.example", Total: 7, Days: []api.DayCredit{{Day: "2024-03-10", Fuel: 7}}, Accounts: []part{{Account: "carol", Fuel: 7}}},
+	}
+	sameSites := func(what string, got, want []api.SiteCredit) {
+		t.Helper()
+		if !slices.EqualFunc(got, want, func(a, b api.SiteCredit) bool {
+			return a.Site == b.Site && a.Total == b.Total && slices.Equal(a.Days, b.Days) && slices.Equal(a.Accounts, b.Accounts)
+		}) {
+			t.Fatalf("%s: sites\n got %+v\nwant %+v", what, got, want)
+		}
+	}
+	sameSites("GET /v1/credit", all.Sites, wantSites)
+	// A token account's part of a site is also its own credit: the site
+	// is a view of the grants, not a share taken from them.
+	for _, a := range all.Accounts {
+		if a.Account == "carol" && a.Total != 527 {
+			t.Errorf("carol's credit %d, want 527 (her grants, the site's parts included)", a.Total)
+		}
+	}
+	if !strings.Contains(string(body), `"sites":[`) {
+		t.Errorf("body %s", body)
+	}
+
+	_, one, _ := getCredit(t, e, "?site=Example.ORG") // lower-cased, as hello is
+	sameSites("site=example.org", one.Sites, wantSites[:1])
+	var accts []string
+	for _, a := range one.Accounts {
+		accts = append(accts, a.Account)
+	}
+	if !slices.Equal(accts, []string{"carol", "anon:browser-1", "anon:browser-2"}) {
+		t.Errorf("site=example.org lists accounts %q", accts)
+	}
+	_, since, _ := getCredit(t, e, "?site=example.org&since=2024-03-09")
+	if len(since.Sites) != 1 || since.Sites[0].Total != 100 || len(since.Sites[0].Days) != 1 {
+		t.Errorf("site=example.org since 2024-03-09: %+v", since.Sites)
+	}
+	_, carol, _ := getCredit(t, e, "?account=carol")
+	sameSites("account=carol", carol.Sites, wantSites)
+	_, b2, _ := getCredit(t, e, "?account=anon:browser-2")
+	sameSites("account=anon:browser-2", b2.Sites, wantSites[:1])
+	_, none, body := getCredit(t, e, "?site=nobody.example")
+	if len(none.Sites) != 0 || len(none.Accounts) != 0 || !strings.Contains(string(body), `"sites":[]`) {
+		t.Errorf("site=nobody.example: %s", body)
+	}
+	anon := &api.Client{Server: e.srv.URL}
+	if c, err := anon.SiteCredit(ctx, "other.example", ""); err != nil || len(c.Sites) != 1 || c.Sites[0].Total != 7 {
+		t.Errorf("Client.SiteCredit(other.example): %+v %v", c, err)
+	}
+	for _, bad := range []struct{ query, says string }{
+		{"?site=exa%20mple.org", "not a host name"},
+		{"?site=example.org.", "not a host name"},
+		{"?site=" + strings.Repeat("a", 254), "longer than a host name's 253"},
+		{"?site=a.org&site=b.org", "site is given 2 times"},
+	} {
+		code, _, body := getCredit(t, e, bad.query)
+		var ae api.Error
+		if code != http.StatusBadRequest || json.Unmarshal(body, &ae) != nil || !strings.Contains(ae.Err.Message, bad.says) {
+			t.Errorf("GET /v1/credit%s: %d %s, want 400 saying %q", bad.query, code, body, bad.says)
+		}
 	}
 }

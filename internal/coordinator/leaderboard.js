@@ -1,5 +1,6 @@
-// The leaderboard: GET /v1/credit, shown as a table. Account names are
-// volunteers' choice: they go in as text, never as markup.
+// The leaderboard: GET /v1/credit, shown as two tables, accounts and
+// sites. Account and site names are volunteers' choice: they go in as
+// text, never as markup.
 const $ = (id) => document.getElementById(id);
 const DAY = 86400000;
 
@@ -45,6 +46,20 @@ async function load() {
   $('status').textContent = rows.children.length === 0
     ? 'No account has credit yet.'
     : `${rank} accounts; last 7 days: since ${from} (UTC).`;
+  const srows = $('site-rows');
+  srows.replaceChildren();
+  for (const [i, st] of (body.sites || []).entries()) {
+    const week = (st.days || []).filter((d) => d.day >= from).reduce((s, d) => s + Number(d.fuel), 0);
+    const tr = document.createElement('tr');
+    cell(tr, String(i + 1));
+    cell(tr, st.site);
+    cell(tr, fuel(Number(st.total)));
+    cell(tr, fuel(week));
+    cell(tr, String((st.accounts || []).length));
+    srows.appendChild(tr);
+  }
+  $('sites').hidden = srows.children.length === 0;
+  $('site-status').textContent = srows.children.length === 0 ? 'No site has credit yet.' : `${srows.children.length} sites.`;
 }
 
 load().catch((e) => { $('status').textContent = 'Could not load the credit: ' + e.message; });

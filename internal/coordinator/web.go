@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/store"
 	"github.com/crowdrun/crowdrun/js"
 )
@@ -319,18 +321,19 @@ var indexHTML = []byte(`<!doctype html>
 // maxCreditAccounts bounds the accounts GET /v1/credit reads.
 const maxCreditAccounts = 100000
 
-// creditList serves GET /v1/credit[?account=A][&since=YYYY-MM-DD]: every
-// account's standing credit (the grid fuel of its verified links, less
-// what was revoked), most first, with what it earned each day. Public, as
-// the leaderboard is: accounts are volunteers' names or "anon:" + a
-// worker's name, never secrets.
+// creditList serves GET /v1/credit[?account=A][&site=S][&since=YYYY-MM-DD]:
+// every account's standing credit (the grid fuel of its verified links,
+// less what was revoked), most first, with what it earned each day; and
+// every site's, the part of it done under the site's name. Public, as the
+// leaderboard is: accounts are volunteers' names or "anon:" + a worker's
+// name, sites are host names, never secrets.
 func (c *Coordinator) creditList(w http.ResponseWriter, r *http.Request) {
-	account, since, err := creditQuery(r.URL.Query())
+	q, err := creditQuery(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
-	out, err := c.creditView(r, account, since)
+	out, err := c.creditView(r, q)
 	if err != nil {
 		c.storeError(w, err)
 		return
@@ -339,41 +342,69 @@ func (c *Coordinator) creditList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// creditFilter is /v1/credit's query.
+type creditFilter struct {
+	account string // "": every account
+	site    string // "": every site
+	since   int64  // Unix day; math.MinInt64: all time
+}
+
 // creditQuery reads /v1/credit's query: account (optional: every
-// account) and since (optional: all time), nothing else.
-func creditQuery(q url.Values) (account string, since int64, err error) {
-	since = math.MinInt64
+// account), site (optional: every site; a host name, lower-cased as hello
+// does) and since (optional: all time), nothing else.
+func creditQuery(q url.Values) (creditFilter, error) {
+	f := creditFilter{since: math.MinInt64}
 	for k, vs := range q {
 		if len(vs) != 1 {
-			return "", 0, fmt.Errorf("%s is given %d times: give it once", k, len(vs))
+			return f, fmt.Errorf("%s is given %d times: give it once", k, len(vs))
 		}
 		switch v := vs[0]; k {
 		case "account":
 			if len(v) > 256 {
-				return "", 0, errors.New("account must be at most 256 bytes")
+				return f, errors.New("account must be at most 256 bytes")
 			}
-			account = v
+			f.account = v
+		case "site":
+			if v == "" {
+				continue
+			}
+			site, err := protocol.ParseSite(v)
+			if err != nil {
+				return f, err
+			}
+			f.site = site
 		case "since":
 			d, err := time.Parse(time.DateOnly, v)
 			if err != nil {
-				return "", 0, fmt.Errorf("since must be a day YYYY-MM-DD (UTC), got %q", v)
+				return f, fmt.Errorf("since must be a day YYYY-MM-DD (UTC), got %q", v)
 			}
-			since = d.Unix() / 86400 // midnight UTC: a whole day
+			f.since = d.Unix() / 86400 // midnight UTC: a whole day
 		default:
-			return "", 0, fmt.Errorf("unknown query parameter %q: /v1/credit takes account and since", k)
+			return f, fmt.Errorf("unknown query parameter %q: /v1/credit takes account, site and since", k)
 		}
 	}
-	return account, since, nil
+	return f, nil
 }
 
 func dayString(day int64) string { return time.Unix(day*86400, 0).UTC().Format(time.DateOnly) }
 
 // creditView joins the ledger's sums with the accounts' records. A banned
 // account shows no credit, whatever the ledger still holds: its grants are
-// revoked with the ban, and none is ever granted again.
-func (c *Coordinator) creditView(r *http.Request, account string, since int64) (*api.Credit, error) {
+// revoked with the ban, and none is ever granted again. A site's credit is
+// the sum of its accounts' standing grants attributed to it, a banned
+// account's counting for nothing there either.
+//
+// The filters choose entries, never parts of one: account=A lists A and
+// the sites its work is attributed to; site=S lists S and the accounts
+// whose work it is; each entry with its whole credit (since since).
+func (c *Coordinator) creditView(r *http.Request, f creditFilter) (*api.Credit, error) {
 	ctx := r.Context()
+	account, since := f.account, f.since
 	rows, err := c.store.CreditList(ctx, &store.CreditListParams{Account: account, SinceDay: since})
+	if err != nil {
+		return nil, err
+	}
+	siteRows, err := c.store.SiteCreditList(ctx, &store.SiteCreditListParams{Site: f.site, SinceDay: since})
 	if err != nil {
 		return nil, err
 	}
@@ -381,6 +412,13 @@ func (c *Coordinator) creditView(r *http.Request, account string, since int64) (
 	if err != nil {
 		return nil, err
 	}
+	banned := map[string]bool{}
+	for _, ac := range accts {
+		if !ac.BannedAt.IsZero() {
+			banned[ac.ID] = true
+		}
+	}
+	sites, siteAccounts := siteCredit(siteRows, f, banned)
 	byID := map[string]*api.AccountCredit{}
 	var order []string
 	get := func(id string) *api.AccountCredit {
@@ -410,8 +448,11 @@ func (c *Coordinator) creditView(r *http.Request, account string, since int64) (
 		a.Total += row.Fuel
 		a.Days = append(a.Days, api.DayCredit{Day: dayString(row.Day), Fuel: row.Fuel})
 	}
-	out := &api.Credit{Accounts: make([]api.AccountCredit, 0, len(order))}
+	out := &api.Credit{Accounts: make([]api.AccountCredit, 0, len(order)), Sites: sites}
 	for _, id := range order {
+		if f.site != "" && !siteAccounts[id] {
+			continue // site=S: only the accounts whose work S's credit is
+		}
 		a := byID[id]
 		if a.Banned {
 			a.Total, a.Days = 0, nil
@@ -427,6 +468,71 @@ func (c *Coordinator) creditView(r *http.Request, account string, since int64) (
 		return a.Account < b.Account
 	})
 	return out, nil
+}
+
+// siteCredit sums rows (a site's credit per account and day) into each
+// site's entry, most first (then by name), leaving out days before
+// f.since and banned accounts, and keeping with f.account only the sites
+// that account's work is attributed to. It also returns the accounts that
+// make the listed sites' credit.
+func siteCredit(rows []store.SiteCreditRow, f creditFilter, banned map[string]bool) ([]api.SiteCredit, map[string]bool) {
+	type acc struct {
+		site  *api.SiteCredit
+		days  map[int64]uint64
+		parts map[string]uint64
+	}
+	bySite := map[string]*acc{}
+	var order []string
+	for _, row := range rows {
+		if (f.site != "" && row.Site != f.site) || row.Day < f.since || row.Fuel == 0 || banned[row.Account] {
+			continue
+		}
+		s := bySite[row.Site]
+		if s == nil {
+			s = &acc{site: &api.SiteCredit{Site: row.Site}, days: map[int64]uint64{}, parts: map[string]uint64{}}
+			bySite[row.Site] = s
+			order = append(order, row.Site)
+		}
+		s.site.Total += row.Fuel
+		s.days[row.Day] += row.Fuel
+		s.parts[row.Account] += row.Fuel
+	}
+	out := make([]api.SiteCredit, 0, len(order))
+	members := map[string]bool{}
+	for _, name := range order {
+		s := bySite[name]
+		if _, ok := s.parts[f.account]; f.account != "" && !ok {
+			continue
+		}
+		days := make([]int64, 0, len(s.days))
+		for d := range s.days {
+			days = append(days, d)
+		}
+		slices.Sort(days)
+		for _, d := range days {
+			s.site.Days = append(s.site.Days, api.DayCredit{Day: dayString(d), Fuel: s.days[d]})
+		}
+		s.site.Accounts = make([]api.SiteAccount, 0, len(s.parts))
+		for a, fuel := range s.parts {
+			s.site.Accounts = append(s.site.Accounts, api.SiteAccount{Account: a, Fuel: fuel})
+			members[a] = true
+		}
+		sort.Slice(s.site.Accounts, func(i, j int) bool {
+			a, b := s.site.Accounts[i], s.site.Accounts[j]
+			if a.Fuel != b.Fuel {
+				return a.Fuel > b.Fuel
+			}
+			return a.Account < b.Account
+		})
+		out = append(out, *s.site)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Total != out[j].Total {
+			return out[i].Total > out[j].Total
+		}
+		return out[i].Site < out[j].Site
+	})
+	return out, members
 }
 
 // The leaderboard: a page and its script, embedded. The script is inlined

@@ -263,7 +263,7 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.connWG.Done()
-	sess, err := c.store.SessionStart(r.Context(), &store.SessionStartParams{Coordinator: c.ID(), Worker: hello.Worker, Account: account, Slots: hello.Slots, Remote: r.RemoteAddr, Now: c.cfg.Now()})
+	sess, err := c.store.SessionStart(r.Context(), &store.SessionStartParams{Coordinator: c.ID(), Worker: hello.Worker, Account: account, Site: hello.Site, Slots: hello.Slots, Remote: r.RemoteAddr, Now: c.cfg.Now()})
 	if err != nil {
 		ws.Close(websocket.StatusInternalError, "cannot record the session")
 		return

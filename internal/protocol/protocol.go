@@ -114,6 +114,13 @@ type Hello struct {
 	// its account. Without one the account is "anon:<worker>", a fresh
 	// identity with no credibility.
 	Token string `json:"token,omitempty"`
+	// Site is the web site the session's work is done for (the embed
+	// widget's data-site, /contribute?site=): a DNS host name, lower-cased
+	// by Decode (ParseSite). It is a claim nobody can check, so it is
+	// credit attribution only — the site's credit shows the verified work
+	// done under its name — and never an identity: the session is checked
+	// and credited as its account (Token's owner, or anon:<worker>).
+	Site string `json:"site,omitempty"`
 }
 
 // Has reports whether the hello declares feature f.
@@ -503,6 +510,13 @@ func validate(m Message) error {
 				return bad("hello: feature name longer than 64 bytes")
 			}
 		}
+		if m.Site != "" {
+			site, err := ParseSite(m.Site)
+			if err != nil {
+				return bad("hello: %v", err)
+			}
+			m.Site = site
+		}
 	case *LeaseRequest:
 		if m.Max < 1 || m.Max > MaxLeaseBatch {
 			return bad("lease_request: max must be between 1 and %d", MaxLeaseBatch)
@@ -637,6 +651,50 @@ func validateRerunResult(m *RerunResult) error {
 		}
 	}
 	return nil
+}
+
+// MaxSite is the longest site name: a DNS name's text form.
+const MaxSite = 253
+
+// ParseSite checks that s names a web site as a DNS host name does —
+// labels of 1 to 63 ASCII letters, digits and hyphens, neither starting
+// nor ending with a hyphen, joined by dots, at most MaxSite bytes in all,
+// no trailing dot — and returns it lower-cased (ASCII only: an
+// internationalised name is given in its xn-- form). js/browser/wire.js
+// siteName is the same rule; testdata/sites.json holds both to it.
+func ParseSite(s string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("site must not be empty")
+	}
+	if len(s) > MaxSite {
+		return "", fmt.Errorf("site is %d bytes, longer than a host name's %d", len(s), MaxSite)
+	}
+	b := []byte(s)
+	start := 0
+	for i := 0; i <= len(b); i++ {
+		if i < len(b) && b[i] != '.' {
+			c := b[i]
+			switch {
+			case 'A' <= c && c <= 'Z':
+				b[i] = c + ('a' - 'A')
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-':
+			default:
+				return "", fmt.Errorf("site %q is not a host name: only letters, digits, hyphens and dots are allowed", clip(s))
+			}
+			continue
+		}
+		label := b[start:i]
+		switch {
+		case len(label) == 0:
+			return "", fmt.Errorf("site %q is not a host name: an empty label", clip(s))
+		case len(label) > 63:
+			return "", fmt.Errorf("site %q is not a host name: a label longer than 63 bytes", clip(s))
+		case label[0] == '-' || label[len(label)-1] == '-':
+			return "", fmt.Errorf("site %q is not a host name: a label starts or ends with a hyphen", clip(s))
+		}
+		start = i + 1
+	}
+	return string(b), nil
 }
 
 // isHash reports whether s is a lowercase hex SHA-256.

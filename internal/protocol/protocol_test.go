@@ -2,7 +2,10 @@ package protocol_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -26,6 +29,7 @@ func TestRoundTrip(t *testing.T) {
 		&protocol.ErrorMsg{Header: protocol.Header{ID: 6}, Code: protocol.CodeLeaseNotHeld, Message: "no"},
 		&protocol.Bye{Header: protocol.Header{ID: 7}},
 		&protocol.Hello{Header: protocol.Header{ID: 8}, Protocol: protocol.Version, Worker: "w", Slots: 1, Features: []string{protocol.FeatureCheckpoint}},
+		&protocol.Hello{Header: protocol.Header{ID: 13}, Protocol: protocol.Version, Worker: "browser-1", Slots: 1, Site: "example.org"},
 		&protocol.Leases{Header: protocol.Header{ID: 9}, Leases: []protocol.Lease{{LeaseID: "1.2", CheckpointEvery: 1 << 20,
 			Resume: &protocol.Resume{Seq: 3, Fuel: 3<<20 + 5, StateHash: strings.Repeat("ab", 32), Snapshot: strings.Repeat("cd", 32)}}}},
 		&protocol.Heartbeat{Header: protocol.Header{ID: 10}, Running: []string{"1.2"}, Progress: map[string]uint64{"1.2": 77}},
@@ -103,6 +107,7 @@ func TestDecodeRefuses(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"hello","id":1,"protocol":1,"worker":"w","slots":1}`))
+	f.Add([]byte(`{"type":"hello","id":1,"protocol":1,"worker":"w","slots":1,"site":"Example.ORG"}`))
 	f.Add([]byte(`{"type":"result","id":2,"lease_id":"1.1","status":"ok","stdout":"aGk=","fuel":3}`))
 	f.Add([]byte(`{"type":"leases","id":2,"reply_to":1,"leases":[{"lease_id":"1.1","files":[{"name":"a","data":""}]}]}`))
 	f.Add([]byte(`{"type":"heartbeat","id":3,"running":["1.1"],"progress":{"1.1":5}}`))
@@ -133,4 +138,54 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("unstable encoding:\n%s\n%s", enc, enc2)
 		}
 	})
+}
+
+// Site names: the vectors js/browser/wire.test.js checks siteName against
+// too, so that a page never sends a name the coordinator refuses.
+func TestParseSite(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "sites.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Valid   [][2]string `json:"valid"`
+		Invalid []string    `json:"invalid"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Valid) == 0 || len(v.Invalid) == 0 {
+		t.Fatal("no vectors")
+	}
+	hello := func(site string) []byte {
+		b, _ := json.Marshal(map[string]any{"type": "hello", "id": 1, "protocol": 1, "worker": "w", "slots": 1, "site": site})
+		return b
+	}
+	for _, tc := range v.Valid {
+		got, err := protocol.ParseSite(tc[0])
+		if err != nil || got != tc[1] {
+			t.Errorf("ParseSite(%q) = %q, %v; want %q", tc[0], got, err, tc[1])
+		}
+		m, err := protocol.Decode(hello(tc[0]))
+		if err != nil {
+			t.Errorf("hello with site %q: %v", tc[0], err)
+			continue
+		}
+		if h := m.(*protocol.Hello); h.Site != tc[1] {
+			t.Errorf("hello with site %q decodes to %q, want %q", tc[0], h.Site, tc[1])
+		}
+	}
+	for _, s := range v.Invalid {
+		if got, err := protocol.ParseSite(s); err == nil {
+			t.Errorf("ParseSite(%q) = %q, want an error", s, got)
+		}
+		if s == "" {
+			continue // an empty site in hello is no site
+		}
+		_, err := protocol.Decode(hello(s))
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeBadMessage || !strings.Contains(pe.Message, "hello: site") {
+			t.Errorf("hello with site %q: %v, want bad_message naming the site", s, err)
+		}
+	}
 }

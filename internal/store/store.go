@@ -231,7 +231,10 @@ type Session struct {
 	Coordinator string
 	// Account is who the session's work is credited to and checked
 	// against: a volunteer token's owner, or "anon:<worker name>".
-	Account   string
+	Account string
+	// Site is the web site the worker named in hello ("": none): credit
+	// attribution only, never who the work is checked against.
+	Site      string
 	Slots     int
 	Remote    string
 	StartedAt time.Time
@@ -295,6 +298,7 @@ type Checkpoint struct {
 	StderrHash string
 	Worker     string
 	Account    string  // the account of the session that uploaded it
+	Site       string  // the site that session named ("": none)
 	CostMS     float64 // the worker's measured capture + encode time
 	CreatedAt  time.Time
 }
@@ -370,6 +374,7 @@ type SessionStartParams struct {
 	Coordinator string
 	Worker      string
 	Account     string // "" is stored as "anon:" + Worker
+	Site        string // "": none (protocol.ParseSite checked it)
 	Slots       int
 	Remote      string
 	Now         time.Time
@@ -627,6 +632,7 @@ type ReplicaInfo struct {
 	AuditSeq uint64 // RoleAudit: the link re-executed (checkpoint AuditSeq−1 → AuditSeq; past the last checkpoint: to the end)
 	Worker   string // who holds or ran it last
 	Account  string // that worker's account
+	Site     string // the site that worker's session named ("": none)
 	// Accounts are every account that computed part of it (its segments'
 	// and checkpoints'), in order, each once.
 	Accounts []string
@@ -727,9 +733,12 @@ type AccountListParams struct{ Limit int }
 
 // LedgerEntry is one entry of the append-only credit ledger.
 type LedgerEntry struct {
-	Seq       int64 // assigned by LedgerAppend, from 1, without gaps
-	Kind      LedgerKind
-	Account   string
+	Seq     int64 // assigned by LedgerAppend, from 1, without gaps
+	Kind    LedgerKind
+	Account string
+	// Site: the site the link was computed for ("": none) — the site its
+	// computing session named (a revoke: its grant's). Attribution only.
+	Site      string
 	JobID     int64
 	TaskID    int64
 	ReplicaID int64
@@ -760,6 +769,20 @@ type CreditRow struct {
 
 type CreditListParams struct {
 	Account  string // "": every account
+	SinceDay int64
+}
+
+// SiteCreditRow is the credit an account earned on one day for a site
+// (grants whose Site it is) and still standing.
+type SiteCreditRow struct {
+	Site    string
+	Account string
+	Day     int64
+	Fuel    uint64
+}
+
+type SiteCreditListParams struct {
+	Site     string // "": every site
 	SinceDay int64
 }
 
@@ -984,6 +1007,11 @@ type Store interface {
 	// CreditList sums standing credit per account and day earned, by
 	// account then day.
 	CreditList(ctx context.Context, p *CreditListParams) ([]CreditRow, error)
+	// SiteCreditList sums the standing credit attributed to sites (grants
+	// with a Site, less their revocations) per site, account and day
+	// earned, by site, account and day. A day whose credit was all revoked
+	// is left out.
+	SiteCreditList(ctx context.Context, p *SiteCreditListParams) ([]SiteCreditRow, error)
 
 	Close() error
 }

@@ -232,28 +232,31 @@ func TestAgreesWithTrusted(t *testing.T) {
 func TestChainLinks(t *testing.T) {
 	const grid = 100
 	r := rep(1, "C", result(450, "out"), ck(1, 100, "h1", "", "A"), ck(2, 200, "h2", "", "A"), ck(4, 400, "h4", "", "B"))
+	// B's session and the final one (C's) named sites: each link carries
+	// its own computing session's.
+	r.Checkpoints[2].Site, r.Site = "b.example", "c.example"
 	got := chainLinks(r, grid)
-	want := []link{{1, 100, "A"}, {2, 100, "A"}, {4, 200, "B"}, {5, 50, "C"}} // 4: checkpoint 3 skipped
+	want := []link{{1, 100, "A", ""}, {2, 100, "A", ""}, {4, 200, "B", "b.example"}, {5, 50, "C", "c.example"}} // 4: checkpoint 3 skipped
 	if !slices.Equal(got, want) {
 		t.Fatalf("links %+v, want %+v", got, want)
 	}
 	// A final fuel past the next grid point is capped at one interval (a
 	// forged fuel claim earns nothing); without a grid it is not.
 	r.Result.Fuel = 5000
-	if got := chainLinks(r, grid); got[3] != (link{5, grid, "C"}) {
+	if got := chainLinks(r, grid); got[3] != (link{5, grid, "C", "c.example"}) {
 		t.Fatalf("final link %+v", got[3])
 	}
-	if got := chainLinks(r, 0); got[3] != (link{5, 4600, "C"}) {
+	if got := chainLinks(r, 0); got[3] != (link{5, 4600, "C", "c.example"}) {
 		t.Fatalf("final link without a grid %+v", got[3])
 	}
 	// No checkpoints: the whole run is one link.
-	if got := chainLinks(rep(2, "D", result(450, "out")), grid); !slices.Equal(got, []link{{1, 450, "D"}}) {
+	if got := chainLinks(rep(2, "D", result(450, "out")), grid); !slices.Equal(got, []link{{1, 450, "D", ""}}) {
 		t.Fatalf("links %+v", got)
 	}
 	// A checkpoint whose fuel does not advance is no link; a run still
 	// going has no final link.
 	r = rep(3, "E", nil, ck(1, 100, "h1", "", "E"), ck(2, 100, "h2", "", "E"))
-	if got := chainLinks(r, grid); !slices.Equal(got, []link{{1, 100, "E"}}) {
+	if got := chainLinks(r, grid); !slices.Equal(got, []link{{1, 100, "E", ""}}) {
 		t.Fatalf("links %+v", got)
 	}
 	// A result at the last checkpoint's fuel adds no final link.

@@ -861,11 +861,15 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 		}
 		return p
 	}
-	grant := func(r *store.ReplicaInfo, seq, fuel uint64, acc string) {
+	// grant credits a link to the account that computed it, attributed to
+	// the site its session named (if any): the site's credit is a view of
+	// these grants, so it stands and falls with them.
+	grant := func(r *store.ReplicaInfo, l link) {
+		seq, fuel, acc := l.seq, l.fuel, l.account
 		if fuel == 0 || acc == "" {
 			return
 		}
-		entries = append(entries, store.LedgerEntry{Kind: store.LedgerGrant, Account: acc, JobID: ev.Job.ID, TaskID: ev.Task.ID,
+		entries = append(entries, store.LedgerEntry{Kind: store.LedgerGrant, Account: acc, Site: l.site, JobID: ev.Job.ID, TaskID: ev.Task.ID,
 			ReplicaID: r.ID, Link: seq, Fuel: fuel, Day: day, At: now})
 	}
 	// The candidate's links: each credited to the account that computed
@@ -882,7 +886,7 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 		}
 	}
 	for _, l := range chainLinks(cand, ev.Grid) {
-		grant(cand, l.seq, l.fuel, l.account)
+		grant(cand, l)
 		if how, ok := checked[l.seq]; ok && counts(l.account, vouch[l.seq]) {
 			p := rec(l.account)
 			p.Verified++
@@ -901,7 +905,7 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 			if c.Role == store.RoleAudit && !ownLink(c, l.seq) {
 				continue
 			}
-			grant(c, l.seq, l.fuel, l.account)
+			grant(c, l)
 			if counts(l.account, vouch[coverSeq(cand, l.seq)]) {
 				p := rec(l.account)
 				p.Verified++
@@ -1155,6 +1159,9 @@ func auditLink(a, cand *store.ReplicaInfo) uint64 {
 type link struct {
 	seq, fuel uint64
 	account   string
+	// site: the site the computing session named, which the link's grant
+	// is attributed to — never who vouches for it (account does that).
+	site string
 }
 
 // chainLinks lists a finished replica's links with their fuel and the
@@ -1167,7 +1174,7 @@ func chainLinks(r *store.ReplicaInfo, grid uint64) []link {
 	prev := uint64(0)
 	for _, c := range r.Checkpoints {
 		if c.Fuel > prev {
-			out = append(out, link{seq: c.Seq, fuel: c.Fuel - prev, account: c.Account})
+			out = append(out, link{seq: c.Seq, fuel: c.Fuel - prev, account: c.Account, site: c.Site})
 		}
 		prev = c.Fuel
 	}
@@ -1176,7 +1183,7 @@ func chainLinks(r *store.ReplicaInfo, grid uint64) []link {
 		if grid > 0 && len(r.Checkpoints) > 0 {
 			f = min(f, grid)
 		}
-		out = append(out, link{seq: lastSeq(r) + 1, fuel: f, account: r.Account})
+		out = append(out, link{seq: lastSeq(r) + 1, fuel: f, account: r.Account, site: r.Site})
 	}
 	return out
 }
@@ -1520,7 +1527,7 @@ func revocations(entries []store.LedgerEntry, now time.Time, reason string) []st
 	var out []store.LedgerEntry
 	for _, e := range entries {
 		if e.Kind == store.LedgerGrant && !revoked[e.Seq] {
-			out = append(out, store.LedgerEntry{Kind: store.LedgerRevoke, Account: e.Account, JobID: e.JobID, TaskID: e.TaskID, ReplicaID: e.ReplicaID,
+			out = append(out, store.LedgerEntry{Kind: store.LedgerRevoke, Account: e.Account, Site: e.Site, JobID: e.JobID, TaskID: e.TaskID, ReplicaID: e.ReplicaID,
 				Link: e.Link, Fuel: e.Fuel, Ref: e.Seq, Day: e.Day, At: now, Reason: reason})
 		}
 	}

@@ -65,6 +65,10 @@ type Config struct {
 	// re-run when workers disagree (rerun.go); its own work is checked
 	// like anyone's.
 	Token string
+	// Site is a web site (a host name) the work is done for, sent in
+	// hello: the site's credit shows it. Attribution only: the work is
+	// still checked and credited as the account's. "": none.
+	Site string
 	// Tamper makes the worker lie: for the sabotage benchmark only
 	// (tamper.go). Nil in production.
 	Tamper Tamper
@@ -122,6 +126,13 @@ func New(cfg Config) (*Worker, error) {
 	}
 	if cfg.Slots > protocol.MaxSlots {
 		return nil, fmt.Errorf("worker: at most %d slots", protocol.MaxSlots)
+	}
+	if cfg.Site != "" {
+		site, err := protocol.ParseSite(cfg.Site)
+		if err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+		cfg.Site = site
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -256,7 +267,7 @@ func (w *Worker) session(ctx context.Context) error {
 	defer ws.CloseNow()
 	ws.SetReadLimit(protocol.MaxMessage)
 	s := &sess{w: w, ws: ws, ckIDs: map[uint64]*runState{}}
-	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero", Token: w.cfg.Token,
+	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero", Token: w.cfg.Token, Site: w.cfg.Site,
 		Features: []string{protocol.FeatureRerun}}
 	if !w.cfg.NoCheckpoints {
 		hello.Features = append(hello.Features, protocol.FeatureCheckpoint)

@@ -17,7 +17,7 @@
 import { WorkerLostError, RemoteError } from '../protocol.js';
 import {
   PROTOCOL_VERSION, SUBPROTOCOL, MAX_SLOTS, MAX_RESULT_MESSAGE, FEATURE_CHECKPOINT,
-  parseMessage, encodeMessage, u64, toBase64, fromBase64, sha256Hex, WireError,
+  parseMessage, encodeMessage, u64, toBase64, fromBase64, sha256Hex, WireError, siteName,
 } from './wire.js';
 
 /** argv[0] of every task, as the native worker names it. */
@@ -50,6 +50,10 @@ const now = () => (globalThis.performance ? performance.now() : Date.now());
  * @property {string} [token]    a volunteer token (crowdrun token create --kind
  *   volunteer), sent in hello: the work is credited to, and checked against,
  *   its account; without one the account is "anon:" + name
+ * @property {string} [site]     the web site this work is done for (a DNS
+ *   host name; siteName), sent in hello: the site's credit shows the
+ *   verified work done under its name. Attribution only: the work is still
+ *   checked and credited as the account's
  * @property {() => import('../protocol.js').GuestClient} newGuest  a guest worker
  * @property {typeof WebSocket} [WebSocket]
  * @property {typeof fetch} [fetch]
@@ -79,6 +83,7 @@ export class NetWorker {
     this.name = o.name;
     this.runtime = o.runtime || 'js';
     this.token = o.token || '';
+    this.site = o.site ? siteName(o.site) : '';
     this.newGuest = o.newGuest;
     this.WebSocket = o.WebSocket || globalThis.WebSocket;
     this.fetch = o.fetch || globalThis.fetch.bind(globalThis);
@@ -265,6 +270,7 @@ export class NetWorker {
         const hello = { type: 'hello', protocol: PROTOCOL_VERSION, worker: this.name, slots: this.slots, runtime: this.runtime };
         if (this.checkpoints) hello.features = [FEATURE_CHECKPOINT];
         if (this.token) hello.token = this.token;
+        if (this.site) hello.site = this.site;
         this.#send(s, hello);
       };
       ws.onerror = () => {}; // onclose follows with the code

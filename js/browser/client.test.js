@@ -46,3 +46,16 @@ test('a malformed token is refused at construction', () => {
     assert.throws(() => new NetWorker({ server: 'http://127.0.0.1:1', name: 'n', newGuest: () => null, token: bad }), /token/);
   }
 });
+
+test('hello carries the site, lower-cased, when one is given, and none otherwise', async () => {
+  const h = await firstHello({ site: 'Example.ORG' });
+  assert.equal(h.site, 'example.org');
+  const none = await firstHello({});
+  assert.equal('site' in none, false);
+});
+
+test('a site that is not a host name is refused at construction', () => {
+  for (const bad of ['exa mple.org', 'example.org.', 'https://example.org', 'a'.repeat(254), 42]) {
+    assert.throws(() => new NetWorker({ server: 'http://127.0.0.1:1', name: 'n', newGuest: () => null, site: bad }), /site/);
+  }
+});

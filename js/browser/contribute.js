@@ -10,6 +10,7 @@
 // Workers (one per slot).
 
 import { NetWorker } from './client.js';
+import { siteName } from './wire.js';
 import { GuestClient, workerEndpoint } from '../protocol.js';
 
 const $ = (id) => document.getElementById(id);
@@ -52,9 +53,26 @@ let counted = { tasks: 0, fuel: 0n };
 // credited to anon:<this browser's id>. Not stored: it is a secret.
 const token = params.get('token') || '';
 
+// ?site=: the web site this contribution is for (embed.js passes its
+// data-site), sent in hello: the site's credit on /v1/credit and the
+// leaderboard shows the credit of the work done under its name.
+// Attribution only — in every other respect the work is this browser's
+// account's (or the token's). A name that is not a host name is refused
+// here, with the reason shown, rather than sent for the coordinator to
+// refuse.
+let site = '';
+let siteError = '';
+if (params.get('site')) {
+  try {
+    site = siteName(params.get('site'));
+  } catch (e) {
+    siteError = e.message;
+  }
+}
+
 const worker = new NetWorker({
   server: location.origin,
-  name, slots, duty, token,
+  name, slots, duty, token, site,
   runtime: 'js/browser ' + (navigator.userAgentData?.brands?.map((b) => `${b.brand}/${b.version}`).join(' ') || navigator.userAgent).slice(0, 120),
   newGuest: () => new GuestClient(workerEndpoint(new Worker(new URL('../guest-worker.js', import.meta.url), { type: 'module', name: 'crowdrun guest' })), { stallMs }),
   // Guests can rest between fuel slices only with SharedArrayBuffer, which a
@@ -86,6 +104,17 @@ function render() {
 function runningCount() { return worker.sess ? worker.sess.running.size : 0; }
 
 $('worker-name').textContent = name;
+if (site) {
+  $('site-name').textContent = site;
+  $('site-line').hidden = false;
+}
+if (siteError) {
+  // The embedding site's mistake: nothing can start until it is fixed.
+  $('toggle').disabled = true;
+  $('site-line').hidden = false;
+  $('site-line').classList.remove('full'); // shown in the widget too
+  $('site-line').textContent = 'This widget names a site that is not a host name (' + siteError + '): contributing is disabled.';
+}
 $('slots').value = String(slots);
 $('slots').max = String(maxSlots);
 $('duty').value = String(duty);

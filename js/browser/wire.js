@@ -17,6 +17,32 @@ export const FEATURE_CHECKPOINT = 'checkpoint';
 /** A result's message, as the native worker clips it (bytes ≤ 4000). */
 export const MAX_RESULT_MESSAGE = 1000;
 
+/** The longest site name (protocol.MaxSite): a DNS name's text form. */
+export const MAX_SITE = 253;
+
+/**
+ * The site a worker's work is credited to, as hello carries it: a DNS host
+ * name — labels of 1 to 63 ASCII letters, digits and hyphens, neither
+ * starting nor ending with a hyphen, joined by dots, at most 253 bytes, no
+ * trailing dot — lower-cased (ASCII only). The same rule as the
+ * coordinator's protocol.ParseSite (internal/protocol/testdata/sites.json
+ * holds both to it). Returns the name, or throws an Error saying what is
+ * wrong.
+ */
+export function siteName(s) {
+  if (typeof s !== 'string' || s === '') throw new Error('a site must be a non-empty host name');
+  if (s.length > MAX_SITE) throw new Error(`site is ${s.length} characters, longer than a host name's ${MAX_SITE}`);
+  // Checked before lower-casing: toLowerCase maps some non-ASCII letters
+  // (the Kelvin sign) to ASCII ones.
+  if (!/^[A-Za-z0-9.-]+$/.test(s)) throw new Error(`site ${JSON.stringify(s)} is not a host name: only letters, digits, hyphens and dots are allowed`);
+  for (const label of s.split('.')) {
+    if (label === '') throw new Error(`site ${JSON.stringify(s)} is not a host name: an empty label`);
+    if (label.length > 63) throw new Error(`site ${JSON.stringify(s)} is not a host name: a label longer than 63 bytes`);
+    if (label.startsWith('-') || label.endsWith('-')) throw new Error(`site ${JSON.stringify(s)} is not a host name: a label starts or ends with a hyphen`);
+  }
+  return s.toLowerCase();
+}
+
 /** A message the coordinator sent that this worker cannot read. */
 export class WireError extends Error {
   constructor(message) { super(message); this.name = 'WireError'; }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { parseMessage, encodeMessage, toBase64, fromBase64, sha256, u64, WireError } from './wire.js';
+import fs from 'node:fs';
+import { parseMessage, encodeMessage, toBase64, fromBase64, sha256, u64, WireError, siteName } from './wire.js';
 
 test('parseMessage keeps 64-bit integers exact and leaves strings and floats alone', () => {
   const m = parseMessage('{"type":"leases","id":3,"leases":[{"seed":18446744073709551615,"limits":{"fuel":12345678901234567,' +
@@ -51,4 +52,11 @@ test('sha256 matches node:crypto', () => {
     const d = new Uint8Array(n).map((_, i) => (i * 7) & 255);
     assert.equal(sha256(d), crypto.createHash('sha256').update(d).digest('hex'), `n=${n}`);
   }
+});
+
+test('siteName follows the coordinator\'s rule (internal/protocol/testdata/sites.json)', () => {
+  const v = JSON.parse(fs.readFileSync(new URL('../../internal/protocol/testdata/sites.json', import.meta.url), 'utf8'));
+  assert.ok(v.valid.length > 0 && v.invalid.length > 0);
+  for (const [given, want] of v.valid) assert.equal(siteName(given), want, given);
+  for (const bad of v.invalid) assert.throws(() => siteName(bad), Error, JSON.stringify(bad));
 });

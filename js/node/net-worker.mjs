@@ -1,5 +1,5 @@
 // crowdrun's worker on Node: `node js/node/run.mjs --server URL [--slots N]
-// [--name NAME] [--duty PCT] [--token TOKEN] [--quiet]` (run.mjs hands its
+// [--name NAME] [--duty PCT] [--token TOKEN] [--site HOST] [--quiet]` (run.mjs hands its
 // argv to main).
 // The same worker as the browser's (../browser/client.js): it speaks the
 // native worker's WebSocket protocol and runs each lease in a worker thread,
@@ -199,7 +199,7 @@ export class MiniWebSocket {
   }
 }
 
-const USAGE = `usage: node js/node/run.mjs --server URL [--slots N] [--name NAME] [--duty PCT] [--token TOKEN] [--quiet]
+const USAGE = `usage: node js/node/run.mjs --server URL [--slots N] [--name NAME] [--duty PCT] [--token TOKEN] [--site HOST] [--quiet]
 
 Runs a crowdrun worker on Node: connects to the coordinator at URL and runs
 the tasks it leases, each in a worker thread.
@@ -211,6 +211,8 @@ the tasks it leases, each in a worker thread.
   --token TOKEN  a volunteer token (crowdrun token create --kind volunteer): the work is
                  credited to, and checked against, its account; without one the account
                  is anon:NAME, a fresh identity (default: env CROWDRUN_TOKEN)
+  --site HOST    a web site's host name this work is done for: the site's credit shows it;
+                 attribution only, the work is checked and credited as the account's
   --quiet        log warnings and errors only
 `;
 
@@ -220,7 +222,7 @@ the tasks it leases, each in a worker thread.
  * refuses us for good, 2 on a usage error.
  */
 export async function main(argv) {
-  const o = { server: process.env.CROWDRUN_SERVER || '', slots: os.availableParallelism ? os.availableParallelism() : os.cpus().length, name: os.hostname(), duty: 100, quiet: false, token: process.env.CROWDRUN_TOKEN || '' };
+  const o = { server: process.env.CROWDRUN_SERVER || '', slots: os.availableParallelism ? os.availableParallelism() : os.cpus().length, name: os.hostname(), duty: 100, quiet: false, token: process.env.CROWDRUN_TOKEN || '', site: '' };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i], v = null;
     const eq = a.indexOf('=');
@@ -236,6 +238,7 @@ export async function main(argv) {
       case '--name': case '-name': o.name = val(); break;
       case '--duty': case '-duty': o.duty = Number(val()); break;
       case '--token': case '-token': o.token = val(); break;
+      case '--site': case '-site': o.site = val(); break;
       case '--quiet': case '-quiet': o.quiet = true; break;
       case '-h': case '--help': process.stdout.write(USAGE); return 0;
       default:
@@ -247,7 +250,7 @@ export async function main(argv) {
   try {
     if (!o.server) throw new Error('--server URL is required');
     w = new NetWorker({
-      server: o.server, name: o.name, slots: o.slots, duty: o.duty, token: o.token,
+      server: o.server, name: o.name, slots: o.slots, duty: o.duty, token: o.token, site: o.site,
       runtime: `js/node ${process.version}`,
       WebSocket: globalThis.WebSocket || MiniWebSocket,
       newGuest, sliceThrottle: true, checkpoints: true,

@@ -187,9 +187,30 @@ type Verification struct {
 }
 
 // Credit is the body of GET /v1/credit: standing credit (fuel of verified
-// links) per account and per day it was earned.
+// links) per account and per day it was earned, and the share of it
+// attributed to each web site.
 type Credit struct {
 	Accounts []AccountCredit `json:"accounts"`
+	Sites    []SiteCredit    `json:"sites"`
+}
+
+// SiteCredit is the standing credit of the work done under a site's name
+// (the site a browser's hello named: the embed widget's data-site): the
+// sum of those grants of its accounts that still stand. A site is never an
+// identity that work is checked against; its credit falls when an
+// account's grants are revoked.
+type SiteCredit struct {
+	Site  string      `json:"site"`
+	Total uint64      `json:"total"`
+	Days  []DayCredit `json:"days,omitempty"`
+	// Accounts: whose work the credit is, with each one's part (their sum
+	// is Total), most first.
+	Accounts []SiteAccount `json:"accounts"`
+}
+
+type SiteAccount struct {
+	Account string `json:"account"`
+	Fuel    uint64 `json:"fuel"`
 }
 
 type AccountCredit struct {

@@ -153,3 +153,14 @@ func (c *Client) Credit(ctx context.Context, account, since string) (*Credit, er
 	var out Credit
 	return &out, c.json(ctx, http.MethodGet, path, nil, &out)
 }
+
+// SiteCredit fetches a site's standing credit and the accounts whose work
+// it is (GET /v1/credit?site=SITE; public); since as in Credit.
+func (c *Client) SiteCredit(ctx context.Context, site, since string) (*Credit, error) {
+	q := url.Values{"site": {site}}
+	if since != "" {
+		q.Set("since", since)
+	}
+	var out Credit
+	return &out, c.json(ctx, http.MethodGet, "/v1/credit?"+q.Encode(), nil, &out)
+}

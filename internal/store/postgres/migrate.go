@@ -281,6 +281,15 @@ var migrations = []string{
 	ALTER TABLE accounts ADD COLUMN audits_run bigint NOT NULL DEFAULT 0;
 	ALTER TABLE accounts ADD COLUMN audit_lies bigint NOT NULL DEFAULT 0;
 	`,
+	// 5: (SQLite's version 6) sites: the web site a session named in
+	// hello, and the site each grant of credit is attributed to (its
+	// link's computing session's; a revoke: its grant's). Attribution
+	// only: verification never reads them (docs/trust.md §8).
+	`
+	ALTER TABLE sessions ADD COLUMN site text NOT NULL DEFAULT '';
+	ALTER TABLE ledger ADD COLUMN site text NOT NULL DEFAULT '';
+	CREATE INDEX ledger_site ON ledger(site, seq) WHERE site <> '';
+	`,
 }
 
 // Advisory lock keys (pg_advisory_xact_lock(lockSpace, key)).

@@ -467,13 +467,13 @@ func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*s
 				return interpretError(err)
 			}
 		}
-		return interpretError(tx.QueryRow(ctx, `INSERT INTO sessions(worker, account, slots, remote, started_at, coordinator) VALUES($1,$2,$3,$4,$5,$6) RETURNING id`,
-			p.Worker, acct, p.Slots, p.Remote, ms(p.Now), coord).Scan(&id))
+		return interpretError(tx.QueryRow(ctx, `INSERT INTO sessions(worker, account, site, slots, remote, started_at, coordinator) VALUES($1,$2,$3,$4,$5,$6,$7) RETURNING id`,
+			p.Worker, acct, p.Site, p.Slots, p.Remote, ms(p.Now), coord).Scan(&id))
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &store.Session{ID: id, Coordinator: p.Coordinator, Worker: p.Worker, Account: acct, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
+	return &store.Session{ID: id, Coordinator: p.Coordinator, Worker: p.Worker, Account: acct, Site: p.Site, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
 }
 
 // endSegments ends the segments of the leased replicas ids (locked by
@@ -563,7 +563,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.pool.Query(ctx, `SELECT id, worker, account, slots, remote, started_at, ended_at, coalesce(end_reason,''), coalesce(coordinator, '') FROM sessions ORDER BY id DESC LIMIT $1`, limit)
+	rows, err := db.pool.Query(ctx, `SELECT id, worker, account, site, slots, remote, started_at, ended_at, coalesce(end_reason,''), coalesce(coordinator, '') FROM sessions ORDER BY id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -573,7 +573,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 		var s store.Session
 		var start int64
 		var end *int64
-		if err := rows.Scan(&s.ID, &s.Worker, &s.Account, &s.Slots, &s.Remote, &start, &end, &s.EndReason, &s.Coordinator); err != nil {
+		if err := rows.Scan(&s.ID, &s.Worker, &s.Account, &s.Site, &s.Slots, &s.Remote, &start, &end, &s.EndReason, &s.Coordinator); err != nil {
 			return nil, interpretError(err)
 		}
 		s.StartedAt = time.UnixMilli(start)
@@ -997,12 +997,15 @@ func (db *DB) CheckpointList(ctx context.Context, p *store.CheckpointListParams)
 	return out, interpretError(rows.Err())
 }
 
-const ckptCols = `replica_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, account, cost_ms, created_at`
+// ckptCols: the site is the uploading session's (sessions are never
+// deleted).
+const ckptCols = `replica_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, account,
+	coalesce((SELECT site FROM sessions s WHERE s.id = checkpoints.session_id), ''), cost_ms, created_at`
 
 func scanCheckpoint(row pgx.Row) (*store.Checkpoint, error) {
 	var c store.Checkpoint
 	var created int64
-	if err := row.Scan(&c.ReplicaID, &c.Seq, &c.Fuel, &c.StateHash, &c.SnapshotHash, &c.StdoutHash, &c.StderrHash, &c.Worker, &c.Account, &c.CostMS, &created); err != nil {
+	if err := row.Scan(&c.ReplicaID, &c.Seq, &c.Fuel, &c.StateHash, &c.SnapshotHash, &c.StdoutHash, &c.StderrHash, &c.Worker, &c.Account, &c.Site, &c.CostMS, &created); err != nil {
 		return nil, interpretError(err)
 	}
 	c.CreatedAt = time.UnixMilli(created)

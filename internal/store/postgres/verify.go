@@ -43,13 +43,14 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 		// Who holds or ran it last: the holder, or the last segment's.
 		if err := collect(ctx, tx, `SELECT r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq,
 				coalesce(r.worker, g.worker, ''), coalesce(r.account, g.account, ''),
+				coalesce((SELECT site FROM sessions s WHERE s.id = coalesce(r.session_id, g.session_id)), ''),
 				r.status, coalesce(r.exit_code, 0), coalesce(r.message, ''), coalesce(r.stdout_hash, ''), coalesce(r.stderr_hash, ''), coalesce(r.fuel, 0)
-			FROM replicas r LEFT JOIN LATERAL (SELECT worker, account FROM segments WHERE replica_id = r.id ORDER BY seq DESC, id DESC LIMIT 1) g ON true
+			FROM replicas r LEFT JOIN LATERAL (SELECT worker, account, session_id FROM segments WHERE replica_id = r.id ORDER BY seq DESC, id DESC LIMIT 1) g ON true
 			WHERE r.task_id = $1 ORDER BY r.id`, func(rows pgx.Rows) error {
 			var ri store.ReplicaInfo
 			var status *string
 			var res store.Result
-			if err := rows.Scan(&ri.ID, &ri.Role, &ri.State, &ri.Verdict, &ri.AuditOf, &ri.AuditSeq, &ri.Worker, &ri.Account,
+			if err := rows.Scan(&ri.ID, &ri.Role, &ri.State, &ri.Verdict, &ri.AuditOf, &ri.AuditSeq, &ri.Worker, &ri.Account, &ri.Site,
 				&status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
 				return err
 			}
@@ -554,28 +555,29 @@ func appendLedger(ctx context.Context, tx pgx.Tx, entries []store.LedgerEntry) (
 			return interpretError(err)
 		}
 		type grant struct {
-			account   string
-			day, fuel int64
-			revoked   bool
+			account, site string
+			day, fuel     int64
+			revoked       bool
 		}
 		batch := map[int64]*grant{} // this batch's grants, and grants revoked in it
 		n := len(out)
 		cols := struct {
 			seq, job, task, replica, link, fuel, ref, day, at []int64
-			kind, account, reason                             []string
+			kind, account, site, reason                       []string
 		}{}
 		for i := range out {
 			e := &out[i]
 			e.Seq = last + int64(i) + 1
 			if e.Kind == store.LedgerRevoke {
 				// A revocation takes back one standing grant of the same
-				// account, on that grant's day, all of its fuel.
+				// account, on that grant's day and for its site, all of
+				// its fuel.
 				g := batch[e.Ref]
 				if g == nil {
 					g = &grant{}
 					var kind string
-					err := tx.QueryRow(ctx, `SELECT kind, account, day, fuel, EXISTS (SELECT 1 FROM ledger WHERE kind = 'revoke' AND ref = $1)
-						FROM ledger WHERE seq = $1`, e.Ref).Scan(&kind, &g.account, &g.day, &g.fuel, &g.revoked)
+					err := tx.QueryRow(ctx, `SELECT kind, account, site, day, fuel, EXISTS (SELECT 1 FROM ledger WHERE kind = 'revoke' AND ref = $1)
+						FROM ledger WHERE seq = $1`, e.Ref).Scan(&kind, &g.account, &g.site, &g.day, &g.fuel, &g.revoked)
 					if errors.Is(err, pgx.ErrNoRows) || (err == nil && kind != string(store.LedgerGrant)) {
 						return fmt.Errorf("postgres: ledger entry %d revokes %d, which is no grant", i, e.Ref)
 					}
@@ -591,24 +593,25 @@ func appendLedger(ctx context.Context, tx pgx.Tx, entries []store.LedgerEntry) (
 					return fmt.Errorf("postgres: ledger entry %d revokes grant %d again", i, e.Ref)
 				}
 				g.revoked = true
-				e.Day, e.Fuel = g.day, uint64(g.fuel)
+				e.Day, e.Fuel, e.Site = g.day, uint64(g.fuel), g.site
 			}
 			if e.Kind == store.LedgerGrant {
-				batch[e.Seq] = &grant{account: e.Account, day: e.Day, fuel: int64(e.Fuel)}
+				batch[e.Seq] = &grant{account: e.Account, site: e.Site, day: e.Day, fuel: int64(e.Fuel)}
 			}
 			cols.seq = append(cols.seq, e.Seq)
 			cols.job, cols.task, cols.replica = append(cols.job, e.JobID), append(cols.task, e.TaskID), append(cols.replica, e.ReplicaID)
 			cols.link, cols.fuel, cols.ref = append(cols.link, int64(e.Link)), append(cols.fuel, int64(e.Fuel)), append(cols.ref, e.Ref)
 			cols.day, cols.at = append(cols.day, e.Day), append(cols.at, ms(e.At))
 			cols.kind, cols.account, cols.reason = append(cols.kind, string(e.Kind)), append(cols.account, e.Account), append(cols.reason, e.Reason)
+			cols.site = append(cols.site, e.Site)
 		}
 		if n == 0 {
 			return nil
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO ledger(seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason)
+		_, err := tx.Exec(ctx, `INSERT INTO ledger(seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason, site)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
-				$9::bigint[], $10::bigint[], $11::bigint[], $12::text[])`,
-			cols.seq, cols.kind, cols.account, cols.job, cols.task, cols.replica, cols.link, cols.fuel, cols.ref, cols.day, cols.at, cols.reason)
+				$9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::text[])`,
+			cols.seq, cols.kind, cols.account, cols.job, cols.task, cols.replica, cols.link, cols.fuel, cols.ref, cols.day, cols.at, cols.reason, cols.site)
 		return interpretError(err)
 	}()
 	if err != nil {
@@ -622,7 +625,7 @@ func appendLedger(ctx context.Context, tx pgx.Tx, entries []store.LedgerEntry) (
 }
 
 func (db *DB) LedgerList(ctx context.Context, p *store.LedgerListParams) ([]store.LedgerEntry, error) {
-	rows, err := db.pool.Query(ctx, `SELECT seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason
+	rows, err := db.pool.Query(ctx, `SELECT seq, kind, account, site, job_id, task_id, replica_id, link, fuel, ref, day, at, reason
 		FROM ledger WHERE ($1::text = '' OR account = $1) AND seq > $2 AND ($4::bigint = 0 OR task_id = $4) ORDER BY seq LIMIT $3`, p.Account, p.AfterSeq, limitOrAll(p.Limit), p.TaskID)
 	if err != nil {
 		return nil, interpretError(err)
@@ -632,7 +635,7 @@ func (db *DB) LedgerList(ctx context.Context, p *store.LedgerListParams) ([]stor
 	for rows.Next() {
 		var e store.LedgerEntry
 		var link, fuel, at int64
-		if err := rows.Scan(&e.Seq, &e.Kind, &e.Account, &e.JobID, &e.TaskID, &e.ReplicaID, &link, &fuel, &e.Ref, &e.Day, &at, &e.Reason); err != nil {
+		if err := rows.Scan(&e.Seq, &e.Kind, &e.Account, &e.Site, &e.JobID, &e.TaskID, &e.ReplicaID, &link, &fuel, &e.Ref, &e.Day, &at, &e.Reason); err != nil {
 			return nil, interpretError(err)
 		}
 		e.Link, e.Fuel, e.At = uint64(link), uint64(fuel), fromMS(&at)
@@ -660,6 +663,32 @@ func (db *DB) CreditList(ctx context.Context, p *store.CreditListParams) ([]stor
 		var c store.CreditRow
 		var f int64
 		if err := rows.Scan(&c.Account, &c.Day, &f); err != nil {
+			return nil, interpretError(err)
+		}
+		c.Fuel = uint64(max(f, 0))
+		out = append(out, c)
+	}
+	return out, interpretError(rows.Err())
+}
+
+func (db *DB) SiteCreditList(ctx context.Context, p *store.SiteCreditListParams) ([]store.SiteCreditRow, error) {
+	// As CreditList, over the grants attributed to a site.
+	rows, err := db.pool.Query(ctx, `SELECT site, account, day, sum(f)::bigint FROM (
+			SELECT site, account, day, fuel AS f FROM ledger WHERE kind = 'grant' AND site <> ''
+			UNION ALL
+			SELECT g.site, g.account, g.day, -v.fuel FROM ledger v JOIN ledger g ON g.seq = v.ref WHERE v.kind = 'revoke' AND g.site <> ''
+		) AS x
+		WHERE ($1::text = '' OR site = $1) AND day >= $2
+		GROUP BY site, account, day HAVING sum(f) > 0 ORDER BY site COLLATE "C", account COLLATE "C", day`, p.Site, p.SinceDay)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []store.SiteCreditRow
+	for rows.Next() {
+		var c store.SiteCreditRow
+		var f int64
+		if err := rows.Scan(&c.Site, &c.Account, &c.Day, &f); err != nil {
 			return nil, interpretError(err)
 		}
 		c.Fuel = uint64(max(f, 0))

@@ -153,6 +153,15 @@ var migrations = []string{
 	ALTER TABLE accounts ADD COLUMN audits_run INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE accounts ADD COLUMN audit_lies INTEGER NOT NULL DEFAULT 0;
 	`,
+	// 6: (PostgreSQL's version 5) sites: the web site a session named in
+	// hello, and the site each grant of credit is attributed to (its
+	// link's computing session's; a revoke: its grant's). Attribution
+	// only: verification never reads them (docs/trust.md §8).
+	`
+	ALTER TABLE sessions ADD COLUMN site TEXT NOT NULL DEFAULT '';
+	ALTER TABLE ledger ADD COLUMN site TEXT NOT NULL DEFAULT '';
+	CREATE INDEX IF NOT EXISTS ledger_site ON ledger(site, seq) WHERE site != '';
+	`,
 }
 
 // migrate applies the migrations the database has not seen, each in its own

@@ -475,7 +475,7 @@ func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*s
 				return store.ErrNotFound
 			}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO sessions(worker, account, slots, remote, started_at, coordinator) VALUES(?,?,?,?,?,?)`, p.Worker, acct, p.Slots, p.Remote, ms(p.Now), coord)
+		res, err := tx.ExecContext(ctx, `INSERT INTO sessions(worker, account, site, slots, remote, started_at, coordinator) VALUES(?,?,?,?,?,?,?)`, p.Worker, acct, p.Site, p.Slots, p.Remote, ms(p.Now), coord)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -485,7 +485,7 @@ func (db *DB) SessionStart(ctx context.Context, p *store.SessionStartParams) (*s
 	if err != nil {
 		return nil, err
 	}
-	return &store.Session{ID: id, Coordinator: p.Coordinator, Worker: p.Worker, Account: acct, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
+	return &store.Session{ID: id, Coordinator: p.Coordinator, Worker: p.Worker, Account: acct, Site: p.Site, Slots: p.Slots, Remote: p.Remote, StartedAt: time.UnixMilli(ms(p.Now))}, nil
 }
 
 const requeueSQL = `UPDATE replicas SET state = 'queued', worker = NULL, account = NULL, session_id = NULL, lease_id = NULL, lease_deadline = NULL WHERE state = 'leased' AND `
@@ -560,7 +560,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, worker, coalesce(account, ''), slots, remote, started_at, ended_at, coalesce(end_reason,''), coalesce(coordinator, '') FROM sessions ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := db.r.QueryContext(ctx, `SELECT id, worker, coalesce(account, ''), site, slots, remote, started_at, ended_at, coalesce(end_reason,''), coalesce(coordinator, '') FROM sessions ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -570,7 +570,7 @@ func (db *DB) SessionList(ctx context.Context, p *store.SessionListParams) ([]*s
 		var s store.Session
 		var start int64
 		var end sql.NullInt64
-		if err := rows.Scan(&s.ID, &s.Worker, &s.Account, &s.Slots, &s.Remote, &start, &end, &s.EndReason, &s.Coordinator); err != nil {
+		if err := rows.Scan(&s.ID, &s.Worker, &s.Account, &s.Site, &s.Slots, &s.Remote, &start, &end, &s.EndReason, &s.Coordinator); err != nil {
 			return nil, interpretError(err)
 		}
 		s.StartedAt = time.UnixMilli(start)
@@ -1005,12 +1005,15 @@ func (db *DB) CheckpointList(ctx context.Context, p *store.CheckpointListParams)
 	return out, interpretError(rows.Err())
 }
 
-const checkpointCols = `replica_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, coalesce(account, ''), cost_ms, created_at`
+// checkpointCols: the site is the uploading session's (sessions are never
+// deleted).
+const checkpointCols = `replica_id, seq, fuel, state_hash, snapshot_hash, stdout_hash, stderr_hash, worker, coalesce(account, ''),
+	coalesce((SELECT site FROM sessions s WHERE s.id = checkpoints.session_id), ''), cost_ms, created_at`
 
 func scanCheckpoint(sc interface{ Scan(...any) error }) (*store.Checkpoint, error) {
 	var c store.Checkpoint
 	var created int64
-	if err := sc.Scan(&c.ReplicaID, &c.Seq, &c.Fuel, &c.StateHash, &c.SnapshotHash, &c.StdoutHash, &c.StderrHash, &c.Worker, &c.Account, &c.CostMS, &created); err != nil {
+	if err := sc.Scan(&c.ReplicaID, &c.Seq, &c.Fuel, &c.StateHash, &c.SnapshotHash, &c.StdoutHash, &c.StderrHash, &c.Worker, &c.Account, &c.Site, &c.CostMS, &created); err != nil {
 		return nil, interpretError(err)
 	}
 	c.CreatedAt = time.UnixMilli(created)

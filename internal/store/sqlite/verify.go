@@ -33,6 +33,7 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 		return nil, err
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, role, state, verdict, coalesce(audit_of, 0), audit_seq, coalesce(worker, ''), coalesce(account, ''),
+		coalesce((SELECT site FROM sessions s WHERE s.id = replicas.session_id), ''),
 		status, exit_code, message, stdout_hash, stderr_hash, fuel FROM replicas WHERE task_id = ? ORDER BY id`, taskID)
 	if err != nil {
 		return nil, interpretError(err)
@@ -42,7 +43,7 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 		var r store.ReplicaInfo
 		var status, msg, outH, errH sql.NullString
 		var exit, fuel sql.NullInt64
-		if err := rows.Scan(&r.ID, &r.Role, &r.State, &r.Verdict, &r.AuditOf, &r.AuditSeq, &r.Worker, &r.Account,
+		if err := rows.Scan(&r.ID, &r.Role, &r.State, &r.Verdict, &r.AuditOf, &r.AuditSeq, &r.Worker, &r.Account, &r.Site,
 			&status, &exit, &msg, &outH, &errH, &fuel); err != nil {
 			rows.Close()
 			return nil, interpretError(err)
@@ -486,7 +487,7 @@ func (db *DB) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
 
 // LedgerAppend checks each entry against the ledger before appending it:
 // a revoke must name a grant of its account not revoked yet, and its Day
-// is made its grant's. Any refusal appends nothing.
+// and Site are made its grant's. Any refusal appends nothing.
 func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]store.LedgerEntry, error) {
 	var out []store.LedgerEntry
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -514,11 +515,11 @@ func appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) 
 			switch e.Kind {
 			case store.LedgerGrant, store.LedgerBan:
 			case store.LedgerRevoke:
-				var kind, acct string
+				var kind, acct, site string
 				var day int64
 				var revoked int
-				err := tx.QueryRowContext(ctx, `SELECT kind, account, day, (SELECT count(*) FROM ledger WHERE kind = 'revoke' AND ref = g.seq) FROM ledger g WHERE seq = ?`, e.Ref).
-					Scan(&kind, &acct, &day, &revoked)
+				err := tx.QueryRowContext(ctx, `SELECT kind, account, day, site, (SELECT count(*) FROM ledger WHERE kind = 'revoke' AND ref = g.seq) FROM ledger g WHERE seq = ?`, e.Ref).
+					Scan(&kind, &acct, &day, &site, &revoked)
 				if errors.Is(err, sql.ErrNoRows) || (err == nil && (kind != string(store.LedgerGrant) || acct != e.Account)) {
 					return fmt.Errorf("sqlite: ledger entry %d revokes entry %d, which is not a grant to %q", i, e.Ref, e.Account)
 				}
@@ -528,7 +529,7 @@ func appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) 
 				if revoked > 0 {
 					return fmt.Errorf("sqlite: ledger entry %d revokes grant %d, already revoked", i, e.Ref)
 				}
-				e.Day = day
+				e.Day, e.Site = day, site
 			default:
 				return fmt.Errorf("sqlite: ledger entry %d has unknown kind %q", i, e.Kind)
 			}
@@ -539,8 +540,8 @@ func appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) 
 				return fmt.Errorf("sqlite: ledger entry %d: fuel %d or link %d out of range", i, e.Fuel, e.Link)
 			}
 			e.Seq = last + int64(i) + 1
-			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger(seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`,
-				e.Seq, e.Kind, e.Account, e.JobID, e.TaskID, e.ReplicaID, int64(e.Link), int64(e.Fuel), e.Ref, e.Day, ms(e.At), e.Reason); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger(seq, kind, account, site, job_id, task_id, replica_id, link, fuel, ref, day, at, reason) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+				e.Seq, e.Kind, e.Account, e.Site, e.JobID, e.TaskID, e.ReplicaID, int64(e.Link), int64(e.Fuel), e.Ref, e.Day, ms(e.At), e.Reason); err != nil {
 				return interpretError(err)
 			}
 		}
@@ -557,7 +558,7 @@ func (db *DB) LedgerList(ctx context.Context, p *store.LedgerListParams) ([]stor
 	if limit <= 0 {
 		limit = -1 // all
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT seq, kind, account, job_id, task_id, replica_id, link, fuel, ref, day, at, reason FROM ledger
+	rows, err := db.r.QueryContext(ctx, `SELECT seq, kind, account, site, job_id, task_id, replica_id, link, fuel, ref, day, at, reason FROM ledger
 		WHERE (?1 = '' OR account = ?1) AND seq > ?2 AND (?4 = 0 OR task_id = ?4) ORDER BY seq LIMIT ?3`, p.Account, p.AfterSeq, limit, p.TaskID)
 	if err != nil {
 		return nil, interpretError(err)
@@ -567,7 +568,7 @@ func (db *DB) LedgerList(ctx context.Context, p *store.LedgerListParams) ([]stor
 	for rows.Next() {
 		var e store.LedgerEntry
 		var at sql.NullInt64
-		if err := rows.Scan(&e.Seq, &e.Kind, &e.Account, &e.JobID, &e.TaskID, &e.ReplicaID, &e.Link, &e.Fuel, &e.Ref, &e.Day, &at, &e.Reason); err != nil {
+		if err := rows.Scan(&e.Seq, &e.Kind, &e.Account, &e.Site, &e.JobID, &e.TaskID, &e.ReplicaID, &e.Link, &e.Fuel, &e.Ref, &e.Day, &at, &e.Reason); err != nil {
 			return nil, interpretError(err)
 		}
 		e.At = fromMS(at)
@@ -594,6 +595,30 @@ func (db *DB) CreditList(ctx context.Context, p *store.CreditListParams) ([]stor
 	for rows.Next() {
 		var c store.CreditRow
 		if err := rows.Scan(&c.Account, &c.Day, &c.Fuel); err != nil {
+			return nil, interpretError(err)
+		}
+		out = append(out, c)
+	}
+	return out, interpretError(rows.Err())
+}
+
+// SiteCreditList sums the grants attributed to a site per site, account
+// and day earned, less the revokes of those grants (as CreditList).
+func (db *DB) SiteCreditList(ctx context.Context, p *store.SiteCreditListParams) ([]store.SiteCreditRow, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT site, account, day, sum(fuel) FROM (
+			SELECT site, account, day, fuel FROM ledger WHERE kind = 'grant' AND site != ''
+			UNION ALL
+			SELECT g.site, g.account, g.day, -r.fuel FROM ledger r JOIN ledger g ON g.seq = r.ref WHERE r.kind = 'revoke' AND g.site != '')
+		WHERE (?1 = '' OR site = ?1) AND day >= ?2
+		GROUP BY site, account, day HAVING sum(fuel) > 0 ORDER BY site, account, day`, p.Site, p.SinceDay)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []store.SiteCreditRow
+	for rows.Next() {
+		var c store.SiteCreditRow
+		if err := rows.Scan(&c.Site, &c.Account, &c.Day, &c.Fuel); err != nil {
 			return nil, interpretError(err)
 		}
 		out = append(out, c)

@@ -1959,6 +1959,168 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	// Sites: a session names one (credit attribution only); the evidence
+	// carries, per checkpoint, the site its uploading session named and,
+	// per replica, its holder's; grants carry a site, a revoke its
+	// grant's; SiteCreditList sums exactly the standing grants attributed
+	// to each site.
+	t.Run("Sites", func(t *testing.T) {
+		s := open(t)
+		startAt := func(worker, account, site string) *store.Session {
+			t.Helper()
+			ss, err := s.SessionStart(ctx, &store.SessionStartParams{Worker: worker, Account: account, Site: site, Slots: 1, Now: now})
+			if err != nil || ss.Site != site {
+				t.Fatalf("session %+v %v, want site %q", ss, err, site)
+			}
+			return ss
+		}
+		wa := startAt("wa", "", "example.org")
+		wb := startAt("wb", "", "")
+		wc := startAt("wc", "carol", "other.example")
+		sess, err := s.SessionList(ctx, &store.SessionListParams{})
+		if err != nil || len(sess) != 3 || sess[0].Site != "other.example" || sess[1].Site != "" || sess[2].Site != "example.org" {
+			t.Fatalf("sessions %+v %v", sess, err)
+		}
+
+		// One task, two replicas. wa (for example.org) checkpoints twice
+		// and leaves; wb (no site) resumes and finishes; carol (for
+		// other.example) runs the second replica.
+		newSuspJob(t, s, 1, 2)
+		la := leaseCk(t, s, wa, 1, 100, true)
+		ckpt(t, s, wa, la[0], 1, 101, "h1", "a")
+		ckpt(t, s, wa, la[0], 2, 201, "h2", "b")
+		if _, err := s.SessionEnd(ctx, &store.SessionEndParams{ID: wa.ID, Reason: "gone", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		lb := leaseCk(t, s, wb, 1, 100, true)
+		if len(lb) != 1 || lb[0].ReplicaID != la[0].ReplicaID || lb[0].Resume == nil {
+			t.Fatalf("wb's lease %+v", lb)
+		}
+		ckpt(t, s, wb, lb[0], 3, 301, "h3", "c")
+		lc := leaseCk(t, s, wc, 1, 100, true)
+		if len(lc) != 1 || lc[0].ReplicaID == la[0].ReplicaID {
+			t.Fatalf("carol's lease %+v", lc)
+		}
+		ev := evidence(t, s, la[0].TaskID)
+		if r := ev.Replicas[1]; r.Site != "other.example" || r.Account != "carol" {
+			t.Fatalf("leased replica %+v: want its holder's site", r)
+		}
+		complete(t, s, store.ReplicaResult{SessionID: wb.ID, LeaseID: lb[0].LeaseID, Status: "ok", Stdout: []byte("d"), Fuel: 350},
+			store.ReplicaResult{SessionID: wc.ID, LeaseID: lc[0].LeaseID, Status: "ok", Stdout: []byte("abcd"), Fuel: 350})
+		ev = evidence(t, s, la[0].TaskID)
+		r0, r1 := ev.Replicas[0], ev.Replicas[1]
+		if len(r0.Checkpoints) != 3 || r0.Checkpoints[0].Site != "example.org" || r0.Checkpoints[1].Site != "example.org" || r0.Checkpoints[2].Site != "" {
+			t.Fatalf("checkpoints' sites %+v %+v %+v", r0.Checkpoints[0], r0.Checkpoints[1], r0.Checkpoints[2])
+		}
+		if r0.Site != "" || r0.Account != "anon:wb" || r1.Site != "other.example" || r1.Account != "carol" {
+			t.Fatalf("finished replicas: %+v / %+v", r0, r1)
+		}
+		if cks, err := s.CheckpointList(ctx, &store.CheckpointListParams{ReplicaID: r0.ID}); err != nil || len(cks) != 3 || cks[0].Site != "example.org" || cks[2].Site != "" {
+			t.Fatalf("CheckpointList %+v %v", cks, err)
+		}
+
+		// Credit: the settlement grants each link to its account, with its
+		// computing session's site.
+		grant := func(r *store.ReplicaInfo, link, fuel uint64, acct, site string, day int64) store.LedgerEntry {
+			return store.LedgerEntry{Kind: store.LedgerGrant, Account: acct, Site: site, JobID: ev.Job.ID, TaskID: ev.Task.ID, ReplicaID: r.ID,
+				Link: link, Fuel: fuel, Day: day, At: now}
+		}
+		if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *r0.Result, Verification: store.VerifyQuorum,
+			VerifiedBy: []string{"anon:wa", "anon:wb", "carol"}, Now: now, Ledger: []store.LedgerEntry{
+				grant(r0, 1, 101, "anon:wa", "example.org", 10),
+				grant(r0, 2, 100, "anon:wa", "example.org", 11),
+				grant(r0, 3, 100, "anon:wb", "", 11),
+				grant(r0, 4, 49, "anon:wb", "", 11),
+				grant(r1, 1, 101, "carol", "other.example", 11),
+			}}); err != nil {
+			t.Fatal(err)
+		}
+		// A token account contributing for example.org too (another
+		// session of carol's, say).
+		if _, err := s.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{grant(r1, 2, 100, "carol", "example.org", 11)}}); err != nil {
+			t.Fatal(err)
+		}
+		sites := func(p store.SiteCreditListParams) []store.SiteCreditRow {
+			t.Helper()
+			rows, err := s.SiteCreditList(ctx, &p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rows
+		}
+		same := func(what string, got, want []store.SiteCreditRow) {
+			t.Helper()
+			if len(got) != len(want) {
+				t.Fatalf("%s: %+v, want %+v", what, got, want)
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("%s: %+v, want %+v", what, got, want)
+				}
+			}
+		}
+		same("every site", sites(store.SiteCreditListParams{}), []store.SiteCreditRow{
+			{Site: "example.org", Account: "anon:wa", Day: 10, Fuel: 101},
+			{Site: "example.org", Account: "anon:wa", Day: 11, Fuel: 100},
+			{Site: "example.org", Account: "carol", Day: 11, Fuel: 100},
+			{Site: "other.example", Account: "carol", Day: 11, Fuel: 101},
+		})
+		same("example.org since day 11", sites(store.SiteCreditListParams{Site: "example.org", SinceDay: 11}), []store.SiteCreditRow{
+			{Site: "example.org", Account: "anon:wa", Day: 11, Fuel: 100},
+			{Site: "example.org", Account: "carol", Day: 11, Fuel: 100},
+		})
+		same("no such site", sites(store.SiteCreditListParams{Site: "nobody.example"}), nil)
+
+		// anon:wa is caught: its grants are revoked (the revokes name no
+		// site: the store gives each its grant's), and example.org's
+		// credit falls by exactly theirs. The site itself is no account:
+		// nothing bans it.
+		all, err := s.LedgerList(ctx, &store.LedgerListParams{Account: "anon:wa"})
+		if err != nil || len(all) != 2 || all[0].Site != "example.org" {
+			t.Fatalf("anon:wa's ledger %+v %v", all, err)
+		}
+		revs, err := s.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: []store.LedgerEntry{
+			{Kind: store.LedgerBan, Account: "anon:wa", Day: 12, At: now, Reason: "lied"},
+			{Kind: store.LedgerRevoke, Account: "anon:wa", Fuel: all[0].Fuel, Ref: all[0].Seq, At: now, Reason: "banned"},
+			{Kind: store.LedgerRevoke, Account: "anon:wa", Fuel: all[1].Fuel, Ref: all[1].Seq, At: now, Reason: "banned"},
+		}})
+		if err != nil || revs[1].Site != "example.org" || revs[2].Site != "example.org" || revs[1].Day != 10 {
+			t.Fatalf("revokes %+v %v", revs, err)
+		}
+		same("after the revocations", sites(store.SiteCreditListParams{}), []store.SiteCreditRow{
+			{Site: "example.org", Account: "carol", Day: 11, Fuel: 100},
+			{Site: "other.example", Account: "carol", Day: 11, Fuel: 101},
+		})
+		// Whatever the history, a site's credit is the sum of the standing
+		// grants attributed to it, and each of those is its account's too.
+		led, err := s.LedgerList(ctx, &store.LedgerListParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		revoked := map[int64]bool{}
+		for _, e := range led {
+			if e.Kind == store.LedgerRevoke {
+				revoked[e.Ref] = true
+			}
+		}
+		want := map[string]uint64{}
+		for _, e := range led {
+			if e.Kind == store.LedgerGrant && !revoked[e.Seq] && e.Site != "" {
+				want[e.Site] += e.Fuel
+			}
+		}
+		got := map[string]uint64{}
+		for _, r := range sites(store.SiteCreditListParams{}) {
+			got[r.Site] += r.Fuel
+		}
+		if len(got) != len(want) || got["example.org"] != want["example.org"] || got["other.example"] != want["other.example"] || got["example.org"] != 100 {
+			t.Fatalf("site credit %v, standing grants by site %v", got, want)
+		}
+		if c, err := s.CreditList(ctx, &store.CreditListParams{Account: "anon:wa"}); err != nil || len(c) != 0 {
+			t.Fatalf("anon:wa's credit %+v %v", c, err)
+		}
+	})
+
 	t.Run("TaskListUnsettled", func(t *testing.T) {
 		s := open(t)
 		j := newJob(t, s, "alice", 4, 1)
