@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
@@ -19,6 +21,27 @@ import (
 
 // envStore is --store's default.
 const envStore = "CROWDRUN_STORE"
+
+// envCPUProfile is --cpuprofile's default: set in the environment of a
+// load run (crowdrun-load), it profiles every coordinator it starts.
+const envCPUProfile = "CROWDRUN_CPUPROFILE"
+
+// startCPUProfile profiles the process into file (a %d in it replaced by
+// the process ID) until stop.
+func startCPUProfile(file string) (stop func(), err error) {
+	if strings.Contains(file, "%d") {
+		file = fmt.Sprintf(file, os.Getpid())
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
 
 func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("serve", "[--addr HOST:PORT] [--data DIR | --store postgres://...] [flags]")
@@ -34,6 +57,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	hb := fs.Duration("heartbeat", 0, "how often (`DURATION`) workers must send a heartbeat (default 2s)")
 	gcEvery := fs.Duration("blob-gc-interval", 0, "delete blobs no row names every `DURATION` (default 1h; negative: never)")
 	gcGrace := fs.Duration("blob-gc-grace", 0, "delete only unreferenced blobs older than `DURATION` (default 1h)")
+	cpuProfile := fs.String("cpuprofile", os.Getenv(envCPUProfile), "write a CPU profile (go tool pprof) of the whole run to `FILE`; a %d in it is replaced by the process ID (default $"+envCPUProfile+")")
 	ttl := fs.Duration("lease-ttl", 0, "how long (`DURATION`) a lease lives after its last renewal, and a coordinator sharing the store after its last heartbeat (default 15s)")
 	tslots := fs.Int("trusted-slots", 1, "re-run at most `N` disputed links at once on the coordinator itself (when no trusted worker\ntakes them: docs/trust.md §2)")
 	tcpu := fs.Float64("trusted-cpu", coordinator.DefaultTrustedCPU, "in-process re-runs use at most `F` of one core over time, all slots together (0 < F ≤\n--trusted-slots); more wait in line")
@@ -59,6 +83,13 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := checkStoreURL(*storeURL); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
 		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu}

@@ -132,7 +132,12 @@ func (c *Coordinator) Open(ctx context.Context) error {
 			defer c.wg.Done()
 			// Work another coordinator made available; a settlement there
 			// for results followed here.
-			n.ListenWork(c.ctx, func() { c.wake(); c.notify() })
+			n.ListenWork(c.ctx, func(work bool) {
+				if work {
+					c.wake()
+				}
+				c.notify()
+			})
 		}()
 	}
 	c.wg.Add(4)

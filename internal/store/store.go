@@ -1023,8 +1023,12 @@ type Store interface {
 // again — without polling.
 type Notifier interface {
 	// ListenWork calls wake (from its own goroutine) whenever a committed
-	// transaction of any process may have made work available, until ctx
-	// ends. Notifications may come in bursts or be coalesced; a break in
-	// the listening is reported as one more wake.
-	ListenWork(ctx context.Context, wake func()) error
+	// transaction of another process (another Store handle) may have made
+	// work available (work true), or settled a task without making
+	// anything leasable (work false: news for followers of results only),
+	// until ctx ends. Notifications may come in bursts or be coalesced; a
+	// break in the listening is reported as one more wake with work true.
+	// The handle's own transactions are not reported: its coordinator
+	// wakes what it changed itself.
+	ListenWork(ctx context.Context, wake func(work bool)) error
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -117,39 +118,56 @@ func (db *DB) CoordinatorList(ctx context.Context, limit int) ([]*store.Coordina
 // end or a checkpoint), with the coordinator of the session it came
 // through.
 func (db *DB) TaskListOrphaned(ctx context.Context, p *store.TaskListOrphanedParams) ([]int64, error) {
-	return db.ids(ctx, `SELECT t.id FROM tasks t JOIN jobs j ON j.id = t.job_id
+	// The candidates first (pending, nothing queued or leased: a few
+	// tasks between a result and its settlement), materialized so that
+	// the latest event is looked up for those alone, not for every pending
+	// task; a replica's latest segment by its index (replica_id), whatever
+	// the planner thinks of the tables' sizes.
+	return db.ids(ctx, `WITH cand AS MATERIALIZED (
+			SELECT t.id FROM tasks t JOIN jobs j ON j.id = t.job_id
+			WHERE t.state = 'pending' AND j.state = 'running'
+			  AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.task_id = t.id AND r.state IN ('queued','leased')))
+		SELECT t.id FROM cand t
 		LEFT JOIN LATERAL (
 			SELECT e.session_id, e.at FROM (
-				SELECT g.session_id, g.finished_at AS at FROM segments g JOIN replicas r ON r.id = g.replica_id WHERE r.task_id = t.id
+				SELECT g.session_id, g.at FROM replicas r CROSS JOIN LATERAL (
+					SELECT session_id, finished_at AS at FROM segments WHERE replica_id = r.id ORDER BY finished_at DESC NULLS LAST LIMIT 1) g
+				WHERE r.task_id = t.id
 				UNION ALL
 				SELECT k.session_id, k.created_at FROM checkpoints k WHERE k.task_id = t.id
 			) e ORDER BY e.at DESC NULLS LAST LIMIT 1) last ON true
 		LEFT JOIN sessions s ON s.id = last.session_id
 		LEFT JOIN coordinators c ON c.id = s.coordinator
-		WHERE t.state = 'pending' AND j.state = 'running'
-		  AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.task_id = t.id AND r.state IN ('queued','leased'))
-		  AND (last.at IS NULL OR last.at < $1 OR c.id IS NULL OR c.ended_at IS NOT NULL OR c.heartbeat_at < $2)
+		WHERE (last.at IS NULL OR last.at < $1 OR c.id IS NULL OR c.ended_at IS NOT NULL OR c.heartbeat_at < $2)
 		ORDER BY t.id LIMIT $3`, ms(p.IdleBefore), ms(p.StaleBefore), limitOrAll(p.Limit))
 }
 
 // workChannel is the LISTEN/NOTIFY channel on which a transaction that may
 // have made work available (a job inserted, replicas requeued or added, a
 // verdict or settlement that lets an account on probation lease again)
-// tells every coordinator's dispatcher, when it commits.
+// tells every coordinator's dispatcher, when it commits; and on which a
+// settlement that makes nothing leasable tells followers of results.
+//
+// The payload is "w:NODE" (work) or "r:NODE" (results only), NODE being
+// the crowdrun.node setting of the sending connection (DB.node): a
+// listener ignores its own handle's notifications. An empty payload (an
+// older coordinator) counts as work from another.
 const workChannel = "crowdrun_work"
 
 // notifyWork queues the notification; PostgreSQL sends it at commit, once
 // per transaction however many times it was queued.
 func notifyWork(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `SELECT pg_notify('`+workChannel+`', '')`)
+	_, err := tx.Exec(ctx, notifyWorkSQL)
 	return interpretError(err)
 }
+
+const notifyWorkSQL = `SELECT pg_notify('` + workChannel + `', 'w:' || current_setting('crowdrun.node', true))`
 
 // ListenWork implements store.Notifier: a connection of its own (outside
 // the pool) LISTENs on the work channel and calls wake on each
 // notification, until ctx ends. When the connection breaks it calls wake
 // (a notification may have been missed) and connects again.
-func (db *DB) ListenWork(ctx context.Context, wake func()) error {
+func (db *DB) ListenWork(ctx context.Context, wake func(work bool)) error {
 	cfg := db.pool.Config().ConnConfig.Copy()
 	backoff := 100 * time.Millisecond
 	for {
@@ -157,7 +175,7 @@ func (db *DB) ListenWork(ctx context.Context, wake func()) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wake()
+		wake(true)
 		_ = err // a broken connection: try again
 		t := time.NewTimer(backoff)
 		select {
@@ -170,7 +188,7 @@ func (db *DB) ListenWork(ctx context.Context, wake func()) error {
 	}
 }
 
-func (db *DB) listen(ctx context.Context, cfg *pgx.ConnConfig, wake func()) error {
+func (db *DB) listen(ctx context.Context, cfg *pgx.ConnConfig, wake func(work bool)) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -180,12 +198,17 @@ func (db *DB) listen(ctx context.Context, cfg *pgx.ConnConfig, wake func()) erro
 		return err
 	}
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		wake()
+		kind, node, _ := strings.Cut(n.Payload, ":")
+		if node == db.node {
+			continue
+		}
+		wake(kind != "r")
 	}
 }

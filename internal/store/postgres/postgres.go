@@ -15,8 +15,9 @@
 //     records: comparing replicas and settling tasks is the verifier's;
 //   - whatever ends leases (session end, expiry, release, cancel,
 //     settlement, verdict) first locks the replicas it will end, then works
-//     on exactly those rows; replicas are locked before their job, and the
-//     job before its tasks;
+//     on exactly those rows; replicas are locked before their tasks, and
+//     tasks before their job (whose row every settlement of the job
+//     updates, so it is taken last and held the shortest);
 //   - the credit ledger is numbered under an advisory lock, so appenders on
 //     several coordinators never collide nor leave a gap.
 //
@@ -44,6 +45,11 @@ import (
 // DB is a store.Store on one PostgreSQL database.
 type DB struct {
 	pool *pgxpool.Pool
+	// node names this handle in the notifications its transactions send
+	// (the session setting crowdrun.node of every pooled connection), so
+	// that its own listener ignores them: the coordinator has already
+	// woken what it changed itself.
+	node string
 }
 
 var _ store.Store = (*DB)(nil)
@@ -79,6 +85,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	node := fmt.Sprintf("%016x", rand.Uint64())
+	cfg.ConnConfig.RuntimeParams["crowdrun.node"] = node
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -91,7 +99,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &DB{pool: pool}, nil
+	return &DB{pool: pool, node: node}, nil
 }
 
 func (db *DB) Close() error {
@@ -125,8 +133,14 @@ func retryable(err error) bool {
 // tx runs fn in a transaction, again from the start if it was a deadlock's
 // victim. fn must reset whatever it accumulates outside the transaction.
 func (db *DB) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return db.retry(ctx, func() error { return pgx.BeginFunc(ctx, db.pool, fn) })
+}
+
+// retry runs fn again while it fails with a retryable error, a bounded
+// number of times.
+func (db *DB) retry(ctx context.Context, fn func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, db.pool, fn)
+		err := fn()
 		if err == nil || !retryable(err) || attempt == 20 {
 			return interpretError(err)
 		}
@@ -139,6 +153,43 @@ func (db *DB) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		case <-t.C:
 		}
 	}
+}
+
+// txCommitting is tx for a transaction whose last statements take a lock
+// that many transactions wait for (a job's row): fn returns them as a
+// batch, and they go in one pipeline with the COMMIT, so that the lock is
+// held for the server's work alone, never across a round trip.
+func (db *DB) txCommitting(ctx context.Context, fn func(tx pgx.Tx) (*pgx.Batch, error)) error {
+	return db.retry(ctx, func() error {
+		c, err := db.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		// Released idle after the COMMIT or the rollback; a connection left
+		// in a transaction (a failed rollback) is closed by the pool.
+		defer c.Release()
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		b, err := fn(tx)
+		if err == nil {
+			if b == nil {
+				b = &pgx.Batch{}
+			}
+			var tag pgconn.CommandTag
+			b.Queue(`COMMIT`).Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
+			err = tx.SendBatch(ctx, b).Close()
+			if err == nil && tag.String() != "COMMIT" {
+				err = pgx.ErrTxCommitRollback // the server rolled it back
+			}
+			if err == nil {
+				return nil // committed: tx is not to be used again
+			}
+		}
+		tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	})
 }
 
 func ms(t time.Time) int64 {
@@ -280,13 +331,17 @@ func (db *DB) JobList(ctx context.Context, p *store.JobListParams) ([]*store.Job
 func (db *DB) JobCounts(ctx context.Context, jobID int64) (*store.JobCounts, error) {
 	var c store.JobCounts
 	var total, finished int
+	// A scalar subquery with LIMIT 1, not EXISTS: a task's replicas are
+	// then looked up by task, while a semi join, planned on a young
+	// table's statistics, read every done replica of the job for each
+	// pending task.
 	err := db.pool.QueryRow(ctx, `SELECT task_count, tasks_finished, tasks_disputed, tasks_cancelled, fuel_done,
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'queued'),
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'leased'),
 		checkpoints, resumes, lost_segments, fuel_lost, mismatches,
 		audits, disputes, lies_caught, reopened, unsettled, replicas_run,
 		(SELECT count(*) FROM tasks t WHERE t.job_id = jobs.id AND t.state = 'pending'
-		   AND EXISTS (SELECT 1 FROM replicas r WHERE r.task_id = t.id AND r.state = 'done'))
+		   AND coalesce((SELECT true FROM replicas r WHERE r.task_id = t.id AND r.state = 'done' LIMIT 1), false))
 		FROM jobs WHERE id = $1`, jobID).Scan(&total, &finished, &c.TasksDisputed, &c.TasksCancelled, &c.Fuel, &c.ReplicasQueued, &c.ReplicasLeased,
 		&c.Checkpoints, &c.Resumes, &c.LostSegments, &c.FuelLost, &c.Mismatches,
 		&c.Audits, &c.Disputes, &c.LiesCaught, &c.Reopened, &c.Unsettled, &c.ReplicasRun, &c.TasksVerifying)
@@ -318,24 +373,24 @@ func (db *DB) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store.J
 			func(r pgx.Rows) error { var id int64; ids = append(ids, id); return r.Scan(&ids[len(ids)-1]) }, p.ID); err != nil {
 			return err
 		}
+		now := ms(p.Now)
+		// The tasks next (before the job, as TaskSettle takes them): once
+		// they are cancelled no replica can be added to them (ReplicaAdd
+		// and TaskReopen hold their task's lock until their replica is in),
+		// so the replicas locked again below are all there are.
+		if _, err := tx.Exec(ctx, `UPDATE tasks SET state = 'cancelled', finished_at = $1 WHERE job_id = $2 AND state = 'pending'`, now, p.ID); err != nil {
+			return interpretError(err)
+		}
 		var state string
-		if err := tx.QueryRow(ctx, `SELECT state FROM jobs WHERE id = $1 FOR UPDATE`, p.ID).Scan(&state); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT state FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, p.ID).Scan(&state); err != nil {
 			return interpretError(err)
 		}
 		if state != string(store.JobRunning) { // its last result came in meanwhile
 			job, err = getJob(ctx, tx, &store.JobGetParams{ID: p.ID})
 			if err == nil {
-				err = store.ErrJobFinished
+				err = store.ErrJobFinished // and the transaction, tasks and all, is rolled back
 			}
 			return err
-		}
-		now := ms(p.Now)
-		// The tasks next: once they are cancelled no replica can be added
-		// to them (ReplicaAdd holds its task's lock until its replica is
-		// in, TaskReopen the job's), so the replicas locked again now are
-		// all there are.
-		if _, err := tx.Exec(ctx, `UPDATE tasks SET state = 'cancelled', finished_at = $1 WHERE job_id = $2 AND state = 'pending'`, now, p.ID); err != nil {
-			return interpretError(err)
 		}
 		ids = ids[:0]
 		if err := collect(ctx, tx, `SELECT id FROM replicas WHERE job_id = $1 AND state IN ('queued','leased') ORDER BY id FOR UPDATE`,
@@ -607,11 +662,16 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		}
 		// Replicas of one task are adjacent in the queue; twice Max rows
 		// leave room for skipping a second replica of a task in this batch.
+		//
+		// The replicas are picked, in queue order and locked, by a query on
+		// replicas alone, and joined to their tasks, jobs and stdins after:
+		// in one query with the joins the planner (above all on a young
+		// table, whose statistics say it is nearly empty) sorts every
+		// queued replica, running the checks below on each, to return a few.
 		rows, err := tx.Query(ctx, `
-			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, b.data, t.args, t.env, t.files, t.seed,
-			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts,
-			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, ''), j.max_error < 1
-			FROM replicas r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
+			WITH pick AS (
+			SELECT r.id, r.task_id, r.job_id, r.attempts, r.priority, r.ckpt_seq, r.ckpt_fuel, r.ckpt_hash, r.ckpt_blob
+			FROM replicas r
 			WHERE r.state = 'queued'
 			  -- Never a replica to a worker or an account whose own work it
 			  -- would check. An audit of link k checks one claim: the audited
@@ -640,10 +700,15 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			             OR coalesce((SELECT true FROM checkpoints c WHERE c.replica_id = o.id AND (c.worker = $1 OR c.account = $2) LIMIT 1), false))
 			        LIMIT 1), false) END
 			  -- An account on probation (LeaseProbation.Mode).
-			  AND ($4 = 0 OR j.max_error >= 1 OR ($4 = 1 AND (r.role = 'audit' OR r.idx > 0)))
+			  AND ($4 = 0 OR (SELECT j.max_error >= 1 FROM jobs j WHERE j.id = r.job_id) OR ($4 = 1 AND (r.role = 'audit' OR r.idx > 0)))
 			ORDER BY r.priority DESC, r.id
 			LIMIT $3
-			FOR UPDATE OF r SKIP LOCKED`, p.Worker, acct, p.Max*2, p.Probation.Mode())
+			FOR UPDATE OF r SKIP LOCKED)
+			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, b.data, t.args, t.env, t.files, t.seed,
+			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts,
+			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, ''), j.max_error < 1
+			FROM pick r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
+			ORDER BY r.priority DESC, r.id`, p.Worker, acct, p.Max*2, p.Probation.Mode())
 		if err != nil {
 			return interpretError(err)
 		}
@@ -719,13 +784,6 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			p.Worker, p.SessionID, ms(p.Deadline), ms(p.Now), ids, leaseIDs, seqs, fuels, acct); err != nil {
 			return interpretError(err)
 		}
-		// Jobs before tasks: the order TaskSettle takes them in.
-		if len(resumed) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE jobs SET resumes = resumes + x.n
-				FROM (SELECT job_id, count(*) AS n FROM unnest($1::bigint[]) AS u(job_id) GROUP BY job_id) AS x WHERE jobs.id = x.job_id`, resumed); err != nil {
-				return interpretError(err)
-			}
-		}
 		if len(newGrid) > 0 {
 			// A task keeps the grid its first lease gave it: another
 			// dispatcher may have given it one since this one looked.
@@ -750,6 +808,13 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				}
 			}
 		}
+		// Tasks before jobs: the order TaskSettle takes them in.
+		if len(resumed) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET resumes = resumes + x.n
+				FROM (SELECT job_id, count(*) AS n FROM unnest($1::bigint[]) AS u(job_id) GROUP BY job_id) AS x WHERE jobs.id = x.job_id`, resumed); err != nil {
+				return interpretError(err)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -760,7 +825,12 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 
 func (db *DB) ReplicaRenew(ctx context.Context, p *store.ReplicaRenewParams) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE replicas SET lease_deadline = $1 WHERE state = 'leased' AND session_id = $2`, ms(p.Deadline), p.SessionID); err != nil {
+		// The session's replicas locked in id order, as every other locker
+		// of several replicas takes them (a result batch, a settlement):
+		// an UPDATE alone would take them in the order it finds them, and
+		// deadlock with those.
+		if _, err := tx.Exec(ctx, `UPDATE replicas SET lease_deadline = $1 WHERE state = 'leased' AND session_id = $2
+			AND id IN (SELECT id FROM replicas WHERE state = 'leased' AND session_id = $2 ORDER BY id FOR UPDATE)`, ms(p.Deadline), p.SessionID); err != nil {
 			return interpretError(err)
 		}
 		for id, f := range p.Progress {
@@ -777,14 +847,7 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	out := make([]store.ReplicaOutcome, len(p.Results))
 	now := ms(p.Now)
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		for i := range p.Results {
-			o, err := complete(ctx, tx, &p.Results[i], now)
-			if err != nil {
-				return err
-			}
-			out[i] = o
-		}
-		return nil
+		return complete(ctx, tx, p.Results, now, out)
 	})
 	if err != nil {
 		return nil, err
@@ -792,53 +855,105 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	return out, nil
 }
 
-// complete records one result: the replica is done, its segment ends
-// done. Whether the task is settled is the verifier's to decide.
-func complete(ctx context.Context, tx pgx.Tx, r *store.ReplicaResult, now int64) (store.ReplicaOutcome, error) {
-	var o store.ReplicaOutcome
-	var sess int64
-	var state, worker, acct string
-	var attempts int
-	var resumeSeq, fuelStart uint64
-	var started int64
-	err := tx.QueryRow(ctx, `SELECT id, task_id, job_id, role, state, coalesce(session_id, 0), coalesce(worker, ''), coalesce(account, ''), attempts,
+// completing is a leased replica as complete reads it.
+type completing struct {
+	id, task, job        int64
+	role, state          string
+	session              int64
+	worker, account      string
+	attempts             int64
+	resumeSeq, fuelStart int64
+	started              int64
+}
+
+// complete records a batch of results: each replica is done, its segment
+// ends done. Whether the task is settled is the verifier's to decide.
+//
+// The committer hands over every result that arrived while it wrote the
+// previous batch, so the statements are per batch, not per result: one
+// locks every replica named (in id order, as every other locker of
+// several replicas does, so that a renewal or a settlement cannot
+// deadlock with it), one stores the outputs, one updates the replicas and
+// one inserts the segments. Only a resumed replica's earlier output is
+// read per result.
+func complete(ctx context.Context, tx pgx.Tx, results []store.ReplicaResult, now int64, out []store.ReplicaOutcome) error {
+	leaseIDs := make([]string, len(results))
+	for i := range results {
+		out[i] = store.ReplicaOutcome{}
+		leaseIDs[i] = results[i].LeaseID
+	}
+	held := map[string]*completing{}
+	if err := collect(ctx, tx, `SELECT lease_id, id, task_id, job_id, role, state, coalesce(session_id, 0), coalesce(worker, ''), coalesce(account, ''), attempts,
 			seg_resume_seq, seg_fuel_start, coalesce(seg_started_at, 0)
-		FROM replicas WHERE lease_id = $1 FOR UPDATE`, r.LeaseID).
-		Scan(&o.ReplicaID, &o.TaskID, &o.JobID, &o.Role, &state, &sess, &worker, &acct, &attempts, &resumeSeq, &fuelStart, &started)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (state != string(store.ReplicaLeased) || sess != r.SessionID)) {
-		return store.ReplicaOutcome{Err: store.ErrLeaseNotHeld}, nil
-	}
-	if err != nil {
-		return o, interpretError(err)
-	}
-	if r.Fuel >= 1<<63 {
-		return o, fmt.Errorf("postgres: result of lease %s reports fuel %d, beyond any limit", r.LeaseID, r.Fuel)
-	}
-	stdout, stderr := r.Stdout, r.Stderr
-	if resumeSeq > 0 {
-		// The segment's output follows the output up to the checkpoint it
-		// resumed from (for an audit, the audited replica's, copied).
-		pre, pre2, err := outputUpTo(ctx, tx, o.ReplicaID, resumeSeq)
-		if err != nil {
-			return o, err
+		FROM replicas WHERE lease_id = ANY($1) ORDER BY id FOR UPDATE`, func(r pgx.Rows) error {
+		var lease string
+		var c completing
+		if err := r.Scan(&lease, &c.id, &c.task, &c.job, &c.role, &c.state, &c.session, &c.worker, &c.account, &c.attempts,
+			&c.resumeSeq, &c.fuelStart, &c.started); err != nil {
+			return err
 		}
-		stdout, stderr = append(pre, stdout...), append(pre2, stderr...)
+		held[lease] = &c
+		return nil
+	}, leaseIDs); err != nil {
+		return err
 	}
-	if err := putBlobs(ctx, tx, now, stdout, stderr); err != nil {
-		return o, err
+	var blobs [][]byte
+	var u struct {
+		id, exit, fuel, wall, job, seq, session, resume, start, end, started []int64
+		status, message, stdout, stderr, worker, account                     []string
 	}
-	outH, errH := store.Hash(stdout), store.Hash(stderr)
-	if _, err := tx.Exec(ctx, `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = $1, exit_code = $2, message = $3,
-		stdout_hash = $4, stderr_hash = $5, fuel = $6, wall_ms = $7, finished_at = $8 WHERE id = $9`,
-		r.Status, r.ExitCode, r.Message, outH, errH, int64(r.Fuel), r.WallMS, now, o.ReplicaID); err != nil {
-		return o, interpretError(err)
+	for i := range results {
+		r := &results[i]
+		c := held[r.LeaseID]
+		if c == nil || c.state != string(store.ReplicaLeased) || c.session != r.SessionID {
+			out[i] = store.ReplicaOutcome{Err: store.ErrLeaseNotHeld}
+			continue
+		}
+		if r.Fuel >= 1<<63 {
+			return fmt.Errorf("postgres: result of lease %s reports fuel %d, beyond any limit", r.LeaseID, r.Fuel)
+		}
+		delete(held, r.LeaseID) // a second result of the lease in this batch finds it done
+		out[i] = store.ReplicaOutcome{ReplicaID: c.id, TaskID: c.task, JobID: c.job, Role: store.ReplicaRole(c.role)}
+		stdout, stderr := r.Stdout, r.Stderr
+		if c.resumeSeq > 0 {
+			// The segment's output follows the output up to the checkpoint it
+			// resumed from (for an audit, the audited replica's, copied).
+			pre, pre2, err := outputUpTo(ctx, tx, c.id, uint64(c.resumeSeq))
+			if err != nil {
+				return err
+			}
+			stdout, stderr = append(pre, stdout...), append(pre2, stderr...)
+		}
+		blobs = append(blobs, stdout, stderr)
+		u.id, u.exit, u.fuel, u.wall = append(u.id, c.id), append(u.exit, int64(r.ExitCode)), append(u.fuel, int64(r.Fuel)), append(u.wall, r.WallMS)
+		u.status, u.message = append(u.status, r.Status), append(u.message, r.Message)
+		u.stdout, u.stderr = append(u.stdout, store.Hash(stdout)), append(u.stderr, store.Hash(stderr))
+		u.job, u.seq, u.session = append(u.job, c.job), append(u.seq, c.attempts), append(u.session, r.SessionID)
+		u.worker, u.account = append(u.worker, c.worker), append(u.account, account(c.account, c.worker))
+		u.resume, u.start, u.end = append(u.resume, c.resumeSeq), append(u.start, c.fuelStart), append(u.end, int64(min(r.Fuel, 1<<62)))
+		u.started = append(u.started, c.started)
+	}
+	if len(u.id) == 0 {
+		return nil
+	}
+	if err := putBlobs(ctx, tx, now, blobs...); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE replicas r SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = u.status, exit_code = u.exit,
+			message = u.message, stdout_hash = u.stdout, stderr_hash = u.stderr, fuel = u.fuel, wall_ms = u.wall, finished_at = $1
+		FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
+			AS u(id, status, exit, message, stdout, stderr, fuel, wall)
+		WHERE r.id = u.id`, now, u.id, u.status, u.exit, u.message, u.stdout, u.stderr, u.fuel, u.wall); err != nil {
+		return interpretError(err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, account, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
-		VALUES($1,$2,$3,'done',$4,$5,$6,$7,$8,$9,$9,$10,$11)`, o.ReplicaID, o.JobID, attempts, worker, account(acct, worker), r.SessionID, resumeSeq, fuelStart,
-		int64(min(r.Fuel, 1<<62)), started, now); err != nil {
-		return o, interpretError(err)
+		SELECT u.id, u.job, u.seq, 'done', u.worker, u.account, u.session, u.resume, u.start, u.fuel_end, u.fuel_end, u.started, $1
+		FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
+			WITH ORDINALITY AS u(id, job, seq, worker, account, session, resume, start, fuel_end, started, n)
+		ORDER BY u.n`, now, u.id, u.job, u.seq, u.worker, u.account, u.session, u.resume, u.start, u.end, u.started); err != nil {
+		return interpretError(err)
 	}
-	return o, nil
+	return nil
 }
 
 func (db *DB) ReplicaRequeueExpired(ctx context.Context, p *store.ReplicaRequeueExpiredParams) ([]store.RevokedLease, error) {
@@ -884,10 +999,18 @@ func (db *DB) ReplicaRelease(ctx context.Context, p *store.ReplicaReleaseParams)
 
 func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending, error) {
 	var p store.Pending
+	// Only jobs that verify count, and only their pending tasks: those jobs
+	// are found first, so that with none running (every job at max error
+	// 1) the account's segments, its whole history, are not read at all.
+	// The dispatcher asks this before every lease of an account on
+	// probation.
 	err := db.pool.QueryRow(ctx, `
+		WITH v AS MATERIALIZED (SELECT j.id FROM jobs j WHERE j.max_error < 1
+			AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending'))
 		SELECT count(*) FILTER (WHERE r.role = 'run' AND r.idx = 0), count(*) FILTER (WHERE NOT (r.role = 'run' AND r.idx = 0))
-		FROM segments g JOIN replicas r ON r.id = g.replica_id JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = t.job_id
-		WHERE g.account = $1 AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void', 'agreed') AND t.state = 'pending' AND j.max_error < 1`, account).
+		FROM segments g JOIN replicas r ON r.id = g.replica_id JOIN tasks t ON t.id = r.task_id
+		WHERE EXISTS (SELECT 1 FROM v) AND t.job_id IN (SELECT id FROM v)
+		  AND g.account = $1 AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void', 'agreed') AND t.state = 'pending'`, account).
 		Scan(&p.Own, &p.Verification)
 	return p, interpretError(err)
 }

@@ -16,7 +16,7 @@ import (
 
 // The verification methods record what internal/verify decides; none of
 // them compares results. Lock order, as everywhere in this driver: replicas,
-// then the job, then the task (TaskSettle, TaskReopen; JobCancel takes the
+// then the task, then the job (TaskSettle, TaskReopen; JobCancel takes the
 // job's replicas, the job, then its tasks), so settlements, cancellations
 // and leases queue behind each other instead of deadlocking.
 
@@ -26,84 +26,104 @@ func (db *DB) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return interpretError(pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn))
 }
 
+// TaskEvidence reads a task on one snapshot with one round trip: its
+// queries go in one pipeline (pgx.Batch) between BEGIN and COMMIT. The
+// verifier reads a task's evidence for every result, so each round trip
+// here is paid per task. A query that fails leaves the transaction aborted:
+// the pool then closes that connection rather than reuse it.
 func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
-	var ev *store.TaskEvidence
-	err := db.read(ctx, func(tx pgx.Tx) error {
-		ev = &store.TaskEvidence{}
-		var err error
+	ev := &store.TaskEvidence{}
+	byID := map[int64]*store.ReplicaInfo{}
+	// The accounts that computed part of a replica: its checkpoints'
+	// (by sequence, so an audit's copies first), then its segments'.
+	seen := map[int64]map[string]bool{}
+	addAccount := func(ri *store.ReplicaInfo, a string) {
+		if seen[ri.ID] == nil {
+			seen[ri.ID] = map[string]bool{}
+		}
+		if a != "" && !seen[ri.ID][a] {
+			seen[ri.ID][a] = true
+			ri.Accounts = append(ri.Accounts, a)
+		}
+	}
+	each := func(scan func(pgx.Rows) error) func(pgx.Rows) error {
+		return func(rows pgx.Rows) error {
+			defer rows.Close()
+			for rows.Next() {
+				if err := scan(rows); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+	b.Queue(`SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = $1`, taskID).QueryRow(func(row pgx.Row) error {
 		var grid int64
-		if ev.Task, err = scanTask(tx.QueryRow(ctx, `SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = $1`, taskID), &grid); err != nil {
-			return err
-		}
+		var err error
+		ev.Task, err = scanTask(row, &grid)
 		ev.Grid = uint64(grid)
-		if ev.Job, err = getJob(ctx, tx, &store.JobGetParams{ID: ev.Task.JobID}); err != nil {
+		return err
+	})
+	b.Queue(`SELECT `+jobCols+` FROM jobs WHERE id = (SELECT job_id FROM tasks WHERE id = $1)`, taskID).QueryRow(func(row pgx.Row) error {
+		var err error
+		ev.Job, err = scanJob(row)
+		return err
+	})
+	// Who holds or ran it last: the holder, or the last segment's.
+	b.Queue(`SELECT r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq,
+			coalesce(r.worker, g.worker, ''), coalesce(r.account, g.account, ''),
+			coalesce((SELECT site FROM sessions s WHERE s.id = coalesce(r.session_id, g.session_id)), ''),
+			r.status, coalesce(r.exit_code, 0), coalesce(r.message, ''), coalesce(r.stdout_hash, ''), coalesce(r.stderr_hash, ''), coalesce(r.fuel, 0)
+		FROM replicas r LEFT JOIN LATERAL (SELECT worker, account, session_id FROM segments WHERE replica_id = r.id ORDER BY seq DESC, id DESC LIMIT 1) g ON true
+		WHERE r.task_id = $1 ORDER BY r.id`, taskID).Query(each(func(rows pgx.Rows) error {
+		var ri store.ReplicaInfo
+		var status *string
+		var res store.Result
+		if err := rows.Scan(&ri.ID, &ri.Role, &ri.State, &ri.Verdict, &ri.AuditOf, &ri.AuditSeq, &ri.Worker, &ri.Account, &ri.Site,
+			&status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
 			return err
 		}
-		byID := map[int64]*store.ReplicaInfo{}
-		// Who holds or ran it last: the holder, or the last segment's.
-		if err := collect(ctx, tx, `SELECT r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq,
-				coalesce(r.worker, g.worker, ''), coalesce(r.account, g.account, ''),
-				coalesce((SELECT site FROM sessions s WHERE s.id = coalesce(r.session_id, g.session_id)), ''),
-				r.status, coalesce(r.exit_code, 0), coalesce(r.message, ''), coalesce(r.stdout_hash, ''), coalesce(r.stderr_hash, ''), coalesce(r.fuel, 0)
-			FROM replicas r LEFT JOIN LATERAL (SELECT worker, account, session_id FROM segments WHERE replica_id = r.id ORDER BY seq DESC, id DESC LIMIT 1) g ON true
-			WHERE r.task_id = $1 ORDER BY r.id`, func(rows pgx.Rows) error {
-			var ri store.ReplicaInfo
-			var status *string
-			var res store.Result
-			if err := rows.Scan(&ri.ID, &ri.Role, &ri.State, &ri.Verdict, &ri.AuditOf, &ri.AuditSeq, &ri.Worker, &ri.Account, &ri.Site,
-				&status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
-				return err
-			}
-			if ri.State == store.ReplicaDone && status != nil {
-				res.Status = *status
-				ri.Result = &res
-			}
-			byID[ri.ID] = &ri
-			ev.Replicas = append(ev.Replicas, &ri)
-			return nil
-		}, taskID); err != nil {
+		if ri.State == store.ReplicaDone && status != nil {
+			res.Status = *status
+			ri.Result = &res
+		}
+		byID[ri.ID] = &ri
+		ev.Replicas = append(ev.Replicas, &ri)
+		return nil
+	}))
+	b.Queue(`SELECT `+ckptCols+` FROM checkpoints WHERE task_id = $1 ORDER BY replica_id, seq`, taskID).Query(each(func(rows pgx.Rows) error {
+		c, err := scanCheckpoint(rows)
+		if err != nil {
 			return err
 		}
-		// The accounts that computed part of a replica: its checkpoints'
-		// (by sequence, so an audit's copies first), then its segments'.
-		seen := map[int64]map[string]bool{}
-		addAccount := func(ri *store.ReplicaInfo, a string) {
-			if seen[ri.ID] == nil {
-				seen[ri.ID] = map[string]bool{}
-			}
-			if a != "" && !seen[ri.ID][a] {
-				seen[ri.ID][a] = true
-				ri.Accounts = append(ri.Accounts, a)
-			}
+		if ri := byID[c.ReplicaID]; ri != nil {
+			ri.Checkpoints = append(ri.Checkpoints, c)
+			addAccount(ri, c.Account)
 		}
-		if err := collect(ctx, tx, `SELECT `+ckptCols+` FROM checkpoints WHERE task_id = $1 ORDER BY replica_id, seq`, func(rows pgx.Rows) error {
-			c, err := scanCheckpoint(rows)
-			if err != nil {
-				return err
-			}
-			if ri := byID[c.ReplicaID]; ri != nil {
-				ri.Checkpoints = append(ri.Checkpoints, c)
-				addAccount(ri, c.Account)
-			}
-			return nil
-		}, taskID); err != nil {
+		return nil
+	}))
+	// Each replica's segments by a lookup per replica (replica_id leads
+	// an index), not a join: planned on a young table's statistics, the
+	// join scanned every segment for each task.
+	b.Queue(`SELECT r.id, ARRAY(SELECT g.account FROM segments g WHERE g.replica_id = r.id ORDER BY g.seq, g.id)
+		FROM replicas r WHERE r.task_id = $1 ORDER BY r.id`, taskID).Query(each(func(rows pgx.Rows) error {
+		var id int64
+		var accounts []string
+		if err := rows.Scan(&id, &accounts); err != nil {
 			return err
 		}
-		return collect(ctx, tx, `SELECT g.replica_id, g.account FROM segments g JOIN replicas r ON r.id = g.replica_id
-			WHERE r.task_id = $1 ORDER BY g.replica_id, g.seq, g.id`, func(rows pgx.Rows) error {
-			var id int64
-			var a string
-			if err := rows.Scan(&id, &a); err != nil {
-				return err
-			}
-			if ri := byID[id]; ri != nil {
+		if ri := byID[id]; ri != nil {
+			for _, a := range accounts {
 				addAccount(ri, a)
 			}
-			return nil
-		}, taskID)
-	})
-	if err != nil {
-		return nil, err
+		}
+		return nil
+	}))
+	b.Queue(`COMMIT`)
+	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, interpretError(err)
 	}
 	return ev, nil
 }
@@ -264,77 +284,115 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 	if err := checkLedger(p.Ledger); err != nil {
 		return nil, err
 	}
+	// Settling is done once per task, so its round trips are counted: the
+	// task and its replicas are locked in one pipeline (pgx.Batch); the
+	// job's row, which every settlement of the job updates (it numbers the
+	// results), is updated last, in one pipeline with the COMMIT, so that
+	// settlements wait for each other only for the server's work.
 	var out *store.TaskSettled
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err := db.txCommitting(ctx, func(tx pgx.Tx) (*pgx.Batch, error) {
 		out = &store.TaskSettled{}
-		if err := tx.QueryRow(ctx, `SELECT job_id FROM tasks WHERE id = $1`, p.TaskID).Scan(&out.JobID); err != nil {
-			return interpretError(err)
-		}
-		if _, err := lockLive(ctx, tx, p.TaskID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE`, out.JobID); err != nil {
-			return interpretError(err)
-		}
 		var state string
-		if err := tx.QueryRow(ctx, `SELECT state FROM tasks WHERE id = $1 FOR UPDATE`, p.TaskID).Scan(&state); err != nil {
-			return interpretError(err)
+		var first, live []int64
+		lockIDs := func(ids *[]int64) func(pgx.Rows) error {
+			return func(rows pgx.Rows) error {
+				defer rows.Close()
+				for rows.Next() {
+					var id int64
+					if err := rows.Scan(&id); err != nil {
+						return err
+					}
+					*ids = append(*ids, id)
+				}
+				return rows.Err()
+			}
 		}
-		if state != string(store.TaskPending) {
-			return fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
-		}
+		const lockLiveSQL = `SELECT id FROM replicas WHERE task_id = $1 AND state IN ('queued','leased') ORDER BY id FOR UPDATE`
+		b := &pgx.Batch{}
+		b.Queue(lockLiveSQL, p.TaskID).Query(lockIDs(&first))
+		b.Queue(`SELECT job_id, state FROM tasks WHERE id = $1 FOR UPDATE`, p.TaskID).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&out.JobID, &state)
+		})
 		// Again: a replica added before the task's lock was ours is in now
 		// (none can be added any more).
-		live, err := lockLive(ctx, tx, p.TaskID)
-		if err != nil {
-			return err
+		b.Queue(lockLiveSQL, p.TaskID).Query(lockIDs(&live))
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return nil, interpretError(err)
+		}
+		if state != string(store.TaskPending) {
+			return nil, fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
 		}
 		now := ms(p.Now)
-		if out.Revoked, err = cancelReplicas(ctx, tx, now, live); err != nil {
-			return err
-		}
-		// The task settled without them.
-		if _, err := tx.Exec(ctx, `UPDATE replicas SET verdict = 'void' WHERE id = ANY($1) AND verdict = ''`, live); err != nil {
-			return interpretError(err)
+		if len(live) > 0 {
+			var err error
+			if out.Revoked, err = cancelReplicas(ctx, tx, now, live); err != nil {
+				return nil, err
+			}
+			// The task settled without them.
+			if _, err := tx.Exec(ctx, `UPDATE replicas SET verdict = 'void' WHERE id = ANY($1) AND verdict = ''`, live); err != nil {
+				return nil, interpretError(err)
+			}
 		}
 		disputed, fuel := 0, int64(p.Result.Fuel)
 		if p.State == store.TaskDisputed {
 			disputed, fuel = 1, 0
 		}
-		var seq, finished, total int64
-		var jobState string
-		if err := tx.QueryRow(ctx, `UPDATE jobs SET results_numbered = results_numbered + 1, tasks_finished = tasks_finished + 1,
-				tasks_disputed = tasks_disputed + $1, fuel_done = fuel_done + $2
-			WHERE id = $3 RETURNING results_numbered, tasks_finished, task_count, state`, disputed, fuel, out.JobID).Scan(&seq, &finished, &total, &jobState); err != nil {
-			return interpretError(err)
-		}
 		r := p.Result
-		if _, err := tx.Exec(ctx, `UPDATE tasks SET state = $1, status = $2, exit_code = $3, message = $4, stdout_hash = $5, stderr_hash = $6, fuel = $7,
-			finished_at = $8, result_seq = $9, verification = $10, verified_by = $11, note = $12 WHERE id = $13`,
-			string(p.State), r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, int64(r.Fuel), now, seq,
-			p.Verification, jsonText(nonNil(p.VerifiedBy)), p.Note, p.TaskID); err != nil {
-			return interpretError(err)
-		}
-		// Accounts on probation whose claims it settles may lease again.
-		if err := notifyWork(ctx, tx); err != nil {
-			return err
-		}
-		if len(p.Ledger) > 0 {
-			if _, err := appendLedger(ctx, tx, p.Ledger); err != nil {
+		b = &pgx.Batch{}
+		// The job's row is locked by a statement of its own before it is
+		// updated, so that "was" is its state under the lock: the
+		// settlement that finishes a running job is the one that sees it
+		// running and counts its last task. (The lock and the update in
+		// one statement deadlocked: its update, planned on an older
+		// snapshot, queued for the row behind a waiter of the lock it held.)
+		// FOR NO KEY UPDATE, not FOR UPDATE: the segments that
+		// cancelReplicas inserted above hold the job's row FOR KEY SHARE
+		// (their foreign key), which FOR UPDATE would wait on in the other
+		// settlements of the job, and they on it.
+		var was string
+		var finished, total int64
+		b.Queue(`SELECT state FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, out.JobID).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&was)
+		})
+		b.Queue(`WITH j AS (UPDATE jobs SET results_numbered = results_numbered + 1, tasks_finished = tasks_finished + 1,
+				tasks_disputed = tasks_disputed + $1, fuel_done = fuel_done + $2,
+				state = CASE WHEN state = 'running' AND tasks_finished + 1 >= task_count THEN 'done' ELSE state END,
+				finished_at = CASE WHEN state = 'running' AND tasks_finished + 1 >= task_count THEN $11 ELSE finished_at END
+			WHERE id = $3 RETURNING results_numbered, tasks_finished, task_count)
+			UPDATE tasks SET state = $4, status = $5, exit_code = $6, message = $7, stdout_hash = $8, stderr_hash = $9, fuel = $10,
+				finished_at = $11, result_seq = j.results_numbered, verification = $12, verified_by = $13, note = $14
+			FROM j WHERE tasks.id = $15 RETURNING j.tasks_finished, j.task_count`,
+			disputed, fuel, out.JobID,
+			string(p.State), r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, int64(r.Fuel), now,
+			p.Verification, jsonText(nonNil(p.VerifiedBy)), p.Note, p.TaskID).QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&finished, &total); err != nil {
 				return err
 			}
-		}
-		if err := addAccounts(ctx, tx, p.Accounts, now); err != nil {
-			return err
-		}
-		if finished < total || jobState != string(store.JobRunning) {
+			out.JobFinished = was == string(store.JobRunning) && finished >= total
 			return nil
+		})
+		// The evidence the settlement earns, after the job's row (the
+		// accounts' rows in the order of their IDs) and before the
+		// ledger's lock.
+		if err := queueAccounts(b, p.Accounts, now); err != nil {
+			return nil, err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET state = 'done', finished_at = $1 WHERE id = $2`, now, out.JobID); err != nil {
-			return interpretError(err)
+		// Accounts on probation whose claims it settles may lease again;
+		// a job that does not verify has no such claims, and its
+		// settlement is news for followers of its results only.
+		b.Queue(`SELECT pg_notify('`+workChannel+`', CASE WHEN (SELECT max_error FROM jobs WHERE id = $1) < 1 THEN 'w:' ELSE 'r:' END
+			|| current_setting('crowdrun.node', true))`, out.JobID)
+		if len(p.Ledger) > 0 {
+			// The ledger's lock comes last (appendLedger), after the job's.
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return nil, interpretError(err)
+			}
+			if _, err := appendLedger(ctx, tx, p.Ledger); err != nil {
+				return nil, err
+			}
+			return nil, nil
 		}
-		out.JobFinished = true
-		return nil
+		return b, nil
 	})
 	if err != nil {
 		return nil, err
@@ -344,22 +402,21 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 
 func (db *DB) TaskReopen(ctx context.Context, p *store.TaskReopenParams) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
+		// The task, then its job: the order TaskSettle and JobCancel take
+		// them in.
 		var jobID int64
-		if err := tx.QueryRow(ctx, `SELECT job_id FROM tasks WHERE id = $1`, p.TaskID).Scan(&jobID); err != nil {
+		var state string
+		var fuel int64
+		if err := tx.QueryRow(ctx, `SELECT job_id, state, coalesce(fuel, 0) FROM tasks WHERE id = $1 FOR UPDATE`, p.TaskID).Scan(&jobID, &state, &fuel); err != nil {
 			return interpretError(err)
 		}
 		var jobState string
 		var prio int64
-		if err := tx.QueryRow(ctx, `SELECT state, priority FROM jobs WHERE id = $1 FOR UPDATE`, jobID).Scan(&jobState, &prio); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT state, priority FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, jobID).Scan(&jobState, &prio); err != nil {
 			return interpretError(err)
 		}
 		if jobState == string(store.JobCancelled) {
 			return fmt.Errorf("%w: task %d's job %d is cancelled", store.ErrJobFinished, p.TaskID, jobID)
-		}
-		var state string
-		var fuel int64
-		if err := tx.QueryRow(ctx, `SELECT state, coalesce(fuel, 0) FROM tasks WHERE id = $1 FOR UPDATE`, p.TaskID).Scan(&state, &fuel); err != nil {
-			return interpretError(err)
 		}
 		if state != string(store.TaskDone) {
 			return fmt.Errorf("postgres: task %d is %s: only a done task is reopened", p.TaskID, state)
@@ -433,19 +490,17 @@ const qAccountAdd = `INSERT INTO accounts AS a (id, verified, audits_passed, aud
 		audits_run = a.audits_run + excluded.audits_run, lies_caught = a.lies_caught + excluded.lies_caught,
 		audit_lies = a.audit_lies + excluded.audit_lies, banned_at = coalesce(a.banned_at, excluded.banned_at)`
 
-// addAccounts applies a settlement's additions to accounts' records (no
-// bans), in the caller's transaction, in the order of their IDs so that
-// two settlements touching the same accounts lock their rows in one order.
-func addAccounts(ctx context.Context, tx pgx.Tx, accts []store.AccountAddParams, now int64) error {
+// queueAccounts queues a settlement's additions to accounts' records (no
+// bans) in its pipeline, in the order of their IDs so that two settlements
+// touching the same accounts lock their rows in one order.
+func queueAccounts(b *pgx.Batch, accts []store.AccountAddParams, now int64) error {
 	accts = slices.Clone(accts)
 	slices.SortFunc(accts, func(a, b store.AccountAddParams) int { return strings.Compare(a.ID, b.ID) })
 	for _, a := range accts {
 		if a.ID == "" {
 			return fmt.Errorf("postgres: an account needs an ID")
 		}
-		if _, err := tx.Exec(ctx, qAccountAdd, a.ID, a.Verified, a.AuditsPassed, a.AuditsRun, a.LiesCaught, a.AuditLies, nil, now); err != nil {
-			return interpretError(err)
-		}
+		b.Queue(qAccountAdd, a.ID, a.Verified, a.AuditsPassed, a.AuditsRun, a.LiesCaught, a.AuditLies, nil, now)
 	}
 	return nil
 }
