@@ -42,8 +42,16 @@ type Config struct {
 	Name   string // stable worker name
 	Slots  int    // parallel runs; default 1
 	Logger *slog.Logger
-	// Engine runs guests; nil: Run starts one.
+	// Engine runs guests; nil: Run starts one, keeping compiled modules in
+	// CacheDir.
 	Engine *sandbox.Engine
+	// CacheDir is where the engine Run starts keeps the machine code of
+	// the modules it compiles (sandbox.EngineConfig.CacheDir), so that
+	// the worker's next process loads in a second what took it tens of
+	// seconds to compile; "": in memory only. Within a process, a module
+	// is compiled once, whatever the sessions and tasks that run it. A
+	// directory that cannot be used is logged and ignored.
+	CacheDir string
 	// Grace is how long shutdown waits for running tasks before giving
 	// their leases back.
 	Grace      time.Duration // default 5s
@@ -154,7 +162,11 @@ func (w *Worker) failover() {
 func (w *Worker) Run(ctx context.Context) error {
 	w.eng = w.cfg.Engine
 	if w.eng == nil {
-		eng, err := sandbox.NewEngine(ctx)
+		eng, err := sandbox.NewEngineWith(ctx, sandbox.EngineConfig{CacheDir: w.cfg.CacheDir})
+		if err != nil && w.cfg.CacheDir != "" {
+			w.cfg.Logger.Warn("compiled modules will not be kept on disk", "err", err)
+			eng, err = sandbox.NewEngine(ctx)
+		}
 		if err != nil {
 			return err
 		}
