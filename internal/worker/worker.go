@@ -675,18 +675,30 @@ func (w *Worker) snapshot(ctx context.Context, s *sess, l *protocol.Lease) (*sna
 	if resp.StatusCode != http.StatusOK {
 		return nil, nil, fmt.Errorf("GET snapshot %s: %s", r.Snapshot[:12], resp.Status)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<31))
+	var b []byte
+	if n := resp.ContentLength; n > 0 && n < 1<<31 {
+		b = make([]byte, n) // one allocation, no copies while it arrives
+		_, err = io.ReadFull(resp.Body, b)
+	} else {
+		b, err = io.ReadAll(io.LimitReader(resp.Body, 1<<31))
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != r.Snapshot {
-		return nil, nil, fmt.Errorf("snapshot %s: content does not match its hash", r.Snapshot[:12])
-	}
+	// The file's hash (its name) is checked while the snapshot decodes on
+	// the other cores; both must pass.
+	var sum [32]byte
+	var hashed sync.WaitGroup
+	hashed.Go(func() { sum = sha256.Sum256(b) })
 	lim := snapshot.DefaultLimits
 	if p := (l.Limits.MemoryBytes + snapshot.PageSize - 1) / snapshot.PageSize; p > 0 && p < uint64(lim.MaxPages) {
 		lim.MaxPages = uint32(p)
 	}
-	snap, dig, err := lim.Decode(bytes.NewReader(b))
+	snap, dig, err := lim.DecodeBytes(b) // raw pages alias b, which nothing else holds
+	hashed.Wait()
+	if hex.EncodeToString(sum[:]) != r.Snapshot {
+		return nil, nil, fmt.Errorf("snapshot %s: content does not match its hash", r.Snapshot[:12])
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("snapshot %s: %w", r.Snapshot[:12], err)
 	}
