@@ -211,3 +211,57 @@ func TestCheckpointGoGuest(t *testing.T) {
 	}
 	t.Logf("Go guest: fuel %d, %d checkpoints, 3 resumed", want.rep.Fuel, len(seqs))
 }
+
+// Progress reports (Limits.ProgressEvery) fall at the fuel where checkpoints
+// on the finer grid would, and change nothing else: the run's output, fuel
+// and checkpoints (fuel and state hash) are those of a run without them.
+func TestProgressWithoutSuspending(t *testing.T) {
+	e := testEngine(t)
+	m, err := e.CompileSuspendable(context.Background(), example(t, "factor.wasm"), instrument.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const every, ticks = 40_000, 8
+	run := func(lim sandbox.Limits, progress bool) (sandbox.Report, string, []uint64, map[uint64]string) {
+		var out bytes.Buffer
+		var points []uint64
+		hashes := map[uint64]string{}
+		in := sandbox.Input{Args: []string{"factor"}, Stdin: strings.NewReader("600851475143 1000000007 97\n"), Stdout: &out, Stderr: &out,
+			OnCheckpoint: func(cp *sandbox.Checkpoint) error {
+				points = append(points, cp.Snapshot.Fuel)
+				hashes[cp.Snapshot.Fuel] = hex.EncodeToString(cp.Digest.State[:])
+				return nil
+			}}
+		if progress {
+			in.OnProgress = func(fuel uint64) error {
+				points = append(points, fuel)
+				return nil
+			}
+		}
+		rep := e.Run(context.Background(), m, in, lim)
+		return rep, out.String(), points, hashes
+	}
+	fine, fineOut, finePoints, fineHashes := run(sandbox.Limits{CheckpointEvery: every / ticks}, false)
+	got, gotOut, gotPoints, gotHashes := run(sandbox.Limits{CheckpointEvery: every, ProgressEvery: every / ticks}, true)
+	if fine.Status != sandbox.StatusOK || got.Status != fine.Status || got.Fuel != fine.Fuel || gotOut != fineOut {
+		t.Fatalf("with progress: %+v %q; finer checkpoints: %+v %q", got, gotOut, fine, fineOut)
+	}
+	if len(finePoints) < 3*ticks || fmt.Sprint(gotPoints) != fmt.Sprint(finePoints) {
+		t.Fatalf("progress and checkpoints at %v, checkpoints on the finer grid at %v", gotPoints, finePoints)
+	}
+	if len(gotHashes) != got.Checkpoints || got.Checkpoints != len(finePoints)/ticks {
+		t.Fatalf("%d checkpoints, %d points", got.Checkpoints, len(finePoints))
+	}
+	for fuel, h := range gotHashes {
+		if fineHashes[fuel] != h {
+			t.Fatalf("checkpoint at fuel %d: state %s, on the finer grid %s", fuel, h, fineHashes[fuel])
+		}
+	}
+	// An error from OnProgress ends the run.
+	var out bytes.Buffer
+	rep := e.Run(context.Background(), m, sandbox.Input{Args: []string{"factor"}, Stdin: strings.NewReader("600851475143\n"), Stdout: &out, Stderr: &out,
+		OnProgress: func(uint64) error { return fmt.Errorf("gone") }}, sandbox.Limits{ProgressEvery: 1000})
+	if rep.Status != sandbox.StatusTimeout || !strings.Contains(rep.Message, "gone") {
+		t.Fatalf("OnProgress failing: %+v", rep)
+	}
+}
