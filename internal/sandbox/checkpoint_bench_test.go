@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"io"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,6 +138,8 @@ func BenchmarkRestoreGuest64MiB(b *testing.B) {
 		file := files[compress]
 		b.Run(name, func(b *testing.B) {
 			var decode, resume time.Duration
+			var ru0 syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 			for b.Loop() {
 				start := time.Now()
 				var sum [32]byte
@@ -156,6 +159,10 @@ func BenchmarkRestoreGuest64MiB(b *testing.B) {
 					b.Fatalf("resume: %+v", res)
 				}
 			}
+			var ru1 syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+			cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+			b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(float64(len(file)), "file-bytes")
 			b.ReportMetric(float64(decode.Microseconds())/1000/float64(b.N), "decode-ms")
 			b.ReportMetric(float64(resume.Microseconds())/1000/float64(b.N), "resume-ms")

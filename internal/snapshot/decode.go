@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -35,10 +37,10 @@ func ApplyDelta(base *Snapshot, baseDigest *Digest, r io.Reader) (*Snapshot, *Di
 	return DefaultLimits.ApplyDelta(base, baseDigest, r)
 }
 
-// Decode reads a full snapshot (see the package function). It reads the
-// whole file into memory first (as it arrives: a lying length costs no
-// memory), so that pages can be inflated and hashed in parallel; raw pages
-// of the snapshot share that memory.
+// Decode reads a full snapshot (see the package function), allocating
+// memory as data arrives, so that a lying length costs none; compressed
+// pages are inflated, and every page hashed, in one parallel pass once the
+// records are read.
 func (l Limits) Decode(r io.Reader) (*Snapshot, *Digest, error) {
 	return l.decode(r, nil, nil, fullOnly)
 }
@@ -51,7 +53,7 @@ func (l Limits) DecodeBytes(b []byte) (*Snapshot, *Digest, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return l.parse(b, h, nil, nil)
+	return l.parse(&cursor{b: b, pos: headerSize}, h, nil, nil)
 }
 
 func fullOnly(h *Header) error {
@@ -90,31 +92,16 @@ func deltaOn(bd *Digest) func(*Header) error {
 // kind and base) before anything else is read — and parses it; base is
 // the snapshot a delta applies to, bd its digest.
 func (l Limits) decode(r io.Reader, base *Snapshot, bd *Digest, check func(*Header) error) (*Snapshot, *Digest, error) {
-	b := make([]byte, headerSize)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, nil, readError(err)
-	}
-	h, err := l.header(b, check)
+	src := &stream{r: bufio.NewReaderSize(r, 256<<10)}
+	hb, err := src.take(headerSize)
 	if err != nil {
 		return nil, nil, err
 	}
-	// The longest file the header and the limits allow, and one byte more
-	// to see trailing bytes: what a streaming reader would have read.
-	bound := int64(headerSize) + int64(h.Globals)*17 + 2*9 + int64(l.MaxFrames) + int64(l.MaxHost) + int64(h.Records)*(9+PageSize) + 4 + 1
-	if n, ok := r.(interface{ Len() int }); ok && int64(n.Len()) < bound {
-		// A file already in memory: one copy, of the right size.
-		b = append(make([]byte, 0, headerSize+n.Len()), b...)[:headerSize+n.Len()]
-		if _, err := io.ReadFull(r, b[headerSize:]); err != nil {
-			return nil, nil, readError(err)
-		}
-	} else {
-		rest, err := io.ReadAll(io.LimitReader(r, bound-headerSize))
-		if err != nil {
-			return nil, nil, err
-		}
-		b = append(b, rest...)
+	h, err := l.header(hb, check)
+	if err != nil {
+		return nil, nil, err
 	}
-	return l.parse(b, h, base, bd)
+	return l.parse(src, h, base, bd)
 }
 
 func readError(err error) error {
@@ -139,8 +126,19 @@ func (l Limits) header(b []byte, check func(*Header) error) (Header, error) {
 	return h, check(&h)
 }
 
-// cursor walks a file in memory. Running past its end is the error a
-// stream cut short gives.
+// source is where parse reads a file from: memory (cursor) or a stream.
+// Running past the end is the error a file cut short gives.
+type source interface {
+	// take returns the next n bytes, which the caller may keep.
+	take(n int) ([]byte, error)
+	// checksum returns the CRC-32C of what was taken so far.
+	checksum() uint32
+	// atEnd reports whether nothing follows what was taken.
+	atEnd() (bool, error)
+}
+
+// cursor is a file in memory: take aliases it, and the CRC is computed
+// over it when asked for.
 type cursor struct {
 	b   []byte
 	pos int
@@ -155,14 +153,48 @@ func (c *cursor) take(n int) ([]byte, error) {
 	return s, nil
 }
 
+func (c *cursor) checksum() uint32     { return crc32.Checksum(c.b[:c.pos], castagnoli) }
+func (c *cursor) atEnd() (bool, error) { return c.pos == len(c.b), nil }
+
+// stream reads a file as it arrives, into fresh memory, accumulating its
+// CRC-32C.
+type stream struct {
+	r   *bufio.Reader
+	crc uint32
+}
+
+// take reads n bytes, growing the buffer only as data arrives so that a
+// hostile length costs no more memory than the bytes actually sent.
+func (r *stream) take(n int) ([]byte, error) {
+	const chunk = 1 << 20
+	b := make([]byte, 0, min(n, chunk))
+	for len(b) < n {
+		k := min(n-len(b), chunk)
+		b = slices.Grow(b, k)[:len(b)+k]
+		if _, err := io.ReadFull(r.r, b[len(b)-k:]); err != nil {
+			return nil, readError(err)
+		}
+	}
+	r.crc = crc32.Update(r.crc, castagnoli, b)
+	return b, nil
+}
+
+func (r *stream) checksum() uint32 { return r.crc }
+
+func (r *stream) atEnd() (bool, error) {
+	if _, err := r.r.ReadByte(); err != io.EOF {
+		return false, err
+	}
+	return true, nil
+}
+
 // parse decodes the file b, whose header h has been checked, applying it to
 // base if it is a delta (bd: base's digest), and verifies it: structure,
 // DEFLATE streams, CRC-32C, trailing bytes, state hash — reporting the
 // first failure in that order, the order a streaming decoder meets them in.
 // Every page is inflated (if compressed) and hashed in one pass spread over
 // GOMAXPROCS goroutines, while another computes the CRC.
-func (l Limits) parse(b []byte, h Header, base *Snapshot, bd *Digest) (*Snapshot, *Digest, error) {
-	c := &cursor{b: b, pos: headerSize}
+func (l Limits) parse(c source, h Header, base *Snapshot, bd *Digest) (*Snapshot, *Digest, error) {
 	s := &Snapshot{ModuleHash: h.ModuleHash, Fuel: h.Fuel, Pages: make([][]byte, h.Pages)}
 	if h.Globals > 0 {
 		s.Globals = make([]Global, h.Globals)
@@ -194,10 +226,10 @@ func (l Limits) parse(b []byte, h Header, base *Snapshot, bd *Digest) (*Snapshot
 	}
 	inf := newInflater()
 	var err error
-	if s.Frames, err = c.blob(inf, "frames", l.MaxFrames); err != nil {
+	if s.Frames, err = blob(c, inf, "frames", l.MaxFrames); err != nil {
 		return nil, nil, err
 	}
-	if s.Host, err = c.blob(inf, "host state", l.MaxHost); err != nil {
+	if s.Host, err = blob(c, inf, "host state", l.MaxHost); err != nil {
 		return nil, nil, err
 	}
 	// Page records: raw pages alias b; compressed ones are inflated below.
@@ -239,7 +271,6 @@ func (l Limits) parse(b []byte, h Header, base *Snapshot, bd *Digest) (*Snapshot
 		}
 		listed = append(listed, int(idx))
 	}
-	end := c.pos // the trailer's offset
 
 	d := &Digest{Pages: make([][32]byte, len(s.Pages))}
 	var todo []int // pages to inflate and hash
@@ -270,7 +301,7 @@ func (l Limits) parse(b []byte, h Header, base *Snapshot, bd *Digest) (*Snapshot
 	}
 	var crc uint32
 	var crcDone sync.WaitGroup
-	crcDone.Go(func() { crc = crc32.Checksum(b[:end], castagnoli) })
+	crcDone.Go(func() { crc = c.checksum() }) // of all but the trailer
 	errs := make([]error, len(s.Pages))
 	eachParallel(len(todo), func() func(k int) {
 		in := newInflater()
@@ -300,7 +331,9 @@ func (l Limits) parse(b []byte, h Header, base *Snapshot, bd *Digest) (*Snapshot
 	if got := binary.LittleEndian.Uint32(tb); got != crc {
 		return nil, nil, fmt.Errorf("%w: trailer %08x, content %08x", ErrChecksum, got, crc)
 	}
-	if c.pos != len(b) {
+	if end, err := c.atEnd(); err != nil {
+		return nil, nil, err
+	} else if !end {
 		return nil, nil, fmt.Errorf("%w: trailing bytes", ErrFormat)
 	}
 	d.State = stateHash(s, d.Pages)
@@ -310,7 +343,7 @@ func (l Limits) parse(b []byte, h Header, base *Snapshot, bd *Digest) (*Snapshot
 	return s, d, nil
 }
 
-func (c *cursor) blob(inf *inflater, what string, limit uint32) ([]byte, error) {
+func blob(c source, inf *inflater, what string, limit uint32) ([]byte, error) {
 	b, err := c.take(9)
 	if err != nil {
 		return nil, err
