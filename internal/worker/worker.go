@@ -550,11 +550,6 @@ func (w *Worker) run(ctx context.Context, s *sess, rs *runState, l *protocol.Lea
 		in.OnCheckpoint = ck.onCheckpoint
 	}
 	d.report = w.eng.Run(ctx, mod, in, lim)
-	if err := ck.wait(); err != nil {
-		// The result goes after the last checkpoint, or not at all: the
-		// connection that lost the checkpoint is going.
-		w.cfg.Logger.Warn("uploading a checkpoint", "lease", l.LeaseID, "err", err)
-	}
 	d.stdout, d.stderr = stdout.Bytes(), stderr.Bytes()
 	if w.cfg.Tamper != nil {
 		w.cfg.Tamper.Result(l, &d.report, &d.stdout, &d.stderr)
@@ -577,13 +572,6 @@ type checkpointer struct {
 	seq      uint64           // the replica's last checkpoint sent (or resumed from)
 	base     *snapshot.Digest // its digest: the next delta's base (nil: send full)
 	out, err int              // output already sent with checkpoints
-
-	// The upload in flight: closed when it is done, with its error in
-	// upErr. Set and read by the guest's goroutine only (onCheckpoint,
-	// then run), so base, out and err above, which the upload's goroutine
-	// writes, are read only after waiting for it.
-	pending chan struct{}
-	upErr   error
 }
 
 // onProgress reports a progress tick between grid points. It is sent from
@@ -606,120 +594,49 @@ func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 	if seq <= c.seq {
 		return nil // the checkpoint the run resumed from
 	}
-	// One upload at a time, in order: the next delta's base is what the
-	// previous one left with the coordinator.
-	if err := c.wait(); err != nil {
-		return err
-	}
 	c.seq = seq
 	start := time.Now()
-	u := &upload{seq: seq, base: c.base, capture: cp.Capture}
+	var buf bytes.Buffer
+	base := c.base
 	if c.rs.rebase.Swap(false) {
-		u.base = nil
+		base = nil
 	}
-	u.snap, u.dig = cp.Snapshot, cp.Digest
-	tsnap, tdig, err := c.tamperCheckpoint(seq, u.snap)
+	snap, dig := cp.Snapshot, cp.Digest
+	tsnap, tdig, err := c.tamperCheckpoint(seq, snap)
 	if err != nil {
 		return fmt.Errorf("tampering with checkpoint %d: %w", seq, err)
 	}
 	if tsnap != nil {
-		u.snap, u.dig, u.base = tsnap, tdig, nil
+		snap, dig, base = tsnap, tdig, nil
 	}
-	u.outEnd, u.errEnd = c.stdout.Len(), c.stderr.Len()
-	u.stdout, u.stderr = bytes.Clone(c.stdout.Bytes()[c.out:]), bytes.Clone(c.stderr.Bytes()[c.err:])
-	if u.base == nil {
-		// A full checkpoint reads all of memory: encoded and sent while
-		// the guest waits, rather than after copying all of it.
-		u.prep = time.Since(start)
-		return c.send(u)
-	}
-	// A delta reads only the pages that changed: copy those and let the
-	// guest go on while another goroutine encodes and sends them.
-	u.snap = onlyPages(u.snap, snapshot.ChangedPages(u.base, u.dig))
-	u.prep = time.Since(start)
-	done := make(chan struct{})
-	c.pending = done
-	go func() {
-		defer close(done)
-		c.upErr = c.send(u)
-	}()
-	return nil
-}
-
-// upload is one checkpoint on its way to the coordinator.
-type upload struct {
-	seq            uint64
-	snap           *snapshot.Snapshot // what the encoder reads of it is the upload's own
-	dig            *snapshot.Digest
-	base           *snapshot.Digest // nil: send it full
-	stdout, stderr []byte           // the output since the last checkpoint sent
-	outEnd, errEnd int              // the output's length at the checkpoint
-	capture, prep  time.Duration    // the guest's wait: unwind to digest, then the copy
-}
-
-// wait waits for the upload in flight, if any, and returns its error: the
-// connection is going, and the run with it.
-func (c *checkpointer) wait() error {
-	if c.pending != nil {
-		<-c.pending
-		c.pending = nil
-	}
-	err := c.upErr
-	c.upErr = nil
-	return err
-}
-
-// onlyPages is s with the listed pages copied and the others left out
-// (nil): what a delta against a base reads of it, safe to read while the
-// guest — whose memory s's pages alias — runs on.
-func onlyPages(s *snapshot.Snapshot, pages []int) *snapshot.Snapshot {
-	cp := *s
-	cp.Pages = make([][]byte, len(s.Pages))
-	for _, i := range pages {
-		if p := s.Pages[i]; p != nil {
-			cp.Pages[i] = bytes.Clone(p)
-		}
-	}
-	cp.Frames, cp.Host = bytes.Clone(s.Frames), bytes.Clone(s.Host)
-	cp.Globals = append([]snapshot.Global(nil), s.Globals...)
-	return &cp
-}
-
-// send encodes u and sends it; the coordinator then holds it as the next
-// delta's base. Its cost (cost_ms, the δ of docs/checkpointing.md) is
-// what the checkpoint takes of the worker: the guest's wait and the
-// encoding, wherever it ran.
-func (c *checkpointer) send(u *upload) error {
-	start := time.Now()
-	var buf bytes.Buffer
-	var err error
 	opts := snapshot.Options{Compress: true}
-	if u.base == nil {
-		err = snapshot.Encode(&buf, u.snap, u.dig, opts)
+	if base == nil {
+		err = snapshot.Encode(&buf, snap, dig, opts)
 	} else {
-		err = snapshot.EncodeDelta(&buf, u.base, u.snap, u.dig, opts)
+		err = snapshot.EncodeDelta(&buf, base, snap, dig, opts)
 	}
 	if err != nil {
-		return fmt.Errorf("encoding checkpoint %d: %w", u.seq, err)
+		return fmt.Errorf("encoding checkpoint %d: %w", seq, err)
 	}
-	if buf.Len()+len(u.stdout)+len(u.stderr) > protocol.MaxCheckpoint {
+	out, errb := c.stdout.Bytes()[c.out:], c.stderr.Bytes()[c.err:]
+	if buf.Len()+len(out)+len(errb) > protocol.MaxCheckpoint {
 		// Too large to send: go on without it; the next one carries the
 		// output since the last one sent, against the same base.
-		c.w.cfg.Logger.Warn("checkpoint too large to upload; skipped", "lease", c.lease.LeaseID, "seq", u.seq, "bytes", buf.Len()+len(u.stdout)+len(u.stderr))
+		c.w.cfg.Logger.Warn("checkpoint too large to upload; skipped", "lease", c.lease.LeaseID, "seq", seq, "bytes", buf.Len()+len(out)+len(errb))
 		return nil
 	}
-	m := &protocol.Checkpoint{LeaseID: c.lease.LeaseID, Seq: u.seq, Fuel: u.snap.Fuel, StateHash: hex.EncodeToString(u.dig.State[:]),
-		Snapshot: buf.Bytes(), Stdout: u.stdout, Stderr: u.stderr,
-		CostMS: float64(u.capture+u.prep+time.Since(start)) / float64(time.Millisecond)}
-	if u.base != nil {
-		m.Base = hex.EncodeToString(u.base.State[:])
+	m := &protocol.Checkpoint{LeaseID: c.lease.LeaseID, Seq: seq, Fuel: snap.Fuel, StateHash: hex.EncodeToString(dig.State[:]),
+		Snapshot: buf.Bytes(), Stdout: bytes.Clone(out), Stderr: bytes.Clone(errb),
+		CostMS: float64(cp.Capture+time.Since(start)) / float64(time.Millisecond)}
+	if base != nil {
+		m.Base = hex.EncodeToString(base.State[:])
 	}
 	if err := c.s.sendCheckpoint(m, c.rs); err != nil {
 		// The connection is going; the session ends and the lease with it.
-		return fmt.Errorf("sending checkpoint %d: %w", u.seq, err)
+		return fmt.Errorf("sending checkpoint %d: %w", seq, err)
 	}
-	c.base = u.dig // what the coordinator holds: the next delta's base
-	c.out, c.err = u.outEnd, u.errEnd
+	c.base = dig // what the coordinator holds: the next delta's base
+	c.out, c.err = c.stdout.Len(), c.stderr.Len()
 	c.w.Stats.Checkpoints.Add(1)
 	return nil
 }
