@@ -86,7 +86,8 @@ func benchCheckpointOverhead(b *testing.B, module string, task api.TaskSpec, tau
 		wg.Go(func() { w.Run(wctx) })
 		defer func() { cancel(); wg.Wait() }()
 		start := time.Now()
-		j, err := cl.Submit(ctx, &api.SubmitRequest{Module: bin, Tasks: []api.TaskSpec{task, task, task, task}, MaxError: 1})
+		j, err := cl.Submit(ctx, &api.SubmitRequest{Module: bin, Tasks: []api.TaskSpec{task, task, task, task}, MaxError: 1,
+			Limits: api.Limits{MemoryBytes: 256 << 20}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -102,6 +103,15 @@ func benchCheckpointOverhead(b *testing.B, module string, task api.TaskSpec, tau
 		took := time.Since(start)
 		if j.State != "done" || j.Tasks.Done != 4 {
 			b.Fatalf("job %+v", j)
+		}
+		err = cl.Results(ctx, j.ID, 0, false, func(r *api.TaskResult) error {
+			if r.Status != "ok" {
+				return fmt.Errorf("task %d: %s %s", r.TaskIndex, r.Status, r.Message)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
 		return took, j
 	}
