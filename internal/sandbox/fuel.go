@@ -52,39 +52,17 @@ type meter struct {
 	host    *suspend.Host
 	pending bool      // the guest is unwinding for a checkpoint
 	asked   time.Time // when it was asked to
-
-	// Progress reports: with progEvery > 0, onProgress is called at the
-	// first check where the fuel used exceeds progNext·progEvery, without
-	// suspending the guest (unless that check takes a checkpoint).
-	progEvery  uint64
-	progNext   uint64
-	onProgress func(fuel uint64) error
 }
 
 // gridPoint is the fuel the next checkpoint waits for, saturating.
-func (m *meter) gridPoint() uint64 { return point(m.next, m.every) }
-
-// progPoint is the fuel the next progress report waits for, saturating.
-func (m *meter) progPoint() uint64 { return point(m.progNext, m.progEvery) }
-
-func point(k, every uint64) uint64 {
-	if k > math.MaxUint64/every {
+func (m *meter) gridPoint() uint64 {
+	if m.next > math.MaxUint64/m.every {
 		return math.MaxUint64
 	}
-	return k * every
-}
-
-// firstPoint is the index of the first grid point used has not exceeded.
-func firstPoint(used, every uint64) uint64 {
-	if used%every != 0 {
-		return used/every + 1
-	}
-	return max(1, used/every)
+	return m.next * m.every
 }
 
 func (m *meter) checkpointing() bool { return m.every > 0 && m.running && m.state != nil }
-
-func (m *meter) progressing() bool { return m.progEvery > 0 && m.running }
 
 // begin marks the start of _start (or of a resumed run): from here on,
 // checkpoints are taken, the first at the first grid point the fuel used
@@ -92,10 +70,11 @@ func (m *meter) progressing() bool { return m.progEvery > 0 && m.running }
 func (m *meter) begin() {
 	m.running = true
 	if m.every > 0 {
-		m.next = firstPoint(m.base, m.every)
-	}
-	if m.progEvery > 0 {
-		m.progNext = firstPoint(m.base, m.progEvery)
+		// The first grid point not exceeded yet.
+		m.next = max(1, m.base/m.every)
+		if m.base%m.every != 0 {
+			m.next = m.base/m.every + 1
+		}
 	}
 }
 
@@ -149,14 +128,6 @@ func (m *meter) closeSlice() {
 	}
 }
 
-// upTo is slice s cut so that it ends at fuel g at the latest.
-func (m *meter) upTo(s, g uint64) uint64 {
-	if g > m.base {
-		return min(s, g-m.base)
-	}
-	return 0
-}
-
 func (m *meter) openSlice() {
 	s := m.slice
 	if m.budget > 0 {
@@ -165,10 +136,11 @@ func (m *meter) openSlice() {
 	if m.checkpointing() {
 		// A slice never ends beyond the next grid point, so the checkpoint
 		// is the same check whatever other slices there were.
-		s = m.upTo(s, m.gridPoint())
-	}
-	if m.progressing() {
-		s = m.upTo(s, m.progPoint()) // likewise for progress reports
+		if g := m.gridPoint(); g > m.base {
+			s = min(s, g-m.base)
+		} else {
+			s = 0
+		}
 	}
 	m.s = s
 	m.global.Set(s)
@@ -208,13 +180,6 @@ func (m *meter) outOfFuel(mod api.Module) {
 		m.pending = true
 		m.asked = time.Now()
 		return
-	}
-	if m.progressing() && m.base > m.progPoint() {
-		// The guest goes on: a report needs the fuel reached, nothing else.
-		m.progNext = firstPoint(m.base, m.progEvery)
-		if err := m.onProgress(m.base); err != nil {
-			panic(fmt.Errorf("%w: %w", errCheckpoint, err))
-		}
 	}
 	m.openSlice()
 }

@@ -70,12 +70,6 @@ type Limits struct {
 	// fuel used exceeds k·CheckpointEvery (docs/continuations.md,
 	// "Checkpoints"); 0: none. Ignored unless the module is suspendable.
 	CheckpointEvery uint64
-	// ProgressEvery calls Input.OnProgress at the first fuel check where
-	// the fuel used exceeds k·ProgressEvery, for every k, unless that
-	// check takes a checkpoint; 0: never. The guest is not suspended: a
-	// report costs a call, not a checkpoint, and where checkpoints happen
-	// does not depend on it.
-	ProgressEvery uint64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -108,10 +102,6 @@ type Input struct {
 	// call only. An error ends the run (status timeout, the error as
 	// message).
 	OnCheckpoint func(*Checkpoint) error
-	// OnProgress is called, while the guest waits, with the fuel used at
-	// each progress point (Limits.ProgressEvery). An error ends the run
-	// like one of OnCheckpoint.
-	OnProgress func(fuel uint64) error
 }
 
 // Report says how a run ended. Its JSON form is `crowdrun run --report`.
@@ -524,9 +514,6 @@ func (e *Engine) run(ctx context.Context, m *Module, in Input, lim Limits) Repor
 	met := &meter{ctx: ctx, budget: lim.Fuel, slice: e.slice, host: &suspend.Host{}}
 	if m.suspendable {
 		met.every = lim.CheckpointEvery
-	}
-	if in.OnProgress != nil {
-		met.progEvery, met.onProgress = lim.ProgressEvery, in.OnProgress
 	}
 	if lim.Timeout > 0 {
 		met.deadline = time.Now().Add(lim.Timeout)

@@ -544,8 +544,7 @@ func (w *Worker) run(ctx context.Context, s *sess, rs *runState, l *protocol.Lea
 		ck.every = l.CheckpointEvery
 		lim.CheckpointEvery = l.CheckpointEvery
 		if t := uint64(w.cfg.Ticks); t > 1 && l.CheckpointEvery%t == 0 {
-			lim.ProgressEvery = l.CheckpointEvery / t // progress ticks between checkpoints
-			in.OnProgress = ck.onProgress
+			lim.CheckpointEvery = l.CheckpointEvery / t // progress ticks between checkpoints
 		}
 		in.OnCheckpoint = ck.onCheckpoint
 	}
@@ -574,25 +573,19 @@ type checkpointer struct {
 	out, err int              // output already sent with checkpoints
 }
 
-// onProgress reports a progress tick between grid points. It is sent from
-// here, while the guest waits, rather than by the session loop: on a loaded
-// machine the loop's thread lags the guest's by milliseconds, and a worker
-// killed meanwhile would under-report the work it loses. The guest is not
-// suspended for it (sandbox.Limits.ProgressEvery).
-func (c *checkpointer) onProgress(fuel uint64) error {
-	c.rs.progress.Store(fuel)
-	if err := c.s.write(&protocol.Progress{Progress: map[string]uint64{c.lease.LeaseID: fuel}}); err != nil {
-		return fmt.Errorf("reporting progress: %w", err)
-	}
-	return nil
-}
-
 func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 	fuel := cp.Snapshot.Fuel
 	c.rs.progress.Store(fuel)
 	seq := (fuel - 1) / c.every
 	if seq <= c.seq {
-		return nil // the checkpoint the run resumed from
+		// A progress tick between grid points. It is sent from here, while
+		// the guest waits, rather than by the session loop: on a loaded
+		// machine the loop's thread lags the guest's by milliseconds, and a
+		// worker killed meanwhile would under-report the work it loses.
+		if err := c.s.write(&protocol.Progress{Progress: map[string]uint64{c.lease.LeaseID: fuel}}); err != nil {
+			return fmt.Errorf("reporting progress: %w", err)
+		}
+		return nil
 	}
 	c.seq = seq
 	start := time.Now()
