@@ -19,5 +19,14 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	// Workers keep compiled modules under the user's cache directory: a
+	// throwaway one, shared by the processes of this run.
+	cache, err := os.MkdirTemp("", "crowdrun-cli-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
+	code := m.Run()
+	os.RemoveAll(cache)
+	os.Exit(code)
 }

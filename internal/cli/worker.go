@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/worker"
 )
 
@@ -19,6 +20,8 @@ func (m *Main) workerCmd(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "log warnings and errors only")
 	ticks := fs.Int("progress-ticks", 8, "`N` progress reports per checkpoint interval (the fuel reached, for the work lost if this worker leaves)")
 	noCk := fs.Bool("no-checkpoints", false, "do not offer to checkpoint or resume: replicas run whole")
+	defCache, _ := sandbox.DefaultCacheDir()
+	cacheDir := fs.String("compile-cache", defCache, "keep compiled modules in `DIR` (writable by this user only) for the next run of the worker; \"\": in memory only")
 	// The token's default is not shown in --help: it is a secret.
 	token := fs.String("token", "", "a volunteer `TOKEN` (crowdrun token create --kind volunteer): this worker's work is credited to,\nand checked against, its account; without one the account is anon:NAME, a fresh identity. A trusted\ntoken (--kind trusted) also lets the coordinator hand this worker disputed links to re-run (default: env\nCROWDRUN_TOKEN)")
 	site := fs.String("site", "", "a web site's `HOST` name this work is done for: the site's credit (/v1/credit, /leaderboard) shows it;\nattribution only, the work is checked and credited as the account's")
@@ -42,6 +45,7 @@ func (m *Main) workerCmd(ctx context.Context, args []string) error {
 		*token = os.Getenv("CROWDRUN_TOKEN")
 	}
 	w, err := worker.New(worker.Config{Server: *server, Name: *name, Slots: *slots, Grace: *grace, Ticks: *ticks, NoCheckpoints: *noCk, Token: *token, Site: *site,
+		CacheDir: *cacheDir,
 		Logger: slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level})).With("worker", *name)})
 	if err != nil {
 		return usageError("%v", err)

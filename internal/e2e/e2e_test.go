@@ -46,6 +46,10 @@ func TestMain(m *testing.M) {
 	}
 	factorW = filepath.Join(dir, "main.wasm")
 	os.WriteFile(factorW, b, 0o644)
+	// Workers keep compiled modules under the user's cache directory: a
+	// throwaway one, shared by the worker processes of this run as by those
+	// of one machine.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

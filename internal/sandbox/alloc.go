@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"runtime"
 	"sync/atomic"
 	"syscall"
 
@@ -8,6 +9,10 @@ import (
 )
 
 const wasmPage = 64 << 10
+
+// madvHugepage is Linux's MADV_HUGEPAGE (the syscall package does not name
+// it).
+const madvHugepage = 14
 
 // allocator reserves each linear memory's whole allowed size as address space
 // up front and commits pages as the guest grows, so growth never copies and
@@ -45,6 +50,15 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		if err != nil {
 			m.a.err.CompareAndSwap(nil, err)
 			return nil
+		}
+		// Transparent huge pages where the system allows them (the
+		// "madvise" mode): touching fresh memory then costs a fault per
+		// 2 MiB instead of per 4 KiB. On a virtual machine a fault is
+		// dear: filling 64 MiB of fresh memory (a restore, a guest's
+		// first pass over its heap) took 0.3–0.5 s in 4 KiB pages and
+		// 10–80 ms in huge ones. An error (no THP support) changes nothing.
+		if runtime.GOOS == "linux" {
+			_ = syscall.Madvise(b, madvHugepage)
 		}
 		m.buf = b
 	}

@@ -186,7 +186,8 @@ func (r *runner) restore(s *snapshot.Snapshot) error {
 			return bad("memory for a module without memory")
 		}
 	} else {
-		have := mem.Size() / wasmPage
+		size := mem.Size()
+		have := size / wasmPage
 		want := uint32(len(s.Pages))
 		if want < have {
 			return bad("memory of %d pages, below the module's minimum of %d", want, have)
@@ -200,7 +201,8 @@ func (r *runner) restore(s *snapshot.Snapshot) error {
 		if !ok || uint64(len(buf)) != uint64(want)*wasmPage {
 			return bad("cannot map the memory")
 		}
-		if err := s.CopyMemory(buf); err != nil {
+		// What the memory grew by is fresh from the allocator: zero.
+		if err := s.CopyMemoryZeroed(buf, int(size)); err != nil {
 			return bad("%v", err)
 		}
 	}

@@ -3,7 +3,10 @@ package sandbox_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"io"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,5 +97,75 @@ func benchCheckpointGuest(b *testing.B, e *sandbox.Engine, m *sandbox.Module, co
 		b.ReportMetric(float64(pages)/float64(n), "pages/ckpt")
 		b.ReportMetric(float64(apply.Microseconds())/1000/float64(n), "apply-ms")
 		b.ReportMetric(float64(restore.Microseconds())/1000, "restore-ms")
+	}
+}
+
+// BenchmarkRestoreGuest64MiB is a native worker resuming a lease from a
+// checkpoint of examples/bigstate.c with 64 MiB of live heap, as the
+// coordinator stores it (deflate) or raw: check the file's hash and decode
+// it (inflate, hash every page, check the state hash: DecodeBytes), then
+// instantiate the module, grow and fill its memory, rewind, and run until
+// the guest executes again (decode-ms, resume-ms; ns/op is both).
+func BenchmarkRestoreGuest64MiB(b *testing.B) {
+	e := testEngine(b)
+	m, err := e.CompileSuspendable(context.Background(), example(b, "bigstate.wasm"), instrument.DefaultOptions())
+	if err != nil || !m.Suspendable() {
+		b.Fatal(err)
+	}
+	files := map[bool][]byte{}
+	rep := e.Run(context.Background(), m, sandbox.Input{Args: []string{"bigstate", "64", "100", "16"}, Stdout: io.Discard, Stderr: io.Discard,
+		OnCheckpoint: func(cp *sandbox.Checkpoint) error {
+			if cp.Snapshot.Fuel < 50_000_000 || len(files) > 0 { // after the heap is filled
+				return nil
+			}
+			for _, compress := range []bool{false, true} {
+				var buf bytes.Buffer
+				if err := snapshot.Encode(&buf, cp.Snapshot, cp.Digest, snapshot.Options{Compress: compress}); err != nil {
+					return err
+				}
+				files[compress] = buf.Bytes()
+			}
+			return nil
+		}}, sandbox.Limits{CheckpointEvery: 466_000})
+	if rep.Status != sandbox.StatusOK || len(files) != 2 {
+		b.Fatalf("%+v", rep)
+	}
+	for _, compress := range []bool{false, true} {
+		name := "raw"
+		if compress {
+			name = "deflate"
+		}
+		file := files[compress]
+		b.Run(name, func(b *testing.B) {
+			var decode, resume time.Duration
+			var ru0 syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			for b.Loop() {
+				start := time.Now()
+				var sum [32]byte
+				var hashed sync.WaitGroup
+				hashed.Go(func() { sum = sha256.Sum256(file) })
+				s, _, err := snapshot.DefaultLimits.DecodeBytes(file)
+				hashed.Wait()
+				if err != nil || sum == [32]byte{} {
+					b.Fatal(err)
+				}
+				decode += time.Since(start)
+				start = time.Now()
+				res := e.Run(context.Background(), m, sandbox.Input{Args: []string{"bigstate", "64", "100", "16"}, Stdout: io.Discard, Stderr: io.Discard, Resume: s},
+					sandbox.Limits{Fuel: s.Fuel + 1})
+				resume += time.Since(start)
+				if res.Status != sandbox.StatusFuelExhausted {
+					b.Fatalf("resume: %+v", res)
+				}
+			}
+			var ru1 syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+			cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+			b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(len(file)), "file-bytes")
+			b.ReportMetric(float64(decode.Microseconds())/1000/float64(b.N), "decode-ms")
+			b.ReportMetric(float64(resume.Microseconds())/1000/float64(b.N), "resume-ms")
+		})
 	}
 }

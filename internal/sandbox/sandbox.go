@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +26,7 @@ import (
 	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/suspend"
 	"github.com/crowdrun/crowdrun/internal/wasi"
-	"github.com/crowdrun/crowdrun/internal/wasm/binary"
+	"github.com/crowdrun/crowdrun/internal/wasm"
 )
 
 // Status is the verdict of a run.
@@ -128,11 +131,18 @@ func (e *Error) Error() string { return e.Message }
 // Engine compiles and runs guests. It is safe for concurrent use; compiled
 // modules are cached by content hash and instrumentation options.
 type Engine struct {
-	rt    wazero.Runtime
-	slice uint64 // fuel handed out per slice; DefaultSlice but in tests
+	rt       wazero.Runtime
+	cache    wazero.CompilationCache // nil: none beyond modules below
+	cacheDir string                  // where cache keeps its files
+	slice    uint64                  // fuel handed out per slice; DefaultSlice but in tests
 
 	mu      sync.Mutex
 	modules map[moduleKey]*Module
+	// plain is a runtime without the on-disk cache, started when a module
+	// fails to compile through it: a damaged entry makes wazero refuse the
+	// module rather than compile it again.
+	plain wazero.Runtime
+	cfg   wazero.RuntimeConfig // plain's configuration
 }
 
 type moduleKey struct {
@@ -143,6 +153,7 @@ type moduleKey struct {
 
 // Module is a compiled, instrumented guest, ready to run any number of times.
 type Module struct {
+	rt       wazero.Runtime // the runtime compiled belongs to
 	compiled wazero.CompiledModule
 	minMem   uint64 // bytes the guest's memory starts with
 	// Instrumented is the module as it runs: the rewrite of the submitted
@@ -161,26 +172,169 @@ type Module struct {
 // from snapshots (docs/continuations.md).
 func (m *Module) Suspendable() bool { return m.suspendable }
 
+// EngineConfig configures NewEngineWith. The zero value is NewEngine's.
+type EngineConfig struct {
+	// Interpreter runs guests on wazero's interpreter: several times
+	// slower, but compiled in a fraction of the time — the better trade
+	// for a huge module run briefly (tests of the Go guest).
+	Interpreter bool
+	// CacheDir, if set, keeps the machine code of every module the
+	// compiler translates in this directory (created if missing, mode
+	// 0700), so that a later engine — another process, after a restart —
+	// loads it instead of compiling again: a suspendable Go guest takes
+	// tens of seconds to compile and a fraction of one to load. Entries
+	// are named by a hash of the module's bytes, wazero's version and the
+	// CPU's features; each is written to a temporary file and renamed into
+	// place, so processes may share the directory. Its contents are
+	// executed: it must be writable by this user only, and NewEngineWith
+	// refuses a directory others can write to. Ignored by the interpreter.
+	CacheDir string
+}
+
+// DefaultCacheDir is where native workers keep compiled modules unless told
+// otherwise: crowdrun/compiled under the user's cache directory
+// ($XDG_CACHE_HOME or ~/.cache on Linux).
+func DefaultCacheDir() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "crowdrun", "compiled"), nil
+}
+
 // NewEngine starts a wazero runtime (the optimising compiler where available)
 // with crowdrun's host interface and the fuel contract's imports installed.
 // Guests are stopped by their own fuel checks, not by wazero's context
-// polling, which slows compiled code several times.
+// polling, which slows compiled code several times. Compiled code is cached
+// in memory only.
 func NewEngine(ctx context.Context) (*Engine, error) {
-	return newEngine(ctx, wazero.NewRuntimeConfig())
+	return NewEngineWith(ctx, EngineConfig{})
 }
 
-// NewInterpreterEngine is NewEngine on wazero's interpreter: guests run
-// several times slower, but compile in a fraction of the time — the
-// better trade for a huge module run briefly (tests of the Go guest).
+// NewInterpreterEngine is NewEngine on wazero's interpreter
+// (EngineConfig.Interpreter).
 func NewInterpreterEngine(ctx context.Context) (*Engine, error) {
-	return newEngine(ctx, wazero.NewRuntimeConfigInterpreter())
+	return NewEngineWith(ctx, EngineConfig{Interpreter: true})
 }
 
-func newEngine(ctx context.Context, cfg wazero.RuntimeConfig) (*Engine, error) {
+// NewEngineWith is NewEngine configured by c.
+func NewEngineWith(ctx context.Context, c EngineConfig) (*Engine, error) {
+	cfg := wazero.NewRuntimeConfig()
+	if c.Interpreter {
+		cfg = wazero.NewRuntimeConfigInterpreter()
+	}
 	// No DWARF-annotated stack traces: a trap must cost no more than the
 	// run (prepare drops .debug_* sections anyway, since the rewrite moves
 	// the code they describe).
 	cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2).WithDebugInfoEnabled(false)
+	e := &Engine{slice: DefaultSlice, modules: map[moduleKey]*Module{}, cfg: cfg}
+	if c.CacheDir != "" && !c.Interpreter {
+		var err error
+		if e.cache, e.cacheDir, err = openCache(c.CacheDir); err != nil {
+			return nil, err
+		}
+		cfg = cfg.WithCompilationCache(e.cache)
+	}
+	var err error
+	if e.rt, err = newRuntime(ctx, cfg); err != nil {
+		if e.cache != nil {
+			e.cache.Close(ctx)
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// cacheLayout names the subdirectory of a CacheDir this build's engines
+// use: wazero keys entries by module, its own version and the CPU, not by
+// the runtime's configuration, so a configuration that changes the code
+// it emits gets a directory of its own.
+const cacheLayout = "wazero-v2-nodebug"
+
+// openCache opens the on-disk compilation cache in dir, after checking that
+// nobody else can write there, and removes temporary files that a process
+// killed while writing an entry left behind.
+func openCache(dir string) (wazero.CompilationCache, string, error) {
+	dir = filepath.Join(dir, cacheLayout)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("sandbox: compilation cache: %w", err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return nil, "", fmt.Errorf("sandbox: compilation cache: %w", err)
+		}
+		if st.Mode().Perm()&0o022 != 0 && st.Mode()&os.ModeSticky == 0 {
+			return nil, "", fmt.Errorf("sandbox: compilation cache %s: %s is writable by others (mode %v), and what it holds is executed", dir, d, st.Mode().Perm())
+		}
+		if d == filepath.Dir(d) || d == filepath.Dir(filepath.Dir(dir)) {
+			break // the cache directory and its own parent
+		}
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("sandbox: compilation cache: %w", err)
+	}
+	pruneTemp(dir, time.Now().Add(-time.Hour))
+	return cache, dir, nil
+}
+
+// compileModule compiles bin in the engine's runtime, or, if that fails
+// with the on-disk cache on and compiles without it, in the plain runtime:
+// then an entry of the cache is damaged (wazero reports it rather than
+// compiling again), and the cache is emptied so that the next process
+// does not stumble on it too.
+func (e *Engine) compileModule(ctx context.Context, bin []byte) (wazero.Runtime, wazero.CompiledModule, error) {
+	c, err := e.rt.CompileModule(ctx, bin)
+	if err == nil || e.cache == nil {
+		return e.rt, c, err
+	}
+	e.mu.Lock()
+	if e.plain == nil {
+		e.plain, err = newRuntime(ctx, e.cfg)
+	}
+	plain := e.plain
+	e.mu.Unlock()
+	if plain == nil {
+		return nil, nil, err
+	}
+	c, perr := plain.CompileModule(ctx, bin)
+	if perr != nil {
+		return nil, nil, err
+	}
+	emptyCache(e.cacheDir)
+	return plain, c, nil
+}
+
+// emptyCache removes every entry of the on-disk cache under dir (files
+// only: another process may be writing into its directories).
+func emptyCache(dir string) {
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			os.Remove(path)
+		}
+		return nil
+	})
+}
+
+// pruneTemp removes entries' temporary files (NAME.*.tmp) older than before
+// under dir: what a process killed mid-write leaves. Younger ones may be
+// another process's write in progress.
+func pruneTemp(dir string, before time.Time) {
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(d.Name(), ".tmp") {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().Before(before) {
+			os.Remove(path)
+		}
+		return nil
+	})
+}
+
+// newRuntime starts a wazero runtime with the host interface and the fuel
+// imports installed.
+func newRuntime(ctx context.Context, cfg wazero.RuntimeConfig) (wazero.Runtime, error) {
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	b := rt.NewHostModuleBuilder(wasi.ModuleName)
 	for i := range wasi.Functions {
@@ -195,11 +349,23 @@ func newEngine(ctx context.Context, cfg wazero.RuntimeConfig) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("installing the fuel imports: %w", err)
 	}
-	return &Engine{rt: rt, slice: DefaultSlice, modules: map[moduleKey]*Module{}}, nil
+	return rt, nil
 }
 
-// Close releases the runtime and every compiled module.
-func (e *Engine) Close(ctx context.Context) error { return e.rt.Close(ctx) }
+// Close releases the runtime and every compiled module (the on-disk cache
+// stays).
+func (e *Engine) Close(ctx context.Context) error {
+	err := e.rt.Close(ctx)
+	e.mu.Lock()
+	if e.plain != nil {
+		err = errors.Join(err, e.plain.Close(ctx))
+	}
+	e.mu.Unlock()
+	if e.cache != nil {
+		err = errors.Join(err, e.cache.Close(ctx))
+	}
+	return err
+}
 
 // Compile is CompileWith the default instrumentation options.
 func (e *Engine) Compile(ctx context.Context, bin []byte) (*Module, error) {
@@ -252,7 +418,7 @@ func (e *Engine) CompileInstrumented(ctx context.Context, bin []byte) (*Module, 
 	if ok {
 		return m, nil
 	}
-	decoded, err := binary.Decode(bin)
+	decoded, err := decodeOutline(bin)
 	if err != nil {
 		return nil, &Error{StatusInvalidModule, "invalid module: " + err.Error()}
 	}
@@ -262,18 +428,25 @@ func (e *Engine) CompileInstrumented(ctx context.Context, bin []byte) (*Module, 
 	if err := prepare.CheckInstrumentedImports(decoded); err != nil {
 		return nil, sandboxError(err)
 	}
-	return e.compilePrepared(ctx, key, bin, nil)
+	return e.compileDecoded(ctx, key, bin, decoded, nil)
 }
 
 // compilePrepared compiles instrumented bytes and caches them under key;
 // orig, if given, is the submitted module, to explain a refusal in its own
 // terms.
 func (e *Engine) compilePrepared(ctx context.Context, key moduleKey, instrumented, orig []byte) (*Module, error) {
-	m := &Module{Instrumented: instrumented}
-	decoded, err := binary.Decode(m.Instrumented)
+	decoded, err := decodeOutline(instrumented)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: decoding the instrumented module: %w", err)
 	}
+	return e.compileDecoded(ctx, key, instrumented, decoded, orig)
+}
+
+// compileDecoded is compilePrepared given the outline of instrumented
+// (decodeOutline).
+func (e *Engine) compileDecoded(ctx context.Context, key moduleKey, instrumented []byte, decoded *wasm.Module, orig []byte) (*Module, error) {
+	m := &Module{Instrumented: instrumented}
+	var err error
 	c := decoded.CustomSection(instrument.CustomSection)
 	if c == nil || json.Unmarshal(c.Data, &m.Metadata) != nil || m.Metadata.Version != 1 {
 		return nil, &Error{StatusInvalidModule, "invalid module: unreadable crowdrun instrumentation metadata"}
@@ -283,7 +456,7 @@ func (e *Engine) compilePrepared(ctx context.Context, key moduleKey, instrumente
 		m.suspendable = true
 		m.globals = len(decoded.Globals)
 	}
-	m.compiled, err = e.rt.CompileModule(ctx, m.Instrumented)
+	m.rt, m.compiled, err = e.compileModule(ctx, m.Instrumented)
 	if err != nil {
 		// Explain with the submitted module's own indices where possible.
 		if orig != nil {
@@ -367,7 +540,7 @@ func (e *Engine) run(ctx context.Context, m *Module, in Input, lim Limits) Repor
 	ctx = wasi.WithState(ctx, st)
 	ctx = suspend.WithHost(ctx, met.host)
 	ctx = context.WithValue(ctx, meterKey{}, met)
-	mod, err := e.rt.InstantiateModule(ctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	mod, err := m.rt.InstantiateModule(ctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	memHit := false
 	checkpoints := 0
 	if err == nil {

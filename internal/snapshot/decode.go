@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
+	"sync"
 )
 
 // Limits bound what a decoder accepts, on top of the format's own limits.
@@ -36,29 +37,30 @@ func ApplyDelta(base *Snapshot, baseDigest *Digest, r io.Reader) (*Snapshot, *Di
 	return DefaultLimits.ApplyDelta(base, baseDigest, r)
 }
 
-// Decode reads a full snapshot (see the package function).
+// Decode reads a full snapshot (see the package function), allocating
+// memory as data arrives, so that a lying length costs none; compressed
+// pages are inflated, and every page hashed, in one parallel pass once the
+// records are read.
 func (l Limits) Decode(r io.Reader) (*Snapshot, *Digest, error) {
-	f, err := l.read(r, func(h *Header) error {
-		if h.Delta {
-			return fmt.Errorf("%w: a delta, not a full snapshot", ErrKind)
-		}
-		return nil
-	})
+	return l.decode(r, nil, nil, fullOnly)
+}
+
+// DecodeBytes is Decode from a file in memory. Raw pages, frames and host
+// state of the snapshot alias b, which must not change while the snapshot
+// is in use; nothing is copied but what is compressed.
+func (l Limits) DecodeBytes(b []byte) (*Snapshot, *Digest, error) {
+	h, err := l.header(b, fullOnly)
 	if err != nil {
 		return nil, nil, err
 	}
-	s := f.snap
-	d := &Digest{Pages: make([][32]byte, len(s.Pages))}
-	var todo []int
-	for i, p := range s.Pages {
-		if p == nil {
-			d.Pages[i] = ZeroPageHash
-		} else {
-			todo = append(todo, i)
-		}
+	return l.parse(&cursor{b: b, pos: headerSize}, h, nil, nil)
+}
+
+func fullOnly(h *Header) error {
+	if h.Delta {
+		return fmt.Errorf("%w: a delta, not a full snapshot", ErrKind)
 	}
-	hashPages(s.Pages, d.Pages, todo)
-	return finish(f, d)
+	return nil
 }
 
 // ApplyDelta reads a delta and applies it to base, whose digest is baseDigest
@@ -70,7 +72,12 @@ func (l Limits) ApplyDelta(base *Snapshot, baseDigest *Digest, r io.Reader) (*Sn
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := l.read(r, func(h *Header) error {
+	return l.decode(r, base, bd, deltaOn(bd))
+}
+
+// deltaOn accepts only a delta whose base is the snapshot digested by bd.
+func deltaOn(bd *Digest) func(*Header) error {
+	return func(h *Header) error {
 		if !h.Delta {
 			return fmt.Errorf("%w: a full snapshot, not a delta", ErrKind)
 		}
@@ -78,220 +85,267 @@ func (l Limits) ApplyDelta(base *Snapshot, baseDigest *Digest, r io.Reader) (*Sn
 			return fmt.Errorf("%w: delta is against %x, base is %x", ErrBase, h.Base[:8], bd.State[:8])
 		}
 		return nil
-	})
+	}
+}
+
+// decode reads the file from r — the header first, checked (check: its
+// kind and base) before anything else is read — and parses it; base is
+// the snapshot a delta applies to, bd its digest.
+func (l Limits) decode(r io.Reader, base *Snapshot, bd *Digest, check func(*Header) error) (*Snapshot, *Digest, error) {
+	src := &stream{r: bufio.NewReaderSize(r, 256<<10)}
+	hb, err := src.take(headerSize)
 	if err != nil {
 		return nil, nil, err
 	}
-	s := f.snap
-	d := &Digest{Pages: make([][32]byte, len(s.Pages))}
-	listed := make([]bool, len(s.Pages))
-	var todo []int
-	for _, i := range f.listed {
-		listed[i] = true
-		todo = append(todo, i)
+	h, err := l.header(hb, check)
+	if err != nil {
+		return nil, nil, err
 	}
-	for i := range s.Pages {
-		switch {
-		case listed[i]:
-		case i < len(base.Pages):
-			s.Pages[i] = base.Pages[i]
-			d.Pages[i] = bd.Pages[i]
-		default:
-			d.Pages[i] = ZeroPageHash
-		}
-	}
-	hashPages(s.Pages, d.Pages, todo)
-	return finish(f, d)
+	return l.parse(src, h, base, bd)
 }
 
-func finish(f *file, d *Digest) (*Snapshot, *Digest, error) {
-	d.State = stateHash(f.snap, d.Pages)
-	if d.State != f.hdr.State {
-		return nil, nil, fmt.Errorf("%w: content hashes to %x, header says %x", ErrStateHash, d.State[:8], f.hdr.State[:8])
+func readError(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: truncated", ErrFormat)
 	}
-	return f.snap, d, nil
+	return err
 }
 
-type file struct {
-	hdr    Header
-	snap   *Snapshot
-	listed []int // page indices carried by records, increasing
+// header parses and checks the header at the start of b.
+func (l Limits) header(b []byte, check func(*Header) error) (Header, error) {
+	if len(b) < headerSize {
+		return Header{}, fmt.Errorf("%w: truncated", ErrFormat)
+	}
+	h, err := ReadHeader(b[:headerSize])
+	if err != nil {
+		return h, err
+	}
+	if h.Pages > l.MaxPages || h.Globals > l.MaxGlobals {
+		return h, fmt.Errorf("%w: %d pages (max %d), %d globals (max %d)", ErrLimit, h.Pages, l.MaxPages, h.Globals, l.MaxGlobals)
+	}
+	return h, check(&h)
 }
 
-// reader reads the file, accumulating the CRC-32C of what it reads.
-type reader struct {
+// source is where parse reads a file from: memory (cursor) or a stream.
+// Running past the end is the error a file cut short gives.
+type source interface {
+	// take returns the next n bytes, which the caller may keep.
+	take(n int) ([]byte, error)
+	// checksum returns the CRC-32C of what was taken so far.
+	checksum() uint32
+	// atEnd reports whether nothing follows what was taken.
+	atEnd() (bool, error)
+}
+
+// cursor is a file in memory: take aliases it, and the CRC is computed
+// over it when asked for.
+type cursor struct {
+	b   []byte
+	pos int
+}
+
+func (c *cursor) take(n int) ([]byte, error) {
+	if n < 0 || n > len(c.b)-c.pos {
+		return nil, fmt.Errorf("%w: truncated", ErrFormat)
+	}
+	s := c.b[c.pos : c.pos+n : c.pos+n]
+	c.pos += n
+	return s, nil
+}
+
+func (c *cursor) checksum() uint32     { return crc32.Checksum(c.b[:c.pos], castagnoli) }
+func (c *cursor) atEnd() (bool, error) { return c.pos == len(c.b), nil }
+
+// stream reads a file as it arrives, into fresh memory, accumulating its
+// CRC-32C.
+type stream struct {
 	r   *bufio.Reader
 	crc uint32
 }
 
-func (r *reader) full(b []byte) error {
-	if _, err := io.ReadFull(r.r, b); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%w: truncated", ErrFormat)
-		}
-		return err
-	}
-	r.crc = crc32.Update(r.crc, castagnoli, b)
-	return nil
-}
-
-// bytes reads n bytes, growing the buffer only as data arrives so that a
+// take reads n bytes, growing the buffer only as data arrives so that a
 // hostile length costs no more memory than the bytes actually sent.
-func (r *reader) bytes(n int) ([]byte, error) {
+func (r *stream) take(n int) ([]byte, error) {
 	const chunk = 1 << 20
 	b := make([]byte, 0, min(n, chunk))
 	for len(b) < n {
 		k := min(n-len(b), chunk)
 		b = slices.Grow(b, k)[:len(b)+k]
-		if err := r.full(b[len(b)-k:]); err != nil {
-			return nil, err
+		if _, err := io.ReadFull(r.r, b[len(b)-k:]); err != nil {
+			return nil, readError(err)
 		}
 	}
+	r.crc = crc32.Update(r.crc, castagnoli, b)
 	return b, nil
 }
 
-func (l Limits) read(in io.Reader, check func(*Header) error) (*file, error) {
-	r := &reader{r: bufio.NewReaderSize(in, 256<<10)}
-	var hb [headerSize]byte
-	if err := r.full(hb[:]); err != nil {
-		return nil, err
+func (r *stream) checksum() uint32 { return r.crc }
+
+func (r *stream) atEnd() (bool, error) {
+	if _, err := r.r.ReadByte(); err != io.EOF {
+		return false, err
 	}
-	h, err := ReadHeader(hb[:])
-	if err != nil {
-		return nil, err
-	}
-	if h.Pages > l.MaxPages || h.Globals > l.MaxGlobals {
-		return nil, fmt.Errorf("%w: %d pages (max %d), %d globals (max %d)", ErrLimit, h.Pages, l.MaxPages, h.Globals, l.MaxGlobals)
-	}
-	if err := check(&h); err != nil {
-		return nil, err
-	}
+	return true, nil
+}
+
+// parse decodes the file b, whose header h has been checked, applying it to
+// base if it is a delta (bd: base's digest), and verifies it: structure,
+// DEFLATE streams, CRC-32C, trailing bytes, state hash — reporting the
+// first failure in that order, the order a streaming decoder meets them in.
+// Every page is inflated (if compressed) and hashed in one pass spread over
+// GOMAXPROCS goroutines, while another computes the CRC.
+func (l Limits) parse(c source, h Header, base *Snapshot, bd *Digest) (*Snapshot, *Digest, error) {
 	s := &Snapshot{ModuleHash: h.ModuleHash, Fuel: h.Fuel, Pages: make([][]byte, h.Pages)}
 	if h.Globals > 0 {
 		s.Globals = make([]Global, h.Globals)
 	}
-	var vb [16]byte
 	for i := range s.Globals {
-		if err := r.full(vb[:1]); err != nil {
-			return nil, err
+		t, err := c.take(1)
+		if err != nil {
+			return nil, nil, err
 		}
-		t := vb[0]
-		w := globalWidth(t)
+		w := globalWidth(t[0])
 		if w == 0 {
-			return nil, fmt.Errorf("%w: global %d has value type 0x%02x", ErrFormat, i, t)
+			return nil, nil, fmt.Errorf("%w: global %d has value type 0x%02x", ErrFormat, i, t[0])
 		}
-		if err := r.full(vb[:w]); err != nil {
-			return nil, err
+		vb, err := c.take(w)
+		if err != nil {
+			return nil, nil, err
 		}
-		g := Global{Type: t}
+		g := Global{Type: t[0]}
 		switch w {
 		case 4:
-			g.Lo = uint64(binary.LittleEndian.Uint32(vb[:]))
+			g.Lo = uint64(binary.LittleEndian.Uint32(vb))
 		case 8:
-			g.Lo = binary.LittleEndian.Uint64(vb[:])
+			g.Lo = binary.LittleEndian.Uint64(vb)
 		case 16:
-			g.Lo = binary.LittleEndian.Uint64(vb[:])
+			g.Lo = binary.LittleEndian.Uint64(vb)
 			g.Hi = binary.LittleEndian.Uint64(vb[8:])
 		}
 		s.Globals[i] = g
 	}
 	inf := newInflater()
-	if s.Frames, err = r.blob(inf, "frames", l.MaxFrames); err != nil {
-		return nil, err
+	var err error
+	if s.Frames, err = blob(c, inf, "frames", l.MaxFrames); err != nil {
+		return nil, nil, err
 	}
-	if s.Host, err = r.blob(inf, "host state", l.MaxHost); err != nil {
-		return nil, err
+	if s.Host, err = blob(c, inf, "host state", l.MaxHost); err != nil {
+		return nil, nil, err
 	}
-	f := &file{hdr: h, snap: s, listed: make([]int, 0, h.Records)}
-	// Compressed pages are read in batches and inflated in parallel.
-	const batch = 256
-	var deflated []int // indices of s.Pages holding stored bytes to inflate
-	inflate := func() error {
-		errs := make([]error, len(deflated))
-		parallelRange(len(deflated), func(lo, hi int) {
-			in := newInflater()
-			for k := lo; k < hi; k++ {
-				i := deflated[k]
-				page := make([]byte, PageSize)
-				if err := in.exact(s.Pages[i], page); err != nil {
-					errs[k] = fmt.Errorf("page %d: %w", i, err)
-					continue
-				}
-				s.Pages[i] = page
-			}
-		})
-		deflated = deflated[:0]
-		return errors.Join(errs...)
-	}
+	// Page records: raw pages alias b; compressed ones are inflated below.
+	stored := make([][]byte, h.Pages) // page index → its DEFLATE stream
+	listed := make([]int, 0, h.Records)
 	next := 0 // smallest index the next record may have
 	for range h.Records {
-		var rb [9]byte
-		if err := r.full(rb[:]); err != nil {
-			return nil, err
+		rb, err := c.take(9)
+		if err != nil {
+			return nil, nil, err
 		}
-		idx := binary.LittleEndian.Uint32(rb[:])
+		idx := binary.LittleEndian.Uint32(rb)
 		enc, n := rb[4], binary.LittleEndian.Uint32(rb[5:])
 		if idx >= h.Pages || int(idx) < next {
-			return nil, fmt.Errorf("%w: page record %d out of order or past %d pages", ErrFormat, idx, h.Pages)
+			return nil, nil, fmt.Errorf("%w: page record %d out of order or past %d pages", ErrFormat, idx, h.Pages)
 		}
 		next = int(idx) + 1
-		var page []byte
 		switch enc {
 		case encRaw:
 			if n != PageSize {
-				return nil, fmt.Errorf("%w: raw page %d of %d bytes", ErrFormat, idx, n)
+				return nil, nil, fmt.Errorf("%w: raw page %d of %d bytes", ErrFormat, idx, n)
 			}
-			page = make([]byte, PageSize)
-			if err := r.full(page); err != nil {
-				return nil, err
+			if s.Pages[idx], err = c.take(PageSize); err != nil {
+				return nil, nil, err
 			}
 		case encDeflate:
 			if n == 0 || n >= PageSize {
-				return nil, fmt.Errorf("%w: compressed page %d of %d bytes", ErrFormat, idx, n)
+				return nil, nil, fmt.Errorf("%w: compressed page %d of %d bytes", ErrFormat, idx, n)
 			}
-			page = make([]byte, n) // stored bytes until inflate
-			if err := r.full(page); err != nil {
-				return nil, err
+			if stored[idx], err = c.take(int(n)); err != nil {
+				return nil, nil, err
 			}
-			deflated = append(deflated, int(idx))
 		case encZero:
 			if n != 0 {
-				return nil, fmt.Errorf("%w: zero page %d with %d bytes", ErrFormat, idx, n)
+				return nil, nil, fmt.Errorf("%w: zero page %d with %d bytes", ErrFormat, idx, n)
 			}
 		default:
-			return nil, fmt.Errorf("%w: page %d has encoding %d", ErrFormat, idx, enc)
+			return nil, nil, fmt.Errorf("%w: page %d has encoding %d", ErrFormat, idx, enc)
 		}
-		s.Pages[idx] = page
-		f.listed = append(f.listed, int(idx))
-		if len(deflated) == batch {
-			if err := inflate(); err != nil {
-				return nil, err
+		listed = append(listed, int(idx))
+	}
+
+	d := &Digest{Pages: make([][32]byte, len(s.Pages))}
+	var todo []int // pages to inflate and hash
+	if base == nil {
+		for i, p := range s.Pages {
+			if p == nil && stored[i] == nil {
+				d.Pages[i] = ZeroPageHash
+			} else {
+				todo = append(todo, i)
 			}
 		}
-	}
-	if err := inflate(); err != nil {
-		return nil, err
-	}
-	sum := r.crc
-	var tb [4]byte
-	if err := r.full(tb[:]); err != nil {
-		return nil, err
-	}
-	if got := binary.LittleEndian.Uint32(tb[:]); got != sum {
-		return nil, fmt.Errorf("%w: trailer %08x, content %08x", ErrChecksum, got, sum)
-	}
-	if _, err := r.r.ReadByte(); err != io.EOF {
-		if err == nil {
-			return nil, fmt.Errorf("%w: trailing bytes", ErrFormat)
+	} else {
+		isListed := make([]bool, len(s.Pages))
+		for _, i := range listed {
+			isListed[i] = true
 		}
-		return nil, err
+		for i := range s.Pages {
+			switch {
+			case isListed[i]:
+			case i < len(base.Pages):
+				s.Pages[i] = base.Pages[i]
+				d.Pages[i] = bd.Pages[i]
+			default:
+				d.Pages[i] = ZeroPageHash
+			}
+		}
+		todo = listed
 	}
-	return f, nil
+	var crc uint32
+	var crcDone sync.WaitGroup
+	crcDone.Go(func() { crc = c.checksum() }) // of all but the trailer
+	errs := make([]error, len(s.Pages))
+	eachParallel(len(todo), func() func(k int) {
+		in := newInflater()
+		return func(k int) {
+			i := todo[k]
+			if z := stored[i]; z != nil {
+				page := make([]byte, PageSize)
+				if err := in.exact(z, page); err != nil {
+					errs[i] = fmt.Errorf("page %d: %w", i, err)
+					return
+				}
+				s.Pages[i] = page
+			}
+			d.Pages[i] = pageHash(s.Pages[i])
+		}
+	})
+	crcDone.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	tb, err := c.take(4)
+	if err != nil {
+		return nil, nil, err
+	}
+	if got := binary.LittleEndian.Uint32(tb); got != crc {
+		return nil, nil, fmt.Errorf("%w: trailer %08x, content %08x", ErrChecksum, got, crc)
+	}
+	if end, err := c.atEnd(); err != nil {
+		return nil, nil, err
+	} else if !end {
+		return nil, nil, fmt.Errorf("%w: trailing bytes", ErrFormat)
+	}
+	d.State = stateHash(s, d.Pages)
+	if d.State != h.State {
+		return nil, nil, fmt.Errorf("%w: content hashes to %x, header says %x", ErrStateHash, d.State[:8], h.State[:8])
+	}
+	return s, d, nil
 }
 
-func (r *reader) blob(inf *inflater, what string, limit uint32) ([]byte, error) {
-	var b [9]byte
-	if err := r.full(b[:]); err != nil {
+func blob(c source, inf *inflater, what string, limit uint32) ([]byte, error) {
+	b, err := c.take(9)
+	if err != nil {
 		return nil, err
 	}
 	enc := b[0]
@@ -307,12 +361,12 @@ func (r *reader) blob(inf *inflater, what string, limit uint32) ([]byte, error) 
 		if raw == 0 {
 			return nil, nil
 		}
-		return r.bytes(int(n))
+		return c.take(int(n))
 	case encDeflate:
 		if n == 0 || n >= raw {
 			return nil, fmt.Errorf("%w: compressed %s: %d stored bytes for %d", ErrFormat, what, n, raw)
 		}
-		stored, err := r.bytes(int(n))
+		stored, err := c.take(int(n))
 		if err != nil {
 			return nil, err
 		}

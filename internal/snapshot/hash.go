@@ -198,6 +198,37 @@ func (t *Tracker) Hash(s *Snapshot) (*Digest, error) {
 	return d, nil
 }
 
+// eachParallel runs f(k) for k in [0, n) over GOMAXPROCS goroutines, taking
+// indices one at a time (pages cost unequal work); each goroutine calls
+// newF once for its own f (per-goroutine state).
+func eachParallel(n int, newF func() func(k int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		if n > 0 {
+			f := newF()
+			for k := range n {
+				f(k)
+			}
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			f := newF()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= n {
+					return
+				}
+				f(k)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // parallelFor runs f(0..n-1) over GOMAXPROCS goroutines in contiguous chunks.
 func parallelFor(n int, f func(i int)) {
 	parallelRange(n, func(lo, hi int) {

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 )
@@ -93,18 +94,29 @@ func (s *Snapshot) MemorySize() int { return len(s.Pages) * PageSize }
 // CopyMemory writes linear memory into dst, which must hold at least
 // MemorySize bytes (an engine's memory after growing it to len(Pages)).
 // Zero pages are cleared.
-func (s *Snapshot) CopyMemory(dst []byte) error {
+func (s *Snapshot) CopyMemory(dst []byte) error { return s.CopyMemoryZeroed(dst, len(dst)) }
+
+// CopyMemoryZeroed is CopyMemory into dst whose bytes from offset zeroed on
+// are known to be zero — what an engine's memory has just grown by. Zero
+// pages there are not written, so memory committed lazily stays so, and a
+// zero page below it is cleared only if it is not zero already (reading an
+// untouched page costs no memory either). Pages are copied in parallel:
+// writing to fresh memory is bound by page faults more than by bandwidth.
+func (s *Snapshot) CopyMemoryZeroed(dst []byte, zeroed int) error {
 	if len(dst) < s.MemorySize() {
 		return fmt.Errorf("%w: destination of %d bytes for %d pages", ErrInvalid, len(dst), len(s.Pages))
 	}
-	for i, p := range s.Pages {
-		d := dst[i*PageSize : (i+1)*PageSize]
-		if p == nil {
-			clear(d)
-		} else {
-			copy(d, p)
+	parallelRange(len(s.Pages), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d := dst[i*PageSize : (i+1)*PageSize]
+			switch p := s.Pages[i]; {
+			case p != nil:
+				copy(d, p)
+			case i*PageSize < zeroed && !bytes.Equal(d, zeroPage):
+				clear(d)
+			}
 		}
-	}
+	})
 	return nil
 }
 

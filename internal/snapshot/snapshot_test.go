@@ -324,3 +324,55 @@ func TestInvalidSnapshot(t *testing.T) {
 		t.Errorf("PagesOf: %v", err)
 	}
 }
+
+// CopyMemoryZeroed writes the snapshot's memory whatever the destination
+// held below the offset known to be zero, and nothing (zero pages) above it.
+func TestCopyMemoryZeroed(t *testing.T) {
+	s := testSnapshot(3, 8)
+	s.Pages[1], s.Pages[6] = nil, nil
+	want := make([]byte, s.MemorySize())
+	if err := s.CopyMemory(want); err != nil {
+		t.Fatal(err)
+	}
+	const zeroed = 4 * PageSize
+	for _, garbage := range []byte{0, 0xAA} {
+		dst := make([]byte, s.MemorySize())
+		for i := range dst[:zeroed] {
+			dst[i] = garbage
+		}
+		if err := s.CopyMemoryZeroed(dst, zeroed); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(dst, want) {
+			t.Fatalf("garbage %#x below %d: memory differs", garbage, zeroed)
+		}
+	}
+	if err := s.CopyMemoryZeroed(make([]byte, s.MemorySize()-1), 0); err == nil {
+		t.Fatal("a short destination was accepted")
+	}
+}
+
+// DecodeBytes decodes what Decode does, sharing raw pages with the file.
+func TestDecodeBytes(t *testing.T) {
+	s := testSnapshot(4, 6)
+	for _, o := range []Options{{}, {Compress: true}} {
+		b := encodeFull(t, s, o)
+		_, want, err := Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, d, err := DefaultLimits.DecodeBytes(b)
+		if err != nil || d.State != want.State {
+			t.Fatalf("%+v: %v", o, err)
+		}
+		if h, _ := StateHash(got); h != want.State {
+			t.Fatalf("%+v: the snapshot does not hash to its digest", o)
+		}
+		if _, _, err := DefaultLimits.DecodeBytes(b[:len(b)-1]); !errors.Is(err, ErrFormat) {
+			t.Fatalf("%+v: truncated: %v", o, err)
+		}
+		if _, _, err := DefaultLimits.DecodeBytes(append(bytes.Clone(b), 0)); !errors.Is(err, ErrFormat) {
+			t.Fatalf("%+v: trailing byte: %v", o, err)
+		}
+	}
+}
