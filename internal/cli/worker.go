@@ -46,7 +46,7 @@ func (m *Main) workerCmd(ctx context.Context, args []string) error {
 	}
 	w, err := worker.New(worker.Config{Server: *server, Name: *name, Slots: *slots, Grace: *grace, Ticks: *ticks, NoCheckpoints: *noCk, Token: *token, Site: *site,
 		CacheDir: *cacheDir,
-		Logger: slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level})).With("worker", *name)})
+		Logger:   slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level})).With("worker", *name)})
 	if err != nil {
 		return usageError("%v", err)
 	}
