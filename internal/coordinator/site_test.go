@@ -6,10 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -24,19 +22,7 @@ import (
 // startFor starts a worker whose hello names site ("": none), lying as t
 // says (nil: honest); stop ends it and waits.
 func (e *env) startFor(name, site string, t worker.Tamper) (stop func()) {
-	w, err := worker.New(worker.Config{Server: e.srv.URL, Name: name, Slots: 1, Engine: engine, Site: site, Tamper: t,
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); w.Run(ctx) }()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
-	e.t.Cleanup(stop)
-	return stop
+	return e.startConfigured(worker.Config{Name: name, Site: site, Tamper: t}).stop
 }
 
 // jobLiar is honest except in the jobs it is told to lie in, where it
@@ -89,19 +75,9 @@ func siteCredit(t *testing.T, e *env, site string) (total uint64, parts map[stri
 // from every entry.
 func standingBySite(t *testing.T, db store.Store) map[string]uint64 {
 	t.Helper()
-	entries, err := db.LedgerList(context.Background(), &store.LedgerListParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	revoked := map[int64]bool{}
-	for _, e := range entries {
-		if e.Kind == store.LedgerRevoke {
-			revoked[e.Ref] = true
-		}
-	}
 	out := map[string]uint64{}
-	for _, e := range entries {
-		if e.Kind == store.LedgerGrant && !revoked[e.Seq] && e.Site != "" {
+	for _, e := range standingGrants(t, db) {
+		if e.Site != "" {
 			out[e.Site] += e.Fuel
 		}
 	}

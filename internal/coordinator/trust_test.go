@@ -273,6 +273,19 @@ func TestAuditsCatchASleeper(t *testing.T) {
 // grant in the ledger.
 func uniqueGrants(t *testing.T, db store.Store) {
 	t.Helper()
+	standing := map[[2]int64]int64{}
+	for _, e := range standingGrants(t, db) {
+		k := [2]int64{e.ReplicaID, int64(e.Link)}
+		if first, ok := standing[k]; ok {
+			t.Errorf("replica %d link %d is credited twice: grants %d and %d (to %s)", e.ReplicaID, e.Link, first, e.Seq, e.Account)
+		}
+		standing[k] = e.Seq
+	}
+}
+
+// standingGrants is the ledger's grants that no revocation took back.
+func standingGrants(t *testing.T, db store.Store) []store.LedgerEntry {
+	t.Helper()
 	entries, err := db.LedgerList(context.Background(), &store.LedgerListParams{})
 	if err != nil {
 		t.Fatal(err)
@@ -283,17 +296,13 @@ func uniqueGrants(t *testing.T, db store.Store) {
 			revoked[e.Ref] = true
 		}
 	}
-	standing := map[[2]int64]int64{}
+	var out []store.LedgerEntry
 	for _, e := range entries {
-		if e.Kind != store.LedgerGrant || revoked[e.Seq] {
-			continue
+		if e.Kind == store.LedgerGrant && !revoked[e.Seq] {
+			out = append(out, e)
 		}
-		k := [2]int64{e.ReplicaID, int64(e.Link)}
-		if first, ok := standing[k]; ok {
-			t.Errorf("replica %d link %d is credited twice: grants %d and %d (to %s)", e.ReplicaID, e.Link, first, e.Seq, e.Account)
-		}
-		standing[k] = e.Seq
 	}
+	return out
 }
 
 // Two fresh accounts that collude — the same lie at the same checkpoint,

@@ -34,8 +34,16 @@ type stoppable struct {
 }
 
 func (e *env) startWith(name, token string, t worker.Tamper) *stoppable {
-	w, err := worker.New(worker.Config{Server: e.srv.URL, Name: name, Slots: 1, Engine: engine, Token: token, Tamper: t,
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	return e.startConfigured(worker.Config{Name: name, Token: token, Tamper: t})
+}
+
+// startConfigured starts a worker of one slot on the test's coordinator
+// with cfg's name, token, site and tamper hook; stop ends it and waits
+// (also at the test's end).
+func (e *env) startConfigured(cfg worker.Config) *stoppable {
+	cfg.Server, cfg.Slots, cfg.Engine = e.srv.URL, 1, engine
+	cfg.MinBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	w, err := worker.New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
