@@ -46,22 +46,7 @@ func TestEmbedOnAnotherSite(t *testing.T) {
 	}
 
 	// The widget's own context: the frame's DevTools target.
-	var frame context.Context
-	waitUntil(t, "the widget's target", 20*time.Second, func() bool {
-		ts, err := chromedp.Targets(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ti := range ts {
-			if strings.HasPrefix(ti.URL, e.srv.URL+"/contribute?embed=1") {
-				var cancel context.CancelFunc
-				frame, cancel = chromedp.NewContext(b, chromedp.WithTargetID(ti.TargetID))
-				t.Cleanup(cancel)
-				return true
-			}
-		}
-		return false
-	})
+	frame := widgetFrame(t, b, e.srv.URL)
 	waitFor(t, frame, "the widget's worker", `globalThis.crowdrun && crowdrun.worker && document.body.classList.contains('embed')`, 20*time.Second)
 	if s := stats(t, frame); s.Enabled || s.State != "off" {
 		t.Fatalf("the widget runs before consent: %+v", s)
@@ -87,4 +72,28 @@ func TestEmbedOnAnotherSite(t *testing.T) {
 		}
 	}
 	t.Logf("widget: crossOriginIsolated=%v, tasks=%d", eval[bool](t, frame, `globalThis.crossOriginIsolated === true`), stats(t, frame).Tasks)
+}
+
+// widgetFrame waits for the embedded widget's frame (a page of server's
+// /contribute?embed=1) to appear among the browser's DevTools targets and
+// returns a context attached to it.
+func widgetFrame(t *testing.T, b context.Context, server string) context.Context {
+	t.Helper()
+	var frame context.Context
+	waitUntil(t, "the widget's target", 20*time.Second, func() bool {
+		ts, err := chromedp.Targets(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ti := range ts {
+			if strings.HasPrefix(ti.URL, server+"/contribute?embed=1") {
+				var cancel context.CancelFunc
+				frame, cancel = chromedp.NewContext(b, chromedp.WithTargetID(ti.TargetID))
+				t.Cleanup(cancel)
+				return true
+			}
+		}
+		return false
+	})
+	return frame
 }

@@ -55,22 +55,7 @@ func TestSiteCreditFromWidget(t *testing.T) {
 	if src := eval[string](t, b, `document.querySelector('#donate iframe').src`); !strings.Contains(src, "site=Example.org") {
 		t.Fatalf("widget frame src %q does not pass the site", src)
 	}
-	var frame context.Context
-	waitUntil(t, "the widget's target", 20*time.Second, func() bool {
-		ts, err := chromedp.Targets(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ti := range ts {
-			if strings.HasPrefix(ti.URL, e.srv.URL+"/contribute?embed=1") {
-				var cancel context.CancelFunc
-				frame, cancel = chromedp.NewContext(b, chromedp.WithTargetID(ti.TargetID))
-				t.Cleanup(cancel)
-				return true
-			}
-		}
-		return false
-	})
+	frame := widgetFrame(t, b, e.srv.URL)
 	waitFor(t, frame, "the widget's worker", `globalThis.crowdrun && crowdrun.worker`, 20*time.Second)
 	if got := eval[string](t, frame, `crowdrun.worker.site`); got != "example.org" {
 		t.Fatalf("the widget's worker names site %q, want example.org", got)

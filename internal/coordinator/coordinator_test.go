@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -112,16 +111,7 @@ func (e *env) client(owner string) *api.Client {
 
 // startWorker runs an in-process worker until the test ends.
 func (e *env) startWorker(name string, slots int) *worker.Worker {
-	w, err := worker.New(worker.Config{Server: e.srv.URL, Name: name, Slots: slots, Engine: engine, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); w.Run(ctx) }()
-	e.t.Cleanup(func() { cancel(); wg.Wait() })
-	return w
+	return e.startConfigured(worker.Config{Name: name, Slots: slots}).Worker
 }
 
 func echoJob(t *testing.T, n, replicas int) *api.SubmitRequest {

@@ -37,11 +37,11 @@ func (e *env) startWith(name, token string, t worker.Tamper) *stoppable {
 	return e.startConfigured(worker.Config{Name: name, Token: token, Tamper: t})
 }
 
-// startConfigured starts a worker of one slot on the test's coordinator
-// with cfg's name, token, site and tamper hook; stop ends it and waits
-// (also at the test's end).
+// startConfigured starts a worker on the test's coordinator with cfg's
+// name, slots (default 1), token, site and tamper hook; stop ends it and
+// waits (also at the test's end).
 func (e *env) startConfigured(cfg worker.Config) *stoppable {
-	cfg.Server, cfg.Slots, cfg.Engine = e.srv.URL, 1, engine
+	cfg.Server, cfg.Engine, cfg.Slots = e.srv.URL, engine, max(cfg.Slots, 1)
 	cfg.MinBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	w, err := worker.New(cfg)
 	if err != nil {

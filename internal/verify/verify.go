@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -922,7 +921,6 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 	for _, p := range verified {
 		accts = append(accts, *p)
 	}
-	slices.SortFunc(accts, func(a, b store.AccountAddParams) int { return strings.Compare(a.ID, b.ID) })
 	settled, err := v.cfg.Store.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *cand.Result,
 		Verification: method, VerifiedBy: by, Ledger: entries, Accounts: accts, Now: now})
 	if errors.Is(err, store.ErrTaskSettled) {
