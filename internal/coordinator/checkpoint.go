@@ -46,22 +46,31 @@ func snapshotLimits(memory uint64) snapshot.Limits {
 // state hash announced, belong to the job's module, sit on the task's fuel
 // grid and come after the previous one. Any failure is a checkpointError
 // (nothing changed); other errors end the connection.
-func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) error {
+//
+// The first checkpoint of a lease that resumes one is answered only once
+// the verifier has evaluated it (the channel returned; nil: answer now):
+// the lease may be an audit of exactly that link, and the worker waits for
+// the answer before running on, so the audit's revocation reaches it first
+// (docs/protocol.md, "Resumed leases").
+func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) (<-chan struct{}, error) {
 	ls := cn.lease(m.LeaseID)
 	switch {
 	case len(m.Snapshot)+len(m.Stdout)+len(m.Stderr) > c.cfg.MaxCheckpoint:
-		return refuse(protocol.CodeTooLarge, "checkpoint of %d bytes exceeds the limit of %d", len(m.Snapshot)+len(m.Stdout)+len(m.Stderr), c.cfg.MaxCheckpoint)
+		return nil, refuse(protocol.CodeTooLarge, "checkpoint of %d bytes exceeds the limit of %d", len(m.Snapshot)+len(m.Stdout)+len(m.Stderr), c.cfg.MaxCheckpoint)
 	case ls == nil:
-		return refuse(protocol.CodeLeaseNotHeld, "lease %q is not held by this session (expired, revoked or already reported); the checkpoint was not recorded", m.LeaseID)
+		return nil, refuse(protocol.CodeLeaseNotHeld, "lease %q is not held by this session (expired, revoked or already reported); the checkpoint was not recorded", m.LeaseID)
 	case ls.grid == 0:
-		return refuse(protocol.CodeBadCheckpoint, "lease %s takes no checkpoints", m.LeaseID)
+		return nil, refuse(protocol.CodeBadCheckpoint, "lease %s takes no checkpoints", m.LeaseID)
 	case m.Seq != (m.Fuel-1)/ls.grid:
-		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d at fuel %d is not on the task's grid of %d", m.Seq, m.Fuel, ls.grid)
+		return nil, refuse(protocol.CodeBadCheckpoint, "checkpoint %d at fuel %d is not on the task's grid of %d", m.Seq, m.Fuel, ls.grid)
 	case m.Seq <= ls.seq:
-		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d does not follow the replica's checkpoint %d", m.Seq, ls.seq)
+		return nil, refuse(protocol.CodeBadCheckpoint, "checkpoint %d does not follow the replica's checkpoint %d", m.Seq, ls.seq)
 	case ls.output+uint64(len(m.Stdout))+uint64(len(m.Stderr)) > ls.maxOutput:
-		return refuse(protocol.CodeTooLarge, "the segment's output exceeds the job's limit of %d bytes", ls.maxOutput)
+		return nil, refuse(protocol.CodeTooLarge, "the segment's output exceeds the job's limit of %d bytes", ls.maxOutput)
 	}
+	// The first checkpoint of a resumed lease (ls.seq is the resumed one's
+	// until then).
+	first := ls.resume != nil && ls.seq == ls.resume.Seq
 	lim := snapshotLimits(ls.memory)
 	var snap *snapshot.Snapshot
 	var dig *snapshot.Digest
@@ -72,53 +81,53 @@ func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) error {
 		if ls.base == nil && ls.resume != nil {
 			if err := c.loadBase(cn.ctx, ls, lim); err != nil {
 				if cn.ctx.Err() != nil {
-					return context.Cause(cn.ctx)
+					return nil, context.Cause(cn.ctx)
 				}
 				// The worker sends its next checkpoint full, which needs no base.
 				c.cfg.Logger.Error("loading a checkpoint", "lease", m.LeaseID, "err", err)
-				return refuse(protocol.CodeInternal, "the coordinator could not load checkpoint %d: send checkpoints full", ls.resume.Seq)
+				return nil, refuse(protocol.CodeInternal, "the coordinator could not load checkpoint %d: send checkpoints full", ls.resume.Seq)
 			}
 		}
 		if ls.base == nil {
-			return refuse(protocol.CodeBadCheckpoint, "checkpoint %d is a delta, but the replica has no previous checkpoint: send it full", m.Seq)
+			return nil, refuse(protocol.CodeBadCheckpoint, "checkpoint %d is a delta, but the replica has no previous checkpoint: send it full", m.Seq)
 		}
 		if want := hex.EncodeToString(ls.digest.State[:]); m.Base != want {
-			return refuse(protocol.CodeBadCheckpoint, "checkpoint %d is a delta against %s, but the replica's previous checkpoint is %s", m.Seq, m.Base[:12], want[:12])
+			return nil, refuse(protocol.CodeBadCheckpoint, "checkpoint %d is a delta against %s, but the replica's previous checkpoint is %s", m.Seq, m.Base[:12], want[:12])
 		}
 		snap, dig, err = lim.ApplyDelta(ls.base, ls.digest, bytes.NewReader(m.Snapshot))
 	}
 	if err != nil {
-		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d: %v", m.Seq, err)
+		return nil, refuse(protocol.CodeBadCheckpoint, "checkpoint %d: %v", m.Seq, err)
 	}
 	if got := hex.EncodeToString(dig.State[:]); got != m.StateHash {
-		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d: the snapshot's state hash is %s, not %s", m.Seq, got[:12], m.StateHash[:12])
+		return nil, refuse(protocol.CodeBadCheckpoint, "checkpoint %d: the snapshot's state hash is %s, not %s", m.Seq, got[:12], m.StateHash[:12])
 	}
 	if snap.Fuel != m.Fuel {
-		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d: the snapshot is at fuel %d, not %d", m.Seq, snap.Fuel, m.Fuel)
+		return nil, refuse(protocol.CodeBadCheckpoint, "checkpoint %d: the snapshot is at fuel %d, not %d", m.Seq, snap.Fuel, m.Fuel)
 	}
 	if hex.EncodeToString(snap.ModuleHash[:]) != ls.module {
-		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d: the snapshot belongs to another module", m.Seq)
+		return nil, refuse(protocol.CodeBadCheckpoint, "checkpoint %d: the snapshot belongs to another module", m.Seq)
 	}
 	var full bytes.Buffer
 	if err := snapshot.Encode(&full, snap, dig, snapshot.Options{Compress: true}); err != nil {
-		return refuse(protocol.CodeBadCheckpoint, "checkpoint %d: %v", m.Seq, err)
+		return nil, refuse(protocol.CodeBadCheckpoint, "checkpoint %d: %v", m.Seq, err)
 	}
 	now := c.cfg.Now()
 	added, err := c.store.CheckpointAdd(cn.ctx, &store.CheckpointAddParams{SessionID: cn.session.ID, LeaseID: m.LeaseID, Seq: m.Seq, Fuel: m.Fuel,
 		StateHash: m.StateHash, Snapshot: full.Bytes(), Stdout: m.Stdout, Stderr: m.Stderr, CostMS: m.CostMS, Now: now})
 	switch {
 	case errors.Is(err, store.ErrLeaseNotHeld):
-		return refuse(protocol.CodeLeaseNotHeld, "lease %q is no longer held by this session; the checkpoint was not recorded", m.LeaseID)
+		return nil, refuse(protocol.CodeLeaseNotHeld, "lease %q is no longer held by this session; the checkpoint was not recorded", m.LeaseID)
 	case errors.Is(err, store.ErrCheckpointOrder):
-		return refuse(protocol.CodeBadCheckpoint, "%v", err)
+		return nil, refuse(protocol.CodeBadCheckpoint, "%v", err)
 	case err != nil:
 		if cn.ctx.Err() != nil {
-			return context.Cause(cn.ctx)
+			return nil, context.Cause(cn.ctx)
 		}
 		c.cfg.Logger.Error("recording a checkpoint", "lease", m.LeaseID, "err", err)
-		return refuse(protocol.CodeInternal, "the checkpoint could not be recorded")
+		return nil, refuse(protocol.CodeInternal, "the checkpoint could not be recorded")
 	}
-	c.verifier.Checkpoint(cn.ctx, added.TaskID, added.JobID, added.Role)
+	evaluated := c.verifier.Checkpoint(cn.ctx, added.TaskID, added.JobID, added.Role, first)
 	if m.Fuel > ls.fuelAt {
 		// From the lease grant the stretch includes the module's fetch and
 		// compile, and a checkpoint says nothing of run time: no sample.
@@ -133,7 +142,7 @@ func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) error {
 	cn.mu.Lock()
 	ls.progress = max(ls.progress, m.Fuel)
 	cn.mu.Unlock()
-	return nil
+	return evaluated, nil
 }
 
 // loadBase decodes the checkpoint a lease resumed from, the base of its

@@ -598,3 +598,65 @@ func TestQuorumCatchesLiarMidRun(t *testing.T) {
 	t.Logf("%d checkpoints; verifier %+v; verification %+v", len(cps), st, r.Verification)
 	uniqueGrants(t, e.db)
 }
+
+// An audit is a resumed lease like any other, but it is over once its
+// link is compared. The worker waits for the answer to a resumed lease's
+// first checkpoint, and the coordinator, having compared that link,
+// revokes an audit before it answers: so no audit computes more than its
+// one link, however fast the worker runs (docs/protocol.md, "Resumed
+// leases wait for their first answer").
+func TestAuditStopsAtItsLink(t *testing.T) {
+	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = testGrid; c.MinAudit = 0.45 })
+	ctx := context.Background()
+	for _, a := range []string{"anon:h1", "anon:h2"} {
+		if _, err := e.db.AccountAdd(ctx, &store.AccountAddParams{ID: a, Verified: 1_000_000, Now: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := factorJob(t)
+	req.MaxError = 0
+	req.Tasks = append(req.Tasks, req.Tasks...) // 4 tasks, ≈ 14 links each
+	job, err := e.alice.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.startWorker("h1", 2)
+	e.startWorker("h2", 2)
+	got, _ := collectLatest(t, e.alice, job.ID)
+	for i, r := range got {
+		if r.State != "done" {
+			t.Fatalf("task %d: %+v", i, r)
+		}
+	}
+	audits, stopped := 0, 0
+	for _, tk := range jobTasks(t, e, job.ID, 4) {
+		ev, err := e.db.TaskEvidence(ctx, tk.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range ev.Replicas {
+			if r.Role != store.RoleAudit {
+				continue
+			}
+			audits++
+			var own []uint64 // the audit's own checkpoints (its copies of the audited one's come first)
+			for _, c := range r.Checkpoints {
+				if c.Seq >= r.AuditSeq {
+					own = append(own, c.Seq)
+				}
+			}
+			if len(own) > 1 || len(own) == 1 && r.Result != nil {
+				dumpEvidence(t, e, job.ID, 4)
+				t.Fatalf("audit %d of link %d ran on past it: checkpoints %v, result %v", r.ID, r.AuditSeq, own, r.Result != nil)
+			}
+			if len(own) == 1 {
+				stopped++
+			}
+		}
+	}
+	if stopped == 0 {
+		dumpEvidence(t, e, job.ID, 4)
+		t.Fatalf("%d audits, none of a link before the last: nothing was tested", audits)
+	}
+	t.Logf("%d audits, %d stopped at their link's checkpoint", audits, stopped)
+}

@@ -459,7 +459,8 @@ func (cn *conn) readLoop() error {
 				}
 			}
 		case *protocol.Checkpoint:
-			if err := c.acceptCheckpoint(cn, m); err != nil {
+			evaluated, err := c.acceptCheckpoint(cn, m)
+			if err != nil {
 				var ce *checkpointError
 				if !errors.As(err, &ce) {
 					return err
@@ -467,7 +468,21 @@ func (cn *conn) readLoop() error {
 				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: ce.code, Message: ce.msg})
 				continue
 			}
-			cn.send(&protocol.Ack{Header: protocol.Header{ReplyTo: m.ID}})
+			ack := &protocol.Ack{Header: protocol.Header{ReplyTo: m.ID}}
+			if evaluated == nil {
+				cn.send(ack)
+				continue
+			}
+			// Answered once the verifier has compared it, after any
+			// revocation that comparison sends (acceptCheckpoint); the
+			// reader goes on meanwhile.
+			go func() {
+				select {
+				case <-evaluated:
+					cn.send(ack)
+				case <-cn.ctx.Done():
+				}
+			}()
 		case *protocol.Release:
 			n, err := c.store.ReplicaRelease(cn.ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: m.LeaseIDs,
 				Progress: cn.progress(m.LeaseIDs...), Now: c.cfg.Now()})

@@ -133,6 +133,8 @@ type Verifier struct {
 
 type event struct {
 	task int64
+	// evaluated, when not nil, is closed after the task's evaluation.
+	evaluated chan struct{}
 	// settle: a trusted re-run's outcome for the dispute it names.
 	settle *settlement
 }
@@ -217,14 +219,25 @@ func (v *Verifier) send(ctx context.Context, e event) {
 // evaluating one of its tasks, so a job not yet evaluated is evaluated at
 // its first checkpoint: otherwise a job asking for a quorum would have its
 // replicas compared only once a first result came in.
-func (v *Verifier) Checkpoint(ctx context.Context, task, job int64, role store.ReplicaRole) {
+//
+// With wait, the channel returned is closed once the task has been
+// evaluated with this checkpoint in hand (nil: there was nothing to
+// evaluate): by then the leases the evaluation revoked — an audit whose
+// link is now compared — have been revoked.
+func (v *Verifier) Checkpoint(ctx context.Context, task, job int64, role store.ReplicaRole, wait bool) <-chan struct{} {
 	v.mu.Lock()
 	n, known := v.replicas[job]
 	watched := v.watched[task] || role == store.RoleAudit || n > 1 || !known
 	v.mu.Unlock()
-	if watched {
-		v.send(ctx, event{task: task})
+	if !watched {
+		return nil
 	}
+	e := event{task: task}
+	if wait {
+		e.evaluated = make(chan struct{})
+	}
+	v.send(ctx, e)
+	return e.evaluated
 }
 
 // Result tells the verifier that a replica of a task recorded its result.
@@ -245,6 +258,9 @@ func (v *Verifier) loop(ctx context.Context, shard int, ch chan event) {
 			v.banMu.RLock()
 			err := v.evaluate(ctx, e.task)
 			v.banMu.RUnlock()
+			if e.evaluated != nil {
+				close(e.evaluated)
+			}
 			if err != nil && ctx.Err() == nil {
 				v.cfg.Logger.Error("verifying a task", "task", e.task, "err", err)
 			}

@@ -248,7 +248,15 @@ type sess struct {
 	welcome *protocol.Welcome
 
 	ckMu  sync.Mutex
-	ckIDs map[uint64]*runState // checkpoint message id → its run, to rebase when refused
+	ckIDs map[uint64]*ckSent // checkpoint message id → its run, to rebase when refused
+}
+
+// ckSent is a checkpoint sent and not yet answered.
+type ckSent struct {
+	rs *runState
+	// replied, when not nil, is closed when the coordinator answers (ack
+	// or refusal): the run waits on it (checkpointer.onCheckpoint).
+	replied chan struct{}
 }
 
 func (s *sess) send(ctx context.Context, m protocol.Message) error {
@@ -278,7 +286,7 @@ func (w *Worker) session(ctx context.Context) error {
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(protocol.MaxMessage)
-	s := &sess{w: w, ws: ws, ckIDs: map[uint64]*runState{}}
+	s := &sess{w: w, ws: ws, ckIDs: map[uint64]*ckSent{}}
 	hello := &protocol.Hello{Protocol: protocol.Version, Worker: w.cfg.Name, Slots: w.cfg.Slots, Runtime: "go/wazero", Token: w.cfg.Token, Site: w.cfg.Site,
 		Features: []string{protocol.FeatureRerun}}
 	if !w.cfg.NoCheckpoints {
@@ -488,15 +496,19 @@ func (s *sess) loop(ctx context.Context, inbox <-chan protocol.Message, readErr 
 					w.Stats.Refused.Add(1)
 				}
 				s.ckMu.Lock()
-				if rs := s.ckIDs[m.ReplyTo]; rs != nil {
-					rs.rebase.Store(true)
+				if ck := s.ckIDs[m.ReplyTo]; ck != nil {
+					ck.rs.rebase.Store(true)
+					ck.answered()
 					delete(s.ckIDs, m.ReplyTo)
 				}
 				s.ckMu.Unlock()
 				w.cfg.Logger.Warn("coordinator refused a message", "code", m.Code, "message", m.Message)
 			case *protocol.Ack:
 				s.ckMu.Lock()
-				delete(s.ckIDs, m.ReplyTo)
+				if ck := s.ckIDs[m.ReplyTo]; ck != nil {
+					ck.answered()
+					delete(s.ckIDs, m.ReplyTo)
+				}
 				s.ckMu.Unlock()
 			case *protocol.HeartbeatAck:
 			default:
@@ -554,7 +566,7 @@ func (w *Worker) run(ctx context.Context, s *sess, rs *runState, l *protocol.Lea
 	}
 	lim := sandbox.Limits{MemoryBytes: l.Limits.MemoryBytes, MaxOutput: int64(l.Limits.MaxOutput),
 		Timeout: time.Duration(l.Limits.TimeoutMS) * time.Millisecond, Fuel: l.Limits.Fuel}
-	ck := &checkpointer{w: w, s: s, rs: rs, lease: l, stdout: &stdout, stderr: &stderr}
+	ck := &checkpointer{ctx: ctx, w: w, s: s, rs: rs, lease: l, stdout: &stdout, stderr: &stderr}
 	if l.Resume != nil {
 		if !mod.Suspendable() {
 			d.giveBack = errors.New("the lease resumes a checkpoint of a module that is not suspendable")
@@ -567,6 +579,7 @@ func (w *Worker) run(ctx context.Context, s *sess, rs *runState, l *protocol.Lea
 		}
 		in.Resume = snap
 		ck.seq, ck.base = l.Resume.Seq, dig
+		ck.awaitFirst = true
 		w.Stats.Resumes.Add(1)
 	}
 	if l.CheckpointEvery > 0 && mod.Suspendable() {
@@ -589,6 +602,7 @@ func (w *Worker) run(ctx context.Context, s *sess, rs *runState, l *protocol.Lea
 // every multiple of the task's grid, a checkpoint message: the snapshot as
 // a delta against the replica's previous checkpoint, the output since it.
 type checkpointer struct {
+	ctx    context.Context // the run's: cancelled when the lease is revoked
 	w      *Worker
 	s      *sess
 	rs     *runState
@@ -600,7 +614,16 @@ type checkpointer struct {
 	seq      uint64           // the replica's last checkpoint sent (or resumed from)
 	base     *snapshot.Digest // its digest: the next delta's base (nil: send full)
 	out, err int              // output already sent with checkpoints
+	// awaitFirst: the lease resumes a checkpoint and its first checkpoint
+	// is still to be sent. The run waits for the coordinator's answer to
+	// that one before it runs on (docs/protocol.md, "Resumed leases").
+	awaitFirst bool
 }
+
+// ackWait bounds the wait for the answer to a resumed lease's first
+// checkpoint: a coordinator answers every checkpoint, so this only keeps
+// a run from hanging on one that lost it.
+const ackWait = time.Minute
 
 func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 	fuel := cp.Snapshot.Fuel
@@ -653,22 +676,57 @@ func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 	if base != nil {
 		m.Base = hex.EncodeToString(base.State[:])
 	}
-	if err := c.s.sendCheckpoint(m, c.rs); err != nil {
+	await := c.awaitFirst
+	c.awaitFirst = false
+	replied, err := c.s.sendCheckpoint(m, c.rs, await)
+	if err != nil {
 		// The connection is going; the session ends and the lease with it.
 		return fmt.Errorf("sending checkpoint %d: %w", seq, err)
 	}
 	c.base = dig // what the coordinator holds: the next delta's base
 	c.out, c.err = c.stdout.Len(), c.stderr.Len()
 	c.w.Stats.Checkpoints.Add(1)
+	if await {
+		// A resumed lease may be an audit of exactly this link, and nothing
+		// in it says so. The coordinator compares the link before it
+		// answers, and revokes the lease first if that was all it wanted:
+		// the revocation arrives before the answer, on the same connection,
+		// so the run stops here instead of computing the rest of the task.
+		t := time.NewTimer(ackWait)
+		defer t.Stop()
+		select {
+		case <-replied:
+		case <-c.ctx.Done():
+		case <-t.C:
+			c.w.cfg.Logger.Warn("no answer to a resumed lease's first checkpoint; running on", "lease", c.lease.LeaseID, "seq", seq)
+		}
+		if err := c.ctx.Err(); err != nil {
+			return err // revoked: nobody wants the rest
+		}
+	}
 	return nil
 }
 
-func (s *sess) sendCheckpoint(m *protocol.Checkpoint, rs *runState) error {
+// sendCheckpoint sends m; with await, the channel it returns is closed when
+// the coordinator answers it.
+func (s *sess) sendCheckpoint(m *protocol.Checkpoint, rs *runState, await bool) (<-chan struct{}, error) {
 	m.ID = s.nextID.Add(1)
+	ck := &ckSent{rs: rs}
+	if await {
+		ck.replied = make(chan struct{})
+	}
 	s.ckMu.Lock()
-	s.ckIDs[m.ID] = rs
+	s.ckIDs[m.ID] = ck
 	s.ckMu.Unlock()
-	return s.writeID(m)
+	return ck.replied, s.writeID(m)
+}
+
+// answered wakes a run waiting for the coordinator's answer (call with
+// sess.ckMu held: each checkpoint is answered once).
+func (ck *ckSent) answered() {
+	if ck.replied != nil {
+		close(ck.replied)
+	}
 }
 
 // write sends m from a run's goroutine (websocket writes may be
