@@ -18,9 +18,12 @@
 //                    report progress (as the native worker's Ticks);
 //                    resume: {bytes, stateHash, fuel, seq, maxPages} continues
 //                    from that encoded snapshot, checked against the hash
-//                    and fuel given
+//                    and fuel given; awaitFirst: true makes the run wait,
+//                    after sending its first checkpoint, for a 'proceed'
 //                    {id, type: 'rebase'}  the next checkpoint of run id is
 //                    sent full (handled at once, not queued)
+//                    {id, type: 'proceed'}  run id, waiting after its first
+//                    checkpoint (awaitFirst), goes on (handled at once)
 //   from the worker  {id, type: 'alive'}                 still running (≤ 1/s)
 //                    {id, type: 'output', fd: 1|2, data: Uint8Array}
 //                    {id, type: 'progress', fuel}        fuel reached (a tick)
@@ -39,6 +42,9 @@ import { decode, hex, DEFAULT_LIMITS } from './snapshot.js';
 
 /** A checkpoint's snapshot plus output, raw (protocol.MaxCheckpoint). */
 export const MAX_CHECKPOINT = 11 << 20;
+
+/** How long a run waits for 'proceed' after its first checkpoint (awaitFirst): a bound, not a rhythm. */
+const AWAIT_FIRST_MS = 60_000;
 
 /** The worker is gone (crashed, terminated, or its messages could not be read). */
 export class WorkerLostError extends Error {
@@ -118,9 +124,10 @@ export class GuestClient {
    * Runs module with input and limits; resolves with the report, rejects if
    * the host or the worker fails. onOutput(fd, bytes) receives the guest's
    * stdout (1) and stderr (2) as it is written. opts: {key, control,
-   * checkpoint, resume} (see the message union above) and
-   * onCheckpoint(msg, rebase), told each checkpoint; rebase() makes the
-   * next one full.
+   * checkpoint, resume, awaitFirst} (see the message union above) and
+   * onCheckpoint(msg, rebase, proceed), told each checkpoint; rebase()
+   * makes the next one full, proceed() lets a run waiting after its first
+   * checkpoint (awaitFirst) go on.
    */
   run(module, input = {}, limits = {}, onOutput = null, opts = {}) {
     if (this.lost) return Promise.reject(this.lost);
@@ -135,6 +142,7 @@ export class GuestClient {
         if (opts.control) msg.control = opts.control;
         if (opts.checkpoint) msg.checkpoint = opts.checkpoint;
         if (opts.resume) msg.resume = opts.resume;
+        if (opts.awaitFirst) msg.awaitFirst = true;
         this.pending.get(id).onCheckpoint = opts.onCheckpoint;
         this.pending.get(id).onProgress = opts.onProgress;
         this.endpoint.post(msg);
@@ -163,7 +171,10 @@ export class GuestClient {
         break;
       case 'checkpoint':
         if (p.onProgress) p.onProgress(msg.fuel);
-        if (p.onCheckpoint) p.onCheckpoint(msg, () => { if (!this.lost) this.endpoint.post({ id: msg.id, type: 'rebase' }); });
+        if (p.onCheckpoint) {
+          p.onCheckpoint(msg, () => { if (!this.lost) this.endpoint.post({ id: msg.id, type: 'rebase' }); },
+            () => { if (!this.lost) this.endpoint.post({ id: msg.id, type: 'proceed' }); });
+        }
         break;
       case 'output':
         if (p.onOutput) p.onOutput(msg.fd, msg.data);
@@ -203,6 +214,11 @@ export function serveGuests(endpoint) {
     if (msg && msg.type === 'rebase') {
       const ck = runs.get(msg.id);
       if (ck) ck.rebase = true;
+      return;
+    }
+    if (msg && msg.type === 'proceed') {
+      const ck = runs.get(msg.id);
+      if (ck && ck.proceed) ck.proceed();
       return;
     }
     queue = queue.then(() => serve(endpoint, msg, cache, runs));
@@ -286,7 +302,7 @@ async function serve(endpoint, msg, cache = new Map(), runs = new Map()) {
     const guest = await guestFor(msg, cache);
     const input = { ...msg.input, stdout: write(1), stderr: write(2), onMemory: sliceHook(endpoint, id, msg.control) };
     const limits = { ...msg.limits };
-    const ck = { base: null, seq: 0n, rebase: false };
+    const ck = { base: null, seq: 0n, rebase: false, await: !!msg.awaitFirst, proceed: null };
     if (msg.resume) {
       const r = msg.resume;
       let d;
@@ -330,6 +346,20 @@ async function serve(endpoint, msg, cache = new Map(), runs = new Map()) {
         });
         ck.base = cp.digest;
         since = 0;
+        if (ck.await) {
+          // The lease may be an audit of just this link: wait for the
+          // coordinator's answer (relayed as 'proceed'), which comes after
+          // a revocation if there is one (docs/protocol.md). Alive while
+          // waiting; a minute at most.
+          ck.await = false;
+          const beat = setInterval(() => endpoint.post({ id, type: 'alive' }), 1000);
+          await new Promise((resolve) => {
+            const t = setTimeout(resolve, AWAIT_FIRST_MS);
+            ck.proceed = () => { clearTimeout(t); resolve(); };
+          });
+          clearInterval(beat);
+          ck.proceed = null;
+        }
       };
     }
     const report = await run(guest, input, limits);

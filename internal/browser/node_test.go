@@ -11,6 +11,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/worker"
 )
 
 // The Node flavour of the JavaScript worker (`node js/node/run.mjs --server
@@ -89,4 +94,97 @@ func (l *lockedBuf) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Audits leased to the Node worker stop at their link, as the native
+// worker's do (coordinator TestAuditStopsAtItsLink): the JavaScript client
+// holds a resumed run after its first checkpoint until the coordinator
+// answers it ('proceed' to the guest worker), and the coordinator revokes
+// an audit before answering.
+func TestNodeAuditStopsAtItsLink(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is required in CI (scripts/setup.sh installs nodejs)")
+		}
+		t.Skip("node not found (install it with scripts/setup.sh)")
+	}
+	// Links of 12,000 fuel take microseconds: without the wait, an audit
+	// would run several more before its revocation could arrive.
+	const grid = 12_000
+	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = grid; c.MinAudit = 0.45 })
+	ctx := context.Background()
+	for _, a := range []string{"anon:native", "anon:node"} {
+		if _, err := e.db.AccountAdd(ctx, &store.AccountAddParams{ID: a, Verified: 1_000_000, Now: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := &api.SubmitRequest{Name: "factor", Module: readExample(t, "factor.wasm")}
+	inputs := []string{"1000000007", "1000000009", "1000000021"} // primes: ≈ 10 checkpoints each
+	for _, n := range inputs {
+		req.Tasks = append(req.Tasks, api.TaskSpec{Stdin: []byte(n + "\n")})
+	}
+	job, err := e.alice.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two accounts, so each audits the other's links.
+	w, err := worker.New(worker.Config{Server: e.srv.URL, Name: "native", Slots: 3, Engine: engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stopW := context.WithCancel(ctx)
+	wdone := make(chan error, 1)
+	go func() { wdone <- w.Run(wctx) }()
+	defer func() { stopW(); <-wdone }()
+	script, _ := filepath.Abs(filepath.Join("..", "..", "js", "node", "net-worker.mjs"))
+	cmd := exec.Command(node, script, "--server", e.srv.URL, "--name", "node", "--slots", "2", "--quiet")
+	out := &lockedBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	got := e.results(rctx, job.ID)
+	want := runResults(t, inputs)
+	for i := range want {
+		if got[i].State != "done" || !sameResult(got[i], want[i]) {
+			t.Fatalf("task %d:\n got  %s\n want %s\nnode worker:\n%s", i, show(got[i]), show(want[i]), out.String())
+		}
+	}
+	audits, stopped := 0, 0
+	for id := int64(1); id <= 3; id++ {
+		ev, err := e.db.TaskEvidence(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range ev.Replicas {
+			if r.Role != store.RoleAudit {
+				continue
+			}
+			var own []uint64 // the Node worker's checkpoints in it (copies of the audited one's come first)
+			for _, c := range r.Checkpoints {
+				if c.Seq >= r.AuditSeq && c.Account == "anon:node" {
+					own = append(own, c.Seq)
+				}
+			}
+			if len(own) == 0 && (r.Result == nil || r.Account != "anon:node") {
+				continue
+			}
+			audits++
+			if len(own) > 1 || len(own) == 1 && r.Result != nil {
+				t.Fatalf("task %d: the Node worker's audit %d of link %d ran on past it: checkpoints %v, result %v", id, r.ID, r.AuditSeq, own, r.Result != nil)
+			}
+			if len(own) == 1 {
+				stopped++
+			}
+		}
+	}
+	if stopped == 0 {
+		t.Fatalf("the Node worker ran %d audits, none of a link before the last: nothing was tested\n%s", audits, out.String())
+	}
+	t.Logf("the Node worker ran %d audits, %d stopped at their link's checkpoint", audits, stopped)
 }

@@ -47,11 +47,11 @@ func snapshotLimits(memory uint64) snapshot.Limits {
 // grid and come after the previous one. Any failure is a checkpointError
 // (nothing changed); other errors end the connection.
 //
-// The first checkpoint of a lease that resumes one is answered only once
-// the verifier has evaluated it (the channel returned; nil: answer now):
-// the lease may be an audit of exactly that link, and the worker waits for
-// the answer before running on, so the audit's revocation reaches it first
-// (docs/protocol.md, "Resumed leases").
+// The first checkpoint of a lease is answered only once the verifier has
+// evaluated it (the channel returned; nil: answer now): the lease may be
+// an audit of exactly that link, and the worker waits for the answer
+// before running on, so the audit's revocation reaches it first
+// (docs/protocol.md, "A lease's first checkpoint waits for its answer").
 func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) (<-chan struct{}, error) {
 	ls := cn.lease(m.LeaseID)
 	switch {
@@ -68,9 +68,9 @@ func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) (<-chan
 	case ls.output+uint64(len(m.Stdout))+uint64(len(m.Stderr)) > ls.maxOutput:
 		return nil, refuse(protocol.CodeTooLarge, "the segment's output exceeds the job's limit of %d bytes", ls.maxOutput)
 	}
-	// The first checkpoint of a resumed lease (ls.seq is the resumed one's
-	// until then).
-	first := ls.resume != nil && ls.seq == ls.resume.Seq
+	// The lease's first checkpoint: ls.seq is the resumed one's (0 for a
+	// lease that starts the task) until then.
+	first := ls.resume == nil && ls.seq == 0 || ls.resume != nil && ls.seq == ls.resume.Seq
 	lim := snapshotLimits(ls.memory)
 	var snap *snapshot.Snapshot
 	var dig *snapshot.Digest

@@ -579,11 +579,11 @@ func (w *Worker) run(ctx context.Context, s *sess, rs *runState, l *protocol.Lea
 		}
 		in.Resume = snap
 		ck.seq, ck.base = l.Resume.Seq, dig
-		ck.awaitFirst = true
 		w.Stats.Resumes.Add(1)
 	}
 	if l.CheckpointEvery > 0 && mod.Suspendable() {
 		ck.every = l.CheckpointEvery
+		ck.awaitFirst = true
 		lim.CheckpointEvery = l.CheckpointEvery
 		if t := uint64(w.cfg.Ticks); t > 1 && l.CheckpointEvery%t == 0 {
 			lim.CheckpointEvery = l.CheckpointEvery / t // progress ticks between checkpoints
@@ -614,15 +614,16 @@ type checkpointer struct {
 	seq      uint64           // the replica's last checkpoint sent (or resumed from)
 	base     *snapshot.Digest // its digest: the next delta's base (nil: send full)
 	out, err int              // output already sent with checkpoints
-	// awaitFirst: the lease resumes a checkpoint and its first checkpoint
-	// is still to be sent. The run waits for the coordinator's answer to
-	// that one before it runs on (docs/protocol.md, "Resumed leases").
+	// awaitFirst: the lease's first checkpoint is still to be sent. The
+	// run waits for the coordinator's answer to that one before it runs
+	// on (docs/protocol.md, "A lease's first checkpoint waits for its
+	// answer").
 	awaitFirst bool
 }
 
-// ackWait bounds the wait for the answer to a resumed lease's first
-// checkpoint: a coordinator answers every checkpoint, so this only keeps
-// a run from hanging on one that lost it.
+// ackWait bounds the wait for the answer to a lease's first checkpoint: a
+// coordinator answers every checkpoint, so this only keeps a run from
+// hanging on one that lost it.
 const ackWait = time.Minute
 
 func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
@@ -687,8 +688,8 @@ func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 	c.out, c.err = c.stdout.Len(), c.stderr.Len()
 	c.w.Stats.Checkpoints.Add(1)
 	if await {
-		// A resumed lease may be an audit of exactly this link, and nothing
-		// in it says so. The coordinator compares the link before it
+		// A lease may be an audit of exactly this link, and nothing in it
+		// says so. The coordinator compares the link before it
 		// answers, and revokes the lease first if that was all it wanted:
 		// the revocation arrives before the answer, on the same connection,
 		// so the run stops here instead of computing the rest of the task.
@@ -698,7 +699,7 @@ func (c *checkpointer) onCheckpoint(cp *sandbox.Checkpoint) error {
 		case <-replied:
 		case <-c.ctx.Done():
 		case <-t.C:
-			c.w.cfg.Logger.Warn("no answer to a resumed lease's first checkpoint; running on", "lease", c.lease.LeaseID, "seq", seq)
+			c.w.cfg.Logger.Warn("no answer to a lease's first checkpoint; running on", "lease", c.lease.LeaseID, "seq", seq)
 		}
 		if err := c.ctx.Err(); err != nil {
 			return err // revoked: nobody wants the rest

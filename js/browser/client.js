@@ -348,17 +348,23 @@ export class NetWorker {
       case 'error': {
         if (m.code === 'lease_not_held' || m.code === 'too_large') this.stats.refused++;
         // A refused checkpoint: the replica's next one goes full.
-        const rebase = s.checkpointIds.get(Number(m.reply_to));
-        if (rebase) {
+        const ck = s.checkpointIds.get(Number(m.reply_to));
+        if (ck) {
           s.checkpointIds.delete(Number(m.reply_to));
-          rebase();
+          ck.rebase();
+          if (ck.proceed) ck.proceed();
         }
         this.log('warn', 'coordinator refused a message', { code: m.code, message: m.message });
         break;
       }
-      case 'ack':
+      case 'ack': {
+        // A lease's first checkpoint answered: the run goes on (a
+        // revocation, if the lease was an audit of that link, came first).
+        const ck = s.checkpointIds.get(Number(m.reply_to));
         s.checkpointIds.delete(Number(m.reply_to));
+        if (ck && ck.proceed) ck.proceed();
         break;
+      }
       case 'heartbeat_ack':
         break;
       default:
@@ -463,8 +469,16 @@ export class NetWorker {
           opts.checkpoint = { every, ticks: 8 };
           opts.onProgress = (fuel) => { r.progress = BigInt(fuel); };
           const sent = { 1: 0, 2: 0 }; // output bytes sent with checkpoints
-          opts.onCheckpoint = (c, rebase) => {
-            if (s.done || r.revoked) return;
+          // A lease waits for the answer to its first checkpoint
+          // (docs/protocol.md, "A lease's first checkpoint waits for its
+          // answer").
+          opts.awaitFirst = true;
+          let first = true;
+          opts.onCheckpoint = (c, rebase, proceed) => {
+            if (s.done || r.revoked) {
+              if (first) proceed(); // nobody will answer; the guest is being stopped anyway
+              return;
+            }
             r.progress = BigInt(c.fuel);
             const since = (fd) => {
               const all = concat(out[fd]);
@@ -479,7 +493,9 @@ export class NetWorker {
             };
             if (c.base) m.base = c.base;
             const id = this.#send(s, m);
-            if (id) s.checkpointIds.set(id, rebase);
+            if (id) s.checkpointIds.set(id, { rebase, proceed: first ? proceed : null });
+            else if (first) proceed();
+            first = false;
             this.stats.checkpoints++;
           };
         }
