@@ -61,6 +61,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	ttl := fs.Duration("lease-ttl", 0, "how long (`DURATION`) a lease lives after its last renewal, and a coordinator sharing the store after its last heartbeat (default 15s)")
 	tslots := fs.Int("trusted-slots", 1, "re-run at most `N` disputed links at once on the coordinator itself (when no trusted worker\ntakes them: docs/trust.md §2)")
 	tcpu := fs.Float64("trusted-cpu", coordinator.DefaultTrustedCPU, "in-process re-runs use at most `F` of one core over time, all slots together (0 < F ≤\n--trusted-slots); more wait in line")
+	stranded := fs.Duration("stranded-after", 0, "confirm a finished task on trusted ground when its checks (audits, a partner) have waited `DURATION`\nwith no worker of another account connected (default 30s; negative: never: docs/trust.md §6)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		defer stop()
 	}
 	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
-		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu}
+		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu, strandedAfter: *stranded}
 	if *prior > 0 {
 		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
 	}
@@ -108,6 +109,7 @@ type serveOptions struct {
 
 	checkpointEvery uint64
 	noCheckpoints   bool
+	strandedAfter   time.Duration
 	sessionPrior    checkpoint.Prior
 	heartbeat       time.Duration
 	blobGCInterval  time.Duration
@@ -165,7 +167,8 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 	c, err := coordinator.New(ctx, coordinator.Config{Store: db, Logger: o.log, MaxRequestBytes: o.maxRequest,
 		CheckpointEvery: o.checkpointEvery, NoCheckpoints: o.noCheckpoints, SessionPrior: o.sessionPrior, HeartbeatInterval: o.heartbeat,
 		BlobGCInterval: o.blobGCInterval, BlobGCGrace: o.blobGCGrace,
-		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll, TrustedSlots: o.trustedSlots, TrustedCPU: o.trustedCPU})
+		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll, TrustedSlots: o.trustedSlots, TrustedCPU: o.trustedCPU,
+		StrandedAfter: o.strandedAfter})
 	if err != nil {
 		return err
 	}

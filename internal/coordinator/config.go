@@ -126,6 +126,11 @@ type Config struct {
 	// account: what stops a patient liar (docs/trust.md §4). In (0, 0.5);
 	// default 0.05.
 	MinAudit float64
+	// StrandedAfter is how long a finished task's checks (audits, a
+	// partner) wait with no worker of another account connected before
+	// its chain is confirmed on trusted ground instead (docs/trust.md §6);
+	// default verify.DefaultStrandedAfter, negative: never.
+	StrandedAfter time.Duration
 	// Rand draws audits; nil: a random seed (tests and the sabotage
 	// benchmark inject a seeded one).
 	Rand *rand.Rand

@@ -88,7 +88,8 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	// The verifier's slots bound the re-runs under way; the in-process
 	// ones are bounded again, by slots and CPU, in reruns.
 	c.verifier = verify.New(verify.Config{Store: c.store, Rerun: c.reruns.run, Logger: c.cfg.Logger, Now: c.cfg.Now,
-		Revoke: c.revoke, Wake: c.wake, Settled: c.settled, TrustedSlots: c.cfg.TrustedSlots + maxRemoteReruns, Rand: c.cfg.Rand, MinAudit: c.cfg.MinAudit})
+		Revoke: c.revoke, Wake: c.wake, Settled: c.settled, TrustedSlots: c.cfg.TrustedSlots + maxRemoteReruns, Rand: c.cfg.Rand, MinAudit: c.cfg.MinAudit,
+		Eligible: c.eligible, StrandedAfter: c.cfg.StrandedAfter})
 	if c.engine == nil {
 		eng, err := sandbox.NewEngine(ctx)
 		if err != nil {

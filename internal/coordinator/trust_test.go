@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -659,4 +660,59 @@ func TestAuditStopsAtItsLink(t *testing.T) {
 		t.Fatalf("%d audits, none of a link before the last: nothing was tested", audits)
 	}
 	t.Logf("%d audits, %d stopped at their link's checkpoint", audits, stopped)
+}
+
+// A crowd of one account cannot check its own work: the partner a fresh
+// account's task needs, or the audits of a credible account's links, stay
+// queued. Once they have waited StrandedAfter with no worker of another
+// account connected, the chain is confirmed by a trusted trace instead,
+// and the task is accepted as "trusted" with the honest result, credited
+// to the account that computed it. (Without the fallback the job never
+// finishes.)
+func TestStrandedChecksConfirmedOnTrustedGround(t *testing.T) {
+	for _, credible := range []bool{false, true} {
+		t.Run(map[bool]string{false: "partner", true: "audits"}[credible], func(t *testing.T) {
+			e := newEnv(t, func(c *coordinator.Config) {
+				c.CheckpointEvery = testGrid
+				c.StrandedAfter = 100 * time.Millisecond
+				c.MinAudit = 0.45
+				c.Rand = rand.New(rand.NewPCG(1, 2)) // the audits drawn: the same every run
+			})
+			ctx := context.Background()
+			if credible {
+				if _, err := e.db.AccountAdd(ctx, &store.AccountAddParams{ID: "anon:solo", Verified: 1_000_000, Now: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			req := factorJob(t)
+			req.MaxError = 0 // the default: verified
+			job, err := e.alice.Submit(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.startWorker("solo", 2)
+			got, lines := collectLatest(t, e.alice, job.ID)
+			var fuel uint64
+			for i, r := range got {
+				rep, out, _ := localRun(t, e, job.ModuleHash, factorInputs[i], 0)
+				if r.State != "done" || string(r.Stdout) != out || r.Fuel != rep.Fuel {
+					t.Fatalf("task %d: %+v\nhonest: %q", i, r, out)
+				}
+				if r.Verification.Method != store.VerifyTrusted || !slices.Contains(r.Verification.By, "anon:solo") {
+					t.Errorf("task %d verified by %+v, want trusted, resting on anon:solo", i, r.Verification)
+				}
+				fuel += r.Fuel
+			}
+			if lines != len(got) {
+				t.Errorf("%d result lines for %d tasks", lines, len(got))
+			}
+			st := e.c.VerifierStats()
+			if st.Stranded != int64(len(got)) || st.Confirmations != st.Stranded {
+				t.Errorf("verifier %+v: want one stranded confirmation per task", st)
+			}
+			if c := standing(t, e.db, "anon:solo"); c != fuel {
+				t.Errorf("anon:solo holds %d credit, want the %d fuel of its accepted chains", c, fuel)
+			}
+		})
+	}
 }

@@ -91,14 +91,24 @@ type Config struct {
 	// (trust.DefaultGuard when 0; negative: the worst case over every
 	// rate).
 	Guard float64
+	// Eligible reports whether a worker that is none of these accounts
+	// (and not banned) is connected: one that could take a check of their
+	// work. Nil: always. See StrandedAfter.
+	Eligible func(ctx context.Context, exclude []string) (bool, error)
+	// StrandedAfter is how long a finished candidate's checks (audits, a
+	// quorum partner) may stay queued with no eligible worker connected
+	// before its chain is confirmed on trusted ground instead
+	// (stranded.go). 0: DefaultStrandedAfter; negative: never.
+	StrandedAfter time.Duration
 }
 
 // Stats counts what the verifier did since it started.
 type Stats struct {
 	Evaluations, Audits, Partners, Disputes, Caught, Accepted, TrustedFuel int64
 	// Confirmations counts trusted traces of chains that no credible
-	// account vouched for; ConfirmFuel is their share of TrustedFuel.
-	Confirmations, ConfirmFuel int64
+	// account vouched for, or whose checks no worker could run (Stranded
+	// of them); ConfirmFuel is their share of TrustedFuel.
+	Confirmations, ConfirmFuel, Stranded int64
 }
 
 // Verifier runs the procedure. Events for one task are handled in order,
@@ -124,8 +134,11 @@ type Verifier struct {
 	// confirmed: task → the candidate replica a trusted trace confirmed
 	// (its whole chain and result), for the acceptance that follows.
 	confirmed map[int64]int64
-	estimate  *trust.Estimate // population, refreshed from the accounts
-	estAt     time.Time
+	// checksAt: task → when the checks of its candidate were queued, or
+	// last found waiting for a worker that could run them (stranded.go).
+	checksAt map[int64]time.Time
+	estimate *trust.Estimate // population, refreshed from the accounts
+	estAt    time.Time
 
 	statMu sync.Mutex
 	stats  Stats
@@ -135,6 +148,9 @@ type event struct {
 	task int64
 	// evaluated, when not nil, is closed after the task's evaluation.
 	evaluated chan struct{}
+	// strand: the task's checks have waited StrandedAfter; see whether any
+	// worker could run them (stranded.go).
+	strand bool
 	// settle: a trusted re-run's outcome for the dispute it names.
 	settle *settlement
 }
@@ -162,7 +178,10 @@ func New(cfg Config) *Verifier {
 	}
 	v := &Verifier{cfg: cfg, rng: rng, slots: make(chan struct{}, cfg.TrustedSlots),
 		disputes: map[int64]bool{}, caught: map[int64]bool{}, watched: map[int64]bool{}, replicas: map[int64]int{},
-		confirmed: map[int64]int64{}}
+		confirmed: map[int64]int64{}, checksAt: map[int64]time.Time{}}
+	if v.cfg.StrandedAfter == 0 {
+		v.cfg.StrandedAfter = DefaultStrandedAfter
+	}
 	for range cfg.Shards {
 		v.shards = append(v.shards, make(chan event, 1024))
 	}
@@ -190,6 +209,10 @@ func (v *Verifier) Run(ctx context.Context) {
 		go func() { defer v.wg.Done(); v.loop(ctx, i, ch) }()
 	}
 	go v.recover(ctx)
+	if v.cfg.Eligible != nil && v.cfg.StrandedAfter > 0 {
+		v.wg.Add(1)
+		go func() { defer v.wg.Done(); v.sweepStranded(ctx) }()
+	}
 	<-ctx.Done()
 	v.wg.Wait()
 }
@@ -256,7 +279,12 @@ func (v *Verifier) loop(ctx context.Context, shard int, ch chan event) {
 				}
 			}
 			v.banMu.RLock()
-			err := v.evaluate(ctx, e.task)
+			var err error
+			if e.strand {
+				err = v.stranded(ctx, e.task)
+			} else {
+				err = v.evaluate(ctx, e.task)
+			}
 			v.banMu.RUnlock()
 			if e.evaluated != nil {
 				close(e.evaluated)
@@ -546,8 +574,17 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 			partner = r
 		}
 	}
+	// A candidate whose checks found no worker to run them was confirmed
+	// by a trusted trace of its whole chain (stranded.go): the checks
+	// still out are not needed.
+	v.mu.Lock()
+	confirmed := v.confirmed[taskID] == cand.ID
+	v.mu.Unlock()
 	if partner != nil {
 		if partner.Result == nil {
+			if confirmed {
+				return v.accept(ctx, ev, cand, nil, store.VerifyTrusted)
+			}
 			v.watch(taskID)
 			return nil
 		}
@@ -576,15 +613,24 @@ func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 		default:
 			// Every audit of this link was voided (its auditor was caught
 			// elsewhere): audit it again.
+			if confirmed {
+				waiting = true
+				continue
+			}
 			if _, err := v.cfg.Store.ReplicaAdd(ctx, &store.ReplicaAddParams{TaskID: ev.Task.ID, Role: store.RoleAudit, AuditOf: cand.ID,
 				AuditSeq: seq, Now: v.cfg.Now()}); err != nil && !errors.Is(err, store.ErrTaskSettled) {
 				return err
 			}
+			v.noteChecks(taskID)
 			v.cfg.Wake()
 			waiting = true
 		}
 	}
 	if waiting {
+		if confirmed {
+			slices.SortFunc(checkers, func(a, b *store.ReplicaInfo) int { return int(a.AuditSeq) - int(b.AuditSeq) })
+			return v.accept(ctx, ev, cand, checkers, store.VerifyTrusted)
+		}
 		v.watch(taskID)
 		return nil
 	}
@@ -666,6 +712,7 @@ func (v *Verifier) watch(task int64) {
 func (v *Verifier) unwatch(task int64) {
 	v.mu.Lock()
 	delete(v.watched, task)
+	delete(v.checksAt, task)
 	v.mu.Unlock()
 }
 
@@ -679,6 +726,7 @@ func (v *Verifier) addRun(ctx context.Context, ev *store.TaskEvidence, why strin
 	v.cfg.Logger.Info("task re-queued", "task", ev.Task.ID, "why", why)
 	v.count(func(s *Stats) { s.Partners++ })
 	v.watch(ev.Task.ID)
+	v.noteChecks(ev.Task.ID)
 	v.cfg.Wake()
 	return v.cfg.Store.JobNote(ctx, &store.JobNoteParams{JobID: ev.Job.ID, ReplicasRun: 1})
 }
@@ -813,6 +861,7 @@ func (v *Verifier) plan(ctx context.Context, ev *store.TaskEvidence, cand *store
 		}
 	}
 	v.watch(ev.Task.ID)
+	v.noteChecks(ev.Task.ID)
 	v.cfg.Wake()
 	return nil
 }
@@ -838,7 +887,7 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 			return err
 		}
 		if need && !trusted {
-			return v.confirm(ctx, ev, cand)
+			return v.confirm(ctx, ev, cand, "no credible account vouches for a link")
 		}
 	}
 	if trusted {
@@ -1047,7 +1096,7 @@ func (v *Verifier) anchors(ctx context.Context, ev *store.TaskEvidence, cand *st
 // confirm re-runs the candidate's whole chain on trusted ground, tracing
 // every checkpoint; the outcome (applyConfirmation) catches whoever
 // claimed otherwise, or lets the acceptance go on, anchored.
-func (v *Verifier) confirm(ctx context.Context, ev *store.TaskEvidence, cand *store.ReplicaInfo) error {
+func (v *Verifier) confirm(ctx context.Context, ev *store.TaskEvidence, cand *store.ReplicaInfo, why string) error {
 	v.mu.Lock()
 	if v.disputes[ev.Task.ID] {
 		v.mu.Unlock()
@@ -1055,7 +1104,7 @@ func (v *Verifier) confirm(ctx context.Context, ev *store.TaskEvidence, cand *st
 	}
 	v.disputes[ev.Task.ID] = true
 	v.mu.Unlock()
-	v.cfg.Logger.Info("no credible account vouches for a link; confirming the chain on trusted ground", "task", ev.Task.ID, "replica", cand.ID)
+	v.cfg.Logger.Info(why+"; confirming the chain on trusted ground", "task", ev.Task.ID, "replica", cand.ID)
 	req := &RerunRequest{Evidence: ev, Final: true, Trace: true}
 	v.wg.Add(1)
 	go func() {
