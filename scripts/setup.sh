@@ -20,6 +20,8 @@ if [ "${1:-}" = "--build-tools" ]; then
 		[libclang-rt-dev-wasm32]="/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a"
 		[binaryen]="wasm-opt"
 		[wabt]="wasm-validate"
+		[rustc]="/usr/bin/rustc"  # the Rust guest (examples/rust), Debian's 1.63
+		[libstd-rust-dev-wasm32]="/usr/lib/rustlib/wasm32-wasi"
 	)
 fi
 
@@ -37,3 +39,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 go mod download
+# The AssemblyScript compiler and its WASI shim, pinned by package-lock.json.
+if [ "${1:-}" = "--build-tools" ]; then
+	npm ci --prefix examples/assemblyscript --no-audit --no-fund --loglevel=error
+fi
