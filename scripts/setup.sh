@@ -39,7 +39,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 go mod download
-# The AssemblyScript compiler and its WASI shim, pinned by package-lock.json.
-if [ "${1:-}" = "--build-tools" ]; then
+# The AssemblyScript compiler and its WASI shim (examples/assemblyscript), pinned
+# by package.json and package-lock.json; npm ls tells whether they are there.
+if [ "${1:-}" = "--build-tools" ] && ! npm ls --prefix examples/assemblyscript >/dev/null 2>&1; then
+	echo "setup: npm ci in examples/assemblyscript" >&2
 	npm ci --prefix examples/assemblyscript --no-audit --no-fund --loglevel=error
 fi
