@@ -8,8 +8,10 @@
 # Needs clang 14 with wasm32-wasi support (wasi-libc, libclang-rt wasm32), lld,
 # binaryen's wasm-opt (clang runs it on every -O2 wasm link, so the output
 # depends on it: we insist on it being there), wabt (wasm-validate,
-# wasm-objdump) and Go >= 1.21 (GOOS=wasip1). Deterministic: same tools, same
-# bytes. Fails loudly on the first error.
+# wasm-objdump), Go >= 1.21 (GOOS=wasip1), Debian's rustc 1.63 with
+# libstd-rust-dev-wasm32 (rust/), and the npm packages of assemblyscript/
+# (npm ci there). scripts/setup.sh --build-tools installs them all.
+# Deterministic: same tools, same bytes. Fails loudly on the first error.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -59,6 +61,14 @@ need wasm-opt "apt-get install binaryen"
 need wasm-validate "apt-get install wabt"
 need wasm-objdump "apt-get install wabt"
 need go "Go >= 1.21"
+# Debian's rustc, not one that rustup put first on the PATH: the committed
+# bytes are rustc 1.63's (set RUSTC to override).
+RUSTC=${RUSTC:-/usr/bin/rustc}
+[ -x "$RUSTC" ] || die "missing tool: $RUSTC (apt-get install rustc libstd-rust-dev-wasm32)"
+[ -d "$("$RUSTC" --print target-libdir --target wasm32-wasi 2>/dev/null)" ] ||
+    die "$RUSTC has no wasm32-wasi standard library (apt-get install libstd-rust-dev-wasm32)"
+ASC=assemblyscript/node_modules/.bin/asc
+[ -x "$ASC" ] || die "missing tool: $ASC (npm ci --prefix examples/assemblyscript)"
 WASM="--target=wasm32-wasi $CFLAGS -Wl,--strip-debug"
 
 # A C -> wasm compile must not pick up stale output: write to a temp file, then move.
@@ -83,6 +93,19 @@ echo kernels/gokernel.wasm
 gobuild ../gokernel.wasm.tmp GOOS=wasip1 GOARCH=wasm
 mv kernels/gokernel.wasm.tmp kernels/gokernel.wasm
 
+# Rust: compiled from its own directory so the source paths in the module
+# (panic locations) are relative, whatever the checkout's path. One codegen
+# unit, symbols stripped; wasm32-wasi panics abort (an unreachable trap).
+echo rust/raytrace.wasm
+(cd rust && "$RUSTC" --edition 2021 --target wasm32-wasi -C opt-level=2 -C codegen-units=1 \
+    -C strip=symbols -o raytrace.wasm.tmp raytrace.rs)
+mv rust/raytrace.wasm.tmp rust/raytrace.wasm
+# AssemblyScript with its WASI shim (process.stdin/stdout, exit on WASI).
+echo assemblyscript/sweep.wasm
+(cd assemblyscript && node_modules/.bin/asc sweep.ts --config ./node_modules/@assemblyscript/wasi-shim/asconfig.json \
+    -O3 --outFile sweep.wasm.tmp)
+mv assemblyscript/sweep.wasm.tmp assemblyscript/sweep.wasm
+
 # corrupt.wasm: factor.wasm cut in the middle of its code section.
 echo corrupt.wasm
 code=$(wasm-objdump -h factor.wasm | awk '$1 == "Code" { print $2, $3 }')
@@ -92,7 +115,7 @@ end=$(( $(echo "$code" | sed -E 's/.*end=(0x[0-9a-f]+).*/\1/') ))
 head -c $(( start + (end - start) / 2 )) factor.wasm > corrupt.wasm
 
 # Everything but corrupt.wasm must validate; corrupt.wasm must not.
-for f in *.wasm kernels/*.wasm; do
+for f in *.wasm kernels/*.wasm rust/*.wasm assemblyscript/*.wasm; do
     if [ "$f" = corrupt.wasm ]; then
         if wasm-validate "$f" 2>/dev/null; then die "corrupt.wasm validates"; fi
     else
@@ -101,10 +124,10 @@ for f in *.wasm kernels/*.wasm; do
 done
 # forbidden.wasm must import env.socket_connect; nothing else may import from outside WASI.
 wasm-objdump -x -j Import forbidden.wasm | grep -q '<- env.socket_connect' || die "forbidden.wasm lacks env.socket_connect"
-for f in *.wasm kernels/*.wasm; do
+for f in *.wasm kernels/*.wasm rust/*.wasm assemblyscript/*.wasm; do
     case $f in forbidden.wasm | corrupt.wasm) continue ;; esac
     if wasm-objdump -x -j Import "$f" | grep -- '<- ' | grep -v '<- wasi_snapshot_preview1\.' >/dev/null; then
         die "$f imports something outside wasi_snapshot_preview1"
     fi
 done
-echo "ok: $(ls *.wasm kernels/*.wasm | wc -l) modules"
+echo "ok: $(ls *.wasm kernels/*.wasm rust/*.wasm assemblyscript/*.wasm | wc -l) modules"

@@ -20,6 +20,8 @@ if [ "${1:-}" = "--build-tools" ]; then
 		[libclang-rt-dev-wasm32]="/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a"
 		[binaryen]="wasm-opt"
 		[wabt]="wasm-validate"
+		[rustc]="/usr/bin/rustc"  # the Rust guest (examples/rust), Debian's 1.63
+		[libstd-rust-dev-wasm32]="/usr/lib/rustlib/wasm32-wasi"
 	)
 fi
 
@@ -37,3 +39,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 go mod download
+# The AssemblyScript compiler and its WASI shim (examples/assemblyscript), pinned
+# by package.json and package-lock.json; npm ls tells whether they are there.
+if [ "${1:-}" = "--build-tools" ] && ! npm ls --prefix examples/assemblyscript >/dev/null 2>&1; then
+	echo "setup: npm ci in examples/assemblyscript" >&2
+	npm ci --prefix examples/assemblyscript --no-audit --no-fund --loglevel=error
+fi

@@ -133,13 +133,20 @@ func readExample(t testing.TB, name string) []byte {
 // submitFactor submits examples/factor.wasm, one task per number.
 func (e *env) submitFactor(numbers []string, replicas int) *api.Job {
 	e.t.Helper()
+	var tasks []api.TaskSpec
+	for _, n := range numbers {
+		tasks = append(tasks, api.TaskSpec{Stdin: []byte(n + "\n")})
+	}
+	return e.submit("factor", "factor.wasm", tasks, replicas)
+}
+
+// submit submits examples/MODULE (a path under examples/) with these tasks.
+func (e *env) submit(name, module string, tasks []api.TaskSpec, replicas int) *api.Job {
+	e.t.Helper()
 	// Max error 1: one browser at a time, and these tests are about
 	// running in browsers, not verification (with replicas > 1 the
 	// replicas still form a quorum).
-	req := &api.SubmitRequest{Name: "factor", Module: readExample(e.t, "factor.wasm"), Replicas: replicas, MaxError: 1}
-	for _, n := range numbers {
-		req.Tasks = append(req.Tasks, api.TaskSpec{Stdin: []byte(n + "\n")})
-	}
+	req := &api.SubmitRequest{Name: name, Module: readExample(e.t, module), Tasks: tasks, Replicas: replicas, MaxError: 1}
 	j, err := e.alice.Submit(context.Background(), req)
 	if err != nil {
 		e.t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,41 +30,49 @@ func TestCheckpointAndResume(t *testing.T) {
 		{"echo", "some\nstdin\n", []string{"--env", "K=V", examplePath("echo.wasm"), "--", "x", "y"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			wantReport := filepath.Join(dir, tc.name+"-plain.json")
-			code, want, _ := runCLI(t, tc.stdin, append([]string{"run", "--report", wantReport}, tc.args...)...)
-			if code != 0 {
-				t.Fatalf("plain run: exit %d", code)
-			}
-			ck := filepath.Join(dir, tc.name)
-			report := filepath.Join(dir, tc.name+".json")
-			code, got, errOut := runCLI(t, tc.stdin, append([]string{"run", "--report", report, "--checkpoint-every", "500", "--checkpoint-dir", ck}, tc.args...)...)
-			if code != 0 || got != want {
-				t.Fatalf("checkpointed run: exit %d, stdout %q (want %q), stderr %q", code, got, want, errOut)
-			}
-			wantFuel := readReport(t, wantReport).Fuel
-			rep := readReport(t, report)
-			if rep.Fuel != wantFuel || rep.Checkpoints == 0 {
-				t.Fatalf("checkpointed run: fuel %d (want %d), %d checkpoints", rep.Fuel, wantFuel, rep.Checkpoints)
-			}
-			snaps, _ := filepath.Glob(filepath.Join(ck, "*.snap"))
-			if len(snaps) != rep.Checkpoints {
-				t.Fatalf("%d snapshots, %d checkpoints", len(snaps), rep.Checkpoints)
-			}
-			for i, snap := range snaps {
-				if i != 0 && i != len(snaps)/2 && i != len(snaps)-1 {
-					continue
-				}
-				resReport := filepath.Join(dir, "resumed.json")
-				code, got, errOut := runCLI(t, "", "resume", "--report", resReport, snap)
-				if code != 0 || got != want {
-					t.Fatalf("resume %s: exit %d, stdout %q (want %q), stderr %q", filepath.Base(snap), code, got, want, errOut)
-				}
-				if r := readReport(t, resReport); r.Fuel != wantFuel || r.Status != sandbox.StatusOK {
-					t.Fatalf("resume %s: %+v, want fuel %d", filepath.Base(snap), r, wantFuel)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkpointAndResume(t, dir, tc.name, tc.stdin, 500, tc.args) })
+	}
+}
+
+// checkpointAndResume runs `crowdrun run ARGS` plainly and with a checkpoint
+// every EVERY fuel into DIR/NAME, and resumes from the first, middle and
+// last checkpoints: every run must print the same output and report the
+// same fuel.
+func checkpointAndResume(t *testing.T, dir, name, stdin string, every uint64, args []string) {
+	t.Helper()
+	wantReport := filepath.Join(dir, name+"-plain.json")
+	code, want, _ := runCLI(t, stdin, append([]string{"run", "--report", wantReport}, args...)...)
+	if code != 0 {
+		t.Fatalf("plain run: exit %d", code)
+	}
+	ck := filepath.Join(dir, name)
+	report := filepath.Join(dir, name+".json")
+	code, got, errOut := runCLI(t, stdin, append([]string{"run", "--report", report, "--checkpoint-every", strconv.FormatUint(every, 10), "--checkpoint-dir", ck}, args...)...)
+	if code != 0 || got != want {
+		t.Fatalf("checkpointed run: exit %d, stdout %q (want %q), stderr %q", code, got, want, errOut)
+	}
+	wantFuel := readReport(t, wantReport).Fuel
+	rep := readReport(t, report)
+	if rep.Fuel != wantFuel || rep.Checkpoints == 0 {
+		t.Fatalf("checkpointed run: fuel %d (want %d), %d checkpoints", rep.Fuel, wantFuel, rep.Checkpoints)
+	}
+	t.Logf("fuel %d, %d checkpoints", rep.Fuel, rep.Checkpoints)
+	snaps, _ := filepath.Glob(filepath.Join(ck, "*.snap"))
+	if len(snaps) != rep.Checkpoints {
+		t.Fatalf("%d snapshots, %d checkpoints", len(snaps), rep.Checkpoints)
+	}
+	for i, snap := range snaps {
+		if i != 0 && i != len(snaps)/2 && i != len(snaps)-1 {
+			continue
+		}
+		resReport := filepath.Join(dir, "resumed.json")
+		code, got, errOut := runCLI(t, "", "resume", "--report", resReport, snap)
+		if code != 0 || got != want {
+			t.Fatalf("resume %s: exit %d, stdout %q (want %q), stderr %q", filepath.Base(snap), code, got, want, errOut)
+		}
+		if r := readReport(t, resReport); r.Fuel != wantFuel || r.Status != sandbox.StatusOK {
+			t.Fatalf("resume %s: %+v, want fuel %d", filepath.Base(snap), r, wantFuel)
+		}
 	}
 }
 

@@ -70,6 +70,11 @@ func TestNodeCommandMatchesCrowdrunRun(t *testing.T) {
 		{"memory below one page", []string{"--report", "-", "--memory", "1KiB", factor}, "", nil},
 		{"memory rounded to pages", []string{"--report", "-", "--memory", "100KiB", factor}, "", nil},
 		{"forbidden import", []string{"--report", "-", example("forbidden.wasm")}, "", &want{"forbidden_import", 127, 0}},
+		// The Rust and AssemblyScript guests (docs/guests.md), and their own error paths.
+		{"rust guest", []string{"--report", "-", example("rust/raytrace.wasm"), "32", "24"}, "", &want{"ok", 0, 0}},
+		{"rust guest, bad arguments", []string{example("rust/raytrace.wasm"), "32", "x"}, "", nil},
+		{"assemblyscript guest", []string{"--report", "-", example("assemblyscript/sweep.wasm")}, "3 4 8 500\n", &want{"ok", 0, 0}},
+		{"assemblyscript guest, bad line", []string{"--report", "-", example("assemblyscript/sweep.wasm")}, "4 3 1 1\n", &want{"exit", 2, 0}},
 		{"invalid module", []string{notWasm}, "", nil},
 		{"forged instrumented module", []string{"--report", "-", forged}, "", &want{"invalid_module", 126, 0}},
 		{"forged instrumented module, message on stderr", []string{"--fuel", "100", forged}, "", nil},

@@ -14,8 +14,10 @@ import (
 // example, as submitted and as prepared (instrumented, suspendable).
 func TestDecodeOutline(t *testing.T) {
 	names, _ := filepath.Glob("../../examples/*.wasm")
-	kernels, _ := filepath.Glob("../../examples/kernels/*.wasm")
-	names = append(names, kernels...)
+	for _, dir := range []string{"kernels", "rust", "assemblyscript"} {
+		more, _ := filepath.Glob("../../examples/" + dir + "/*.wasm")
+		names = append(names, more...)
+	}
 	if len(names) < 10 {
 		t.Fatalf("%d examples", len(names))
 	}
