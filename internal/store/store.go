@@ -925,6 +925,9 @@ type Store interface {
 	JobHistory(ctx context.Context, p *JobHistoryParams) ([]HistoryBucket, error)
 	// TaskList lists a job's tasks by index (TaskListParams).
 	TaskList(ctx context.Context, p *TaskListParams) ([]*Task, error)
+	// Size is the bytes the store's database occupies (for the
+	// operator's overview).
+	Size(ctx context.Context) (int64, error)
 
 	// WorkerStats sums, per worker name, the segments that saved work
 	// (finished, or ended after an accepted checkpoint), the fuel they saved

@@ -64,3 +64,10 @@ func (db *DB) TaskList(ctx context.Context, p *store.TaskListParams) ([]*store.T
 	}
 	return out, interpretError(rows.Err())
 }
+
+// Size is the database's size on disk, as PostgreSQL counts it.
+func (db *DB) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+	return n, interpretError(err)
+}

@@ -74,3 +74,11 @@ func (db *DB) TaskList(ctx context.Context, p *store.TaskListParams) ([]*store.T
 	}
 	return out, interpretError(rows.Err())
 }
+
+// Size is the main database file's pages (the WAL not counted: it is
+// folded back at checkpoints).
+func (db *DB) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.r.QueryRowContext(ctx, `SELECT p.page_count * s.page_size FROM pragma_page_count() p, pragma_page_size() s`).Scan(&n)
+	return n, interpretError(err)
+}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"crypto/rand"
 	"testing"
 	"time"
 
@@ -159,6 +160,20 @@ func history(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if ts, err := s.TaskList(ctx, &store.TaskListParams{JobID: other.ID, State: store.TaskPending, AfterIndex: -1}); err != nil || len(ts) != 2 {
 		t.Fatalf("other job's pending tasks %+v %v", ts, err)
+	}
+
+	// Size grows with what is stored (2 MiB that do not compress).
+	before, err := s.Size(ctx)
+	if err != nil || before <= 0 {
+		t.Fatalf("Size = %d, %v", before, err)
+	}
+	big := make([]byte, 2<<20)
+	rand.Read(big)
+	if _, err := s.BlobPut(ctx, &store.BlobPutParams{Data: big}); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := s.Size(ctx); err != nil || after < before+1<<20 {
+		t.Fatalf("Size after a 2 MiB blob: %d (before %d), %v", after, before, err)
 	}
 }
 
