@@ -126,6 +126,10 @@ type Config struct {
 	// account: what stops a patient liar (docs/trust.md §4). In (0, 0.5);
 	// default 0.05.
 	MinAudit float64
+	// Operators are the owners (API token owners) who may read the
+	// operator's overview (GET /v1/overview, the dashboard's overview).
+	Operators []string
+
 	// Rand draws audits; nil: a random seed (tests and the sabotage
 	// benchmark inject a seeded one).
 	Rand *rand.Rand
