@@ -61,6 +61,8 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	ttl := fs.Duration("lease-ttl", 0, "how long (`DURATION`) a lease lives after its last renewal, and a coordinator sharing the store after its last heartbeat (default 15s)")
 	tslots := fs.Int("trusted-slots", 1, "re-run at most `N` disputed links at once on the coordinator itself (when no trusted worker\ntakes them: docs/trust.md §2)")
 	tcpu := fs.Float64("trusted-cpu", coordinator.DefaultTrustedCPU, "in-process re-runs use at most `F` of one core over time, all slots together (0 < F ≤\n--trusted-slots); more wait in line")
+	var operators listFlag
+	fs.Var(&operators, "operator", "the owner `NAME` (of API tokens) who may read the operator's overview on /dashboard (repeat for more)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -92,7 +94,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		defer stop()
 	}
 	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
-		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu}
+		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu, operators: operators}
 	if *prior > 0 {
 		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
 	}
@@ -116,6 +118,7 @@ type serveOptions struct {
 	idlePoll        time.Duration // tests: coordinator.Config.IdlePoll
 	trustedSlots    int
 	trustedCPU      float64
+	operators       []string // owners who may read the operator's overview
 }
 
 // checkStoreURL refuses a --store that is not a PostgreSQL URL ("" is
@@ -165,7 +168,7 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 	c, err := coordinator.New(ctx, coordinator.Config{Store: db, Logger: o.log, MaxRequestBytes: o.maxRequest,
 		CheckpointEvery: o.checkpointEvery, NoCheckpoints: o.noCheckpoints, SessionPrior: o.sessionPrior, HeartbeatInterval: o.heartbeat,
 		BlobGCInterval: o.blobGCInterval, BlobGCGrace: o.blobGCGrace,
-		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll, TrustedSlots: o.trustedSlots, TrustedCPU: o.trustedCPU})
+		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll, TrustedSlots: o.trustedSlots, TrustedCPU: o.trustedCPU, Operators: o.operators})
 	if err != nil {
 		return err
 	}
@@ -181,7 +184,7 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(m.Stdout, "crowdrun: coordinator listening on %s (store %s)\n", url, where)
+	fmt.Fprintf(m.Stdout, "crowdrun: coordinator listening on %s (store %s); dashboard: %s/dashboard\n", url, where, url)
 	if o.ready != nil {
 		o.ready(url)
 	}

@@ -90,7 +90,8 @@ function si(n) {
   const units = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
   let i = 0;
   while (Math.abs(n) >= 1000 && i < units.length - 1) { n /= 1000; i++; }
-  return (i ? n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0) : String(Math.round(n))) + units[i];
+  if (!i) return Number.isInteger(n) ? String(n) : n.toFixed(Math.abs(n) < 10 ? 2 : 1);
+  return n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0) + units[i];
 }
 function bytes(n) {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -243,10 +244,15 @@ function jobView(id, signal) {
     more);
 
   let plots = null;
+  let settled = -1;
   stream('/v1/events?job=' + id, signal, (name, data) => {
     if (name !== 'job') return;
     const j = data.job;
     const h = data.history;
+    // Tasks settled since the list was read: read its first page again.
+    const n = j.tasks.done + j.tasks.disputed + j.tasks.cancelled;
+    if (settled >= 0 && n !== settled) loadTasks(true).catch((e) => { if (!signal.aborted) showError(e.message); });
+    settled = n;
     title.textContent = `Job #${j.id}` + (j.name ? ` · ${j.name}` : '');
     state.textContent = j.state;
     state.className = 'badge state-' + j.state;
@@ -264,11 +270,14 @@ function jobView(id, signal) {
   });
 
   let after = -1;
+  let loading = 0; // the latest read: an older one's answer is dropped
   async function loadTasks(reset) {
-    if (reset) { after = -1; tbody.replaceChildren(); }
-    const q = new URLSearchParams({ after: String(after), limit: '100' });
+    const mine = ++loading;
+    const q = new URLSearchParams({ after: String(reset ? -1 : after), limit: '100' });
     if (filter.value) q.set('state', filter.value);
     const page = await json(`/v1/jobs/${id}/tasks?${q}`, signal);
+    if (mine !== loading) return;
+    if (reset) tbody.replaceChildren();
     for (const t of page.tasks) {
       tbody.append(el('tr', { 'data-task': String(t.index), class: 'state-' + t.state },
         el('td', { text: String(t.index) }), el('td', { class: 'state', text: t.state }), el('td', { text: t.status || '' }),
