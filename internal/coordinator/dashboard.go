@@ -101,15 +101,16 @@ var historySteps = []time.Duration{250 * time.Millisecond, 500 * time.Millisecon
 // maxHistoryBuckets.
 func historyWindow(start, end time.Time) (time.Duration, int) {
 	span := max(end.Sub(start), 0)
-	step := historySteps[len(historySteps)-1]
+	// Beyond the widest step: whole days, as many as it takes.
+	day := historySteps[len(historySteps)-1]
+	step := (span/maxHistoryBuckets/day + 1) * day
 	for _, s := range historySteps {
 		if span/s < maxHistoryBuckets {
 			step = s
 			break
 		}
 	}
-	n := int(span/step) + 1
-	return step, min(n, store.MaxHistoryBuckets)
+	return step, int(span/step) + 1
 }
 
 // history reads a job's history from the store.

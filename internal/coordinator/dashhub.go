@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
@@ -32,6 +33,8 @@ type dashHub struct {
 	finished map[int64]*finishedJob
 	size     int64
 	sizeAt   time.Time
+
+	rounds atomic.Int64 // rounds that fed streams (tests)
 }
 
 type finishedJob struct {
@@ -178,6 +181,7 @@ func (h *dashHub) round(ctx context.Context, sample bool) {
 	if len(subs) == 0 {
 		return
 	}
+	h.rounds.Add(1)
 	lists := map[string][]byte{}
 	jobs := map[int64][]byte{}
 	var ovData []byte

@@ -1,0 +1,140 @@
+package coordinator_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/store"
+)
+
+// countingStore counts the reads the dashboard's rounds make.
+type countingStore struct {
+	store.Store
+	history, lists atomic.Int64
+}
+
+func (s *countingStore) JobHistory(ctx context.Context, p *store.JobHistoryParams) ([]store.HistoryBucket, error) {
+	s.history.Add(1)
+	return s.Store.JobHistory(ctx, p)
+}
+
+func (s *countingStore) JobList(ctx context.Context, p *store.JobListParams) ([]*store.Job, error) {
+	s.lists.Add(1)
+	return s.Store.JobList(ctx, p)
+}
+
+// openEvents opens GET /v1/events as owner and returns the status and,
+// on 200, a reader of its lines (closed with the test).
+func openEvents(t *testing.T, e *env, owner, query string) (int, *bufio.Scanner) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/v1/events"+query, nil)
+	req.Header.Set("Authorization", "Bearer tok-"+owner)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	return resp.StatusCode, bufio.NewScanner(resp.Body)
+}
+
+// nextEvent reads the stream up to its next event of that name.
+func nextEvent(t *testing.T, sc *bufio.Scanner, name string) string {
+	t.Helper()
+	for sc.Scan() {
+		if sc.Text() == "event: "+name && sc.Scan() {
+			return strings.TrimPrefix(sc.Text(), "data: ")
+		}
+	}
+	t.Fatalf("the stream ended before a %q event: %v", name, sc.Err())
+	return ""
+}
+
+// TestEventsShared: twenty pages open on one job and twenty on one
+// owner's list cost the store one history read and one list read per
+// round, not one per page; and the streams refuse what their token may not
+// see.
+func TestEventsShared(t *testing.T) {
+	var cs *countingStore
+	e := newEnv(t, func(c *coordinator.Config) {
+		cs = &countingStore{Store: c.Store}
+		c.Store = cs
+		c.Operators = []string{"op"}
+	})
+	e.client("op")
+	ctx := context.Background()
+	job, err := e.alice.Submit(ctx, echoJob(t, 3, 1)) // no worker: it keeps running
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobJob, err := e.bob.Submit(ctx, echoJob(t, 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		owner, query string
+		want         int
+	}{
+		{"alice", fmt.Sprintf("?job=%d", bobJob.ID), http.StatusNotFound},
+		{"alice", "?job=x", http.StatusBadRequest},
+		{"alice", "?overview=1", http.StatusForbidden},
+		{"alice", "?overview=yes", http.StatusBadRequest},
+		{"nobody", "", http.StatusUnauthorized},
+	} {
+		if st, _ := openEvents(t, e, c.owner, c.query); st != c.want {
+			t.Errorf("%s GET /v1/events%s: %d, want %d", c.owner, c.query, st, c.want)
+		}
+	}
+	const pages = 20
+	var streams []*bufio.Scanner
+	for range pages {
+		_, sc := openEvents(t, e, "alice", fmt.Sprintf("?job=%d", job.ID))
+		streams = append(streams, sc)
+		_, sc = openEvents(t, e, "alice", "")
+		streams = append(streams, sc)
+	}
+	// Every page gets its first events: its job, or alice's list, never bob's job.
+	for i, sc := range streams {
+		if i%2 == 0 {
+			if d := nextEvent(t, sc, "job"); !strings.Contains(d, fmt.Sprintf(`"id":%d,`, job.ID)) {
+				t.Fatalf("job event %s", d)
+			}
+		} else if d := nextEvent(t, sc, "jobs"); !strings.Contains(d, fmt.Sprintf(`"id":%d,`, job.ID)) || strings.Contains(d, fmt.Sprintf(`"id":%d,`, bobJob.ID)) {
+			t.Fatalf("jobs event %s", d)
+		}
+	}
+	// Over a few rounds with every page open, one read of each per round.
+	r0, h0, l0 := e.c.DashRounds(), cs.history.Load(), cs.lists.Load()
+	deadline := time.Now().Add(hangGuard)
+	for e.c.DashRounds() < r0+3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the hub does not tick")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r1, h1, l1 := e.c.DashRounds(), cs.history.Load(), cs.lists.Load()
+	// A round may be under way at either end of the window: one more read
+	// of each is allowed at each end.
+	if rounds, hist, lists := r1-r0, h1-h0, l1-l0; hist > rounds+1 || lists > rounds+1 || hist < rounds-1 {
+		t.Fatalf("%d rounds with %d pages open read the history %d times and the list %d times; want one each per round", rounds, 2*pages, hist, lists)
+	}
+	// The operator's stream carries the overview.
+	_, sc := openEvents(t, e, "op", "?overview=1")
+	if d := nextEvent(t, sc, "overview"); !strings.Contains(d, `"store_bytes":`) || !strings.Contains(d, `"native":0`) {
+		t.Fatalf("overview event %s", d)
+	}
+}
