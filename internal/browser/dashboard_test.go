@@ -257,10 +257,25 @@ func TestDashboard(t *testing.T) {
 	}
 	waitFor(t, b, "the results downloaded", `document.getElementById('download-status').dataset.lines === '6'`, 30*time.Second)
 
-	// The list shows the job done.
+	// The list shows the job done; a job submitted now appears in it and
+	// runs to its end there, live.
 	goHash(t, b, "#/jobs")
 	waitFor(t, b, "the job done in the list", row+` && `+row+`.querySelector('.tasks').textContent === '6 / 6'`, 30*time.Second)
+	sweep := &api.SubmitRequest{Name: "sweep", Module: readExample(t, "factor.wasm"), MaxError: 1}
+	for i := range 40 {
+		sweep.Tasks = append(sweep.Tasks, api.TaskSpec{Stdin: []byte(strconv.Itoa(1_000_000_000_039+1000*i) + "\n")})
+	}
+	job2, err := e.alice.Submit(ctx, sweep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row2 := fmt.Sprintf(`document.querySelector('tr[data-job="%d"]')`, job2.ID)
+	waitFor(t, b, "the new job listed, live", row2, 30*time.Second)
 	screenshot(t, b, "jobs.png")
+	waitFor(t, b, "the new job done in the list, live", row2+`.querySelector('.tasks').textContent === '40 / 40' && `+row2+`.querySelector('.state').textContent === 'done'`, 2*time.Minute)
+	if got := eval[string](t, b, row2+`.querySelector('progress').value + '/' + `+row2+`.querySelector('progress').max`); got != "40/40" {
+		t.Errorf("the new job's progress bar: %s", got)
+	}
 
 	// The operator's overview: the native worker online, then gone.
 	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("#signout"), chromedp.NodeVisible)); err != nil {

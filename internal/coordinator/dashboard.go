@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -326,6 +327,12 @@ func (c *Coordinator) events(w http.ResponseWriter, r *http.Request, owner strin
 				flusher.Flush()
 			}
 		case <-keepalive.C:
+			// A token revoked while its stream is open ends the stream;
+			// the page's reconnection is then refused.
+			secret, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if _, err := c.store.TokenLookup(r.Context(), &store.TokenLookupParams{Hash: HashToken(secret)}); errors.Is(err, store.ErrNotFound) {
+				return
+			}
 			w.Write([]byte(": keepalive\n\n"))
 			flusher.Flush()
 		case <-r.Context().Done():

@@ -166,7 +166,7 @@ const PLOTS = [
     { label: 'fuel lost', key: 'fuel_lost', stroke: '#d33', fill: 'rgba(221,51,51,0.15)' }] },
   { id: 'plot-verify', title: 'Audits and disputes', series: [
     { label: 'audits', key: 'audits', stroke: '#2a7' },
-    { label: 'settled by trusted re-run', key: 'trusted', stroke: '#c80' },
+    { label: 'verified on trusted ground', key: 'trusted', stroke: '#c80' },
     { label: 'disputed', key: 'tasks_disputed', stroke: '#d33' }] },
 ];
 

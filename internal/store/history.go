@@ -26,8 +26,9 @@ const MaxHistoryBuckets = 1000
 type HistoryBucket struct {
 	// TasksDone and TasksDisputed: tasks settled in the bucket (finished_at).
 	TasksDone, TasksDisputed int
-	// Trusted: tasks settled in the bucket by a trusted re-run of a
-	// disputed link (Verification VerifyTrusted).
+	// Trusted: tasks settled in the bucket on a re-run on trusted ground
+	// (Verification VerifyTrusted: a disputed link, or a chain that no
+	// credible account vouched for, docs/trust.md).
 	Trusted int
 	// Segments ended in the bucket, and among them the ones that saved
 	// work (finished, or ended after an accepted checkpoint); Fuel is the

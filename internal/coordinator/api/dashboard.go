@@ -12,7 +12,7 @@ type History struct {
 	T             []float64 `json:"t"`
 	TasksDone     []int     `json:"tasks_done"`     // settled done in the bucket
 	TasksDisputed []int     `json:"tasks_disputed"` // settled disputed
-	Trusted       []int     `json:"trusted"`        // settled by a trusted re-run of a disputed link
+	Trusted       []int     `json:"trusted"`        // verified by a re-run on trusted ground (a disputed link, or a chain no credible account vouched for)
 	// FuelPerSecond: the fuel saved by segments that ended in the bucket
 	// (every replica's: quorum partners and audits too), per second.
 	FuelPerSecond []float64 `json:"fuel_per_second"`
