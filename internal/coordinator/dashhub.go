@@ -31,10 +31,18 @@ type dashHub struct {
 	// finished caches the payloads of finished jobs (they change no more
 	// unless a task is reopened, which JobGet tells: state, finished_at).
 	finished map[int64]*finishedJob
+	running  map[int64]*runningJob
 	size     int64
 	sizeAt   time.Time
 
 	rounds atomic.Int64 // rounds that fed streams (tests)
+}
+
+// runningJob is the last history read of a running job.
+type runningJob struct {
+	counts store.JobCounts // when it was read
+	at     time.Time
+	hist   *api.History
 }
 
 type finishedJob struct {
@@ -72,6 +80,8 @@ const (
 	maxPlotSamples = 360
 	// dashTick is how often open dashboards are updated.
 	dashTick = time.Second
+	// maxFinishedCache bounds the finished jobs kept (a few kB each).
+	maxFinishedCache = 1000
 	// sizeEvery: the store's size is read at most this often.
 	sizeEvery = 30 * time.Second
 )
@@ -97,7 +107,8 @@ func workerKind(runtime string) string {
 }
 
 func newDashHub(c *Coordinator) *dashHub {
-	return &dashHub{c: c, kick: make(chan struct{}, 1), done: make(chan struct{}), subs: map[*dashSub]struct{}{}, finished: map[int64]*finishedJob{}}
+	return &dashHub{c: c, kick: make(chan struct{}, 1), done: make(chan struct{}), subs: map[*dashSub]struct{}{}, finished: map[int64]*finishedJob{},
+		running: map[int64]*runningJob{}}
 }
 
 func (h *dashHub) subscribe(s *dashSub) error {
@@ -232,6 +243,14 @@ func (h *dashHub) round(ctx context.Context, sample bool) {
 		}
 		s.ch <- evs
 	}
+	// Forget the histories no page watches any more.
+	h.mu.Lock()
+	for id := range h.running {
+		if _, ok := jobs[id]; !ok {
+			delete(h.running, id)
+		}
+	}
+	h.mu.Unlock()
 }
 
 // jobView is the "job" event: a job with its counters and its history.
@@ -245,14 +264,15 @@ func (h *dashHub) jobEvent(ctx context.Context, id int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f := h.cachedFinished(j); f != nil {
+	if f := h.cachedFinished(j); f != nil && f.event != nil {
 		return f.event, nil
 	}
-	a, err := h.apiJob(ctx, j)
+	counts, err := h.c.store.JobCounts(ctx, j.ID)
 	if err != nil {
 		return nil, err
 	}
-	hist, err := h.c.history(ctx, j)
+	a := h.c.apiJob(ctx, j, counts)
+	hist, err := h.jobHistory(ctx, j, counts)
 	if err != nil {
 		return nil, err
 	}
@@ -261,11 +281,35 @@ func (h *dashHub) jobEvent(ctx context.Context, id int64) ([]byte, error) {
 		return nil, err
 	}
 	if j.State != store.JobRunning {
-		h.mu.Lock()
-		h.finished[id] = &finishedJob{at: j.FinishedAt, job: a, event: d}
-		h.mu.Unlock()
+		h.keepFinished(j, &finishedJob{at: j.FinishedAt, job: a, event: d})
 	}
 	return d, nil
+}
+
+// jobHistory reads a running job's history again only when its counters
+// moved or a bucket has passed since the last read: a job's history scans
+// its rows, and a large job idle for a while need not be scanned every
+// second.
+func (h *dashHub) jobHistory(ctx context.Context, j *store.Job, counts *store.JobCounts) (*api.History, error) {
+	h.mu.Lock()
+	r := h.running[j.ID]
+	h.mu.Unlock()
+	now := h.c.cfg.Now()
+	if j.State == store.JobRunning && r != nil && r.counts == *counts && now.Sub(r.at) < time.Duration(r.hist.StepMS)*time.Millisecond {
+		return r.hist, nil
+	}
+	hist, err := h.c.history(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	if j.State == store.JobRunning {
+		h.running[j.ID] = &runningJob{counts: *counts, at: now, hist: hist}
+	} else {
+		delete(h.running, j.ID)
+	}
+	h.mu.Unlock()
+	return hist, nil
 }
 
 func (h *dashHub) listEvent(ctx context.Context, owner string) ([]byte, error) {
@@ -280,10 +324,22 @@ func (h *dashHub) listEvent(ctx context.Context, owner string) ([]byte, error) {
 			a = f.job
 		} else if a, err = h.apiJob(ctx, j); err != nil {
 			return nil, err
+		} else if j.State != store.JobRunning {
+			h.keepFinished(j, &finishedJob{at: j.FinishedAt, job: a})
 		}
 		out.Jobs = append(out.Jobs, *a)
 	}
 	return json.Marshal(&out)
+}
+
+// keepFinished caches what was read of a finished job.
+func (h *dashHub) keepFinished(j *store.Job, f *finishedJob) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.finished) >= maxFinishedCache {
+		clear(h.finished) // read again as they are asked for
+	}
+	h.finished[j.ID] = f
 }
 
 // cachedFinished returns the cached payload of a finished job, if it is
@@ -294,7 +350,7 @@ func (h *dashHub) cachedFinished(j *store.Job) *finishedJob {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if f := h.finished[j.ID]; f != nil && f.at.Equal(j.FinishedAt) && f.event != nil {
+	if f := h.finished[j.ID]; f != nil && f.at.Equal(j.FinishedAt) {
 		return f
 	}
 	return nil
