@@ -168,6 +168,10 @@ func (c *Coordinator) jobHistory(w http.ResponseWriter, r *http.Request, owner s
 	writeJSON(w, http.StatusOK, h)
 }
 
+// dashKeepalive is how often an idle stream sends a comment (so proxies
+// keep it open) and its token is looked up again (a var for tests).
+var dashKeepalive = 15 * time.Second
+
 // maxTaskPage bounds one page of GET /v1/jobs/{id}/tasks.
 const maxTaskPage = 1000
 
@@ -309,7 +313,7 @@ func (c *Coordinator) events(w http.ResponseWriter, r *http.Request, owner strin
 	w.Write([]byte("retry: 2000\n\n"))
 	flusher.Flush()
 	last := map[string]string{} // what was sent last, per event name: only changes are sent
-	keepalive := time.NewTicker(15 * time.Second)
+	keepalive := time.NewTicker(dashKeepalive)
 	defer keepalive.Stop()
 	for {
 		select {

@@ -138,3 +138,37 @@ func TestEventsShared(t *testing.T) {
 		t.Fatalf("overview event %s", d)
 	}
 }
+
+// TestEventsRevoked: a token revoked while its stream is open ends the
+// stream, and opening another is refused.
+func TestEventsRevoked(t *testing.T) {
+	coordinator.SetDashKeepalive(t, 50*time.Millisecond)
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	if _, err := e.alice.Submit(ctx, echoJob(t, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	_, sc := openEvents(t, e, "alice", "")
+	nextEvent(t, sc, "jobs")
+	toks, err := e.db.TokenList(ctx, &store.TokenListParams{Owner: "alice"})
+	if err != nil || len(toks) != 1 {
+		t.Fatalf("tokens %+v %v", toks, err)
+	}
+	if _, err := e.db.TokenRevoke(ctx, &store.TokenRevokeParams{ID: toks[0].ID, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() {
+		for sc.Scan() { // keepalives, until the stream ends
+		}
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(time.Minute): // a hang guard: the check runs every 50 ms
+		t.Fatal("the stream of a revoked token stays open")
+	}
+	if st, _ := openEvents(t, e, "alice", ""); st != http.StatusUnauthorized {
+		t.Fatalf("a revoked token opens a stream: %d", st)
+	}
+}
