@@ -129,9 +129,11 @@ func TestEventsShared(t *testing.T) {
 	r1, h1, l1 := e.c.DashRounds(), cs.history.Load(), cs.lists.Load()
 	// A round may be under way at either end of the window: one more read
 	// of each is allowed at each end.
-	if rounds, hist, lists := r1-r0, h1-h0, l1-l0; hist > rounds+1 || lists > rounds+1 || hist < rounds-1 {
+	rounds, hist, lists := r1-r0, h1-h0, l1-l0
+	if hist > rounds+1 || lists > rounds+1 || hist < rounds-1 {
 		t.Fatalf("%d rounds with %d pages open read the history %d times and the list %d times; want one each per round", rounds, 2*pages, hist, lists)
 	}
+	t.Logf("%d rounds with %d pages open: %d history reads, %d list reads", rounds, 2*pages, hist, lists)
 	// The operator's stream carries the overview.
 	_, sc := openEvents(t, e, "op", "?overview=1")
 	if d := nextEvent(t, sc, "overview"); !strings.Contains(d, `"store_bytes":`) || !strings.Contains(d, `"native":0`) {
