@@ -12,3 +12,10 @@ func SetDashKeepalive(t interface{ Cleanup(func()) }, d time.Duration) {
 	dashKeepalive = d
 	t.Cleanup(func() { dashKeepalive = old })
 }
+
+// SetMaxDashSubscribers bounds the open streams, until the test ends.
+func SetMaxDashSubscribers(t interface{ Cleanup(func()) }, n int) {
+	old := maxDashSubscribers
+	maxDashSubscribers = n
+	t.Cleanup(func() { maxDashSubscribers = old })
+}

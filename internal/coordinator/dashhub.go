@@ -72,8 +72,6 @@ type workerSample struct {
 }
 
 const (
-	// maxDashSubscribers bounds the open streams of one coordinator.
-	maxDashSubscribers = 256
 	// maxSamples keeps an hour of samples, one a second.
 	maxSamples = 3600
 	// maxPlotSamples is how many of them an overview sends, at most.
@@ -86,7 +84,9 @@ const (
 	sizeEvery = 30 * time.Second
 )
 
-var errTooManySubscribers = fmt.Errorf("too many live dashboards are open on this coordinator (%d): close one, or try again later", maxDashSubscribers)
+// maxDashSubscribers bounds the open streams of one coordinator (a var for
+// tests).
+var maxDashSubscribers = 256
 
 // workerKinds are the kinds of worker the overview counts.
 var workerKinds = []string{"native", "browser", "node", "other"}
@@ -120,7 +120,7 @@ func (h *dashHub) subscribe(s *dashSub) error {
 	default:
 	}
 	if len(h.subs) >= maxDashSubscribers {
-		return errTooManySubscribers
+		return fmt.Errorf("too many live dashboards are open on this coordinator (%d): close one, or try again later", maxDashSubscribers)
 	}
 	h.subs[s] = struct{}{}
 	select {
