@@ -200,7 +200,7 @@ func TestEventsBounded(t *testing.T) {
 	if third.StatusCode != http.StatusServiceUnavailable || third.Header.Get("Retry-After") == "" {
 		t.Fatalf("a third stream: %d, Retry-After %q", third.StatusCode, third.Header.Get("Retry-After"))
 	}
-	cancel() // the first page closes: its place is free once its handler returned
+	cancel()                                // the first page closes: its place is free once its handler returned
 	deadline := time.Now().Add(time.Minute) // a hang guard
 	for open(context.Background()).StatusCode != http.StatusOK {
 		if time.Now().After(deadline) {
