@@ -40,6 +40,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	verify := fs.Int("verify", 30, "re-run `N` tasks locally and compare (0: all)")
 	keep := fs.Bool("keep", false, "keep the temporary store and logs")
 	storeURL := fs.String("store", os.Getenv(envStore), "run the coordinator on the PostgreSQL database at this `URL` (default $"+envStore+"), instead of SQLite in a temporary directory")
+	stay := fs.Bool("stay", false, "keep the coordinator up after the job until interrupted (Ctrl-C), to look at its dashboard")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		// A short session prior: the demo's workers live seconds, not the
 		// minutes the default prior assumes, and the estimate starts there.
 		serveErr <- serve(sctx, &Main{Stdout: io.Discard, Stderr: logf}, serveOptions{addr: "127.0.0.1:0", data: dir, storeURL: *storeURL, maxRequest: 64 << 20,
-			log: slog.New(slog.NewTextHandler(logf, nil)), ready: func(u string) { urlc <- u },
+			log: slog.New(slog.NewTextHandler(logf, nil)), ready: func(u string) { urlc <- u }, operators: []string{"demo"},
 			sessionPrior: checkpoint.Prior{Mean: 2 * time.Second, Weight: checkpoint.DefaultPrior.Weight}})
 	}()
 	var url string
@@ -158,7 +159,9 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "job %d: factor %d random integers up to 3·10^16 (some prime, some products of two large primes), %d replica(s) each\n\n", job.ID, *nTasks, *replicas)
+	fmt.Fprintf(m.Stdout, "job %d: factor %d random integers up to 3·10^16 (some prime, some products of two large primes), %d replica(s) each\n", job.ID, *nTasks, *replicas)
+	// The token is the demo's own, for a store that lives as long as the demo.
+	fmt.Fprintf(m.Stdout, "dashboard: %s/dashboard#/jobs/%d (sign in with the demo's API token %s)\n\n", url, job.ID, token)
 
 	// Chaos: kill a random worker now and then, restart it shortly after.
 	var kills int
@@ -339,6 +342,10 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 			fmt.Fprintln(m.Stderr, "  "+p)
 		}
 		return fmt.Errorf("%d problems found", len(problems))
+	}
+	if *stay {
+		fmt.Fprintf(m.Stdout, "the coordinator stays up: dashboard %s/dashboard#/jobs/%d (token %s); Ctrl-C ends the demo\n", url, job.ID, token)
+		<-ctx.Done()
 	}
 	return nil
 }

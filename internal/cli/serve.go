@@ -62,6 +62,8 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	tslots := fs.Int("trusted-slots", 1, "re-run at most `N` disputed links at once on the coordinator itself (when no trusted worker\ntakes them: docs/trust.md §2)")
 	tcpu := fs.Float64("trusted-cpu", coordinator.DefaultTrustedCPU, "in-process re-runs use at most `F` of one core over time, all slots together (0 < F ≤\n--trusted-slots); more wait in line")
 	stranded := fs.Duration("stranded-after", 0, "confirm a finished task on trusted ground when its checks (audits, a partner) have waited `DURATION`\nwith no worker of another account connected (default 30s; negative: never: docs/trust.md §6)")
+	var operators listFlag
+	fs.Var(&operators, "operator", "the owner `NAME` (of API tokens) who may read the operator's overview on /dashboard (repeat for more)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -93,7 +95,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		defer stop()
 	}
 	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
-		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu, strandedAfter: *stranded}
+		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu, strandedAfter: *stranded, operators: operators}
 	if *prior > 0 {
 		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
 	}
@@ -118,6 +120,7 @@ type serveOptions struct {
 	idlePoll        time.Duration // tests: coordinator.Config.IdlePoll
 	trustedSlots    int
 	trustedCPU      float64
+	operators       []string // owners who may read the operator's overview
 }
 
 // checkStoreURL refuses a --store that is not a PostgreSQL URL ("" is
@@ -168,7 +171,7 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 		CheckpointEvery: o.checkpointEvery, NoCheckpoints: o.noCheckpoints, SessionPrior: o.sessionPrior, HeartbeatInterval: o.heartbeat,
 		BlobGCInterval: o.blobGCInterval, BlobGCGrace: o.blobGCGrace,
 		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll, TrustedSlots: o.trustedSlots, TrustedCPU: o.trustedCPU,
-		StrandedAfter: o.strandedAfter})
+		StrandedAfter: o.strandedAfter, Operators: o.operators})
 	if err != nil {
 		return err
 	}
@@ -184,7 +187,7 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(m.Stdout, "crowdrun: coordinator listening on %s (store %s)\n", url, where)
+	fmt.Fprintf(m.Stdout, "crowdrun: coordinator listening on %s (store %s); dashboard: %s/dashboard\n", url, where, url)
 	if o.ready != nil {
 		o.ready(url)
 	}

@@ -131,6 +131,10 @@ type Config struct {
 	// its chain is confirmed on trusted ground instead (docs/trust.md §6);
 	// default verify.DefaultStrandedAfter, negative: never.
 	StrandedAfter time.Duration
+	// Operators are the owners (API token owners) who may read the
+	// operator's overview (GET /v1/overview, the dashboard's overview).
+	Operators []string
+
 	// Rand draws audits; nil: a random seed (tests and the sabotage
 	// benchmark inject a seeded one).
 	Rand *rand.Rand

@@ -65,6 +65,8 @@ type Coordinator struct {
 	// offProbation: accounts seen with trust.ProbationEnd verified
 	// segments (probation.go).
 	offProbation sync.Map
+	// dash feeds the dashboards' live updates (dashboard.go).
+	dash *dashHub
 }
 
 // New checks cfg and returns a coordinator; call Open to start it.
@@ -84,6 +86,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		changed:  make(chan struct{}),
 	}
 	c.policy = newPolicy(&c.cfg, c.store)
+	c.dash = newDashHub(c)
 	c.reruns = newReruns(c)
 	// The verifier's slots bound the re-runs under way; the in-process
 	// ones are bounded again, by slots and CPU, in reruns.
@@ -141,7 +144,8 @@ func (c *Coordinator) Open(ctx context.Context) error {
 			})
 		}()
 	}
-	c.wg.Add(4)
+	c.wg.Add(5)
+	go func() { defer c.wg.Done(); c.dash.run(c.ctx) }()
 	go func() { defer c.wg.Done(); c.verifier.Run(c.ctx) }()
 	go func() { defer c.wg.Done(); c.dispatch(c.ctx) }()
 	go func() { defer c.wg.Done(); c.commit(c.ctx) }()

@@ -309,6 +309,7 @@ var indexHTML = []byte(`<!doctype html>
 <p>This server runs WebAssembly jobs on volunteers' machines.</p>
 <ul>
 <li><a href="/contribute">/contribute</a>: let this browser run tasks, and see what would run and for whom</li>
+<li><a href="/dashboard">/dashboard</a>: your jobs, their progress, plots and results (sign in with an API token)</li>
 <li><a href="/leaderboard">/leaderboard</a>: volunteers' accounts by verified credit (<a href="/v1/credit">/v1/credit</a> as JSON)</li>
 <li><a href="/v1/openapi.json">/v1/openapi.json</a>: the HTTP API (OpenAPI 3.1); jobs are submitted with an API token</li>
 <li><a href="/v1/contribute/summary">/v1/contribute/summary</a>: the running jobs, as JSON</li>

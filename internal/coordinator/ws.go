@@ -36,6 +36,7 @@ type conn struct {
 	// session may be asked to (rerun.go).
 	trusted bool
 	resume  bool   // the worker declared protocol.FeatureCheckpoint
+	kind    string // native, browser, node or other (workerKind): the dashboard's overview
 	token   string // authenticates the session's HTTP requests
 	bye     bool   // the worker said bye (set by the reader before it returns)
 
@@ -270,7 +271,7 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	cn := &conn{c: c, ws: ws, session: sess, wakeW: make(chan struct{}, 1), ctx: ctx, cancel: cancel, leases: map[string]*leaseState{},
-		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken(), trusted: trusted}
+		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken(), trusted: trusted, kind: workerKind(hello.Runtime)}
 	c.mu.Lock()
 	c.conns[sess.ID] = cn
 	c.mu.Unlock()

@@ -920,6 +920,14 @@ type Store interface {
 	CheckpointList(ctx context.Context, p *CheckpointListParams) ([]*Checkpoint, error)
 	// SegmentList lists a job's ended segments, oldest first.
 	SegmentList(ctx context.Context, p *SegmentListParams) ([]*Segment, error)
+	// JobHistory counts a job's recorded events in time buckets
+	// (HistoryBucket), len(result) == p.Buckets.
+	JobHistory(ctx context.Context, p *JobHistoryParams) ([]HistoryBucket, error)
+	// TaskList lists a job's tasks by index (TaskListParams).
+	TaskList(ctx context.Context, p *TaskListParams) ([]*Task, error)
+	// Size is the bytes the store's database occupies (for the
+	// operator's overview).
+	Size(ctx context.Context) (int64, error)
 
 	// WorkerStats sums, per worker name, the segments that saved work
 	// (finished, or ended after an accepted checkpoint), the fuel they saved

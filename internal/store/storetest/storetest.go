@@ -765,6 +765,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("History", func(t *testing.T) { history(t, open) })
+
 	t.Run("Checkpoints", func(t *testing.T) {
 		s := open(t)
 		in := []byte("in")
