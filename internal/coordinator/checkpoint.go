@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
@@ -46,7 +47,8 @@ func snapshotLimits(memory uint64) snapshot.Limits {
 // state hash announced, belong to the job's module, sit on the task's fuel
 // grid and come after the previous one. Any failure is a checkpointError
 // (nothing changed); other errors end the connection.
-func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) error {
+func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) (err error) {
+	defer c.metrics.checkpointDone(len(m.Snapshot), time.Now(), &err)
 	ls := cn.lease(m.LeaseID)
 	switch {
 	case len(m.Snapshot)+len(m.Stdout)+len(m.Stderr) > c.cfg.MaxCheckpoint:
@@ -65,7 +67,6 @@ func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) error {
 	lim := snapshotLimits(ls.memory)
 	var snap *snapshot.Snapshot
 	var dig *snapshot.Digest
-	var err error
 	if m.Base == "" {
 		snap, dig, err = lim.Decode(bytes.NewReader(m.Snapshot))
 	} else {

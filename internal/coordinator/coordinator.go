@@ -61,6 +61,7 @@ type Coordinator struct {
 
 	policy   *policy
 	verifier *verify.Verifier
+	metrics  *metrics // metrics.go; c.store counts into it
 	reruns   *reruns
 	// offProbation: accounts seen with trust.ProbationEnd verified
 	// segments (probation.go).
@@ -73,9 +74,11 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	m := newMetrics()
 	c := &Coordinator{
 		cfg:      cfg,
-		store:    cfg.Store,
+		store:    newMeteredStore(cfg.Store, m),
+		metrics:  m,
 		engine:   cfg.Engine,
 		conns:    map[int64]*conn{},
 		waitCh:   make(chan *waiter, 1024),
@@ -83,6 +86,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		resultCh: make(chan pendingResult, 4096),
 		changed:  make(chan struct{}),
 	}
+	c.metrics.reg.MustRegister(newLiveCollector(c))
 	c.policy = newPolicy(&c.cfg, c.store)
 	c.reruns = newReruns(c)
 	// The verifier's slots bound the re-runs under way; the in-process
