@@ -66,12 +66,13 @@ const (
 var workerKinds = []string{kindNative, kindNode, kindBrowser, kindOther}
 
 func workerKind(runtime string) string {
+	name, _, _ := strings.Cut(runtime, " ") // "js/node v20.19.2"
 	switch {
-	case strings.HasPrefix(runtime, "go/"):
+	case strings.HasPrefix(name, "go/"):
 		return kindNative
-	case strings.HasPrefix(runtime, "js/node"):
+	case name == "js/node":
 		return kindNode
-	case strings.HasPrefix(runtime, "js/browser"), runtime == "js": // js/browser/client.js's default
+	case name == "js/browser", name == "js": // js/browser/client.js's default
 		return kindBrowser
 	}
 	return kindOther
