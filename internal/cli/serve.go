@@ -106,10 +106,10 @@ type serveOptions struct {
 	metricsAddr string
 	// metricsReady is called once the metrics listener listens.
 	metricsReady func(url string)
-	storeURL   string // a PostgreSQL database; "": SQLite in data
-	maxRequest int64
-	log        *slog.Logger
-	ready      func(url string) // called once listening
+	storeURL     string // a PostgreSQL database; "": SQLite in data
+	maxRequest   int64
+	log          *slog.Logger
+	ready        func(url string) // called once listening
 
 	checkpointEvery uint64
 	noCheckpoints   bool
