@@ -345,3 +345,21 @@ func TestMetricsElsewhere(t *testing.T) {
 		t.Fatalf("%v jobs in an empty store", n)
 	}
 }
+
+// BenchmarkScrape is one GET /metrics of an idle coordinator, through its
+// handler (the state counts mostly from the cache, as under a scrape
+// storm); it reports the size of the exposition.
+func BenchmarkScrape(b *testing.B) {
+	e := newEnv(b, nil)
+	h := e.c.MetricsHandler()
+	var size int
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("GET /metrics: %d", rec.Code)
+		}
+		size = rec.Body.Len()
+	}
+	b.ReportMetric(float64(size), "bytes")
+}

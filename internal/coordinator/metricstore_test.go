@@ -102,3 +102,27 @@ func TestWorkerKind(t *testing.T) {
 		}
 	}
 }
+
+// nopStore answers ReplicaCountQueued at once: what is left of a call is
+// the metering.
+type nopStore struct{ store.Store }
+
+func (nopStore) ReplicaCountQueued(context.Context) (int, error) { return 0, nil }
+
+// BenchmarkMeteredStoreCall is what timing a store call adds to it (compare
+// BenchmarkStoreCallUnmetered).
+func BenchmarkMeteredStoreCall(b *testing.B) {
+	s := newMeteredStore(nopStore{}, newMetrics())
+	ctx := context.Background()
+	for b.Loop() {
+		s.ReplicaCountQueued(ctx)
+	}
+}
+
+func BenchmarkStoreCallUnmetered(b *testing.B) {
+	var s store.Store = nopStore{}
+	ctx := context.Background()
+	for b.Loop() {
+		s.ReplicaCountQueued(ctx)
+	}
+}

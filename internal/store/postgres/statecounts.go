@@ -8,14 +8,15 @@ import (
 
 // stateCountsQuery is one statement, so one snapshot: jobs with their task
 // counters (one pass over jobs), then the replicas of running jobs through
-// the replicas_job index. Sums are cast: sum(bigint) is numeric.
+// the replicas_job index, grouped in its order (job, state) so that no
+// sort is needed; StateCounts.Add sums the jobs' rows. Sums are cast: sum(bigint) is numeric.
 const stateCountsQuery = `
 	SELECT 'job', state, count(*), coalesce(sum(task_count), 0)::bigint, coalesce(sum(tasks_finished), 0)::bigint,
 		coalesce(sum(tasks_disputed), 0)::bigint, coalesce(sum(tasks_cancelled), 0)::bigint
 	FROM jobs GROUP BY state
 	UNION ALL
 	SELECT 'replica', r.state, count(*), 0::bigint, 0::bigint, 0::bigint, 0::bigint
-	FROM jobs j JOIN replicas r ON r.job_id = j.id WHERE j.state = 'running' GROUP BY r.state`
+	FROM jobs j JOIN replicas r ON r.job_id = j.id WHERE j.state = 'running' GROUP BY r.job_id, r.state`
 
 func (db *DB) StateCounts(ctx context.Context) (*store.StateCounts, error) {
 	rows, err := db.pool.Query(ctx, stateCountsQuery)
