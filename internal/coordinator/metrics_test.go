@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/store"
 )
 
@@ -362,4 +364,56 @@ func BenchmarkScrape(b *testing.B) {
 		size = rec.Body.Len()
 	}
 	b.ReportMetric(float64(size), "bytes")
+}
+
+// Leases that run out are counted as expired, by the kind of worker that
+// held them; checkpoints refused by the code the worker was sent.
+func TestMetricsExpiredAndRefused(t *testing.T) {
+	e, clk := newClockEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = testGrid })
+	ctx := context.Background()
+	req := factorJob(t)
+	req.Tasks = req.Tasks[:1]
+	if _, err := e.alice.Submit(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	r := dialCheckpointing(t, e, "raw") // its hello names no runtime: kind other
+	r.send(&protocol.LeaseRequest{Max: 1})
+	ls := r.readLeases()
+	lease := ls.Leases[0].LeaseID
+
+	refused := func(m *protocol.Checkpoint, code string) {
+		t.Helper()
+		id := r.send(m)
+		if em, ok := r.read().(*protocol.ErrorMsg); !ok || em.ReplyTo != id || em.Code != code {
+			t.Fatalf("checkpoint: got %+v, want %s", em, code)
+		}
+	}
+	refused(&protocol.Checkpoint{LeaseID: lease, Seq: 1, Fuel: testGrid + 1, StateHash: strings.Repeat("0", 64), Snapshot: []byte("not a snapshot")},
+		protocol.CodeBadCheckpoint)
+	refused(&protocol.Checkpoint{LeaseID: "999.1", Seq: 1, Fuel: testGrid + 1, StateHash: strings.Repeat("0", 64), Snapshot: []byte("x")}, protocol.CodeLeaseNotHeld)
+	f := scrape(t, e.srv.URL)
+	for code, want := range map[string]float64{protocol.CodeBadCheckpoint: 1, protocol.CodeLeaseNotHeld: 1, protocol.CodeTooLarge: 0} {
+		if got := f.get(t, "crowdrun_checkpoints_refused_total", "code", code); got != want {
+			t.Errorf("checkpoints refused %s: %v, want %v", code, got, want)
+		}
+	}
+	if got := f.get(t, "crowdrun_checkpoints_total"); got != 0 {
+		t.Errorf("%v checkpoints recorded, want 0", got)
+	}
+	if got := f.get(t, "crowdrun_leases_granted_total", "kind", "other"); got != 1 {
+		t.Errorf("%v leases granted to kind other, want 1", got)
+	}
+
+	// The worker is silent past its lease's deadline (on the coordinator's
+	// clock): the rescuer takes the lease back.
+	clk.Add(2 * time.Hour)
+	for {
+		if rv, ok := r.read().(*protocol.Revoke); ok && slices.Contains(rv.LeaseIDs, lease) {
+			break
+		}
+	}
+	waitFor(t, func() bool { return scrape(t, e.srv.URL).get(t, "crowdrun_leases_expired_total", "kind", "other") == 1 })
+	if got := scrape(t, e.srv.URL).get(t, "crowdrun_leases_expired_total"); got != 1 {
+		t.Errorf("%v leases expired, want 1", got)
+	}
 }
