@@ -417,3 +417,13 @@ func TestMetricsExpiredAndRefused(t *testing.T) {
 		t.Errorf("%v leases expired, want 1", got)
 	}
 }
+
+// Two coordinators in one process count apart: each has its own registry.
+func TestMetricsPerCoordinator(t *testing.T) {
+	a, b := newEnv(t, nil), newEnv(t, nil)
+	a.startWorker("w", 1)
+	waitFor(t, func() bool { return scrape(t, a.srv.URL).get(t, "crowdrun_worker_sessions", "kind", "native") == 1 })
+	if n := scrape(t, b.srv.URL).get(t, "crowdrun_worker_sessions_started_total"); n != 0 {
+		t.Fatalf("the other coordinator counts %v sessions started", n)
+	}
+}
