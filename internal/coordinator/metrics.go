@@ -334,8 +334,9 @@ func (l *liveCollector) stateCounts() (*store.StateCounts, int) {
 // memory.
 func (c *Coordinator) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError,
-		Timeout:       2 * scrapeTimeout,
+		ErrorHandling:     promhttp.ContinueOnError,
+		Timeout:           2 * scrapeTimeout,
+		EnableOpenMetrics: true,
 	})
 }
 

@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -425,5 +426,21 @@ func TestMetricsPerCoordinator(t *testing.T) {
 	waitFor(t, func() bool { return scrape(t, a.srv.URL).get(t, "crowdrun_worker_sessions", "kind", "native") == 1 })
 	if n := scrape(t, b.srv.URL).get(t, "crowdrun_worker_sessions_started_total"); n != 0 {
 		t.Fatalf("the other coordinator counts %v sessions started", n)
+	}
+}
+
+// A scraper that asks for OpenMetrics gets it.
+func TestMetricsOpenMetrics(t *testing.T) {
+	e := newEnv(t, nil)
+	req, _ := http.NewRequest("GET", e.srv.URL+"/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") || !strings.HasSuffix(string(body), "# EOF\n") {
+		t.Fatalf("Content-Type %q, body ending %q", ct, body[max(0, len(body)-40):])
 	}
 }

@@ -134,7 +134,9 @@ func (s *meteredStore) CheckpointAdd(ctx context.Context, p *store.CheckpointAdd
 	a, err = s.Store.CheckpointAdd(ctx, p)
 	if err == nil {
 		s.m.ckStore.Observe(float64(len(p.Snapshot)))
-		if p.CostMS >= 0 {
+		// The worker's own report: bounded as the policy bounds it
+		// (policy.addCost), so that one absurd claim cannot skew the sum.
+		if p.CostMS >= 0 && p.CostMS <= maxReportedCostMS {
 			s.m.ckCost.Observe(p.CostMS / 1000)
 		}
 	}
