@@ -329,13 +329,13 @@ func (l *liveCollector) stateCounts() (*store.StateCounts, int) {
 
 // metricsHandler serves the registry in the Prometheus text format (or
 // OpenMetrics, if asked). A collector that fails leaves its metrics out;
-// the rest is still served. Scrapes are not limited in number: the only
-// one that reaches the store is cached (scrapeCacheTTL), the rest is
+// the rest is still served. Scrapes are not limited in number, nor in time
+// (the scraper has its own timeout): the only part that reaches the store
+// is cached (scrapeCacheTTL) and bounded (scrapeTimeout), the rest is
 // memory.
 func (c *Coordinator) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{
 		ErrorHandling:     promhttp.ContinueOnError,
-		Timeout:           2 * scrapeTimeout,
 		EnableOpenMetrics: true,
 	})
 }

@@ -324,8 +324,8 @@ func TestMetricsScrapeStormReadsTheStoreOnce(t *testing.T) {
 	start := time.Now()
 	first := reads()
 	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	for range 32 {
+	errs := make(chan error, 16)
+	for range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -341,14 +341,14 @@ func TestMetricsScrapeStormReadsTheStoreOnce(t *testing.T) {
 	}
 	last := reads()
 	// At most one more read per 2 s that passed (a slow machine may take
-	// longer than one period for the 34 scrapes), and never one per scrape.
+	// longer than one period for the 18 scrapes), and never one per scrape.
 	if allowed := 1 + float64(time.Since(start)/(2*time.Second)); last-first > allowed {
-		t.Fatalf("%v state count reads for 33 scrapes in %v, want at most %v", last-first, time.Since(start), allowed)
+		t.Fatalf("%v state count reads for 17 scrapes in %v, want at most %v", last-first, time.Since(start), allowed)
 	}
 	if last < 1 {
 		t.Fatalf("no scrape read the state counts (%v)", last)
 	}
-	t.Logf("%v state count reads for 34 scrapes in %v", last, time.Since(start))
+	t.Logf("%v state count reads for 18 scrapes in %v", last, time.Since(start))
 }
 
 func TestMetricsElsewhere(t *testing.T) {
