@@ -46,6 +46,7 @@ func startCPUProfile(file string) (stop func(), err error) {
 func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("serve", "[--addr HOST:PORT] [--data DIR | --store postgres://...] [flags]")
 	addr := fs.String("addr", "127.0.0.1:7070", "listen on `HOST:PORT` (port 0: any free port)")
+	metricsAddr := fs.String("metrics-addr", "", "serve GET /metrics (Prometheus) on this `HOST:PORT` instead of --addr, e.g. a\nloopback or private address only the monitoring system reaches")
 	data := fs.String("data", "crowdrun-data", "keep the store in `DIR` (SQLite), unless --store names another")
 	storeURL := fs.String("store", os.Getenv(envStore), "keep the store in the PostgreSQL database at this `URL` (postgres://user@host/db); default $"+envStore+", else SQLite in --data")
 	maxReq := uint64(coordinator.DefaultMaxRequestBytes)
@@ -94,7 +95,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
-	o := serveOptions{addr: *addr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
+	o := serveOptions{addr: *addr, metricsAddr: *metricsAddr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
 		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu, strandedAfter: *stranded, operators: operators}
 	if *prior > 0 {
 		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
@@ -104,10 +105,14 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 
 type serveOptions struct {
 	addr, data string
-	storeURL   string // a PostgreSQL database; "": SQLite in data
-	maxRequest int64
-	log        *slog.Logger
-	ready      func(url string) // called once listening
+	// metricsAddr: GET /metrics is served there, not on addr ("": on addr).
+	metricsAddr string
+	// metricsReady is called once the metrics listener listens.
+	metricsReady func(url string)
+	storeURL     string // a PostgreSQL database; "": SQLite in data
+	maxRequest   int64
+	log          *slog.Logger
+	ready        func(url string) // called once listening
 
 	checkpointEvery uint64
 	noCheckpoints   bool
@@ -171,7 +176,8 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 		CheckpointEvery: o.checkpointEvery, NoCheckpoints: o.noCheckpoints, SessionPrior: o.sessionPrior, HeartbeatInterval: o.heartbeat,
 		BlobGCInterval: o.blobGCInterval, BlobGCGrace: o.blobGCGrace,
 		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll, TrustedSlots: o.trustedSlots, TrustedCPU: o.trustedCPU,
-		StrandedAfter: o.strandedAfter, Operators: o.operators})
+		StrandedAfter: o.strandedAfter, Operators: o.operators,
+		MetricsElsewhere: o.metricsAddr != ""})
 	if err != nil {
 		return err
 	}
@@ -179,6 +185,13 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 		return err
 	}
 	defer c.Close()
+	if o.metricsAddr != "" {
+		stop, err := serveMetrics(m, o, c.MetricsHandler())
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
@@ -205,4 +218,24 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 		err = nil
 	}
 	return err
+}
+
+// serveMetrics serves GET /metrics alone on o.metricsAddr (--metrics-addr)
+// until stop, which waits for it.
+func serveMetrics(m *Main, o serveOptions, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", o.metricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	url := "http://" + ln.Addr().String() + "/metrics"
+	fmt.Fprintf(m.Stdout, "crowdrun: metrics on %s\n", url)
+	if o.metricsReady != nil {
+		o.metricsReady(url)
+	}
+	return func() { srv.Close(); <-done }, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
@@ -52,7 +53,8 @@ func snapshotLimits(memory uint64) snapshot.Limits {
 // an audit of exactly that link, and the worker waits for the answer
 // before running on, so the audit's revocation reaches it first
 // (docs/protocol.md, "A lease's first checkpoint waits for its answer").
-func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) (<-chan struct{}, error) {
+func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) (evaluated <-chan struct{}, err error) {
+	defer c.metrics.checkpointDone(len(m.Snapshot), time.Now(), &err)
 	ls := cn.lease(m.LeaseID)
 	switch {
 	case len(m.Snapshot)+len(m.Stdout)+len(m.Stderr) > c.cfg.MaxCheckpoint:
@@ -74,7 +76,6 @@ func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) (<-chan
 	lim := snapshotLimits(ls.memory)
 	var snap *snapshot.Snapshot
 	var dig *snapshot.Digest
-	var err error
 	if m.Base == "" {
 		snap, dig, err = lim.Decode(bytes.NewReader(m.Snapshot))
 	} else {
@@ -127,7 +128,7 @@ func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) (<-chan
 		c.cfg.Logger.Error("recording a checkpoint", "lease", m.LeaseID, "err", err)
 		return nil, refuse(protocol.CodeInternal, "the checkpoint could not be recorded")
 	}
-	evaluated := c.verifier.Checkpoint(cn.ctx, added.TaskID, added.JobID, added.Role, first)
+	evaluated = c.verifier.Checkpoint(cn.ctx, added.TaskID, added.JobID, added.Role, first)
 	if m.Fuel > ls.fuelAt {
 		// From the lease grant the stretch includes the module's fetch and
 		// compile, and a checkpoint says nothing of run time: no sample.

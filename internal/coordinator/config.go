@@ -138,6 +138,11 @@ type Config struct {
 	// Rand draws audits; nil: a random seed (tests and the sabotage
 	// benchmark inject a seeded one).
 	Rand *rand.Rand
+
+	// MetricsElsewhere: Handler does not serve GET /metrics; the operator
+	// serves MetricsHandler on a listener of its own (crowdrun serve
+	// --metrics-addr), e.g. one only the monitoring network reaches.
+	MetricsElsewhere bool
 }
 
 // Defaults.

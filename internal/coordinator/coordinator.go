@@ -61,6 +61,7 @@ type Coordinator struct {
 
 	policy   *policy
 	verifier *verify.Verifier
+	metrics  *metrics // metrics.go; c.store counts into it
 	reruns   *reruns
 	// offProbation: accounts seen with trust.ProbationEnd verified
 	// segments (probation.go).
@@ -75,9 +76,11 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	m := newMetrics()
 	c := &Coordinator{
 		cfg:      cfg,
-		store:    cfg.Store,
+		store:    newMeteredStore(cfg.Store, m),
+		metrics:  m,
 		engine:   cfg.Engine,
 		conns:    map[int64]*conn{},
 		waitCh:   make(chan *waiter, 1024),
@@ -85,6 +88,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		resultCh: make(chan pendingResult, 4096),
 		changed:  make(chan struct{}),
 	}
+	c.metrics.reg.MustRegister(newLiveCollector(c))
 	c.policy = newPolicy(&c.cfg, c.store)
 	c.dash = newDashHub(c)
 	c.reruns = newReruns(c)

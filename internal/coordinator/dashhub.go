@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,24 +86,6 @@ const (
 // maxDashSubscribers bounds the open streams of one coordinator (a var for
 // tests).
 var maxDashSubscribers = 256
-
-// workerKinds are the kinds of worker the overview counts.
-var workerKinds = []string{"native", "browser", "node", "other"}
-
-// workerKind tells a worker's kind from the runtime its hello named: the
-// native worker says go/wazero, the JavaScript ones js/browser and js/node.
-// A claim, like the name: it only sorts the overview's counts.
-func workerKind(runtime string) string {
-	switch {
-	case strings.HasPrefix(runtime, "go/"):
-		return "native"
-	case strings.HasPrefix(runtime, "js/browser"):
-		return "browser"
-	case strings.HasPrefix(runtime, "js/node"):
-		return "node"
-	}
-	return "other"
-}
 
 func newDashHub(c *Coordinator) *dashHub {
 	return &dashHub{c: c, kick: make(chan struct{}, 1), done: make(chan struct{}), subs: map[*dashSub]struct{}{}, finished: map[int64]*finishedJob{},

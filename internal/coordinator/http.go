@@ -51,6 +51,7 @@ func (c *Coordinator) routes() []route {
 		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }},
 	}
 	rs = append(rs, c.dashboardRoutes()...)
+	rs = append(rs, c.metricsRoutes()...)
 	return append(rs, c.webRoutes()...)
 }
 

@@ -67,8 +67,12 @@ func newPolicy(cfg *Config, st store.Store) *policy {
 	return &policy{cfg: cfg, st: st}
 }
 
+// maxReportedCostMS bounds a checkpoint cost a worker reports (10 min): a
+// larger one is not believed.
+const maxReportedCostMS = 600_000
+
 func (p *policy) addCost(ms float64) {
-	if !(ms >= 0) || ms > 600_000 {
+	if !(ms >= 0) || ms > maxReportedCostMS {
 		return
 	}
 	p.mu.Lock()

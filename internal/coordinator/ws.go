@@ -275,6 +275,8 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.conns[sess.ID] = cn
 	c.mu.Unlock()
+	c.metrics.sessionStarted(sess.ID, hello.Runtime)
+	defer c.metrics.sessionEnded(sess.ID)
 
 	var wg sync.WaitGroup
 	wg.Add(1)

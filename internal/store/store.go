@@ -786,6 +786,16 @@ type SiteCreditListParams struct {
 	SinceDay int64
 }
 
+// StateCounts is the store's population by state (Store.StateCounts).
+type StateCounts struct {
+	Jobs map[JobState]int
+	// Tasks of every job, from the jobs' own counters (no scan of tasks).
+	Tasks map[TaskState]int
+	// Replicas of running jobs: a finished job has none queued or leased,
+	// and counting its done ones would scan history at every scrape.
+	Replicas map[ReplicaState]int
+}
+
 // BlobGCParams bounds one garbage collection of blobs (Blobs.BlobGC).
 type BlobGCParams struct {
 	// Before: only blobs stored before it are collected, however
@@ -1021,6 +1031,12 @@ type Store interface {
 	// is left out.
 	SiteCreditList(ctx context.Context, p *SiteCreditListParams) ([]SiteCreditRow, error)
 
+	// StateCounts counts jobs, tasks and replicas by state, for metrics
+	// (GET /metrics). Its cost grows with the number of jobs and with the
+	// replicas of running jobs, never with the tasks or replicas of
+	// finished ones.
+	StateCounts(ctx context.Context) (*StateCounts, error)
+
 	Close() error
 }
 
@@ -1039,4 +1055,32 @@ type Notifier interface {
 	// The handle's own transactions are not reported: its coordinator
 	// wakes what it changed itself.
 	ListenWork(ctx context.Context, wake func(work bool)) error
+}
+
+// NewStateCounts returns StateCounts with every state present, at zero, so
+// that a state nothing is in reads 0 rather than missing.
+func NewStateCounts() *StateCounts {
+	c := &StateCounts{
+		Jobs:     map[JobState]int{JobRunning: 0, JobDone: 0, JobCancelled: 0},
+		Tasks:    map[TaskState]int{TaskPending: 0, TaskDone: 0, TaskDisputed: 0, TaskCancelled: 0},
+		Replicas: map[ReplicaState]int{ReplicaQueued: 0, ReplicaLeased: 0, ReplicaDone: 0, ReplicaCancelled: 0},
+	}
+	return c
+}
+
+// Add adds one row of the drivers' state count query: kind "job" with the
+// jobs of a state and the sums of their task counters, or kind "replica"
+// with the replicas of running jobs in a state. Both drivers run the same
+// query shape, so the arithmetic lives here once.
+func (c *StateCounts) Add(kind, state string, n, tasks, finished, disputed, cancelled int) {
+	switch kind {
+	case "job":
+		c.Jobs[JobState(state)] += n
+		c.Tasks[TaskDone] += finished - disputed
+		c.Tasks[TaskDisputed] += disputed
+		c.Tasks[TaskCancelled] += cancelled
+		c.Tasks[TaskPending] += tasks - finished - cancelled
+	case "replica":
+		c.Replicas[ReplicaState(state)] += n
+	}
 }

@@ -2196,6 +2196,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			}
 		}
 	})
+
+	t.Run("StateCounts", func(t *testing.T) { stateCounts(t, open(t)) })
 }
 
 func equalInts(a, b []int64) bool {
