@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -35,7 +36,7 @@ import (
 func (c *Coordinator) webRoutes() []route {
 	jsFS := js.Files
 	pub := &publicJobs{c: c}
-	return []route{
+	return append([]route{
 		{"GET", "/contribute", func(w http.ResponseWriter, r *http.Request) {
 			isolate(w)
 			// The page runs only our own scripts; wasm needs 'wasm-unsafe-eval'.
@@ -69,7 +70,7 @@ func (c *Coordinator) webRoutes() []route {
 		}},
 		{"GET", "/v1/contribute/credit", c.credit},
 		{"GET", "/leaderboard", serveLeaderboard},
-	}
+	}, newVolunteers(c).routes()...)
 }
 
 // isolate sets the headers that make a page cross-origin isolated (so its
@@ -333,7 +334,7 @@ func (c *Coordinator) creditList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
-	out, err := c.creditView(r, q)
+	out, err := c.creditView(r.Context(), q)
 	if err != nil {
 		c.storeError(w, err)
 		return
@@ -397,8 +398,7 @@ func dayString(day int64) string { return time.Unix(day*86400, 0).UTC().Format(t
 // The filters choose entries, never parts of one: account=A lists A and
 // the sites its work is attributed to; site=S lists S and the accounts
 // whose work it is; each entry with its whole credit (since since).
-func (c *Coordinator) creditView(r *http.Request, f creditFilter) (*api.Credit, error) {
-	ctx := r.Context()
+func (c *Coordinator) creditView(ctx context.Context, f creditFilter) (*api.Credit, error) {
 	account, since := f.account, f.since
 	rows, err := c.store.CreditList(ctx, &store.CreditListParams{Account: account, SinceDay: since})
 	if err != nil {
