@@ -39,6 +39,8 @@ function fill(period, b) {
   rows.replaceChildren();
   for (const a of b.accounts) {
     const tr = document.createElement('tr');
+    tr.dataset.account = a.account;
+    tr.dataset.credit = String(a.credit);
     cell(tr, String(a.rank));
     cell(tr, a.account, '/volunteer/' + encodeURIComponent(a.account));
     cell(tr, amount(a.credit));

@@ -1,0 +1,194 @@
+package browser
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/worker"
+)
+
+// screenshot saves the tab as DIR/name.png when CROWDRUN_SCREENSHOTS=DIR
+// is set (docs/screenshots/ is made that way: docs/volunteers.md).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("CROWDRUN_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The volunteers' pages with a job that really runs: a verifying job
+// (max error 10⁻⁶) of three tasks, one long, on Chromium's /contribute and
+// a native worker.
+//
+//   - /contribute says, in words, which part of which job the browser
+//     runs — the numbers of the lease its worker holds — and the steps
+//     done so far, growing while it runs;
+//   - the leaderboard, opened in another browser before any credit
+//     existed, fills in without a reload (server-sent events) and lists
+//     every account of the ledger with exactly its verified credit;
+//   - the browser's volunteer page plots that credit: the chart's running
+//     total ends at the ledger's figure;
+//   - /contribute then shows the visitor's verified credit, the ledger's.
+func TestVolunteerPagesLive(t *testing.T) {
+	needChromium(t)
+	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = 100_000_000 })
+	ctx := context.Background()
+	inputs := []string{longPrime, slowInputs[0], slowInputs[1]}
+	req := &api.SubmitRequest{Name: "factor", Module: readExample(t, "factor.wasm"), Replicas: 1} // max error: the default
+	for _, n := range inputs {
+		req.Tasks = append(req.Tasks, api.TaskSpec{Stdin: []byte(n + "\n")})
+	}
+	job, err := e.alice.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The leaderboard, open before anything is credited.
+	board := newBrowser(t)
+	if err := chromedp.Do(board, chromedp.Navigate(e.srv.URL+"/leaderboard")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, board, "the empty leaderboard", `document.getElementById('note-all').textContent.includes('No account')`, 20*time.Second)
+	waitFor(t, board, "the event stream", `document.getElementById('live').textContent === 'live'`, 20*time.Second)
+	eval[bool](t, board, `(globalThis.notReloaded = true)`)
+
+	// The visitor consents; alone, its worker takes a task.
+	b := newBrowser(t)
+	openContribute(t, b, e.srv.URL, "?slots=1")
+	click(t, b)
+	waitFor(t, b, "a task in words", `/working on part \d+ of 3/.test(document.getElementById('doing').textContent)`, 60*time.Second)
+	doing := eval[string](t, b, `document.getElementById('doing').textContent`)
+	lease := eval[struct {
+		Job  int64 `json:"job"`
+		Part int   `json:"part"`
+	}](t, b, `(() => { const l = [...crowdrun.worker.sess.running.values()][0].lease; return {job: l.job_id, part: l.task_index + 1}; })()`)
+	want := "part " + strconv.Itoa(lease.Part) + " of 3 of a job of alice's (job " + strconv.FormatInt(job.ID, 10) + ")"
+	if lease.Job != job.ID || !strings.Contains(doing, want) {
+		t.Fatalf("/contribute says %q; the worker holds part %d of job %d (want %q)", doing, lease.Part, lease.Job, want)
+	}
+	// Live: the steps the coordinator reports for the run grow while the
+	// page stays open (heartbeats, then the page's next ask).
+	fuelJS := `(async () => { await crowdrun.refreshMe(); const m = crowdrun.me(); return m && m.running.length ? String(m.running[0].fuel) : '0'; })()`
+	first, _ := strconv.ParseUint(eval[string](t, b, fuelJS), 10, 64)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		now, _ := strconv.ParseUint(eval[string](t, b, fuelJS), 10, 64)
+		if now > first && first > 0 {
+			t.Logf("/contribute: %q; steps reported %d, then %d", doing, first, now)
+			break
+		}
+		if first == 0 {
+			first = now
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run's steps did not grow on /contribute: %d then %d", first, now)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	screenshot(t, b, "contribute")
+
+	// A native worker, so that the browser's work can be checked by another
+	// account, and the job's end.
+	w, err := worker.New(worker.Config{Server: e.srv.URL, Name: "native", Slots: 1, Engine: engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.Run(wctx) }()
+	defer func() { stop(); wg.Wait() }()
+	rctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
+	defer cancel()
+	got := e.results(rctx, job.ID)
+	for i := range inputs {
+		if got[i].State != "done" {
+			t.Fatalf("task %d: %s", i, show(got[i]))
+		}
+	}
+
+	// The ledger's view: every account with standing credit.
+	anon := &api.Client{Server: e.srv.URL}
+	credit, err := anon.Credit(ctx, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger := map[string]uint64{}
+	for _, a := range credit.Accounts {
+		if a.Total > 0 {
+			ledger[a.Account] = a.Total
+		}
+	}
+	me := "anon:" + eval[string](t, b, `crowdrun.worker.name`)
+	if ledger[me] == 0 || ledger["anon:native"] == 0 {
+		t.Fatalf("the ledger: %v; want credit for the browser (%s) and the native worker", ledger, me)
+	}
+
+	// The leaderboard tab, never reloaded, lists them with their credit.
+	rowsJS := `Object.fromEntries([...document.querySelectorAll('#rows-all tr')].map((tr) => [tr.dataset.account, tr.dataset.credit]))`
+	var rows map[string]string
+	waitUntil(t, "the leaderboard to show the ledger", 2*time.Minute, func() bool {
+		rows = eval[map[string]string](t, board, rowsJS)
+		if len(rows) != len(ledger) {
+			return false
+		}
+		for a, c := range ledger {
+			if rows[a] != strconv.FormatUint(c, 10) {
+				return false
+			}
+		}
+		return true
+	})
+	if !eval[bool](t, board, `globalThis.notReloaded === true`) {
+		t.Fatal("the leaderboard was reloaded")
+	}
+	week := eval[map[string]string](t, board, `Object.fromEntries([...document.querySelectorAll('#rows-7d tr')].map((tr) => [tr.dataset.account, tr.dataset.credit]))`)
+	if week[me] != rows[me] {
+		t.Errorf("last 7 days: %v; all time %v (all of it earned today)", week, rows)
+	}
+	t.Logf("leaderboard: %v (ledger %v)", rows, ledger)
+	screenshot(t, board, "leaderboard")
+
+	// The browser's volunteer page: the chart's running total is the ledger's.
+	if err := chromedp.Do(board, chromedp.Navigate(e.srv.URL+"/volunteer/"+me)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, board, "the chart", `globalThis.crowdrunVolunteer && crowdrunVolunteer.chart() && document.querySelector('#chart canvas')`, 20*time.Second)
+	total := eval[string](t, board, `(() => { const d = crowdrunVolunteer.chart().data; return String(d[2][d[2].length - 1]); })()`)
+	if total != strconv.FormatUint(ledger[me], 10) {
+		t.Fatalf("the chart's total %s, the ledger's %d", total, ledger[me])
+	}
+	if txt := eval[string](t, board, `document.getElementById('account').textContent + ' ' + document.getElementById('rank-all').textContent`); !strings.HasPrefix(txt, me+" #") {
+		t.Errorf("volunteer page heading and rank: %q", txt)
+	}
+	screenshot(t, board, "volunteer")
+
+	// /contribute: the visitor's verified credit, the ledger's.
+	waitFor(t, b, "the visitor's verified credit", `(async () => { await crowdrun.refreshMe(); const m = crowdrun.me(); return m && m.credit && String(m.credit.credit) === '`+strconv.FormatUint(ledger[me], 10)+`'; })()`, time.Minute)
+	verified := eval[string](t, b, `document.getElementById('verified').textContent`)
+	if !regexp.MustCompile(`^So far [0-9.]+( [a-z]+)? steps of this work have been checked and credited`).MatchString(verified) {
+		t.Fatalf("/contribute says %q", verified)
+	}
+	t.Logf("/contribute: %q", verified)
+	click(t, b) // stop, so the screenshot shows the page at rest
+	screenshot(t, b, "contribute-credited")
+}
