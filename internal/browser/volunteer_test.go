@@ -2,9 +2,9 @@ package browser
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/crowdrun/crowdrun/internal/coordinator"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/store"
 	"github.com/crowdrun/crowdrun/internal/worker"
 )
 
@@ -35,6 +36,23 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// inWords is contribute.js's words(): two significant digits and the
+// name of the power of a thousand (3200000000 → "3.2 billion").
+func inWords(n uint64) string {
+	v := float64(n)
+	for _, u := range []struct {
+		d    float64
+		name string
+	}{{1e15, "quadrillion"}, {1e12, "trillion"}, {1e9, "billion"}, {1e6, "million"}, {1e3, "thousand"}} {
+		if v >= u.d {
+			x := v / u.d // 1 ≤ x < 1000
+			k := math.Floor(math.Log10(x)) - 1
+			return strconv.FormatFloat(math.Round(x/math.Pow(10, k))*math.Pow(10, k), 'f', -1, 64) + " " + u.name
+		}
+	}
+	return strconv.FormatUint(n, 10)
+}
+
 // The volunteers' pages with a job that really runs: a verifying job
 // (max error 10⁻⁶) of three tasks, one long, on Chromium's /contribute and
 // a native worker.
@@ -47,7 +65,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 //     every account of the ledger with exactly its verified credit;
 //   - the browser's volunteer page plots that credit: the chart's running
 //     total ends at the ledger's figure;
-//   - /contribute then shows the visitor's verified credit, the ledger's.
+//   - /contribute then shows the visitor's verified credit, the ledger's;
+//   - when the browser's account is caught, it leaves the open leaderboard.
 func TestVolunteerPagesLive(t *testing.T) {
 	needChromium(t)
 	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = 100_000_000 })
@@ -185,10 +204,47 @@ func TestVolunteerPagesLive(t *testing.T) {
 	// /contribute: the visitor's verified credit, the ledger's.
 	waitFor(t, b, "the visitor's verified credit", `(async () => { await crowdrun.refreshMe(); const m = crowdrun.me(); return m && m.credit && String(m.credit.credit) === '`+strconv.FormatUint(ledger[me], 10)+`'; })()`, time.Minute)
 	verified := eval[string](t, b, `document.getElementById('verified').textContent`)
-	if !regexp.MustCompile(`^So far [0-9.]+( [a-z]+)? steps of this work have been checked and credited`).MatchString(verified) {
-		t.Fatalf("/contribute says %q", verified)
+	if want := "So far " + inWords(ledger[me]) + " steps of this work have been checked and credited"; !strings.HasPrefix(verified, want) {
+		t.Fatalf("/contribute says %q, want %q…", verified, want)
 	}
 	t.Logf("/contribute: %q", verified)
 	click(t, b) // stop, so the screenshot shows the page at rest
 	screenshot(t, b, "contribute-credited")
+
+	// The browser's account is caught (its grants revoked, a ban, as the
+	// verifier writes them): the leaderboard, open meanwhile, drops it
+	// without a reload, the other account's credit unchanged, and
+	// /contribute says so.
+	if err := chromedp.Do(board, chromedp.Navigate(e.srv.URL+"/leaderboard")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, board, "the leaderboard's rows", `document.querySelectorAll('#rows-all tr').length === 2 && document.getElementById('live').textContent === 'live'`, 20*time.Second)
+	eval[bool](t, board, `(globalThis.notReloaded = true)`)
+	grants, err := e.db.LedgerList(ctx, &store.LedgerListParams{Account: me})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var caught []store.LedgerEntry
+	for _, g := range grants {
+		if g.Kind == store.LedgerGrant {
+			caught = append(caught, store.LedgerEntry{Kind: store.LedgerRevoke, Account: me, Site: g.Site, JobID: g.JobID, TaskID: g.TaskID, ReplicaID: g.ReplicaID,
+				Link: g.Link, Fuel: g.Fuel, Ref: g.Seq, Day: g.Day, At: now, Reason: "test: caught"})
+		}
+	}
+	caught = append(caught, store.LedgerEntry{Kind: store.LedgerBan, Account: me, At: now, Reason: "test: caught"})
+	if _, err := e.db.LedgerAppend(ctx, &store.LedgerAppendParams{Entries: caught}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.AccountAdd(ctx, &store.AccountAddParams{ID: me, LiesCaught: 1, Ban: true, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the caught account to leave the leaderboard", 2*time.Minute, func() bool {
+		rows = eval[map[string]string](t, board, rowsJS)
+		return len(rows) == 1 && rows["anon:native"] == strconv.FormatUint(ledger["anon:native"], 10)
+	})
+	if !eval[bool](t, board, `globalThis.notReloaded === true`) {
+		t.Fatal("the leaderboard was reloaded")
+	}
+	waitFor(t, b, "/contribute to say the account was caught", `(async () => { await crowdrun.refreshMe(); return document.getElementById('verified').textContent.includes('caught'); })()`, time.Minute)
 }

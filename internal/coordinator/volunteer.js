@@ -19,15 +19,18 @@ document.title = account + ' — crowdrun volunteer';
 let shown = -1;
 let chart = null;
 
-// series: every day from the first one with credit to today, with the
-// day's credit and the running total (uPlot wants seconds on x).
+// series: every day from the first one with credit (or 30 days back, if
+// that is earlier: a new volunteer's one day is not a whole chart) to
+// today, with the day's credit and the running total (uPlot wants seconds
+// on x).
 export function series(days, today) {
   const x = [], perDay = [], total = [];
-  if (days.length === 0) return [x, perDay, total];
   const at = (s) => Date.parse(s + 'T00:00:00Z') / 1000;
   const byDay = new Map(days.map((d) => [at(d.day), Number(d.fuel)]));
+  const last = Math.max(at(today), days.length ? at(days[days.length - 1].day) : 0);
+  const first = Math.min(last - 29 * DAY, days.length ? at(days[0].day) : last);
   let sum = 0;
-  for (let t = at(days[0].day); t <= Math.max(at(today), at(days[days.length - 1].day)); t += DAY) {
+  for (let t = first; t <= last; t += DAY) {
     const f = byDay.get(t) || 0;
     sum += f;
     x.push(t);

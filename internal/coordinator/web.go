@@ -32,7 +32,8 @@ import (
 //	GET /js/...                   the JavaScript host and the browser worker (package js)
 //	GET /v1/contribute/summary    public: what would run, for whom
 //	GET /v1/contribute/credit     public: a worker's accepted work (?worker=NAME)
-//	GET /leaderboard              public: accounts by verified credit (it reads /v1/credit)
+//	GET /leaderboard              public: accounts and sites by verified credit (it reads /v1/leaderboard)
+//	... and the routes of volunteer.go (newVolunteers): the volunteers' API and pages
 func (c *Coordinator) webRoutes() []route {
 	jsFS := js.Files
 	pub := &publicJobs{c: c}

@@ -273,9 +273,17 @@ function renderMe() {
   who.append(a, anon ? ' — clearing this site’s data in the browser starts a new one.' : '.');
 }
 
+// Answers can arrive out of order (a timer's ask and a lease change's):
+// only a newer ask's answer replaces the one shown.
+let meAsked = 0;
+let meShown = 0;
 async function refreshMe() {
+  const seq = ++meAsked;
   try {
-    me = await getJSON('/v1/contribute/me?worker=' + encodeURIComponent(name));
+    const m = await getJSON('/v1/contribute/me?worker=' + encodeURIComponent(name));
+    if (seq < meShown) return;
+    meShown = seq;
+    me = m;
   } catch (e) {
     console.warn('crowdrun: me', e);
   }
