@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
@@ -69,10 +70,12 @@ type board struct {
 type volunteers struct {
 	c *Coordinator
 
-	mu       sync.Mutex // held while a board is built: readers share one build
+	mu       sync.Mutex // held while a board is built or the head read: readers share one build
 	cur      *board
-	head     int64 // ledger seq: every entry up to it is summed in cur, or about to be
 	polledAt time.Time
+	// head is the ledger's last entry seen (written under mu): a board
+	// older than it is rebuilt.
+	head atomic.Int64
 
 	lmu       sync.Mutex
 	listeners int
@@ -97,25 +100,36 @@ func (v *volunteers) routes() []route {
 	}
 }
 
-// get returns a board at most boardTTL old, or newer when the ledger moved
-// since (poll saw it).
+// get returns a board checked against the ledger at most boardTTL ago,
+// or newer when the ledger moved since (poll saw it). A board is summed
+// again only when the ledger moved or the day changed: otherwise checking
+// costs one read of the ledger's head.
 func (v *volunteers) get(ctx context.Context) (*board, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.cur != nil && v.cur.version >= v.head && time.Since(v.cur.built) < boardTTL {
-		return v.cur, nil
+	cur := v.cur
+	if cur != nil && cur.version >= v.head.Load() && time.Since(cur.built) < boardTTL {
+		return cur, nil
 	}
-	return v.build(ctx)
-}
-
-// build sums the ledger into a new board; v.mu held. The head is read
-// first, so the board holds at least every entry up to its version.
-func (v *volunteers) build(ctx context.Context) (*board, error) {
-	head, err := v.ledgerHead(ctx, v.head)
+	head, err := v.ledgerHead(ctx, v.head.Load())
 	if err != nil {
 		return nil, err
 	}
-	v.head = head
+	v.advance(head)
+	now := v.c.cfg.Now()
+	if cur != nil && cur.version >= head && now.Unix()/86400 == cur.today {
+		// Readers may hold cur: a copy, with the time of this check.
+		b := *cur
+		b.at, b.built = now, time.Now()
+		v.cur = &b
+		return v.cur, nil
+	}
+	return v.build(ctx, head)
+}
+
+// build sums the ledger into a new board; v.mu held. head was read first,
+// so the board holds at least every entry up to it.
+func (v *volunteers) build(ctx context.Context, head int64) (*board, error) {
 	credit, err := v.c.creditView(ctx, creditFilter{since: math.MinInt64})
 	if err != nil {
 		return nil, err
@@ -260,21 +274,27 @@ func (v *volunteers) poll(ctx context.Context) {
 		return
 	}
 	v.polledAt = now
-	head, err := v.ledgerHead(ctx, v.head)
-	moved := err == nil && head > v.head
-	if moved {
-		v.head = head
+	head, err := v.ledgerHead(ctx, v.head.Load())
+	if err == nil {
+		v.advance(head)
 	}
 	v.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
 		v.c.cfg.Logger.Warn("reading the ledger's head", "err", err)
 	}
-	if moved {
-		v.lmu.Lock()
-		close(v.changed)
-		v.changed = make(chan struct{})
-		v.lmu.Unlock()
+}
+
+// advance records the ledger's head, v.mu held; when it moved, whoever
+// read it (a poll, or a reader's build), every listener is woken.
+func (v *volunteers) advance(head int64) {
+	if head <= v.head.Load() {
+		return
 	}
+	v.head.Store(head)
+	v.lmu.Lock()
+	close(v.changed)
+	v.changed = make(chan struct{})
+	v.lmu.Unlock()
 }
 
 // leaderboard serves GET /v1/leaderboard[?period=all|7d][&limit=N].
@@ -344,14 +364,14 @@ func (v *volunteers) volunteer(w http.ResponseWriter, r *http.Request) {
 
 var errTooManyListeners = errors.New("too many listeners")
 
-func (v *volunteers) listen() (<-chan struct{}, error) {
+func (v *volunteers) listen() error {
 	v.lmu.Lock()
 	defer v.lmu.Unlock()
 	if v.listeners >= maxCreditListeners {
-		return nil, errTooManyListeners
+		return errTooManyListeners
 	}
 	v.listeners++
-	return v.changed, nil
+	return nil
 }
 
 func (v *volunteers) current() <-chan struct{} {
@@ -377,8 +397,7 @@ func (v *volunteers) events(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, api.CodeInternal, "this server cannot stream")
 		return
 	}
-	changed, err := v.listen()
-	if err != nil {
+	if err := v.listen(); err != nil {
 		w.Header().Set("Retry-After", "30")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", fmt.Sprintf("%d listeners already: poll /v1/leaderboard instead, or try again later", maxCreditListeners))
 		return
@@ -391,14 +410,11 @@ func (v *volunteers) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	send := func() bool {
-		v.mu.Lock()
-		head := v.head
-		v.mu.Unlock()
-		_, err := fmt.Fprintf(w, "event: credit\ndata: {\"version\":%d}\n\n", head)
+		_, err := fmt.Fprintf(w, "event: credit\ndata: {\"version\":%d}\n\n", v.head.Load())
 		flusher.Flush()
 		return err == nil
 	}
-	changed = v.current()
+	changed := v.current()
 	if !send() {
 		return
 	}

@@ -49,7 +49,8 @@ function draw(data) {
   }
   chart = new uPlot({
     width, height: 300,
-    scales: { x: { time: true }, day: {}, total: {} },
+    // Half a day either side, so the first and last bars show whole.
+    scales: { x: { time: true, range: (u, min, max) => [min - DAY / 2, max + DAY / 2] }, day: {}, total: {} },
     axes: [
       {},
       { scale: 'total', values: (u, vs) => vs.map(amount), size: 90 },
@@ -58,7 +59,7 @@ function draw(data) {
     series: [
       { value: '{YYYY}-{MM}-{DD}' },
       { label: 'that day', scale: 'day', stroke: '#7aa6d8', fill: 'rgba(122,166,216,.45)', paths: uPlot.paths.bars({ size: [0.6, 40] }), points: { show: false }, value: (u, v) => (v == null ? '–' : amount(v)) },
-      { label: 'in total', scale: 'total', stroke: '#1b5e20', width: 2, value: (u, v) => (v == null ? '–' : amount(v)) },
+      { label: 'in total', scale: 'total', stroke: '#1b5e20', width: 2, points: { show: false }, value: (u, v) => (v == null ? '–' : amount(v)) },
     ],
   }, data, el);
 }
