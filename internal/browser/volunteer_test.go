@@ -36,6 +36,23 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// waitForAsync is waitFor for an expression whose value is a promise (of
+// a boolean): waitFor's Boolean(…) of a promise would hold at once.
+func waitForAsync(t *testing.T, ctx context.Context, what, expr string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("(async () => Boolean(await ("+expr+")))()", chromedp.EvalAwaitPromise))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s (%s): not after %v (err %v)", what, expr, limit, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // inWords is contribute.js's words(): two significant digits and the
 // name of the power of a thousand (3200000000 → "3.2 billion").
 func inWords(n uint64) string {
@@ -202,7 +219,7 @@ func TestVolunteerPagesLive(t *testing.T) {
 	screenshot(t, board, "volunteer")
 
 	// /contribute: the visitor's verified credit, the ledger's.
-	waitFor(t, b, "the visitor's verified credit", `(async () => { await crowdrun.refreshMe(); const m = crowdrun.me(); return m && m.credit && String(m.credit.credit) === '`+strconv.FormatUint(ledger[me], 10)+`'; })()`, time.Minute)
+	waitForAsync(t, b, "the visitor's verified credit", `(async () => { await crowdrun.refreshMe(); const m = crowdrun.me(); return m && m.credit && String(m.credit.credit) === '`+strconv.FormatUint(ledger[me], 10)+`'; })()`, time.Minute)
 	verified := eval[string](t, b, `document.getElementById('verified').textContent`)
 	if want := "So far " + inWords(ledger[me]) + " steps of this work have been checked and credited"; !strings.HasPrefix(verified, want) {
 		t.Fatalf("/contribute says %q, want %q…", verified, want)
@@ -246,5 +263,5 @@ func TestVolunteerPagesLive(t *testing.T) {
 	if !eval[bool](t, board, `globalThis.notReloaded === true`) {
 		t.Fatal("the leaderboard was reloaded")
 	}
-	waitFor(t, b, "/contribute to say the account was caught", `(async () => { await crowdrun.refreshMe(); return document.getElementById('verified').textContent.includes('caught'); })()`, time.Minute)
+	waitForAsync(t, b, "/contribute to say the account was caught", `(async () => { await crowdrun.refreshMe(); return document.getElementById('verified').textContent.includes('caught'); })()`, time.Minute)
 }

@@ -83,6 +83,10 @@ type volunteers struct {
 
 	jmu  sync.Mutex
 	jobs map[int64]*store.Job // owner and task count of jobs leased to watched workers
+
+	imu      sync.Mutex
+	byWorker map[string][]*conn // the connections by worker name, as of indexAt
+	indexAt  time.Time
 }
 
 func newVolunteers(c *Coordinator) *volunteers {
@@ -450,8 +454,8 @@ func (v *volunteers) events(w http.ResponseWriter, r *http.Request) {
 // says to its visitor. Worker names are not secrets (a browser's is a
 // random id in its storage), and what it shows — owners, task numbers,
 // fuel, credit — is public elsewhere too. It reads the coordinator's
-// memory (its connections, the board), and the store only for a job first
-// seen.
+// memory (its connections, indexed by name once a second; the board), and
+// the store only for a job first seen.
 func (v *volunteers) me(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	name := q.Get("worker")
@@ -467,9 +471,8 @@ func (v *volunteers) me(w http.ResponseWriter, r *http.Request) {
 	}
 	var leases []held
 	c := v.c
-	c.mu.Lock()
-	for _, cn := range c.conns {
-		if cn.session.Worker != name || cn.isDone() {
+	for _, cn := range v.connsOf(name) {
+		if cn.isDone() {
 			continue
 		}
 		out.Connected, out.Account = true, cn.session.Account
@@ -483,7 +486,6 @@ func (v *volunteers) me(w http.ResponseWriter, r *http.Request) {
 		}
 		cn.mu.Unlock()
 	}
-	c.mu.Unlock()
 	ctx := r.Context()
 	for _, h := range leases {
 		j, err := v.job(ctx, h.job)
@@ -512,6 +514,29 @@ func (v *volunteers) me(w http.ResponseWriter, r *http.Request) {
 	out.Credit = b.byAcct[out.Account]
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, &out)
+}
+
+// indexEvery: how often the connections are indexed by worker name for
+// /v1/contribute/me, so that a visitor's ask costs a map lookup, not a
+// walk over every connection under the coordinator's lock. A session
+// younger than that may be missing from an answer; the page asks again.
+const indexEvery = time.Second
+
+// connsOf returns the connections of a worker name, as of at most
+// indexEvery ago.
+func (v *volunteers) connsOf(name string) []*conn {
+	v.imu.Lock()
+	defer v.imu.Unlock()
+	if v.byWorker == nil || time.Since(v.indexAt) >= indexEvery {
+		idx := map[string][]*conn{}
+		v.c.mu.Lock()
+		for _, cn := range v.c.conns {
+			idx[cn.session.Worker] = append(idx[cn.session.Worker], cn)
+		}
+		v.c.mu.Unlock()
+		v.byWorker, v.indexAt = idx, time.Now()
+	}
+	return v.byWorker[name]
 }
 
 // maxCachedJobs bounds v.jobs: past it the cache starts afresh.
