@@ -207,7 +207,8 @@ func TestLeaderboardAPI(t *testing.T) {
 }
 
 // GET /v1/contribute/me for a worker with no session: its account is
-// anon:NAME, nothing runs, and its credit is the account's on the board.
+// anon:NAME, nothing runs, and its credit is the account's on the board;
+// for a native worker running a task, the lease it holds, advancing.
 func TestContributeMeAPI(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -236,6 +237,42 @@ func TestContributeMeAPI(t *testing.T) {
 	if err := json.Unmarshal(body, &me); err != nil || me.Credit != nil || me.Account != "anon:browser-ffffffffffffffff" {
 		t.Fatalf("a worker with no credit: %s", body)
 	}
+	// A native worker running a long task (10^18 + 3 is a prime: billions
+	// of fuel): /v1/contribute/me names its account, the part and job of
+	// the lease it holds, and the fuel its heartbeats report, growing.
+	req := factorJob(t)
+	req.Tasks = []api.TaskSpec{{Stdin: []byte("12\n")}, {Stdin: []byte("1000000000000000003\n")}}
+	job, err := e.alice.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.startWorker("w-me", 1)
+	var seen []uint64
+	deadline := time.Now().Add(hangGuard)
+	for len(seen) < 2 {
+		_, body := httpDo(t, http.MethodGet, e.srv.URL+"/v1/contribute/me?worker=w-me")
+		var m api.Contributor
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Running) == 1 && m.Running[0].Part == 2 && m.Running[0].Fuel > 0 {
+			r := m.Running[0]
+			if !m.Connected || m.Account != "anon:w-me" || r.JobID != job.ID || r.Parts != 2 || r.Owner != "alice" || (r.FuelLimit != 0 && r.Fuel > r.FuelLimit) {
+				t.Fatalf("w-me: %s", body)
+			}
+			if len(seen) == 0 || r.Fuel > seen[len(seen)-1] {
+				seen = append(seen, r.Fuel)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("w-me never seen running part 2 of job %d, advancing: %s (seen %v)", job.ID, body, seen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := e.alice.Cancel(ctx, job.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	for _, q := range []string{"", "?worker=", "?worker=a&worker=b", "?worker=a&x=1", "?worker=" + strings.Repeat("a", 129)} {
 		if resp, body := httpDo(t, http.MethodGet, e.srv.URL+"/v1/contribute/me"+q); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("GET /v1/contribute/me%s: %d %s, want 400", q, resp.StatusCode, body)

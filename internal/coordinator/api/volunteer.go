@@ -95,7 +95,7 @@ type RunningTask struct {
 	Parts int    `json:"parts"`
 	// Fuel: instructions run so far in the replica, as the worker's
 	// heartbeats last reported (or where it resumed from); FuelLimit: the
-	// most it may run.
+	// most it may run (0: the job set no limit).
 	Fuel      uint64 `json:"fuel"`
 	FuelLimit uint64 `json:"fuel_limit"`
 	// Resumed: the lease continues a checkpoint someone saved.
