@@ -382,7 +382,7 @@ func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
 		msg.Leases = append(msg.Leases, pl)
 		w.conn.hold(&leaseState{id: l.LeaseID, maxOutput: l.Limits.MaxOutput, memory: l.Limits.MemoryBytes, module: l.ModuleHash,
 			grid: l.CheckpointEvery, resume: l.Resume, at: now, fuelAt: startFuel(l), fromGrant: true, verifies: l.Verifies,
-			job: l.JobID, task: l.TaskID, part: l.TaskIndex, fuelLimit: l.Limits.Fuel})
+			job: l.JobID, part: l.TaskIndex, fuelLimit: l.Limits.Fuel})
 	}
 	w.conn.send(msg)
 	return len(ls), nil

@@ -28,13 +28,16 @@ import (
 //	GET /volunteer/{account}          the volunteer's page: credit over time (uPlot)
 //	GET /leaderboard/assets/{name}    uPlot, for the volunteer page
 //
-// Every public read is served from one board: the whole ledger summed once
-// (creditView), at most once per boardTTL and again when the ledger grows,
-// whoever and however many ask. The page's live updates are events that
-// only say "the ledger moved" — readers then fetch the board from memory.
+// Every public read is served from one board: the whole ledger summed
+// once (creditView) for whoever and however many ask, and summed again only
+// when the ledger moved (or the day changed), which is checked at most once
+// per boardTTL by reading the ledger's head. The pages' live updates are
+// events that only say "the ledger moved" — readers then fetch the board
+// from memory.
 
 const (
-	// boardTTL: how old a board may be when a reader asks for it.
+	// boardTTL: how long a board is served without checking the ledger's
+	// head.
 	boardTTL = 2 * time.Second
 	// boardPoll: how often the ledger's head is read while anyone listens
 	// to /v1/credit/events.

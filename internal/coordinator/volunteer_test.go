@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -329,7 +330,8 @@ func TestVolunteerPages(t *testing.T) {
 // of 7 days of grants each (70,000 grants). "rebuild": a grant appended,
 // then GET /v1/leaderboard (the head moved, so the ledger is summed again);
 // "cached": GET /v1/leaderboard with nothing new (served from memory, the
-// head read at most every 2 s).
+// head read at most every 2 s); "v1-credit": GET /v1/credit, which sums
+// the ledger for each request, side by side.
 func BenchmarkLeaderboard(b *testing.B) {
 	e := newEnv(b, nil)
 	ctx := context.Background()
@@ -372,6 +374,18 @@ func BenchmarkLeaderboard(b *testing.B) {
 	b.Run("cached", func(b *testing.B) {
 		for b.Loop() {
 			get()
+		}
+	})
+	// What every reader would cost without the board: /v1/credit sums the
+	// ledger on each request.
+	b.Run("v1-credit", func(b *testing.B) {
+		for b.Loop() {
+			resp, err := http.Get(e.srv.URL + "/v1/credit")
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Fatalf("GET /v1/credit: %v %v", resp, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 		}
 	})
 }

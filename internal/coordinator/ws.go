@@ -59,7 +59,7 @@ type leaseState struct {
 	grid      uint64
 	resume    *store.Checkpoint
 	// What the lease runs, for the contribute page (volunteer.go).
-	job, task int64
+	job       int64
 	part      int // task index
 	fuelLimit uint64
 
