@@ -519,18 +519,27 @@ func (v *volunteers) me(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, &out)
 }
 
-// indexEvery: how often the connections are indexed by worker name for
-// /v1/contribute/me, so that a visitor's ask costs a map lookup, not a
-// walk over every connection under the coordinator's lock. A session
-// younger than that may be missing from an answer; the page asks again.
-const indexEvery = time.Second
+// The connections are indexed by worker name for /v1/contribute/me, so
+// that a visitor's ask costs a map lookup, not a walk over every
+// connection under the coordinator's lock: the index is made again when it
+// is indexEvery old, or indexMiss old when a name is not in it (a worker
+// that has just connected asks right away: its page asks as its first
+// lease arrives).
+const (
+	indexEvery = time.Second
+	indexMiss  = 100 * time.Millisecond
+)
 
 // connsOf returns the connections of a worker name, as of at most
-// indexEvery ago.
+// indexEvery ago (indexMiss for a name not found).
 func (v *volunteers) connsOf(name string) []*conn {
 	v.imu.Lock()
 	defer v.imu.Unlock()
-	if v.byWorker == nil || time.Since(v.indexAt) >= indexEvery {
+	age := time.Since(v.indexAt)
+	if cs, ok := v.byWorker[name]; ok && age < indexEvery {
+		return cs
+	}
+	if v.byWorker == nil || age >= indexMiss {
 		idx := map[string][]*conn{}
 		v.c.mu.Lock()
 		for _, cn := range v.c.conns {
