@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	chaos := fs.Bool("chaos", true, "SIGKILL and restart workers at random while the job runs")
 	verify := fs.Int("verify", 30, "re-run `N` tasks locally and compare (0: all)")
 	keep := fs.Bool("keep", false, "keep the temporary store and logs")
+	stay := fs.Bool("stay", false, "keep the coordinator up after the job, until interrupted (Ctrl-C), to look at /leaderboard and the volunteer pages")
 	storeURL := fs.String("store", os.Getenv(envStore), "run the coordinator on the PostgreSQL database at this `URL` (default $"+envStore+"), instead of SQLite in a temporary directory")
 	stay := fs.Bool("stay", false, "keep the coordinator up after the job until interrupted (Ctrl-C), to look at its dashboard")
 	if err := parseFlags(fs, args); err != nil {
@@ -120,6 +122,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		where = "PostgreSQL store " + postgres.Redact(*storeURL)
 	}
 	fmt.Fprintf(m.Stdout, "coordinator on %s (%s)\n", url, where)
+	fmt.Fprintf(m.Stdout, "leaderboard (live): %s/leaderboard\n", url)
 
 	// The workers: real processes of this binary.
 	fleet := &fleet{exe: exe, url: url, dir: dir}
@@ -337,6 +340,15 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t\n", a.Account, a.Verified, a.Total)
 	}
 	tw.Flush()
+	fmt.Fprintf(m.Stdout, "leaderboard: %s/leaderboard", url)
+	if len(cr.Accounts) > 0 {
+		fmt.Fprintf(m.Stdout, "; the first account's page: %s/volunteer/%s", url, neturl.PathEscape(cr.Accounts[0].Account))
+	}
+	fmt.Fprintln(m.Stdout)
+	if *stay && len(problems) == 0 {
+		fmt.Fprintln(m.Stdout, "the coordinator stays up (--stay): Ctrl-C stops it")
+		<-ctx.Done()
+	}
 	if len(problems) > 0 {
 		for _, p := range problems[:min(10, len(problems))] {
 			fmt.Fprintln(m.Stderr, "  "+p)

@@ -15,4 +15,8 @@ func TestDemoAnywhere(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "3/3 tasks done") || !strings.Contains(out, "3 compared with a local run: 0 differ") {
 		t.Fatalf("demo: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	// It says where the leaderboard is, and the accounts it shows.
+	if !strings.Contains(out, "leaderboard (live): http://127.0.0.1:") || !strings.Contains(out, "/volunteer/anon:worker-") {
+		t.Errorf("the demo does not print the leaderboard's address and an account's page: %q", out)
+	}
 }

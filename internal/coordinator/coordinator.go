@@ -390,7 +390,8 @@ func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
 		}
 		msg.Leases = append(msg.Leases, pl)
 		w.conn.hold(&leaseState{id: l.LeaseID, maxOutput: l.Limits.MaxOutput, memory: l.Limits.MemoryBytes, module: l.ModuleHash,
-			grid: l.CheckpointEvery, resume: l.Resume, at: now, fuelAt: startFuel(l), fromGrant: true, verifies: l.Verifies})
+			grid: l.CheckpointEvery, resume: l.Resume, at: now, fuelAt: startFuel(l), fromGrant: true, verifies: l.Verifies,
+			job: l.JobID, part: l.TaskIndex, fuelLimit: l.Limits.Fuel})
 	}
 	w.conn.send(msg)
 	return len(ls), nil

@@ -2,16 +2,10 @@ package coordinator_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -234,144 +228,6 @@ func TestCredit(t *testing.T) {
 		var ae api.Error
 		if code != http.StatusBadRequest || json.Unmarshal(body, &ae) != nil || ae.Err.Code != api.CodeBadRequest || !strings.Contains(ae.Err.Message, bad.says) {
 			t.Errorf("GET /v1/credit%s: %d %s, want 400 saying %q", bad.query, code, body, bad.says)
-		}
-	}
-}
-
-// GET /leaderboard is a page, linked from the index, whose one script is
-// the inline one its Content-Security-Policy allows by hash; it reads
-// /v1/credit.
-func TestLeaderboardPage(t *testing.T) {
-	e := newEnv(t, nil)
-	resp, body := httpDo(t, http.MethodGet, e.srv.URL+"/leaderboard")
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		t.Fatalf("GET /leaderboard: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	page := string(body)
-	scripts := regexp.MustCompile(`(?s)<script[^>]*>(.*?)</script>`).FindAllStringSubmatch(page, -1)
-	styles := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindAllStringSubmatch(page, -1)
-	if len(scripts) != 1 || len(styles) != 1 {
-		t.Fatalf("%d scripts and %d styles in the page, want one each", len(scripts), len(styles))
-	}
-	csp := resp.Header.Get("Content-Security-Policy")
-	hash := func(s string) string {
-		h := sha256.Sum256([]byte(s))
-		return "'sha256-" + base64.StdEncoding.EncodeToString(h[:]) + "'"
-	}
-	for _, want := range []string{"default-src 'none'", "script-src " + hash(scripts[0][1]), "style-src " + hash(styles[0][1]), "connect-src 'self'"} {
-		if !strings.Contains(csp, want) {
-			t.Errorf("CSP %q lacks %q", csp, want)
-		}
-	}
-	if strings.Contains(csp, "unsafe-inline") || strings.Contains(page, "{{") {
-		t.Errorf("CSP %q or the page is not as built:\n%s", csp, page)
-	}
-	if !strings.Contains(scripts[0][1], "fetch('/v1/credit'") || !strings.Contains(scripts[0][1], ".textContent") || strings.Contains(scripts[0][1], "innerHTML") {
-		t.Error("the script does not read /v1/credit or does not write account names as text")
-	}
-	_, index := httpDo(t, http.MethodGet, e.srv.URL+"/")
-	if !strings.Contains(string(index), `href="/leaderboard"`) {
-		t.Errorf("GET / does not link the leaderboard:\n%s", index)
-	}
-}
-
-// The leaderboard's script, run on Node against a stand-in DOM and a
-// stand-in /v1/credit: accounts in the order served, ranks for accounts not
-// banned, the last 7 days by the coordinator's Date header, names as text.
-func TestLeaderboardScript(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed")
-	}
-	e := newEnv(t, nil)
-	_, body := httpDo(t, http.MethodGet, e.srv.URL+"/leaderboard")
-	m := regexp.MustCompile(`(?s)<script type="module">(.*?)</script>`).FindStringSubmatch(string(body))
-	if m == nil {
-		t.Fatal("no module script in the page")
-	}
-	credit := `{"accounts":[
-	  {"account":"<b>dave</b>","total":4000000,"days":[{"day":"2024-03-03","fuel":3000000},{"day":"2024-03-04","fuel":1000000}],"verified_links":9,"audits_passed":2,"lies_caught":0,"banned":false},
-	  {"account":"carol","total":150,"days":[{"day":"2024-03-01","fuel":100},{"day":"2024-03-10","fuel":50}],"verified_links":3,"audits_passed":1,"lies_caught":0,"banned":false},
-	  {"account":"mallory","total":0,"verified_links":5,"audits_passed":0,"lies_caught":1,"banned":true}],
-	 "sites":[
-	  {"site":"<i>example.org</i>","total":3000100,"days":[{"day":"2024-03-01","fuel":100},{"day":"2024-03-03","fuel":3000000}],"accounts":[{"account":"<b>dave</b>","fuel":3000000},{"account":"carol","fuel":100}]},
-	  {"site":"other.example","total":50,"days":[{"day":"2024-03-10","fuel":50}],"accounts":[{"account":"carol","fuel":50}]}]}`
-	harness := `
-const els = {};
-class El {
-  constructor() { this.children = []; this.textContent = ''; this.className = ''; this.hidden = false; }
-  appendChild(c) { this.children.push(c); }
-  replaceChildren() { this.children = []; }
-}
-globalThis.document = {
-  getElementById: (id) => (els[id] ||= new El()),
-  createElement: () => new El(),
-};
-globalThis.fetch = async (url) => {
-  if (url !== '/v1/credit') throw new Error('fetched ' + url);
-  return { ok: true, status: 200, headers: { get: (h) => (h === 'Date' ? 'Sun, 10 Mar 2024 08:00:00 GMT' : null) }, json: async () => (` + credit + `) };
-};
-await import('./leaderboard.js');
-await new Promise((r) => setTimeout(r, 50));
-console.log(JSON.stringify({ status: els.status.textContent, hidden: els.board.hidden,
-  rows: els.rows.children.map((tr) => ({ cls: tr.className, cells: tr.children.map((td) => td.textContent) })),
-  sitesHidden: els.sites.hidden, sites: els['site-rows'].children.map((tr) => tr.children.map((td) => td.textContent)) }));
-`
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "leaderboard.js"), []byte(m[1]), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "harness.mjs"), []byte(harness), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, node, filepath.Join(dir, "harness.mjs")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, out)
-	}
-	var got struct {
-		Status string
-		Hidden bool
-		Rows   []struct {
-			Cls   string
-			Cells []string
-		}
-		SitesHidden bool
-		Sites       [][]string
-	}
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	want := [][]string{
-		// Mar 4 to Mar 10 is the last 7 days: dave's Mar 3 is out of it.
-		{"1", "<b>dave</b>", "4.00 M", "1.00 M", "9", "2", "0"},
-		{"2", "carol", "150", "50", "3", "1", "0"},
-		{"", "mallory", "0", "0", "5", "0", "1 (banned)"},
-	}
-	if got.Hidden || len(got.Rows) != len(want) || !strings.Contains(got.Status, "since 2024-03-04") {
-		t.Fatalf("leaderboard: %+v", got)
-	}
-	for i, w := range want {
-		if !slices.Equal(got.Rows[i].Cells, w) {
-			t.Errorf("row %d: %q, want %q", i, got.Rows[i].Cells, w)
-		}
-	}
-	if got.Rows[2].Cls != "banned" || got.Rows[0].Cls != "" {
-		t.Errorf("row classes %q %q", got.Rows[0].Cls, got.Rows[2].Cls)
-	}
-	// Sites beside the accounts: in the order served, names as text, the
-	// last 7 days from the days, and how many accounts' work each is.
-	wantSites := [][]string{
-		{"1", "<i>example.org</i>", "3.00 M", "0", "2"},
-		{"2", "other.example", "50", "50", "1"},
-	}
-	if got.SitesHidden || len(got.Sites) != len(wantSites) {
-		t.Fatalf("sites: %+v", got)
-	}
-	for i, w := range wantSites {
-		if !slices.Equal(got.Sites[i], w) {
-			t.Errorf("site row %d: %q, want %q", i, got.Sites[i], w)
 		}
 	}
 }

@@ -155,8 +155,8 @@ func TestOpenAPIRoutes(t *testing.T) {
 	for _, r := range served {
 		method, path, _ := strings.Cut(r, " ")
 		path = strings.NewReplacer("{id}", "1", "{hash}", strings.Repeat("0", 64), "{file}", "browser/contribute.js").Replace(path)
-		if method == http.MethodGet && path == "/v1/workers/ws" {
-			continue // a WebSocket upgrade
+		if method == http.MethodGet && (path == "/v1/workers/ws" || path == "/v1/credit/events") {
+			continue // a WebSocket upgrade; an event stream (TestLeaderboardAPI reads it)
 		}
 		resp, body := httpDo(t, method, e.srv.URL+path)
 		var ae api.Error

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -31,11 +32,12 @@ import (
 //	GET /js/...                   the JavaScript host and the browser worker (package js)
 //	GET /v1/contribute/summary    public: what would run, for whom
 //	GET /v1/contribute/credit     public: a worker's accepted work (?worker=NAME)
-//	GET /leaderboard              public: accounts by verified credit (it reads /v1/credit)
+//	GET /leaderboard              public: accounts and sites by verified credit (it reads /v1/leaderboard)
+//	... and the routes of volunteer.go (newVolunteers): the volunteers' API and pages
 func (c *Coordinator) webRoutes() []route {
 	jsFS := js.Files
 	pub := &publicJobs{c: c}
-	return []route{
+	return append([]route{
 		{"GET", "/contribute", func(w http.ResponseWriter, r *http.Request) {
 			isolate(w)
 			// The page runs only our own scripts; wasm needs 'wasm-unsafe-eval'.
@@ -69,7 +71,7 @@ func (c *Coordinator) webRoutes() []route {
 		}},
 		{"GET", "/v1/contribute/credit", c.credit},
 		{"GET", "/leaderboard", serveLeaderboard},
-	}
+	}, newVolunteers(c).routes()...)
 }
 
 // isolate sets the headers that make a page cross-origin isolated (so its
@@ -334,7 +336,7 @@ func (c *Coordinator) creditList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
-	out, err := c.creditView(r, q)
+	out, err := c.creditView(r.Context(), q)
 	if err != nil {
 		c.storeError(w, err)
 		return
@@ -398,8 +400,7 @@ func dayString(day int64) string { return time.Unix(day*86400, 0).UTC().Format(t
 // The filters choose entries, never parts of one: account=A lists A and
 // the sites its work is attributed to; site=S lists S and the accounts
 // whose work it is; each entry with its whole credit (since since).
-func (c *Coordinator) creditView(r *http.Request, f creditFilter) (*api.Credit, error) {
-	ctx := r.Context()
+func (c *Coordinator) creditView(ctx context.Context, f creditFilter) (*api.Credit, error) {
 	account, since := f.account, f.since
 	rows, err := c.store.CreditList(ctx, &store.CreditListParams{Account: account, SinceDay: since})
 	if err != nil {

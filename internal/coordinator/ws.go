@@ -59,6 +59,10 @@ type leaseState struct {
 	module    string // hex module hash: every snapshot must name it
 	grid      uint64
 	resume    *store.Checkpoint
+	// What the lease runs, for the contribute page (volunteer.go).
+	job       int64
+	part      int // task index
+	fuelLimit uint64
 
 	progress uint64 // fuel reached, from heartbeats (under conn.mu)
 

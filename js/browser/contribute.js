@@ -16,6 +16,10 @@ import { GuestClient, workerEndpoint } from '../protocol.js';
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const embed = params.get('embed') === '1';
+// /v1/contribute/me's last answer; the running count it was asked for.
+let me = null;
+let meTimer = 0;
+let lastRunning = -1;
 if (embed) document.body.classList.add('embed');
 
 const store = {
@@ -99,6 +103,7 @@ function render() {
   $('pause-reason').textContent = worker.pauses.size ? 'paused: ' + [...worker.pauses].join(', ') : (worker.state === 'backoff' ? 'reconnecting…' : '');
   $('tasks').textContent = String(local.tasks);
   $('fuel').textContent = BigInt(local.fuel).toLocaleString('en');
+  leasesChanged();
 }
 
 function runningCount() { return worker.sess ? worker.sess.running.size : 0; }
@@ -209,11 +214,100 @@ async function refreshCredit() {
   }
 }
 
+// What the visitor is told, in plain words, from GET /v1/contribute/me:
+// the tasks this browser's worker holds (as the coordinator sees them) and
+// the verified credit of the account its work is credited to — anon: and
+// this browser's id, or a token's owner (docs/browser.md, "Your credit").
+
+// 3200000000 → "3.2 billion": fuel is counted in instructions, "steps"
+// to a visitor.
+export function words(n) {
+  n = Number(n);
+  for (const [d, u] of [[1e15, 'quadrillion'], [1e12, 'trillion'], [1e9, 'billion'], [1e6, 'million'], [1e3, 'thousand']]) {
+    if (n >= d) return `${Number((n / d).toPrecision(2))} ${u}`;
+  }
+  return String(n);
+}
+
+function taskWords(r) {
+  let s = `part ${r.part} of ${r.parts} of a job of ${r.owner}'s (job ${r.job_id}): ${words(r.fuel)} steps done so far`;
+  if (r.resumed) s += ', continuing where another computer left off';
+  return s;
+}
+
+export function doingText(me, enabled, pauses) {
+  if (!enabled) return 'Your browser is not running anything. Press “Start contributing” to lend it to this coordinator while the page is open.';
+  if (pauses.length) return `Paused (${pauses.join(', ')}): your browser runs nothing until that changes.`;
+  if (!me || !me.connected) return 'Connecting to the coordinator…';
+  if (me.running.length === 0) return 'Your browser is connected and waiting for work: nothing is queued for it right now.';
+  if (me.running.length === 1) return `Your browser is working on ${taskWords(me.running[0])}.`;
+  return `Your browser is working on ${me.running.length} tasks at once: ` + me.running.map(taskWords).join('; ') + '.';
+}
+
+export function verifiedText(me) {
+  const c = me && me.credit;
+  if (c && c.banned) return 'This account was caught returning a wrong result: all its credit was taken back, and it gets no more work.';
+  if (!c || c.credit === 0) return 'None of this work has been checked yet. Credit comes once another volunteer or this server has checked it; work that is never checked earns none.';
+  let s = `So far ${words(c.credit)} steps of this work have been checked and credited (${c.verified_links} verified ${c.verified_links === 1 ? 'part' : 'parts'} of tasks).`;
+  if (c.rank_all) s += ` That is #${c.rank_all} of ${c.accounts_ranked} on the leaderboard`;
+  if (c.rank_7d) s += `, and ${words(c.last_7_days)} in the last 7 days.`;
+  else if (c.rank_all) s += '.';
+  return s;
+}
+
+function renderMe() {
+  $('doing').textContent = doingText(me, worker.enabled, [...worker.pauses]);
+  $('verified').textContent = verifiedText(me);
+  const who = $('who');
+  who.replaceChildren();
+  if (!me) return;
+  const anon = me.account === 'anon:' + name;
+  who.append(anon
+    ? 'Credited to this browser’s own anonymous account, '
+    : 'Credited to your account (the token’s owner; every machine of it counts together), ');
+  const a = document.createElement('a');
+  a.href = '/volunteer/' + encodeURIComponent(me.account);
+  a.target = '_blank';
+  a.rel = 'noopener';
+  a.textContent = me.account;
+  who.append(a, anon ? ' — clearing this site’s data in the browser starts a new one.' : '.');
+}
+
+// Answers can arrive out of order (a timer's ask and a lease change's):
+// only a newer ask's answer replaces the one shown.
+let meAsked = 0;
+let meShown = 0;
+async function refreshMe() {
+  const seq = ++meAsked;
+  try {
+    const m = await getJSON('/v1/contribute/me?worker=' + encodeURIComponent(name));
+    if (seq < meShown) return;
+    meShown = seq;
+    me = m;
+  } catch (e) {
+    console.warn('crowdrun: me', e);
+  }
+  renderMe();
+}
+
+// Asked again when this browser's leases change (a little later, so the
+// coordinator has them), and every 5 s for the progress and the credit.
+function leasesChanged() {
+  renderMe();
+  const n = runningCount();
+  if (n === lastRunning) return;
+  lastRunning = n;
+  clearTimeout(meTimer);
+  meTimer = setTimeout(refreshMe, 300);
+}
+
 refreshSummary();
 refreshCredit();
+refreshMe();
 setInterval(refreshSummary, 10_000);
 setInterval(refreshCredit, 5_000);
+setInterval(refreshMe, 5_000);
 render();
 
 // For tests and the curious: the worker of this page.
-globalThis.crowdrun = { worker, refreshSummary, refreshCredit };
+globalThis.crowdrun = { worker, refreshSummary, refreshCredit, refreshMe, me: () => me };
