@@ -3,8 +3,6 @@ package browser
 import (
 	"context"
 	"math"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,23 +17,6 @@ import (
 	"github.com/crowdrun/crowdrun/internal/store"
 	"github.com/crowdrun/crowdrun/internal/worker"
 )
-
-// screenshot saves the tab as DIR/name.png when CROWDRUN_SCREENSHOTS=DIR
-// is set (docs/screenshots/ is made that way: docs/volunteers.md).
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("CROWDRUN_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // waitForAsync is waitFor for an expression whose value is a promise (of
 // a boolean): waitFor's Boolean(…) of a promise would hold at once.
@@ -157,7 +138,7 @@ func TestVolunteerPagesLive(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	screenshot(t, b, "contribute")
+	screenshot(t, b, "contribute.png")
 
 	// A native worker, so that the browser's work can be checked by another
 	// account, and the job's end.
@@ -219,7 +200,7 @@ func TestVolunteerPagesLive(t *testing.T) {
 		t.Errorf("last 7 days: %v; all time %v (all of it earned today)", week, rows)
 	}
 	t.Logf("leaderboard: %v (ledger %v)", rows, ledger)
-	screenshot(t, board, "leaderboard")
+	screenshot(t, board, "leaderboard.png")
 
 	// The browser's volunteer page: the chart's running total is the ledger's.
 	if err := chromedp.Do(board, chromedp.Navigate(e.srv.URL+"/volunteer/"+me)); err != nil {
@@ -233,7 +214,7 @@ func TestVolunteerPagesLive(t *testing.T) {
 	if txt := eval[string](t, board, `document.getElementById('account').textContent + ' ' + document.getElementById('rank-all').textContent`); !strings.HasPrefix(txt, me+" #") {
 		t.Errorf("volunteer page heading and rank: %q", txt)
 	}
-	screenshot(t, board, "volunteer")
+	screenshot(t, board, "volunteer.png")
 
 	// /contribute: the visitor's verified credit, the ledger's.
 	waitForAsync(t, b, "the visitor's verified credit", `(async () => { await crowdrun.refreshMe(); const m = crowdrun.me(); return m && m.credit && String(m.credit.credit) === '`+strconv.FormatUint(ledger[me], 10)+`'; })()`, time.Minute)
@@ -243,7 +224,7 @@ func TestVolunteerPagesLive(t *testing.T) {
 	}
 	t.Logf("/contribute: %q", verified)
 	click(t, b) // stop, so the screenshot shows the page at rest
-	screenshot(t, b, "contribute-credited")
+	screenshot(t, b, "contribute-credited.png")
 
 	// The browser's account is caught (its grants revoked, a ban, as the
 	// verifier writes them): the leaderboard, open meanwhile, drops it

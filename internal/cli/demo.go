@@ -40,9 +40,8 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	chaos := fs.Bool("chaos", true, "SIGKILL and restart workers at random while the job runs")
 	verify := fs.Int("verify", 30, "re-run `N` tasks locally and compare (0: all)")
 	keep := fs.Bool("keep", false, "keep the temporary store and logs")
-	stay := fs.Bool("stay", false, "keep the coordinator up after the job, until interrupted (Ctrl-C), to look at /leaderboard and the volunteer pages")
+	stay := fs.Bool("stay", false, "keep the coordinator up after the job, until interrupted (Ctrl-C), to look at its dashboard, /leaderboard and the volunteer pages")
 	storeURL := fs.String("store", os.Getenv(envStore), "run the coordinator on the PostgreSQL database at this `URL` (default $"+envStore+"), instead of SQLite in a temporary directory")
-	stay := fs.Bool("stay", false, "keep the coordinator up after the job until interrupted (Ctrl-C), to look at its dashboard")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -345,10 +344,6 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "; the first account's page: %s/volunteer/%s", url, neturl.PathEscape(cr.Accounts[0].Account))
 	}
 	fmt.Fprintln(m.Stdout)
-	if *stay && len(problems) == 0 {
-		fmt.Fprintln(m.Stdout, "the coordinator stays up (--stay): Ctrl-C stops it")
-		<-ctx.Done()
-	}
 	if len(problems) > 0 {
 		for _, p := range problems[:min(10, len(problems))] {
 			fmt.Fprintln(m.Stderr, "  "+p)
@@ -356,7 +351,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d problems found", len(problems))
 	}
 	if *stay {
-		fmt.Fprintf(m.Stdout, "the coordinator stays up: dashboard %s/dashboard#/jobs/%d (token %s); Ctrl-C ends the demo\n", url, job.ID, token)
+		fmt.Fprintf(m.Stdout, "the coordinator stays up (--stay): dashboard %s/dashboard#/jobs/%d (token %s); Ctrl-C ends the demo\n", url, job.ID, token)
 		<-ctx.Done()
 	}
 	return nil
