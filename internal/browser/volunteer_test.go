@@ -218,8 +218,8 @@ func TestVolunteerPagesLive(t *testing.T) {
 
 	// /contribute: the visitor's verified credit, the ledger's.
 	waitForAsync(t, b, "the visitor's verified credit", `(async () => { await crowdrun.refreshMe(); const m = crowdrun.me(); return m && m.credit && String(m.credit.credit) === '`+strconv.FormatUint(ledger[me], 10)+`'; })()`, time.Minute)
-	verified := eval[string](t, b, `document.getElementById('verified').textContent`)
-	if want := "So far " + inWords(ledger[me]) + " steps of this work have been checked and credited"; !strings.HasPrefix(verified, want) {
+	verified := eval[string](t, b, `document.getElementById('credited').textContent`)
+	if want := "So far " + inWords(ledger[me]) + " steps of this work have been accepted and credited"; !strings.HasPrefix(verified, want) {
 		t.Fatalf("/contribute says %q, want %q…", verified, want)
 	}
 	t.Logf("/contribute: %q", verified)
@@ -261,5 +261,5 @@ func TestVolunteerPagesLive(t *testing.T) {
 	if !eval[bool](t, board, `globalThis.notReloaded === true`) {
 		t.Fatal("the leaderboard was reloaded")
 	}
-	waitForAsync(t, b, "/contribute to say the account was caught", `(async () => { await crowdrun.refreshMe(); return document.getElementById('verified').textContent.includes('caught'); })()`, time.Minute)
+	waitForAsync(t, b, "/contribute to say the account was caught", `(async () => { await crowdrun.refreshMe(); return document.getElementById('credited').textContent.includes('caught'); })()`, time.Minute)
 }

@@ -216,7 +216,7 @@ async function refreshCredit() {
 
 // What the visitor is told, in plain words, from GET /v1/contribute/me:
 // the tasks this browser's worker holds (as the coordinator sees them) and
-// the verified credit of the account its work is credited to — anon: and
+// the credit of the account its work is credited to — anon: and
 // this browser's id, or a token's owner (docs/browser.md, "Your credit").
 
 // 3200000000 → "3.2 billion": fuel is counted in instructions, "steps"
@@ -244,11 +244,13 @@ export function doingText(me, enabled, pauses) {
   return `Your browser is working on ${me.running.length} tasks at once: ` + me.running.map(taskWords).join('; ') + '.';
 }
 
-export function verifiedText(me) {
+export function creditText(me) {
   const c = me && me.credit;
   if (c && c.banned) return 'This account was caught returning a wrong result: all its credit was taken back, and it gets no more work.';
-  if (!c || c.credit === 0) return 'None of this work has been checked yet. Credit comes once another volunteer or this server has checked it; work that is never checked earns none.';
-  let s = `So far ${words(c.credit)} steps of this work have been checked and credited (${c.verified_links} verified ${c.verified_links === 1 ? 'part' : 'parts'} of tasks).`;
+  if (!c || c.credit === 0) return 'None of this work has been credited yet. Credit comes when a result it helped compute is accepted, after the checks its job asks for (see each job above), and is taken back if the work proves false.';
+  let s = `So far ${words(c.credit)} steps of this work have been accepted and credited`;
+  const n = c.verified_links;
+  s += n > 0 ? `; other volunteers or this server re-ran ${n} ${n === 1 ? 'part' : 'parts'} of it and got the same.` : '.';
   if (c.rank_all) s += ` That is #${c.rank_all} of ${c.accounts_ranked} on the leaderboard`;
   if (c.rank_7d) s += `, and ${words(c.last_7_days)} in the last 7 days.`;
   else if (c.rank_all) s += '.';
@@ -257,7 +259,7 @@ export function verifiedText(me) {
 
 function renderMe() {
   $('doing').textContent = doingText(me, worker.enabled, [...worker.pauses]);
-  $('verified').textContent = verifiedText(me);
+  $('credited').textContent = creditText(me);
   const who = $('who');
   who.replaceChildren();
   if (!me) return;
