@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -61,7 +62,8 @@ var stayLine = regexp.MustCompile(`dashboard (http://\S+)/dashboard#/jobs/(\d+) 
 // screenshots are asked for, 100 otherwise), then its dashboard page in headless Chromium,
 // showing the job's figures as the coordinator's API gives them and its
 // plots drawn from the store's records. With $CROWDRUN_SCREENSHOTS set it
-// saves the page there (docs/screenshots/demo-job.png).
+// saves the page there (docs/screenshots/demo-job.png). Then the
+// leaderboard, which lists the demo's workers with their verified credit.
 func TestDemoDashboard(t *testing.T) {
 	chromium := chromiumPath()
 	if chromium == "" {
@@ -162,6 +164,36 @@ func TestDemoDashboard(t *testing.T) {
 	}
 	t.Logf("demo job %s: %d tasks, fuel %d, %d checkpoints, %d resumes, %d segments lost (%d fuel), %d audits, %d disputes",
 		id, job.Tasks.Done, job.Tasks.Fuel, ck.Checkpoints, ck.Resumes, ck.LostSegments, ck.FuelLost, job.Trust.Audits, job.Trust.Disputes)
+	// The leaderboard lists the demo's workers with their verified credit:
+	// every account the ledger (GET /v1/credit) credits, with exactly that.
+	var credit api.Credit
+	getAs(t, base+"/v1/credit", token, &credit)
+	ledger := map[string]string{}
+	for _, a := range credit.Accounts {
+		if a.Total > 0 {
+			ledger[a.Account] = strconv.FormatUint(a.Total, 10)
+		}
+	}
+	if len(ledger) == 0 {
+		t.Fatalf("the demo's ledger credits nobody: %+v", credit)
+	}
+	lb, cancelLB := chromedp.NewContext(b)
+	defer cancelLB()
+	if err := chromedp.Do(lb, chromedp.Navigate(base+"/leaderboard")); err != nil {
+		t.Fatal(err)
+	}
+	var rows map[string]string
+	for deadline := time.Now().Add(time.Minute); ; {
+		rows, _ = chromedp.Run(lb, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll('#rows-all tr')].map((tr) => [tr.dataset.account, tr.dataset.credit]))`))
+		if maps.Equal(rows, ledger) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leaderboard lists %v; the ledger credits %v", rows, ledger)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("leaderboard: %v", rows)
 	if dir := os.Getenv("CROWDRUN_SCREENSHOTS"); dir != "" {
 		// The window: the figures and the plots, not the 300 tasks below.
 		png, err := chromedp.Run(b, chromedp.CaptureScreenshot())
