@@ -111,9 +111,17 @@ func parseValue(s string) (any, error) {
 		}
 		return id.Name == "true", nil
 	case "byte", "uint8", "int", "int8", "int16", "int32", "int64", "uint", "uint16", "uint32", "uint64", "rune":
+		neg := false
+		if u, ok := arg.(*ast.UnaryExpr); ok && u.Op == token.SUB {
+			neg, arg = true, u.X
+		}
 		lit, ok := arg.(*ast.BasicLit)
 		if !ok {
 			return nil, fmt.Errorf("corpus value %q: not a literal", s)
+		}
+		if neg {
+			n, err := strconv.ParseInt("-"+lit.Value, 0, 64)
+			return n, err
 		}
 		if lit.Kind == token.CHAR {
 			r, _, _, err := strconv.UnquoteChar(lit.Value[1:len(lit.Value)-1], '\'')
