@@ -42,6 +42,13 @@ const refDeadline = 20 * time.Second
 
 var errRefFuel = errors.New("reference run: out of fuel")
 
+// refMemoryPages caps the memories of the reference run (both sides alike:
+// a larger minimum fails to compile on both, a larger grow fails on both).
+// Without it one input declaring 6,173 pages made the fuzzer allocate
+// 800 MB per execution, twice, until its worker process died
+// (testdata/fuzz/FuzzInstrument/0ad399eb51857387).
+const refMemoryPages = 256
+
 // refMeter counts the fuel of one instrumented call.
 type refMeter struct{ used uint64 }
 
@@ -54,7 +61,8 @@ const refSlice = 50_000
 // many spec modules import) and a crowdrun host module metering by
 // refMeter; wazero closes a module whose call's context is done.
 func newRefRuntime(ctx context.Context, t testing.TB) wazero.Runtime {
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV2).WithCloseOnContextDone(true))
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV2).
+		WithCloseOnContextDone(true).WithMemoryLimitPages(refMemoryPages))
 	spectestWasm, err := os.ReadFile(filepath.Join(wazeroSpecDir(t), "testdata", "spectest.wasm"))
 	if err != nil {
 		t.Fatal(err)
