@@ -60,6 +60,9 @@ step "go mod tidy" tidy_check
 step "go test -race" go test -race -timeout 45m -count=1 ./... "$@"
 # Tests that skip themselves under the race detector (too slow there).
 step "go test (no race)" go test -timeout 20m -count=1 -run 'TestCheckpointGoGuest|TestSpecSuspendable' ./internal/sandbox ./internal/instrument
+# Every fuzz target mutates for a few seconds (docs/fuzzing.md; longer runs:
+# scripts/fuzz.sh 10m).
+step "fuzz (3 s per target)" env FUZZ_SHORT=1 scripts/fuzz.sh 3s
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "FAILED steps (${#failed[@]}): ${failed[*]}" >&2

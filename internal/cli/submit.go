@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -163,34 +164,58 @@ func readNDJSONTasks(m *Main, path string) ([]api.TaskSpec, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return parseNDJSONTasks(f, path, os.ReadFile)
+}
+
+// maxNDJSONLine bounds one line of a --tasks file.
+const maxNDJSONLine = 64 << 20
+
+// parseNDJSONTasks reads one task per non-blank line of r, each exactly one
+// JSON object (a second value on the line would be a task silently lost);
+// errors name the line as name:N. readFile reads the files a task names.
+func parseNDJSONTasks(r io.Reader, name string, readFile func(string) ([]byte, error)) ([]api.TaskSpec, error) {
 	var out []api.TaskSpec
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	for n := 1; sc.Scan(); n++ {
-		if strings.TrimSpace(sc.Text()) == "" {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxNDJSONLine)
+	n := 1
+	for ; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
 			continue
 		}
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		if line[0] != '{' {
+			return nil, fmt.Errorf("%s:%d: a task must be a JSON object {...}, one per line", name, n)
+		}
+		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		var tl taskLine
 		if err := dec.Decode(&tl); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+			return nil, fmt.Errorf("%s:%d: %v", name, n, err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, fmt.Errorf("%s:%d: trailing data after the task's JSON object (one task per line)", name, n)
 		}
 		t := api.TaskSpec{Stdin: tl.StdinB64, Args: tl.Args, Env: tl.Env, Seed: tl.Seed}
 		if tl.Stdin != nil {
 			if tl.StdinB64 != nil {
-				return nil, fmt.Errorf("%s:%d: give stdin or stdin_b64, not both", path, n)
+				return nil, fmt.Errorf("%s:%d: give stdin or stdin_b64, not both", name, n)
 			}
 			t.Stdin = []byte(*tl.Stdin)
 		}
 		for _, fl := range tl.Files {
-			data, err := os.ReadFile(fl.Path)
+			data, err := readFile(fl.Path)
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+				return nil, fmt.Errorf("%s:%d: %v", name, n, err)
 			}
 			t.Files = append(t.Files, api.File{Name: fl.Name, Data: data})
 		}
 		out = append(out, t)
 	}
-	return out, sc.Err()
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, n, maxNDJSONLine)
+	}
+	if sc.Err() != nil {
+		return nil, fmt.Errorf("%s:%d: %w", name, n, sc.Err())
+	}
+	return out, nil
 }

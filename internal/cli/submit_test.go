@@ -32,7 +32,10 @@ func TestReadTasks(t *testing.T) {
 		string(tasks[1].Files[0].Data) != "file content" {
 		t.Fatalf("ndjson: %+v", tasks)
 	}
-	for _, bad := range []string{`{"stdin": "x", "stdin_b64": "AA=="}`, `{"stdn": "x"}`, `not json`, `{"files": [{"name": "a", "path": "/no/such/file"}]}`} {
+	for _, bad := range []string{`{"stdin": "x", "stdin_b64": "AA=="}`, `{"stdn": "x"}`, `not json`, `{"files": [{"name": "a", "path": "/no/such/file"}]}`,
+		// A second value on a line was silently dropped, and a non-object
+		// line was an empty task (FuzzNDJSONTasks).
+		`{}0`, `{"stdin": "a"} {"stdin": "b"}`, `null`, `[]`} {
 		m.Stdin = strings.NewReader(bad + "\n")
 		if _, err := readNDJSONTasks(m, "-"); err == nil || !strings.Contains(err.Error(), "-:1") {
 			t.Errorf("%s: %v, want an error naming the line", bad, err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -461,8 +462,11 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such job")
 		return
 	}
-	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-	follow := r.URL.Query().Get("follow") == "true"
+	after, follow, err := resultsQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		return
+	}
 	ctx := r.Context()
 	job, err := c.store.JobGet(ctx, &store.JobGetParams{ID: id, Owner: owner})
 	if err != nil {
@@ -523,6 +527,30 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 			return
 		}
 	}
+}
+
+// resultsQuery reads the results stream's after (an integer) and follow
+// (true or false), both optional; a value of another type is refused, not
+// read as the default (found by FuzzAPI).
+func resultsQuery(q url.Values) (after int64, follow bool, err error) {
+	for _, k := range []string{"after", "follow"} {
+		if n := len(q[k]); n > 1 {
+			return 0, false, fmt.Errorf("%s is given %d times: give it once", k, n)
+		}
+	}
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return 0, false, fmt.Errorf("after must be an integer (a result seq), got %q", v)
+		}
+	}
+	switch v := q.Get("follow"); v {
+	case "", "false":
+	case "true":
+		follow = true
+	default:
+		return 0, false, fmt.Errorf("follow must be true or false, got %q", v)
+	}
+	return after, follow, nil
 }
 
 // verification says how a finished task's result was checked, as the

@@ -27,12 +27,52 @@ func prepare(data []byte, fix bool) []byte {
 	return data
 }
 
-func FuzzDecode(f *testing.F) {
+// fuzzSeed is one input of FuzzDecode or FuzzApplyDelta.
+type fuzzSeed struct {
+	data []byte
+	fix  bool
+}
+
+// decodeSeeds are FuzzDecode's seeds, which the JavaScript differential
+// (TestJSDifferential) runs too.
+func decodeSeeds(t testing.TB) []fuzzSeed {
 	o := Options{Compress: true}
-	f.Add(encodeFull(f, smallSnapshot(1), o), false)
-	f.Add(encodeFull(f, smallSnapshot(2), o), true)
-	f.Add(encodeFull(f, &Snapshot{}, Options{}), false)
-	f.Add(encodeFull(f, &Snapshot{Pages: make([][]byte, 3), Host: []byte("x")}, Options{}), true)
+	return []fuzzSeed{
+		{encodeFull(t, smallSnapshot(1), o), false},
+		{encodeFull(t, smallSnapshot(2), o), true},
+		{encodeFull(t, &Snapshot{}, Options{}), false},
+		{encodeFull(t, &Snapshot{Pages: make([][]byte, 3), Host: []byte("x")}, Options{}), true},
+	}
+}
+
+// deltaBase is the base of FuzzApplyDelta's deltas, and deltaSeeds its
+// seeds.
+func deltaBase() *Snapshot { return smallSnapshot(7) }
+
+func deltaSeeds(t testing.TB) []fuzzSeed {
+	base := deltaBase()
+	bd, err := Hash(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := *base
+	cur.Pages = append(append([][]byte(nil), base.Pages[:4]...), nil, bytes.Repeat([]byte{3}, PageSize))
+	cur.Pages[1] = nil
+	cur.Fuel++
+	var buf bytes.Buffer
+	if err := EncodeDelta(&buf, bd, &cur, nil, Options{Compress: true}); err != nil {
+		t.Fatal(err)
+	}
+	return []fuzzSeed{{buf.Bytes(), false}, {buf.Bytes(), true}}
+}
+
+// FuzzDecode checks that whatever Decode accepts re-encodes canonically and
+// decodes to the same state. fix recomputes the CRC trailer, to get past it.
+// Crashers are kept in testdata/fuzz/FuzzDecode.
+func FuzzDecode(f *testing.F) {
+	for _, s := range decodeSeeds(f) {
+		f.Add(s.data, s.fix)
+	}
 	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
 		s, d, err := fuzzLimits.Decode(bytes.NewReader(prepare(data, fix)))
 		if err != nil {
@@ -53,22 +93,18 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// FuzzApplyDelta checks that whatever ApplyDelta accepts hashes to the
+// digest it returns and leaves its base untouched. Crashers are kept in
+// testdata/fuzz/FuzzApplyDelta.
 func FuzzApplyDelta(f *testing.F) {
-	base := smallSnapshot(7)
+	base := deltaBase()
 	bd, err := Hash(base)
 	if err != nil {
 		f.Fatal(err)
 	}
-	cur := *base
-	cur.Pages = append(append([][]byte(nil), base.Pages[:4]...), nil, bytes.Repeat([]byte{3}, PageSize))
-	cur.Pages[1] = nil
-	cur.Fuel++
-	var buf bytes.Buffer
-	if err := EncodeDelta(&buf, bd, &cur, nil, Options{Compress: true}); err != nil {
-		f.Fatal(err)
+	for _, s := range deltaSeeds(f) {
+		f.Add(s.data, s.fix)
 	}
-	f.Add(buf.Bytes(), false)
-	f.Add(buf.Bytes(), true)
 	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
 		s, d, err := fuzzLimits.ApplyDelta(base, bd, bytes.NewReader(prepare(data, fix)))
 		if err != nil {

@@ -180,11 +180,30 @@ func TestAddFuncImport(t *testing.T) {
 }
 
 func TestAddFuncImportDropsBrokenNames(t *testing.T) {
+	for _, data := range [][]byte{
+		{1, 50, 0},
+		// A module name whose length runs past its subsection: it was
+		// kept, and wazero allocated the 4 GiB it claims, then refused the
+		// instrumented module (found while fixing a FuzzDecode crasher).
+		{0, 5, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		{0, 3, 5, 'a', 'b'},
+		// Names that are not UTF-8.
+		{0, 2, 1, 0xff},
+		{1, 5, 1, 0, 2, 0xc3, 0x28},
+	} {
+		m := testModule()
+		m.Customs[0].Data = data
+		m.AddFuncImport("a", "b", wasm.FuncType{})
+		if m.CustomSection("name") != nil {
+			t.Errorf("malformed name section % x kept", data)
+		}
+	}
+	// A well-formed module name is kept as it is.
 	m := testModule()
-	m.Customs[0].Data = []byte{1, 50, 0}
+	m.Customs[0].Data = []byte{0, 4, 3, 'm', 'o', 'd'}
 	m.AddFuncImport("a", "b", wasm.FuncType{})
-	if m.CustomSection("name") != nil {
-		t.Fatal("malformed name section kept")
+	if c := m.CustomSection("name"); c == nil || string(c.Data) != "\x00\x04\x03mod" {
+		t.Fatalf("module name subsection not kept: %v", c)
 	}
 }
 

@@ -1,18 +1,26 @@
 package wasm
 
-import "errors"
+import (
+	"errors"
+	"unicode/utf8"
+)
 
 var errNameSection = errors.New("malformed name section")
 
 // Name section subsections whose maps are keyed by function index.
 const (
+	nameSubModule    = 0 // one name
 	nameSubFunctions = 1 // namemap
 	nameSubLocals    = 2 // indirectnamemap
 	nameSubLabels    = 3 // indirectnamemap (extended name section)
 )
 
 // shiftNameSection returns a copy of the "name" custom section contents with
-// every function index >= from incremented.
+// every function index >= from incremented. It refuses a section whose
+// module, function, local or label names do not parse exactly (lengths
+// within their subsection, UTF-8), so that what it returns is a section
+// engines read without surprises; other subsections are kept verbatim
+// (engines skip them by their size).
 func shiftNameSection(data []byte, from uint32) ([]byte, error) {
 	out := make([]byte, 0, len(data)+16)
 	p := nameParser{b: data}
@@ -25,6 +33,18 @@ func shiftNameSection(data []byte, from uint32) ([]byte, error) {
 		sub := p.b[p.pos : p.pos+int(size)]
 		p.pos += int(size)
 		switch id {
+		case nameSubModule:
+			// Checked, not only copied: an engine reads the name's length
+			// before its bytes, and wazero allocates that length (up to
+			// 4 GiB) before finding that the subsection is shorter.
+			q := nameParser{b: sub}
+			l := q.u32()
+			if q.err != nil || uint64(l) != uint64(len(sub)-q.pos) || !utf8.Valid(sub[q.pos:]) {
+				return nil, errNameSection
+			}
+			out = append(out, id)
+			out = appendLEB(out, size)
+			out = append(out, sub...)
 		case nameSubFunctions, nameSubLocals, nameSubLabels:
 			q := nameParser{b: sub}
 			var body []byte
@@ -92,7 +112,9 @@ func (p *nameParser) nameMap(out []byte, from uint32, shift bool) []byte {
 			idx++
 		}
 		l := p.u32()
-		if p.err != nil || uint64(l) > uint64(len(p.b)-p.pos) {
+		// A name that is not UTF-8 makes engines (wazero) refuse the
+		// whole module, although a custom section cannot make one invalid.
+		if p.err != nil || uint64(l) > uint64(len(p.b)-p.pos) || !utf8.Valid(p.b[p.pos:p.pos+int(l)]) {
 			p.err = errNameSection
 			return out
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,6 +39,23 @@ func emptyCustomQuirk(m *wasm.Module) bool {
 		}
 	}
 	return false
+}
+
+// namesDropped reports whether m has a "name" section that crowdrun drops
+// (wasm.Module.AddFuncImport, which every instrumented module goes through,
+// drops one that does not parse). wazero v1.12.0 allocates by the counts and
+// lengths such a section claims: a function-name count of 2^28 kept one
+// input more than 10 s in CompileModule (testdata/fuzz/FuzzDecode/
+// bd6210b0866944ba). No module crowdrun hands wazero carries one, so such
+// inputs skip the differential.
+func namesDropped(m *wasm.Module) bool {
+	if m.CustomSection("name") == nil {
+		return false
+	}
+	// Whether the section parses does not depend on the rest of the module.
+	c := wasm.Module{Customs: slices.Clone(m.Customs)}
+	c.AddFuncImport("crowdrun", "probe", wasm.FuncType{})
+	return c.CustomSection("name") == nil
 }
 
 // countsBounded reports whether every section header is in bounds and the
@@ -73,10 +91,14 @@ func countsBounded(data []byte) bool {
 // accepts the re-encoding of every module it accepted.
 //
 // The corpus is seeded with every binary module of wazero's v2 spec tests
-// and the small examples; crashers are kept in testdata/fuzz/FuzzDecode.
+// (every tenth one with -short) and the small examples; crashers are kept
+// in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
 	_, mods := specModules(f)
-	for _, sm := range mods {
+	for i, sm := range mods {
+		if testing.Short() && i%10 != 0 {
+			continue // CI's brief run (scripts/fuzz.sh): every tenth
+		}
 		if data, err := os.ReadFile(sm.path); err == nil {
 			f.Add(data)
 		}
@@ -145,7 +167,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		werr := errors.New("not compiled")
-		if differential {
+		if differential && !namesDropped(m) {
 			var cm wazero.CompiledModule
 			if cm, werr = rt.CompileModule(ctx, data); werr == nil {
 				defer cm.Close(ctx)
