@@ -51,14 +51,14 @@ const (
 )
 
 // cliResult runs a task with `crowdrun run --report` (the real CLI,
-// in-process): the reference that workers' results must equal. The module
-// is run as main.wasm, the argv[0] workers give: a guest that reads its
-// arguments (Rust's std::env::args copies and checks every byte) spends
-// fuel on argv[0] too, and `crowdrun run` passes the file's base name.
+// in-process): the reference that workers' results must equal. The file
+// keeps its own name: `crowdrun run` gives the guest the argv[0] workers
+// give (main.wasm), and a guest that reads its arguments (Rust's
+// std::env::args copies and checks every byte) spends fuel on it too.
 func cliResult(t *testing.T, module string, task api.TaskSpec) api.TaskResult {
 	t.Helper()
 	dir := t.TempDir()
-	report, main := filepath.Join(dir, "report.json"), filepath.Join(dir, worker.Argv0)
+	report, main := filepath.Join(dir, "report.json"), filepath.Join(dir, filepath.Base(module))
 	if err := os.WriteFile(main, readExample(t, module), 0o644); err != nil {
 		t.Fatal(err)
 	}

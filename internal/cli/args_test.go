@@ -202,10 +202,10 @@ func TestFlagsAfterArguments(t *testing.T) {
 		t.Fatalf("instrument IN -o OUT --stack: exit %d, stderr %q", code, errOut)
 	}
 	// `run`: the guest's arguments follow the module, flags or not.
-	if code, out, errOut := cli("", "run", "--fuel", "100000000", examplePath("wasitest.wasm"), "args", "--fuel", "1"); code != 0 || out != "wasitest.wasm\nargs\n--fuel\n1\n" {
+	if code, out, errOut := cli("", "run", "--fuel", "100000000", examplePath("wasitest.wasm"), "args", "--fuel", "1"); code != 0 || out != "main.wasm\nargs\n--fuel\n1\n" {
 		t.Fatalf("run MODULE args --fuel 1: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if code, out, errOut := cli("", "run", examplePath("wasitest.wasm"), "--", "args", "--"); code != 0 || out != "wasitest.wasm\nargs\n--\n" {
+	if code, out, errOut := cli("", "run", examplePath("wasitest.wasm"), "--", "args", "--"); code != 0 || out != "main.wasm\nargs\n--\n" {
 		t.Fatalf("run MODULE -- args --: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

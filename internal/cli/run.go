@@ -11,12 +11,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/crowdrun/crowdrun/internal/instrument"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/wasi"
+	"github.com/crowdrun/crowdrun/internal/worker"
 )
 
 // Exit codes of `crowdrun run` for each verdict. A guest's own non-zero exit
@@ -95,7 +95,10 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 		return usageError("--stack must be between 1 and %d", 1<<20)
 	}
 	in := sandbox.Input{
-		Args:  append([]string{filepath.Base(modPath)}, guestArgs...),
+		// argv[0] is what every task sees on a worker, so that a local run
+		// spends exactly the fuel a worker reports (a guest that reads its
+		// arguments pays for each byte).
+		Args:  append([]string{worker.Argv0}, guestArgs...),
 		Env:   env,
 		Stdin: m.Stdin,
 		Seed:  *seed,

@@ -58,7 +58,7 @@ func TestRunArgsEnvFilesAndReport(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	// Arguments after the module go to the guest even without "--".
-	if code, out, _ := runCLI(t, "", "run", examplePath("wasitest.wasm"), "args", "-x"); code != 0 || out != "wasitest.wasm\nargs\n-x\n" {
+	if code, out, _ := runCLI(t, "", "run", examplePath("wasitest.wasm"), "args", "-x"); code != 0 || out != "main.wasm\nargs\n-x\n" {
 		t.Fatalf("exit %d, stdout %q", code, out)
 	}
 }

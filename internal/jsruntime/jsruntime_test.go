@@ -24,6 +24,7 @@ import (
 	"github.com/crowdrun/crowdrun/internal/jsruntime"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/wasi"
+	"github.com/crowdrun/crowdrun/internal/worker"
 )
 
 // The JavaScript host (js/) must answer every guest exactly as the Go host
@@ -248,7 +249,7 @@ func runGo(t *testing.T, v Vector, mod string) result {
 		r.prepareRefused = perr != nil
 	} else {
 		in := sandbox.Input{
-			Args: append([]string{filepath.Base(mod)}, v.Args...),
+			Args: append([]string{worker.Argv0}, v.Args...),
 			Env:  v.Env, Stdin: bytes.NewReader(v.stdin()), Seed: v.Seed,
 		}
 		var stdout, stderr bytes.Buffer

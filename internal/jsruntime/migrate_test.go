@@ -18,6 +18,7 @@ import (
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/wasi"
+	"github.com/crowdrun/crowdrun/internal/worker"
 )
 
 // Cross-engine migration (issue "Continuations", docs/continuations.md):
@@ -69,7 +70,7 @@ type goCheckpoints struct {
 }
 
 func (c migCase) input() sandbox.Input {
-	in := sandbox.Input{Args: append([]string{filepath.Base(c.module)}, c.args...), Stdin: bytes.NewReader(c.stdin)}
+	in := sandbox.Input{Args: append([]string{worker.Argv0}, c.args...), Stdin: bytes.NewReader(c.stdin)}
 	for _, name := range slices.Sorted(func(yield func(string) bool) {
 		for k := range c.files {
 			if !yield(k) {
@@ -222,7 +223,7 @@ func testMigration(t *testing.T, c migCase) {
 	// Node, with checkpoints, through the Node command, which instruments
 	// the original module itself.
 	dir := t.TempDir()
-	mod := filepath.Join(dir, filepath.Base(c.module)) // argv[0] is the base name in both
+	mod := filepath.Join(dir, filepath.Base(c.module))
 	if err := os.WriteFile(mod, bin, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -285,7 +285,8 @@ async function main(argv) {
     if (o.timeoutMs < 0) throw new UsageError('--timeout must not be negative');
     if (o.stack === 0n || o.stack > 1n << 20n) throw new UsageError(`--stack must be between 1 and ${1 << 20}`);
     if ((o.every === 0n) !== (o.dir === '')) throw new UsageError('--checkpoint-every and --checkpoint-dir go together');
-    const input = { args: [path.basename(modPath), ...guestArgs], env: o.env, seed: o.seed, files: [] };
+    // argv[0] is what every task sees on a worker (crowdrun run's too).
+    const input = { args: ['main.wasm', ...guestArgs], env: o.env, seed: o.seed, files: [] };
     for (const spec of o.files) {
       const eq = spec.indexOf('=');
       const name = eq >= 0 ? spec.slice(0, eq) : '', p = eq >= 0 ? spec.slice(eq + 1) : '';
