@@ -12,6 +12,10 @@ import (
 // fills it is taken to have a stranger in it.
 const eligibleScan = 1000
 
+// eligibleAsk is how many strangers' records eligible reads at most; with
+// more connected, one of them is taken to be unbanned.
+const eligibleAsk = 16
+
 // eligible reports whether a worker of an account outside exclude, not
 // banned, is connected — to this coordinator, or (Shared) to another one
 // using the store: whether a check of work by exclude's accounts can be
@@ -21,15 +25,23 @@ func (c *Coordinator) eligible(ctx context.Context, exclude []string) (bool, err
 	for _, a := range exclude {
 		ex[a] = true
 	}
+	// A few distinct accounts are enough: one unbanned settles it, and a
+	// crowd whose first few strangers are all banned is rare.
 	var candidates []string
 	c.mu.Lock()
 	for _, cn := range c.conns {
 		if a := cn.session.Account; !ex[a] {
 			candidates = append(candidates, a)
 			ex[a] = true // asked about once
+			if len(candidates) == eligibleAsk {
+				break
+			}
 		}
 	}
 	c.mu.Unlock()
+	if len(candidates) == eligibleAsk {
+		return true, nil
+	}
 	if c.cfg.Shared {
 		ss, err := c.store.SessionList(ctx, &store.SessionListParams{Limit: eligibleScan})
 		if err != nil {
