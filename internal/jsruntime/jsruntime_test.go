@@ -81,7 +81,7 @@ func needNode(t *testing.T) {
 type Vector struct {
 	Name      string            `json:"name"`
 	Module    string            `json:"module"` // under examples/, or "inline:NAME" for a module of this file
-	Args      []string          `json:"args"`   // after argv[0], which is the module's base name
+	Args      []string          `json:"args"`   // after argv[0], which is main.wasm (worker.Argv0) in both hosts
 	Env       []string          `json:"env"`
 	Stdin     string            `json:"stdin"`
 	StdinHex  string            `json:"stdin_hex"`
