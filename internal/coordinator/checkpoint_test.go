@@ -114,7 +114,13 @@ func checkLikeLocal(t *testing.T, e *env, job *api.Job, got map[int]*api.TaskRes
 }
 
 func TestCheckpointsAndResume(t *testing.T) {
-	e := newEnv(t, func(c *coordinator.Config) { c.CheckpointEvery = testGrid })
+	// w1's segments must end released, which only its graceful stop does:
+	// heartbeats and leases long enough that a busy machine cannot end
+	// them first (a lapsed lease or a silent coordinator ends them lost).
+	e := newEnv(t, func(c *coordinator.Config) {
+		c.CheckpointEvery = testGrid
+		c.HeartbeatInterval, c.LeaseTTL = 5*time.Second, time.Minute
+	})
 	ctx := context.Background()
 	job, err := e.alice.Submit(ctx, factorJob(t))
 	if err != nil {
