@@ -9,3 +9,7 @@ func (c *Coordinator) Routes() []string {
 	}
 	return out
 }
+
+// BackOff is how long a trusted session that failed fails re-runs in a
+// row is passed over.
+var BackOff = backOff

@@ -79,6 +79,7 @@ func (r *reruns) run(ctx context.Context, req *verify.RerunRequest) (*verify.Rer
 			var res *verify.RerunResult
 			if res, err = r.result(ctx, req, out, err); err == nil {
 				r.remote.Add(1)
+				r.answered(cn)
 				c.cfg.Logger.Info("a trusted worker re-ran a link", "task", ev.Task.ID, "seq", req.Seq, "final", req.Final, "trace", req.Trace,
 					"worker", cn.session.Worker, "fuel", res.Fuel)
 				return res, nil
@@ -88,8 +89,9 @@ func (r *reruns) run(ctx context.Context, req *verify.RerunRequest) (*verify.Rer
 			return nil, ctx.Err()
 		}
 		r.remoteFailed.Add(1)
+		wait := r.failed(cn)
 		c.cfg.Logger.Warn("a trusted worker did not settle a re-run; running it in-process", "task", ev.Task.ID, "session", cn.session.ID,
-			"worker", cn.session.Worker, "err", err)
+			"worker", cn.session.Worker, "err", err, "not_asked_for", wait)
 	}
 	slot, err := r.budget.acquire(ctx)
 	if err != nil {
@@ -103,6 +105,44 @@ func (r *reruns) run(ctx context.Context, req *verify.RerunRequest) (*verify.Rer
 	c.cfg.Logger.Info("re-ran a link in-process", "task", ev.Task.ID, "seq", req.Seq, "final", req.Final, "trace", req.Trace,
 		"took", took.Round(time.Millisecond), "reruns", n, "cpu_used", used.Round(time.Millisecond), "waiting", waiting)
 	return r.result(ctx, req, out, err)
+}
+
+// A trusted session that fails a re-run (an error, a malformed answer,
+// no answer in time) is not asked again for a while, so that a broken or
+// overloaded trusted worker does not make every dispute wait on it (up to
+// TrustedTimeout each) before running in-process: one minute after its
+// first failure in a row, doubling with each further one, at most an
+// hour. One settled re-run ends the back-off.
+const (
+	rerunBackoff    = time.Minute
+	rerunBackoffMax = time.Hour
+)
+
+// backOff is how long a session that failed `fails` re-runs in a row is
+// passed over.
+func backOff(fails int) time.Duration {
+	d := rerunBackoff
+	for i := 1; i < fails && d < rerunBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, rerunBackoffMax)
+}
+
+// failed records a failed re-run of cn and returns how long it is passed over.
+func (r *reruns) failed(cn *conn) time.Duration {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	cn.rerunFails++
+	d := backOff(cn.rerunFails)
+	cn.rerunRetry = r.c.cfg.Now().Add(d)
+	return d
+}
+
+// answered ends cn's back-off.
+func (r *reruns) answered(cn *conn) {
+	cn.mu.Lock()
+	cn.rerunFails, cn.rerunRetry = 0, time.Time{}
+	cn.mu.Unlock()
 }
 
 // involved is every account that computed or uploaded part of the task:
@@ -122,10 +162,12 @@ func involved(ev *store.TaskEvidence) map[string]bool {
 }
 
 // pick chooses the least busy trusted session with a free slot whose
-// account had no part in the task; nil if none.
+// account had no part in the task and that is not backing off after a
+// failure; nil if none.
 func (r *reruns) pick(ev *store.TaskEvidence) *conn {
 	c := r.c
 	skip := involved(ev)
+	now := c.cfg.Now()
 	var best *conn
 	bestLoad := 0
 	c.mu.Lock()
@@ -135,9 +177,9 @@ func (r *reruns) pick(ev *store.TaskEvidence) *conn {
 			continue
 		}
 		cn.mu.Lock()
-		load := len(cn.reruns)
+		load, retry := len(cn.reruns), cn.rerunRetry
 		cn.mu.Unlock()
-		if load >= max(cn.session.Slots, 1) {
+		if load >= max(cn.session.Slots, 1) || now.Before(retry) {
 			continue
 		}
 		if best == nil || load < bestLoad {

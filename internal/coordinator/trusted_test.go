@@ -223,7 +223,7 @@ func TestTrustedWorkerFallback(t *testing.T) {
 			}()
 			// After the workers' own cleanups (LIFO): nothing sends on asked.
 			t.Cleanup(func() { close(tc.hook.asked); <-stopped })
-			e, _, _, _ := dispute(t, func(c *coordinator.Config) { c.TrustedTimeout = tc.timeout }, func(e *env) *stoppable {
+			e, job, _, freeLiar := dispute(t, func(c *coordinator.Config) { c.TrustedTimeout = tc.timeout }, func(e *env) *stoppable {
 				trusty := e.startWith("trusty", e.token(store.TokenTrusted, "carol"), tc.hook)
 				started <- trusty
 				return trusty
@@ -235,7 +235,28 @@ func TestTrustedWorkerFallback(t *testing.T) {
 			if vst := e.c.VerifierStats(); vst.Disputes != 1 || vst.Caught != 1 {
 				t.Fatalf("verifier %+v", vst)
 			}
+			// The rest of the task's checks (the trace that confirms the
+			// honest chain) run in-process: a trusted worker that failed
+			// is passed over for a while, not asked again at once.
+			freeLiar()
+			if _, lines := collectLatest(t, e.alice, job.ID); lines != 1 {
+				t.Fatalf("%d result lines", lines)
+			}
+			if st := e.c.RerunStats(); st.RemoteFailed != 1 || st.Remote != 0 {
+				t.Fatalf("re-runs at the end %+v: the failed trusted worker was asked again", st)
+			}
 		})
+	}
+}
+
+// A trusted worker that keeps failing is passed over for a minute after
+// its first failure in a row, twice as long after each further one, an
+// hour at most.
+func TestTrustedBackOff(t *testing.T) {
+	for fails, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 3: 4 * time.Minute, 6: 32 * time.Minute, 7: time.Hour, 1000: time.Hour} {
+		if got := coordinator.BackOff(fails); got != want {
+			t.Errorf("after %d failures: passed over for %v, want %v", fails, got, want)
+		}
 	}
 }
 

@@ -47,6 +47,10 @@ type conn struct {
 	leases    map[string]*leaseState
 	lastRenew time.Time
 	reruns    map[uint64]*pendingRerun // asked of a trusted session, by rerun id
+	// rerunFails counts the trusted session's failed re-runs in a row;
+	// it is not asked again before rerunRetry (rerun.go, backOff).
+	rerunFails int
+	rerunRetry time.Time
 }
 
 // leaseState is what the connection knows of a lease it holds. The fields
