@@ -65,6 +65,15 @@ func (v *Verifier) sweepStranded(ctx context.Context) {
 // stranded confirms the task's candidate on trusted ground if its checks
 // are all still queued and no worker that could run them is connected.
 func (v *Verifier) stranded(ctx context.Context, task int64) error {
+	// A sweep may have sent the task again while an earlier look was
+	// queued: if that one started a confirmation (or a dispute is under
+	// way), there is nothing to do.
+	v.mu.Lock()
+	busy := v.disputes[task]
+	v.mu.Unlock()
+	if busy {
+		return nil
+	}
 	ev, err := v.cfg.Store.TaskEvidence(ctx, task)
 	if err != nil {
 		return err
