@@ -189,6 +189,17 @@ func TestTraceDisagreement(t *testing.T) {
 	if l, acc := traceDisagreement(a, trace); l != "3→4" || acc != "X" {
 		t.Fatalf("audit's own lie: %q by %q", l, acc)
 	}
+	// An audit that resumed from a lie (its start, the audited replica's
+	// checkpoint 2, is not trusted ground's) is not blamed for computing
+	// on from it, whatever it claims: the lie is the audited replica's.
+	a = honest()
+	a.Role, a.AuditSeq, a.Account = store.RoleAudit, 3, "X"
+	a.Checkpoints[1].StateHash = "copied lie"
+	a.Checkpoints[2].Account, a.Checkpoints[3].Account = "X", "X"
+	a.Checkpoints[2].StateHash, a.Checkpoints[3].StateHash = "from the lie", "from the lie too"
+	if l, acc := traceDisagreement(a, trace); l != "" || acc != "" {
+		t.Fatalf("audit blamed for computing on from the lie it was handed: %q by %q", l, acc)
+	}
 	// No result on trusted ground: a claimed one cannot agree.
 	if l, _ := traceDisagreement(honest(), &RerunResult{Trace: trace.Trace}); l != "4→end" {
 		t.Fatalf("result without a traced one: %q", l)

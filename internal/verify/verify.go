@@ -1141,6 +1141,24 @@ func traceDisagreement(r *store.ReplicaInfo, t *RerunResult) (link, acc string) 
 	mine := uint64(0)
 	if r.Role == store.RoleAudit {
 		mine = r.AuditSeq
+		// An audit resumes from the audited replica's checkpoint just
+		// before its link (the last copy below AuditSeq). When trusted
+		// ground does not reach that state, the audit computed honestly
+		// or not from a lie it was handed and cannot choose: whatever it
+		// claims after it proves nothing of its account. The liar is the
+		// one whose chain first leaves the trace (the audited replica's
+		// comparison finds it).
+		var start *store.Checkpoint
+		for _, c := range r.Checkpoints {
+			if c.Seq < mine {
+				start = c
+			}
+		}
+		if start != nil {
+			if p, ok := points[start.Seq]; !ok || p.StateHash != start.StateHash {
+				return "", ""
+			}
+		}
 	}
 	before := uint64(0)
 	for _, c := range r.Checkpoints {
