@@ -1,0 +1,178 @@
+package enginediff
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/crowdrun/crowdrun/internal/sandbox"
+	"github.com/crowdrun/crowdrun/internal/wasmgen"
+)
+
+var (
+	nodeBin string
+	engine  *sandbox.Engine // wazero's compiler (its interpreter under -race)
+
+	nodeOnce sync.Once
+	node     *Node
+	nodeErr  error
+)
+
+func TestMain(m *testing.M) {
+	nodeBin, _ = exec.LookPath("node")
+	ctx := context.Background()
+	var err error
+	// Under the race detector wazero's compiler is slow to compile
+	// suspendable modules; its interpreter runs the same contract.
+	if raceEnabled {
+		engine, err = sandbox.NewInterpreterEngine(ctx)
+	} else {
+		engine, err = sandbox.NewEngine(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	engine.Close(ctx)
+	if node != nil {
+		if err := node.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// needNode returns the Node process, started once per test binary.
+func needNode(t testing.TB) *Node {
+	t.Helper()
+	if nodeBin == "" {
+		t.Skip("node is not on PATH (scripts/setup.sh installs nodejs)")
+	}
+	nodeOnce.Do(func() { node, nodeErr = StartNode(nodeBin) })
+	if nodeErr != nil {
+		t.Fatal(nodeErr)
+	}
+	return node
+}
+
+// caseFor is the case a fuzz input describes: the generated module, and a
+// fuel budget and checkpoint interval drawn from a hash of the input (so
+// that they do not disturb the generator's reading of it).
+func caseFor(data []byte) Case {
+	m := wasmgen.Generate(data)
+	h := fnv.New64a()
+	h.Write(data)
+	x := h.Sum64()
+	fuel := 20_000 + x%1_000_000
+	c := Case{Wasm: m.Wasm, MemoryPages: m.MemoryPages, Fuel: fuel}
+	if x>>20%8 != 0 { // most runs checkpoint, 2 to 20 times
+		c.Every = fuel / (2 + x>>24%19)
+	}
+	return c
+}
+
+// check runs c in both engines and fails t on any difference; it returns
+// wazero's outcome.
+func check(t testing.TB, n *Node, c Case) Outcome {
+	t.Helper()
+	prepared, _, err := Prepare(c)
+	if err != nil {
+		t.Fatalf("the coordinator refuses a generated module: %v", err)
+	}
+	var (
+		g    Outcome
+		gErr error
+		wg   sync.WaitGroup
+	)
+	wg.Go(func() { g, gErr = RunGo(context.Background(), engine, prepared, c) })
+	j, jErr := n.Run(prepared, c)
+	wg.Wait()
+	if gErr != nil {
+		t.Fatal(gErr)
+	}
+	if jErr != nil {
+		t.Fatal(jErr)
+	}
+	if d := Diff(g, j); len(d) > 0 {
+		if !c.Snapshots && len(g.Checkpoints) > 0 {
+			// Again, keeping the snapshots, to say how the states differ.
+			c.Snapshots = true
+			g2, err1 := RunGo(context.Background(), engine, prepared, c)
+			j2, err2 := n.Run(prepared, c)
+			if err1 == nil && err2 == nil {
+				d = Diff(g2, j2)
+			}
+		}
+		p := filepath.Join(t.TempDir(), "diverging.wasm")
+		os.WriteFile(p, c.Wasm, 0o644)
+		t.Fatalf("wazero and V8 differ (fuel %d, every %d, memory %d pages; module kept at %s):\nwazero: %s\nV8:     %s\n%s",
+			c.Fuel, c.Every, c.MemoryPages, p, g.Summary(), j.Summary(), strings.Join(d, "\n"))
+	}
+	return g
+}
+
+// seedInputs are the seeded batch's inputs: random byte strings of
+// several sizes, from a fixed seed.
+func seedInputs(n int) [][]byte {
+	r := rand.New(rand.NewPCG(16, 2026))
+	out := [][]byte{nil, {1, 2, 3}}
+	for len(out) < n {
+		b := make([]byte, 64+r.IntN(3000))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// TestEnginesAgree runs a fixed batch of generated modules in wazero and
+// V8 and requires the same verdict, output, fuel and checkpoints (state
+// hashes) of each; it logs how the runs ended, so that a generator that
+// stopped reaching some verdict shows.
+func TestEnginesAgree(t *testing.T) {
+	n := needNode(t)
+	count := 300
+	if testing.Short() {
+		count = 60
+	}
+	verdicts := map[string]int{}
+	checkpoints := 0
+	for i, in := range seedInputs(count) {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			o := check(t, n, caseFor(in))
+			k := o.Status
+			if o.Status == "trap" {
+				k += " (" + strings.TrimPrefix(o.Message, "wasm error: ") + ")"
+			}
+			verdicts[k]++
+			checkpoints += len(o.Checkpoints)
+		})
+	}
+	var ks []string
+	for k, v := range verdicts {
+		ks = append(ks, fmt.Sprintf("%s: %d", k, v))
+	}
+	sort.Strings(ks)
+	t.Logf("%d modules, %d checkpoints compared; verdicts: %s", count, checkpoints, strings.Join(ks, ", "))
+}
+
+// FuzzEngines is TestEnginesAgree on inputs the fuzzer steers.
+func FuzzEngines(f *testing.F) {
+	for _, in := range seedInputs(40) {
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		check(t, needNode(t), caseFor(data))
+	})
+}
