@@ -411,7 +411,7 @@ func (g *gen) loop(c *fctx, f *genFunc) {
 // of the time, its results folded into the digest.
 func (g *gen) call(c *fctx, f *genFunc) {
 	callee := g.funcs[g.src.intn(len(g.funcs))]
-	guarded := g.src.intn(8) != 0
+	guarded := g.src.intn(16) != 0
 	if guarded {
 		// if budget == 0 {} else { budget--; call }
 		g.emit(f, 0x23, gBudget, 0x45, 0x04, 0x40, 0x05)
@@ -476,16 +476,16 @@ func (g *gen) indexOf(x *genFunc) int {
 // addr emits an i32 address: mostly inside the initial memory, sometimes
 // near its current end, sometimes anywhere.
 func (g *gen) addr(c *fctx, f *genFunc) {
-	switch g.src.intn(6) {
-	case 0, 1:
+	switch g.src.intn(12) {
+	case 0, 1, 2, 3:
 		g.emit(f, 0x41)
 		f.body = sleb(f.body, int64(g.src.intn(256)))
-	case 2, 3:
+	case 5, 6, 7, 8, 9, 10:
 		g.expr(c, f, I32, 2)
 		g.emit(f, 0x41)
 		f.body = sleb(f.body, []int64{0xff, 0xfff8, 0xffff, 0x1ffff}[g.src.intn(4)])
 		g.emit(f, 0x71)
-	case 4: // memory.size·64Ki − k
+	case 11: // memory.size·64Ki − k
 		g.emit(f, 0x3f, 0x00, 0x41, 16, 0x74, 0x41)
 		f.body = sleb(f.body, int64(g.src.intn(20)))
 		g.emit(f, 0x6b)
@@ -525,10 +525,10 @@ var stores = []memOp{
 func (g *gen) memarg(f *genFunc, m memOp) {
 	f.body = uleb(f.body, uint64(g.src.intn(int(m.align)+1)))
 	off := uint64(0)
-	switch g.src.intn(8) {
-	case 1, 2:
+	switch g.src.intn(24) {
+	case 1, 2, 3, 4, 5:
 		off = uint64(g.src.intn(64))
-	case 3:
+	case 6:
 		off = 0xfffffff0
 	}
 	f.body = uleb(f.body, off)
