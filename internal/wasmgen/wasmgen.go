@@ -234,9 +234,24 @@ func (g *gen) stmts(c *fctx, f *genFunc, n int) {
 	}
 }
 
+// maxNest bounds the nesting of blocks, loops and ifs. crowdrun's suspend
+// rewrite costs code quadratic in the nesting depth (every level of a
+// rewind dispatches again; docs/fuzzing.md), and modules nested a hundred
+// deep would spend the fuzzer's time in wazero's compiler.
+const maxNest = 12
+
+// nesting kinds of stmt and expr, which become a nop (a constant) when the
+// code is nested maxNest deep.
+var nestingStmt = map[int]bool{7: true, 8: true, 9: true, 10: true, 14: true, 15: true}
+
 func (g *gen) stmt(c *fctx, f *genFunc) {
 	c.budget--
-	switch k := g.src.intn(24); k {
+	k := g.src.intn(24)
+	if nestingStmt[k] && len(c.labels) > maxNest {
+		g.emit(f, 0x01)
+		return
+	}
+	switch k {
 	case 0, 1: // mix a value into the digest
 		t := g.valType()
 		g.emit(f, 0x23, gAcc)
@@ -600,6 +615,9 @@ func (g *gen) expr(c *fctx, f *genFunc, t byte, depth int) {
 		k = g.src.intn(16)
 	} else {
 		k = g.src.intn(3)
+	}
+	if (k == 10 || k == 11 || k == 13) && len(c.labels) > maxNest {
+		k = 0
 	}
 	switch k {
 	case 0: // constant
