@@ -48,8 +48,13 @@ type Case struct {
 	Seed        uint64
 	MaxOutput   int64 // 0: 64 KiB
 	// Snapshots keeps each checkpoint's encoded snapshot (to explain a
-	// differing state hash: ExplainSnapshots).
-	Snapshots bool
+	// differing state hash: ExplainSnapshots); KeepSnapshot keeps the one
+	// of that checkpoint (to resume it in the other engine).
+	Snapshots    bool
+	KeepSnapshot uint64
+	// Resume, an encoded snapshot, is resumed instead of starting afresh;
+	// stdout then holds the output after it.
+	Resume []byte
 }
 
 // Checkpoint is what a run says of one of its checkpoints.
@@ -102,12 +107,19 @@ func RunGo(ctx context.Context, eng *sandbox.Engine, prepared []byte, c Case) (O
 	}
 	var out, errb bytes.Buffer
 	var o Outcome
+	var resume *snapshot.Snapshot
+	if c.Resume != nil {
+		if resume, _, err = snapshot.Decode(bytes.NewReader(c.Resume)); err != nil {
+			return Outcome{}, fmt.Errorf("the snapshot to resume: %w", err)
+		}
+	}
 	in := sandbox.Input{
-		Args: append([]string{worker.Argv0}, c.Args...), Stdin: bytes.NewReader(c.Stdin), Seed: c.Seed,
+		Resume: resume,
+		Args:   append([]string{worker.Argv0}, c.Args...), Stdin: bytes.NewReader(c.Stdin), Seed: c.Seed,
 		Stdout: &out, Stderr: &errb,
 		OnCheckpoint: func(cp *sandbox.Checkpoint) error {
 			k := Checkpoint{Seq: cp.Seq, Fuel: cp.Snapshot.Fuel, Hash: hex.EncodeToString(cp.Digest.State[:]), Stdout: out.Len()}
-			if c.Snapshots {
+			if c.Snapshots || cp.Seq == c.KeepSnapshot {
 				var b bytes.Buffer
 				if err := snapshot.Encode(&b, cp.Snapshot, cp.Digest, snapshot.Options{}); err != nil {
 					return err
@@ -195,6 +207,8 @@ type request struct {
 	Fuel      string   `json:"fuel"`
 	Every     string   `json:"every"`
 	Snapshots bool     `json:"snapshots"`
+	Keep      string   `json:"keep"`
+	Resume    []byte   `json:"resume"`
 }
 
 type answer struct {
@@ -218,7 +232,7 @@ func (n *Node) Run(prepared []byte, c Case) (Outcome, error) {
 	req, err := json.Marshal(request{
 		Module: prepared, Args: append([]string{worker.Argv0}, c.Args...), Stdin: c.Stdin, Seed: strconv.FormatUint(c.Seed, 10),
 		Memory: uint64(c.MemoryPages) * 65536, MaxOutput: c.maxOutput(), Fuel: strconv.FormatUint(c.Fuel, 10), Every: strconv.FormatUint(c.Every, 10),
-		Snapshots: c.Snapshots,
+		Snapshots: c.Snapshots, Keep: strconv.FormatUint(c.KeepSnapshot, 10), Resume: c.Resume,
 	})
 	if err != nil {
 		return Outcome{}, err

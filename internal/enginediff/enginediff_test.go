@@ -77,13 +77,14 @@ func caseFor(data []byte) Case {
 	c := Case{Wasm: m.Wasm, MemoryPages: m.MemoryPages, Fuel: fuel}
 	if x>>20%8 != 0 { // most runs checkpoint, 2 to 20 times
 		c.Every = fuel / (2 + x>>24%19)
+		c.KeepSnapshot = 1 + x>>40%3 // and one of the first three is resumed in the other engine
 	}
 	return c
 }
 
 // check runs c in both engines and fails t on any difference; it returns
-// wazero's outcome.
-func check(t testing.TB, n *Node, c Case) Outcome {
+// wazero's outcome and how many checkpoints it resumed across engines.
+func check(t testing.TB, n *Node, c Case) (Outcome, int) {
 	t.Helper()
 	prepared, _, err := Prepare(c)
 	if err != nil {
@@ -118,7 +119,46 @@ func check(t testing.TB, n *Node, c Case) Outcome {
 		t.Fatalf("wazero and V8 differ (fuel %d, every %d, memory %d pages; module kept at %s):\nwazero: %s\nV8:     %s\n%s",
 			c.Fuel, c.Every, c.MemoryPages, p, g.Summary(), j.Summary(), strings.Join(d, "\n"))
 	}
-	return g
+	// Migration: the kept checkpoint of each engine resumed in the other
+	// ends as the uninterrupted run did, with the same later checkpoints.
+	migrated := 0
+	for k, cp := range g.Checkpoints {
+		if cp.Seq != c.KeepSnapshot || k >= len(j.Checkpoints) {
+			continue
+		}
+		migrated += 2
+		r := c
+		r.KeepSnapshot = 0
+		r.Resume = []byte(j.Checkpoints[k].Snapshot)
+		inGo, err := RunGo(context.Background(), engine, prepared, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Resume = []byte(cp.Snapshot)
+		inJS, err := n.Run(prepared, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := g
+		want.Stdout = g.Stdout[cp.Stdout:]
+		want.Checkpoints = nil
+		for _, x := range g.Checkpoints[k+1:] {
+			x.Stdout -= cp.Stdout
+			x.Snapshot = ""
+			want.Checkpoints = append(want.Checkpoints, x)
+		}
+		for _, x := range []struct {
+			name string
+			o    Outcome
+		}{{"V8's checkpoint resumed in wazero", inGo}, {"wazero's checkpoint resumed in V8", inJS}} {
+			if d := Diff(want, x.o); len(d) > 0 {
+				p := filepath.Join(t.TempDir(), "diverging.wasm")
+				os.WriteFile(p, c.Wasm, 0o644)
+				t.Fatalf("%s (checkpoint %d, fuel %d, every %d, memory %d pages; module kept at %s) differs from the uninterrupted run:\n%s", x.name, cp.Seq, c.Fuel, c.Every, c.MemoryPages, p, strings.Join(d, "\n"))
+			}
+		}
+	}
+	return g, migrated
 }
 
 // seedInputs are n random byte strings of several sizes, from a fixed
@@ -152,10 +192,11 @@ func TestEnginesAgree(t *testing.T) {
 		count = 200
 	}
 	verdicts := map[string]int{}
-	checkpoints := 0
+	checkpoints, migrated := 0, 0
 	for i, in := range seedInputs(2026, count) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			o := check(t, n, caseFor(in))
+			o, m := check(t, n, caseFor(in))
+			migrated += m
 			k := o.Status
 			if o.Status == "trap" {
 				k += " (" + strings.TrimPrefix(o.Message, "wasm error: ") + ")"
@@ -169,7 +210,10 @@ func TestEnginesAgree(t *testing.T) {
 		ks = append(ks, fmt.Sprintf("%s: %d", k, v))
 	}
 	sort.Strings(ks)
-	t.Logf("%d modules, %d checkpoints compared; verdicts: %s", count, checkpoints, strings.Join(ks, ", "))
+	t.Logf("%d modules, %d checkpoints compared, %d resumed in the other engine; verdicts: %s", count, checkpoints, migrated, strings.Join(ks, ", "))
+	if migrated == 0 {
+		t.Error("no checkpoint was resumed across engines: the batch no longer tests migration")
+	}
 }
 
 // FuzzEngines is TestEnginesAgree on inputs the fuzzer steers.

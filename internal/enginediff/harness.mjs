@@ -6,7 +6,7 @@
 //
 //   {"module": base64, "args": [...], "stdin": base64, "seed": "N",
 //    "memory": bytes, "max_output": bytes, "fuel": "N", "every": "N",
-//    "snapshots": bool}
+//    "snapshots": bool, "keep": "SEQ", "resume": base64 snapshot?}
 //   {"status", "exit_code", "message", "fuel": "N", "stdout": base64,
 //    "stderr": base64, "checkpoints": [{"seq", "fuel", "hash", "stdout", "snapshot"?}]}
 //
@@ -14,6 +14,7 @@
 // with status "host_error" and the stack.
 import readline from 'node:readline';
 import { compile, run, ModuleError } from '../runtime.js';
+import { decode } from '../snapshot.js';
 
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
 for await (const line of rl) {
@@ -24,13 +25,15 @@ for await (const line of rl) {
   let rep;
   try {
     const guest = await compile(new Uint8Array(Buffer.from(q.module, 'base64')));
+    const resume = q.resume ? (await decode(new Uint8Array(Buffer.from(q.resume, 'base64')))).snapshot : undefined;
     rep = await run(guest, {
+      resume,
       args: q.args, env: [], stdin: new Uint8Array(Buffer.from(q.stdin ?? '', 'base64')), seed: BigInt(q.seed),
       stdout: (b) => { out.push(Buffer.from(b)); outLen += b.length; },
       stderr: (b) => { err.push(Buffer.from(b)); },
       onCheckpoint: async (cp) => {
         const k = { seq: String(cp.seq), fuel: String(cp.fuel), hash: cp.stateHash, stdout: outLen };
-        if (q.snapshots) k.snapshot = Buffer.from(await cp.encode()).toString('base64');
+        if (q.snapshots || String(cp.seq) === q.keep) k.snapshot = Buffer.from(await cp.encode()).toString('base64');
         cps.push(k);
       },
     }, { memoryBytes: q.memory, maxOutput: q.max_output, fuel: BigInt(q.fuel), checkpointEvery: BigInt(q.every) });
