@@ -103,7 +103,7 @@ func (g *gen) encode() []byte {
 	b = append(b, 0x00, 0x41, 0x00, 0x0b)
 	b = vec(b, len(g.funcs))
 	for i := range g.funcs {
-		b = uleb(b, uint64(fnFirst+(i*3+len(g.funcs)/2)%len(g.funcs)))
+		b = uleb(b, uint64(fnFirst+slot(i, len(g.funcs))))
 	}
 	out = section(out, 9, b)
 

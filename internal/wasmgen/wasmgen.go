@@ -466,17 +466,38 @@ func (g *gen) callInstr(c *fctx, f *genFunc, callee *genFunc) {
 		f.body = uleb(f.body, uint64(fnFirst+g.indexOf(callee)))
 		return
 	}
-	// call_indirect through the table: a slot in range most of the time,
-	// which may hold a function of another type, or none.
-	if g.src.intn(4) != 0 {
+	// call_indirect through the table: mostly the callee's own slot,
+	// sometimes another, which may hold a function of another type or
+	// none, or a computed index.
+	switch k := g.src.intn(8); {
+	case k < 5:
+		g.emit(f, 0x41)
+		f.body = sleb(f.body, int64(g.slotOf(callee)))
+	case k < 7:
 		g.emit(f, 0x41)
 		f.body = sleb(f.body, int64(g.src.intn(g.tableLen)))
-	} else {
+	default:
 		g.expr(c, f, I32, 2)
 	}
 	g.emit(f, 0x11)
 	f.body = uleb(f.body, uint64(callee.typ))
 	g.emit(f, 0x00)
+}
+
+// slot is the table slot the element segment (encode) puts the i-th
+// generated function in, of n.
+func slot(s, n int) int { return (s*3 + n/2) % n }
+
+// slotOf is the table slot holding f (or 0 if none does: then the call
+// traps or calls another function).
+func (g *gen) slotOf(f *genFunc) int {
+	i := g.indexOf(f)
+	for s := range len(g.funcs) {
+		if slot(s, len(g.funcs)) == i {
+			return s
+		}
+	}
+	return 0
 }
 
 func (g *gen) indexOf(x *genFunc) int {
@@ -491,16 +512,20 @@ func (g *gen) indexOf(x *genFunc) int {
 // addr emits an i32 address: mostly inside the initial memory, sometimes
 // near its current end, sometimes anywhere.
 func (g *gen) addr(c *fctx, f *genFunc) {
-	switch g.src.intn(12) {
-	case 0, 1, 2, 3:
+	switch k := g.src.intn(32); {
+	case k < 12:
 		g.emit(f, 0x41)
 		f.body = sleb(f.body, int64(g.src.intn(256)))
-	case 5, 6, 7, 8, 9, 10:
+	case k < 30:
 		g.expr(c, f, I32, 2)
 		g.emit(f, 0x41)
-		f.body = sleb(f.body, []int64{0xff, 0xfff8, 0xffff, 0x1ffff}[g.src.intn(4)])
+		if k < 28 {
+			f.body = sleb(f.body, []int64{0xff, 0xfff8, 0xffff}[g.src.intn(3)])
+		} else {
+			f.body = sleb(f.body, 0x1ffff) // beyond a one-page memory
+		}
 		g.emit(f, 0x71)
-	case 11: // memory.size·64Ki − k
+	case k == 30: // memory.size·64Ki − k
 		g.emit(f, 0x3f, 0x00, 0x41, 16, 0x74, 0x41)
 		f.body = sleb(f.body, int64(g.src.intn(20)))
 		g.emit(f, 0x6b)
@@ -540,10 +565,10 @@ var stores = []memOp{
 func (g *gen) memarg(f *genFunc, m memOp) {
 	f.body = uleb(f.body, uint64(g.src.intn(int(m.align)+1)))
 	off := uint64(0)
-	switch g.src.intn(24) {
-	case 1, 2, 3, 4, 5:
+	switch g.src.intn(48) {
+	case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10:
 		off = uint64(g.src.intn(64))
-	case 6:
+	case 11:
 		off = 0xfffffff0
 	}
 	f.body = uleb(f.body, off)
