@@ -20,6 +20,7 @@ import (
 var (
 	nodeBin string
 	engine  *sandbox.Engine // wazero's compiler (its interpreter under -race)
+	runs    int             // modules compiled by engine
 
 	nodeOnce sync.Once
 	node     *Node
@@ -28,21 +29,12 @@ var (
 
 func TestMain(m *testing.M) {
 	nodeBin, _ = exec.LookPath("node")
-	ctx := context.Background()
-	var err error
-	// Under the race detector wazero's compiler is slow to compile
-	// suspendable modules; its interpreter runs the same contract.
-	if raceEnabled {
-		engine, err = sandbox.NewInterpreterEngine(ctx)
-	} else {
-		engine, err = sandbox.NewEngine(ctx)
-	}
-	if err != nil {
+	if err := newEngine(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	engine.Close(ctx)
+	engine.Close(context.Background())
 	if node != nil {
 		if err := node.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -50,6 +42,24 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// newEngine replaces engine. Under the race detector wazero's compiler is
+// slow to compile suspendable modules; its interpreter runs the same
+// contract.
+func newEngine() error {
+	ctx := context.Background()
+	if engine != nil {
+		engine.Close(ctx)
+	}
+	var err error
+	if raceEnabled {
+		engine, err = sandbox.NewInterpreterEngine(ctx)
+	} else {
+		engine, err = sandbox.NewEngine(ctx)
+	}
+	runs = 0
+	return err
 }
 
 // needNode returns the Node process, started once per test binary.
@@ -89,6 +99,13 @@ func check(t testing.TB, n *Node, c Case) (Outcome, int) {
 	prepared, _, err := Prepare(c)
 	if err != nil {
 		t.Fatalf("the coordinator refuses a generated module: %v", err)
+	}
+	// An engine keeps every module it compiled: a fresh one now and then
+	// bounds a long fuzzing run's memory.
+	if runs++; runs > 200 {
+		if err := newEngine(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var (
 		g    Outcome
