@@ -76,9 +76,11 @@ export function unmarshalFrames(b) {
 
 const scratch = new DataView(new ArrayBuffer(8));
 
-// JS values of a wasm type <-> their bits. An f32 crosses into JS as a
-// double: a signalling NaN comes out quieted (V8), the one place where the
-// JS host cannot keep a value's bits (docs/continuations.md).
+// JS values of a wasm type <-> their bits. A float crosses into JS as a
+// double and may lose its NaN's bits on the way (V8 quiets an f32's
+// signalling NaN, and a Global's value is a canonical NaN whatever the
+// global holds): the runtime never uses these for guest state — saved
+// values go through floatBridge, globals through globalBits.
 function toBits(type, v) {
   switch (type) {
     case I32: return BigInt(v >>> 0);
@@ -139,15 +141,27 @@ export class FrameHost {
   /** The import object's functions (module "crowdrun"). */
   imports() {
     const out = {};
-    for (const [t, name] of Object.entries(TYPE_NAMES)) {
-      const type = Number(t);
-      out[`save_${name}`] = (v) => { this.pending.push({ type, bits: toBits(type, v) }); };
-      out[`load_${name}`] = () => {
-        const c = this.cur;
-        if (!c || this.pos >= c.values.length || c.values[this.pos].type !== type) return this.#fail(`no ${name} value to load`);
-        return fromBits(type, c.values[this.pos++].bits);
-      };
-    }
+    const load = (type, name) => {
+      const c = this.cur;
+      if (!c || this.pos >= c.values.length || c.values[this.pos].type !== type) return this.#fail(`no ${name} value to load`);
+      return c.values[this.pos++].bits;
+    };
+    out.save_i32 = (v) => { this.pending.push({ type: I32, bits: BigInt(v >>> 0) }); };
+    out.save_i64 = (v) => { this.pending.push({ type: I64, bits: BigInt.asUintN(64, v) }); };
+    out.load_i32 = () => Number(BigInt.asIntN(32, load(I32, 'i32')));
+    out.load_i64 = () => BigInt.asIntN(64, load(I64, 'i64'));
+    // Floats pass as their bits, through floatBridge: a float that crosses
+    // into JS as a number may lose its NaN's bits.
+    const bridge = floatBridge({
+      s32: (v) => { this.pending.push({ type: F32, bits: BigInt(v >>> 0) }); },
+      s64: (v) => { this.pending.push({ type: F64, bits: BigInt.asUintN(64, v) }); },
+      l32: () => Number(BigInt.asIntN(32, load(F32, 'f32'))),
+      l64: () => BigInt.asIntN(64, load(F64, 'f64')),
+    });
+    out.save_f32 = bridge.save_f32;
+    out.save_f64 = bridge.save_f64;
+    out.load_f32 = bridge.load_f32;
+    out.load_f64 = bridge.load_f64;
     out.save_frame = (fn, site) => {
       this.unwound.push({ func: fn >>> 0, site: site >>> 0, values: this.pending });
       this.pending = [];
@@ -174,3 +188,92 @@ export const FRAME_SIGNATURES = Object.freeze({
   load_i32: [[], ['i32']], load_i64: [[], ['i64']], load_f32: [[], ['f32']], load_f64: [[], ['f64']],
   save_frame: [['i32', 'i32'], []], load_frame: [['i32'], ['i32']],
 });
+
+// ---- float bits across the JS boundary ----
+//
+// V8 does not keep a NaN's bits when a float becomes a JS number: reading a
+// WebAssembly.Global of type f32 or f64 gives the canonical NaN whatever
+// its payload, and an f32 signalling NaN is quieted on its way to a double.
+// Guest state must not change by being looked at (docs/continuations.md), so
+// floats are read and written as integers by tiny wasm modules that
+// reinterpret them: wasm-to-wasm calls and imported globals keep every bit.
+
+function leb(n) {
+  const out = [];
+  do {
+    let c = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) c |= 0x80;
+    out.push(c);
+  } while (n !== 0);
+  return out;
+}
+
+const section = (id, body) => [id, ...leb(body.length), ...body];
+const vec = (items) => [...leb(items.length), ...items.flat()];
+const str = (s) => [...leb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+const code = (body) => [...leb(body.length + 2), 0, ...body, 0x0b];
+
+/** A module of the given sections, compiled and instantiated synchronously (it is tiny). */
+function instantiate(sections, imports) {
+  const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...sections.flat()]);
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), imports).exports;
+}
+
+const REINTERPRET = { [F32]: { bits: I32, toBits: 0xbc, fromBits: 0xbe }, [F64]: { bits: I64, toBits: 0xbd, fromBits: 0xbf } };
+
+/**
+ * The frame imports for floats as wasm functions: save_f32(x) calls
+ * imports.s32 with x's bits (an i32), save_f64 calls s64 with an i64;
+ * load_f32 and load_f64 take the bits from l32 and l64.
+ */
+export function floatBridge(imports) {
+  const types = section(1, vec([
+    [0x60, 1, F32, 0], [0x60, 1, F64, 0], [0x60, 0, 1, F32], [0x60, 0, 1, F64],
+    [0x60, 1, I32, 0], [0x60, 1, I64, 0], [0x60, 0, 1, I32], [0x60, 0, 1, I64],
+  ]));
+  const imps = section(2, vec([
+    [...str('h'), ...str('s32'), 0, 4], [...str('h'), ...str('s64'), 0, 5],
+    [...str('h'), ...str('l32'), 0, 6], [...str('h'), ...str('l64'), 0, 7],
+  ]));
+  const funcs = section(3, vec([[0], [1], [2], [3]]));
+  const exps = section(7, vec([
+    [...str('save_f32'), 0, 4], [...str('save_f64'), 0, 5], [...str('load_f32'), 0, 6], [...str('load_f64'), 0, 7],
+  ]));
+  const codes = section(10, vec([
+    code([0x20, 0, 0xbc, 0x10, 0]), code([0x20, 0, 0xbd, 0x10, 1]),
+    code([0x10, 2, 0xbe]), code([0x10, 3, 0xbf]),
+  ]));
+  return instantiate([types, imps, funcs, exps, codes], { h: imports });
+}
+
+const globalAccess = new WeakMap();
+
+/**
+ * Reads and writes a WebAssembly.Global by its bits: get() returns them as
+ * a bigint (an f32's and i32's in the low 32), set(bits) stores them (a
+ * mutable global only). type is the global's value type.
+ */
+export function globalBits(g, type, mutable) {
+  if (type === I32) return { get: () => BigInt(g.value >>> 0), set: (b) => { g.value = Number(BigInt.asIntN(32, b)); } };
+  if (type === I64) return { get: () => BigInt.asUintN(64, g.value), set: (b) => { g.value = BigInt.asIntN(64, b); } };
+  let a = globalAccess.get(g);
+  if (!a) {
+    const r = REINTERPRET[type];
+    if (!r) throw new FramesError(`value type 0x${type.toString(16)}`);
+    const types = section(1, vec([[0x60, 0, 1, r.bits], [0x60, 1, r.bits, 0]]));
+    const imps = section(2, vec([[...str('g'), ...str('v'), 3, type, mutable ? 1 : 0]]));
+    const funcs = section(3, vec(mutable ? [[0], [1]] : [[0]]));
+    const exps = section(7, vec(mutable ? [[...str('get'), 0, 0], [...str('set'), 0, 1]] : [[...str('get'), 0, 0]]));
+    const codes = section(10, vec(mutable
+      ? [code([0x23, 0, r.toBits]), code([0x20, 0, r.fromBits, 0x24, 0])]
+      : [code([0x23, 0, r.toBits])]));
+    const ex = instantiate([types, imps, funcs, exps, codes], { g: { v: g } });
+    a = {
+      get: type === F32 ? () => BigInt(ex.get() >>> 0) : () => BigInt.asUintN(64, ex.get()),
+      set: mutable ? (type === F32 ? (b) => ex.set(Number(BigInt.asIntN(32, b))) : (b) => ex.set(BigInt.asIntN(64, b))) : null,
+    };
+    globalAccess.set(g, a);
+  }
+  return a;
+}

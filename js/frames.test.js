@@ -1,7 +1,7 @@
 // node --test js/frames.test.js
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameHost, FramesError, marshalFrames, unmarshalFrames, valueBits, bitsValue } from './frames.js';
+import { FrameHost, FramesError, marshalFrames, unmarshalFrames, valueBits, bitsValue, globalBits } from './frames.js';
 
 const I32 = 0x7f, I64 = 0x7e, F32 = 0x7d, F64 = 0x7c;
 
@@ -61,4 +61,49 @@ test('FrameHost: unwind then rewind, with the checks of suspend.Host', () => {
   h.startRewind([]);
   assert.throws(() => f.load_frame(10), FramesError); // past the last frame
   assert.throws(() => f.load_i32(), FramesError); // no frame open
+});
+
+// A guest's floats keep every bit on their way to the host and back:
+// signalling NaNs and NaN payloads, in saved values and in globals (V8 quiets
+// an f32 sNaN turned into a double, and reads a float Global's value as the
+// canonical NaN). Found by the differential fuzzer (internal/enginediff).
+test('NaN bits survive the frame imports and globals', () => {
+  const leb = (n) => { const o = []; do { let c = n & 0x7f; n >>>= 7; if (n) c |= 0x80; o.push(c); } while (n); return o; };
+  const sec = (id, b) => [id, ...leb(b.length), ...b];
+  const vec = (xs) => [...leb(xs.length), ...xs.flat()];
+  const str = (s) => [...leb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+  const body = (b) => [...leb(b.length + 2), 0, ...b, 0x0b];
+  const sleb = (n) => { const o = []; for (;;) { const c = Number(n & 0x7fn); n >>= 7n; if ((n === 0n && !(c & 0x40)) || (n === -1n && (c & 0x40))) { o.push(c); return o; } o.push(c | 0x80); } };
+  const f32nan = 0x7f800001, f64nan = 0xfff0000000abcdefn;
+  const le = (v, n) => Array.from({ length: n }, (_, i) => Number((BigInt(v) >> BigInt(8 * i)) & 0xffn));
+  const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...sec(1, vec([[0x60, 1, F32, 0], [0x60, 1, F64, 0], [0x60, 0, 1, F32], [0x60, 0, 1, F64], [0x60, 0, 0], [0x60, 0, 1, I32], [0x60, 0, 1, I64]])),
+    ...sec(2, vec([[...str('crowdrun'), ...str('save_f32'), 0, 0], [...str('crowdrun'), ...str('save_f64'), 0, 1],
+      [...str('crowdrun'), ...str('load_f32'), 0, 2], [...str('crowdrun'), ...str('load_f64'), 0, 3]])),
+    ...sec(3, vec([[4], [5], [6]])),
+    ...sec(6, vec([[F32, 1, 0x43, ...le(f32nan, 4), 0x0b], [F64, 0, 0x44, ...le(f64nan, 8), 0x0b]])),
+    ...sec(7, vec([[...str('save'), 0, 4], [...str('l32'), 0, 5], [...str('l64'), 0, 6], [...str('g32'), 3, 0], [...str('g64'), 3, 1]])),
+    ...sec(10, vec([
+      body([0x41, ...sleb(BigInt(f32nan | 0)), 0xbe, 0x10, 0, 0x42, ...sleb(BigInt.asIntN(64, f64nan)), 0xbf, 0x10, 1]),
+      body([0x10, 2, 0xbc]),
+      body([0x10, 3, 0xbd]),
+    ])),
+  ]);
+  const h = new FrameHost();
+  const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { crowdrun: h.imports() }).exports;
+  ex.save();
+  h.imports().save_frame(1, 0);
+  const frames = h.frames();
+  assert.deepEqual(frames[0].values, [{ type: F32, bits: BigInt(f32nan) }, { type: F64, bits: f64nan }]);
+  h.startRewind(unmarshalFrames(marshalFrames(frames)));
+  // load_frame, then the loads, through a fresh instance of the same imports
+  const ex2 = new WebAssembly.Instance(new WebAssembly.Module(bytes), { crowdrun: h.imports() }).exports;
+  assert.equal(h.imports().load_frame(1), 0);
+  assert.equal(ex2.l32() >>> 0, f32nan);
+  assert.equal(BigInt.asUintN(64, ex2.l64()), f64nan);
+  // Globals, read and written by their bits.
+  assert.equal(globalBits(ex.g32, F32, true).get(), BigInt(f32nan));
+  assert.equal(globalBits(ex.g64, F64, false).get(), f64nan);
+  globalBits(ex.g32, F32, true).set(0xffc12345n);
+  assert.equal(globalBits(ex.g32, F32, true).get(), 0xffc12345n);
 });

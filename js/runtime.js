@@ -7,7 +7,7 @@
 
 import { rewrite } from './rewrite.js';
 import { Host, InputError, HostStateError, ExitSignal, OutputLimitSignal, MODULE_NAME, SIGNATURES } from './wasi.js';
-import { FrameHost, FramesError, FRAME_SIGNATURES, marshalFrames, unmarshalFrames, valueBits, bitsValue } from './frames.js';
+import { FrameHost, FramesError, FRAME_SIGNATURES, marshalFrames, unmarshalFrames, globalBits } from './frames.js';
 import { Tracker, sha256, hex, encode, encodeDelta, PAGE_SIZE } from './snapshot.js';
 
 /** Verdicts, as in internal/sandbox. */
@@ -607,7 +607,7 @@ function capture(c, saved) {
   for (let i = 0; i < n; i++) {
     const x = globalOf(c, i);
     if (!x) throw new HostTrap(`suspendable module does not export global ${i}`);
-    snap.globals.push({ type: x.type, lo: valueBits(x.type, x.g.value), hi: 0n });
+    snap.globals.push({ type: x.type, lo: globalBits(x.g, x.type, x.mutable).get(), hi: 0n });
   }
   return snap;
 }
@@ -655,8 +655,9 @@ async function restore(c, snap, memoryBytes) {
   snap.globals.forEach((sg, i) => {
     const x = globalOf(c, i);
     if (!x || x.type !== sg.type || sg.hi !== 0n) throw new BadSnapshot(`global ${i} has the wrong type`);
-    if (x.mutable) x.g.value = bitsValue(x.type, sg.lo);
-    else if (valueBits(x.type, x.g.value) !== sg.lo) throw new BadSnapshot(`immutable global ${i} differs from the module's`);
+    const bits = globalBits(x.g, x.type, x.mutable);
+    if (x.mutable) bits.set(sg.lo);
+    else if (bits.get() !== sg.lo) throw new BadSnapshot(`immutable global ${i} differs from the module's`);
   });
   const st = c.ex[STATE_EXPORT].value;
   if (st !== STATE_UNWINDING) throw new BadSnapshot(`suspend state ${st}, want ${STATE_UNWINDING}`);

@@ -29,6 +29,7 @@ targets=(
 	"./internal/suspend FuzzUnmarshalFrames"
 	"./internal/wasi FuzzRestoreState"
 	"./internal/wasi FuzzLookup"
+	"./internal/enginediff FuzzEngines"
 )
 
 failed=()

@@ -1,0 +1,5 @@
+//go:build !race
+
+package enginediff
+
+const raceEnabled = false
