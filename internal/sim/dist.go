@@ -92,7 +92,7 @@ func (s Sessions) UsefulFraction(T, delta float64) float64 {
 	c := T + delta
 	// Σ_{k≤K} term by term, the rest as (1/c)·∫_{(K+½)c}^∞ P(S > t) dt
 	// (the midpoint rule; the integrand is smooth on the scale of c there).
-	K := int(min(max(50*s.Mean/c, 1), 200_000))
+	K := int(min(max(50*s.Mean/c, 1), 20_000))
 	var sum float64
 	for k := 1; k <= K; k++ {
 		sum += s.Survival(float64(k) * c)
@@ -129,7 +129,7 @@ func (s Sessions) Optimum(delta float64) (T, U float64) {
 		return T, 1 - T/s.Mean
 	}
 	best, bestU := 0.0, -1.0
-	for x := math.Log(delta / 10); x < math.Log(100*s.Mean); x += 0.05 {
+	for x := math.Log(delta); x < math.Log(100*s.Mean); x += 0.05 {
 		if u := s.UsefulFraction(math.Exp(x), delta); u > bestU {
 			best, bestU = x, u
 		}

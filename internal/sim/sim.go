@@ -22,7 +22,6 @@ import (
 
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/trust"
-	"github.com/crowdrun/crowdrun/internal/verify"
 )
 
 // Strategies are the saboteurs' strategies of cmd/crowdrun-sabotage
@@ -51,6 +50,12 @@ type Config struct {
 	Late      int
 	Churn     int
 	MaxError  float64 // the job's ε
+	// Veterans is the fraction of the honest workers whose accounts start
+	// with a record of VeteranSegments verified segments and no lie
+	// (volunteers of long standing); every other account, the saboteurs'
+	// included, starts fresh.
+	Veterans        float64
+	VeteranSegments int64
 	// TrustedCores is trusted ground's capacity in workers' cores: a
 	// re-run of F fuel takes F/(TrustedCores·Rate) of its time, in order.
 	TrustedCores float64
@@ -65,7 +70,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Workers: 100_000, Tasks: 1_000_000, TaskSeconds: 90, Rate: 1e9, Delta: 0.1,
 		Sessions: Sessions{Kind: "exp", Mean: 410}, Offline: 410, Strategy: "always", Q: 0.5, Late: 7, Churn: 10,
-		MaxError: 1e-6, TrustedCores: 1000, Seed: 1}
+		MaxError: 1e-6, Veterans: 0.5, VeteranSegments: 1000, TrustedCores: 1000, Seed: 1}
 }
 
 func (c Config) validate() error {
@@ -90,6 +95,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("sim: late and churn must be at least 1")
 	case !(c.MaxError > 0 && c.MaxError < 1):
 		return fmt.Errorf("sim: max error must be in (0, 1), not %v", c.MaxError)
+	case !(c.Veterans >= 0 && c.Veterans <= 1) || c.VeteranSegments < 0:
+		return fmt.Errorf("sim: veterans must be a fraction in [0, 1] with a non-negative record")
 	case !(c.TrustedCores > 0):
 		return fmt.Errorf("sim: trusted ground needs a positive capacity, not %v cores", c.TrustedCores)
 	case c.MaxSimSeconds < 0:
@@ -128,7 +135,7 @@ type Result struct {
 	// Grid is the fuel grid tasks got (first and last chosen), in seconds;
 	// TauHat the coordinator's last τ̂.
 	GridFirst, GridLast float64
-	TauHat             float64
+	TauHat              float64
 	// Useful is the fuel of the accepted tasks; Executed the checkpointed
 	// fuel of every replica and audit; Trusted the trusted re-runs'.
 	Useful, Executed, Trusted float64
@@ -138,12 +145,12 @@ type Result struct {
 	Settled float64
 	// WrongAccepted counts acceptances of a wrong result; WrongAtEnd the
 	// tasks still wrong at the end (after backtracking reopened them).
-	WrongAccepted, WrongAtEnd int
+	WrongAccepted, WrongAtEnd         int
 	Reopened, Disputes, Confirmations int
-	Caught, HonestCaught             int
-	Identities                       int // saboteurs' accounts, new identities included
-	Partners, Audits                 int
-	Leases, LostLeases               int
+	Caught, HonestCaught              int
+	Identities                        int // saboteurs' accounts, new identities included
+	Partners, Audits                  int
+	Leases, LostLeases                int
 	// Decisions counts calls of the coordinator's own decision functions;
 	// Wall is the simulation's wall time.
 	Decisions int64
@@ -236,8 +243,8 @@ type replica struct {
 	verdict   uint8
 	counted   uint8 // 1: a pending own claim of finisher; 2: verification
 	auditOf   int32
-	auditLink int16 // the audited link (0-based)
-	prog      int16 // links done (audit: 0 or 1)
+	auditLink int32 // the audited link (0-based)
+	prog      int32 // links done (audit: 0 or 1)
 	finisher  int32 // account that reported the result
 	claims    []uint64
 	accs      []int32
@@ -247,7 +254,7 @@ type replica struct {
 
 type task struct {
 	grid      uint64
-	n         int16
+	n         int32
 	state     uint8 // 0 pending, 1 done
 	wrong     bool
 	planned   int32 // the candidate the checks were planned for (-1: none)
@@ -273,6 +280,7 @@ type account struct {
 	online  bool
 	credit  bool // counted in credibleOnline
 	sab     int8 // strategy index + 1; 0 honest
+	worker  int32
 	tasks   []int32
 }
 
@@ -316,34 +324,41 @@ type Sim struct {
 	tasks    []task
 	reps     []replica
 
-	est           trust.Estimate
-	pol           trust.Policy
-	polAt         float64
+	est            trust.Estimate
+	pol            trust.Policy
+	polAt          float64
 	credibleOnline int
 
 	// checkpoint policy inputs
-	sessions  []sessionRec // ring
-	nextSess  int
-	choice    checkpoint.Choice
-	choiceAt  float64
-	prevGrid  uint64
-	costs     []float64
+	sessions []sessionRec // ring
+	nextSess int
+	choice   checkpoint.Choice
+	choiceAt float64
+	prevGrid uint64
+	costs    []float64
 
 	trustedFree float64
 	waiting     []int32 // idle workers waiting for queued work, FIFO
 	done        int
 
-	res      Result
-	settleEx []float64 // executed fuel per accepted task, in order
+	res        Result
+	settleEx   []float64 // executed fuel per accepted task, in order
 	execByTask []float64
 }
 
 // Run runs one simulation.
 func Run(cfg Config) (*Result, error) {
+	s, err := newSim(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.run()
+}
+
+func newSim(cfg Config) (*Sim, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
 	s := &Sim{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
 	s.res.Config = cfg
 	s.sessions = make([]sessionRec, 0, sessionWindow)
@@ -371,9 +386,11 @@ func Run(cfg Config) (*Result, error) {
 				w.sab = int8(strategyIndex(cfg.Strategy)) + 1
 			}
 		}
-		w.acc = s.newAccount(w.sab)
+		w.acc = s.newAccount(w.sab, int32(i))
 		if w.sab != 0 {
 			s.res.Identities++
+		} else if s.rng.Float64() < cfg.Veterans {
+			s.update(w.acc, func(a *trust.Account) { a.Verified = cfg.VeteranSegments })
 		}
 	}
 	// The saboteurs are spread through the crowd, not the first workers
@@ -387,6 +404,12 @@ func Run(cfg Config) (*Result, error) {
 		}
 	}
 	s.push(60, evSweep, 0, 0)
+	return s, nil
+}
+
+func (s *Sim) run() (*Result, error) {
+	t0 := time.Now()
+	cfg := s.cfg
 	for s.done < cfg.Tasks || s.anyPending() {
 		if len(s.evs) == 0 {
 			return nil, errors.New("sim: no event left before every task was accepted")
@@ -407,7 +430,7 @@ func Run(cfg Config) (*Result, error) {
 			}
 		case evLeaseEnd:
 			if w := &s.workers[e.who]; w.lease >= 0 && w.leaseGen == e.gen {
-				s.leaseEnd(e.who, false)
+				s.leaseEnd(e.who, endDone)
 			}
 		case evTrusted:
 			s.trustedDone(e.who)
@@ -427,18 +450,14 @@ func (s *Sim) push(at float64, k evKind, who int32, gen uint32) {
 	heap.Push(&s.evs, event{at: at, seq: s.seq, kind: k, who: who, gen: gen})
 }
 
-func (s *Sim) newAccount(sab int8) int32 {
-	s.accounts = append(s.accounts, account{sab: sab})
-	id := int32(len(s.accounts) - 1)
-	s.accounts[id].rec.ID = "" // records are indexed, not named
-	return id
+func (s *Sim) newAccount(sab int8, w int32) int32 {
+	s.accounts = append(s.accounts, account{sab: sab, worker: w})
+	return int32(len(s.accounts) - 1)
 }
-
-func accName(a int32) string { return fmt.Sprint(a) }
 
 func (s *Sim) addReplica(t int32, audit bool, of int32, link int) int32 {
 	tk := &s.tasks[t]
-	r := replica{task: t, audit: audit, auditOf: of, auditLink: int16(link), state: repQueued, worker: -1, finisher: -1}
+	r := replica{task: t, audit: audit, auditOf: of, auditLink: int32(link), state: repQueued, worker: -1, finisher: -1}
 	if !audit {
 		r.idx = tk.runs
 		tk.runs++
@@ -531,3 +550,4 @@ func (s *Sim) finish(t0 time.Time) {
 }
 
 func (s *Sim) taskFuel() uint64 { return uint64(s.cfg.TaskSeconds * s.cfg.Rate) }
+
