@@ -550,4 +550,3 @@ func (s *Sim) finish(t0 time.Time) {
 }
 
 func (s *Sim) taskFuel() uint64 { return uint64(s.cfg.TaskSeconds * s.cfg.Rate) }
-
