@@ -298,6 +298,7 @@ type worker struct {
 	state    uint64  // the worker's own state at the lease start (its input)
 	results  int
 	waiting  bool
+	blocked  bool // its last dispatch was refused by probation
 	identity int // saboteur: identities taken
 }
 
@@ -339,6 +340,7 @@ type Sim struct {
 
 	trustedFree float64
 	waiting     []int32 // idle workers waiting for queued work, FIFO
+	blockedList []int32 // idle workers on probation waiting for verdicts
 	done        int
 
 	res        Result
@@ -480,39 +482,56 @@ func (s *Sim) enqueue(id int32) {
 	s.wakeOne()
 }
 
-// wakeOne gives queued work to the longest-waiting idle worker.
+// wakeOne gives queued work to the longest-waiting idle worker that can
+// take it, trying a few (a worker that cannot goes to the back).
 func (s *Sim) wakeOne() {
-	for len(s.waiting) > 0 {
-		w := s.waiting[0]
+	for tries := 0; tries < 32 && len(s.waiting) > 0; tries++ {
+		wi := s.waiting[0]
 		s.waiting = s.waiting[1:]
-		if !s.workers[w].waiting {
+		w := &s.workers[wi]
+		if !w.waiting {
 			continue
 		}
-		s.workers[w].waiting = false
-		if s.dispatch(w) {
+		w.waiting = false
+		if !w.online || w.lease >= 0 {
+			continue
+		}
+		if s.dispatch(wi) {
 			return
 		}
+		s.idle(wi)
 	}
 }
 
-func (s *Sim) idle(w int32) {
-	if !s.workers[w].waiting {
-		s.workers[w].waiting = true
-		s.waiting = append(s.waiting, w)
+// idle: the worker waits, for queued work it may take, or (blocked) for
+// its account's claims to be verified.
+func (s *Sim) idle(wi int32) {
+	w := &s.workers[wi]
+	if w.waiting || !w.online || w.lease >= 0 {
+		return
+	}
+	w.waiting = true
+	if w.blocked {
+		s.blockedList = append(s.blockedList, wi)
+	} else {
+		s.waiting = append(s.waiting, wi)
 	}
 }
 
 // sweep retries every idle worker (the dispatcher looks again when tasks
-// settle; here at least once a simulated minute) and compacts the list.
+// settle; here also once a simulated minute) and compacts the lists.
 func (s *Sim) sweep() {
-	ws := s.waiting
-	s.waiting = nil
-	for _, w := range ws {
-		if s.workers[w].waiting {
-			s.workers[w].waiting = false
-			if !s.dispatch(w) {
-				s.idle(w)
-			}
+	var todo []int32
+	for _, wi := range append(s.waiting, s.blockedList...) {
+		if w := &s.workers[wi]; w.waiting {
+			w.waiting = false // once, however often it is listed
+			todo = append(todo, wi)
+		}
+	}
+	s.waiting, s.blockedList = nil, nil
+	for _, wi := range todo {
+		if w := &s.workers[wi]; w.online && w.lease < 0 && !s.dispatch(wi) {
+			s.idle(wi)
 		}
 	}
 }

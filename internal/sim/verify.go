@@ -361,8 +361,9 @@ func (s *Sim) retry(a int32) {
 	wi := s.accounts[a].worker
 	w := &s.workers[wi]
 	if w.acc == a && w.waiting && w.online && w.lease < 0 {
-		if s.dispatch(wi) {
-			w.waiting = false
+		w.waiting = false
+		if !s.dispatch(wi) {
+			s.idle(wi)
 		}
 	}
 }

@@ -107,21 +107,25 @@ func (s *Sim) addCost() {
 const scanLimit = 64
 
 // dispatch gives worker wi a lease if its account may take one and a
-// queued replica it is not excluded from exists; false: it waits.
+// queued replica it is not excluded from exists; false: it waits (or,
+// banned, gets nothing for ever).
 func (s *Sim) dispatch(wi int32) bool {
 	w := &s.workers[wi]
+	w.blocked = false
 	if !w.online || w.lease >= 0 {
-		return true
+		return false
 	}
 	a := &s.accounts[w.acc]
 	if a.rec.Caught() {
-		return true // a banned account is refused work (for ever)
+		w.blocked = true
+		return false
 	}
 	verifyOnly := false
 	if !credible(a) {
 		n, vo, limited := trust.Allowance(a.rec, int(a.own), int(a.verif), 0, 1, s.credibleOnline > 0)
 		s.res.Decisions++
 		if limited && n == 0 {
+			w.blocked = true
 			return false
 		}
 		verifyOnly = limited && vo
