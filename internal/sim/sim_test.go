@@ -66,8 +66,8 @@ func TestConservation(t *testing.T) {
 			if math.Abs(r.Saved*c.Rate-r.Executed) > 1e-6*r.Executed {
 				t.Fatalf("saved %g s at %g fuel/s but executed %g fuel", r.Saved, c.Rate, r.Executed)
 			}
-			if r.WrongAtEnd != 0 || r.HonestCaught != 0 {
-				t.Fatalf("%d wrong results at the end, %d honest accounts caught", r.WrongAtEnd, r.HonestCaught)
+			if r.WrongAccepted != 0 || r.WrongAtEnd != 0 || r.HonestCaught != 0 {
+				t.Fatalf("%d wrong results accepted, %d at the end, %d honest accounts caught", r.WrongAccepted, r.WrongAtEnd, r.HonestCaught)
 			}
 			if r.Caught == 0 {
 				t.Fatalf("no saboteur caught")
