@@ -125,9 +125,11 @@ type Result struct {
 	// Busy is worker time spent holding leases (s); Saved the part that
 	// became checkpointed links or results; Lost the work since the last
 	// checkpoint when a session ended (or a lease was taken back);
-	// Overhead the checkpoints' time.
-	Busy, Saved, Lost, Overhead float64
-	// Efficiency is Saved/Busy; Optimum the analytic optimum's useful
+	// Overhead the checkpoints' time; Revoked the time of links in
+	// progress when a lease was taken back (not churn: the task settled,
+	// or the chain was voided).
+	Busy, Saved, Lost, Overhead, Revoked float64
+	// Efficiency is Saved/(Busy − Revoked): the churn figure; Optimum the analytic optimum's useful
 	// fraction for the session distribution (Sessions.Optimum), OptimumT
 	// its interval; ExpOptimum 1 − T*/τ for an exponential of the same
 	// mean (what the coordinator's formula promises).
@@ -540,8 +542,8 @@ func (s *Sim) finish(t0 time.Time) {
 	r := &s.res
 	r.SimSeconds = s.now
 	r.Wall = time.Since(t0)
-	if r.Busy > 0 {
-		r.Efficiency = r.Saved / r.Busy
+	if r.Busy > r.Revoked {
+		r.Efficiency = r.Saved / (r.Busy - r.Revoked)
 	}
 	r.OptimumT, r.Optimum = s.cfg.Sessions.Optimum(s.cfg.Delta)
 	tExp := checkpoint.OptimalInterval(s.cfg.Sessions.Mean, s.cfg.Delta)

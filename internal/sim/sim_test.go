@@ -60,8 +60,8 @@ func TestConservation(t *testing.T) {
 			if got, want := r.Useful, float64(c.Tasks)*c.TaskSeconds*c.Rate; got != want {
 				t.Fatalf("useful fuel %g, want %g", got, want)
 			}
-			if sum := r.Saved + r.Lost + r.Overhead; math.Abs(sum-r.Busy) > 1e-6*r.Busy {
-				t.Fatalf("busy %g s but saved + lost + overhead = %g s", r.Busy, sum)
+			if sum := r.Saved + r.Lost + r.Overhead + r.Revoked; math.Abs(sum-r.Busy) > 1e-6*r.Busy {
+				t.Fatalf("busy %g s but saved + lost + overhead + revoked = %g s", r.Busy, sum)
 			}
 			if math.Abs(r.Saved*c.Rate-r.Executed) > 1e-6*r.Executed {
 				t.Fatalf("saved %g s at %g fuel/s but executed %g fuel", r.Saved, c.Rate, r.Executed)
@@ -111,6 +111,7 @@ func TestHandComputed(t *testing.T) {
 		{"saved", r.Saved, links * T},
 		{"overhead", r.Overhead, links * 0.1},
 		{"lost", r.Lost, 0},
+		{"revoked", r.Revoked, 0},
 		{"busy", r.Busy, links * (T + 0.1)},
 		{"efficiency", r.Efficiency, 5.36870912 / 5.46870912},
 		{"redundancy", r.Redundancy, links / 16},

@@ -282,8 +282,14 @@ func (s *Sim) leaseEnd(wi int32, how endKind) {
 			// The link in progress: its work is lost, and the checkpoint
 			// time spent on it is overhead.
 			rem := max(elapsed-cum, 0)
-			s.res.Lost += min(rem, T)
-			s.res.Overhead += max(rem-T, 0)
+			if how == endRevoked {
+				// Taken back (the task settled, or a liar's chain was
+				// voided): not churn.
+				s.res.Revoked += rem
+			} else {
+				s.res.Lost += min(rem, T)
+				s.res.Overhead += max(rem-T, 0)
+			}
 			break
 		}
 		cum += T + s.cfg.Delta
