@@ -8,7 +8,7 @@ import (
 
 func small() Config {
 	c := DefaultConfig()
-	c.Workers, c.Tasks, c.TrustedCores = 300, 2000, 30
+	c.Workers, c.Tasks, c.TrustedCores = 200, 1000, 20
 	return c
 }
 
@@ -44,7 +44,7 @@ func TestConservation(t *testing.T) {
 	for _, strat := range append([]string{"mixed"}, Strategies...) {
 		t.Run(strat, func(t *testing.T) {
 			c := small()
-			c.Saboteurs, c.Strategy = 0.3, strat
+			c.Saboteurs, c.Strategy = 0.4, strat
 			s, r, err := run(c)
 			if err != nil {
 				t.Fatal(err)
@@ -142,7 +142,7 @@ func TestOptimum(t *testing.T) {
 		// The same fraction from drawn sessions, ⌊S/(T+δ)⌋·T each.
 		rng := rand.New(rand.NewPCG(1, 2))
 		var saved, total float64
-		for range 400_000 {
+		for range 200_000 {
 			x := s.Draw(rng)
 			saved += math.Floor(x/(T+0.1)) * T
 			total += x
