@@ -301,7 +301,7 @@ type worker struct {
 	results  int
 	waiting  bool
 	blocked  bool // its last dispatch was refused by probation
-	identity int // saboteur: identities taken
+	identity int  // saboteur: identities taken
 }
 
 type sessionRec struct {
