@@ -259,7 +259,6 @@ type task struct {
 	n         int32
 	state     uint8 // 0 pending, 1 done
 	wrong     bool
-	planned   int32 // the candidate the checks were planned for (-1: none)
 	confirmed int32 // the candidate a trusted trace confirmed (-1)
 	busy      bool  // a trusted re-run under way
 	runs      uint8
@@ -301,7 +300,6 @@ type worker struct {
 	results  int
 	waiting  bool
 	blocked  bool // its last dispatch was refused by probation
-	identity int  // saboteur: identities taken
 }
 
 type sessionRec struct {
@@ -374,7 +372,7 @@ func newSim(cfg Config) (*Sim, error) {
 	s.execByTask = make([]float64, cfg.Tasks)
 	s.work = make(queue, 0, cfg.Tasks)
 	for i := range s.tasks {
-		s.tasks[i].planned, s.tasks[i].confirmed = -1, -1
+		s.tasks[i].confirmed = -1
 		s.addReplica(int32(i), false, -1, 0)
 	}
 	nsab := int(float64(cfg.Workers)*cfg.Saboteurs + 0.5)
@@ -414,7 +412,7 @@ func newSim(cfg Config) (*Sim, error) {
 func (s *Sim) run() (*Result, error) {
 	t0 := time.Now()
 	cfg := s.cfg
-	for s.done < cfg.Tasks || s.anyPending() {
+	for s.done < cfg.Tasks {
 		if len(s.evs) == 0 {
 			return nil, errors.New("sim: no event left before every task was accepted")
 		}
@@ -446,8 +444,6 @@ func (s *Sim) run() (*Result, error) {
 	s.finish(t0)
 	return &s.res, nil
 }
-
-func (s *Sim) anyPending() bool { return false }
 
 func (s *Sim) push(at float64, k evKind, who int32, gen uint32) {
 	s.seq++

@@ -243,7 +243,6 @@ func (s *Sim) plan(t, cand int32) {
 	if err != nil {
 		panic(err) // n ≥ 1 always
 	}
-	tk.planned = cand
 	if checks.Partner {
 		s.addRun(t)
 		return
@@ -523,7 +522,7 @@ func (s *Sim) catch(id int32, acc int32) {
 		if tk.state == 1 {
 			tk.state = 0
 			tk.wrong = false
-			tk.confirmed, tk.planned = -1, -1
+			tk.confirmed = -1
 			s.done--
 			s.res.Reopened++
 		}
