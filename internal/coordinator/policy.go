@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"math"
 	"sync"
 	"time"
 
@@ -126,40 +125,17 @@ func (p *policy) compute(ctx context.Context, now time.Time, prevGrid uint64) Po
 			sessions = append(sessions, checkpoint.Session{Start: s.StartedAt, End: s.EndedAt, Open: s.EndedAt.IsZero()})
 		}
 	}
-	est := checkpoint.EstimateMeanSessionPrior(sessions, now, p.cfg.SessionPrior)
-	pol.Tau, pol.Sessions, pol.TauPrior = est.Mean, est.Completed, est.Completed == 0
-
 	p.mu.Lock()
-	var sum float64
-	for _, c := range p.costs {
-		sum += c
-	}
-	pol.Costs = len(p.costs)
-	samples := append(make([]checkpoint.RateSample, 0, len(p.rates)+1), p.rates...)
-	pol.Rates = len(p.rates)
+	costs := append([]float64(nil), p.costs...)
+	rates := append([]checkpoint.RateSample(nil), p.rates...)
 	p.mu.Unlock()
-	samples = append(samples, checkpoint.RateSample{Fuel: uint64(p.cfg.FuelRate * ratePriorSeconds), Seconds: ratePriorSeconds})
-	rate := checkpoint.FuelRate(samples)
-	pol.Delta = p.cfg.CheckpointCost
-	if pol.Costs > 0 {
-		pol.Delta = time.Duration(sum / float64(pol.Costs) * float64(time.Millisecond))
-	}
-	pol.FuelRate = p.cfg.FuelRate
-	if rate > 0 {
-		pol.FuelRate = rate
-	}
-	tstar := checkpoint.OptimalInterval(pol.Tau.Seconds(), pol.Delta.Seconds())
-	interval := checkpoint.Interval(pol.Tau.Seconds(), pol.Delta.Seconds())
-	if math.IsNaN(tstar) || math.IsNaN(interval) {
-		tstar, interval = 0, 0
-	}
-	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-	pol.Optimal, pol.Interval = sec(tstar), sec(interval)
-	pol.Floor = sec(checkpoint.MinInterval(pol.Delta.Seconds(), checkpoint.MaxOverhead))
-	if p.cfg.CheckpointEvery > 0 {
-		pol.Grid, pol.Fixed = p.cfg.CheckpointEvery, true
-	} else {
-		pol.Grid = checkpoint.StableFuelGrid(prevGrid, interval, pol.FuelRate)
-	}
+	c := checkpoint.Choose(checkpoint.Measurements{Sessions: sessions, Now: now, Prior: p.cfg.SessionPrior,
+		CostsMS: costs, DefaultCost: p.cfg.CheckpointCost, Rates: rates, PriorRate: p.cfg.FuelRate, PriorSeconds: ratePriorSeconds,
+		PrevGrid: prevGrid, Fixed: p.cfg.CheckpointEvery})
+	pol.Tau, pol.Sessions, pol.TauPrior = c.Tau, c.Sessions, c.Sessions == 0
+	pol.Delta, pol.Costs = c.Delta, c.Costs
+	pol.FuelRate, pol.Rates = c.FuelRate, len(rates)
+	pol.Optimal, pol.Floor, pol.Interval = c.Optimal, c.Floor, c.Interval
+	pol.Grid, pol.Fixed = c.Grid, c.Fixed
 	return pol
 }

@@ -756,13 +756,7 @@ func (v *Verifier) policy(ctx context.Context, maxError float64) (trust.Policy, 
 		v.estimate, v.estAt = est, v.cfg.Now()
 		v.mu.Unlock()
 	}
-	p := trust.DefaultPolicy(maxError)
-	if v.cfg.MinAudit > 0 {
-		p.MinAudit = v.cfg.MinAudit
-	}
-	guard := max(v.cfg.Guard, 0)
-	p.Prior = est.Params(guard)
-	return p, nil
+	return JobPolicy(maxError, v.cfg.MinAudit, v.cfg.Guard, *est), nil
 }
 
 // links is the number of links of a finished replica's chain: one per
@@ -791,13 +785,15 @@ func (v *Verifier) plan(ctx context.Context, ev *store.TaskEvidence, cand *store
 	}
 	n := links(cand)
 	// Each account that computed links of the chain is planned for on its
-	// own record; one that needs replication replicates the task.
-	accounts := map[string]bool{}
+	// own record (PlanChecks).
+	linkAccs := make([]string, n)
+	recs := map[string]trust.Account{}
 	for i := range n {
-		accounts[linkAccount(cand, linkSeq(cand, i))] = true
-	}
-	var auditSeqs []uint64
-	for acc := range accounts {
+		acc := linkAccount(cand, linkSeq(cand, i))
+		linkAccs[i] = acc
+		if _, ok := recs[acc]; ok {
+			continue
+		}
 		rec, err := v.cfg.Store.AccountGet(ctx, acc)
 		if errors.Is(err, store.ErrNotFound) {
 			rec, err = &store.Account{ID: acc}, nil
@@ -805,37 +801,21 @@ func (v *Verifier) plan(ctx context.Context, ev *store.TaskEvidence, cand *store
 		if err != nil {
 			return err
 		}
-		v.mu.Lock()
-		pl, err := pol.Plan(trust.Account{ID: acc, Verified: rec.Verified, AuditsPassed: rec.AuditsPassed, LiesCaught: rec.LiesCaught,
-			Blacklisted: !rec.BannedAt.IsZero()}, n, v.rng)
-		v.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		if pl.Refused {
-			continue // its chain is void: evaluate voids it next time
-		}
-		if pl.Replicas > 1 {
-			if len(accounts) == 1 {
-				return v.addRun(ctx, ev, "quorum partner")
-			}
-			// A chain several accounts computed (resumed across them) is
-			// not partnered: a partner must be a stranger to every one of
-			// them, which a small crowd may not have. Every link of this
-			// account is audited instead; an audit excludes only the
-			// link's own computer.
-			for i := range n {
-				if s := linkSeq(cand, i); linkAccount(cand, s) == acc {
-					auditSeqs = append(auditSeqs, s)
-				}
-			}
-			continue
-		}
-		for _, i := range pl.Audit {
-			if s := linkSeq(cand, i); linkAccount(cand, s) == acc {
-				auditSeqs = append(auditSeqs, s)
-			}
-		}
+		recs[acc] = trust.Account{ID: acc, Verified: rec.Verified, AuditsPassed: rec.AuditsPassed, LiesCaught: rec.LiesCaught,
+			Blacklisted: !rec.BannedAt.IsZero()}
+	}
+	v.mu.Lock()
+	checks, err := PlanChecks(pol, linkAccs, recs, v.rng)
+	v.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if checks.Partner {
+		return v.addRun(ctx, ev, "quorum partner")
+	}
+	var auditSeqs []uint64
+	for _, i := range checks.Audit {
+		auditSeqs = append(auditSeqs, linkSeq(cand, i))
 	}
 	if len(auditSeqs) == 0 {
 		// No link drawn: the plan's error bound covers the result as it is.
@@ -901,17 +881,7 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 	// trusted ground or a credible account (its error within the budget)
 	// earns credibility, so fresh accounts vouching for each other build
 	// none.
-	counts := func(acc string, others []string) bool {
-		if trusted || anch == nil {
-			return trusted
-		}
-		for _, o := range others {
-			if o != acc && anch[o] {
-				return true
-			}
-		}
-		return false
-	}
+	counts := func(acc string, others []string) bool { return Counts(acc, others, anch, trusted) }
 	vouch := vouchers(cand, checkers)
 	now := v.cfg.Now()
 	day := now.Unix() / 86400
@@ -1067,29 +1037,26 @@ func (v *Verifier) anchors(ctx context.Context, ev *store.TaskEvidence, cand *st
 	if err != nil {
 		return nil, false, err
 	}
-	budget := pol.SegmentBudget(links(cand))
-	anch := map[string]bool{}
-	seen := map[string]bool{}
-	need := false
-	for _, accs := range vouchers(cand, checkers) {
-		ok := false
+	vs := vouchers(cand, checkers)
+	recs := map[string]trust.Account{}
+	var list [][]string
+	for _, accs := range vs {
+		list = append(list, accs)
 		for _, a := range accs {
-			if !seen[a] {
-				seen[a] = true
-				rec, err := v.cfg.Store.AccountGet(ctx, a)
-				if errors.Is(err, store.ErrNotFound) {
-					rec, err = &store.Account{ID: a}, nil
-				}
-				if err != nil {
-					return nil, false, err
-				}
-				e := trust.SegmentError(trust.Account{ID: a, Verified: rec.Verified, LiesCaught: rec.LiesCaught, Blacklisted: !rec.BannedAt.IsZero()}, pol.Prior)
-				anch[a] = e <= budget
+			if _, ok := recs[a]; ok {
+				continue
 			}
-			ok = ok || anch[a]
+			rec, err := v.cfg.Store.AccountGet(ctx, a)
+			if errors.Is(err, store.ErrNotFound) {
+				rec, err = &store.Account{ID: a}, nil
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			recs[a] = trust.Account{ID: a, Verified: rec.Verified, LiesCaught: rec.LiesCaught, Blacklisted: !rec.BannedAt.IsZero()}
 		}
-		need = need || !ok
 	}
+	anch, need := Anchors(pol, links(cand), list, recs)
 	return anch, need, nil
 }
 
