@@ -68,6 +68,10 @@ type Coordinator struct {
 	offProbation sync.Map
 	// dash feeds the dashboards' live updates (dashboard.go).
 	dash *dashHub
+
+	// Abuse limits (limits.go).
+	ownerRate, ipRate *limiter
+	pending           pendingConns
 }
 
 // New checks cfg and returns a coordinator; call Open to start it.
@@ -87,6 +91,11 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		wakeCh:   make(chan struct{}, 1),
 		resultCh: make(chan pendingResult, 4096),
 		changed:  make(chan struct{}),
+		// A bucket is a few dozen bytes: 100,000 addresses or owners at
+		// once are a few MiB.
+		ownerRate: newLimiter(cfg.OwnerRate, cfg.Now, 100_000),
+		ipRate:    newLimiter(cfg.IPRate, cfg.Now, 100_000),
+		pending:   pendingConns{max: cfg.MaxPending, perIP: cfg.MaxPendingPerIP, byIP: map[string]int{}},
 	}
 	c.metrics.reg.MustRegister(newLiveCollector(c))
 	c.policy = newPolicy(&c.cfg, c.store)

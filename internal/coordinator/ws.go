@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
 	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/store"
@@ -220,12 +221,35 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the coordinator is shutting down")
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "the coordinator is shutting down")
 		return
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()
 	defer c.wg.Done()
+
+	// Until its hello is accepted a connection is pending: capped per
+	// address and in all, given HelloTimeout and MaxHelloBytes.
+	remote := remoteKey(r)
+	if ok, perIP := c.pending.enter(remote); !ok {
+		w.Header().Set("Retry-After", "1")
+		if perIP {
+			c.metrics.refused("pending_ip")
+			writeError(w, http.StatusTooManyRequests, api.CodeRateLimited, fmt.Sprintf("more than %d connections from this address are waiting to say hello", c.cfg.MaxPendingPerIP))
+			return
+		}
+		c.metrics.refused("pending_total")
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, fmt.Sprintf("more than %d connections are waiting to say hello; retry", c.cfg.MaxPending))
+		return
+	}
+	pending := true
+	welcomed := func() {
+		if pending {
+			pending = false
+			c.pending.leave(remote)
+		}
+	}
+	defer welcomed()
 
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{protocol.Subprotocol},
@@ -239,24 +263,32 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		ws.Close(websocket.StatusProtocolError, "the WebSocket subprotocol must be "+protocol.Subprotocol)
 		return
 	}
-	ws.SetReadLimit(c.cfg.MaxMessage)
+	ws.SetReadLimit(c.cfg.MaxHelloBytes)
 
 	hello, err := c.readHello(r.Context(), ws)
 	if err != nil {
+		c.metrics.refused("hello")
 		closeWith(ws, err)
 		return
 	}
 	account, err := c.account(r.Context(), hello)
-	if err != nil {
-		closeWith(ws, err)
-		return
+	var trusted bool
+	if err == nil {
+		trusted, err = c.trustedToken(r.Context(), hello)
 	}
-	trusted, err := c.trustedToken(r.Context(), hello)
 	if err != nil {
+		var pe *protocolError
+		if errors.As(err, &pe) && pe.code == protocol.CodeUnauthorized {
+			// A failed authentication costs its address a request more:
+			// guessing tokens is rate limited like any anonymous request.
+			c.ipRate.take(remote)
+		}
 		closeWith(ws, err)
 		return
 	}
 	trusted = trusted && hello.Has(protocol.FeatureRerun)
+	ws.SetReadLimit(c.cfg.MaxMessage)
+	welcomed()
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {
@@ -350,10 +382,18 @@ func badMessage(err error) error {
 }
 
 func (c *Coordinator) readHello(ctx context.Context, ws *websocket.Conn) (*protocol.Hello, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Whatever the peer sends, or does not, the connection ends by then:
+	// a slow sender (a byte a minute) is closed like a silent one.
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.HelloTimeout)
 	defer cancel()
 	typ, b, err := ws.Read(ctx)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, &protocolError{protocol.CodeBadMessage, fmt.Sprintf("no hello within %v", c.cfg.HelloTimeout), websocket.StatusPolicyViolation}
+		}
+		if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+			return nil, &protocolError{protocol.CodeTooLarge, fmt.Sprintf("a message before hello is accepted may be at most %d bytes", c.cfg.MaxHelloBytes), websocket.StatusMessageTooBig}
+		}
 		return nil, err
 	}
 	if typ != websocket.MessageText {
