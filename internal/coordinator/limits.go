@@ -80,12 +80,12 @@ const (
 
 // QuotaError is a submission refused by a quota.
 type QuotaError struct {
-	Quota       string // jobs, tasks, bytes or fuel
-	Limit       uint64 // the quota
-	Usage       uint64 // what the owner's running jobs hold now
-	Requested   uint64 // what the submission adds
-	Unlimited   bool   // fuel: the submission or a running job has no fuel limit
-	Unfinished  int64  // Unlimited because of running jobs: their unfinished tasks
+	Quota      string // jobs, tasks, bytes or fuel
+	Limit      uint64 // the quota
+	Usage      uint64 // what the owner's running jobs hold now
+	Requested  uint64 // what the submission adds
+	Unlimited  bool   // fuel: the submission or a running job has no fuel limit
+	Unfinished int64  // Unlimited because of running jobs: their unfinished tasks
 }
 
 func (e *QuotaError) Error() string {
