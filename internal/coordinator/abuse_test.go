@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,6 +57,17 @@ func TestQuotas(t *testing.T) {
 		}
 		_, err = e.alice.Submit(ctx, echoJob(t, 1, 1))
 		quotaError(t, err, "jobs", 2, 2, 1)
+		// The body is the documented error, with the quota.
+		body, _ := json.Marshal(echoJob(t, 1, 1))
+		r, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/v1/jobs", bytes.NewReader(body))
+		r.Header.Set("Authorization", "Bearer tok-alice")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		checkSchema(t, loadOpenAPI(t, e.srv.URL), "Error", b)
 		if l, _ := e.alice.Jobs(ctx); len(l) != 2 {
 			t.Fatalf("alice has %d jobs after a refusal, want 2", len(l))
 		}
