@@ -666,3 +666,41 @@ func TestOwnerIsolation(t *testing.T) {
 		t.Fatalf("%d results", len(got))
 	}
 }
+
+// A worker holds at most its hello's slots of leases, however often it
+// asks: a lease_request beyond them is refused (slots_full) and the
+// connection stays open; reporting a lease frees its slot.
+func TestSlotsBound(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	job, err := e.alice.Submit(ctx, echoJob(t, 5, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := dialRaw(t, e, "")
+	w.send(&protocol.Hello{Protocol: protocol.Version, Worker: "greedy", Slots: 2})
+	if _, ok := w.read().(*protocol.Welcome); !ok {
+		t.Fatal("no welcome")
+	}
+	w.send(&protocol.LeaseRequest{Max: 5})
+	ls, ok := w.read().(*protocol.Leases)
+	if !ok || len(ls.Leases) != 2 {
+		t.Fatalf("asked 5 with 2 slots: %+v", ls)
+	}
+	rid := w.send(&protocol.LeaseRequest{Max: 1})
+	if em, ok := w.read().(*protocol.ErrorMsg); !ok || em.ReplyTo != rid || em.Code != protocol.CodeSlotsFull {
+		t.Fatalf("a request beyond the slots: %+v", em)
+	}
+	l := ls.Leases[0]
+	w.send(&protocol.Result{LeaseID: l.LeaseID, Status: "ok", Stdout: l.Stdin, Stderr: []byte{}})
+	if _, ok := w.read().(*protocol.Ack); !ok {
+		t.Fatal("result not acked")
+	}
+	w.send(&protocol.LeaseRequest{Max: 3})
+	if more, ok := w.read().(*protocol.Leases); !ok || len(more.Leases) != 1 {
+		t.Fatalf("after a report, one slot free: %+v", more)
+	}
+	if j, err := e.alice.Job(ctx, job.ID); err != nil || j.Tasks.Running != 2 {
+		t.Fatalf("job %+v %v", j, err)
+	}
+}

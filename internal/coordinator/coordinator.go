@@ -347,6 +347,11 @@ func (c *Coordinator) dispatch(ctx context.Context) {
 				continue
 			}
 			n, err := c.grant(ctx, w)
+			if errors.Is(err, errSlotsFull) {
+				w.conn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: w.reqID}, Code: protocol.CodeSlotsFull,
+					Message: fmt.Sprintf("this session holds %d leases, its hello's slots: report or release some before asking for more", w.conn.slots)})
+				continue
+			}
 			if err != nil {
 				if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 					c.cfg.Logger.Error("leasing", "err", err)
@@ -376,8 +381,19 @@ func (c *Coordinator) dispatch(ctx context.Context) {
 	}
 }
 
-// grant leases replicas to one waiter and sends them.
+// errSlotsFull: a waiter's session already holds as many leases as its
+// slots.
+var errSlotsFull = errors.New("slots full")
+
+// grant leases replicas to one waiter and sends them: at most the slots
+// its session has free, whatever it asked for, so that a worker asking
+// again and again cannot take more work than it said it runs at once.
 func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
+	free := w.conn.slots - w.conn.held()
+	if free <= 0 {
+		return 0, errSlotsFull
+	}
+	w.max = min(w.max, free)
 	prob, err := c.probation(ctx, w.conn, w.max)
 	if err != nil {
 		return 0, err

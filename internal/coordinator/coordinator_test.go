@@ -282,7 +282,7 @@ func dialRaw(t *testing.T, e *env, name string) *rawWorker {
 	t.Cleanup(func() { ws.CloseNow() })
 	r := &rawWorker{t: t, ws: ws}
 	if name != "" {
-		r.send(&protocol.Hello{Protocol: protocol.Version, Worker: name, Slots: 4})
+		r.send(&protocol.Hello{Protocol: protocol.Version, Worker: name, Slots: 8})
 		if _, ok := r.read().(*protocol.Welcome); !ok {
 			t.Fatal("no welcome")
 		}

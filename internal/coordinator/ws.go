@@ -38,6 +38,7 @@ type conn struct {
 	trusted bool
 	resume  bool   // the worker declared protocol.FeatureCheckpoint
 	kind    string // native, browser, node or other (workerKind): the dashboard's overview
+	slots   int    // the hello's: the most leases the session may hold at once
 	token   string // authenticates the session's HTTP requests
 	bye     bool   // the worker said bye (set by the reader before it returns)
 
@@ -141,6 +142,13 @@ func (cn *conn) progress(ids ...string) map[string]uint64 {
 		}
 	}
 	return out
+}
+
+// held is how many leases the session holds.
+func (cn *conn) held() int {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return len(cn.leases)
 }
 
 func (cn *conn) forget(ids ...string) {
@@ -307,7 +315,8 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	cn := &conn{c: c, ws: ws, session: sess, wakeW: make(chan struct{}, 1), ctx: ctx, cancel: cancel, leases: map[string]*leaseState{},
-		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken(), trusted: trusted, kind: workerKind(hello.Runtime)}
+		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken(), trusted: trusted, kind: workerKind(hello.Runtime),
+		slots: hello.Slots}
 	c.mu.Lock()
 	c.conns[sess.ID] = cn
 	c.mu.Unlock()
@@ -498,6 +507,10 @@ func (cn *conn) readLoop() error {
 				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeTooLarge,
 					Message: fmt.Sprintf("output of %d bytes exceeds the job's limit of %d", len(m.Stdout)+len(m.Stderr), ls.maxOutput)})
 			default:
+				// The worker's slot is free from now on: a lease_request
+				// that follows may use it (grant counts what is held).
+				// The store still refuses a second report of the lease.
+				cn.forget(m.LeaseID)
 				cp := *ls // the reader goroutine owns ls; the committer gets a copy
 				select {
 				case c.resultCh <- pendingResult{conn: cn, msg: m, lease: &cp}:
