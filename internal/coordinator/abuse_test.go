@@ -397,7 +397,10 @@ func TestPendingCap(t *testing.T) {
 // Before hello the largest message accepted is MaxHelloBytes: a larger one
 // closes the connection (1009) without the coordinator reading it whole.
 func TestHelloTooLarge(t *testing.T) {
-	e := newEnv(t, func(c *coordinator.Config) { c.MaxHelloBytes = 4096 })
+	e := newEnv(t, func(c *coordinator.Config) {
+		c.MaxHelloBytes = 4096
+		c.HeartbeatInterval, c.LeaseTTL = time.Minute, time.Hour // a raw worker sends no heartbeats
+	})
 	w := dialRaw(t, e, "")
 	hello, _ := protocol.Encode(&protocol.Hello{Header: protocol.Header{ID: 1}, Protocol: protocol.Version, Worker: strings.Repeat("x", 5000), Slots: 1})
 	w.writeRaw(hello)
@@ -671,7 +674,8 @@ func TestOwnerIsolation(t *testing.T) {
 // asks: a lease_request beyond them is refused (slots_full) and the
 // connection stays open; reporting a lease frees its slot.
 func TestSlotsBound(t *testing.T) {
-	e := newEnv(t, nil)
+	// A raw worker sends no heartbeats: give it time enough on any machine.
+	e := newEnv(t, func(c *coordinator.Config) { c.HeartbeatInterval, c.LeaseTTL = time.Minute, time.Hour })
 	ctx := context.Background()
 	job, err := e.alice.Submit(ctx, echoJob(t, 5, 1))
 	if err != nil {
