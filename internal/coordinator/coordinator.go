@@ -72,6 +72,8 @@ type Coordinator struct {
 	// Abuse limits (limits.go).
 	ownerRate, ipRate *limiter
 	pending           pendingConns
+	// prepared: the outcome of preparing recent modules (module.go).
+	prepared preparedCache
 }
 
 // New checks cfg and returns a coordinator; call Open to start it.
