@@ -469,7 +469,7 @@ func TestLeaseNeverAnswered(t *testing.T) {
 func TestNoHarmUnderFlood(t *testing.T) {
 	const perIP, total = 2, 16
 	e := newEnv(t, func(c *coordinator.Config) {
-		c.HelloTimeout, c.MaxPendingPerIP, c.MaxPending = 200*time.Millisecond, 1000, 1000
+		c.HelloTimeout, c.MaxPendingPerIP, c.MaxPending = 200*time.Millisecond, perIP, total
 		c.Quotas.Jobs = 1
 		c.IPRate = coordinator.Rate{PerSecond: -1} // the caps alone, here
 	})
