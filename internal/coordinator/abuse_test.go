@@ -336,6 +336,16 @@ func TestSlowloris(t *testing.T) {
 	}
 	defer conn.Close()
 	trickle(conn, conn, []byte("GET /healthz HTTP/1.1\r\nHost: crowdrun\r\nX-Slow: "))
+	// Headers past their size limit: refused at once.
+	conn, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: crowdrun\r\nX-Big: %s\r\n\r\n", strings.Repeat("b", coordinator.DefaultMaxHeaderBytes+4096))
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("oversized headers: %v %v", resp, err)
+	}
 	// A submission's body, a byte at a time.
 	conn, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
