@@ -687,7 +687,9 @@ func TestSlotsBound(t *testing.T) {
 	// A raw worker sends no heartbeats: give it time enough on any machine.
 	e := newEnv(t, func(c *coordinator.Config) { c.HeartbeatInterval, c.LeaseTTL = time.Minute, time.Hour })
 	ctx := context.Background()
-	job, err := e.alice.Submit(ctx, echoJob(t, 5, 1))
+	req := echoJob(t, 5, 1)
+	req.Limits.MaxOutput = 64
+	job, err := e.alice.Submit(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -711,10 +713,25 @@ func TestSlotsBound(t *testing.T) {
 		t.Fatal("result not acked")
 	}
 	w.send(&protocol.LeaseRequest{Max: 3})
-	if more, ok := w.read().(*protocol.Leases); !ok || len(more.Leases) != 1 {
+	more, ok := w.read().(*protocol.Leases)
+	if !ok || len(more.Leases) != 1 {
 		t.Fatalf("after a report, one slot free: %+v", more)
 	}
 	if j, err := e.alice.Job(ctx, job.ID); err != nil || j.Tasks.Running != 2 {
 		t.Fatalf("job %+v %v", j, err)
+	}
+	// A result over the job's output limit is refused, and its lease
+	// released: its slot is free again and the task back in the queue.
+	l = more.Leases[0]
+	w.send(&protocol.Result{LeaseID: l.LeaseID, Status: "ok", Stdout: make([]byte, 65), Stderr: []byte{}})
+	if em, ok := w.read().(*protocol.ErrorMsg); !ok || em.Code != protocol.CodeTooLarge {
+		t.Fatalf("output over the limit: %+v", em)
+	}
+	if j, err := e.alice.Job(ctx, job.ID); err != nil || j.Tasks.Running != 1 {
+		t.Fatalf("job after a refused result %+v %v", j, err)
+	}
+	w.send(&protocol.LeaseRequest{Max: 1})
+	if again, ok := w.read().(*protocol.Leases); !ok || len(again.Leases) != 1 {
+		t.Fatalf("after a refused result, one slot free: %+v", again)
 	}
 }

@@ -504,8 +504,20 @@ func (cn *conn) readLoop() error {
 				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeLeaseNotHeld,
 					Message: fmt.Sprintf("lease %q is not held by this session (expired, revoked or already reported); the result was not recorded", m.LeaseID)})
 			case uint64(len(m.Stdout))+uint64(len(m.Stderr)) > ls.maxOutput:
+				// No run within the job's limits makes such output (the
+				// sandbox stops at max_output): the lease goes back to the
+				// queue, and the worker's slot is free, as it expects.
+				n, err := c.store.ReplicaRelease(cn.ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: []string{m.LeaseID},
+					Progress: cn.progress(m.LeaseID), Now: c.cfg.Now()})
+				if err != nil {
+					return err
+				}
+				cn.forget(m.LeaseID)
+				if n > 0 {
+					c.wake()
+				}
 				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeTooLarge,
-					Message: fmt.Sprintf("output of %d bytes exceeds the job's limit of %d", len(m.Stdout)+len(m.Stderr), ls.maxOutput)})
+					Message: fmt.Sprintf("output of %d bytes exceeds the job's limit of %d; the lease is released", len(m.Stdout)+len(m.Stderr), ls.maxOutput)})
 			default:
 				// The worker's slot is free from now on: a lease_request
 				// that follows may use it (grant counts what is held).
