@@ -79,6 +79,8 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	helloTimeout := fs.Duration("hello-timeout", 0, fmt.Sprintf("close a worker connection that has not sent a valid hello within `DURATION` (default %v)", coordinator.DefaultHelloTimeout))
 	maxPending := fs.Int("max-pending", 0, fmt.Sprintf("at most `N` worker connections may be waiting to say hello at once (default %d)", coordinator.DefaultMaxPending))
 	maxPendingIP := fs.Int("max-pending-per-ip", 0, fmt.Sprintf("at most `N` of them from one address (default %d)", coordinator.DefaultMaxPendingPerIP))
+	holdFactor := fs.Float64("lease-hold-factor", 0, fmt.Sprintf("take back a lease that saved nothing (no result, no checkpoint) for `F` × its job's timeout_ms\nplus --lease-hold-grace, however its worker renews it (default %d; negative: never)", coordinator.DefaultLeaseHoldFactor))
+	holdGrace := fs.Duration("lease-hold-grace", 0, fmt.Sprintf("see --lease-hold-factor: time for fetching and compiling the module (default %v)", coordinator.DefaultLeaseHoldGrace))
 	var operators listFlag
 	fs.Var(&operators, "operator", "the owner `NAME` (of API tokens) who may read the operator's overview on /dashboard (repeat for more)")
 	if err := parseFlags(fs, args); err != nil {
@@ -119,12 +121,12 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 			return usageError("%s must not be negative", v.name)
 		}
 	}
-	if *helloTimeout < 0 {
-		return usageError("--hello-timeout must not be negative")
+	if *helloTimeout < 0 || *holdGrace < 0 {
+		return usageError("--hello-timeout and --lease-hold-grace must not be negative")
 	}
 	limits := serveLimits{quotas: coordinator.Quotas{Jobs: *qJobs, Tasks: *qTasks, Bytes: qBytes.v, Fuel: *qFuel}, defaultFuel: *defFuel,
 		ownerRate: coordinator.Rate{PerSecond: *ownerRate, Burst: *ownerBurst}, ipRate: coordinator.Rate{PerSecond: *ipRate, Burst: *ipBurst},
-		helloTimeout: *helloTimeout, maxPending: *maxPending, maxPendingPerIP: *maxPendingIP}
+		helloTimeout: *helloTimeout, maxPending: *maxPending, maxPendingPerIP: *maxPendingIP, holdFactor: *holdFactor, holdGrace: *holdGrace}
 	limits.ownerRate = withRateDefaults(limits.ownerRate, coordinator.DefaultOwnerRate)
 	limits.ipRate = withRateDefaults(limits.ipRate, coordinator.DefaultIPRate)
 	o := serveOptions{limits: limits, addr: *addr, metricsAddr: *metricsAddr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
@@ -143,6 +145,8 @@ type serveLimits struct {
 	ownerRate, ipRate           coordinator.Rate
 	helloTimeout                time.Duration
 	maxPending, maxPendingPerIP int
+	holdFactor                  float64
+	holdGrace                   time.Duration
 }
 
 // withRateDefaults fills what a rate flag left zero: a burst given alone
@@ -267,7 +271,8 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 		MetricsElsewhere: o.metricsAddr != "",
 		Quotas:           o.limits.quotas, DefaultLimits: store.Limits{Fuel: o.limits.defaultFuel},
 		OwnerRate: o.limits.ownerRate, IPRate: o.limits.ipRate, HelloTimeout: o.limits.helloTimeout,
-		MaxPending: o.limits.maxPending, MaxPendingPerIP: o.limits.maxPendingPerIP})
+		MaxPending: o.limits.maxPending, MaxPendingPerIP: o.limits.maxPendingPerIP,
+		LeaseHoldFactor: o.limits.holdFactor, LeaseHoldGrace: o.limits.holdGrace})
 	if err != nil {
 		return err
 	}

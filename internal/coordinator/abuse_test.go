@@ -735,3 +735,43 @@ func TestSlotsBound(t *testing.T) {
 		t.Fatalf("after a refused result, one slot free: %+v", again)
 	}
 }
+
+// A worker that keeps its connection and its leases alive but never
+// reports: each lease is taken back once it has saved nothing for the
+// hold limit (LeaseHoldFactor × the job's timeout + LeaseHoldGrace), the
+// worker is told (revoke), its late result is refused, and an honest
+// worker finishes the task.
+func TestLeaseHeldTooLong(t *testing.T) {
+	e := newEnv(t, func(c *coordinator.Config) {
+		c.HeartbeatInterval, c.LeaseTTL = time.Minute, time.Hour // neither silence nor expiry ends it
+		c.LeaseHoldFactor, c.LeaseHoldGrace = 1, time.Nanosecond
+	})
+	ctx := context.Background()
+	req := echoJob(t, 1, 1)
+	req.Limits.TimeoutMS = 200
+	job, err := e.alice.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := dialRaw(t, e, "hoarder")
+	w.send(&protocol.LeaseRequest{Max: 1})
+	ls, ok := w.read().(*protocol.Leases)
+	if !ok || len(ls.Leases) != 1 {
+		t.Fatalf("leases %+v", ls)
+	}
+	lease := ls.Leases[0].LeaseID
+	w.send(&protocol.Heartbeat{Progress: map[string]uint64{lease: 1000}}) // alive, and "working"
+	rv, ok := w.read().(*protocol.Revoke)
+	if !ok || len(rv.LeaseIDs) != 1 || rv.LeaseIDs[0] != lease || !strings.Contains(rv.Reason, "held too long") {
+		t.Fatalf("want the lease revoked: %+v", rv)
+	}
+	rid := w.send(&protocol.Result{LeaseID: lease, Status: "ok", Stdout: []byte("late"), Stderr: []byte{}})
+	if em, ok := w.read().(*protocol.ErrorMsg); !ok || em.ReplyTo != rid || em.Code != protocol.CodeLeaseNotHeld {
+		t.Fatalf("a late result: %+v", em)
+	}
+	e.startWorker("honest", 1)
+	got := collect(t, e.alice, job.ID)
+	if r := got[0]; r == nil || string(r.Stdout) != "task 0\n" || len(r.Workers) != 1 || r.Workers[0] != "honest" {
+		t.Fatalf("result %+v", r)
+	}
+}

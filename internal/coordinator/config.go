@@ -91,6 +91,15 @@ type Config struct {
 	// beyond them upgrades are refused (503 and 429, with Retry-After).
 	// Default DefaultMaxPending and DefaultMaxPendingPerIP.
 	MaxPending, MaxPendingPerIP int
+	// A lease that saves nothing — no result, no accepted checkpoint — for
+	// LeaseHoldFactor × its job's timeout_ms plus LeaseHoldGrace is taken
+	// back and requeued, however its worker keeps renewing it: a run ends
+	// by its timeout (a browser's stretched by its duty cycle, as low as
+	// 1%: hence the default factor), and the grace covers fetching and
+	// compiling the module. Defaults DefaultLeaseHoldFactor and
+	// DefaultLeaseHoldGrace; a negative factor: never.
+	LeaseHoldFactor float64
+	LeaseHoldGrace  time.Duration
 	// HeaderTimeout bounds reading a request's headers (Server), and
 	// BodyTimeout reading a POST body (a submission); defaults
 	// DefaultHeaderTimeout and DefaultBodyTimeout.
@@ -267,6 +276,12 @@ func (c *Config) withDefaults() Config {
 	if cfg.MaxPendingPerIP == 0 {
 		cfg.MaxPendingPerIP = DefaultMaxPendingPerIP
 	}
+	if cfg.LeaseHoldFactor == 0 {
+		cfg.LeaseHoldFactor = DefaultLeaseHoldFactor
+	}
+	if cfg.LeaseHoldGrace == 0 {
+		cfg.LeaseHoldGrace = DefaultLeaseHoldGrace
+	}
 	if cfg.HeaderTimeout == 0 {
 		cfg.HeaderTimeout = DefaultHeaderTimeout
 	}
@@ -349,8 +364,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("coordinator: %s (%v/s, burst %d) needs a positive rate and a burst of at least 1 (a negative rate: no limit)", r.name, r.r.PerSecond, r.r.Burst)
 		}
 	}
-	if c.HelloTimeout < 0 || c.HeaderTimeout < 0 || c.BodyTimeout < 0 {
-		return errors.New("coordinator: HelloTimeout, HeaderTimeout and BodyTimeout must not be negative")
+	if c.HelloTimeout < 0 || c.HeaderTimeout < 0 || c.BodyTimeout < 0 || c.LeaseHoldGrace < 0 {
+		return errors.New("coordinator: HelloTimeout, HeaderTimeout, BodyTimeout and LeaseHoldGrace must not be negative")
 	}
 	if c.MaxHelloBytes < 1024 || c.MaxHelloBytes > c.MaxMessage {
 		return fmt.Errorf("coordinator: MaxHelloBytes (%d) must be between 1024 (a hello with a token and a site) and MaxMessage (%d)", c.MaxHelloBytes, c.MaxMessage)

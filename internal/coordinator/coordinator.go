@@ -418,7 +418,7 @@ func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
 		msg.Leases = append(msg.Leases, pl)
 		w.conn.hold(&leaseState{id: l.LeaseID, maxOutput: l.Limits.MaxOutput, memory: l.Limits.MemoryBytes, module: l.ModuleHash,
 			grid: l.CheckpointEvery, resume: l.Resume, at: now, fuelAt: startFuel(l), fromGrant: true, verifies: l.Verifies,
-			job: l.JobID, part: l.TaskIndex, fuelLimit: l.Limits.Fuel})
+			job: l.JobID, part: l.TaskIndex, fuelLimit: l.Limits.Fuel, saved: now, timeout: time.Duration(l.Limits.TimeoutMS) * time.Millisecond})
 	}
 	w.conn.send(msg)
 	return len(ls), nil
@@ -561,6 +561,7 @@ func (c *Coordinator) rescue(ctx context.Context) {
 		if sweep {
 			c.sweepOrphans(ctx)
 		}
+		c.reclaimHeld(ctx)
 		rs, err := c.store.ReplicaRequeueExpired(ctx, &store.ReplicaRequeueExpiredParams{Now: c.cfg.Now()})
 		if err != nil {
 			if ctx.Err() == nil {

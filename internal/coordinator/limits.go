@@ -76,6 +76,8 @@ const (
 	DefaultHeaderTimeout   = 10 * time.Second
 	DefaultBodyTimeout     = 10 * time.Minute
 	DefaultMaxHeaderBytes  = 64 << 10
+	DefaultLeaseHoldFactor = 100
+	DefaultLeaseHoldGrace  = 10 * time.Minute
 )
 
 // QuotaError is a submission refused by a quota.
@@ -343,4 +345,51 @@ func (c *Coordinator) Pending() (now, peak int) {
 func (c *Coordinator) Server() *http.Server {
 	return &http.Server{Handler: c.Handler(), ReadHeaderTimeout: c.cfg.HeaderTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes,
 		IdleTimeout: 2 * time.Minute}
+}
+
+// reclaimHeld takes back the leases held past the hold limit
+// (Config.LeaseHoldFactor) without a result or an accepted checkpoint:
+// a worker that renews its leases but never reports holds each at most
+// that long. They are released in the store (requeued) and revoked.
+func (c *Coordinator) reclaimHeld(ctx context.Context) {
+	if c.cfg.LeaseHoldFactor < 0 {
+		return
+	}
+	now := c.cfg.Now()
+	c.mu.Lock()
+	conns := make([]*conn, 0, len(c.conns))
+	for _, cn := range c.conns {
+		conns = append(conns, cn)
+	}
+	c.mu.Unlock()
+	for _, cn := range conns {
+		var stale []string
+		cn.mu.Lock()
+		for id, ls := range cn.leases {
+			limit := time.Duration(c.cfg.LeaseHoldFactor*float64(ls.timeout)) + c.cfg.LeaseHoldGrace
+			if ls.timeout > 0 && now.Sub(ls.saved) > limit {
+				stale = append(stale, id)
+			}
+		}
+		cn.mu.Unlock()
+		if len(stale) == 0 {
+			continue
+		}
+		n, err := c.store.ReplicaRelease(ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: stale, Progress: cn.progress(stale...), Now: now})
+		if err != nil {
+			if ctx.Err() == nil {
+				c.cfg.Logger.Error("taking back leases held too long", "session", cn.session.ID, "err", err)
+			}
+			continue
+		}
+		c.cfg.Logger.Warn("took back leases held without a result or checkpoint", "session", cn.session.ID, "worker", cn.session.Worker, "leases", len(stale))
+		rs := make([]store.RevokedLease, len(stale))
+		for i, id := range stale {
+			rs[i] = store.RevokedLease{SessionID: cn.session.ID, LeaseID: id}
+		}
+		c.revoke(rs, "lease held too long without a result or checkpoint")
+		if n > 0 {
+			c.wake()
+		}
+	}
 }

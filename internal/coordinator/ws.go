@@ -67,6 +67,11 @@ type leaseState struct {
 	fuelLimit uint64
 
 	progress uint64 // fuel reached, from heartbeats (under conn.mu)
+	// saved: the grant or the last accepted checkpoint (under conn.mu);
+	// timeout: the job's wall-clock limit of a run. A lease that saves
+	// nothing for longer than the hold limit is taken back (limits.go).
+	saved   time.Time
+	timeout time.Duration
 
 	// The replica's latest accepted checkpoint (the resumed one until the
 	// first of this segment), the base of the next delta; decoded lazily.
