@@ -561,7 +561,6 @@ func (c *Coordinator) rescue(ctx context.Context) {
 		if sweep {
 			c.sweepOrphans(ctx)
 		}
-		c.reclaimHeld(ctx)
 		rs, err := c.store.ReplicaRequeueExpired(ctx, &store.ReplicaRequeueExpiredParams{Now: c.cfg.Now()})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -574,6 +573,9 @@ func (c *Coordinator) rescue(ctx context.Context) {
 			c.revoke(rs, "lease expired")
 			c.wake()
 		}
+		// After the expired ones: a lease both expired and held too long
+		// counts as expired.
+		c.reclaimHeld(ctx)
 	}
 }
 

@@ -79,9 +79,10 @@ func newEnv(t testing.TB, mod func(*coordinator.Config)) *env {
 	cfg := coordinator.Config{Store: db, Engine: engine, HeartbeatInterval: 500 * time.Millisecond, LeaseTTL: 2 * time.Second,
 		RescueInterval: 100 * time.Millisecond, MaxRequestBytes: 1 << 20, MaxMessage: 1 << 20,
 		// Tests make requests as fast as the machine goes, all from one
-		// address: the rate limits are off unless a test sets them
+		// address, and move injected clocks by hours: the rate limits and
+		// the lease hold limit are off unless a test sets them
 		// (abuse_test.go).
-		OwnerRate: coordinator.Rate{PerSecond: -1}, IPRate: coordinator.Rate{PerSecond: -1}}
+		OwnerRate: coordinator.Rate{PerSecond: -1}, IPRate: coordinator.Rate{PerSecond: -1}, LeaseHoldFactor: -1}
 	if mod != nil {
 		mod(&cfg)
 	}
