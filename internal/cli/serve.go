@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -63,6 +64,23 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	tslots := fs.Int("trusted-slots", 1, "re-run at most `N` disputed links at once on the coordinator itself (when no trusted worker\ntakes them: docs/trust.md §2)")
 	tcpu := fs.Float64("trusted-cpu", coordinator.DefaultTrustedCPU, "in-process re-runs use at most `F` of one core over time, all slots together (0 < F ≤\n--trusted-slots); more wait in line")
 	stranded := fs.Duration("stranded-after", 0, "confirm a finished task on trusted ground when its checks (audits, a partner) have waited `DURATION`\nwith no worker of another account connected (default 30s; negative: never: docs/trust.md §6)")
+	// Abuse limits (docs/abuse.md): 0 keeps a default, a negative value
+	// turns the limit off.
+	qJobs := fs.Int("quota-jobs", 0, fmt.Sprintf("each owner may have at most `N` running jobs (default %d; negative: unlimited)", coordinator.DefaultQuotaJobs))
+	qTasks := fs.Int64("quota-tasks", 0, fmt.Sprintf("each owner's running jobs may hold at most `N` unfinished tasks (default %d; negative: unlimited)", coordinator.DefaultQuotaTasks))
+	qBytes := quotaSize{v: 0}
+	fs.Var(&qBytes, "quota-bytes", "each owner's running jobs may hold at most `SIZE` of submitted input: modules, stdin, files,\nargs, env (default 1GiB; -1: unlimited)")
+	qFuel := fs.Int64("quota-fuel", 0, "CPU quota: each owner's unfinished tasks may commit at most `FUEL` (fuel limit × replicas,\nsummed); jobs then need a fuel limit (default: unlimited)")
+	defFuel := fs.Uint64("default-fuel", 0, "the fuel limit of a job that gives none (default: none)")
+	ownerRate := fs.Float64("owner-rate", 0, fmt.Sprintf("API requests per second each owner may make, after a burst of --owner-burst (default %g; negative: no limit)", coordinator.DefaultOwnerRate.PerSecond))
+	ownerBurst := fs.Int("owner-burst", 0, fmt.Sprintf("requests an owner may make at once (default %d)", coordinator.DefaultOwnerRate.Burst))
+	ipRate := fs.Float64("ip-rate", 0, fmt.Sprintf("requests per second without a valid API token (pages, worker connections, failed authentications)\neach remote address may make, after a burst of --ip-burst (default %g; negative: no limit)", coordinator.DefaultIPRate.PerSecond))
+	ipBurst := fs.Int("ip-burst", 0, fmt.Sprintf("such requests an address may make at once (default %d)", coordinator.DefaultIPRate.Burst))
+	helloTimeout := fs.Duration("hello-timeout", 0, fmt.Sprintf("close a worker connection that has not sent a valid hello within `DURATION` (default %v)", coordinator.DefaultHelloTimeout))
+	maxPending := fs.Int("max-pending", 0, fmt.Sprintf("at most `N` worker connections may be waiting to say hello at once (default %d)", coordinator.DefaultMaxPending))
+	maxPendingIP := fs.Int("max-pending-per-ip", 0, fmt.Sprintf("at most `N` of them from one address (default %d)", coordinator.DefaultMaxPendingPerIP))
+	holdFactor := fs.Float64("lease-hold-factor", 0, fmt.Sprintf("take back a lease that saved nothing (no result, no checkpoint) for `F` × its job's timeout_ms\nplus --lease-hold-grace, however its worker renews it (default %d; negative: never)", coordinator.DefaultLeaseHoldFactor))
+	holdGrace := fs.Duration("lease-hold-grace", 0, fmt.Sprintf("see --lease-hold-factor: time for fetching and compiling the module (default %v)", coordinator.DefaultLeaseHoldGrace))
 	var operators listFlag
 	fs.Var(&operators, "operator", "the owner `NAME` (of API tokens) who may read the operator's overview on /dashboard (repeat for more)")
 	if err := parseFlags(fs, args); err != nil {
@@ -95,7 +113,23 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
-	o := serveOptions{addr: *addr, metricsAddr: *metricsAddr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"--max-pending", *maxPending}, {"--max-pending-per-ip", *maxPendingIP}, {"--owner-burst", *ownerBurst}, {"--ip-burst", *ipBurst}} {
+		if v.n < 0 {
+			return usageError("%s must not be negative", v.name)
+		}
+	}
+	if *helloTimeout < 0 || *holdGrace < 0 {
+		return usageError("--hello-timeout and --lease-hold-grace must not be negative")
+	}
+	limits := serveLimits{quotas: coordinator.Quotas{Jobs: *qJobs, Tasks: *qTasks, Bytes: qBytes.v, Fuel: *qFuel}, defaultFuel: *defFuel,
+		ownerRate: coordinator.Rate{PerSecond: *ownerRate, Burst: *ownerBurst}, ipRate: coordinator.Rate{PerSecond: *ipRate, Burst: *ipBurst},
+		helloTimeout: *helloTimeout, maxPending: *maxPending, maxPendingPerIP: *maxPendingIP, holdFactor: *holdFactor, holdGrace: *holdGrace}
+	limits.ownerRate = withRateDefaults(limits.ownerRate, coordinator.DefaultOwnerRate)
+	limits.ipRate = withRateDefaults(limits.ipRate, coordinator.DefaultIPRate)
+	o := serveOptions{limits: limits, addr: *addr, metricsAddr: *metricsAddr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
 		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu, strandedAfter: *stranded, operators: operators}
 	if *prior > 0 {
 		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
@@ -103,7 +137,64 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	return serve(ctx, m, o)
 }
 
+// serveLimits are serve's abuse limits (coordinator.Config's fields of
+// the same names).
+type serveLimits struct {
+	quotas                      coordinator.Quotas
+	defaultFuel                 uint64
+	ownerRate, ipRate           coordinator.Rate
+	helloTimeout                time.Duration
+	maxPending, maxPendingPerIP int
+	holdFactor                  float64
+	holdGrace                   time.Duration
+}
+
+// withRateDefaults fills what a rate flag left zero: a burst given alone
+// keeps the default rate, a rate given alone the default burst.
+func withRateDefaults(r, d coordinator.Rate) coordinator.Rate {
+	if r.PerSecond < 0 {
+		return r
+	}
+	if r.PerSecond == 0 {
+		r.PerSecond = d.PerSecond
+	}
+	if r.Burst == 0 {
+		r.Burst = d.Burst
+	}
+	return r
+}
+
+// quotaSize is a byte size flag that also takes -1 (unlimited).
+type quotaSize struct{ v int64 }
+
+func (q *quotaSize) String() string {
+	if q == nil || q.v == 0 {
+		return "0B"
+	}
+	if q.v < 0 {
+		return "-1"
+	}
+	return FormatSize(uint64(q.v))
+}
+
+func (q *quotaSize) Set(s string) error {
+	if s == "-1" {
+		q.v = -1
+		return nil
+	}
+	n, err := ParseSize(s)
+	if err != nil {
+		return err
+	}
+	if n > math.MaxInt64 {
+		return fmt.Errorf("%s is too large", s)
+	}
+	q.v = int64(n)
+	return nil
+}
+
 type serveOptions struct {
+	limits     serveLimits
 	addr, data string
 	// metricsAddr: GET /metrics is served there, not on addr ("": on addr).
 	metricsAddr string
@@ -177,7 +268,11 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 		BlobGCInterval: o.blobGCInterval, BlobGCGrace: o.blobGCGrace,
 		LeaseTTL: o.leaseTTL, Shared: o.storeURL != "", IdlePoll: o.idlePoll, TrustedSlots: o.trustedSlots, TrustedCPU: o.trustedCPU,
 		StrandedAfter: o.strandedAfter, Operators: o.operators,
-		MetricsElsewhere: o.metricsAddr != ""})
+		MetricsElsewhere: o.metricsAddr != "",
+		Quotas:           o.limits.quotas, DefaultLimits: store.Limits{Fuel: o.limits.defaultFuel},
+		OwnerRate: o.limits.ownerRate, IPRate: o.limits.ipRate, HelloTimeout: o.limits.helloTimeout,
+		MaxPending: o.limits.maxPending, MaxPendingPerIP: o.limits.maxPendingPerIP,
+		LeaseHoldFactor: o.limits.holdFactor, LeaseHoldGrace: o.limits.holdGrace})
 	if err != nil {
 		return err
 	}
@@ -197,7 +292,7 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 		return err
 	}
 	url := "http://" + ln.Addr().String()
-	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := c.Server() // header deadline and size, idle timeout (docs/abuse.md)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(m.Stdout, "crowdrun: coordinator listening on %s (store %s); dashboard: %s/dashboard\n", url, where, url)

@@ -142,6 +142,7 @@ func (c *Coordinator) acceptCheckpoint(cn *conn, m *protocol.Checkpoint) (evalua
 	ls.at, ls.fuelAt, ls.fromGrant = now, m.Fuel, false
 	cn.mu.Lock()
 	ls.progress = max(ls.progress, m.Fuel)
+	ls.saved = now
 	cn.mu.Unlock()
 	return evaluated, nil
 }

@@ -70,6 +70,41 @@ type Config struct {
 	// close the connection (1009).
 	MaxMessage int64 // default protocol.MaxMessage
 
+	// Abuse limits (limits.go, docs/abuse.md).
+	//
+	// Quotas bound what one owner's running jobs hold; checked at
+	// submission.
+	Quotas Quotas
+	// OwnerRate limits the API requests of each owner (all its tokens
+	// together); IPRate the requests without a valid API token (pages,
+	// worker connections, modules, failed authentications) per remote
+	// address. Default DefaultOwnerRate and DefaultIPRate; PerSecond < 0:
+	// no limit.
+	OwnerRate, IPRate Rate
+	// HelloTimeout is how long a new worker connection may take to send a
+	// valid hello (default DefaultHelloTimeout); MaxHelloBytes the largest
+	// message accepted before it (default DefaultMaxHelloBytes).
+	HelloTimeout  time.Duration
+	MaxHelloBytes int64
+	// MaxPending caps the worker connections not yet welcomed (upgraded,
+	// no valid hello yet), MaxPendingPerIP those of one remote address;
+	// beyond them upgrades are refused (503 and 429, with Retry-After).
+	// Default DefaultMaxPending and DefaultMaxPendingPerIP.
+	MaxPending, MaxPendingPerIP int
+	// A lease that saves nothing — no result, no accepted checkpoint — for
+	// LeaseHoldFactor × its job's timeout_ms plus LeaseHoldGrace is taken
+	// back and requeued, however its worker keeps renewing it: a run ends
+	// by its timeout (a browser's stretched by its duty cycle, as low as
+	// 1%: hence the default factor), and the grace covers fetching and
+	// compiling the module. Defaults DefaultLeaseHoldFactor and
+	// DefaultLeaseHoldGrace; a negative factor: never.
+	LeaseHoldFactor float64
+	LeaseHoldGrace  time.Duration
+	// HeaderTimeout bounds reading a request's headers (Server), and
+	// BodyTimeout reading a POST body (a submission); defaults
+	// DefaultHeaderTimeout and DefaultBodyTimeout.
+	HeaderTimeout, BodyTimeout time.Duration
+
 	// MaxCheckpoint caps a checkpoint's snapshot delta plus output; larger
 	// ones are refused (too_large) and the connection stays open.
 	MaxCheckpoint int // default protocol.MaxCheckpoint
@@ -222,6 +257,37 @@ func (c *Config) withDefaults() Config {
 	if cfg.MaxMessage == 0 {
 		cfg.MaxMessage = protocol.MaxMessage
 	}
+	cfg.Quotas.withDefaults()
+	if cfg.OwnerRate == (Rate{}) {
+		cfg.OwnerRate = DefaultOwnerRate
+	}
+	if cfg.IPRate == (Rate{}) {
+		cfg.IPRate = DefaultIPRate
+	}
+	if cfg.HelloTimeout == 0 {
+		cfg.HelloTimeout = DefaultHelloTimeout
+	}
+	if cfg.MaxHelloBytes == 0 {
+		cfg.MaxHelloBytes = DefaultMaxHelloBytes
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.MaxPendingPerIP == 0 {
+		cfg.MaxPendingPerIP = DefaultMaxPendingPerIP
+	}
+	if cfg.LeaseHoldFactor == 0 {
+		cfg.LeaseHoldFactor = DefaultLeaseHoldFactor
+	}
+	if cfg.LeaseHoldGrace == 0 {
+		cfg.LeaseHoldGrace = DefaultLeaseHoldGrace
+	}
+	if cfg.HeaderTimeout == 0 {
+		cfg.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	if cfg.MaxCheckpoint == 0 {
 		cfg.MaxCheckpoint = protocol.MaxCheckpoint
 	}
@@ -289,6 +355,26 @@ func (c *Config) validate() error {
 	}
 	if c.CheckpointCost < 0 || !(c.FuelRate > 0) {
 		return errors.New("coordinator: CheckpointCost must be non-negative and FuelRate positive")
+	}
+	for _, r := range []struct {
+		name string
+		r    Rate
+	}{{"OwnerRate", c.OwnerRate}, {"IPRate", c.IPRate}} {
+		if r.r.PerSecond >= 0 && !(r.r.PerSecond > 0 && r.r.Burst >= 1) {
+			return fmt.Errorf("coordinator: %s (%v/s, burst %d) needs a positive rate and a burst of at least 1 (a negative rate: no limit)", r.name, r.r.PerSecond, r.r.Burst)
+		}
+	}
+	if c.HelloTimeout < 0 || c.HeaderTimeout < 0 || c.BodyTimeout < 0 || c.LeaseHoldGrace < 0 {
+		return errors.New("coordinator: HelloTimeout, HeaderTimeout, BodyTimeout and LeaseHoldGrace must not be negative")
+	}
+	if c.MaxHelloBytes < 1024 || c.MaxHelloBytes > c.MaxMessage {
+		return fmt.Errorf("coordinator: MaxHelloBytes (%d) must be between 1024 (a hello with a token and a site) and MaxMessage (%d)", c.MaxHelloBytes, c.MaxMessage)
+	}
+	if c.MaxPending < 1 || c.MaxPendingPerIP < 1 {
+		return errors.New("coordinator: MaxPending and MaxPendingPerIP must be at least 1: no worker could connect")
+	}
+	if c.DefaultLimits.Fuel > protocol.MaxFuel {
+		return fmt.Errorf("coordinator: DefaultLimits.Fuel must be at most %d", uint64(protocol.MaxFuel))
 	}
 	if c.DefaultLimits.MaxOutput > MaxOutputLimit {
 		return fmt.Errorf("coordinator: DefaultLimits.MaxOutput must be at most %d so results fit in a protocol message", MaxOutputLimit)

@@ -68,6 +68,12 @@ type Coordinator struct {
 	offProbation sync.Map
 	// dash feeds the dashboards' live updates (dashboard.go).
 	dash *dashHub
+
+	// Abuse limits (limits.go).
+	ownerRate, ipRate *limiter
+	pending           pendingConns
+	// prepared: the outcome of preparing recent modules (module.go).
+	prepared preparedCache
 }
 
 // New checks cfg and returns a coordinator; call Open to start it.
@@ -87,6 +93,11 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		wakeCh:   make(chan struct{}, 1),
 		resultCh: make(chan pendingResult, 4096),
 		changed:  make(chan struct{}),
+		// A bucket is a few dozen bytes: 100,000 addresses or owners at
+		// once are a few MiB.
+		ownerRate: newLimiter(cfg.OwnerRate, cfg.Now, 100_000),
+		ipRate:    newLimiter(cfg.IPRate, cfg.Now, 100_000),
+		pending:   pendingConns{max: cfg.MaxPending, perIP: cfg.MaxPendingPerIP, byIP: map[string]int{}},
 	}
 	c.metrics.reg.MustRegister(newLiveCollector(c))
 	c.policy = newPolicy(&c.cfg, c.store)
@@ -338,6 +349,11 @@ func (c *Coordinator) dispatch(ctx context.Context) {
 				continue
 			}
 			n, err := c.grant(ctx, w)
+			if errors.Is(err, errSlotsFull) {
+				w.conn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: w.reqID}, Code: protocol.CodeSlotsFull,
+					Message: fmt.Sprintf("this session holds %d leases, its hello's slots: report or release some before asking for more", w.conn.slots)})
+				continue
+			}
 			if err != nil {
 				if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 					c.cfg.Logger.Error("leasing", "err", err)
@@ -367,8 +383,19 @@ func (c *Coordinator) dispatch(ctx context.Context) {
 	}
 }
 
-// grant leases replicas to one waiter and sends them.
+// errSlotsFull: a waiter's session already holds as many leases as its
+// slots.
+var errSlotsFull = errors.New("slots full")
+
+// grant leases replicas to one waiter and sends them: at most the slots
+// its session has free, whatever it asked for, so that a worker asking
+// again and again cannot take more work than it said it runs at once.
 func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
+	free := w.conn.slots - w.conn.held()
+	if free <= 0 {
+		return 0, errSlotsFull
+	}
+	w.max = min(w.max, free)
 	prob, err := c.probation(ctx, w.conn, w.max)
 	if err != nil {
 		return 0, err
@@ -391,7 +418,7 @@ func (c *Coordinator) grant(ctx context.Context, w *waiter) (int, error) {
 		msg.Leases = append(msg.Leases, pl)
 		w.conn.hold(&leaseState{id: l.LeaseID, maxOutput: l.Limits.MaxOutput, memory: l.Limits.MemoryBytes, module: l.ModuleHash,
 			grid: l.CheckpointEvery, resume: l.Resume, at: now, fuelAt: startFuel(l), fromGrant: true, verifies: l.Verifies,
-			job: l.JobID, part: l.TaskIndex, fuelLimit: l.Limits.Fuel})
+			job: l.JobID, part: l.TaskIndex, fuelLimit: l.Limits.Fuel, saved: now, timeout: time.Duration(l.Limits.TimeoutMS) * time.Millisecond})
 	}
 	w.conn.send(msg)
 	return len(ls), nil
@@ -546,6 +573,9 @@ func (c *Coordinator) rescue(ctx context.Context) {
 			c.revoke(rs, "lease expired")
 			c.wake()
 		}
+		// After the expired ones: a lease both expired and held too long
+		// counts as expired.
+		c.reclaimHeld(ctx)
 	}
 }
 

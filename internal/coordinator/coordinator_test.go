@@ -77,7 +77,12 @@ func newEnv(t testing.TB, mod func(*coordinator.Config)) *env {
 		t.Fatal(err)
 	}
 	cfg := coordinator.Config{Store: db, Engine: engine, HeartbeatInterval: 500 * time.Millisecond, LeaseTTL: 2 * time.Second,
-		RescueInterval: 100 * time.Millisecond, MaxRequestBytes: 1 << 20, MaxMessage: 1 << 20}
+		RescueInterval: 100 * time.Millisecond, MaxRequestBytes: 1 << 20, MaxMessage: 1 << 20,
+		// Tests make requests as fast as the machine goes, all from one
+		// address, and move injected clocks by hours: the rate limits and
+		// the lease hold limit are off unless a test sets them
+		// (abuse_test.go).
+		OwnerRate: coordinator.Rate{PerSecond: -1}, IPRate: coordinator.Rate{PerSecond: -1}, LeaseHoldFactor: -1}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -282,7 +287,7 @@ func dialRaw(t *testing.T, e *env, name string) *rawWorker {
 	t.Cleanup(func() { ws.CloseNow() })
 	r := &rawWorker{t: t, ws: ws}
 	if name != "" {
-		r.send(&protocol.Hello{Protocol: protocol.Version, Worker: name, Slots: 4})
+		r.send(&protocol.Hello{Protocol: protocol.Version, Worker: name, Slots: 8})
 		if _, ok := r.read().(*protocol.Welcome); !ok {
 			t.Fatal("no welcome")
 		}

@@ -50,7 +50,8 @@ var fuzzMethods = []string{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"}
 // knownCodes are the error codes the API documents (api.Code*, and the
 // sandbox verdicts a refused module gets with 422).
 var knownCodes = map[string]bool{api.CodeBadRequest: true, api.CodeTooLarge: true, api.CodeUnauthorized: true, api.CodeNotFound: true,
-	api.CodeMethodNotAllowed: true, api.CodeConflict: true, api.CodeInvalidModule: true, api.CodeForbiddenImport: true}
+	api.CodeMethodNotAllowed: true, api.CodeConflict: true, api.CodeInvalidModule: true, api.CodeForbiddenImport: true,
+	api.CodeQuotaExceeded: true, api.CodeRateLimited: true}
 
 // FuzzAPI sends fuzzed requests — route, method, path parameter, query and
 // body — to a real coordinator's handler on a SQLite store and checks that

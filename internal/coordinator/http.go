@@ -65,6 +65,16 @@ func (c *Coordinator) Handler() http.Handler {
 		mux.HandleFunc(r.method+" "+r.path, r.h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, ok := c.admitRequest(w, r)
+		if !ok {
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// Every body is bounded in size and in time (a slow sender
+			// holds a connection at most BodyTimeout).
+			r.Body = http.MaxBytesReader(w, r.Body, c.cfg.MaxRequestBytes)
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.cfg.BodyTimeout))
+		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			// No route: the mux answers 404, or 405 with Allow set; say it
 			// in JSON.
@@ -140,7 +150,13 @@ func (c *Coordinator) auth(h authedHandler) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "an API token is required: Authorization: Bearer TOKEN (create one with `crowdrun token create`)")
 			return
 		}
-		tok, err := c.store.TokenLookup(r.Context(), &store.TokenLookupParams{Hash: HashToken(secret)})
+		var tok *store.Token
+		var err error
+		if a, ok := r.Context().Value(authKey{}).(*authResult); ok {
+			tok, err = a.tok, a.err // Handler looked it up (admitRequest)
+		} else {
+			tok, err = c.store.TokenLookup(r.Context(), &store.TokenLookupParams{Hash: HashToken(secret)})
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "the API token is not valid")
 			return
@@ -187,6 +203,15 @@ func (c *Coordinator) submit(w http.ResponseWriter, r *http.Request, owner strin
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
+	admit := c.cfg.Quotas.admit(int64(len(p.Tasks)), p.Replicas, p.InputBytes+int64(len(req.Module)), p.Limits.Fuel)
+	// A job that would pass a quota on its own is refused before its
+	// module costs an instrumentation; the store checks again, with the
+	// owner's usage, as it inserts.
+	if qe := (*QuotaError)(nil); errors.As(admit(&store.OwnerUsage{}), &qe) {
+		c.metrics.refused("quota")
+		writeQuotaError(w, qe)
+		return
+	}
 	mod, suspendable, err := c.prepareModule(r.Context(), req.Module, p.Limits.MemoryBytes)
 	if err != nil {
 		var se *sandbox.Error
@@ -201,8 +226,17 @@ func (c *Coordinator) submit(w http.ResponseWriter, r *http.Request, owner strin
 	p.Suspendable = suspendable
 	p.ModuleHash = store.Hash(mod)
 	p.Blobs = append(p.Blobs, mod)
+	p.InputBytes += int64(len(req.Module))
 	p.Now = c.cfg.Now()
+	p.Admit = admit
 	job, err := c.store.JobInsert(r.Context(), p)
+	var qe *QuotaError
+	if errors.As(err, &qe) {
+		c.metrics.refused("quota")
+		c.cfg.Logger.Info("submission refused by a quota", "owner", owner, "quota", qe.Quota, "limit", qe.Limit, "usage", qe.Usage, "requested", qe.Requested)
+		writeQuotaError(w, qe)
+		return
+	}
 	if err != nil {
 		c.storeError(w, err)
 		return
@@ -297,6 +331,7 @@ func (c *Coordinator) checkSubmission(req *api.SubmitRequest) (*store.JobInsertP
 		if size > c.cfg.MaxTaskInput {
 			return nil, fmt.Errorf("task %d: input of %d bytes exceeds the limit of %d per task", i, size, c.cfg.MaxTaskInput)
 		}
+		p.InputBytes += size
 		p.Tasks[i] = spec
 	}
 	return p, nil

@@ -52,7 +52,14 @@ type metrics struct {
 
 	storeSeconds *prometheus.HistogramVec
 	storeErrors  *prometheus.CounterVec
+
+	refusals *prometheus.CounterVec // abuse limits (limits.go)
 }
+
+// Reasons a request or connection was refused by a limit (limits.go).
+var refusalReasons = []string{"rate_owner", "rate_ip", "quota", "pending_ip", "pending_total", "hello"}
+
+func (m *metrics) refused(reason string) { m.refusals.WithLabelValues(reason).Inc() }
 
 // Worker kinds: what a session's hello says its runtime is. It is the
 // worker's claim, used only to split counts; anything else is "other".
@@ -102,6 +109,11 @@ func newMetrics() *metrics {
 	}
 	for _, o := range []string{"accepted", "refused"} {
 		m.results.WithLabelValues(o)
+	}
+
+	m.refusals = f.counterVec("crowdrun_refused_total", "Requests and worker connections refused by an abuse limit: rate_owner, rate_ip, quota, pending_ip, pending_total (WebSocket connections not yet welcomed), hello (no valid hello in time or too large).", "reason")
+	for _, r := range refusalReasons {
+		m.refusals.WithLabelValues(r)
 	}
 
 	m.checkpoints = f.counter("crowdrun_checkpoints_total", "Checkpoints verified and recorded.")

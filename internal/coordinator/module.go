@@ -2,7 +2,9 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"sync"
 
 	"github.com/crowdrun/crowdrun/internal/instrument"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
@@ -21,6 +23,11 @@ import (
 //
 // The instrumenter refuses modules that use crowdrun's reserved names, so a
 // submitter cannot pass off a module as already instrumented.
+//
+// The outcome (prepared bytes, or the refusal) of the last few modules is
+// kept (preparedCache): the same module submitted again — the usual case,
+// and what an owner retrying past a quota does — costs a hash, not an
+// instrumentation and a compile.
 func (c *Coordinator) prepareModule(ctx context.Context, wasm []byte, memoryBytes uint64) (prepared []byte, suspendable bool, err error) {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
 		return nil, false, &sandbox.Error{Status: sandbox.StatusInvalidModule, Message: "invalid module: not a WebAssembly binary (bad magic number)"}
@@ -29,6 +36,19 @@ func (c *Coordinator) prepareModule(ctx context.Context, wasm []byte, memoryByte
 	if pages := memoryBytes / 65536; pages > 0 && pages < 65536 {
 		opts.MemoryCapPages = uint32(pages)
 	}
+	key := preparedKey{module: sha256.Sum256(wasm), pages: opts.MemoryCapPages}
+	if e, ok := c.prepared.get(key); ok {
+		return e.prepared, e.suspendable, e.err
+	}
+	prepared, suspendable, err = c.prepareUncached(ctx, wasm, opts)
+	var se *sandbox.Error
+	if err == nil || errors.As(err, &se) {
+		c.prepared.put(key, &preparedEntry{prepared: prepared, suspendable: suspendable, err: err})
+	}
+	return prepared, suspendable, err
+}
+
+func (c *Coordinator) prepareUncached(ctx context.Context, wasm []byte, opts instrument.Options) (prepared []byte, suspendable bool, err error) {
 	out, suspendable, err := sandbox.Prepare(wasm, opts, !c.cfg.NoCheckpoints)
 	if err != nil {
 		var se *sandbox.Error
@@ -51,4 +71,59 @@ func (c *Coordinator) prepareModule(ctx context.Context, wasm []byte, memoryByte
 		return nil, false, err
 	}
 	return m.Instrumented, suspendable && m.Suspendable(), nil
+}
+
+// preparedCache keeps the outcome of preparing the last modules, at most
+// preparedCacheEntries of them and preparedCacheBytes of prepared code.
+type preparedCache struct {
+	mu      sync.Mutex
+	entries map[preparedKey]*preparedEntry
+	order   []preparedKey // oldest first
+	bytes   int
+}
+
+const (
+	preparedCacheEntries = 16
+	preparedCacheBytes   = 64 << 20
+)
+
+type preparedKey struct {
+	module [32]byte // SHA-256 of the submitted bytes
+	pages  uint32   // the memory cap the instrumenter wrote in
+}
+
+type preparedEntry struct {
+	prepared    []byte
+	suspendable bool
+	err         error // a *sandbox.Error: the module is refused
+}
+
+func (pc *preparedCache) get(k preparedKey) (*preparedEntry, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	e, ok := pc.entries[k]
+	return e, ok
+}
+
+func (pc *preparedCache) put(k preparedKey, e *preparedEntry) {
+	if len(e.prepared) > preparedCacheBytes/4 {
+		return
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.entries == nil {
+		pc.entries = map[preparedKey]*preparedEntry{}
+	}
+	if _, ok := pc.entries[k]; ok {
+		return
+	}
+	pc.entries[k] = e
+	pc.order = append(pc.order, k)
+	pc.bytes += len(e.prepared)
+	for len(pc.order) > preparedCacheEntries || pc.bytes > preparedCacheBytes {
+		old := pc.order[0]
+		pc.order = pc.order[1:]
+		pc.bytes -= len(pc.entries[old].prepared)
+		delete(pc.entries, old)
+	}
 }

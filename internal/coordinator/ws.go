@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/crowdrun/crowdrun/internal/coordinator/api"
 	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/snapshot"
 	"github.com/crowdrun/crowdrun/internal/store"
@@ -37,6 +38,7 @@ type conn struct {
 	trusted bool
 	resume  bool   // the worker declared protocol.FeatureCheckpoint
 	kind    string // native, browser, node or other (workerKind): the dashboard's overview
+	slots   int    // the hello's: the most leases the session may hold at once
 	token   string // authenticates the session's HTTP requests
 	bye     bool   // the worker said bye (set by the reader before it returns)
 
@@ -69,6 +71,11 @@ type leaseState struct {
 	fuelLimit uint64
 
 	progress uint64 // fuel reached, from heartbeats (under conn.mu)
+	// saved: the grant or the last accepted checkpoint (under conn.mu);
+	// timeout: the job's wall-clock limit of a run. A lease that saves
+	// nothing for longer than the hold limit is taken back (limits.go).
+	saved   time.Time
+	timeout time.Duration
 
 	// The replica's latest accepted checkpoint (the resumed one until the
 	// first of this segment), the base of the next delta; decoded lazily.
@@ -144,6 +151,13 @@ func (cn *conn) progress(ids ...string) map[string]uint64 {
 		}
 	}
 	return out
+}
+
+// held is how many leases the session holds.
+func (cn *conn) held() int {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return len(cn.leases)
 }
 
 func (cn *conn) forget(ids ...string) {
@@ -224,12 +238,35 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the coordinator is shutting down")
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "the coordinator is shutting down")
 		return
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()
 	defer c.wg.Done()
+
+	// Until its hello is accepted a connection is pending: capped per
+	// address and in all, given HelloTimeout and MaxHelloBytes.
+	remote := remoteKey(r)
+	if ok, perIP := c.pending.enter(remote); !ok {
+		w.Header().Set("Retry-After", "1")
+		if perIP {
+			c.metrics.refused("pending_ip")
+			writeError(w, http.StatusTooManyRequests, api.CodeRateLimited, fmt.Sprintf("more than %d connections from this address are waiting to say hello", c.cfg.MaxPendingPerIP))
+			return
+		}
+		c.metrics.refused("pending_total")
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, fmt.Sprintf("more than %d connections are waiting to say hello; retry", c.cfg.MaxPending))
+		return
+	}
+	pending := true
+	welcomed := func() {
+		if pending {
+			pending = false
+			c.pending.leave(remote)
+		}
+	}
+	defer welcomed()
 
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{protocol.Subprotocol},
@@ -243,24 +280,32 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		ws.Close(websocket.StatusProtocolError, "the WebSocket subprotocol must be "+protocol.Subprotocol)
 		return
 	}
-	ws.SetReadLimit(c.cfg.MaxMessage)
+	ws.SetReadLimit(c.cfg.MaxHelloBytes)
 
 	hello, err := c.readHello(r.Context(), ws)
 	if err != nil {
+		c.metrics.refused("hello")
 		closeWith(ws, err)
 		return
 	}
 	account, err := c.account(r.Context(), hello)
-	if err != nil {
-		closeWith(ws, err)
-		return
+	var trusted bool
+	if err == nil {
+		trusted, err = c.trustedToken(r.Context(), hello)
 	}
-	trusted, err := c.trustedToken(r.Context(), hello)
 	if err != nil {
+		var pe *protocolError
+		if errors.As(err, &pe) && pe.code == protocol.CodeUnauthorized {
+			// A failed authentication costs its address a request more:
+			// guessing tokens is rate limited like any anonymous request.
+			c.ipRate.take(remote)
+		}
 		closeWith(ws, err)
 		return
 	}
 	trusted = trusted && hello.Has(protocol.FeatureRerun)
+	ws.SetReadLimit(c.cfg.MaxMessage)
+	welcomed()
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {
@@ -279,7 +324,8 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	cn := &conn{c: c, ws: ws, session: sess, wakeW: make(chan struct{}, 1), ctx: ctx, cancel: cancel, leases: map[string]*leaseState{},
-		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken(), trusted: trusted, kind: workerKind(hello.Runtime)}
+		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken(), trusted: trusted, kind: workerKind(hello.Runtime),
+		slots: hello.Slots}
 	c.mu.Lock()
 	c.conns[sess.ID] = cn
 	c.mu.Unlock()
@@ -354,10 +400,18 @@ func badMessage(err error) error {
 }
 
 func (c *Coordinator) readHello(ctx context.Context, ws *websocket.Conn) (*protocol.Hello, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Whatever the peer sends, or does not, the connection ends by then:
+	// a slow sender (a byte a minute) is closed like a silent one.
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.HelloTimeout)
 	defer cancel()
 	typ, b, err := ws.Read(ctx)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, &protocolError{protocol.CodeBadMessage, fmt.Sprintf("no hello within %v", c.cfg.HelloTimeout), websocket.StatusPolicyViolation}
+		}
+		if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+			return nil, &protocolError{protocol.CodeTooLarge, fmt.Sprintf("a message before hello is accepted may be at most %d bytes", c.cfg.MaxHelloBytes), websocket.StatusMessageTooBig}
+		}
 		return nil, err
 	}
 	if typ != websocket.MessageText {
@@ -459,9 +513,25 @@ func (cn *conn) readLoop() error {
 				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeLeaseNotHeld,
 					Message: fmt.Sprintf("lease %q is not held by this session (expired, revoked or already reported); the result was not recorded", m.LeaseID)})
 			case uint64(len(m.Stdout))+uint64(len(m.Stderr)) > ls.maxOutput:
+				// No run within the job's limits makes such output (the
+				// sandbox stops at max_output): the lease goes back to the
+				// queue, and the worker's slot is free, as it expects.
+				n, err := c.store.ReplicaRelease(cn.ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: []string{m.LeaseID},
+					Progress: cn.progress(m.LeaseID), Now: c.cfg.Now()})
+				if err != nil {
+					return err
+				}
+				cn.forget(m.LeaseID)
+				if n > 0 {
+					c.wake()
+				}
 				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeTooLarge,
-					Message: fmt.Sprintf("output of %d bytes exceeds the job's limit of %d", len(m.Stdout)+len(m.Stderr), ls.maxOutput)})
+					Message: fmt.Sprintf("output of %d bytes exceeds the job's limit of %d; the lease is released", len(m.Stdout)+len(m.Stderr), ls.maxOutput)})
 			default:
+				// The worker's slot is free from now on: a lease_request
+				// that follows may use it (grant counts what is held).
+				// The store still refuses a second report of the lease.
+				cn.forget(m.LeaseID)
 				cp := *ls // the reader goroutine owns ls; the committer gets a copy
 				select {
 				case c.resultCh <- pendingResult{conn: cn, msg: m, lease: &cp}:

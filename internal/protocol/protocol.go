@@ -84,6 +84,9 @@ const (
 	CodeBadCheckpoint = "bad_checkpoint" // a checkpoint refused: wrong base, corrupt, state hash mismatch, out of order
 	CodeInternal      = "internal"
 	CodeUnauthorized  = "unauthorized" // hello: an unknown or revoked token; the connection is closed
+	// CodeSlotsFull: a lease_request while the session holds as many
+	// leases as its hello's slots; refused, the connection stays open.
+	CodeSlotsFull = "slots_full"
 )
 
 // Header is common to every message.

@@ -13,6 +13,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"math"
+	"math/bits"
 	"time"
 )
 
@@ -343,6 +345,56 @@ type JobInsertParams struct {
 	// Blobs are put in the same transaction as the job (module, stdins, files).
 	Blobs [][]byte
 	Now   time.Time
+	// InputBytes is the size of what the submission brought (module, every
+	// task's stdin, files, args and env), recorded with the job: the owner's
+	// usage counts it while the job runs (OwnerUsage.InputBytes).
+	InputBytes int64
+	// Admit, if set, is called inside the insert's transaction with the
+	// owner's usage before the job (OwnerUsage), while other admitting
+	// inserts of the same owner wait: a non-nil error refuses the job
+	// whole (nothing is written) and JobInsert returns it as it is. The
+	// policy (quotas) lives above the seam; the store only makes the
+	// check and the insert one step, so racing submissions cannot both
+	// fit in the last slot.
+	Admit func(*OwnerUsage) error
+}
+
+// OwnerUsage is what an owner's running jobs hold: the quantities quotas
+// are checked against (coordinator/limits.go, docs/abuse.md).
+type OwnerUsage struct {
+	// ActiveJobs: jobs still running (neither done nor cancelled).
+	ActiveJobs int
+	// UnfinishedTasks: their tasks neither finished nor cancelled.
+	UnfinishedTasks int64
+	// InputBytes: the JobInsertParams.InputBytes of those jobs.
+	InputBytes int64
+	// Fuel: over the unfinished tasks, fuel limit × replicas, saturating
+	// at math.MaxUint64 — the most CPU they can still be run for,
+	// extra replicas the verifier adds aside.
+	Fuel uint64
+	// UnlimitedTasks: unfinished tasks of jobs without a fuel limit, which
+	// Fuel cannot count.
+	UnlimitedTasks int64
+}
+
+// AddJob adds one running job's row to u; drivers sum their rows with it
+// so both count alike.
+func (u *OwnerUsage) AddJob(taskCount, finished, cancelled int64, replicas int, fuel uint64, inputBytes int64) {
+	left := max(taskCount-finished-cancelled, 0)
+	u.ActiveJobs++
+	u.UnfinishedTasks += left
+	u.InputBytes += inputBytes
+	if fuel == 0 {
+		u.UnlimitedTasks += left
+		return
+	}
+	hi, lo := bits.Mul64(uint64(left)*uint64(max(replicas, 1)), fuel)
+	sum, carry := bits.Add64(u.Fuel, lo, 0)
+	if hi != 0 || carry != 0 {
+		u.Fuel = math.MaxUint64
+		return
+	}
+	u.Fuel = sum
 }
 
 type JobGetParams struct {

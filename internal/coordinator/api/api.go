@@ -247,6 +247,8 @@ type Error struct {
 	Err struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		// Quota: with quota_exceeded, which quota and by how much.
+		Quota *QuotaDetail `json:"quota,omitempty"`
 	} `json:"error"`
 	Status int `json:"-"`
 }
@@ -265,7 +267,23 @@ const (
 	// with an Allow header).
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeConflict         = "conflict"
-	CodeInvalidModule    = "invalid_module"
-	CodeForbiddenImport  = "forbidden_import"
-	CodeInternal         = "internal"
+	// CodeQuotaExceeded: a submission would pass one of its owner's quotas
+	// (429; Err.Quota says which); nothing of it was stored.
+	CodeQuotaExceeded = "quota_exceeded"
+	// CodeRateLimited: too many requests from one owner or address (429,
+	// with Retry-After).
+	CodeRateLimited     = "rate_limited"
+	CodeInvalidModule   = "invalid_module"
+	CodeForbiddenImport = "forbidden_import"
+	CodeInternal        = "internal"
 )
+
+// QuotaDetail is a quota a submission would pass (docs/abuse.md): its
+// name (jobs, tasks, bytes, fuel), its value, what the owner's running
+// jobs hold and what the submission adds.
+type QuotaDetail struct {
+	Name      string `json:"name"`
+	Limit     uint64 `json:"limit"`
+	Usage     uint64 `json:"usage"`
+	Requested uint64 `json:"requested"`
+}

@@ -290,6 +290,13 @@ var migrations = []string{
 	ALTER TABLE ledger ADD COLUMN site text NOT NULL DEFAULT '';
 	CREATE INDEX ledger_site ON ledger(site, seq) WHERE site <> '';
 	`,
+	// 6: (SQLite's version 7) quotas (docs/abuse.md): the bytes each job's
+	// submission brought, summed over an owner's running jobs, which are
+	// found by owner and state.
+	`
+	ALTER TABLE jobs ADD COLUMN input_bytes bigint NOT NULL DEFAULT 0;
+	CREATE INDEX jobs_owner_running ON jobs(owner) WHERE state = 'running';
+	`,
 }
 
 // Advisory lock keys (pg_advisory_xact_lock(lockSpace, key)).
@@ -299,6 +306,7 @@ const (
 	lockWorker  = 2 // ReplicaLease, per worker name
 	lockAccount = 3 // ReplicaLease, per account
 	lockLedger  = 4 // LedgerAppend: one appender at a time numbers entries
+	lockOwner   = 5 // JobInsert with Admit: an owner's admissions take turns
 )
 
 // SchemaVersion is the version Open migrates a database to.

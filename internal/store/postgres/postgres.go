@@ -257,12 +257,27 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 	}
 	var id int64
 	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if p.Admit != nil {
+			// An owner's admissions take turns on a lock held to the
+			// commit, on every coordinator sharing the database: the
+			// usage read here cannot change before this job is in.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockSpace+lockOwner, p.Owner); err != nil {
+				return interpretError(err)
+			}
+			u, err := ownerUsage(ctx, tx, p.Owner)
+			if err != nil {
+				return err
+			}
+			if err := p.Admit(u); err != nil {
+				return err
+			}
+		}
 		if err := putBlobs(ctx, tx, now, p.Blobs...); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, suspendable, max_error)
-			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING id`, p.Owner, p.Name, p.ModuleHash, string(store.JobRunning), p.Priority, p.Replicas,
-			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, n, now, p.Suspendable, maxErr).Scan(&id)
+		err := tx.QueryRow(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, suspendable, max_error, input_bytes)
+			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) RETURNING id`, p.Owner, p.Name, p.ModuleHash, string(store.JobRunning), p.Priority, p.Replicas,
+			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, n, now, p.Suspendable, maxErr, p.InputBytes).Scan(&id)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -287,6 +302,26 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 		return nil, err
 	}
 	return db.JobGet(ctx, &store.JobGetParams{ID: id})
+}
+
+// ownerUsage sums what an owner's running jobs hold (store.OwnerUsage).
+func ownerUsage(ctx context.Context, tx pgx.Tx, owner string) (*store.OwnerUsage, error) {
+	rows, err := tx.Query(ctx, `SELECT task_count, tasks_finished, tasks_cancelled, replicas, fuel, input_bytes
+		FROM jobs WHERE owner = $1 AND state = 'running'`, owner)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	u := &store.OwnerUsage{}
+	for rows.Next() {
+		var n, fin, canc, fuel, in int64
+		var reps int
+		if err := rows.Scan(&n, &fin, &canc, &reps, &fuel, &in); err != nil {
+			return nil, interpretError(err)
+		}
+		u.AddJob(n, fin, canc, reps, uint64(fuel), in)
+	}
+	return u, interpretError(rows.Err())
 }
 
 func nonNil(s []string) []string {

@@ -162,6 +162,13 @@ var migrations = []string{
 	ALTER TABLE ledger ADD COLUMN site TEXT NOT NULL DEFAULT '';
 	CREATE INDEX IF NOT EXISTS ledger_site ON ledger(site, seq) WHERE site != '';
 	`,
+	// 7: (PostgreSQL's version 6) quotas (docs/abuse.md): the bytes each
+	// job's submission brought, summed over an owner's running jobs, which
+	// are found by owner and state.
+	`
+	ALTER TABLE jobs ADD COLUMN input_bytes INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX IF NOT EXISTS jobs_owner_running ON jobs(owner) WHERE state = 'running';
+	`,
 }
 
 // migrate applies the migrations the database has not seen, each in its own

@@ -227,14 +227,25 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 	now := ms(p.Now)
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// Writers take turns (BEGIN IMMEDIATE on one connection): the usage
+		// read here cannot change before this transaction commits.
+		if p.Admit != nil {
+			u, err := ownerUsage(ctx, tx, p.Owner)
+			if err != nil {
+				return err
+			}
+			if err := p.Admit(u); err != nil {
+				return err
+			}
+		}
 		for _, b := range p.Blobs {
 			if _, err := db.putBlob(ctx, tx, b, now); err != nil {
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, suspendable, max_error)
-			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, p.Owner, p.Name, p.ModuleHash, store.JobRunning, p.Priority, p.Replicas,
-			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, len(p.Tasks), now, p.Suspendable, maxErr)
+		res, err := tx.ExecContext(ctx, `INSERT INTO jobs(owner, name, module_hash, state, priority, replicas, fuel, memory, max_output, timeout_ms, task_count, created_at, suspendable, max_error, input_bytes)
+			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, p.Owner, p.Name, p.ModuleHash, store.JobRunning, p.Priority, p.Replicas,
+			p.Limits.Fuel, p.Limits.MemoryBytes, p.Limits.MaxOutput, p.Limits.TimeoutMS, len(p.Tasks), now, p.Suspendable, maxErr, p.InputBytes)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -267,6 +278,27 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 		return nil, err
 	}
 	return db.JobGet(ctx, &store.JobGetParams{ID: id})
+}
+
+// ownerUsage sums what an owner's running jobs hold (store.OwnerUsage).
+func ownerUsage(ctx context.Context, tx *sql.Tx, owner string) (*store.OwnerUsage, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT task_count, tasks_finished, tasks_cancelled, replicas, fuel, input_bytes
+		FROM jobs WHERE owner = ? AND state = 'running'`, owner)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	u := &store.OwnerUsage{}
+	for rows.Next() {
+		var n, fin, canc, in int64
+		var reps int
+		var fuel uint64
+		if err := rows.Scan(&n, &fin, &canc, &reps, &fuel, &in); err != nil {
+			return nil, interpretError(err)
+		}
+		u.AddJob(n, fin, canc, reps, fuel, in)
+	}
+	return u, interpretError(rows.Err())
 }
 
 func nonNil(s []string) []string {

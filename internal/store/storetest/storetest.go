@@ -2198,6 +2198,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 
 	t.Run("StateCounts", func(t *testing.T) { stateCounts(t, open(t)) })
+	t.Run("OwnerQuota", func(t *testing.T) { ownerQuota(t, open) })
 }
 
 func equalInts(a, b []int64) bool {
