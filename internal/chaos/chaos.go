@@ -112,6 +112,7 @@ type Report struct {
 	StoreFullErrors             int // "store full" errors the coordinators logged
 	StoreFullExample            string
 	Lost, Duplicated, Wrong     int
+	ByNode, ByNative            int // results computed (in part) by Node workers, by native workers
 	Credit, Verified            uint64
 	Accounts                    int
 	Violations                  []string
@@ -134,8 +135,10 @@ func (r *Report) Print(w io.Writer) {
 	if r.StoreFullExample != "" {
 		fmt.Fprintf(w, "         e.g. %s\n", r.StoreFullExample)
 	}
-	fmt.Fprintf(w, "  found: %d checkpoints, %d resumes, %d lost segments; %d tasks lost, %d duplicated, %d wrong; credit %d over %d accounts, verified fuel %d\n",
-		r.Checkpoints, r.Resumes, r.LostSegments, r.Lost, r.Duplicated, r.Wrong, r.Credit, r.Accounts, r.Verified)
+	fmt.Fprintf(w, "  found: %d results computed (in part) by Node workers, %d by native workers; %d checkpoints, %d resumes, %d lost segments\n",
+		r.ByNode, r.ByNative, r.Checkpoints, r.Resumes, r.LostSegments)
+	fmt.Fprintf(w, "         %d tasks lost, %d duplicated, %d wrong; credit %d over %d accounts, verified fuel %d\n",
+		r.Lost, r.Duplicated, r.Wrong, r.Credit, r.Accounts, r.Verified)
 	if r.OK() {
 		fmt.Fprintln(w, "  OK: every task done exactly once with the uninterrupted run's result; credit = verified fuel, each link once, /v1/credit = ledger")
 		return
@@ -150,10 +153,10 @@ func (r *Report) Print(w io.Writer) {
 	}
 }
 
-// Inputs are the job's tasks: numbers to factor, mostly small (one
-// checkpoint interval or less); every tenth near 10^12–10^13 (a few to a
-// dozen checkpoints at a grid of 2^20 fuel), every hundredth near 10^14
-// (dozens).
+// Inputs are the job's tasks: numbers to factor, mostly below 10^9 (tens
+// of thousands of fuel); every tenth between 10^11 and 10^13 (millions),
+// every hundredth between 10^13 and 10^14 (up to tens of millions): at a
+// grid of 2^18 fuel, dozens of checkpoints.
 func Inputs(n int, seed uint64) []string {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	in := make([]string, n)
@@ -221,6 +224,7 @@ type harness struct {
 
 	workers []*wproc
 	nextW   int
+	isNode  map[string]bool // worker name → a Node worker
 }
 
 type coord struct {
@@ -245,7 +249,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	t0 := time.Now()
-	h := &harness{cfg: &cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 3)), rep: &Report{Tasks: cfg.Tasks}}
+	h := &harness{cfg: &cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 3)), rep: &Report{Tasks: cfg.Tasks}, isNode: map[string]bool{}}
 	defer h.cleanup()
 	out := cfg.Out
 
@@ -375,6 +379,7 @@ func (h *harness) startCoord() error {
 
 func (h *harness) startWorker(w *wproc) error {
 	var argv []string
+	h.isNode[w.name] = w.node
 	if w.node {
 		argv = []string{h.cfg.Node, h.cfg.NodeWorker, "--server", h.proxy.URL(), "--name", w.name, "--slots", "1", "--quiet"}
 		h.rep.NodeStarts++
@@ -647,6 +652,17 @@ func (h *harness) check(ctx context.Context, jobID int64, reps []sandbox.Report,
 			return nil
 		}
 		seen[t.TaskIndex]++
+		node, native := false, false
+		for _, name := range t.Workers {
+			node = node || h.isNode[name]
+			native = native || !h.isNode[name]
+		}
+		if node {
+			r.ByNode++
+		}
+		if native {
+			r.ByNative++
+		}
 		if seen[t.TaskIndex] > 1 {
 			r.Duplicated++
 			r.Violations = append(r.Violations, fmt.Sprintf("task %d: result line %d", t.TaskIndex, seen[t.TaskIndex]))
