@@ -403,14 +403,14 @@ func (h *harness) startWorker(w *wproc) error {
 }
 
 func (h *harness) cleanup() {
-	if h.proxy != nil {
-		h.proxy.Close()
-	}
 	h.mu.Lock()
 	ps := slices.Clone(h.procs)
 	h.mu.Unlock()
 	for _, p := range ps {
 		p.kill()
+	}
+	if h.proxy != nil {
+		h.proxy.Close()
 	}
 }
 
