@@ -516,8 +516,7 @@ func (h *harness) fault(ctx context.Context, e event, jobID int64, done int) err
 		w.p.kill()
 		h.rep.WorkerKills++
 		switch h.rng.IntN(3) {
-		case 0: // the same name: the same anonymous account
-			w.token = ""
+		case 0: // the same name and token: the same account
 			h.rep.SameAccount++
 		case 1: // a volunteer token's account
 			w.name = fmt.Sprintf("w%d", len(h.workers)+h.nextW)
