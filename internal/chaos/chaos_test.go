@@ -81,8 +81,8 @@ func run(t *testing.T, cfg chaos.Config) *chaos.Report {
 		t.Fatalf("faults done: %d coordinator kills, %d worker kills, %d partitions, %d store-full episodes; planned %d, %d, %d, %d",
 			r.CoordKills, r.WorkerKills, r.Partitions, r.DiskFull, cfg.CoordKills, cfg.WorkerKills, cfg.Partitions, cfg.DiskFull)
 	}
-	if r.Checkpoints == 0 || r.NodeStarts == 0 {
-		t.Fatalf("%d checkpoints, %d Node workers started", r.Checkpoints, r.NodeStarts)
+	if r.Checkpoints == 0 || r.ByNode == 0 || r.ByNative == 0 {
+		t.Fatalf("%d checkpoints, %d results by Node workers, %d by native workers", r.Checkpoints, r.ByNode, r.ByNative)
 	}
 	return r
 }
