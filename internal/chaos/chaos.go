@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,6 +112,7 @@ type Report struct {
 	DiskFull                    int // episodes
 	StoreFullErrors             int // "store full" errors the coordinators logged
 	StoreFullExample            string
+	SubmitsRefused              int // submissions refused with 507 store_full while the store was full
 	Lost, Duplicated, Wrong     int
 	ByNode, ByNative            int // results computed (in part) by Node workers, by native workers
 	Credit, Verified            uint64
@@ -131,7 +133,7 @@ func (r *Report) Print(w io.Writer) {
 		r.CoordKills, r.CoordRestarts, r.WorkerKills, r.WorkerRestarts, r.SameAccount, r.TokenAccount, r.NativeStarts, r.NodeStarts)
 	fmt.Fprintf(w, "         proxy: %d connections, %d refused (no coordinator up), %d dropped (%d by %d partitions), %d delayed, %d stalled\n",
 		r.Proxy.Conns, r.Proxy.Refused, r.Proxy.Drops, r.partitionDrops, r.Partitions, r.Proxy.Delays, r.Proxy.Stalls)
-	fmt.Fprintf(w, "         store full: %d episodes, %d store-full errors logged by the coordinator\n", r.DiskFull, r.StoreFullErrors)
+	fmt.Fprintf(w, "         store full: %d episodes, %d store-full errors logged by the coordinator, %d submissions refused with 507 store_full\n", r.DiskFull, r.StoreFullErrors, r.SubmitsRefused)
 	if r.StoreFullExample != "" {
 		fmt.Fprintf(w, "         e.g. %s\n", r.StoreFullExample)
 	}
@@ -607,6 +609,22 @@ func (h *harness) fill(ctx context.Context, jobID int64, done int) error {
 	}
 	if ex := c.p.lastLine(fullMatch); ex != "" {
 		h.rep.StoreFullExample = ex
+	}
+	// A submitter meanwhile: refused with a clear error, nothing recorded.
+	jobs, jerr := h.client().Jobs(ctx)
+	_, err = h.client().Submit(ctx, &api.SubmitRequest{Name: "while full", Module: h.cfg.Module, MaxError: 1,
+		Tasks: []api.TaskSpec{{Stdin: bytes.Repeat([]byte("1\n"), 128<<10)}}})
+	var ae *api.Error
+	switch {
+	case err == nil:
+		h.rep.Violations = append(h.rep.Violations, "a job of 256 KiB was accepted while the store was full")
+	case !errors.As(err, &ae) || ae.Status != http.StatusInsufficientStorage || ae.Err.Code != api.CodeStoreFull:
+		h.rep.Violations = append(h.rep.Violations, fmt.Sprintf("a job submitted while the store was full: %v, want 507 %s", err, api.CodeStoreFull))
+	default:
+		h.rep.SubmitsRefused++
+	}
+	if after, err := h.client().Jobs(ctx); jerr == nil && err == nil && len(after) != len(jobs) {
+		h.rep.Violations = append(h.rep.Violations, fmt.Sprintf("%d jobs before a submission refused for a full store, %d after", len(jobs), len(after)))
 	}
 	stalled, _ := h.client().Job(ctx, jobID)
 	if _, err := db.ExecContext(ctx, `DROP TABLE chaos_filler`); err != nil {

@@ -95,8 +95,8 @@ func TestChaosSQLite(t *testing.T) {
 	cfg := short(t)
 	cfg.DiskFull, cfg.StoreCap = 2, 16<<20
 	r := run(t, cfg)
-	if r.StoreFullErrors == 0 {
-		t.Fatal("the coordinator never logged a store-full error")
+	if r.StoreFullErrors == 0 || r.SubmitsRefused != cfg.DiskFull {
+		t.Fatalf("%d store-full errors logged, %d submissions refused with store_full in %d episodes", r.StoreFullErrors, r.SubmitsRefused, cfg.DiskFull)
 	}
 }
 

@@ -498,3 +498,25 @@ func TestUnrecordedResultRequeued(t *testing.T) {
 		t.Fatalf("%d ReplicaComplete calls: the failure was not exercised", fs.calls)
 	}
 }
+
+// fullStore refuses every new job, as a full disk would.
+type fullStore struct{ store.Store }
+
+func (fullStore) JobInsert(context.Context, *store.JobInsertParams) (*store.Job, error) {
+	return nil, fmt.Errorf("test: %w", store.ErrFull)
+}
+
+// A submission the store has no room for is refused with 507 store_full,
+// not an anonymous 500, and nothing is recorded.
+func TestSubmitStoreFull(t *testing.T) {
+	e := newEnv(t, func(c *coordinator.Config) { c.Store = fullStore{c.Store} })
+	ctx := context.Background()
+	_, err := e.alice.Submit(ctx, echoJob(t, 3, 1))
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusInsufficientStorage || ae.Err.Code != api.CodeStoreFull {
+		t.Fatalf("submitting to a full store: %v", err)
+	}
+	if jobs, err := e.alice.Jobs(ctx); err != nil || len(jobs) != 0 {
+		t.Fatalf("jobs after: %v %v", jobs, err)
+	}
+}

@@ -268,4 +268,7 @@ const (
 	CodeInvalidModule    = "invalid_module"
 	CodeForbiddenImport  = "forbidden_import"
 	CodeInternal         = "internal"
+	// CodeStoreFull: the store refused the write for want of space (507);
+	// nothing of the request was recorded.
+	CodeStoreFull = "store_full"
 )
