@@ -113,12 +113,16 @@ type Report struct {
 	StoreFullErrors             int // "store full" errors the coordinators logged
 	StoreFullExample            string
 	SubmitsRefused              int // submissions refused with 507 store_full while the store was full
-	Lost, Duplicated, Wrong     int
-	ByNode, ByNative            int // results computed (in part) by Node workers, by native workers
-	Credit, Verified            uint64
-	Accounts                    int
-	Violations                  []string
-	Elapsed                     time.Duration
+	CheckpointsUnrecorded       int // checkpoints the coordinators could not record (logged)
+	// Uncredited: fuel of the uninterrupted runs less the credit: run but
+	// not credited, as a chain's final link is credited at most one grid.
+	Uncredited              uint64
+	Lost, Duplicated, Wrong int
+	ByNode, ByNative        int // results computed (in part) by Node workers, by native workers
+	Credit, Verified        uint64
+	Accounts                int
+	Violations              []string
+	Elapsed                 time.Duration
 
 	partitionDrops int64
 }
@@ -141,6 +145,8 @@ func (r *Report) Print(w io.Writer) {
 		r.ByNode, r.ByNative, r.Checkpoints, r.Resumes, r.LostSegments)
 	fmt.Fprintf(w, "         %d tasks lost, %d duplicated, %d wrong; credit %d over %d accounts, verified fuel %d\n",
 		r.Lost, r.Duplicated, r.Wrong, r.Credit, r.Accounts, r.Verified)
+	fmt.Fprintf(w, "         %d checkpoints the coordinators could not record; %d fuel run but not credited (final links past a missing checkpoint)\n",
+		r.CheckpointsUnrecorded, r.Uncredited)
 	if r.OK() {
 		fmt.Fprintln(w, "  OK: every task done exactly once with the uninterrupted run's result; credit = verified fuel, each link once, /v1/credit = ledger")
 		return
@@ -242,7 +248,12 @@ type wproc struct {
 	token string
 }
 
-const fullMatch = "store full"
+const (
+	fullMatch = "store full"
+	// ckMatch: a checkpoint the store did not take (the coordinator logs
+	// it at error level; the worker is told and goes on).
+	ckMatch = "recording a checkpoint"
+)
 
 // Run runs the chaos and checks what it left. The error is for a harness
 // that could not run; what it found is in the Report.
@@ -362,7 +373,7 @@ func (h *harness) crowdrun(ctx context.Context, args ...string) (string, error) 
 }
 
 func (h *harness) startCoord() error {
-	p, line, err := startProc("coordinator", h.serveA, os.Environ(), []string{fullMatch}, true)
+	p, line, err := startProc("coordinator", h.serveA, os.Environ(), []string{fullMatch, ckMatch}, true)
 	if err != nil {
 		return err
 	}
@@ -506,6 +517,7 @@ func (h *harness) fault(ctx context.Context, e event, jobID int64, done int) err
 		c.p.kill()
 		h.rep.CoordKills++
 		h.rep.StoreFullErrors += c.p.count(fullMatch)
+		h.rep.CheckpointsUnrecorded += c.p.count(ckMatch)
 		h.mu.Lock()
 		h.coords = slices.DeleteFunc(h.coords, func(x *coord) bool { return x == c })
 		h.mu.Unlock()
@@ -716,6 +728,7 @@ func (h *harness) check(ctx context.Context, jobID int64, reps []sandbox.Report,
 	h.mu.Unlock()
 	for _, c := range coords {
 		h.rep.StoreFullErrors += c.p.count(fullMatch)
+		h.rep.CheckpointsUnrecorded += c.p.count(ckMatch)
 		c.p.stop()
 	}
 	var db store.Store
@@ -740,6 +753,13 @@ func (h *harness) check(ctx context.Context, jobID int64, reps []sandbox.Report,
 	r.Violations = append(r.Violations, bad...)
 	r.Checkpoints, r.Resumes, r.LostSegments = f.Counts.Checkpoints, f.Counts.Resumes, f.Counts.LostSegments
 	r.Credit, r.Verified, r.Accounts = f.Total, f.Verified, len(f.Credit)
+	var run uint64
+	for _, rep := range reps {
+		run += rep.Fuel
+	}
+	if run > f.Total {
+		r.Uncredited = run - f.Total
+	}
 	api := map[string]uint64{}
 	for _, a := range credit.Accounts {
 		if a.Total > 0 {
