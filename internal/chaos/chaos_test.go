@@ -51,7 +51,7 @@ func short(t *testing.T) chaos.Config {
 	}
 	return chaos.Config{
 		Bin: bin, Node: node, NodeWorker: script, Module: module, Dir: t.TempDir(),
-		Tasks: 300, Seed: 1, Grid: 1 << 20,
+		Tasks: 200, Seed: 1, Grid: 1 << 20,
 		Native: 2, NodeWorkers: 1,
 		CoordKills: 3, WorkerKills: 6, Partitions: 2,
 		Faults: chaos.ProxyFaults{Drop: 0.002, Delay: 0.02, MaxDelay: 50 * time.Millisecond, Stall: 0.001, StallFor: 2 * time.Second},
@@ -93,7 +93,7 @@ func run(t *testing.T, cfg chaos.Config) *chaos.Report {
 // duplicated or wrong, and credit adds up.
 func TestChaosSQLite(t *testing.T) {
 	cfg := short(t)
-	cfg.DiskFull, cfg.StoreCap = 2, 16<<20
+	cfg.DiskFull, cfg.StoreCap = 2, 8<<20
 	r := run(t, cfg)
 	if r.StoreFullErrors == 0 || r.SubmitsRefused != cfg.DiskFull {
 		t.Fatalf("%d store-full errors logged, %d submissions refused with store_full in %d episodes", r.StoreFullErrors, r.SubmitsRefused, cfg.DiskFull)
