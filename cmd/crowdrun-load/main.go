@@ -16,7 +16,13 @@
 //	                        PostgreSQL×N, one after another, in a table;
 //	crowdrun-load idle   — the coordinator's resident memory with N idle
 //	                        worker connections (hello + a pending
-//	                        lease_request + heartbeats).
+//	                        lease_request + heartbeats);
+//	crowdrun-load chaos  — the chaos harness (internal/chaos,
+//	                        docs/chaos.md): a job of thousands of tasks
+//	                        while coordinators and workers are SIGKILLed,
+//	                        connections dropped, delayed and stalled and
+//	                        the store filled; exits 1 on anything lost,
+//	                        duplicated, wrong or miscredited.
 //
 // Usage:
 //
@@ -25,6 +31,8 @@
 //	go run ./cmd/crowdrun-load -crowdrun /tmp/crowdrun tasks -fake -store pg -coordinators 3
 //	go run ./cmd/crowdrun-load -crowdrun /tmp/crowdrun stores -fake -tasks 20000
 //	go run ./cmd/crowdrun-load -crowdrun /tmp/crowdrun idle -conns 10000
+//	go run ./cmd/crowdrun-load -crowdrun /tmp/crowdrun chaos -store sqlite
+//	go run ./cmd/crowdrun-load -crowdrun /tmp/crowdrun chaos -store pg
 package main
 
 import (
@@ -74,13 +82,15 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("usage: crowdrun-load [-crowdrun BIN] tasks|stores|idle [flags]")
+		return fmt.Errorf("usage: crowdrun-load [-crowdrun BIN] tasks|stores|idle|chaos [flags]")
 	}
 	switch fs.Arg(0) {
 	case "tasks":
 		return tasksCmd(ctx, *bin, fs.Args()[1:])
 	case "stores":
 		return storesCmd(ctx, *bin, fs.Args()[1:])
+	case "chaos":
+		return chaosCmd(ctx, *bin, fs.Args()[1:])
 	case "idle":
 		srv, err := startServer(ctx, *bin)
 		if err != nil {

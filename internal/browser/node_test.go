@@ -3,6 +3,8 @@ package browser
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,4 +189,57 @@ func TestNodeAuditStopsAtItsLink(t *testing.T) {
 		t.Fatalf("the Node worker ran %d audits, none of a link before the last: nothing was tested\n%s", audits, out.String())
 	}
 	t.Logf("the Node worker ran %d audits, %d stopped at their link's checkpoint", audits, stopped)
+}
+
+// A module the JavaScript worker cannot fetch (the network, a coordinator
+// going away) is no verdict on the task: it gives the lease back and the
+// task runs again, instead of ending as a trap that a job of max error 1
+// accepts (found by the chaos harness, docs/chaos.md; the native worker's
+// case is worker.TestModuleFetchFailureGivesBack).
+func TestNodeModuleFetchFailureGivesBack(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is required in CI (scripts/setup.sh installs nodejs)")
+		}
+		t.Skip("node not found (install it with scripts/setup.sh)")
+	}
+	e := newEnv(t)
+	var mu sync.Mutex
+	fetches := 0
+	h := e.c.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/modules/") {
+			mu.Lock()
+			fetches++
+			first := fetches == 1
+			mu.Unlock()
+			if first {
+				http.Error(w, "the coordinator is shutting down", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	job := e.submitFactor([]string{"91"}, 1)
+	script, _ := filepath.Abs(filepath.Join("..", "..", "js", "node", "run.mjs"))
+	cmd := exec.Command(node, script, "--server", srv.URL, "--name", "node-1", "--slots", "1")
+	out := &lockedBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got := e.results(ctx, job.ID)
+	if r := got[0]; len(got) != 1 || r.Status != "ok" || string(r.Stdout) != "91: 7 13\n" {
+		t.Fatalf("result %s %q %q, want ok \"91: 7 13\\n\"\n%s", r.Status, r.Message, r.Stdout, out.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fetches < 2 {
+		t.Fatalf("%d module fetches: the failure was not exercised", fetches)
+	}
 }

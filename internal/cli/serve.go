@@ -50,6 +50,8 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	metricsAddr := fs.String("metrics-addr", "", "serve GET /metrics (Prometheus) on this `HOST:PORT` instead of --addr, e.g. a\nloopback or private address only the monitoring system reaches")
 	data := fs.String("data", "crowdrun-data", "keep the store in `DIR` (SQLite), unless --store names another")
 	storeURL := fs.String("store", os.Getenv(envStore), "keep the store in the PostgreSQL database at this `URL` (postgres://user@host/db); default $"+envStore+", else SQLite in --data")
+	var maxStore uint64
+	fs.Var(sizeFlag{&maxStore}, "max-store-size", "SQLite: refuse writes that would grow the database beyond `SIZE` (as a full disk would: they fail\nwith 'store full' and succeed once space is freed); 0: no limit but the disk's")
 	maxReq := uint64(coordinator.DefaultMaxRequestBytes)
 	fs.Var(sizeFlag{&maxReq}, "max-request", "largest accepted submission `SIZE`")
 	quiet := fs.Bool("quiet", false, "log warnings and errors only")
@@ -106,6 +108,12 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	if err := checkStoreURL(*storeURL); err != nil {
 		return err
 	}
+	if maxStore != 0 && *storeURL != "" {
+		return usageError("--max-store-size applies to SQLite (--data) only: a PostgreSQL server's space is its own to limit")
+	}
+	if maxStore != 0 && maxStore < 1<<20 {
+		return usageError("--max-store-size %d: want 0 or at least 1MiB", maxStore)
+	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
@@ -129,7 +137,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		helloTimeout: *helloTimeout, maxPending: *maxPending, maxPendingPerIP: *maxPendingIP, holdFactor: *holdFactor, holdGrace: *holdGrace}
 	limits.ownerRate = withRateDefaults(limits.ownerRate, coordinator.DefaultOwnerRate)
 	limits.ipRate = withRateDefaults(limits.ipRate, coordinator.DefaultIPRate)
-	o := serveOptions{limits: limits, addr: *addr, metricsAddr: *metricsAddr, data: *data, storeURL: *storeURL, maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
+	o := serveOptions{limits: limits, addr: *addr, metricsAddr: *metricsAddr, data: *data, storeURL: *storeURL, maxStore: int64(maxStore), maxRequest: int64(maxReq), log: log, checkpointEvery: *every, noCheckpoints: *noCk, heartbeat: *hb,
 		blobGCInterval: *gcEvery, blobGCGrace: *gcGrace, leaseTTL: *ttl, trustedSlots: *tslots, trustedCPU: *tcpu, strandedAfter: *stranded, operators: operators}
 	if *prior > 0 {
 		o.sessionPrior = checkpoint.Prior{Mean: *prior, Weight: checkpoint.DefaultPrior.Weight}
@@ -201,6 +209,7 @@ type serveOptions struct {
 	// metricsReady is called once the metrics listener listens.
 	metricsReady func(url string)
 	storeURL     string // a PostgreSQL database; "": SQLite in data
+	maxStore     int64  // SQLite: the database's size limit (0: none)
 	maxRequest   int64
 	log          *slog.Logger
 	ready        func(url string) // called once listening
@@ -256,7 +265,7 @@ func serve(ctx context.Context, m *Main, o serveOptions) error {
 			return err
 		}
 		defer unlock()
-		lite, err := sqlite.OpenDir(ctx, o.data)
+		lite, err := sqlite.OpenDirWith(ctx, o.data, sqlite.Options{MaxBytes: o.maxStore})
 		if err != nil {
 			return err
 		}

@@ -497,9 +497,12 @@ func (c *Coordinator) commit(ctx context.Context) {
 				return
 			}
 			c.cfg.Logger.Error("recording results", "err", err, "results", len(batch))
+			leases := map[*conn][]string{}
 			for _, p := range batch {
 				p.conn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: p.msg.ID}, Code: protocol.CodeInternal, Message: "the result could not be recorded; the lease will be requeued"})
+				leases[p.conn] = append(leases[p.conn], p.msg.LeaseID)
 			}
+			c.requeueUnrecorded(ctx, leases, err)
 			continue
 		}
 		for i, o := range outs {
@@ -523,6 +526,31 @@ func (c *Coordinator) commit(ctx context.Context) {
 				}
 			}
 			c.verifier.Result(ctx, o.TaskID)
+		}
+	}
+}
+
+// requeueUnrecorded gives back the leases whose results could not be
+// recorded: their workers have moved on, but the store still has them
+// leased to the session, whose renewals would keep them so for as long as
+// it lasts (the chaos harness, docs/chaos.md, found a job stuck so after
+// a full disk). A connection whose leases cannot be released either is
+// closed: nothing renews them then, they lapse, and the rescuer requeues
+// them once the store takes writes again.
+func (c *Coordinator) requeueUnrecorded(ctx context.Context, leases map[*conn][]string, cause error) {
+	for cn, ids := range leases {
+		n, err := c.store.ReplicaRelease(ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: ids,
+			Progress: cn.progress(ids...), Now: c.cfg.Now()})
+		if err != nil {
+			if ctx.Err() == nil {
+				c.cfg.Logger.Error("requeueing leases whose results were not recorded; closing their connection", "session", cn.session.ID, "err", err)
+			}
+			cn.close(fmt.Errorf("results not recorded: %w", cause))
+			continue
+		}
+		cn.forget(ids...)
+		if n > 0 {
+			c.wake()
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -454,5 +455,73 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err = coordinator.New(context.Background(), coordinator.Config{Store: db, Engine: engine, TrustedSlots: 2, TrustedCPU: 2}); err != nil {
 		t.Errorf("TrustedCPU 2 with 2 slots refused: %v", err)
+	}
+}
+
+// failFirstComplete is a store whose first ReplicaComplete fails, as on a
+// full disk.
+type failFirstComplete struct {
+	store.Store
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *failFirstComplete) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParams) ([]store.ReplicaOutcome, error) {
+	f.mu.Lock()
+	f.calls++
+	first := f.calls == 1
+	f.mu.Unlock()
+	if first {
+		return nil, fmt.Errorf("test: %w", store.ErrFull)
+	}
+	return f.Store.ReplicaComplete(ctx, p)
+}
+
+// A result the store refuses (a full disk) is requeued at once: the worker
+// has moved on, and the lease must not stay held, renewed with its
+// session's other leases, for as long as the session lasts (the chaos
+// harness found a job stuck so: docs/chaos.md). The task runs again and
+// the job ends.
+func TestUnrecordedResultRequeued(t *testing.T) {
+	var fs *failFirstComplete
+	e := newEnv(t, func(c *coordinator.Config) {
+		fs = &failFirstComplete{Store: c.Store}
+		c.Store = fs
+	})
+	e.startWorker("w1", 1)
+	job, err := e.alice.Submit(context.Background(), echoJob(t, 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, e.alice, job.ID)
+	if r := got[0]; len(got) != 1 || r.Status != "ok" || string(r.Stdout) != "task 0\n" {
+		t.Fatalf("results: %v", got)
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.calls < 2 {
+		t.Fatalf("%d ReplicaComplete calls: the failure was not exercised", fs.calls)
+	}
+}
+
+// fullStore refuses every new job, as a full disk would.
+type fullStore struct{ store.Store }
+
+func (fullStore) JobInsert(context.Context, *store.JobInsertParams) (*store.Job, error) {
+	return nil, fmt.Errorf("test: %w", store.ErrFull)
+}
+
+// A submission the store has no room for is refused with 507 store_full,
+// not an anonymous 500, and nothing is recorded.
+func TestSubmitStoreFull(t *testing.T) {
+	e := newEnv(t, func(c *coordinator.Config) { c.Store = fullStore{c.Store} })
+	ctx := context.Background()
+	_, err := e.alice.Submit(ctx, echoJob(t, 3, 1))
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusInsufficientStorage || ae.Err.Code != api.CodeStoreFull {
+		t.Fatalf("submitting to a full store: %v", err)
+	}
+	if jobs, err := e.alice.Jobs(ctx); err != nil || len(jobs) != 0 {
+		t.Fatalf("jobs after: %v %v", jobs, err)
 	}
 }

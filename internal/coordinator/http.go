@@ -129,6 +129,9 @@ func (c *Coordinator) storeError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such job")
 	case errors.Is(err, store.ErrJobFinished):
 		writeError(w, http.StatusConflict, api.CodeConflict, "the job has already finished")
+	case errors.Is(err, store.ErrFull):
+		c.cfg.Logger.Error("store", "err", err)
+		writeError(w, http.StatusInsufficientStorage, api.CodeStoreFull, "the coordinator's store is full: nothing was recorded; try again once its operator has made room")
 	default:
 		c.cfg.Logger.Error("store", "err", err)
 		writeError(w, http.StatusInternalServerError, api.CodeInternal, "internal error")

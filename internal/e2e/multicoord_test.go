@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crowdrun/crowdrun/internal/store"
+	"github.com/crowdrun/crowdrun/internal/chaos"
 	"github.com/crowdrun/crowdrun/internal/store/postgres"
 	"github.com/crowdrun/crowdrun/internal/store/postgres/pgtest"
 )
@@ -78,13 +78,20 @@ func TestCoordinatorsKilledJobFinishes(t *testing.T) {
 	}
 	defer db.Close()
 	jobID, _ := strconv.ParseInt(id, 10, 64)
-	cnt, err := db.JobCounts(ctx, jobID)
+	// Every task done once, its one replica done, nothing queued or
+	// leased, no (replica, link) with two standing grants, and per task
+	// standing credit = verified fuel.
+	bad, f, err := chaos.CheckStore(ctx, db, jobID, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cnt.TasksDone != n || cnt.TasksPending != 0 || cnt.ReplicasQueued != 0 || cnt.ReplicasLeased != 0 {
-		t.Fatalf("job counts after the kills: %+v", cnt)
+	for _, v := range bad {
+		t.Error(v)
 	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	cnt := f.Counts
 	if cnt.Checkpoints == 0 {
 		t.Fatalf("no checkpoint: %+v", cnt)
 	}
@@ -106,71 +113,5 @@ func TestCoordinatorsKilledJobFinishes(t *testing.T) {
 		}
 		return dead == 2
 	})
-	// Standing grants: every grant not revoked, once per (replica, link).
-	entries, err := db.LedgerList(ctx, &store.LedgerListParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	revoked := map[int64]bool{}
-	for _, e := range entries {
-		if e.Kind == store.LedgerRevoke {
-			revoked[e.Ref] = true
-		}
-	}
-	type key struct {
-		replica int64
-		link    uint64
-	}
-	standing := map[key]int{}
-	credit := map[int64]uint64{} // task → standing credit
-	var total uint64
-	for _, e := range entries {
-		if e.Kind != store.LedgerGrant || revoked[e.Seq] {
-			continue
-		}
-		k := key{e.ReplicaID, e.Link}
-		if standing[k]++; standing[k] > 1 {
-			t.Fatalf("link %d of replica %d credited twice", e.Link, e.ReplicaID)
-		}
-		credit[e.TaskID] += e.Fuel
-		total += e.Fuel
-	}
-	// Every task: done, one replica, done, its result the task's; credit
-	// = the fuel of its chain's links (the final one at most a grid).
-	var verified uint64
-	res, err := db.TaskListResults(ctx, &store.TaskListResultsParams{JobID: jobID, Limit: n + 1})
-	if err != nil || len(res) != n {
-		t.Fatalf("%d results listed, %v", len(res), err)
-	}
-	for _, tk := range res {
-		ev, err := db.TaskEvidence(ctx, tk.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Task.State != store.TaskDone || len(ev.Replicas) != 1 {
-			t.Fatalf("task %d: %s with %d replicas", tk.Index, ev.Task.State, len(ev.Replicas))
-		}
-		r := ev.Replicas[0]
-		if r.State != store.ReplicaDone || r.Result == nil || !r.Result.Agrees(ev.Task.Result) {
-			t.Fatalf("task %d: replica %+v, task result %+v", tk.Index, r, ev.Task.Result)
-		}
-		var prev, want uint64
-		for _, ck := range r.Checkpoints {
-			want += ck.Fuel - prev
-			prev = ck.Fuel
-		}
-		last := r.Result.Fuel - prev
-		if len(r.Checkpoints) > 0 {
-			last = min(last, ev.Grid)
-		}
-		want += last
-		if credit[tk.ID] != want {
-			t.Fatalf("task %d: credit %d, verified fuel %d (result fuel %d, %d checkpoints)", tk.Index, credit[tk.ID], want, r.Result.Fuel, len(r.Checkpoints))
-		}
-		verified += want
-	}
-	if total != verified {
-		t.Fatalf("credit %d, verified fuel %d", total, verified)
-	}
-	t.Logf("%d tasks, %d checkpoints, %d resumes, %d lost segments; credit %d = verified fuel", n, cnt.Checkpoints, cnt.Resumes, cnt.LostSegments, total)
+	t.Logf("%d tasks, %d checkpoints, %d resumes, %d lost segments; credit %d = verified fuel", n, cnt.Checkpoints, cnt.Resumes, cnt.LostSegments, f.Total)
 }

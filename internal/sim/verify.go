@@ -441,7 +441,8 @@ func (s *Sim) trustedDone(t int32) {
 		}
 	} else if tk.state == 0 {
 		// A trace of the candidate's run: every live replica whose claims
-		// differ is caught (an audit on its own link only).
+		// differ is caught (an audit on its own link only, and only when
+		// it started on the truth: verify's traceDisagreement).
 		candOK := true
 		for _, id := range tk.reps {
 			r := &s.reps[id]
@@ -453,7 +454,9 @@ func (s *Sim) trustedDone(t int32) {
 			}
 			acc := int32(-1)
 			if r.audit {
-				if r.claims[0] != 0 {
+				L := r.auditLink
+				startTrue := L == 0 || s.reps[r.auditOf].claims[L-1] == 0
+				if r.claims[0] != 0 && startTrue {
 					acc = r.accs[0]
 				}
 			} else {

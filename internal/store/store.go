@@ -33,6 +33,11 @@ var (
 	// ErrTaskSettled: TaskSettle on a task that is no longer pending (done,
 	// disputed or cancelled); nothing changed.
 	ErrTaskSettled = errors.New("task already settled")
+	// ErrFull: the store has no room left (SQLite's SQLITE_FULL: the disk,
+	// or the size limit it was opened with; PostgreSQL's disk_full). Nothing
+	// of the refused transaction was written; it may succeed once space
+	// returns.
+	ErrFull = errors.New("store full")
 )
 
 // JobState, TaskState and ReplicaState are documented with their transitions

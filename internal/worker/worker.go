@@ -541,8 +541,9 @@ func (s *sess) sendProgress(ctx context.Context, running map[string]*runState) e
 	return s.send(ctx, &protocol.Heartbeat{Running: ids, Progress: prog})
 }
 
-// run executes one lease. A module that cannot be fetched or compiled
-// yields a report saying so; the coordinator compares it like any other.
+// run executes one lease. A module that does not compile yields a report
+// saying so, which the coordinator compares like any other; one that cannot
+// be fetched gives the lease back.
 // With a checkpoint grid and a suspendable module, the run suspends at the
 // grid and uploads each checkpoint (checkpointer); with a resume point, it
 // continues from that snapshot and reports only the output that follows.
@@ -554,7 +555,10 @@ func (w *Worker) run(ctx context.Context, s *sess, rs *runState, l *protocol.Lea
 		if errors.As(err, &se) {
 			d.report = sandbox.Report{Status: se.Status, Message: se.Message}
 		} else {
-			d.report = sandbox.Report{Status: sandbox.StatusTrap, Message: "worker could not fetch the module: " + err.Error()}
+			// Not the task's verdict: the network or a coordinator going
+			// away (the chaos harness, docs/chaos.md, caught this reported
+			// as a trap and accepted). Another try, here or elsewhere, runs it.
+			d.giveBack = fmt.Errorf("could not fetch the module: %w", err)
 		}
 		return d
 	}

@@ -2,9 +2,11 @@ package worker_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,5 +95,78 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached within 10s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A module that cannot be fetched (the network, a coordinator going away)
+// is no verdict on the task: the worker gives the lease back and runs it
+// again, instead of reporting a trap that a job of max error 1 would
+// accept as the task's result (found by the chaos harness, docs/chaos.md).
+func TestModuleFetchFailureGivesBack(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := coordinator.New(ctx, coordinator.Config{Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	fetches := 0
+	h := c.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/modules/") {
+			mu.Lock()
+			fetches++
+			first := fetches == 1
+			mu.Unlock()
+			if first {
+				http.Error(w, "the coordinator is shutting down", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer srv.CloseClientConnections()
+	db.TokenInsert(ctx, &store.TokenInsertParams{Owner: "a", Hash: coordinator.HashToken("t"), Now: time.Now()})
+	echo, err := os.ReadFile("../../examples/echo.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &api.Client{Server: srv.URL, Token: "t"}
+	job, err := cl.Submit(ctx, &api.SubmitRequest{Module: echo, Tasks: []api.TaskSpec{{Stdin: []byte("91\n")}}, MaxError: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := worker.New(worker.Config{Server: srv.URL, Name: "w", Slots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.Run(wctx) }()
+	defer func() { cancel(); wg.Wait() }()
+	var got []*api.TaskResult
+	if err := cl.Results(ctx, job.ID, 0, true, func(r *api.TaskResult) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Status != "ok" || string(got[0].Stdout) != "\n91\n" {
+		for _, r := range got {
+			t.Errorf("result: %s %q %q", r.Status, r.Message, r.Stdout)
+		}
+		t.Fatalf("%d results, want one: ok, 91", len(got))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fetches < 2 {
+		t.Fatalf("%d module fetches: the failure was not exercised", fetches)
 	}
 }

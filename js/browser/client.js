@@ -445,7 +445,15 @@ export class NetWorker {
         bytes = await Promise.race([this.#module(l.module_hash), s.ended]);
       } catch (e) {
         if (s.done || r.revoked) return;
-        report = { status: 'trap', exit_code: 0, message: 'worker could not fetch the module: ' + e.message, fuel: 0n, wall_ms: 0 };
+        // Not the task's verdict: the network or a coordinator going away
+        // (the chaos harness, docs/chaos.md, caught this reported as a trap
+        // and accepted). Give the lease back; another try runs it.
+        s.running.delete(l.lease_id);
+        this.#send(s, { type: 'release', lease_ids: [l.lease_id] });
+        this.stats.released++;
+        this.log('warn', 'gave a lease back', { lease: l.lease_id, err: 'could not fetch the module: ' + e.message });
+        this.#pump(s);
+        return;
       }
       if (!report) {
         const input = {

@@ -276,6 +276,9 @@ const (
 	CodeInvalidModule   = "invalid_module"
 	CodeForbiddenImport = "forbidden_import"
 	CodeInternal        = "internal"
+	// CodeStoreFull: the store refused the write for want of space (507);
+	// nothing of the request was recorded.
+	CodeStoreFull = "store_full"
 )
 
 // QuotaDetail is a quota a submission would pass (docs/abuse.md): its

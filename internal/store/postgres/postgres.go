@@ -117,6 +117,9 @@ func interpretError(err error) error {
 		return store.ErrNotFound
 	}
 	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "53100" && !errors.Is(err, store.ErrFull) { // disk_full
+		return fmt.Errorf("postgres: %w: %w", store.ErrFull, err)
+	}
 	if errors.As(err, &pe) && !strings.HasPrefix(err.Error(), "postgres: ") {
 		return fmt.Errorf("postgres: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/crowdrun/crowdrun/internal/store"
 )
@@ -109,9 +110,38 @@ func OpenDir(ctx context.Context, dir string) (*DB, error) {
 
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// Options are the settings of OpenWith.
+type Options struct {
+	// MaxBytes caps the database's size (0: none but the disk's): a write
+	// that would grow it beyond fails with store.ErrFull, exactly as on a
+	// full disk, and succeeds again once rows are deleted (their pages are
+	// reused) or the store is opened with a larger cap. SQLite's
+	// max_page_count, in pages of the database's page size; the WAL file is
+	// not counted.
+	MaxBytes int64
+}
+
+// OpenDirWith is OpenDir with options.
+func OpenDirWith(ctx context.Context, dir string, o Options) (*DB, error) {
+	return OpenWith(ctx, filepath.Join(dir, FileName), o)
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
+	if o.MaxBytes < 0 {
+		return nil, fmt.Errorf("sqlite: a size limit of %d bytes", o.MaxBytes)
+	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
+	}
+	if o.MaxBytes > 0 {
+		// The default page size (4096) is the size of every database this
+		// package creates (the schema sets none).
+		q.Add("_pragma", fmt.Sprintf("max_page_count(%d)", max(1, o.MaxBytes/4096)))
 	}
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
@@ -160,6 +190,9 @@ func interpretError(err error) error {
 	}
 	var se *msqlite.Error
 	if errors.As(err, &se) {
+		if se.Code()&0xff == sqlite3.SQLITE_FULL {
+			return fmt.Errorf("sqlite: %w: %s (code %d)", store.ErrFull, se.Error(), se.Code())
+		}
 		return fmt.Errorf("sqlite: %s (code %d)", se.Error(), se.Code())
 	}
 	return err

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -41,5 +42,36 @@ func TestReopen(t *testing.T) {
 	defer db.Close()
 	if got, err := db.BlobGet(ctx, h); err != nil || string(got) != "x" {
 		t.Fatalf("after reopen: %q %v", got, err)
+	}
+}
+
+// A store opened with a size limit refuses the write that would grow it
+// beyond with store.ErrFull, as on a full disk, keeps what it had, and
+// takes writes again once space is freed.
+func TestMaxBytes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := sqlite.OpenWith(ctx, path, sqlite.Options{MaxBytes: 2 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	small, err := db.BlobPut(ctx, &store.BlobPutParams{Data: make([]byte, 100<<10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 3<<20)
+	big[0] = 1
+	if _, err := db.BlobPut(ctx, &store.BlobPutParams{Data: big}); !errors.Is(err, store.ErrFull) {
+		t.Fatalf("a blob beyond the limit: %v, want ErrFull", err)
+	}
+	if b, err := db.BlobGet(ctx, small); err != nil || len(b) != 100<<10 {
+		t.Fatalf("the blob stored before: %d bytes, %v", len(b), err)
+	}
+	if _, err := db.BlobPut(ctx, &store.BlobPutParams{Data: big[:1<<20]}); err != nil {
+		t.Fatalf("a blob within the limit: %v", err)
+	}
+	if _, err := sqlite.OpenWith(ctx, path, sqlite.Options{MaxBytes: -1}); err == nil {
+		t.Fatal("a negative limit accepted")
 	}
 }
