@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crowdrun/crowdrun/internal/coordinator"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
 	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/store"
@@ -45,7 +46,10 @@ func (r *rawWorker) readLeases() *protocol.Leases {
 // (trust.Allowance). It reports true results (a local run), so nothing
 // here is a lie.
 func TestProbation(t *testing.T) {
-	e := newEnv(t, nil)
+	// wa is a raw connection that sends no heartbeats while it waits for
+	// its second answer: intervals long enough that a busy machine's
+	// settlement does not find it closed as silent first.
+	e := newEnv(t, func(c *coordinator.Config) { c.HeartbeatInterval, c.LeaseTTL = 10*time.Second, time.Minute })
 	ctx := context.Background()
 	req := echoJob(t, 6, 1)
 	req.MaxError = 1e-6 // verifying
