@@ -370,3 +370,9 @@ func show(r api.TaskResult) string {
 
 var _ = http.StatusOK
 var _ = target.ActivateTarget
+
+// hangGuard bounds waits for events that must come (a job's results, a
+// page's figures): only against hangs, never sized to one machine's speed
+// (TestThreeEnginesAgree, 21 s alone under -race, went past a 3-minute
+// bound beside the rest of the suite on a busy 2-core machine).
+const hangGuard = 10 * time.Minute

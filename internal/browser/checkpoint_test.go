@@ -99,7 +99,7 @@ func TestClosedTabResumesElsewhere(t *testing.T) {
 	b := newBrowser(t)
 	openContribute(t, b, e.srv.URL, "")
 	click(t, b)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	got := e.results(ctx, job.ID)[0]
 	if s := stats(t, b); s.Tasks != 1 || eval[int](t, b, `crowdrun.worker.stats.resumes`) < 1 {
@@ -162,7 +162,7 @@ func TestThreeEnginesAgree(t *testing.T) {
 	openContribute(t, b, e.srv.URL, "")
 	click(t, b)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	got := e.results(ctx, job.ID)[0]
 	want := runResults(t, input)[0]

@@ -186,7 +186,7 @@ func TestDashboard(t *testing.T) {
 
 	// Live: checkpoints and tasks appear while the job runs, then all of it.
 	waitFor(t, b, "a checkpoint shown live", `Number(document.getElementById('stat-checkpoints').textContent) > 0`, 2*time.Minute)
-	waitFor(t, b, "every task done, live", `document.getElementById('stat-done').textContent === '6' && document.getElementById('job-state').textContent === 'done'`, 3*time.Minute)
+	waitFor(t, b, "every task done, live", `document.getElementById('stat-done').textContent === '6' && document.getElementById('job-state').textContent === 'done'`, hangGuard)
 	if !marker || !eval[bool](t, b, `window.notReloaded === true`) {
 		t.Fatal("the page was reloaded")
 	}

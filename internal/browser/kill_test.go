@@ -215,7 +215,7 @@ func TestNothingHangs(t *testing.T) {
 	}
 	waitFor(t, b, "its lease to go back", `crowdrun.worker.stats.released > `+strconv.Itoa(released), 10*time.Second)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	got := e.results(ctx, job.ID)
 	for i := range slowInputs {

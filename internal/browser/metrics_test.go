@@ -60,7 +60,7 @@ func TestMetricsWorkerKinds(t *testing.T) {
 	})
 
 	job := e.submitFactor(factorInputs, 2) // two replicas: both workers run each task
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	if got := e.results(ctx, job.ID); len(got) != len(factorInputs) {
 		t.Fatalf("%d results", len(got))

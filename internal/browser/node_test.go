@@ -148,7 +148,7 @@ func TestNodeAuditStopsAtItsLink(t *testing.T) {
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 
-	rctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	rctx, cancel := context.WithTimeout(ctx, hangGuard)
 	defer cancel()
 	got := e.results(rctx, job.ID)
 	want := runResults(t, inputs)
