@@ -53,6 +53,13 @@ type Config struct {
 	// store that is no store.Notifier, or a listening connection that
 	// broke): while workers wait, the dispatcher looks again this often.
 	IdlePoll time.Duration // default 2s when Shared, else off; negative: off
+	// FollowPoll bounds how late a `results?follow=true` stream here
+	// learns of a task another coordinator settled: a settlement sends no
+	// notification across coordinators unless it may make work leasable
+	// (one per task would cost the store a NOTIFY and every coordinator a
+	// wake-up, docs/store.md), so while streams follow here they look again
+	// this often.
+	FollowPoll time.Duration // default 250ms when Shared, else off; negative: off
 	// OrphanIdle: a task left undecided with nothing recorded for this
 	// long is evaluated again, whoever recorded it last (an evaluation
 	// lost with a coordinator that stopped or failed).
@@ -235,6 +242,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if cfg.IdlePoll == 0 && cfg.Shared {
 		cfg.IdlePoll = 2 * time.Second
+	}
+	if cfg.FollowPoll == 0 && cfg.Shared {
+		cfg.FollowPoll = 250 * time.Millisecond
 	}
 	if cfg.OrphanIdle == 0 {
 		cfg.OrphanIdle = 10 * cfg.LeaseTTL

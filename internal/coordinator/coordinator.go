@@ -58,6 +58,8 @@ type Coordinator struct {
 
 	chMu    sync.Mutex
 	changed chan struct{} // closed and replaced whenever a task or job finishes
+	// followers: results streams following here (pollFollowers).
+	followers atomic.Int64
 
 	policy   *policy
 	verifier *verify.Verifier
@@ -159,6 +161,10 @@ func (c *Coordinator) Open(ctx context.Context) error {
 			})
 		}()
 	}
+	if c.cfg.Shared && c.cfg.FollowPoll > 0 {
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); c.pollFollowers(c.ctx) }()
+	}
 	c.wg.Add(5)
 	go func() { defer c.wg.Done(); c.dash.run(c.ctx) }()
 	go func() { defer c.wg.Done(); c.verifier.Run(c.ctx) }()
@@ -257,6 +263,24 @@ func (c *Coordinator) notify() {
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.chMu.Unlock()
+}
+
+// pollFollowers wakes the results streams that follow here every
+// FollowPoll while there are any: settlements on other coordinators are
+// not notified (Config.FollowPoll).
+func (c *Coordinator) pollFollowers(ctx context.Context) {
+	t := time.NewTicker(c.cfg.FollowPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if c.followers.Load() > 0 {
+				c.notify()
+			}
+		}
+	}
 }
 
 func (c *Coordinator) changes() <-chan struct{} {
@@ -563,7 +587,11 @@ func (c *Coordinator) requeueUnrecorded(ctx context.Context, leases map[*conn][]
 func (c *Coordinator) rescue(ctx context.Context) {
 	t := time.NewTicker(c.cfg.RescueInterval)
 	defer t.Stop()
-	sweepEvery := max(1, int(5*time.Second/c.cfg.RescueInterval))
+	// Orphans are looked for every fifth of OrphanIdle (30 s by default),
+	// at least every 5 s, and at once when a dead coordinator is found:
+	// the look reads every pending task (docs/store.md), and each
+	// coordinator on a shared store makes it.
+	sweepEvery := max(1, int(max(5*time.Second, c.cfg.OrphanIdle/5)/c.cfg.RescueInterval))
 	for tick := 0; ; tick++ {
 		select {
 		case <-t.C:

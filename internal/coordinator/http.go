@@ -517,6 +517,10 @@ func (c *Coordinator) results(w http.ResponseWriter, r *http.Request, owner stri
 	flusher, _ := w.(http.Flusher)
 	enc := json.NewEncoder(w)
 	final := false
+	if follow {
+		c.followers.Add(1)
+		defer c.followers.Add(-1)
+	}
 	for {
 		changed := c.changes()
 		ts, err := c.store.TaskListResults(ctx, &store.TaskListResultsParams{JobID: id, AfterSeq: after, Limit: 256})

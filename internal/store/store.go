@@ -706,6 +706,46 @@ type TaskEvidence struct {
 	Job      *Job
 	Grid     uint64 // the task's fuel grid (0: none yet, or not suspendable)
 	Replicas []*ReplicaInfo
+	// Accounts: the record of every account the evidence names (AccountNames),
+	// read with the rest; a name without a record maps to nil. A nil map:
+	// not read (ask AccountGet).
+	Accounts map[string]*Account
+}
+
+// AccountNames lists every account the evidence names: each replica's
+// Account and Accounts, and its checkpoints' accounts, each once.
+func (ev *TaskEvidence) AccountNames() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(a string) {
+		if a != "" && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	for _, r := range ev.Replicas {
+		add(r.Account)
+		for _, a := range r.Accounts {
+			add(a)
+		}
+		for _, c := range r.Checkpoints {
+			add(c.Account)
+		}
+	}
+	return out
+}
+
+// CompleteAccounts maps each name of AccountNames that has no record in
+// ev.Accounts to nil (a store fills ev.Accounts with the records it found).
+func (ev *TaskEvidence) CompleteAccounts() {
+	if ev.Accounts == nil {
+		ev.Accounts = map[string]*Account{}
+	}
+	for _, a := range ev.AccountNames() {
+		if _, ok := ev.Accounts[a]; !ok {
+			ev.Accounts[a] = nil
+		}
+	}
 }
 
 type ReplicaAddParams struct {
@@ -1105,9 +1145,10 @@ type Store interface {
 type Notifier interface {
 	// ListenWork calls wake (from its own goroutine) whenever a committed
 	// transaction of another process (another Store handle) may have made
-	// work available (work true), or settled a task without making
-	// anything leasable (work false: news for followers of results only),
-	// until ctx ends. Notifications may come in bursts or be coalesced; a
+	// work available (work true; work false: news for followers of results
+	// only, which older coordinators sent for every settlement), until ctx
+	// ends. A settlement that makes nothing leasable need not be reported:
+	// followers of results poll (coordinator.Config.FollowPoll). Notifications may come in bursts or be coalesced; a
 	// break in the listening is reported as one more wake with work true.
 	// The handle's own transactions are not reported: its coordinator
 	// wakes what it changed itself.

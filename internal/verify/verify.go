@@ -672,6 +672,18 @@ func taintedBy(r *store.ReplicaInfo, banned map[string]bool) string {
 	return ""
 }
 
+// account is an account's record: from the evidence when it was read with
+// it (store.TaskEvidence.Accounts), else from the store.
+func (v *Verifier) account(ctx context.Context, ev *store.TaskEvidence, id string) (*store.Account, error) {
+	if rec, ok := ev.Accounts[id]; ok {
+		if rec == nil {
+			return nil, store.ErrNotFound
+		}
+		return rec, nil
+	}
+	return v.cfg.Store.AccountGet(ctx, id)
+}
+
 func (v *Verifier) bannedAmong(ctx context.Context, ev *store.TaskEvidence) (map[string]bool, error) {
 	var out map[string]bool
 	seen := map[string]bool{}
@@ -685,7 +697,7 @@ func (v *Verifier) bannedAmong(ctx context.Context, ev *store.TaskEvidence) (map
 				continue
 			}
 			seen[a] = true
-			rec, err := v.cfg.Store.AccountGet(ctx, a)
+			rec, err := v.account(ctx, ev, a)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
@@ -794,7 +806,7 @@ func (v *Verifier) plan(ctx context.Context, ev *store.TaskEvidence, cand *store
 		if _, ok := recs[acc]; ok {
 			continue
 		}
-		rec, err := v.cfg.Store.AccountGet(ctx, acc)
+		rec, err := v.account(ctx, ev, acc)
 		if errors.Is(err, store.ErrNotFound) {
 			rec, err = &store.Account{ID: acc}, nil
 		}
@@ -1046,7 +1058,7 @@ func (v *Verifier) anchors(ctx context.Context, ev *store.TaskEvidence, cand *st
 			if _, ok := recs[a]; ok {
 				continue
 			}
-			rec, err := v.cfg.Store.AccountGet(ctx, a)
+			rec, err := v.account(ctx, ev, a)
 			if errors.Is(err, store.ErrNotFound) {
 				rec, err = &store.Account{ID: a}, nil
 			}

@@ -145,13 +145,15 @@ func (db *DB) TaskListOrphaned(ctx context.Context, p *store.TaskListOrphanedPar
 // workChannel is the LISTEN/NOTIFY channel on which a transaction that may
 // have made work available (a job inserted, replicas requeued or added, a
 // verdict or settlement that lets an account on probation lease again)
-// tells every coordinator's dispatcher, when it commits; and on which a
-// settlement that makes nothing leasable tells followers of results.
+// tells every coordinator's dispatcher (and its followers of results),
+// when it commits.
 //
-// The payload is "w:NODE" (work) or "r:NODE" (results only), NODE being
-// the crowdrun.node setting of the sending connection (DB.node): a
-// listener ignores its own handle's notifications. An empty payload (an
-// older coordinator) counts as work from another.
+// The payload is "w:NODE" (work), NODE being the crowdrun.node setting of
+// the sending connection (DB.node): a listener ignores its own handle's
+// notifications. "r:NODE" (results only) was sent by older coordinators
+// for each settlement of a job that does not verify; such settlements now
+// send nothing (followers poll, coordinator.Config.FollowPoll). An empty
+// payload (an older coordinator still) counts as work from another.
 const workChannel = "crowdrun_work"
 
 // notifyWork queues the notification; PostgreSQL sends it at commit, once
@@ -161,7 +163,11 @@ func notifyWork(ctx context.Context, tx pgx.Tx) error {
 	return interpretError(err)
 }
 
-const notifyWorkSQL = `SELECT pg_notify('` + workChannel + `', 'w:' || current_setting('crowdrun.node', true))`
+const notifyWorkSQL = `SELECT ` + notifyWorkCall
+
+// notifyWorkCall is the call notifyWorkSQL makes, for statements that
+// notify as a part of something else.
+const notifyWorkCall = `pg_notify('` + workChannel + `', 'w:' || current_setting('crowdrun.node', true))`
 
 // ListenWork implements store.Notifier: a connection of its own (outside
 // the pool) LISTENs on the work channel and calls wake on each

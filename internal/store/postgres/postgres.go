@@ -161,7 +161,9 @@ func (db *DB) retry(ctx context.Context, fn func() error) error {
 // txCommitting is tx for a transaction whose last statements take a lock
 // that many transactions wait for (a job's row): fn returns them as a
 // batch, and they go in one pipeline with the COMMIT, so that the lock is
-// held for the server's work alone, never across a round trip.
+// held for the server's work alone, never across a round trip. Its BEGIN
+// rides with fn's first statements (lazyTx), not in a round trip of its
+// own: a transaction of two pipelines costs two round trips, not three.
 func (db *DB) txCommitting(ctx context.Context, fn func(tx pgx.Tx) (*pgx.Batch, error)) error {
 	return db.retry(ctx, func() error {
 		c, err := db.pool.Acquire(ctx)
@@ -171,10 +173,7 @@ func (db *DB) txCommitting(ctx context.Context, fn func(tx pgx.Tx) (*pgx.Batch, 
 		// Released idle after the COMMIT or the rollback; a connection left
 		// in a transaction (a failed rollback) is closed by the pool.
 		defer c.Release()
-		tx, err := c.Begin(ctx)
-		if err != nil {
-			return err
-		}
+		tx := &lazyTx{conn: c.Conn()}
 		b, err := fn(tx)
 		if err == nil {
 			if b == nil {
@@ -193,6 +192,143 @@ func (db *DB) txCommitting(ctx context.Context, fn func(tx pgx.Tx) (*pgx.Batch, 
 		tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	})
+}
+
+// lazyTx is a transaction whose BEGIN is sent with its first statement
+// or batch, in one pipeline, not in a round trip of its own. It implements
+// what txCommitting's callers use (Exec, Query, QueryRow, SendBatch,
+// Rollback); the rest of pgx.Tx is not there (calling it panics).
+type lazyTx struct {
+	pgx.Tx
+	conn  *pgx.Conn
+	begun bool
+}
+
+// first sends the transaction's first statement after its BEGIN.
+func (t *lazyTx) first(ctx context.Context, sql string, args ...any) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	br := t.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil { // the BEGIN
+		br.Close()
+		return nil, err
+	}
+	return br, nil
+}
+
+func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.begun {
+		return t.conn.Exec(ctx, sql, args...)
+	}
+	br, err := t.first(ctx, sql, args...)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
+}
+
+// batchRows are a batch's rows that close the batch with them.
+type batchRows struct {
+	pgx.Rows
+	br     pgx.BatchResults
+	closed bool
+	err    error
+}
+
+func (r *batchRows) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.Rows.Close()
+	r.err = r.br.Close()
+}
+
+func (r *batchRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.err
+}
+
+func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if t.begun {
+		return t.conn.Query(ctx, sql, args...)
+	}
+	br, err := t.first(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+// batchRow is a batch's row that closes the batch once scanned.
+type batchRow struct {
+	row pgx.Row
+	br  pgx.BatchResults
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// errRow is a Row whose Scan fails with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if t.begun {
+		return t.conn.QueryRow(ctx, sql, args...)
+	}
+	br, err := t.first(ctx, sql, args...)
+	if err != nil {
+		return errRow{err}
+	}
+	return batchRow{row: br.QueryRow(), br: br}
+}
+
+func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if !t.begun {
+		// BEGIN first, in the same pipeline. Marked begun before the
+		// results are read: if the pipeline fails, Rollback ends whatever
+		// the server began.
+		nb := &pgx.Batch{}
+		nb.Queue(`BEGIN`)
+		nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
+		b = nb
+		t.begun = true
+	}
+	return t.conn.SendBatch(ctx, b)
+}
+
+func (t *lazyTx) Rollback(ctx context.Context) error {
+	if !t.begun {
+		return nil
+	}
+	_, err := t.conn.Exec(ctx, `ROLLBACK`)
+	return err
 }
 
 func ms(t time.Time) int64 {
@@ -681,9 +817,12 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		return nil, nil
 	}
 	acct := account(p.Account, p.Worker)
-	var out []*store.Lease
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		out = out[:0]
+	var out, newGrid []*store.Lease
+	var grids map[int64]int64
+	// Three round trips: the session's check (with the BEGIN), the pick,
+	// and the updates with the COMMIT.
+	err := db.txCommitting(ctx, func(tx pgx.Tx) (*pgx.Batch, error) {
+		out, newGrid, grids = out[:0], newGrid[:0], map[int64]int64{}
 		// The session must stay open until this commits: SessionEnd waits
 		// for this lock, then finds the leases granted here. Two sessions of
 		// one worker name, or of one account, leasing at once would not see
@@ -693,10 +832,10 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				pg_advisory_xact_lock($3, hashtext($4)), pg_advisory_xact_lock($5, hashtext($2))
 			FROM sessions WHERE id = $1 AND ended_at IS NULL FOR SHARE`,
 			p.SessionID, acct, lockSpace+lockWorker, p.Worker, lockSpace+lockAccount).Scan(&banned, nil, nil); err != nil {
-			return interpretError(err)
+			return nil, interpretError(err)
 		}
 		if banned {
-			return nil // caught lying: no more work
+			return nil, nil // caught lying: no more work
 		}
 		// Replicas of one task are adjacent in the queue; twice Max rows
 		// leave room for skipping a second replica of a task in this batch.
@@ -748,11 +887,10 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			FROM pick r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
 			ORDER BY r.priority DESC, r.id`, p.Worker, acct, p.Max*2, p.Probation.Mode())
 		if err != nil {
-			return interpretError(err)
+			return nil, interpretError(err)
 		}
 		seen := map[int64]bool{} // one replica per task per worker, within this batch too
 		verifying := 0           // leases of verifying jobs (p.Probation)
-		var newGrid []*store.Lease
 		for rows.Next() {
 			var l store.Lease
 			var args, env, files string
@@ -765,7 +903,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				&l.Limits.Fuel, &l.Limits.MemoryBytes, &l.Limits.MaxOutput, &l.Limits.TimeoutMS, &att,
 				&suspendable, &grid, &ck.Seq, &ck.Fuel, &ck.StateHash, &ck.SnapshotHash, &l.Verifies); err != nil {
 				rows.Close()
-				return interpretError(err)
+				return nil, interpretError(err)
 			}
 			if seen[l.TaskID] || len(out) == p.Max {
 				continue
@@ -801,10 +939,10 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return interpretError(err)
+			return nil, interpretError(err)
 		}
 		if len(out) == 0 {
-			return nil
+			return nil, nil
 		}
 		n := len(out)
 		ids, leaseIDs, seqs, fuels := make([]int64, n), make([]string, n), make([]int64, n), make([]int64, n)
@@ -816,12 +954,11 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				resumed = append(resumed, l.JobID)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE replicas r SET state = 'leased', worker = $1, account = $9, session_id = $2, lease_id = u.lease, lease_deadline = $3,
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE replicas r SET state = 'leased', worker = $1, account = $9, session_id = $2, lease_id = u.lease, lease_deadline = $3,
 				attempts = r.attempts + 1, seg_resume_seq = u.seq, seg_fuel_start = u.fuel, seg_fuel_end = u.fuel, seg_progress = u.fuel, seg_started_at = $4
 			FROM unnest($5::bigint[], $6::text[], $7::bigint[], $8::bigint[]) AS u(id, lease, seq, fuel) WHERE r.id = u.id`,
-			p.Worker, p.SessionID, ms(p.Deadline), ms(p.Now), ids, leaseIDs, seqs, fuels, acct); err != nil {
-			return interpretError(err)
-		}
+			p.Worker, p.SessionID, ms(p.Deadline), ms(p.Now), ids, leaseIDs, seqs, fuels, acct)
 		if len(newGrid) > 0 {
 			// A task keeps the grid its first lease gave it: another
 			// dispatcher may have given it one since this one looked.
@@ -829,34 +966,32 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			for i, l := range newGrid {
 				tids[i] = l.TaskID
 			}
-			grids := map[int64]int64{}
-			if err := collect(ctx, tx, `UPDATE tasks SET grid = coalesce(grid, $1) WHERE id = ANY($2) RETURNING id, grid`, func(r pgx.Rows) error {
-				var id, g int64
-				if err := r.Scan(&id, &g); err != nil {
-					return err
+			b.Queue(`UPDATE tasks SET grid = coalesce(grid, $1) WHERE id = ANY($2) RETURNING id, grid`, int64(p.CheckpointEvery), tids).Query(func(rows pgx.Rows) error {
+				defer rows.Close()
+				for rows.Next() {
+					var id, g int64
+					if err := rows.Scan(&id, &g); err != nil {
+						return err
+					}
+					grids[id] = g
 				}
-				grids[id] = g
-				return nil
-			}, int64(p.CheckpointEvery), tids); err != nil {
-				return err
-			}
-			for _, l := range newGrid {
-				if p.Resume {
-					l.CheckpointEvery = uint64(grids[l.TaskID])
-				}
-			}
+				return rows.Err()
+			})
 		}
 		// Tasks before jobs: the order TaskSettle takes them in.
 		if len(resumed) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE jobs SET resumes = resumes + x.n
-				FROM (SELECT job_id, count(*) AS n FROM unnest($1::bigint[]) AS u(job_id) GROUP BY job_id) AS x WHERE jobs.id = x.job_id`, resumed); err != nil {
-				return interpretError(err)
-			}
+			b.Queue(`UPDATE jobs SET resumes = resumes + x.n
+				FROM (SELECT job_id, count(*) AS n FROM unnest($1::bigint[]) AS u(job_id) GROUP BY job_id) AS x WHERE jobs.id = x.job_id`, resumed)
 		}
-		return nil
+		return b, nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if p.Resume {
+		for _, l := range newGrid {
+			l.CheckpointEvery = uint64(grids[l.TaskID])
+		}
 	}
 	return out, nil
 }
@@ -884,7 +1019,7 @@ func (db *DB) ReplicaRenew(ctx context.Context, p *store.ReplicaRenewParams) err
 func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParams) ([]store.ReplicaOutcome, error) {
 	out := make([]store.ReplicaOutcome, len(p.Results))
 	now := ms(p.Now)
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err := db.txCommitting(ctx, func(tx pgx.Tx) (*pgx.Batch, error) {
 		return complete(ctx, tx, p.Results, now, out)
 	})
 	if err != nil {
@@ -914,7 +1049,7 @@ type completing struct {
 // deadlock with it), one stores the outputs, one updates the replicas and
 // one inserts the segments. Only a resumed replica's earlier output is
 // read per result.
-func complete(ctx context.Context, tx pgx.Tx, results []store.ReplicaResult, now int64, out []store.ReplicaOutcome) error {
+func complete(ctx context.Context, tx pgx.Tx, results []store.ReplicaResult, now int64, out []store.ReplicaOutcome) (*pgx.Batch, error) {
 	leaseIDs := make([]string, len(results))
 	for i := range results {
 		out[i] = store.ReplicaOutcome{}
@@ -933,7 +1068,7 @@ func complete(ctx context.Context, tx pgx.Tx, results []store.ReplicaResult, now
 		held[lease] = &c
 		return nil
 	}, leaseIDs); err != nil {
-		return err
+		return nil, err
 	}
 	var blobs [][]byte
 	var u struct {
@@ -948,7 +1083,7 @@ func complete(ctx context.Context, tx pgx.Tx, results []store.ReplicaResult, now
 			continue
 		}
 		if r.Fuel >= 1<<63 {
-			return fmt.Errorf("postgres: result of lease %s reports fuel %d, beyond any limit", r.LeaseID, r.Fuel)
+			return nil, fmt.Errorf("postgres: result of lease %s reports fuel %d, beyond any limit", r.LeaseID, r.Fuel)
 		}
 		delete(held, r.LeaseID) // a second result of the lease in this batch finds it done
 		out[i] = store.ReplicaOutcome{ReplicaID: c.id, TaskID: c.task, JobID: c.job, Role: store.ReplicaRole(c.role)}
@@ -958,7 +1093,7 @@ func complete(ctx context.Context, tx pgx.Tx, results []store.ReplicaResult, now
 			// resumed from (for an audit, the audited replica's, copied).
 			pre, pre2, err := outputUpTo(ctx, tx, c.id, uint64(c.resumeSeq))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			stdout, stderr = append(pre, stdout...), append(pre2, stderr...)
 		}
@@ -972,26 +1107,23 @@ func complete(ctx context.Context, tx pgx.Tx, results []store.ReplicaResult, now
 		u.started = append(u.started, c.started)
 	}
 	if len(u.id) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := putBlobs(ctx, tx, now, blobs...); err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE replicas r SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = u.status, exit_code = u.exit,
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE replicas r SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = u.status, exit_code = u.exit,
 			message = u.message, stdout_hash = u.stdout, stderr_hash = u.stderr, fuel = u.fuel, wall_ms = u.wall, finished_at = $1
 		FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
 			AS u(id, status, exit, message, stdout, stderr, fuel, wall)
-		WHERE r.id = u.id`, now, u.id, u.status, u.exit, u.message, u.stdout, u.stderr, u.fuel, u.wall); err != nil {
-		return interpretError(err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO segments(replica_id, job_id, seq, state, worker, account, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
+		WHERE r.id = u.id`, now, u.id, u.status, u.exit, u.message, u.stdout, u.stderr, u.fuel, u.wall)
+	b.Queue(`INSERT INTO segments(replica_id, job_id, seq, state, worker, account, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at)
 		SELECT u.id, u.job, u.seq, 'done', u.worker, u.account, u.session, u.resume, u.start, u.fuel_end, u.fuel_end, u.started, $1
 		FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
 			WITH ORDINALITY AS u(id, job, seq, worker, account, session, resume, start, fuel_end, started, n)
-		ORDER BY u.n`, now, u.id, u.job, u.seq, u.worker, u.account, u.session, u.resume, u.start, u.end, u.started); err != nil {
-		return interpretError(err)
-	}
-	return nil
+		ORDER BY u.n`, now, u.id, u.job, u.seq, u.worker, u.account, u.session, u.resume, u.start, u.end, u.started)
+	return b, nil
 }
 
 func (db *DB) ReplicaRequeueExpired(ctx context.Context, p *store.ReplicaRequeueExpiredParams) ([]store.RevokedLease, error) {

@@ -121,10 +121,27 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 		}
 		return nil
 	}))
+	// The records of the accounts it names (replicas', checkpoints',
+	// segments'), each looked up by its key.
+	ev.Accounts = map[string]*store.Account{}
+	b.Queue(`SELECT a.`+strings.ReplaceAll(accountCols, ", ", ", a.")+` FROM (
+			SELECT account FROM replicas WHERE task_id = $1 AND account IS NOT NULL
+			UNION SELECT account FROM checkpoints WHERE task_id = $1
+			UNION SELECT g.account FROM replicas r CROSS JOIN LATERAL (SELECT account FROM segments WHERE replica_id = r.id) g
+				WHERE r.task_id = $1 AND g.account IS NOT NULL) n
+		CROSS JOIN LATERAL (SELECT * FROM accounts WHERE id = n.account) a`, taskID).Query(each(func(rows pgx.Rows) error {
+		rec, err := scanAccount(rows)
+		if err != nil {
+			return err
+		}
+		ev.Accounts[rec.ID] = rec
+		return nil
+	}))
 	b.Queue(`COMMIT`)
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(err)
 	}
+	ev.CompleteAccounts()
 	return ev, nil
 }
 
@@ -349,6 +366,13 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 		// cancelReplicas inserted above hold the job's row FOR KEY SHARE
 		// (their foreign key), which FOR UPDATE would wait on in the other
 		// settlements of the job, and they on it.
+		// The update (n) notifies the other coordinators' dispatchers when
+		// the job verifies: accounts on probation whose claims it settles
+		// may lease again. A job that does not verify has no such claims,
+		// and its settlement sends nothing: a NOTIFY per task cost the
+		// server and every coordinator more than anything else in a
+		// settlement (docs/store.md); followers of results on other
+		// coordinators look again every FollowPoll.
 		var was string
 		var finished, total int64
 		b.Queue(`SELECT state FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, out.JobID).QueryRow(func(row pgx.Row) error {
@@ -358,10 +382,11 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 				tasks_disputed = tasks_disputed + $1, fuel_done = fuel_done + $2,
 				state = CASE WHEN state = 'running' AND tasks_finished + 1 >= task_count THEN 'done' ELSE state END,
 				finished_at = CASE WHEN state = 'running' AND tasks_finished + 1 >= task_count THEN $11 ELSE finished_at END
-			WHERE id = $3 RETURNING results_numbered, tasks_finished, task_count)
+			WHERE id = $3 RETURNING results_numbered, tasks_finished, task_count, max_error),
+			n AS (SELECT count(*) FROM (SELECT `+notifyWorkCall+` FROM j WHERE j.max_error < 1) x)
 			UPDATE tasks SET state = $4, status = $5, exit_code = $6, message = $7, stdout_hash = $8, stderr_hash = $9, fuel = $10,
 				finished_at = $11, result_seq = j.results_numbered, verification = $12, verified_by = $13, note = $14
-			FROM j WHERE tasks.id = $15 RETURNING j.tasks_finished, j.task_count`,
+			FROM j, n WHERE tasks.id = $15 RETURNING j.tasks_finished, j.task_count`,
 			disputed, fuel, out.JobID,
 			string(p.State), r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, int64(r.Fuel), now,
 			p.Verification, jsonText(nonNil(p.VerifiedBy)), p.Note, p.TaskID).QueryRow(func(row pgx.Row) error {
@@ -377,11 +402,6 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 		if err := queueAccounts(b, p.Accounts, now); err != nil {
 			return nil, err
 		}
-		// Accounts on probation whose claims it settles may lease again;
-		// a job that does not verify has no such claims, and its
-		// settlement is news for followers of its results only.
-		b.Queue(`SELECT pg_notify('`+workChannel+`', CASE WHEN (SELECT max_error FROM jobs WHERE id = $1) < 1 THEN 'w:' ELSE 'r:' END
-			|| current_setting('crowdrun.node', true))`, out.JobID)
 		if len(p.Ledger) > 0 {
 			// The ledger's lock comes last (appendLedger), after the job's.
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {

@@ -109,7 +109,24 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 			addAccount(r, a)
 		}
 	}
-	return &ev, interpretError(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(err)
+	}
+	rows.Close()
+	// The accounts it names, in the same read transaction.
+	ev.Accounts = map[string]*store.Account{}
+	for _, a := range ev.AccountNames() {
+		rec, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, a))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ev.Accounts[a] = rec
+	}
+	ev.CompleteAccounts()
+	return &ev, nil
 }
 
 // scanPlus scans a row into a scanner's destinations and then extra ones.

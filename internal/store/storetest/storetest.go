@@ -107,6 +107,30 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The records of the accounts it names come with it: each name,
+		// and nothing else, with its record as AccountGet reads it (nil
+		// for a name without one).
+		names := ev.AccountNames()
+		if len(ev.Accounts) != len(names) {
+			t.Fatalf("evidence of task %d: accounts %v for names %v", taskID, ev.Accounts, names)
+		}
+		for _, a := range names {
+			rec, ok := ev.Accounts[a]
+			want, err := s.AccountGet(ctx, a)
+			switch {
+			case !ok:
+				t.Fatalf("evidence of task %d: no entry for account %q", taskID, a)
+			case errors.Is(err, store.ErrNotFound):
+				if rec != nil {
+					t.Fatalf("evidence of task %d: account %q has no record, got %+v", taskID, a, rec)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case rec == nil || rec.Verified != want.Verified || rec.AuditsPassed != want.AuditsPassed || rec.AuditsRun != want.AuditsRun ||
+				rec.LiesCaught != want.LiesCaught || rec.AuditLies != want.AuditLies || !rec.BannedAt.Equal(want.BannedAt) || !rec.CreatedAt.Equal(want.CreatedAt):
+				t.Fatalf("evidence of task %d: account %q is %+v, AccountGet %+v", taskID, a, rec, want)
+			}
+		}
 		return ev
 	}
 	// settle settles a pending task with the result of its first done
