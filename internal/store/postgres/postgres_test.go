@@ -598,3 +598,64 @@ func TestConcurrentSettleWhileLeasing(t *testing.T) {
 		}
 	}
 }
+
+// A settlement notifies the other coordinators only when its job verifies
+// (an account on probation may lease again); a job that does not verify
+// settles without a NOTIFY (followers of results poll). Notifications
+// arrive in commit order, so a marker sent after both settlements closes
+// the list of what they sent.
+func TestSettleNotifies(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	listener, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(ctx)
+	var tasks []int64 // of the job that does not verify, then of the one that does
+	ss := startSession(t, db, "w")
+	for _, maxErr := range []float64{1, 1e-6} {
+		in := []byte(fmt.Sprint(maxErr))
+		if _, err := db.JobInsert(ctx, &store.JobInsertParams{Owner: "alice", ModuleHash: store.Hash(module), Replicas: 1, MaxError: maxErr,
+			Blobs: [][]byte{module, in}, Tasks: []store.TaskSpec{{StdinHash: store.Hash(in)}}, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		ls, err := db.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: "w", Max: 1, Deadline: now.Add(time.Minute), Now: now})
+		if err != nil || len(ls) != 1 {
+			t.Fatalf("lease %+v %v", ls, err)
+		}
+		if _, err := db.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: ss.ID, LeaseID: ls[0].LeaseID, Status: "ok"}}, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, ls[0].TaskID)
+	}
+	if _, err := listener.Exec(ctx, `LISTEN crowdrun_work`); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range tasks {
+		if _, err := db.TaskSettle(ctx, &store.TaskSettleParams{TaskID: id, State: store.TaskDone, Result: store.Result{Status: "ok"}, Verification: store.VerifyNone, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := listener.Exec(ctx, `SELECT pg_notify('crowdrun_work', 'marker')`); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		n, err := listener.WaitForNotification(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Payload == "marker" {
+			break
+		}
+		got = append(got, n.Payload)
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "w:") {
+		t.Fatalf("the two settlements sent %q; want one w: notification (the verifying job's)", got)
+	}
+}
