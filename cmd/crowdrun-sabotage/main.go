@@ -52,11 +52,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/crowdrun/crowdrun/internal/cpuprofile"
 )
 
 func main() {
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up a run after this long (a backstop; 0: never)")
 	fs.BoolVar(&o.Verbose, "v", false, "log the coordinator's warnings and the job's progress")
 	fs.BoolVar(&o.Keep, "keep", false, "keep each run's store (SQLite) and say where")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -117,16 +118,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+	if *cpuProfile != "" {
+		stop, err := cpuprofile.Start(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	fmt.Fprintf(out, "sabotage: %d tasks, %d workers, grid %d fuel, max error %g, %d distinct inputs (primes above %d)\n", o.Tasks, o.Workers, o.Grid, o.MaxError, o.Inputs, o.Above)
 	for _, f := range fs_ {

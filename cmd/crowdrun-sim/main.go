@@ -21,10 +21,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 
+	"github.com/crowdrun/crowdrun/internal/cpuprofile"
 	"github.com/crowdrun/crowdrun/internal/sim"
 )
 
@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	trustedCores := fs.Float64("trusted-cores", d.TrustedCores, "trusted ground's capacity, in workers' cores")
 	seed := fs.Uint64("seed", d.Seed, "random seed")
 	maxSim := fs.Float64("max-sim-seconds", 0, "stop a run at this simulated time (0: none)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -96,16 +96,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		ss := sim.Sessions{Kind: strings.TrimSpace(k), Mean: *mean, Alpha: *alpha, Sigma: *sigma}
 		dists = append(dists, ss)
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+	if *cpuProfile != "" {
+		stop, err := cpuprofile.Start(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	fmt.Fprintf(out, "%d workers, %d tasks of %g s, δ = %g s, offline mean %g s, ε = %g, veterans %g (%d segments), trusted ground %g cores, seed %d\n\n",
 		*workers, *tasks, *taskSec, *delta, *offline, *maxErr, *veterans, *vetSeg, *trustedCores, *seed)

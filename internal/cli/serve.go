@@ -9,12 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/checkpoint"
 	"github.com/crowdrun/crowdrun/internal/coordinator"
+	"github.com/crowdrun/crowdrun/internal/cpuprofile"
 	"github.com/crowdrun/crowdrun/internal/store"
 	"github.com/crowdrun/crowdrun/internal/store/postgres"
 	"github.com/crowdrun/crowdrun/internal/store/sqlite"
@@ -26,23 +25,6 @@ const envStore = "CROWDRUN_STORE"
 // envCPUProfile is --cpuprofile's default: set in the environment of a
 // load run (crowdrun-load), it profiles every coordinator it starts.
 const envCPUProfile = "CROWDRUN_CPUPROFILE"
-
-// startCPUProfile profiles the process into file (a %d in it replaced by
-// the process ID) until stop.
-func startCPUProfile(file string) (stop func(), err error) {
-	if strings.Contains(file, "%d") {
-		file = fmt.Sprintf(file, os.Getpid())
-	}
-	f, err := os.Create(file)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
-}
 
 func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("serve", "[--addr HOST:PORT] [--data DIR | --store postgres://...] [flags]")
@@ -115,7 +97,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 		return usageError("--max-store-size %d: want 0 or at least 1MiB", maxStore)
 	}
 	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
+		stop, err := cpuprofile.Start(*cpuProfile)
 		if err != nil {
 			return err
 		}
