@@ -3,8 +3,6 @@ package browser
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/crowdrun/crowdrun/internal/coordinator"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/flaky"
 	"github.com/crowdrun/crowdrun/internal/store"
 	"github.com/crowdrun/crowdrun/internal/worker"
 )
@@ -205,26 +204,10 @@ func TestNodeModuleFetchFailureGivesBack(t *testing.T) {
 		t.Skip("node not found (install it with scripts/setup.sh)")
 	}
 	e := newEnv(t)
-	var mu sync.Mutex
-	fetches := 0
-	h := e.c.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/modules/") {
-			mu.Lock()
-			fetches++
-			first := fetches == 1
-			mu.Unlock()
-			if first {
-				http.Error(w, "the coordinator is shutting down", http.StatusServiceUnavailable)
-				return
-			}
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	url, fetches := flaky.FirstModuleFetchFails(t, e.c.Handler())
 	job := e.submitFactor([]string{"91"}, 1)
 	script, _ := filepath.Abs(filepath.Join("..", "..", "js", "node", "run.mjs"))
-	cmd := exec.Command(node, script, "--server", srv.URL, "--name", "node-1", "--slots", "1")
+	cmd := exec.Command(node, script, "--server", url, "--name", "node-1", "--slots", "1")
 	out := &lockedBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -237,9 +220,7 @@ func TestNodeModuleFetchFailureGivesBack(t *testing.T) {
 	if r := got[0]; len(got) != 1 || r.Status != "ok" || string(r.Stdout) != "91: 7 13\n" {
 		t.Fatalf("result %s %q %q, want ok \"91: 7 13\\n\"\n%s", r.Status, r.Message, r.Stdout, out.String())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if fetches < 2 {
-		t.Fatalf("%d module fetches: the failure was not exercised", fetches)
+	if n := fetches(); n < 2 {
+		t.Fatalf("%d module fetches: the failure was not exercised", n)
 	}
 }

@@ -2,17 +2,16 @@ package worker_test
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/coordinator"
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
+	"github.com/crowdrun/crowdrun/internal/flaky"
 	"github.com/crowdrun/crowdrun/internal/store"
 	"github.com/crowdrun/crowdrun/internal/store/sqlite"
 	"github.com/crowdrun/crowdrun/internal/worker"
@@ -117,35 +116,18 @@ func TestModuleFetchFailureGivesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var mu sync.Mutex
-	fetches := 0
-	h := c.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/modules/") {
-			mu.Lock()
-			fetches++
-			first := fetches == 1
-			mu.Unlock()
-			if first {
-				http.Error(w, "the coordinator is shutting down", http.StatusServiceUnavailable)
-				return
-			}
-		}
-		h.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	defer srv.CloseClientConnections()
+	url, fetches := flaky.FirstModuleFetchFails(t, c.Handler())
 	db.TokenInsert(ctx, &store.TokenInsertParams{Owner: "a", Hash: coordinator.HashToken("t"), Now: time.Now()})
 	echo, err := os.ReadFile("../../examples/echo.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := &api.Client{Server: srv.URL, Token: "t"}
+	cl := &api.Client{Server: url, Token: "t"}
 	job, err := cl.Submit(ctx, &api.SubmitRequest{Module: echo, Tasks: []api.TaskSpec{{Stdin: []byte("91\n")}}, MaxError: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := worker.New(worker.Config{Server: srv.URL, Name: "w", Slots: 1})
+	w, err := worker.New(worker.Config{Server: url, Name: "w", Slots: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,9 +146,7 @@ func TestModuleFetchFailureGivesBack(t *testing.T) {
 		}
 		t.Fatalf("%d results, want one: ok, 91", len(got))
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if fetches < 2 {
-		t.Fatalf("%d module fetches: the failure was not exercised", fetches)
+	if n := fetches(); n < 2 {
+		t.Fatalf("%d module fetches: the failure was not exercised", n)
 	}
 }
