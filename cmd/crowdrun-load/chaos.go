@@ -68,6 +68,9 @@ func chaosCmd(ctx context.Context, bin string, args []string) error {
 		cfg.DiskFull, cfg.StoreCap = *full, *capMiB<<20
 	case *st == "pg" && *full > 0:
 		// The harness's own cluster, on a tmpfs it mounts and fills.
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("-disk-full %d with -store pg mounts a tmpfs for the cluster's data directory: run as root, or give -disk-full 0", *full)
+		}
 		if *capMiB == 0 {
 			*capMiB = 256
 		}
