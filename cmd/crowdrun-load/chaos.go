@@ -27,8 +27,8 @@ func chaosCmd(ctx context.Context, bin string, args []string) error {
 	ck := fs.Int("coordinator-kills", 20, "coordinator SIGKILLs")
 	wk := fs.Int("worker-kills", 200, "worker SIGKILLs")
 	parts := fs.Int("partitions", 10, "times every proxied connection is dropped at once")
-	full := fs.Int("disk-full", 3, "SQLite: store-full episodes (the store filled to -store-cap)")
-	capMiB := fs.Int64("store-cap", 64, "SQLite: serve --max-store-size, in MiB")
+	full := fs.Int("disk-full", 3, "store-full episodes: SQLite's store filled to -store-cap; with -store pg, the cluster's data directory on a tmpfs of -store-cap filled (root only: the harness mounts the tmpfs)")
+	capMiB := fs.Int64("store-cap", 0, "SQLite: serve --max-store-size, in MiB (default 64); with -store pg and -disk-full: the tmpfs's size, in MiB (default 256)")
 	drop := fs.Float64("drop", 0.001, "proxy: odds of dropping a connection, per chunk forwarded")
 	delay := fs.Float64("delay", 0.02, "proxy: odds of delaying a chunk by up to -max-delay")
 	maxDelay := fs.Duration("max-delay", 50*time.Millisecond, "proxy: longest delay")
@@ -60,9 +60,25 @@ func chaosCmd(ctx context.Context, bin string, args []string) error {
 		}
 		cfg.NodeWorker = filepath.Join(root, "js", "node", "run.mjs")
 	}
-	if *st == "sqlite" {
+	switch {
+	case *st == "sqlite":
+		if *capMiB == 0 {
+			*capMiB = 64
+		}
 		cfg.DiskFull, cfg.StoreCap = *full, *capMiB<<20
-	} else {
+	case *st == "pg" && *full > 0:
+		// The harness's own cluster, on a tmpfs it mounts and fills.
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("-disk-full %d with -store pg mounts a tmpfs for the cluster's data directory: run as root, or give -disk-full 0", *full)
+		}
+		if *capMiB == 0 {
+			*capMiB = 256
+		}
+		cfg.DSN, cfg.PGScript, cfg.Coordinators = chaos.OwnCluster, filepath.Join(root, "scripts", "pg.sh"), *coords
+		cfg.DiskFull, cfg.StoreCap = *full, *capMiB<<20
+	case *full > 0:
+		return fmt.Errorf("-disk-full %d: the store-full fault fills the cluster's disk, so it needs -store pg (a cluster of the harness's own) or sqlite; give -disk-full 0 with a postgres:// URL", *full)
+	default:
 		dsn, stop, err := storeDSN(ctx, *st)
 		if err != nil {
 			return err

@@ -47,8 +47,11 @@ type Config struct {
 	Dir        string // a scratch directory (the SQLite store, the workers' caches)
 	// DSN: "" runs on SQLite in Dir with one coordinator process; else the
 	// PostgreSQL database (a fresh schema of the harness's own) that
-	// Coordinators processes share.
+	// Coordinators processes share. OwnCluster: a PostgreSQL cluster that
+	// Run starts with PGScript, its data directory on a tmpfs of StoreCap
+	// bytes that the store-full episodes fill (root only: it mounts it).
 	DSN          string
+	PGScript     string // scripts/pg.sh, for OwnCluster
 	Coordinators int
 
 	Tasks int    // tasks in the job
@@ -59,8 +62,8 @@ type Config struct {
 
 	// The schedule, spread over the job's progress (tasks done).
 	CoordKills, WorkerKills, Partitions int
-	DiskFull                            int   // SQLite: store-full episodes
-	StoreCap                            int64 // SQLite: serve --max-store-size
+	DiskFull                            int   // store-full episodes (SQLite, or PostgreSQL on OwnCluster)
+	StoreCap                            int64 // SQLite: serve --max-store-size; OwnCluster: its tmpfs's size
 	Faults                              ProxyFaults
 
 	Out io.Writer // what it does, as it does it, and the report
@@ -81,8 +84,14 @@ func (c *Config) validate() error {
 		return errors.New("chaos: Node workers need Node and NodeWorker")
 	case c.DSN == "" && c.Coordinators > 1:
 		return errors.New("chaos: SQLite takes one coordinator process")
-	case c.DSN != "" && c.DiskFull > 0:
-		return errors.New("chaos: the store-full fault is SQLite's (docs/chaos.md says why not PostgreSQL's)")
+	case c.DSN != "" && c.DSN != OwnCluster && c.DiskFull > 0:
+		return errors.New("chaos: the store-full fault on PostgreSQL fills the cluster's disk: it needs a cluster of the harness's own (OwnCluster)")
+	case c.DSN == OwnCluster && c.PGScript == "":
+		return errors.New("chaos: OwnCluster needs PGScript (scripts/pg.sh)")
+	case c.DSN == OwnCluster && os.Geteuid() != 0:
+		return errors.New("chaos: OwnCluster (the store-full fault on PostgreSQL) mounts a tmpfs for the cluster's data directory: it needs root")
+	case c.DSN == OwnCluster && c.StoreCap < 48<<20:
+		return errors.New("chaos: OwnCluster needs a StoreCap (its tmpfs) of at least 48MiB: an empty cluster takes 22MiB")
 	case c.DiskFull > 0 && c.StoreCap < 1<<20:
 		return errors.New("chaos: the store-full fault needs a StoreCap of at least 1MiB")
 	}
@@ -113,6 +122,8 @@ type Report struct {
 	StoreFullErrors             int // "store full" errors the coordinators logged
 	StoreFullExample            string
 	SubmitsRefused              int // submissions refused with 507 store_full while the store was full
+	ServerFullErrors            int // OwnCluster: "No space left on device" lines in the server's log
+	ServerFullExample           string
 	CheckpointsUnrecorded       int // checkpoints the coordinators could not record (logged)
 	// Uncredited: fuel of the uninterrupted runs less the credit: run but
 	// not credited, as a chain's final link is credited at most one grid.
@@ -140,6 +151,9 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "         store full: %d episodes, %d store-full errors logged by the coordinator, %d submissions refused with 507 store_full\n", r.DiskFull, r.StoreFullErrors, r.SubmitsRefused)
 	if r.StoreFullExample != "" {
 		fmt.Fprintf(w, "         e.g. %s\n", r.StoreFullExample)
+	}
+	if r.ServerFullExample != "" {
+		fmt.Fprintf(w, "         PostgreSQL logged %d \"No space left on device\" errors, e.g. %s\n", r.ServerFullErrors, r.ServerFullExample)
 	}
 	fmt.Fprintf(w, "  found: %d results computed (in part) by Node workers, %d by native workers; %d checkpoints, %d resumes, %d lost segments\n",
 		r.ByNode, r.ByNative, r.Checkpoints, r.Resumes, r.LostSegments)
@@ -225,6 +239,7 @@ type harness struct {
 	token  string // the submitter's
 	vol    string // a volunteer token: some workers restart as its account
 	serveA []string
+	pgDir  string // OwnCluster's directory (pg.sh start's CROWDRUN_TEST_PGDIR)
 
 	mu     sync.Mutex
 	coords []*coord
@@ -279,7 +294,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	storeArgs := []string{"--data", filepath.Join(cfg.Dir, "data")}
 	h.rep.Store = "SQLite (one coordinator process, restarted after each kill)"
-	if cfg.DSN != "" {
+	if cfg.DSN == OwnCluster {
+		if err := h.startCluster(ctx); err != nil {
+			return nil, err
+		}
+		storeArgs = []string{"--store", h.cfg.DSN}
+		h.rep.Store = fmt.Sprintf("PostgreSQL (%d coordinator processes; the harness's own cluster, its data directory on a %d MiB tmpfs, the WAL outside)", cfg.Coordinators, cfg.StoreCap>>20)
+	} else if cfg.DSN != "" {
 		storeArgs = []string{"--store", cfg.DSN}
 		h.rep.Store = fmt.Sprintf("PostgreSQL (%d coordinator processes)", cfg.Coordinators)
 	} else if cfg.StoreCap > 0 {
@@ -425,6 +446,11 @@ func (h *harness) cleanup() {
 	if h.proxy != nil {
 		h.proxy.Close()
 	}
+	if h.pgDir != "" {
+		if out, err := exec.Command(h.cfg.PGScript, "stop", h.pgDir).CombinedOutput(); err != nil {
+			fmt.Fprintf(h.cfg.Out, "stopping the cluster in %s: %v\n%s", h.pgDir, err, out)
+		}
+	}
 }
 
 // event is one fault of the schedule, due once `at` tasks are done.
@@ -556,80 +582,82 @@ func (h *harness) fault(ctx context.Context, e event, jobID int64, done int) err
 	return nil
 }
 
-// fill is a store-full episode on SQLite: another connection to the
-// database (as another program filling the disk would) packs it (VACUUM)
-// and fills it with filler rows up to the coordinator's
-// --max-store-size; the harness waits
-// until the coordinator has refused a write for it, then deletes the
-// filler (space returns: SQLite reuses the freed pages) and waits for the
-// job to progress again.
+// fill is a store-full episode: another program on the same disk fills
+// it (fillSQLite, fillDisk); the harness waits until the coordinators
+// have refused writes for it, submits a job that must be refused, then
+// frees the space and waits for the job to progress again.
 func (h *harness) fill(ctx context.Context, jobID int64, done int) error {
 	out := h.cfg.Out
-	path := filepath.Join(h.cfg.Dir, "data", sqlite.FileName)
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(60000)&_pragma="+fmt.Sprintf("max_page_count(%d)", h.cfg.StoreCap/4096))
+	fillIt, what := h.fillSQLite, "up to the cap"
+	if h.pgDir != "" {
+		fillIt, what = h.fillDisk, "on the cluster's tmpfs"
+	}
+	filled, free, err := fillIt(ctx)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	// VACUUM first packs every table's pages full, as in a database just
-	// restored from a backup: without it the coordinator's small rows fit
-	// in the free space of pages it has, and a whole job can finish on a
-	// full disk without ever needing a new page.
-	if _, err := db.ExecContext(ctx, `VACUUM`); err != nil {
-		return fmt.Errorf("vacuum: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS chaos_filler (b BLOB)`); err != nil {
-		return fmt.Errorf("filler: %w", err)
-	}
-	var filled int64
-	for size := int64(4 << 20); size >= 4096; size /= 4 {
-		for {
-			_, err := db.ExecContext(ctx, `INSERT INTO chaos_filler VALUES (zeroblob(?))`, size)
-			var se *msqlite.Error
-			if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("filler: %w", err)
-			}
-			filled += size
-		}
-	}
 	h.rep.DiskFull++
-	c := h.coords[0]
-	before := c.p.count(fullMatch)
+	h.mu.Lock()
+	coords := slices.Clone(h.coords) // no coordinator is killed during an episode
+	h.mu.Unlock()
+	fulls := func() int {
+		n := 0
+		for _, c := range coords {
+			n += c.p.count(fullMatch)
+		}
+		return n
+	}
+	exited := func() *coord {
+		for _, c := range coords {
+			if !c.p.alive() {
+				return c
+			}
+		}
+		return nil
+	}
+	before := fulls()
 	if j, err := h.client().Job(ctx, jobID); err == nil {
 		done = j.Tasks.Done
 	}
-	fmt.Fprintf(out, "store full at %d done: %d MiB of filler up to the cap of %d MiB; waiting for the coordinator to hit it\n", done, filled>>20, h.cfg.StoreCap>>20)
+	fmt.Fprintf(out, "store full at %d done: %d MiB of filler %s of %d MiB; waiting for the coordinators to hit it\n", done, filled>>20, what, h.cfg.StoreCap>>20)
 	// The workers keep sending checkpoints and results: the next write
 	// that needs a new page fails. Wait for a few such refusals (or for
 	// the job to end).
 	t0 := time.Now()
-	for c.p.count(fullMatch) < before+5 {
-		if !c.p.alive() {
-			return fmt.Errorf("the coordinator exited on a full store:\n%s", c.p.log())
+	for fulls() < before+5 {
+		if c := exited(); c != nil {
+			free()
+			return fmt.Errorf("a coordinator exited on a full store:\n%s", c.p.log())
 		}
 		if j, err := h.client().Job(ctx, jobID); err == nil && j.State != "running" {
 			break
 		}
 		if time.Since(t0) > h.cfg.Stuck {
-			return fmt.Errorf("the store full for %v: %d refusals logged\n%s", h.cfg.Stuck, c.p.count(fullMatch)-before, h.logs())
+			free()
+			return fmt.Errorf("the store full for %v: %d refusals logged\n%s", h.cfg.Stuck, fulls()-before, h.logs())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if ex := c.p.lastLine(fullMatch); ex != "" {
-		h.rep.StoreFullExample = ex
+	for _, c := range coords {
+		if ex := c.p.lastLine(fullMatch); ex != "" {
+			h.rep.StoreFullExample = ex
+		}
 	}
 	// A submitter meanwhile: refused with a clear error, nothing recorded.
+	// Its stdin is random bytes: PostgreSQL compresses what it stores
+	// (TOAST), and 256 KiB of a repeated line fit in a few bytes of a page
+	// that has room.
+	var key [32]byte
+	key[0], key[1] = byte(h.cfg.Seed), byte(h.rep.DiskFull)
+	stdin := make([]byte, 256<<10)
+	rand.NewChaCha8(key).Read(stdin)
 	jobs, jerr := h.client().Jobs(ctx)
 	_, err = h.client().Submit(ctx, &api.SubmitRequest{Name: "while full", Module: h.cfg.Module, MaxError: 1,
-		Tasks: []api.TaskSpec{{Stdin: bytes.Repeat([]byte("1\n"), 128<<10)}}})
+		Tasks: []api.TaskSpec{{Stdin: stdin}}})
 	var ae *api.Error
 	switch {
 	case err == nil:
-		h.rep.Violations = append(h.rep.Violations, "a job of 256 KiB was accepted while the store was full")
+		h.rep.Violations = append(h.rep.Violations, "a job of 256 KiB of random stdin was accepted while the store was full")
 	case !errors.As(err, &ae) || ae.Status != http.StatusInsufficientStorage || ae.Err.Code != api.CodeStoreFull:
 		h.rep.Violations = append(h.rep.Violations, fmt.Sprintf("a job submitted while the store was full: %v, want 507 %s", err, api.CodeStoreFull))
 	default:
@@ -639,18 +667,21 @@ func (h *harness) fill(ctx context.Context, jobID int64, done int) error {
 		h.rep.Violations = append(h.rep.Violations, fmt.Sprintf("%d jobs before a submission refused for a full store, %d after", len(jobs), len(after)))
 	}
 	stalled, _ := h.client().Job(ctx, jobID)
-	if _, err := db.ExecContext(ctx, `DROP TABLE chaos_filler`); err != nil {
-		return fmt.Errorf("dropping the filler: %w", err)
+	if err := free(); err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "space back after %d store-full errors in %v; waiting for progress\n", c.p.count(fullMatch)-before, time.Since(t0).Round(time.Millisecond))
+	if err := h.clusterCrashed(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "space back after %d store-full errors in %v; waiting for progress\n", fulls()-before, time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
 	for stalled != nil {
 		j, err := h.client().Job(ctx, jobID)
 		if err == nil && (j.State != "running" || j.Tasks.Done > stalled.Tasks.Done) {
 			break
 		}
-		if !c.p.alive() {
-			return fmt.Errorf("the coordinator exited after the store was full:\n%s", c.p.log())
+		if c := exited(); c != nil {
+			return fmt.Errorf("a coordinator exited after the store was full:\n%s", c.p.log())
 		}
 		if time.Since(t0) > h.cfg.Stuck {
 			return fmt.Errorf("no progress for %v after space returned at %d done\n%s", h.cfg.Stuck, stalled.Tasks.Done, h.logs())
@@ -658,6 +689,53 @@ func (h *harness) fill(ctx context.Context, jobID int64, done int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return nil
+}
+
+// fillSQLite fills the SQLite store: another connection to the database
+// (as another program filling the disk would) packs it (VACUUM) and fills
+// it with filler rows up to the coordinator's --max-store-size. free drops
+// the filler (space returns: SQLite reuses the freed pages).
+func (h *harness) fillSQLite(ctx context.Context) (filled int64, free func() error, err error) {
+	path := filepath.Join(h.cfg.Dir, "data", sqlite.FileName)
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(60000)&_pragma="+fmt.Sprintf("max_page_count(%d)", h.cfg.StoreCap/4096))
+	if err != nil {
+		return 0, nil, err
+	}
+	db.SetMaxOpenConns(1)
+	// VACUUM first packs every table's pages full, as in a database just
+	// restored from a backup: without it the coordinator's small rows fit
+	// in the free space of pages it has, and a whole job can finish on a
+	// full disk without ever needing a new page.
+	if _, err := db.ExecContext(ctx, `VACUUM`); err != nil {
+		db.Close()
+		return 0, nil, fmt.Errorf("vacuum: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS chaos_filler (b BLOB)`); err != nil {
+		db.Close()
+		return 0, nil, fmt.Errorf("filler: %w", err)
+	}
+	free = func() error {
+		defer db.Close()
+		if _, err := db.ExecContext(context.Background(), `DROP TABLE chaos_filler`); err != nil {
+			return fmt.Errorf("dropping the filler: %w", err)
+		}
+		return nil
+	}
+	for size := int64(4 << 20); size >= 4096; size /= 4 {
+		for {
+			_, err := db.ExecContext(ctx, `INSERT INTO chaos_filler VALUES (zeroblob(?))`, size)
+			var se *msqlite.Error
+			if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+				break
+			}
+			if err != nil {
+				free()
+				return 0, nil, fmt.Errorf("filler: %w", err)
+			}
+			filled += size
+		}
+	}
+	return filled, free, nil
 }
 
 func (h *harness) logs() string {
@@ -730,6 +808,11 @@ func (h *harness) check(ctx context.Context, jobID int64, reps []sandbox.Report,
 		h.rep.StoreFullErrors += c.p.count(fullMatch)
 		h.rep.CheckpointsUnrecorded += c.p.count(ckMatch)
 		c.p.stop()
+	}
+	full, example, crashes := h.serverLog()
+	r.ServerFullErrors, r.ServerFullExample = full, example
+	for _, l := range crashes {
+		r.Violations = append(r.Violations, "the PostgreSQL server crashed: "+l)
 	}
 	var db store.Store
 	if h.cfg.DSN == "" {
