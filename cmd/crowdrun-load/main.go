@@ -58,6 +58,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crowdrun/crowdrun/internal/coordinator/api"
 	"github.com/crowdrun/crowdrun/internal/protocol"
@@ -405,7 +406,14 @@ func startPostgres(ctx context.Context) (dsn string, stop func(), err error) {
 // freshSchema creates an empty schema in the database at dsn and returns a
 // DSN whose sessions use it, and a function that drops it.
 func freshSchema(ctx context.Context, dsn string) (string, func(), error) {
-	conn, err := pgx.Connect(ctx, dsn)
+	// Parsed as the coordinators parse it: pgxpool's pool_* parameters
+	// (the coordinators' pool size) are not the server's.
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", postgres.Redact(dsn), err)
+	}
+	connect := func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy()) }
+	conn, err := connect(ctx)
 	if err != nil {
 		return "", nil, fmt.Errorf("connecting to %s: %w", postgres.Redact(dsn), err)
 	}
@@ -415,7 +423,7 @@ func freshSchema(ctx context.Context, dsn string) (string, func(), error) {
 		return "", nil, err
 	}
 	drop := func() {
-		if c, err := pgx.Connect(context.Background(), dsn); err == nil {
+		if c, err := connect(context.Background()); err == nil {
 			c.Exec(context.Background(), `DROP SCHEMA `+name+` CASCADE`)
 			c.Close(context.Background())
 		}
