@@ -46,7 +46,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -64,6 +63,7 @@ import (
 	"github.com/crowdrun/crowdrun/internal/protocol"
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/store/postgres"
+	"github.com/crowdrun/crowdrun/internal/store/postgres/pgscript"
 	"github.com/crowdrun/crowdrun/internal/worker"
 )
 
@@ -359,8 +359,6 @@ func startCluster(ctx context.Context, bin, dsn string, n int) (*cluster, error)
 	return cl, nil
 }
 
-// startPostgres starts a throwaway cluster with scripts/pg.sh (it stops by
-// itself when this process exits, whatever happens).
 // storeDSN is the store a flag names: "pg" starts a throwaway cluster
 // (stopped by stop), anything else is used as it is.
 func storeDSN(ctx context.Context, flag string) (dsn string, stop func(), err error) {
@@ -370,37 +368,18 @@ func storeDSN(ctx context.Context, flag string) (dsn string, stop func(), err er
 	return startPostgres(ctx)
 }
 
+// startPostgres starts a throwaway cluster with scripts/pg.sh (it stops by
+// itself when this process exits, whatever happens).
 func startPostgres(ctx context.Context) (dsn string, stop func(), err error) {
-	script := "scripts/pg.sh"
-	for d := "."; ; d = filepath.Join(d, "..") {
-		if _, err := os.Stat(filepath.Join(d, script)); err == nil {
-			script = filepath.Join(d, script)
-			break
-		}
-		if abs, _ := filepath.Abs(d); abs == "/" {
-			return "", nil, fmt.Errorf("no scripts/pg.sh here or above: run from the repository, or give a postgres:// URL")
-		}
-	}
-	cmd := exec.CommandContext(ctx, script, "start", "--watch", strconv.Itoa(os.Getpid()))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	script, err := pgscript.Find()
 	if err != nil {
-		return "", nil, fmt.Errorf("%s start: %w", script, err)
+		return "", nil, fmt.Errorf("%w: run from the repository, or give a postgres:// URL", err)
 	}
-	var dir string
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		switch k {
-		case "CROWDRUN_TEST_POSTGRES":
-			dsn = v
-		case "CROWDRUN_TEST_PGDIR":
-			dir = v
-		}
+	c, err := pgscript.Start(ctx, script)
+	if err != nil {
+		return "", nil, err
 	}
-	if dsn == "" {
-		return "", nil, fmt.Errorf("%s start printed %q", script, out)
-	}
-	return dsn, func() { exec.Command(script, "stop", dir).Run() }, nil
+	return c.DSN, func() { c.Stop() }, nil
 }
 
 // freshSchema creates an empty schema in the database at dsn and returns a

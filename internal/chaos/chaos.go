@@ -34,6 +34,7 @@ import (
 	"github.com/crowdrun/crowdrun/internal/sandbox"
 	"github.com/crowdrun/crowdrun/internal/store"
 	"github.com/crowdrun/crowdrun/internal/store/postgres"
+	"github.com/crowdrun/crowdrun/internal/store/postgres/pgscript"
 	"github.com/crowdrun/crowdrun/internal/store/sqlite"
 	"github.com/crowdrun/crowdrun/internal/worker"
 )
@@ -232,14 +233,14 @@ func Expected(ctx context.Context, module []byte, inputs []string) ([]sandbox.Re
 
 // harness is one run's state.
 type harness struct {
-	cfg    *Config
-	rng    *rand.Rand
-	rep    *Report
-	proxy  *Proxy
-	token  string // the submitter's
-	vol    string // a volunteer token: some workers restart as its account
-	serveA []string
-	pgDir  string // OwnCluster's directory (pg.sh start's CROWDRUN_TEST_PGDIR)
+	cfg     *Config
+	rng     *rand.Rand
+	rep     *Report
+	proxy   *Proxy
+	token   string // the submitter's
+	vol     string // a volunteer token: some workers restart as its account
+	serveA  []string
+	cluster *pgscript.Cluster // OwnCluster's
 
 	mu     sync.Mutex
 	coords []*coord
@@ -446,9 +447,9 @@ func (h *harness) cleanup() {
 	if h.proxy != nil {
 		h.proxy.Close()
 	}
-	if h.pgDir != "" {
-		if out, err := exec.Command(h.cfg.PGScript, "stop", h.pgDir).CombinedOutput(); err != nil {
-			fmt.Fprintf(h.cfg.Out, "stopping the cluster in %s: %v\n%s", h.pgDir, err, out)
+	if h.cluster != nil {
+		if err := h.cluster.Stop(); err != nil {
+			fmt.Fprintf(h.cfg.Out, "stopping the cluster: %v\n", err)
 		}
 	}
 }
@@ -589,7 +590,7 @@ func (h *harness) fault(ctx context.Context, e event, jobID int64, done int) err
 func (h *harness) fill(ctx context.Context, jobID int64, done int) error {
 	out := h.cfg.Out
 	fillIt, what := h.fillSQLite, "up to the cap"
-	if h.pgDir != "" {
+	if h.cluster != nil {
 		fillIt, what = h.fillDisk, "on the cluster's tmpfs"
 	}
 	filled, free, err := fillIt(ctx)

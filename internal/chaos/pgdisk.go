@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crowdrun/crowdrun/internal/store/postgres/pgscript"
 )
 
 // OwnCluster as Config.DSN: Run starts a PostgreSQL cluster of its own
@@ -27,27 +28,11 @@ const OwnCluster = "own-cluster"
 // startCluster starts OwnCluster's cluster; cleanup stops it and unmounts
 // its tmpfs, as does pg.sh's watcher if the harness dies first.
 func (h *harness) startCluster(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, h.cfg.PGScript, "start", "--watch", strconv.Itoa(os.Getpid()), "--tmpfs", strconv.FormatInt(h.cfg.StoreCap, 10))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	c, err := pgscript.Start(ctx, h.cfg.PGScript, "--tmpfs", strconv.FormatInt(h.cfg.StoreCap, 10))
 	if err != nil {
-		return fmt.Errorf("starting a PostgreSQL cluster on a tmpfs (%s start --tmpfs): %w\n%s", h.cfg.PGScript, err, stderr.String())
+		return fmt.Errorf("starting a PostgreSQL cluster on a tmpfs: %w", err)
 	}
-	var dsn string
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		switch k {
-		case "CROWDRUN_TEST_POSTGRES":
-			dsn = v
-		case "CROWDRUN_TEST_PGDIR":
-			h.pgDir = v
-		}
-	}
-	if dsn == "" || h.pgDir == "" {
-		return fmt.Errorf("%s start printed %q", h.cfg.PGScript, out)
-	}
-	h.cfg.DSN = dsn
+	h.cluster, h.cfg.DSN = c, c.DSN
 	return nil
 }
 
@@ -67,7 +52,7 @@ func (h *harness) fillDisk(ctx context.Context) (filled int64, free func() error
 	if err != nil {
 		return 0, nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	path := filepath.Join(h.pgDir, "data", "chaos_filler")
+	path := filepath.Join(h.cluster.Dir, "data", "chaos_filler")
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, nil, err
@@ -99,10 +84,10 @@ func (h *harness) fillDisk(ctx context.Context) (filled int64, free func() error
 // server logged, one of them, and the lines that say it crashed or
 // restarted (a PANIC, a process killed by a signal, a crash recovery).
 func (h *harness) serverLog() (full int, example string, crashes []string) {
-	if h.pgDir == "" {
+	if h.cluster == nil {
 		return 0, "", nil
 	}
-	b, err := os.ReadFile(filepath.Join(h.pgDir, "server.log"))
+	b, err := os.ReadFile(filepath.Join(h.cluster.Dir, "server.log"))
 	if err != nil {
 		return 0, "", []string{err.Error()}
 	}

@@ -5,8 +5,6 @@
 package pgtest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,14 +12,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crowdrun/crowdrun/internal/store/postgres/pgscript"
 )
 
 // EnvDSN names a PostgreSQL server to test against (the database in it is
@@ -31,9 +27,9 @@ const EnvDSN = "CROWDRUN_TEST_POSTGRES"
 var (
 	once    sync.Once
 	baseDSN string
-	dir     string // the cluster this process started, if it did
-	skip    string // why there is no server: no binaries
-	fail    error  // why starting one failed
+	cluster *pgscript.Cluster // the cluster this process started, if it did
+	skip    string            // why there is no server: no binaries
+	fail    error             // why starting one failed
 )
 
 func start() {
@@ -41,57 +37,21 @@ func start() {
 		baseDSN = d
 		return
 	}
-	script, err := findScript()
+	script, err := pgscript.Find()
+	if err != nil {
+		fail = fmt.Errorf("%w, and %s is unset", err, EnvDSN)
+		return
+	}
+	c, err := pgscript.Start(context.Background(), script)
+	if errors.Is(err, pgscript.ErrNotInstalled) {
+		skip = fmt.Sprintf("no PostgreSQL to test against: %s is unset and %v", EnvDSN, err)
+		return
+	}
 	if err != nil {
 		fail = err
 		return
 	}
-	cmd := exec.Command(script, "start", "--watch", strconv.Itoa(os.Getpid()))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == 3 {
-		skip = fmt.Sprintf("no PostgreSQL to test against: %s is unset and %s", EnvDSN, strings.TrimSpace(stderr.String()))
-		return
-	}
-	if err != nil {
-		fail = fmt.Errorf("%s start: %v\n%s", script, err, stderr.String())
-		return
-	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		switch k {
-		case EnvDSN:
-			baseDSN = v
-		case "CROWDRUN_TEST_PGDIR":
-			dir = v
-		}
-	}
-	if baseDSN == "" {
-		fail = fmt.Errorf("%s start printed no %s: %q", script, EnvDSN, out)
-	}
-}
-
-// findScript finds scripts/pg.sh above the working directory (a package's
-// directory under go test).
-func findScript() (string, error) {
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(d, "scripts", "pg.sh")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		up := filepath.Dir(d)
-		if up == d {
-			return "", fmt.Errorf("no scripts/pg.sh above the working directory, and %s is unset", EnvDSN)
-		}
-		d = up
-	}
+	cluster, baseDSN = c, c.DSN
 }
 
 // DSN returns the server's connection string, starting a cluster if
@@ -111,13 +71,11 @@ func DSN(tb testing.TB) string {
 // Stop stops the cluster this process started, if any. The cluster also
 // stops by itself shortly after the process exits.
 func Stop() {
-	if dir == "" {
+	if cluster == nil {
 		return
 	}
-	if script, err := findScript(); err == nil {
-		exec.Command(script, "stop", dir).Run()
-	}
-	dir = ""
+	cluster.Stop()
+	cluster = nil
 }
 
 // Main runs a package's tests and then stops the cluster: call it from
