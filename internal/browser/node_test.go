@@ -25,13 +25,7 @@ import (
 // Node has no WebSocket) completes a job with `crowdrun run`'s results,
 // and on SIGTERM gives its leases back, says bye and exits 0.
 func TestNodeWorker(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is required in CI (scripts/setup.sh installs nodejs)")
-		}
-		t.Skip("node not found (install it with scripts/setup.sh)")
-	}
+	node := lookNode(t)
 	e := newEnv(t)
 	job := e.submitFactor(factorInputs, 1)
 	// As the README runs it: run.mjs hands --server to net-worker.mjs.
@@ -103,13 +97,7 @@ func (l *lockedBuf) String() string {
 // answers it ('proceed' to the guest worker), and the coordinator revokes
 // an audit before answering.
 func TestNodeAuditStopsAtItsLink(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is required in CI (scripts/setup.sh installs nodejs)")
-		}
-		t.Skip("node not found (install it with scripts/setup.sh)")
-	}
+	node := lookNode(t)
 	// Links of 12,000 fuel take microseconds: without the wait, an audit
 	// would run several more before its revocation could arrive.
 	const grid = 12_000
@@ -196,13 +184,7 @@ func TestNodeAuditStopsAtItsLink(t *testing.T) {
 // accepts (found by the chaos harness, docs/chaos.md; the native worker's
 // case is worker.TestModuleFetchFailureGivesBack).
 func TestNodeModuleFetchFailureGivesBack(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is required in CI (scripts/setup.sh installs nodejs)")
-		}
-		t.Skip("node not found (install it with scripts/setup.sh)")
-	}
+	node := lookNode(t)
 	e := newEnv(t)
 	url, fetches := flaky.FirstModuleFetchFails(t, e.c.Handler())
 	job := e.submitFactor([]string{"91"}, 1)
@@ -223,4 +205,18 @@ func TestNodeModuleFetchFailureGivesBack(t *testing.T) {
 	if n := fetches(); n < 2 {
 		t.Fatalf("%d module fetches: the failure was not exercised", n)
 	}
+}
+
+// lookNode is the node binary; a test without it fails in CI and skips
+// elsewhere.
+func lookNode(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is required in CI (scripts/setup.sh installs nodejs)")
+		}
+		t.Skip("node not found (install it with scripts/setup.sh)")
+	}
+	return node
 }
