@@ -200,7 +200,7 @@ func (in *inst) function(idx uint32, f *wasm.Func) error {
 	body := f.Body
 	var nanSkip []bool
 	if in.opts.CanonicalizeNaN {
-		nanSkip = nanSkips(in.m, body)
+		nanSkip = nanSkips(in.m, body, int(nLocals))
 	}
 	headerDone := -1
 	for i := range body {
