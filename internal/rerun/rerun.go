@@ -173,6 +173,9 @@ func Run(ctx context.Context, eng *sandbox.Engine, l Link) (*Outcome, error) {
 		}
 	}
 	rep := eng.Run(ctx, l.Module, in, lim)
+	if rep.HostError != nil {
+		return out, rep.HostError
+	}
 	if rep.Fuel >= start {
 		out.FuelUsed = rep.Fuel - start
 	}

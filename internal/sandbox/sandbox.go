@@ -116,6 +116,10 @@ type Report struct {
 	Fuel uint64 `json:"fuel"`
 	// Checkpoints is how many checkpoints the run took.
 	Checkpoints int `json:"checkpoints,omitempty"`
+	// HostError, when set, says the guest never ran because the host
+	// failed (compiling a module the engine had let go of again): the
+	// report is no verdict on the guest, and a worker gives the task back.
+	HostError error `json:"-"`
 }
 
 // Error is a module refused before it runs.
@@ -138,6 +142,8 @@ type Engine struct {
 
 	mu      sync.Mutex
 	modules map[moduleKey]*Module
+	keep    int    // modules whose machine code stays loaded while unused
+	tick    uint64 // use counter for the least recently used module
 	// plain is a runtime without the on-disk cache, started when a module
 	// fails to compile through it: a damaged entry makes wazero refuse the
 	// module rather than compile it again.
@@ -152,9 +158,22 @@ type moduleKey struct {
 }
 
 // Module is a compiled, instrumented guest, ready to run any number of times.
+//
+// Its machine code stays loaded while the engine keeps it (the
+// EngineConfig.KeepModules most recently used) or a run uses it; a module
+// the engine let go of is compiled again (from the on-disk cache, if any)
+// when it next runs.
 type Module struct {
-	rt       wazero.Runtime // the runtime compiled belongs to
-	compiled wazero.CompiledModule
+	key moduleKey
+
+	// Guarded by the engine's mu.
+	rt       wazero.Runtime        // the runtime compiled belongs to
+	compiled wazero.CompiledModule // nil when unloaded
+	users    int                   // runs using compiled now
+	kept     bool                  // in the engine's modules
+	lastUse  uint64
+	loading  chan struct{} // closed when a reload under way ends
+
 	minMem   uint64 // bytes the guest's memory starts with
 	// Instrumented is the module as it runs: the rewrite of the submitted
 	// bytes (or, from CompileInstrumented, the trusted instrumented bytes).
@@ -189,7 +208,17 @@ type EngineConfig struct {
 	// executed: it must be writable by this user only, and NewEngineWith
 	// refuses a directory others can write to. Ignored by the interpreter.
 	CacheDir string
+	// KeepModules is how many compiled modules stay loaded while no run
+	// uses them, the most recently used first (0: DefaultKeepModules). A
+	// long-lived worker sees module after module; each holds its machine
+	// code (tens of MB for a suspendable Go guest) until the engine lets it
+	// go. A module let go of is compiled again when it next runs —
+	// from CacheDir in a fraction of the time, if set.
+	KeepModules int
 }
+
+// DefaultKeepModules is EngineConfig.KeepModules' default.
+const DefaultKeepModules = 8
 
 // DefaultCacheDir is where native workers keep compiled modules unless told
 // otherwise: crowdrun/compiled under the user's cache directory
@@ -227,7 +256,10 @@ func NewEngineWith(ctx context.Context, c EngineConfig) (*Engine, error) {
 	// run (prepare drops .debug_* sections anyway, since the rewrite moves
 	// the code they describe).
 	cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2).WithDebugInfoEnabled(false)
-	e := &Engine{slice: DefaultSlice, modules: map[moduleKey]*Module{}, cfg: cfg}
+	e := &Engine{slice: DefaultSlice, modules: map[moduleKey]*Module{}, cfg: cfg, keep: c.KeepModules}
+	if e.keep <= 0 {
+		e.keep = DefaultKeepModules
+	}
 	if c.CacheDir != "" && !c.Interpreter {
 		var err error
 		if e.cache, e.cacheDir, err = openCache(c.CacheDir); err != nil {
@@ -390,10 +422,7 @@ func (e *Engine) CompileSuspendable(ctx context.Context, bin []byte, opts instru
 
 func (e *Engine) compile(ctx context.Context, bin []byte, opts instrument.Options, suspendable bool) (*Module, error) {
 	key := moduleKey{sha256.Sum256(bin), fmt.Sprintf("%s/%d/%d/%t", opts.Schedule, opts.StackLimit, opts.MemoryCapPages, opts.CanonicalizeNaN), suspendable}
-	e.mu.Lock()
-	m, ok := e.modules[key]
-	e.mu.Unlock()
-	if ok {
+	if m := e.cached(key); m != nil {
 		return m, nil
 	}
 	out, _, err := Prepare(bin, opts, suspendable)
@@ -412,10 +441,7 @@ func (e *Engine) compile(ctx context.Context, bin []byte, opts instrument.Option
 // the fuel contract; the module must carry the instrumentation metadata.
 func (e *Engine) CompileInstrumented(ctx context.Context, bin []byte) (*Module, error) {
 	key := moduleKey{hash: sha256.Sum256(bin), opts: "instrumented"}
-	e.mu.Lock()
-	m, ok := e.modules[key]
-	e.mu.Unlock()
-	if ok {
+	if m := e.cached(key); m != nil {
 		return m, nil
 	}
 	decoded, err := decodeOutline(bin)
@@ -445,7 +471,7 @@ func (e *Engine) compilePrepared(ctx context.Context, key moduleKey, instrumente
 // compileDecoded is compilePrepared given the outline of instrumented
 // (decodeOutline).
 func (e *Engine) compileDecoded(ctx context.Context, key moduleKey, instrumented []byte, decoded *wasm.Module, orig []byte) (*Module, error) {
-	m := &Module{Instrumented: instrumented}
+	m := &Module{Instrumented: instrumented, key: key}
 	var err error
 	c := decoded.CustomSection(instrument.CustomSection)
 	if c == nil || json.Unmarshal(c.Data, &m.Metadata) != nil || m.Metadata.Version != 1 {
@@ -479,10 +505,101 @@ func (e *Engine) compileDecoded(ctx context.Context, key moduleKey, instrumented
 		m = prev
 	} else {
 		e.modules[key] = m
+		m.kept = true
 	}
+	e.tick++
+	m.lastUse = e.tick
+	e.trimLocked(ctx)
 	e.mu.Unlock()
 	return m, nil
 }
+
+// cached returns the module compiled under key, if the engine keeps it.
+func (e *Engine) cached(key moduleKey) *Module {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := e.modules[key]
+	if m != nil {
+		e.tick++
+		m.lastUse = e.tick
+	}
+	return m
+}
+
+// trimLocked lets go of the least recently used modules beyond e.keep: out
+// of the engine's map, and their machine code unloaded unless a run uses
+// it (the last such run unloads it). e.mu is held.
+func (e *Engine) trimLocked(ctx context.Context) {
+	for len(e.modules) > e.keep {
+		var lru *Module
+		for _, m := range e.modules {
+			if lru == nil || m.lastUse < lru.lastUse {
+				lru = m
+			}
+		}
+		delete(e.modules, lru.key)
+		lru.kept = false
+		if lru.users == 0 && lru.compiled != nil {
+			lru.compiled.Close(context.WithoutCancel(ctx))
+			lru.compiled = nil
+		}
+	}
+}
+
+// acquire makes m's machine code loaded for a run and counts the run as
+// its user; release undoes it. A module the engine let go of is compiled
+// again, and kept again.
+func (e *Engine) acquire(ctx context.Context, m *Module) (wazero.Runtime, wazero.CompiledModule, error) {
+	e.mu.Lock()
+	for m.compiled == nil && m.loading != nil {
+		wait := m.loading
+		e.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		e.mu.Lock()
+	}
+	if m.compiled == nil {
+		done := make(chan struct{})
+		m.loading = done
+		e.mu.Unlock()
+		rt, c, err := e.compileModule(ctx, m.Instrumented)
+		e.mu.Lock()
+		m.loading = nil
+		close(done)
+		if err != nil {
+			e.mu.Unlock()
+			return nil, nil, fmt.Errorf("sandbox: compiling module %x again: %w", m.Hash[:6], err)
+		}
+		m.rt, m.compiled = rt, c
+		if !m.kept {
+			if prev, ok := e.modules[m.key]; !ok || prev == m {
+				e.modules[m.key] = m
+				m.kept = true
+			}
+		}
+	}
+	m.users++
+	e.tick++
+	m.lastUse = e.tick
+	rt, c := m.rt, m.compiled
+	e.trimLocked(ctx)
+	e.mu.Unlock()
+	return rt, c, nil
+}
+
+func (e *Engine) release(ctx context.Context, m *Module) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m.users--
+	if m.users == 0 && !m.kept && m.compiled != nil {
+		m.compiled.Close(context.WithoutCancel(ctx))
+		m.compiled = nil
+	}
+}
+
 
 func instrumentError(err error) error {
 	status, msg := prepare.Verdict(err)
@@ -540,7 +657,15 @@ func (e *Engine) run(ctx context.Context, m *Module, in Input, lim Limits) Repor
 	ctx = wasi.WithState(ctx, st)
 	ctx = suspend.WithHost(ctx, met.host)
 	ctx = context.WithValue(ctx, meterKey{}, met)
-	mod, err := m.rt.InstantiateModule(ctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	rt, compiled, err := e.acquire(ctx, m)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Report{Status: StatusTimeout, Message: "run cancelled", HostError: err}
+		}
+		return Report{Status: StatusTrap, Message: "host: " + err.Error(), HostError: err}
+	}
+	defer e.release(ctx, m)
+	mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	memHit := false
 	checkpoints := 0
 	if err == nil {

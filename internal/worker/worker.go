@@ -102,12 +102,20 @@ type Worker struct {
 
 	modMu   sync.Mutex
 	modules map[string]*moduleEntry
+	modTick uint64
 }
 
+// keptModules bounds the worker's table of modules by hash: beyond it the
+// least recently leased are forgotten (their machine code is the engine's
+// to keep or let go of, sandbox.EngineConfig.KeepModules; a module
+// forgotten here is fetched again if a lease names it again).
+const keptModules = 64
+
 type moduleEntry struct {
-	once sync.Once
-	mod  *sandbox.Module
-	err  error
+	once    sync.Once
+	lastUse uint64 // w.modTick at its last lease
+	mod     *sandbox.Module
+	err     error
 }
 
 // New returns a worker.
@@ -595,6 +603,10 @@ func (w *Worker) run(ctx context.Context, s *sess, rs *runState, l *protocol.Lea
 		in.OnCheckpoint = ck.onCheckpoint
 	}
 	d.report = w.eng.Run(ctx, mod, in, lim)
+	if d.report.HostError != nil {
+		d.giveBack = d.report.HostError // not the task's verdict
+		return d
+	}
 	d.stdout, d.stderr = stdout.Bytes(), stderr.Bytes()
 	if w.cfg.Tamper != nil {
 		w.cfg.Tamper.Result(l, &d.report, &d.stdout, &d.stderr)
@@ -808,6 +820,17 @@ func (w *Worker) module(ctx context.Context, hash string) (*sandbox.Module, erro
 	if !ok {
 		e = &moduleEntry{}
 		w.modules[hash] = e
+	}
+	w.modTick++
+	e.lastUse = w.modTick
+	for len(w.modules) > keptModules {
+		var lru string
+		for h, x := range w.modules {
+			if lru == "" || x.lastUse < w.modules[lru].lastUse {
+				lru = h
+			}
+		}
+		delete(w.modules, lru) // a run holding its module keeps it
 	}
 	w.modMu.Unlock()
 	e.once.Do(func() {
