@@ -13,6 +13,19 @@ import (
 // The verification half of the store: it records what the verifier
 // (internal/verify) reads and decides, and decides nothing itself.
 
+// evidenceQueries are TaskEvidence's statements.
+var evidenceQueries = [...]string{
+	`SELECT ` + taskCols + `, coalesce(grid, 0) FROM tasks WHERE id = ?`,
+	qJobGet,
+	`SELECT id, role, state, verdict, coalesce(audit_of, 0), audit_seq, coalesce(worker, ''), coalesce(account, ''),
+		coalesce((SELECT site FROM sessions s WHERE s.id = replicas.session_id), ''),
+		status, exit_code, message, stdout_hash, stderr_hash, fuel FROM replicas WHERE task_id = ? ORDER BY id`,
+	`SELECT ` + checkpointCols + ` FROM checkpoints WHERE task_id = ? ORDER BY replica_id, seq`,
+	`SELECT g.replica_id, coalesce(g.account, '') FROM segments g JOIN replicas r ON r.id = g.replica_id
+		WHERE r.task_id = ? ORDER BY g.id`,
+	`SELECT ` + accountCols + ` FROM accounts WHERE id = ?`,
+}
+
 func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
 	// One read transaction: the task, its replicas and their checkpoints as
 	// of one moment.
@@ -21,20 +34,25 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 		return nil, interpretError(err)
 	}
 	defer tx.Rollback()
+	// Its statements, prepared once (DB.rst).
+	var sts [len(evidenceQueries)]*sql.Stmt
+	for i, q := range evidenceQueries {
+		if sts[i], err = db.rst(ctx, tx, q); err != nil {
+			return nil, err
+		}
+	}
 	var ev store.TaskEvidence
 	var grid int64
-	row := tx.QueryRowContext(ctx, `SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = ?`, taskID)
+	row := sts[0].QueryRowContext(ctx, taskID)
 	ev.Task, err = scanTask(scanPlus{row, []any{&grid}})
 	if err != nil {
 		return nil, err
 	}
 	ev.Grid = uint64(grid)
-	if ev.Job, err = getJob(ctx, tx, &store.JobGetParams{ID: ev.Task.JobID}); err != nil {
+	if ev.Job, err = scanJob(sts[1].QueryRowContext(ctx, ev.Task.JobID, "", "")); err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, role, state, verdict, coalesce(audit_of, 0), audit_seq, coalesce(worker, ''), coalesce(account, ''),
-		coalesce((SELECT site FROM sessions s WHERE s.id = replicas.session_id), ''),
-		status, exit_code, message, stdout_hash, stderr_hash, fuel FROM replicas WHERE task_id = ? ORDER BY id`, taskID)
+	rows, err := sts[2].QueryContext(ctx, taskID)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -74,7 +92,7 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 			r.Accounts = append(r.Accounts, a)
 		}
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT `+checkpointCols+` FROM checkpoints WHERE task_id = ? ORDER BY replica_id, seq`, taskID)
+	rows, err = sts[3].QueryContext(ctx, taskID)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -93,8 +111,7 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 	if err := rows.Err(); err != nil {
 		return nil, interpretError(err)
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT g.replica_id, coalesce(g.account, '') FROM segments g JOIN replicas r ON r.id = g.replica_id
-		WHERE r.task_id = ? ORDER BY g.id`, taskID)
+	rows, err = sts[4].QueryContext(ctx, taskID)
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -116,7 +133,7 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 	// The accounts it names, in the same read transaction.
 	ev.Accounts = map[string]*store.Account{}
 	for _, a := range ev.AccountNames() {
-		rec, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, a))
+		rec, err := scanAccount(sts[5].QueryRowContext(ctx, a))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
