@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"sync"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -36,12 +35,13 @@ type DB struct {
 	// large share of the cost of recording a result.
 	stmts map[string]*sql.Stmt
 
-	// Hot read statements, prepared on the readers' pool the first time
-	// they are used (database/sql then prepares each once per reader
-	// connection): the verifier reads a task's evidence — seven
-	// statements — for every task, and parsing them was a quarter of a
-	// coordinator's CPU.
-	rmu    sync.Mutex
+	// Hot read statements (readQueries), prepared on the readers' pool at
+	// open (database/sql then prepares each once per reader connection, on
+	// the connection that runs it): the verifier reads a task's evidence
+	// — seven statements — for every task, and parsing them was a quarter
+	// of a coordinator's CPU. Not lazily: preparing a statement inside a
+	// read transaction takes a second connection, and with every reader
+	// in a transaction that waits forever.
 	rstmts map[string]*sql.Stmt
 }
 
@@ -99,6 +99,14 @@ func (db *DB) prepare(ctx context.Context) error {
 		}
 		db.stmts[q] = st
 	}
+	db.rstmts = map[string]*sql.Stmt{}
+	for _, q := range readQueries {
+		st, err := db.r.PrepareContext(ctx, q)
+		if err != nil {
+			return interpretError(err)
+		}
+		db.rstmts[q] = st
+	}
 	return nil
 }
 
@@ -110,27 +118,20 @@ func (db *DB) st(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
 // rst binds q, prepared on the readers' pool once, to tx, a transaction
 // of db.r.
 func (db *DB) rst(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
-	db.rmu.Lock()
-	st := db.rstmts[q]
-	db.rmu.Unlock()
-	if st == nil {
-		var err error
-		if st, err = db.r.PrepareContext(ctx, q); err != nil {
-			return nil, interpretError(err)
-		}
-		db.rmu.Lock()
-		if prev := db.rstmts[q]; prev != nil {
-			st.Close()
-			st = prev
-		} else {
-			if db.rstmts == nil {
-				db.rstmts = map[string]*sql.Stmt{}
-			}
-			db.rstmts[q] = st
-		}
-		db.rmu.Unlock()
+	st, err := db.rstmt(ctx, q)
+	if err != nil {
+		return nil, err
 	}
 	return tx.StmtContext(ctx, st), nil
+}
+
+// rstmt returns q, one of readQueries, prepared on the readers' pool.
+func (db *DB) rstmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	st := db.rstmts[q]
+	if st == nil {
+		return nil, fmt.Errorf("sqlite: statement not prepared for the readers: %.60s", q)
+	}
+	return st, nil
 }
 
 var _ store.Store = (*DB)(nil)
@@ -192,6 +193,9 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
+	// Readers stay open: each reopened connection parses the schema and
+	// prepares its statements again (database/sql keeps 2 idle by default).
+	r.SetMaxIdleConns(4)
 	db := &DB{w: w, r: r}
 	if _, err := w.ExecContext(ctx, schema); err != nil {
 		db.Close()
@@ -212,12 +216,9 @@ func (db *DB) Close() error {
 	for _, st := range db.stmts {
 		st.Close()
 	}
-	db.rmu.Lock()
 	for _, st := range db.rstmts {
 		st.Close()
 	}
-	db.rstmts = nil
-	db.rmu.Unlock()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 

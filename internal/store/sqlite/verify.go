@@ -13,6 +13,10 @@ import (
 // The verification half of the store: it records what the verifier
 // (internal/verify) reads and decides, and decides nothing itself.
 
+// readQueries are the statements prepared on the readers' pool
+// (DB.rstmts): TaskEvidence's and AccountGet's.
+var readQueries = append(evidenceQueries[:], qAccountGet)
+
 // evidenceQueries are TaskEvidence's statements.
 var evidenceQueries = [...]string{
 	`SELECT ` + taskCols + `, coalesce(grid, 0) FROM tasks WHERE id = ?`,
@@ -23,7 +27,7 @@ var evidenceQueries = [...]string{
 	`SELECT ` + checkpointCols + ` FROM checkpoints WHERE task_id = ? ORDER BY replica_id, seq`,
 	`SELECT g.replica_id, coalesce(g.account, '') FROM segments g JOIN replicas r ON r.id = g.replica_id
 		WHERE r.task_id = ? ORDER BY g.id`,
-	`SELECT ` + accountCols + ` FROM accounts WHERE id = ?`,
+	qAccountGet,
 }
 
 func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
@@ -423,8 +427,14 @@ func scanAccount(sc interface{ Scan(...any) error }) (*store.Account, error) {
 }
 
 func (db *DB) AccountGet(ctx context.Context, id string) (*store.Account, error) {
-	return scanAccount(db.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+	st, err := db.rstmt(ctx, qAccountGet) // asked before every lease
+	if err != nil {
+		return nil, err
+	}
+	return scanAccount(st.QueryRowContext(ctx, id))
 }
+
+const qAccountGet = `SELECT ` + accountCols + ` FROM accounts WHERE id = ?`
 
 func (db *DB) AccountAdd(ctx context.Context, p *store.AccountAddParams) (*store.Account, error) {
 	if p.ID == "" {

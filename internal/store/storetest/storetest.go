@@ -2221,6 +2221,45 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	// Many evidence reads at once on a fresh store, more than a pool of
+	// readers has connections: none may wait for another (a driver that
+	// prepared a statement inside the read transaction took a second
+	// connection, and with every reader in a transaction it waited
+	// forever).
+	t.Run("EvidenceConcurrent", func(t *testing.T) {
+		s := open(t)
+		const n = 32
+		newJob(t, s, "alice", n, 1)
+		w := sessionAs(t, s, "w", "")
+		ls := lease(t, s, w, n)
+		if len(ls) != n {
+			t.Fatalf("%d leases, want %d", len(ls), n)
+		}
+		for _, l := range ls {
+			complete(t, s, store.ReplicaResult{SessionID: w.ID, LeaseID: l.LeaseID, Status: "ok", Fuel: 1})
+		}
+		// Bounded only against a hang, not sized to any machine's speed.
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		errs := make(chan error, n)
+		start := make(chan struct{})
+		for _, l := range ls {
+			go func() {
+				<-start
+				ev, err := s.TaskEvidence(hctx, l.TaskID)
+				if err == nil && (len(ev.Replicas) != 1 || ev.Replicas[0].Result == nil) {
+					err = fmt.Errorf("task %d: evidence %+v", l.TaskID, ev.Replicas)
+				}
+				errs <- err
+			}()
+		}
+		close(start)
+		for range ls {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 	t.Run("StateCounts", func(t *testing.T) { stateCounts(t, open(t)) })
 	t.Run("OwnerQuota", func(t *testing.T) { ownerQuota(t, open) })
 }
