@@ -141,11 +141,13 @@ dial:
 		return err
 	}
 	fmt.Printf("idle: %d connections up in %v (%d failed); waiting %v\n", connected.Load(), upIn.Round(time.Millisecond), failed.Load(), *settle)
+	cpu0, _ := cpuTime(srv.cmd.Process.Pid)
 	select {
 	case <-time.After(*settle):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	cpu1, _ := cpuTime(srv.cmd.Process.Pid)
 	if err := up.take(srv, prof); err != nil {
 		return err
 	}
@@ -167,6 +169,9 @@ dial:
 	fmt.Printf("  coordinator Go memory per connection, after a GC: live heap %.1f KiB, heap spans in use %.1f KiB, stacks %.1f KiB (HeapAlloc %.1f MiB, HeapInuse %.1f MiB, stacks %.1f MiB, Sys %.1f MiB)\n",
 		float64(up.heapAlloc-base.heapAlloc)/1024/k, float64(up.heapInuse-base.heapInuse)/1024/k, float64(up.stackInuse-base.stackInuse)/1024/k,
 		mib(up.heapAlloc), mib(up.heapInuse), mib(up.stackInuse), mib(up.sys))
+	fmt.Printf("  coordinator CPU while idle: %.2f s in %v (%.1f %% of one core; %.1f µs per heartbeat)\n",
+		(cpu1 - cpu0).Seconds(), *settle, 100*(cpu1-cpu0).Seconds()/settle.Seconds(),
+		float64((cpu1-cpu0).Microseconds())/(k*settle.Seconds()/interval.Seconds()))
 	fmt.Printf("  load tool: RSS %.1f MiB (%.1f KiB per connection), %d goroutines\n", mib(selfRSS), float64(selfRSS)/1024/k, selfGo)
 	if *heapFile != "" {
 		if err := fetchTo(prof+"heap?gc=1", *heapFile); err != nil {
@@ -375,6 +380,24 @@ func raiseNofile(want uint64) (uint64, error) {
 		}
 	}
 	return n.Cur, nil
+}
+
+// cpuTime is the user + system CPU time a process used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (in parentheses): utime and stime are
+	// the 12th and 13th, in clock ticks (100 a second on Linux).
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
+	}
+	u, _ := strconv.ParseUint(f[11], 10, 64)
+	s, _ := strconv.ParseUint(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond, nil
 }
 
 func loadAvg() string {
