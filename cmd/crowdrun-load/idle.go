@@ -53,8 +53,12 @@ func idleCmd(ctx context.Context, bin string, args []string) error {
 	if err != nil {
 		return err
 	}
+	// This process holds one descriptor per connection, and so does the
+	// coordinator, which inherits the limit: beyond it, connections fail.
 	if limit < uint64(*n)+64 {
-		fmt.Fprintf(os.Stderr, "crowdrun-load: RLIMIT_NOFILE is %d: fewer than -conns %d connections will open (raise the hard limit: ulimit -Hn, or run as root)\n", limit, *n)
+		fmt.Fprintf(os.Stderr, "crowdrun-load: RLIMIT_NOFILE is %d and cannot be raised (the hard limit, ulimit -Hn; raising it takes CAP_SYS_RESOURCE): -conns %d lowered to %d\n",
+			limit, *n, limit-64)
+		*n = int(limit - 64)
 	}
 	pprofAddr, err := freeAddr()
 	if err != nil {
@@ -82,6 +86,8 @@ func idleCmd(ctx context.Context, bin string, args []string) error {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	dctx, stopDialing := context.WithCancel(ctx)
+	defer stopDialing()
 	var connected, failed atomic.Int64
 	var firstErr sync.Once
 	hbs := newHeartbeaters(wctx, 8, interval)
@@ -104,7 +110,7 @@ dial:
 		}
 		select {
 		case sem <- struct{}{}:
-		case <-ctx.Done():
+		case <-dctx.Done():
 			break dial
 		}
 		dialers.Add(1)
@@ -113,7 +119,10 @@ dial:
 			ws, err := idleDial(wctx, hc, wsURL, i)
 			<-sem
 			if err != nil {
-				failed.Add(1)
+				if failed.Add(1) == 100 {
+					fmt.Fprintf(os.Stderr, "crowdrun-load: 100 connections failed: no more are opened\n")
+					stopDialing()
+				}
 				firstErr.Do(func() { fmt.Fprintf(os.Stderr, "crowdrun-load: connection %d: %v\n", i, err) })
 				return
 			}
