@@ -10,11 +10,15 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/crowdrun/crowdrun/internal/coordinator"
 	"github.com/crowdrun/crowdrun/internal/protocol"
+	"github.com/crowdrun/crowdrun/internal/store"
 )
 
 // An idle worker connection holds one goroutine of the coordinator
@@ -162,4 +166,59 @@ func readFrame(t *testing.T, r io.Reader) []byte {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A worker that sends but never reads is disconnected once its unread
+// replies exceed the queue's limits (docs/protocol.md, "Slow readers"),
+// although no writer goroutine waits on an idle connection.
+func TestSlowReaderDropped(t *testing.T) {
+	e := newEnv(t, func(c *coordinator.Config) { c.HeartbeatInterval, c.LeaseTTL = time.Hour, 3 * time.Hour })
+	// A small receive window: the coordinator's writes block sooner.
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	ctx := context.Background()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.srv.URL, "http")+"/v1/workers/ws", &websocket.DialOptions{
+		Subprotocols: []string{protocol.Subprotocol}, HTTPClient: &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	r := &rawWorker{t: t, ws: ws}
+	r.send(&protocol.Hello{Protocol: protocol.Version, Worker: "deaf", Slots: 1})
+	if _, ok := r.readAny().(*protocol.Welcome); !ok {
+		t.Fatal("no welcome")
+	}
+	// Each result for a lease it does not hold is answered lease_not_held;
+	// none is read from here on.
+	b, err := protocol.Encode(&protocol.Result{Header: protocol.Header{ID: 9}, LeaseID: strings.Repeat("9", 64), Status: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, hangGuard)
+	defer cancel()
+	sent := 0
+	for ; sent < 1_000_000; sent++ {
+		if err := ws.Write(wctx, websocket.MessageText, b); err != nil {
+			break
+		}
+	}
+	if sent == 1_000_000 {
+		t.Fatal("the coordinator kept a worker that reads nothing")
+	}
+	for range 1000 {
+		sessions, err := e.db.SessionList(ctx, &store.SessionListParams{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sessions) == 1 && sessions[0].EndReason != "" {
+			if !strings.Contains(sessions[0].EndReason, "does not read") {
+				t.Fatalf("session ended: %q", sessions[0].EndReason)
+			}
+			t.Logf("closed after %d unread replies: %s", sent, sessions[0].EndReason)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the session did not end")
 }
