@@ -88,7 +88,7 @@ func idleCmd(ctx context.Context, bin string, args []string) error {
 	defer cancel()
 	dctx, stopDialing := context.WithCancel(ctx)
 	defer stopDialing()
-	var connected, failed atomic.Int64
+	var connected, failed, dropped atomic.Int64
 	var firstErr sync.Once
 	hbs := newHeartbeaters(wctx, 8, interval)
 	var readers, dialers sync.WaitGroup
@@ -135,6 +135,9 @@ dial:
 				for { // heartbeat acks, and whatever else comes
 					_, r, err := ws.Reader(wctx)
 					if err != nil {
+						if wctx.Err() == nil && dropped.Add(1) <= 3 {
+							fmt.Fprintf(os.Stderr, "crowdrun-load: connection %d dropped after %v: %v\n", i, time.Since(t0).Round(time.Millisecond), err)
+						}
 						return
 					}
 					if _, err := io.Copy(io.Discard, r); err != nil {
@@ -171,7 +174,7 @@ dial:
 		}
 	}
 	k := float64(max(connected.Load(), 1))
-	fmt.Printf("idle: %d connections, %d sessions open per the coordinator, load average %s\n", connected.Load(), open, loadNow)
+	fmt.Printf("idle: %d connections, %d sessions open per the coordinator (%d dropped), load average %s\n", connected.Load(), open, dropped.Load(), loadNow)
 	fmt.Printf("  coordinator RSS %.1f MiB (%.1f MiB before): %.1f KiB per connection\n",
 		mib(up.rss), mib(base.rss), float64(up.rss-base.rss)/1024/k)
 	fmt.Printf("  coordinator goroutines %d (%d before): %.2f per connection\n", up.goroutines, base.goroutines, float64(up.goroutines-base.goroutines)/k)
