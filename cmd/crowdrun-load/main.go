@@ -14,9 +14,11 @@
 //	                        one database, workers spread over them in turn;
 //	crowdrun-load stores — tasks on SQLite×1, PostgreSQL×1 and
 //	                        PostgreSQL×N, one after another, in a table;
-//	crowdrun-load idle   — the coordinator's resident memory with N idle
-//	                        worker connections (hello + a pending
-//	                        lease_request + heartbeats);
+//	crowdrun-load idle   — the coordinator's resident memory and
+//	                        goroutines with N idle worker connections
+//	                        (hello + a pending lease_request +
+//	                        heartbeats), from several loopback source
+//	                        addresses (docs/coordinator-speed.md);
 //	crowdrun-load chaos  — the chaos harness (internal/chaos,
 //	                        docs/chaos.md): a job of thousands of tasks
 //	                        while coordinators and workers are SIGKILLed,
@@ -51,7 +53,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,13 +94,7 @@ func run(ctx context.Context, args []string) error {
 	case "chaos":
 		return chaosCmd(ctx, *bin, fs.Args()[1:])
 	case "idle":
-		srv, err := startServer(ctx, *bin)
-		if err != nil {
-			return err
-		}
-		defer srv.stop()
-		fmt.Printf("coordinator pid %d on %s; %d CPUs; %s\n", srv.cmd.Process.Pid, srv.url, runtime.NumCPU(), runtime.Version())
-		return idle(ctx, srv, fs.Args()[1:])
+		return idleCmd(ctx, *bin, fs.Args()[1:])
 	}
 	return fmt.Errorf("unknown benchmark %q", fs.Arg(0))
 }
@@ -113,8 +108,8 @@ type server struct {
 }
 
 // startServer starts one coordinator on SQLite in a temporary directory
-// (idle).
-func startServer(ctx context.Context, bin string) (*server, error) {
+// (idle), with serve's args besides.
+func startServer(ctx context.Context, bin string, args ...string) (*server, error) {
 	dir, err := os.MkdirTemp("", "crowdrun-load-")
 	if err != nil {
 		return nil, err
@@ -123,7 +118,7 @@ func startServer(ctx context.Context, bin string) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token create: %w", err)
 	}
-	s, err := startServe(bin, "--data", dir)
+	s, err := startServe(bin, append([]string{"--data", dir}, args...)...)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -135,13 +130,19 @@ func startServer(ctx context.Context, bin string) (*server, error) {
 // startServe starts `crowdrun serve` on a free port of loopback with
 // storeArgs (--data DIR or --store URL).
 func startServe(bin string, storeArgs ...string) (*server, error) {
-	s := &server{exited: make(chan struct{})}
 	// Every simulated worker and client comes from one loopback address,
 	// as fast as it can: the abuse limits (docs/abuse.md) are off, or they
 	// would be what this measures.
 	limitsOff := []string{"--ip-rate", "-1", "--owner-rate", "-1", "--max-pending-per-ip", "1000000", "--max-pending", "1000000",
 		"--quota-jobs", "-1", "--quota-tasks", "-1", "--quota-bytes", "-1"}
-	s.cmd = exec.Command(bin, append(append([]string{"serve", "--addr", "127.0.0.1:0", "--quiet"}, limitsOff...), storeArgs...)...)
+	return startServeArgs(bin, append(limitsOff, storeArgs...)...)
+}
+
+// startServeArgs starts `crowdrun serve` on a free port of loopback with
+// args.
+func startServeArgs(bin string, args ...string) (*server, error) {
+	s := &server{exited: make(chan struct{})}
+	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--quiet"}, args...)...)
 	stdout, _ := s.cmd.StdoutPipe()
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
@@ -594,88 +595,4 @@ func fakeWorker(ctx context.Context, url, name string, slots int, lat *latencies
 			}
 		}
 	}
-}
-
-func idle(ctx context.Context, srv *server, args []string) error {
-	fs := flag.NewFlagSet("idle", flag.ContinueOnError)
-	n := fs.Int("conns", 10000, "idle worker connections")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	base, _ := rss(srv.cmd.Process.Pid)
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var connected atomic.Int64
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64) // dial at most 64 at a time
-	t0 := time.Now()
-	for i := 0; i < *n; i++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ws, _, err := websocket.Dial(wctx, "ws"+strings.TrimPrefix(srv.url, "http")+"/v1/workers/ws", &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
-			<-sem
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "dial:", err)
-				return
-			}
-			defer ws.CloseNow()
-			var id uint64
-			send := func(m protocol.Message) error {
-				id++
-				protocol.Hdr(m).ID = id
-				b, _ := protocol.Encode(m)
-				return ws.Write(wctx, websocket.MessageText, b)
-			}
-			if send(&protocol.Hello{Protocol: protocol.Version, Worker: fmt.Sprintf("idle-%d", i), Slots: 1}) != nil {
-				return
-			}
-			if _, _, err := ws.Read(wctx); err != nil { // welcome
-				return
-			}
-			send(&protocol.LeaseRequest{Max: 1})
-			connected.Add(1)
-			go func() { // drain heartbeat acks
-				for {
-					if _, _, err := ws.Read(wctx); err != nil {
-						return
-					}
-				}
-			}()
-			t := time.NewTicker(2 * time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-wctx.Done():
-					return
-				case <-t.C:
-					if send(&protocol.Heartbeat{}) != nil {
-						return
-					}
-				}
-			}
-		}()
-	}
-	for connected.Load() < int64(*n) && time.Since(t0) < 2*time.Minute {
-		time.Sleep(100 * time.Millisecond)
-	}
-	up := time.Since(t0)
-	time.Sleep(5 * time.Second) // a few heartbeat rounds
-	mem, err := rss(srv.cmd.Process.Pid)
-	if err != nil {
-		return err
-	}
-	ws, _ := (&api.Client{Server: srv.url, Token: srv.token}).Workers(ctx)
-	open := 0
-	for _, w := range ws {
-		if w.Connected {
-			open++
-		}
-	}
-	fmt.Printf("idle: %d connections up in %v (%d sessions open per the coordinator); coordinator RSS %.1f MiB (%.1f MiB before; %.1f KiB per connection)\n",
-		connected.Load(), up.Round(time.Millisecond), open, float64(mem)/(1<<20), float64(base)/(1<<20), float64(mem-base)/1024/float64(max(connected.Load(), 1)))
-	cancel()
-	wg.Wait()
-	return nil
 }

@@ -44,6 +44,7 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	gcEvery := fs.Duration("blob-gc-interval", 0, "delete blobs no row names every `DURATION` (default 1h; negative: never)")
 	gcGrace := fs.Duration("blob-gc-grace", 0, "delete only unreferenced blobs older than `DURATION` (default 1h)")
 	cpuProfile := fs.String("cpuprofile", os.Getenv(envCPUProfile), "write a CPU profile (go tool pprof) of the whole run to `FILE`; a %d in it is replaced by the process ID (default $"+envCPUProfile+")")
+	pprofAddr := fs.String("pprof-addr", os.Getenv(envPprofAddr), "serve Go's profiles (net/http/pprof, /debug/pprof/) on this `HOST:PORT`, a listener of its own (default $"+envPprofAddr+")")
 	ttl := fs.Duration("lease-ttl", 0, "how long (`DURATION`) a lease lives after its last renewal, and a coordinator sharing the store after its last heartbeat (default 15s)")
 	tslots := fs.Int("trusted-slots", 1, "re-run at most `N` disputed links at once on the coordinator itself (when no trusted worker\ntakes them: docs/trust.md §2)")
 	tcpu := fs.Float64("trusted-cpu", coordinator.DefaultTrustedCPU, "in-process re-runs use at most `F` of one core over time, all slots together (0 < F ≤\n--trusted-slots); more wait in line")
@@ -98,6 +99,13 @@ func (m *Main) serveCmd(ctx context.Context, args []string) error {
 	}
 	if *cpuProfile != "" {
 		stop, err := cpuprofile.Start(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if *pprofAddr != "" {
+		stop, err := servePprof(m, *pprofAddr)
 		if err != nil {
 			return err
 		}

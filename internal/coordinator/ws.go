@@ -1,13 +1,19 @@
 package coordinator
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -18,15 +24,23 @@ import (
 	"github.com/crowdrun/crowdrun/internal/store"
 )
 
-// conn is one worker connection: its HTTP handler goroutine reads, a writer
-// goroutine writes; both stop when ctx is cancelled.
+// conn is one worker connection. One goroutine reads (serve); a writer
+// goroutine runs only while messages are queued, so an idle connection
+// holds one goroutine, parked in a read of a small buffer
+// (docs/coordinator-speed.md). Both stop when ctx is cancelled.
 type conn struct {
 	c       *Coordinator
 	ws      *websocket.Conn
-	session *store.Session
-	wakeW   chan struct{} // the writer has something to write
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
+	nc      net.Conn      // under ws: read deadlines, and closed when ctx is cancelled
+	br      *bufio.Reader // ws reads through it: what it has buffered is readable
+	raw     syscall.RawConn
+	peek    func(fd uintptr) bool // waitReadable's, made once
+	peekBuf [1]byte
+	// stopClosing stops ctx's cancellation from closing nc (start).
+	stopClosing func() bool
+	session     *store.Session
+	ctx         context.Context
+	cancel      context.CancelCauseFunc
 
 	// credible: the session's account is off probation and counted in
 	// Coordinator.credibleConns (set under Coordinator.mu).
@@ -45,6 +59,9 @@ type conn struct {
 	mu        sync.Mutex
 	queue     [][]byte // messages for the writer, grown on demand: idle workers hold nothing
 	queued    int      // their bytes
+	writing   bool     // a writer goroutine is draining queue
+	stopped   bool     // the connection is ending: no writer starts any more
+	writers   sync.WaitGroup
 	nextID    uint64
 	leases    map[string]*leaseState
 	lastRenew time.Time
@@ -186,24 +203,30 @@ func (cn *conn) send(m protocol.Message) {
 	}
 	cn.queue = append(cn.queue, b)
 	cn.queued += len(b)
+	start := !cn.writing && !cn.stopped
+	if start {
+		cn.writing = true
+		cn.writers.Add(1)
+	}
 	cn.mu.Unlock()
-	select {
-	case cn.wakeW <- struct{}{}:
-	default:
+	if start {
+		go cn.writer()
 	}
 }
 
+// writer writes what is queued, in order, and returns once the queue is
+// empty (one writer at a time: writing). An idle connection has none.
 func (cn *conn) writer() {
-	var batch [][]byte
+	defer cn.writers.Done()
 	for {
-		select {
-		case <-cn.wakeW:
-		case <-cn.ctx.Done():
+		cn.mu.Lock()
+		batch := cn.queue
+		cn.queue, cn.queued = nil, 0
+		if len(batch) == 0 || cn.ctx.Err() != nil {
+			cn.writing = false
+			cn.mu.Unlock()
 			return
 		}
-		cn.mu.Lock()
-		batch, cn.queue = cn.queue, batch[:0]
-		cn.queued = 0
 		cn.mu.Unlock()
 		for i, b := range batch {
 			// Not derived from cn.ctx: cancelling that while a write is in
@@ -214,16 +237,23 @@ func (cn *conn) writer() {
 			batch[i] = nil
 			if err != nil {
 				cn.close(fmt.Errorf("writing: %w", err))
-				return
 			}
 			if cn.ctx.Err() != nil {
+				cn.mu.Lock()
+				cn.writing = false
+				cn.mu.Unlock()
 				return
 			}
 		}
-		if cap(batch) > 64 {
-			batch = nil // let a burst's buffer go
-		}
 	}
+}
+
+// stopWriting lets no writer start any more and waits for the one running.
+func (cn *conn) stopWriting() {
+	cn.mu.Lock()
+	cn.stopped = true
+	cn.mu.Unlock()
+	cn.writers.Wait()
 }
 
 // protocolError tells the worker why and closes the connection.
@@ -243,8 +273,60 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()
-	defer c.wg.Done()
+	cn, helloID := c.openSession(w, r)
+	if cn == nil {
+		c.wg.Done()
+		return
+	}
+	// The session lives on in goroutines of its own (serve, run; they
+	// call c.wg.Done and c.connWG.Done when it ends) and the handler
+	// returns: net/http lets go of the request, its headers and its
+	// goroutine's stack, grown by the upgrade, the hello and the store.
+	go cn.serve(helloID)
+}
 
+// hijackWriter hands websocket.Accept the hijacked connection with read
+// and write buffers of wsReadBuffer and wsWriteBuffer bytes instead of
+// net/http's 4 KiB each, and keeps the net.Conn for read deadlines.
+type hijackWriter struct {
+	http.ResponseWriter
+	nc net.Conn
+	br *bufio.Reader
+}
+
+// The buffers of a worker connection. A frame's header and a small message
+// (heartbeat, ack) pass through them; a larger payload is read into, or
+// written from, the message itself.
+const (
+	wsReadBuffer  = 512
+	wsWriteBuffer = 512
+)
+
+func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// net/http flushed the 101 before handing the connection over; what
+	// the client sent since (its hello, once it read the 101) may already
+	// be buffered. It is moved into the new buffer, where Accept looks
+	// for it (it replaces the reader under the buffer).
+	br := bufio.NewReaderSize(nc, wsReadBuffer)
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), nc), max(n, wsReadBuffer))
+		if _, err := br.Peek(n); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+	}
+	h.nc, h.br = nc, br
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, wsWriteBuffer)), nil
+}
+
+// openSession upgrades the request, reads and checks the hello and starts
+// the session; nil if the connection was refused (and closed).
+func (c *Coordinator) openSession(w http.ResponseWriter, r *http.Request) (*conn, uint64) {
 	// Until its hello is accepted a connection is pending: capped per
 	// address and in all, given HelloTimeout and MaxHelloBytes.
 	remote := remoteKey(r)
@@ -253,11 +335,11 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		if perIP {
 			c.metrics.refused("pending_ip")
 			writeError(w, http.StatusTooManyRequests, api.CodeRateLimited, fmt.Sprintf("more than %d connections from this address are waiting to say hello", c.cfg.MaxPendingPerIP))
-			return
+			return nil, 0
 		}
 		c.metrics.refused("pending_total")
 		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, fmt.Sprintf("more than %d connections are waiting to say hello; retry", c.cfg.MaxPending))
-		return
+		return nil, 0
 	}
 	pending := true
 	welcomed := func() {
@@ -268,17 +350,23 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	defer welcomed()
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hw := &hijackWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{protocol.Subprotocol},
 		InsecureSkipVerify: true, // workers may be browsers on any origin; they hold no credentials
 	})
 	if err != nil {
-		return
+		return nil, 0
 	}
-	defer ws.CloseNow()
+	opened := false
+	defer func() {
+		if !opened {
+			ws.CloseNow()
+		}
+	}()
 	if ws.Subprotocol() != protocol.Subprotocol {
 		ws.Close(websocket.StatusProtocolError, "the WebSocket subprotocol must be "+protocol.Subprotocol)
-		return
+		return nil, 0
 	}
 	ws.SetReadLimit(c.cfg.MaxHelloBytes)
 
@@ -286,7 +374,7 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		c.metrics.refused("hello")
 		closeWith(ws, err)
-		return
+		return nil, 0
 	}
 	account, err := c.account(r.Context(), hello)
 	var trusted bool
@@ -301,7 +389,7 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 			c.ipRate.take(remote)
 		}
 		closeWith(ws, err)
-		return
+		return nil, 0
 	}
 	trusted = trusted && hello.Has(protocol.FeatureRerun)
 	ws.SetReadLimit(c.cfg.MaxMessage)
@@ -314,34 +402,121 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	if closed {
 		ws.Close(websocket.StatusGoingAway, "coordinator shutting down")
-		return
+		return nil, 0
 	}
-	defer c.connWG.Done()
 	sess, err := c.store.SessionStart(r.Context(), &store.SessionStartParams{Coordinator: c.ID(), Worker: hello.Worker, Account: account, Site: hello.Site, Slots: hello.Slots, Remote: r.RemoteAddr, Now: c.cfg.Now()})
 	if err != nil {
 		ws.Close(websocket.StatusInternalError, "cannot record the session")
-		return
+		c.connWG.Done()
+		return nil, 0
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	cn := &conn{c: c, ws: ws, session: sess, wakeW: make(chan struct{}, 1), ctx: ctx, cancel: cancel, leases: map[string]*leaseState{},
+	cn := &conn{c: c, ws: ws, nc: hw.nc, br: hw.br, session: sess, ctx: ctx, cancel: cancel, leases: map[string]*leaseState{},
 		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken(), trusted: trusted, kind: workerKind(hello.Runtime),
 		slots: hello.Slots}
 	c.mu.Lock()
 	c.conns[sess.ID] = cn
 	c.mu.Unlock()
 	c.metrics.sessionStarted(sess.ID, hello.Runtime)
-	defer c.metrics.sessionEnded(sess.ID)
+	if tc, ok := hw.nc.(*net.TCPConn); ok {
+		cn.raw, _ = tc.SyscallConn()
+	}
+	opened = true
+	return cn, hello.ID
+}
 
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); cn.writer() }()
-	cn.send(&protocol.Welcome{Header: protocol.Header{ReplyTo: hello.ID}, SessionID: sess.ID,
+// serve runs an open session until the worker leaves or the connection
+// breaks, then ends it.
+func (cn *conn) serve(helloID uint64) {
+	cn.start(helloID)
+	cn.run()
+}
+
+//go:noinline
+func (cn *conn) start(helloID uint64) {
+	c := cn.c
+	// Cancelling ctx (shutdown, a worker that does not read) closes the
+	// connection, which ends a read or write in flight. Once the reader
+	// has returned on its own it no longer does: closeWith still says why.
+	cn.stopClosing = context.AfterFunc(cn.ctx, func() { cn.nc.Close() })
+	cn.send(&protocol.Welcome{Header: protocol.Header{ReplyTo: helloID}, SessionID: cn.session.ID,
 		HeartbeatMS: c.cfg.HeartbeatInterval.Milliseconds(), LeaseMS: c.cfg.LeaseTTL.Milliseconds(), MaxMessage: protocol.MaxMessage,
 		SessionToken: cn.token})
+}
 
-	err = cn.readLoop()
+// run reads and handles the worker's messages until it leaves, breaks the
+// protocol, or falls silent for three heartbeat intervals, and then ends
+// the session.
+//
+// An idle connection's goroutine waits in run for the socket to become
+// readable (waitReadable), on a small stack. Reading and handling a message
+// grows the stack (the WebSocket reader, JSON, the store); a grown stack is
+// only shrunk by a garbage collection, and the next heartbeat grows it
+// again. So once a message is handled and nothing more is buffered, the
+// goroutine hands the next wait to a fresh goroutine and exits, and its
+// stack is freed: one goroutine start per burst of messages
+// (docs/coordinator-speed.md).
+func (cn *conn) run() {
+	for {
+		err := cn.waitReadable()
+		if err == nil {
+			err = cn.readOne()
+			if err == nil {
+				if cn.raw != nil && cn.br.Buffered() == 0 {
+					go cn.run()
+					return
+				}
+				continue
+			}
+		}
+		cn.end(err)
+		return
+	}
+}
+
+// waitReadable sets the read deadline of the next message and, when
+// nothing is buffered, waits until the socket has something to read:
+// without reading it, so the wait holds no buffer and only a few frames of
+// stack (the WebSocket reader would park deep in its frame parser).
+func (cn *conn) waitReadable() error {
+	// A deadline on the socket, not a context: no timer, context or
+	// callback per read held while the worker is idle. Cancelling cn.ctx
+	// closes the socket (start).
+	cn.nc.SetReadDeadline(time.Now().Add(3 * cn.c.cfg.HeartbeatInterval))
+	if cn.raw == nil || cn.br.Buffered() > 0 {
+		return nil
+	}
+	if cn.peek == nil {
+		cn.peek = func(fd uintptr) bool { return readable(fd, &cn.peekBuf) }
+	}
+	return cn.raw.Read(cn.peek)
+}
+
+// readOne reads one message and handles it. Not inlined into run: its
+// frame is on the stack only while a message is handled.
+//
+//go:noinline
+func (cn *conn) readOne() error {
+	typ, b, err := cn.ws.Read(context.Background())
+	if err != nil {
+		return err
+	}
+	return cn.handle(typ, b)
+}
+
+// end ends the session: err is why the reading stopped (nil: bye).
+//
+//go:noinline
+func (cn *conn) end(err error) {
+	c, ws, sess := cn.c, cn.ws, cn.session
+	defer c.wg.Done()
+	defer c.connWG.Done()
+	defer ws.CloseNow()
+	defer c.metrics.sessionEnded(sess.ID)
+	err = cn.readError(err)
+	cn.stopClosing()
 	cn.close(err)
-	wg.Wait()
+	cn.stopWriting()
 
 	c.mu.Lock()
 	delete(c.conns, sess.ID)
@@ -355,7 +530,7 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	// A worker that said bye left on purpose: leases it still holds were
 	// granted while its release and bye were in flight, and never ran.
-	n, serr := c.store.SessionEnd(context.WithoutCancel(ctx), &store.SessionEndParams{ID: sess.ID, Reason: reason, Now: c.cfg.Now(),
+	n, serr := c.store.SessionEnd(context.WithoutCancel(cn.ctx), &store.SessionEndParams{ID: sess.ID, Reason: reason, Now: c.cfg.Now(),
 		Progress: cn.progress(), Graceful: cn.bye})
 	if serr != nil && !errors.Is(serr, store.ErrNotFound) {
 		c.cfg.Logger.Error("ending a session", "session", sess.ID, "err", serr)
@@ -364,6 +539,29 @@ func (c *Coordinator) serveWorker(w http.ResponseWriter, r *http.Request) {
 		c.wake()
 	}
 	closeWith(ws, err)
+}
+
+// readError is why the session ends, from what stopped run: nil for bye,
+// the cause the connection was closed with, a message too large, or
+// silence.
+func (cn *conn) readError(err error) error {
+	if err == errBye {
+		return nil
+	}
+	var pe *protocolError
+	if err == nil || errors.As(err, &pe) {
+		return err
+	}
+	if cause := context.Cause(cn.ctx); cause != nil {
+		return cause
+	}
+	if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+		return &protocolError{protocol.CodeTooLarge, fmt.Sprintf("message larger than %d bytes", cn.c.cfg.MaxMessage), websocket.StatusMessageTooBig}
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("no message for %v (missed heartbeats)", 3*cn.c.cfg.HeartbeatInterval)
+	}
+	return err
 }
 
 func closeWith(ws *websocket.Conn, err error) {
@@ -465,136 +663,121 @@ func (c *Coordinator) trustedToken(ctx context.Context, h *protocol.Hello) (bool
 	return t.Kind == store.TokenTrusted, nil
 }
 
-// readLoop handles the worker's messages until it leaves, breaks the
-// protocol, or falls silent for three heartbeat intervals.
-func (cn *conn) readLoop() error {
+// errBye: the worker said bye (handle).
+var errBye = errors.New("bye")
+
+// handle handles one message from the worker: nil to read on.
+func (cn *conn) handle(typ websocket.MessageType, b []byte) error {
 	c := cn.c
-	silence := 3 * c.cfg.HeartbeatInterval
-	for {
-		ctx, cancel := context.WithTimeout(cn.ctx, silence)
-		typ, b, err := cn.ws.Read(ctx)
-		cancel()
-		if err != nil {
-			if cause := context.Cause(cn.ctx); cause != nil {
-				return cause
-			}
-			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
-				return &protocolError{protocol.CodeTooLarge, fmt.Sprintf("message larger than %d bytes", c.cfg.MaxMessage), websocket.StatusMessageTooBig}
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("no message for %v (missed heartbeats)", silence)
-			}
-			return err
+	if typ != websocket.MessageText {
+		return &protocolError{protocol.CodeBadMessage, "messages are JSON text frames", websocket.StatusUnsupportedData}
+	}
+	m, err := protocol.Decode(b)
+	if err != nil {
+		return badMessage(err)
+	}
+	switch m := m.(type) {
+	case *protocol.LeaseRequest:
+		select {
+		case c.waitCh <- &waiter{conn: cn, reqID: m.ID, max: m.Max}:
+		case <-cn.ctx.Done():
+			return context.Cause(cn.ctx)
 		}
-		if typ != websocket.MessageText {
-			return &protocolError{protocol.CodeBadMessage, "messages are JSON text frames", websocket.StatusUnsupportedData}
-		}
-		m, err := protocol.Decode(b)
-		if err != nil {
-			return badMessage(err)
-		}
-		switch m := m.(type) {
-		case *protocol.LeaseRequest:
-			select {
-			case c.waitCh <- &waiter{conn: cn, reqID: m.ID, max: m.Max}:
-			case <-cn.ctx.Done():
-				return context.Cause(cn.ctx)
-			}
-		case *protocol.Progress:
-			cn.recordProgress(m.Progress)
-		case *protocol.Heartbeat:
-			cn.recordProgress(m.Progress)
-			cn.renew()
-			cn.send(&protocol.HeartbeatAck{Header: protocol.Header{ReplyTo: m.ID}})
-		case *protocol.Result:
-			ls := cn.lease(m.LeaseID)
-			switch {
-			case ls == nil:
-				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeLeaseNotHeld,
-					Message: fmt.Sprintf("lease %q is not held by this session (expired, revoked or already reported); the result was not recorded", m.LeaseID)})
-			case uint64(len(m.Stdout))+uint64(len(m.Stderr)) > ls.maxOutput:
-				// No run within the job's limits makes such output (the
-				// sandbox stops at max_output): the lease goes back to the
-				// queue, and the worker's slot is free, as it expects.
-				n, err := c.store.ReplicaRelease(cn.ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: []string{m.LeaseID},
-					Progress: cn.progress(m.LeaseID), Now: c.cfg.Now()})
-				if err != nil {
-					return err
-				}
-				cn.forget(m.LeaseID)
-				if n > 0 {
-					c.wake()
-				}
-				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeTooLarge,
-					Message: fmt.Sprintf("output of %d bytes exceeds the job's limit of %d; the lease is released", len(m.Stdout)+len(m.Stderr), ls.maxOutput)})
-			default:
-				// The worker's slot is free from now on: a lease_request
-				// that follows may use it (grant counts what is held).
-				// The store still refuses a second report of the lease.
-				cn.forget(m.LeaseID)
-				cp := *ls // the reader goroutine owns ls; the committer gets a copy
-				select {
-				case c.resultCh <- pendingResult{conn: cn, msg: m, lease: &cp}:
-				case <-cn.ctx.Done():
-					return context.Cause(cn.ctx)
-				}
-			}
-		case *protocol.Checkpoint:
-			evaluated, err := c.acceptCheckpoint(cn, m)
-			if err != nil {
-				var ce *checkpointError
-				if !errors.As(err, &ce) {
-					return err
-				}
-				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: ce.code, Message: ce.msg})
-				continue
-			}
-			ack := &protocol.Ack{Header: protocol.Header{ReplyTo: m.ID}}
-			if evaluated == nil {
-				cn.send(ack)
-				continue
-			}
-			// Answered once the verifier has compared it, after any
-			// revocation that comparison sends (acceptCheckpoint); the
-			// reader goes on meanwhile.
-			go func() {
-				select {
-				case <-evaluated:
-					cn.send(ack)
-				case <-cn.ctx.Done():
-				}
-			}()
-		case *protocol.Release:
-			n, err := c.store.ReplicaRelease(cn.ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: m.LeaseIDs,
-				Progress: cn.progress(m.LeaseIDs...), Now: c.cfg.Now()})
+	case *protocol.Progress:
+		cn.recordProgress(m.Progress)
+	case *protocol.Heartbeat:
+		cn.recordProgress(m.Progress)
+		cn.renew()
+		cn.send(&protocol.HeartbeatAck{Header: protocol.Header{ReplyTo: m.ID}})
+	case *protocol.Result:
+		ls := cn.lease(m.LeaseID)
+		switch {
+		case ls == nil:
+			cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeLeaseNotHeld,
+				Message: fmt.Sprintf("lease %q is not held by this session (expired, revoked or already reported); the result was not recorded", m.LeaseID)})
+		case uint64(len(m.Stdout))+uint64(len(m.Stderr)) > ls.maxOutput:
+			// No run within the job's limits makes such output (the
+			// sandbox stops at max_output): the lease goes back to the
+			// queue, and the worker's slot is free, as it expects.
+			n, err := c.store.ReplicaRelease(cn.ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: []string{m.LeaseID},
+				Progress: cn.progress(m.LeaseID), Now: c.cfg.Now()})
 			if err != nil {
 				return err
 			}
-			cn.forget(m.LeaseIDs...)
+			cn.forget(m.LeaseID)
 			if n > 0 {
 				c.wake()
 			}
-			cn.send(&protocol.Ack{Header: protocol.Header{ReplyTo: m.ID}})
-		case *protocol.RerunResult:
-			cn.mu.Lock()
-			p := cn.reruns[m.RerunID]
-			delete(cn.reruns, m.RerunID)
-			cn.mu.Unlock()
-			if p == nil {
-				cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeLeaseNotHeld,
-					Message: fmt.Sprintf("no re-run %d is pending for this session (never asked, timed out or answered)", m.RerunID)})
-				continue
-			}
-			p.done <- m
-		case *protocol.Bye:
-			cn.bye = true
-			return nil
-		case *protocol.ErrorMsg:
-			c.cfg.Logger.Warn("worker reports an error", "session", cn.session.ID, "code", m.Code, "message", m.Message)
+			cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeTooLarge,
+				Message: fmt.Sprintf("output of %d bytes exceeds the job's limit of %d; the lease is released", len(m.Stdout)+len(m.Stderr), ls.maxOutput)})
 		default:
-			return &protocolError{protocol.CodeBadMessage, fmt.Sprintf("a worker may not send %q", protocol.Hdr(m).Type), websocket.StatusPolicyViolation}
+			// The worker's slot is free from now on: a lease_request
+			// that follows may use it (grant counts what is held).
+			// The store still refuses a second report of the lease.
+			cn.forget(m.LeaseID)
+			cp := *ls // the reader goroutine owns ls; the committer gets a copy
+			select {
+			case c.resultCh <- pendingResult{conn: cn, msg: m, lease: &cp}:
+			case <-cn.ctx.Done():
+				return context.Cause(cn.ctx)
+			}
 		}
+	case *protocol.Checkpoint:
+		evaluated, err := c.acceptCheckpoint(cn, m)
+		if err != nil {
+			var ce *checkpointError
+			if !errors.As(err, &ce) {
+				return err
+			}
+			cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: ce.code, Message: ce.msg})
+			return nil
+		}
+		ack := &protocol.Ack{Header: protocol.Header{ReplyTo: m.ID}}
+		if evaluated == nil {
+			cn.send(ack)
+			return nil
+		}
+		// Answered once the verifier has compared it, after any
+		// revocation that comparison sends (acceptCheckpoint); the
+		// reader goes on meanwhile.
+		go func() {
+			select {
+			case <-evaluated:
+				cn.send(ack)
+			case <-cn.ctx.Done():
+			}
+		}()
+	case *protocol.Release:
+		n, err := c.store.ReplicaRelease(cn.ctx, &store.ReplicaReleaseParams{SessionID: cn.session.ID, LeaseIDs: m.LeaseIDs,
+			Progress: cn.progress(m.LeaseIDs...), Now: c.cfg.Now()})
+		if err != nil {
+			return err
+		}
+		cn.forget(m.LeaseIDs...)
+		if n > 0 {
+			c.wake()
+		}
+		cn.send(&protocol.Ack{Header: protocol.Header{ReplyTo: m.ID}})
+	case *protocol.RerunResult:
+		cn.mu.Lock()
+		p := cn.reruns[m.RerunID]
+		delete(cn.reruns, m.RerunID)
+		cn.mu.Unlock()
+		if p == nil {
+			cn.send(&protocol.ErrorMsg{Header: protocol.Header{ReplyTo: m.ID}, Code: protocol.CodeLeaseNotHeld,
+				Message: fmt.Sprintf("no re-run %d is pending for this session (never asked, timed out or answered)", m.RerunID)})
+			return nil
+		}
+		p.done <- m
+	case *protocol.Bye:
+		cn.bye = true
+		return errBye
+	case *protocol.ErrorMsg:
+		c.cfg.Logger.Warn("worker reports an error", "session", cn.session.ID, "code", m.Code, "message", m.Message)
+	default:
+		return &protocolError{protocol.CodeBadMessage, fmt.Sprintf("a worker may not send %q", protocol.Hdr(m).Type), websocket.StatusPolicyViolation}
 	}
+	return nil
 }
 
 // renew extends the session's leases, at most a few times per lease TTL and
