@@ -279,7 +279,7 @@ func (b *bench) sizeRows(ctx context.Context) error {
 
 func (b *bench) printKernels(set, engine string, rs []kresult) {
 	w := b.opts.log
-	fmt.Fprintf(w, "%s, %s: medians of %d, ms (wazero: wall time of _start, pinned; V8: process CPU time)\n", set, engine, b.opts.runs)
+	fmt.Fprintf(w, "%s, %s: medians of %d, ms of CPU time (wazero: pinned child process; V8: node, pinned)\n", set, engine, b.opts.runs)
 	fmt.Fprintf(w, "%-22s %10s %10s %10s %7s %7s %7s %9s %9s %9s\n", "kernel", "original", "instr.", "susp.", "i/o", "s/o", "s/i", "compile o", "i", "s")
 	for _, r := range rs {
 		if r.Err != "" {

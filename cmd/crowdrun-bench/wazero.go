@@ -44,12 +44,13 @@ type mkernel struct {
 
 // kresult is one kernel's measurements in one engine.
 type kresult struct {
-	Name      string                `json:"name"`
-	Times     [nVariants][]float64  `json:"times_ms"`   // per run; vNoNaN: at most one
-	Compile   [nVariants]float64    `json:"compile_ms"` // wazero only
-	Out       [nVariants]string     `json:"out"`
-	Fuel      [nVariants]uint64     `json:"fuel"`
-	Err       string                `json:"err,omitempty"`
+	Name    string               `json:"name"`
+	Times   [nVariants][]float64 `json:"times_ms"`   // CPU time per run; vNoNaN: at most one
+	Wall    [nVariants][]float64 `json:"wall_ms"`    // wazero: wall time per run
+	Compile [nVariants]float64   `json:"compile_ms"` // wazero only
+	Out     [nVariants]string    `json:"out"`
+	Fuel    [nVariants]uint64    `json:"fuel"`
+	Err     string               `json:"err,omitempty"`
 }
 
 const benchSlice = 10_000_000
@@ -76,8 +77,14 @@ func wazeroChild(path string) error {
 		return err
 	}
 	enc := json.NewEncoder(os.Stdout)
+	cache := map[string]compiled{}
+	defer func() {
+		for _, c := range cache {
+			c.cm.Close(ctx)
+		}
+	}()
 	for _, k := range m.Kernels {
-		r := runKernelWazero(ctx, rt, k, m.Runs)
+		r := runKernelWazero(ctx, rt, cache, k, m.Runs)
 		if err := enc.Encode(r); err != nil {
 			return err
 		}
@@ -85,25 +92,32 @@ func wazeroChild(path string) error {
 	return nil
 }
 
-func runKernelWazero(ctx context.Context, rt wazero.Runtime, k mkernel, runs int) (r kresult) {
+// compiled is a module compiled once (kernels of two sizes share it).
+type compiled struct {
+	cm wazero.CompiledModule
+	d  time.Duration
+}
+
+func runKernelWazero(ctx context.Context, rt wazero.Runtime, cache map[string]compiled, k mkernel, runs int) (r kresult) {
 	r.Name = k.Name
 	var cms [nVariants]wazero.CompiledModule
-	defer func() {
-		for _, c := range cms {
-			if c != nil {
-				c.Close(ctx)
-			}
-		}
-	}()
 	compile := func(v int) error {
-		bin, err := os.ReadFile(k.Files[v])
-		if err != nil {
-			return err
+		c, ok := cache[k.Files[v]]
+		if !ok {
+			bin, err := os.ReadFile(k.Files[v])
+			if err != nil {
+				return err
+			}
+			t0 := time.Now()
+			cm, err := rt.CompileModule(ctx, bin)
+			if err != nil {
+				return err
+			}
+			c = compiled{cm, time.Since(t0)}
+			cache[k.Files[v]] = c
 		}
-		t0 := time.Now()
-		cms[v], err = rt.CompileModule(ctx, bin)
-		r.Compile[v] = ms(time.Since(t0))
-		return err
+		cms[v], r.Compile[v] = c.cm, ms(c.d)
+		return nil
 	}
 	for v := vOriginal; v <= vSuspendable; v++ {
 		if err := compile(v); err != nil {
@@ -114,7 +128,9 @@ func runKernelWazero(ctx context.Context, rt wazero.Runtime, k mkernel, runs int
 	for i := 0; i < runs; i++ {
 		for j := 0; j < 3; j++ {
 			v := (i + j) % 3
+			c0 := cpuTime()
 			out, d, fuel, err := runWazero(ctx, rt, cms[v], k.Args)
+			cpu := cpuTime() - c0
 			if err != nil {
 				r.Err = fmt.Sprintf("%s: %v", variantNames[v], err)
 				return r
@@ -124,7 +140,8 @@ func runKernelWazero(ctx context.Context, rt wazero.Runtime, k mkernel, runs int
 				return r
 			}
 			r.Out[v], r.Fuel[v] = out, fuel
-			r.Times[v] = append(r.Times[v], ms(d))
+			r.Times[v] = append(r.Times[v], ms(cpu))
+			r.Wall[v] = append(r.Wall[v], ms(d))
 		}
 	}
 	if r.Out[vOriginal] != r.Out[vInstrumented] && k.Files[vNoNaN] != "" {

@@ -1,9 +1,9 @@
 /* jacobi-2d: 5-point Jacobi relaxation on an N×N double grid, N/2 time
- * steps, ping-ponging two arrays. medium N=300, large N=700. */
+ * steps, ping-ponging two arrays. medium N=200, large N=480. */
 #include "linalg.h"
 
 int main(int argc, char **argv) {
-    long n = la_size(argc, argv, 300, 700), steps = n / 2;
+    long n = la_size(argc, argv, 200, 480), steps = n / 2;
     double *a = la_alloc(n * n), *b = la_alloc(n * n);
     la_fill(a, n * n, 61);
     memcpy(b, a, sizeof(double) * (size_t)(n * n));

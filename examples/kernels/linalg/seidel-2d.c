@@ -1,10 +1,10 @@
 /* seidel-2d: in-place 9-point Gauss-Seidel sweeps of an N×N double grid
  * (each point reads neighbours already updated in this sweep), N/4 sweeps.
- * medium N=240, large N=560. */
+ * medium N=170, large N=400. */
 #include "linalg.h"
 
 int main(int argc, char **argv) {
-    long n = la_size(argc, argv, 240, 560), steps = n / 4;
+    long n = la_size(argc, argv, 170, 400), steps = n / 4;
     double *a = la_alloc(n * n);
     la_fill(a, n * n, 71);
     for (long t = 0; t < steps; t++)
