@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -23,21 +24,21 @@ type kernel struct {
 // recursive fib, allocation, bulk memory (memops-bulk), SIMD and a Go guest,
 // with the project's other kernels. Full sizes run ≈ 100–400 ms each in
 // wazero's compiler on this machine; quick sizes a few ms.
-func mainKernels(quick bool) []kernel {
+func mainKernels(quick bool, only ...string) []kernel {
 	type k struct{ name, full, quick string }
 	ks := []k{
 		{"matmul", "300", "40"}, {"sieve", "20000000", "100000"}, {"listsort", "400000", "5000"},
 		{"sort", "250000", "3000"}, {"fib", "35", "20"}, {"alloc", "2000000", "20000"},
 		{"memops", "16", "1"}, {"memops-bulk", "16", "1"}, {"simd", "2000000", "10000"},
 		{"stencil", "512", "40"}, {"hash", "16", "1"}, {"nbody", "500000", "5000"},
-		{"strings", "600000", "5000"}, {"floats", "2000000", "20000"}, {"gokernel", "30000", ""},
+		{"strings", "600000", "5000"}, {"floats", "2000000", "20000"}, {"gokernel", "30000", "300"},
 	}
 	var out []kernel
 	for _, x := range ks {
 		size := x.full
 		if quick {
-			if x.quick == "" {
-				continue // the Go guest's suspendable compile alone takes ~40 s
+			if x.name == "gokernel" && !slices.Contains(only, x.name) {
+				continue // its suspendable compile alone takes ~40 s in wazero
 			}
 			size = x.quick
 		}
@@ -65,6 +66,15 @@ func linalgKernels(quick bool) []kernel {
 // measure prepares the kernels, runs them in wazero (pinned child) and V8
 // (node), checks their outputs and returns both engines' results.
 func (b *bench) measure(ctx context.Context, set string, ks []kernel) (wz, v8 []kresult, sizes map[string]*prepared, err error) {
+	if len(b.opts.only) > 0 {
+		var keep []kernel
+		for _, k := range ks {
+			if slices.Contains(b.opts.only, strings.Split(k.name, "/")[0]) {
+				keep = append(keep, k)
+			}
+		}
+		ks = keep
+	}
 	sizes = map[string]*prepared{}
 	m := manifest{Runs: b.opts.runs}
 	for _, k := range ks {
@@ -211,7 +221,7 @@ func (b *bench) addRatioRows(label, engine string, x ratios) {
 }
 
 func (b *bench) kernelRows(ctx context.Context) error {
-	wz, v8, sizes, err := b.measure(ctx, "kernels", mainKernels(b.opts.quick))
+	wz, v8, sizes, err := b.measure(ctx, "kernels", mainKernels(b.opts.quick, b.opts.only...))
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,7 @@ func child(c string) error {
 var allRows = []string{"kernels", "linalg", "size", "checkpoint", "restore", "compile", "tasks", "idle"}
 
 type options struct {
+	only    []string
 	quick   bool
 	runs    int
 	rows    []string
@@ -134,10 +135,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	conns := fs.Int("conns", 100000, "idle connections to ask for (capped by the open-file limit and the ephemeral port range)")
 	node := fs.String("node", "node", "the node binary (Node 20) for the V8 figures")
 	verbose := fs.Bool("v", false, "print every kernel's times and ratios")
+	only := fs.String("kernels", "", "run only these kernels (comma-separated names, e.g. fib,gemm): for looking into one; the rows then cover only them")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
-	o := options{quick: *quick, runs: *runs, cpu: *cpu, conns: *conns, node: *node, verbose: *verbose, log: stderr}
+	o := options{only: splitList(*only), quick: *quick, runs: *runs, cpu: *cpu, conns: *conns, node: *node, verbose: *verbose, log: stderr}
 	if o.quick && !isSet(fs, "runs") {
 		o.runs = 1
 	}
@@ -261,6 +263,16 @@ func metGE(v, goal float64) string {
 		return "yes"
 	}
 	return "no"
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func isSet(fs *flag.FlagSet, name string) bool {

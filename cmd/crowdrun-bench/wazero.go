@@ -192,11 +192,20 @@ func installHost(ctx context.Context, rt wazero.Runtime) error {
 // time _start took and the fuel used (0 for the original).
 func runWazero(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, args []string) (string, time.Duration, uint64, error) {
 	var stdout, stderr bytes.Buffer
-	st, err := wasi.NewState(wasi.Config{Args: args, Stdout: &stdout, Stderr: &stderr})
+	var fuel uint64
+	var g api.MutableGlobal
+	// The virtual clock advances with the fuel used, as in the sandbox and
+	// the JS host (a Go guest's scheduler reads it: the fuel then agrees).
+	used := func() uint64 {
+		if g == nil {
+			return 0
+		}
+		return fuel + benchSlice - g.Get()
+	}
+	st, err := wasi.NewState(wasi.Config{Args: args, Stdout: &stdout, Stderr: &stderr, FuelUsed: used})
 	if err != nil {
 		return "", 0, 0, err
 	}
-	var fuel uint64
 	ctx = context.WithValue(wasi.WithState(suspend.WithHost(ctx, &suspend.Host{}), st), fuelKey{}, &fuel)
 	mod, err := rt.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
