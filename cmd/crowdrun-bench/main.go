@@ -53,6 +53,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crowdrun/crowdrun/internal/cpuprofile"
 	"github.com/crowdrun/crowdrun/internal/instrument"
 	"github.com/crowdrun/crowdrun/internal/suspend"
 	"github.com/crowdrun/crowdrun/internal/wasm/binary"
@@ -60,6 +61,9 @@ import (
 
 // childEnv selects a child mode: "wazero MANIFEST" or "compile MODULE".
 const childEnv = "CROWDRUN_BENCH_CHILD"
+
+// profEnv names the file a child profiles itself into (-cpuprofile).
+const profEnv = "CROWDRUN_BENCH_CPUPROFILE"
 
 func main() {
 	if c := os.Getenv(childEnv); c != "" {
@@ -80,6 +84,13 @@ func main() {
 }
 
 func child(c string) error {
+	if f := os.Getenv(profEnv); f != "" {
+		stop, err := cpuprofile.Start(f)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	mode, arg, _ := strings.Cut(c, " ")
 	switch mode {
 	case "wazero":
@@ -93,6 +104,7 @@ func child(c string) error {
 var allRows = []string{"kernels", "linalg", "size", "checkpoint", "restore", "compile", "tasks", "idle"}
 
 type options struct {
+	prof    string // directory for CPU profiles, or ""
 	only    []string
 	quick   bool
 	runs    int
@@ -135,11 +147,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	conns := fs.Int("conns", 100000, "idle connections to ask for (capped by the open-file limit and the ephemeral port range)")
 	node := fs.String("node", "node", "the node binary (Node 20) for the V8 figures")
 	verbose := fs.Bool("v", false, "print every kernel's times and ratios")
+	prof := fs.String("cpuprofile", "", "write CPU profiles (go tool pprof) into `DIR`: the compile child, the checkpoint and restore rows, the coordinators of the tasks rows (profiling slows them: not for the figures)")
 	only := fs.String("kernels", "", "run only these kernels (comma-separated names, e.g. fib,gemm): for looking into one; the rows then cover only them")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
-	o := options{only: splitList(*only), quick: *quick, runs: *runs, cpu: *cpu, conns: *conns, node: *node, verbose: *verbose, log: stderr}
+	o := options{prof: *prof, only: splitList(*only), quick: *quick, runs: *runs, cpu: *cpu, conns: *conns, node: *node, verbose: *verbose, log: stderr}
 	if o.quick && !isSet(fs, "runs") {
 		o.runs = 1
 	}
@@ -202,7 +215,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		}
 		t0 := time.Now()
 		fmt.Fprintf(stderr, "== %s (load %s)\n", s.name, loadavg())
-		if err := s.f(ctx); err != nil {
+		stopProf := func() {}
+		if o.prof != "" && (s.name == "checkpoint" || s.name == "restore") {
+			if stopProf, err = cpuprofile.Start(filepath.Join(o.prof, s.name+".pprof")); err != nil {
+				return 2, err
+			}
+		}
+		err := s.f(ctx)
+		stopProf()
+		if err != nil {
 			b.fail(fmt.Sprintf("%s: %v", s.name, err))
 			b.rows = append(b.rows, row{figure: s.name, measured: "failed: " + firstLine(err.Error()), met: "FAILED"})
 		}
@@ -348,6 +369,9 @@ func (b *bench) selfChild(ctx context.Context, mode string) ([]byte, error) {
 	}
 	cmd := b.pinned(ctx, exe)
 	cmd.Env = append(os.Environ(), childEnv+"="+mode)
+	if b.opts.prof != "" {
+		cmd.Env = append(cmd.Env, profEnv+"="+filepath.Join(b.opts.prof, strings.Fields(mode)[0]+".pprof"))
+	}
 	cmd.Dir = b.opts.root
 	var stderr bytes.Buffer
 	cmd.Stderr = io.MultiWriter(&stderr, b.opts.log)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -352,6 +353,9 @@ func (b *bench) load(ctx context.Context, args ...string) (string, error) {
 	}
 	cmd := exec.CommandContext(ctx, load, append([]string{"-crowdrun", crowdrun}, args...)...)
 	cmd.Dir = b.opts.root
+	if b.opts.prof != "" { // the coordinator's (crowdrun serve's) profile
+		cmd.Env = append(os.Environ(), "CROWDRUN_CPUPROFILE="+filepath.Join(b.opts.prof, "coordinator-"+strings.Join(args, "")+"-%d.pprof"))
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
