@@ -63,6 +63,9 @@ func linalgKernels(quick bool) []kernel {
 	return out
 }
 
+// v8Flags: top-tier code only, compiled before the runs (v8.mjs).
+var v8Flags = []string{"--no-liftoff", "--no-wasm-lazy-compilation"}
+
 // measure prepares the kernels, runs them in wazero (pinned child) and V8
 // (node), checks their outputs and returns both engines' results.
 func (b *bench) measure(ctx context.Context, set string, ks []kernel) (wz, v8 []kresult, sizes map[string]*prepared, err error) {
@@ -98,7 +101,7 @@ func (b *bench) measure(ctx context.Context, set string, ks []kernel) (wz, v8 []
 		return nil, nil, nil, fmt.Errorf("wazero: %w", err)
 	}
 	fmt.Fprintf(b.opts.log, "   V8: %d kernels\n", len(ks))
-	cmd := b.pinned(ctx, b.opts.node, filepath.Join("cmd", "crowdrun-bench", "v8.mjs"), mpath)
+	cmd := b.pinned(ctx, b.opts.node, append(v8Flags, filepath.Join("cmd", "crowdrun-bench", "v8.mjs"), mpath)...)
 	cmd.Dir = b.opts.root
 	var stderr bytes.Buffer
 	cmd.Stderr = io.MultiWriter(&stderr, b.opts.log)

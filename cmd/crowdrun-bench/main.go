@@ -22,8 +22,10 @@
 //
 // wazero runs in a child process pinned to one core with taskset (unpinned
 // timings on the shared 2-core machine are bimodal); V8 runs in node
-// (cmd/crowdrun-bench/v8.mjs through js/runtime.js), pinned to the same
-// core, timed by CPU time. The variants of a kernel run alternately, their
+// (cmd/crowdrun-bench/v8.mjs through js/runtime.js; TurboFan code compiled
+// before the runs, one untimed run of each variant first), pinned to the
+// same core. Both are timed by the process's CPU time, which the machine's
+// other load moves far less than wall time. The variants of a kernel run alternately, their
 // order rotating each round; figures are medians of -runs runs, ratios are
 // ratios of medians. Every kernel's outputs are compared: original against
 // instrumented (or, where NaN canonicalisation changes printed NaN bits,
