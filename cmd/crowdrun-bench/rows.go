@@ -84,7 +84,9 @@ func (b *bench) checkpointRow(ctx context.Context) error {
 		defer func() { cancel(); wg.Wait() }()
 		start := time.Now()
 		j, err := cl.Submit(ctx, &api.SubmitRequest{Module: bin, Tasks: []api.TaskSpec{task, task, task, task}, MaxError: 1,
-			Limits: api.Limits{MemoryBytes: 256 << 20}})
+			// A generous wall-clock backstop: on the loaded machine a 1.8 s
+			// task can take minutes.
+			Limits: api.Limits{MemoryBytes: 256 << 20, TimeoutMS: 30 * 60 * 1000}})
 		if err != nil {
 			return 0, nil, err
 		}
