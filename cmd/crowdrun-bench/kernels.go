@@ -63,8 +63,14 @@ func linalgKernels(quick bool) []kernel {
 	return out
 }
 
-// v8Flags: top-tier code only, compiled before the runs (v8.mjs).
-var v8Flags = []string{"--no-liftoff", "--no-wasm-lazy-compilation"}
+// v8Flags: top-tier code only, compiled before the runs (v8.mjs); -quick,
+// which measures nothing, keeps V8's faster default tiering.
+func (b *bench) v8Flags() []string {
+	if b.opts.quick {
+		return nil
+	}
+	return []string{"--no-liftoff", "--no-wasm-lazy-compilation"}
+}
 
 // measure prepares the kernels, runs them in wazero (pinned child) and V8
 // (node), checks their outputs and returns both engines' results.
@@ -101,7 +107,7 @@ func (b *bench) measure(ctx context.Context, set string, ks []kernel) (wz, v8 []
 		return nil, nil, nil, fmt.Errorf("wazero: %w", err)
 	}
 	fmt.Fprintf(b.opts.log, "   V8: %d kernels\n", len(ks))
-	cmd := b.pinned(ctx, b.opts.node, append(v8Flags, filepath.Join("cmd", "crowdrun-bench", "v8.mjs"), mpath)...)
+	cmd := b.pinned(ctx, b.opts.node, append(b.v8Flags(), filepath.Join("cmd", "crowdrun-bench", "v8.mjs"), mpath)...)
 	cmd.Dir = b.opts.root
 	var stderr bytes.Buffer
 	cmd.Stderr = io.MultiWriter(&stderr, b.opts.log)

@@ -29,7 +29,10 @@ func TestMain(m *testing.M) {
 // no time and no ratio (-quick measures nothing meaningful).
 func TestQuick(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: runs every row (≈ 1 min)")
+		t.Skip("-short: runs every row (≈ 30 s)")
+	}
+	if raceEnabled {
+		t.Skip("too slow under the race detector (scripts/test.sh runs it without)")
 	}
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node not found: the V8 rows need Node 20")
