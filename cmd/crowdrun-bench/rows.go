@@ -124,6 +124,7 @@ func (b *bench) checkpointRow(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			fmt.Fprintf(b.opts.log, "   job %d, checkpoints %v: %.2f s (load %s)\n", n, !noCk, d.Seconds(), loadavg())
 			if noCk {
 				without = append(without, ms(d))
 			} else {
