@@ -30,7 +30,10 @@ export SOURCE_DATE_EPOCH=0
 
 # Guest programs in examples/ and benchmark kernels in examples/kernels/.
 PROGRAMS="factor wasitest echo loop membomb recurse flood forbidden trap bigstate"
-KERNELS="matmul stencil sort hash nbody fib strings memops floats simd"
+KERNELS="matmul stencil sort hash nbody fib strings memops floats simd sieve alloc listsort"
+# Dense linear algebra and stencils in kernels/linalg/ (crowdrun-bench's
+# PolyBench-style set; argv[1] is medium, large or N).
+LINALG="gemm 2mm atax bicg mvt syrk jacobi-2d seidel-2d lu cholesky floyd-warshall heat-3d"
 CFLAGS="-O2 -std=c11 -D_GNU_SOURCE -ffp-contract=off -Wall -Wextra"
 
 gobuild() { # gobuild OUT [env...]: builds kernels/gokernel
@@ -45,6 +48,10 @@ if [ "$mode" = native ]; then
     for k in $KERNELS; do
         echo "native/$k"
         clang $CFLAGS -o "native/$k" "kernels/$k.c" -lm
+    done
+    for k in $LINALG; do
+        echo "native/linalg-$k"
+        clang $CFLAGS -o "native/linalg-$k" "kernels/linalg/$k.c" -lm
     done
     echo "native/factor"
     clang $CFLAGS -o native/factor factor.c
@@ -87,6 +94,7 @@ for k in $KERNELS; do
     *) cc_wasm "kernels/$k.wasm" "kernels/$k.c" ;;
     esac
 done
+for k in $LINALG; do cc_wasm "kernels/linalg/$k.wasm" "kernels/linalg/$k.c"; done
 # memops again with bulk memory: memcpy/memset become memory.copy/memory.fill.
 cc_wasm kernels/memops-bulk.wasm kernels/memops.c -mbulk-memory
 echo kernels/gokernel.wasm
@@ -115,7 +123,7 @@ end=$(( $(echo "$code" | sed -E 's/.*end=(0x[0-9a-f]+).*/\1/') ))
 head -c $(( start + (end - start) / 2 )) factor.wasm > corrupt.wasm
 
 # Everything but corrupt.wasm must validate; corrupt.wasm must not.
-for f in *.wasm kernels/*.wasm rust/*.wasm assemblyscript/*.wasm; do
+for f in *.wasm kernels/*.wasm kernels/linalg/*.wasm rust/*.wasm assemblyscript/*.wasm; do
     if [ "$f" = corrupt.wasm ]; then
         if wasm-validate "$f" 2>/dev/null; then die "corrupt.wasm validates"; fi
     else
@@ -124,10 +132,10 @@ for f in *.wasm kernels/*.wasm rust/*.wasm assemblyscript/*.wasm; do
 done
 # forbidden.wasm must import env.socket_connect; nothing else may import from outside WASI.
 wasm-objdump -x -j Import forbidden.wasm | grep -q '<- env.socket_connect' || die "forbidden.wasm lacks env.socket_connect"
-for f in *.wasm kernels/*.wasm rust/*.wasm assemblyscript/*.wasm; do
+for f in *.wasm kernels/*.wasm kernels/linalg/*.wasm rust/*.wasm assemblyscript/*.wasm; do
     case $f in forbidden.wasm | corrupt.wasm) continue ;; esac
     if wasm-objdump -x -j Import "$f" | grep -- '<- ' | grep -v '<- wasi_snapshot_preview1\.' >/dev/null; then
         die "$f imports something outside wasi_snapshot_preview1"
     fi
 done
-echo "ok: $(ls *.wasm kernels/*.wasm rust/*.wasm assemblyscript/*.wasm | wc -l) modules"
+echo "ok: $(ls *.wasm kernels/*.wasm kernels/linalg/*.wasm rust/*.wasm assemblyscript/*.wasm | wc -l) modules"

@@ -59,7 +59,7 @@ step "gofmt" gofmt_check
 step "go mod tidy" tidy_check
 step "go test -race" go test -race -timeout 45m -count=1 ./... "$@"
 # Tests that skip themselves under the race detector (too slow there).
-step "go test (no race)" go test -timeout 20m -count=1 -run 'TestCheckpointGoGuest|TestSpecSuspendable' ./internal/sandbox ./internal/instrument
+step "go test (no race)" go test -timeout 20m -count=1 -run 'TestCheckpointGoGuest|TestSpecSuspendable|TestQuick' ./internal/sandbox ./internal/instrument ./cmd/crowdrun-bench
 # Every fuzz target mutates for a few seconds (docs/fuzzing.md; longer runs:
 # scripts/fuzz.sh 10m).
 step "fuzz (3 s per target)" env FUZZ_SHORT=1 scripts/fuzz.sh 3s
