@@ -423,7 +423,13 @@ func (b *bench) tasksRows(ctx context.Context) error {
 	return nil
 }
 
-var idleRe = regexp.MustCompile(`idle: (\d+) connections up in (\S+) .*coordinator RSS ([\d.]+) MiB \(([\d.]+) MiB before; ([\d.]+) KiB per connection\)`)
+// crowdrun-load idle's figures: connections up and the time they took,
+// sessions the coordinator holds when it measures, its RSS.
+var (
+	idleUpRe   = regexp.MustCompile(`idle: (\d+) connections up in (\S+)`)
+	idleOpenRe = regexp.MustCompile(`idle: \d+ connections, (\d+) sessions open per the coordinator`)
+	idleRSSRe  = regexp.MustCompile(`coordinator RSS ([\d.]+) MiB \(([\d.]+) MiB before\): ([\d.]+) KiB per connection`)
+)
 
 // idleRow: crowdrun-load idle. Every connection costs the load tool and the
 // coordinator one file descriptor each, and one of the loopback's ephemeral
@@ -438,12 +444,12 @@ func (b *bench) idleRow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m := idleRe.FindStringSubmatch(out)
-	if m == nil {
+	mu, mo, mr := idleUpRe.FindStringSubmatch(out), idleOpenRe.FindStringSubmatch(out), idleRSSRe.FindStringSubmatch(out)
+	if mu == nil || mo == nil || mr == nil {
 		return fmt.Errorf("no figures in crowdrun-load's output: %s", out)
 	}
-	up, _ := strconv.Atoi(m[1])
-	kib, _ := strconv.ParseFloat(m[5], 64)
+	up, _ := strconv.Atoi(mo[1]) // sessions the coordinator held when measured
+	kib, _ := strconv.ParseFloat(mr[3], 64)
 	note := ""
 	if n < want {
 		note = fmt.Sprintf("; %d asked for, capped: %s", want, why)
@@ -454,7 +460,7 @@ func (b *bench) idleRow(ctx context.Context) error {
 	} else if kib <= 16 {
 		met = "per connection: yes; 100,000: not measured"
 	}
-	b.add("idle worker connections (crowdrun-load idle)", fmt.Sprintf("%d up in %s, %s KiB each (coordinator RSS %s MiB)%s", up, m[2], m[5], m[3], note),
+	b.add("idle worker connections (crowdrun-load idle)", fmt.Sprintf("%d open (%s up in %s), %s KiB each (coordinator RSS %s MiB)%s", up, mu[1], mu[2], mr[3], mr[1], note),
 		"100,000 at ≤ 16 KiB each", met)
 	return nil
 }
