@@ -782,6 +782,16 @@ type TaskSettleParams struct {
 	Now      time.Time
 }
 
+// TaskSettleOutcome is what TaskSettleBatch did with one settlement: Err
+// nil and Settled what TaskSettle would have returned, or Err (then nothing
+// of this settlement was written): ErrTaskSettled for a task no longer
+// pending (or settled by an earlier settlement of the same batch), or the
+// error TaskSettle gives for invalid parameters.
+type TaskSettleOutcome struct {
+	Settled *TaskSettled
+	Err     error
+}
+
 // TaskSettled is what TaskSettle did.
 type TaskSettled struct {
 	JobID       int64
@@ -1073,6 +1083,14 @@ type Store interface {
 	// results, cancels its replicas still queued or leased (returning the
 	// leases taken back), and finishes the job when it was its last.
 	TaskSettle(ctx context.Context, p *TaskSettleParams) (*TaskSettled, error)
+	// TaskSettleBatch settles several tasks in one transaction (group
+	// commit; the verifier's settlements of many tasks at once): each as
+	// TaskSettle would, in the order given (results are numbered in that
+	// order), each job's row taken once for the batch. out[i] is ps[i]'s
+	// outcome; a settlement refused (its outcome's Err) writes nothing and
+	// does not stop the others. An error returned means nothing of the
+	// batch was committed. TaskSettle is a batch of one.
+	TaskSettleBatch(ctx context.Context, ps []*TaskSettleParams) ([]TaskSettleOutcome, error)
 	// TaskReopen makes a done task pending again, its result cleared and a
 	// fresh run replica queued (and its job running again). Its next
 	// settlement gets a new result sequence number.

@@ -142,6 +142,8 @@ type Verifier struct {
 
 	statMu sync.Mutex
 	stats  Stats
+
+	settler settler // group commit of acceptances (settle.go)
 }
 
 type event struct {
@@ -963,12 +965,13 @@ func (v *Verifier) accept(ctx context.Context, ev *store.TaskEvidence, cand *sto
 	}
 	// The evidence the settlement earns is recorded with it (one
 	// transaction): counted once, or, if the task was settled elsewhere
-	// first, not at all.
+	// first, not at all. The settlement goes with other shards' in one
+	// transaction (settle.go), each of them wholly or not at all.
 	var accts []store.AccountAddParams
 	for _, p := range verified {
 		accts = append(accts, *p)
 	}
-	settled, err := v.cfg.Store.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *cand.Result,
+	settled, err := v.settle(ctx, &store.TaskSettleParams{TaskID: ev.Task.ID, State: store.TaskDone, Result: *cand.Result,
 		Verification: method, VerifiedBy: by, Ledger: entries, Accounts: accts, Now: now})
 	if errors.Is(err, store.ErrTaskSettled) {
 		return nil
