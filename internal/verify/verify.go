@@ -78,7 +78,9 @@ type Config struct {
 	Wake func()
 	// Settled tells waiters that a task (and maybe its job) finished.
 	Settled func()
-	// Shards is how many tasks are evaluated at once; default 4.
+	// Shards is how many tasks are evaluated at once; default 16. Their
+	// acceptances commit together (settle.go): the more shards, the larger
+	// a batch can be (docs/store.md measured 4, 8, 16 and 32).
 	Shards int
 	// TrustedSlots is how many trusted re-runs (Rerun calls) are under way
 	// at once; more wait. Default 1. (The coordinator bounds its own
@@ -166,7 +168,7 @@ func New(cfg Config) *Verifier {
 		cfg.Now = time.Now
 	}
 	if cfg.Shards <= 0 {
-		cfg.Shards = 4
+		cfg.Shards = 16
 	}
 	if cfg.TrustedSlots <= 0 {
 		cfg.TrustedSlots = 1
