@@ -426,7 +426,6 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 			disputed, fuel  int64
 			was             string
 			finished, total int64
-			last            int
 			now             int64
 		}
 		jobs := map[int64]*jobBatch{}
