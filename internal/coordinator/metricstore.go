@@ -341,6 +341,11 @@ func (s *meteredStore) TaskEvidence(ctx context.Context, taskID int64) (_ *store
 	return s.Store.TaskEvidence(ctx, taskID)
 }
 
+func (s *meteredStore) TaskEvidenceBatch(ctx context.Context, ids []int64) (_ []*store.TaskEvidence, err error) {
+	defer s.observe(ctx, "TaskEvidenceBatch", time.Now(), &err)
+	return s.Store.TaskEvidenceBatch(ctx, ids)
+}
+
 func (s *meteredStore) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (_ int64, err error) {
 	defer s.observe(ctx, "ReplicaAdd", time.Now(), &err)
 	return s.Store.ReplicaAdd(ctx, p)
@@ -428,7 +433,7 @@ var storeOps = []string{
 	"CoordinatorHeartbeat", "CoordinatorEnd", "CoordinatorReap", "CoordinatorList", "ReplicaLease",
 	"ReplicaRenew", "ReplicaComplete", "ReplicaRequeueExpired", "ReplicaRelease", "ReplicaCountQueued",
 	"CheckpointAdd", "CheckpointList", "SegmentList", "WorkerStats", "TokenInsert", "TokenLookup", "TokenList",
-	"TokenRevoke", "TaskEvidence", "ReplicaAdd", "ReplicaVerdict", "TaskSettle", "TaskSettleBatch", "TaskReopen", "JobNote",
+	"TokenRevoke", "TaskEvidence", "TaskEvidenceBatch", "ReplicaAdd", "ReplicaVerdict", "TaskSettle", "TaskSettleBatch", "TaskReopen", "JobNote",
 	"AccountGet", "AccountAdd", "AccountPending", "AccountList", "TaskListUnsettled", "TaskListOrphaned",
 	"TasksRestingOn", "LedgerAppend", "LedgerList", "CreditList", "SiteCreditList", "StateCounts",
 	"JobHistory", "TaskList", "Size",

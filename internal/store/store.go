@@ -1067,6 +1067,10 @@ type Store interface {
 	// TaskEvidence returns a task with its job, grid and every replica
 	// with its checkpoints. ErrNotFound if there is no such task.
 	TaskEvidence(ctx context.Context, taskID int64) (*TaskEvidence, error)
+	// TaskEvidenceBatch reads several tasks' evidence, each as TaskEvidence
+	// would, all on one snapshot. out[i] is ids[i]'s, nil if there is no
+	// such task; a task asked for twice gets the same evidence twice.
+	TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*TaskEvidence, error)
 	// ReplicaAdd queues a new replica of a pending task (ErrTaskSettled
 	// otherwise) and returns its ID. It is queued ahead of the job's
 	// replicas not yet run (the job's priority + 1): a task under

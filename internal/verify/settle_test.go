@@ -160,3 +160,38 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func (s *batchStore) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.TaskEvidence, error) {
+	s.mu.Lock()
+	s.batches = append(s.batches, ids)
+	s.mu.Unlock()
+	out := make([]*store.TaskEvidence, len(ids))
+	for i, id := range ids {
+		if id%7 != 0 {
+			out[i] = &store.TaskEvidence{Task: &store.Task{ID: id}}
+		}
+	}
+	return out, nil
+}
+
+// Evidence goes through the same group: each caller gets its own task's,
+// ErrNotFound for a task there is none of.
+func TestEvidenceGroupRead(t *testing.T) {
+	ctx := context.Background()
+	v := New(Config{Store: &batchStore{}})
+	var wg sync.WaitGroup
+	for i := int64(1); i <= 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev, err := v.evidence(ctx, i)
+			switch {
+			case i%7 == 0 && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("task %d: %+v %v, want ErrNotFound", i, ev, err)
+			case i%7 != 0 && (err != nil || ev.Task.ID != i):
+				t.Errorf("task %d: %+v %v", i, ev, err)
+			}
+		}()
+	}
+	wg.Wait()
+}

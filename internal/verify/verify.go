@@ -145,7 +145,9 @@ type Verifier struct {
 	statMu sync.Mutex
 	stats  Stats
 
-	settler settler // group commit of acceptances (settle.go)
+	// Group commit of acceptances and group reads of evidence (settle.go).
+	settler group[*store.TaskSettleParams, store.TaskSettleOutcome]
+	reader  group[int64, *store.TaskEvidence]
 }
 
 type event struct {
@@ -405,7 +407,7 @@ func linkAccount(r *store.ReplicaInfo, seq uint64) string {
 
 func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 	v.count(func(s *Stats) { s.Evaluations++ })
-	ev, err := v.cfg.Store.TaskEvidence(ctx, taskID)
+	ev, err := v.evidence(ctx, taskID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}

@@ -27,13 +27,29 @@ func (db *DB) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return interpretError(pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn))
 }
 
-// TaskEvidence reads a task on one snapshot with one round trip: its
-// queries go in one pipeline (pgx.Batch) between BEGIN and COMMIT. The
-// verifier reads a task's evidence for every result, so each round trip
-// here is paid per task. A query that fails leaves the transaction aborted:
-// the pool then closes that connection rather than reuse it.
 func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
-	ev := &store.TaskEvidence{}
+	evs, err := db.TaskEvidenceBatch(ctx, []int64{taskID})
+	if err != nil {
+		return nil, err
+	}
+	if evs[0] == nil {
+		return nil, fmt.Errorf("%w: task %d", store.ErrNotFound, taskID)
+	}
+	return evs[0], nil
+}
+
+// TaskEvidenceBatch reads tasks on one snapshot with one round trip: its
+// queries go in one pipeline (pgx.Batch) between BEGIN and COMMIT, each
+// for every task at once. The verifier reads a task's evidence for every
+// result, so each round trip and statement here is paid per task or per
+// batch. A query that fails leaves the transaction aborted: the pool then
+// closes that connection rather than reuse it.
+func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.TaskEvidence, error) {
+	out := make([]*store.TaskEvidence, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	byTask := map[int64]*store.TaskEvidence{}
 	byID := map[int64]*store.ReplicaInfo{}
 	// The accounts that computed part of a replica: its checkpoints'
 	// (by sequence, so an audit's copies first), then its segments'.
@@ -60,29 +76,38 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
-	b.Queue(`SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = $1`, taskID).QueryRow(func(row pgx.Row) error {
+	b.Queue(`SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = ANY($1)`, ids).Query(each(func(rows pgx.Rows) error {
 		var grid int64
-		var err error
-		ev.Task, err = scanTask(row, &grid)
-		ev.Grid = uint64(grid)
-		return err
-	})
-	b.Queue(`SELECT `+jobCols+` FROM jobs WHERE id = (SELECT job_id FROM tasks WHERE id = $1)`, taskID).QueryRow(func(row pgx.Row) error {
-		var err error
-		ev.Job, err = scanJob(row)
-		return err
-	})
+		t, err := scanTask(rows, &grid)
+		if err != nil {
+			return err
+		}
+		byTask[t.ID] = &store.TaskEvidence{Task: t, Grid: uint64(grid), Accounts: map[string]*store.Account{}}
+		return nil
+	}))
+	b.Queue(`SELECT t.id, `+prefixed("j.", jobCols)+` FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ANY($1)`, ids).Query(each(func(rows pgx.Rows) error {
+		var task int64
+		j, err := scanJob(prefixRow{rows, []any{&task}})
+		if err != nil {
+			return err
+		}
+		if ev := byTask[task]; ev != nil {
+			ev.Job = j
+		}
+		return nil
+	}))
 	// Who holds or ran it last: the holder, or the last segment's.
-	b.Queue(`SELECT r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq,
+	b.Queue(`SELECT r.task_id, r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq,
 			coalesce(r.worker, g.worker, ''), coalesce(r.account, g.account, ''),
 			coalesce((SELECT site FROM sessions s WHERE s.id = coalesce(r.session_id, g.session_id)), ''),
 			r.status, coalesce(r.exit_code, 0), coalesce(r.message, ''), coalesce(r.stdout_hash, ''), coalesce(r.stderr_hash, ''), coalesce(r.fuel, 0)
 		FROM replicas r LEFT JOIN LATERAL (SELECT worker, account, session_id FROM segments WHERE replica_id = r.id ORDER BY seq DESC, id DESC LIMIT 1) g ON true
-		WHERE r.task_id = $1 ORDER BY r.id`, taskID).Query(each(func(rows pgx.Rows) error {
+		WHERE r.task_id = ANY($1) ORDER BY r.id`, ids).Query(each(func(rows pgx.Rows) error {
+		var task int64
 		var ri store.ReplicaInfo
 		var status *string
 		var res store.Result
-		if err := rows.Scan(&ri.ID, &ri.Role, &ri.State, &ri.Verdict, &ri.AuditOf, &ri.AuditSeq, &ri.Worker, &ri.Account, &ri.Site,
+		if err := rows.Scan(&task, &ri.ID, &ri.Role, &ri.State, &ri.Verdict, &ri.AuditOf, &ri.AuditSeq, &ri.Worker, &ri.Account, &ri.Site,
 			&status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
 			return err
 		}
@@ -90,11 +115,13 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 			res.Status = *status
 			ri.Result = &res
 		}
-		byID[ri.ID] = &ri
-		ev.Replicas = append(ev.Replicas, &ri)
+		if ev := byTask[task]; ev != nil {
+			byID[ri.ID] = &ri
+			ev.Replicas = append(ev.Replicas, &ri)
+		}
 		return nil
 	}))
-	b.Queue(`SELECT `+ckptCols+` FROM checkpoints WHERE task_id = $1 ORDER BY replica_id, seq`, taskID).Query(each(func(rows pgx.Rows) error {
+	b.Queue(`SELECT `+ckptCols+` FROM checkpoints WHERE task_id = ANY($1) ORDER BY replica_id, seq`, ids).Query(each(func(rows pgx.Rows) error {
 		c, err := scanCheckpoint(rows)
 		if err != nil {
 			return err
@@ -109,7 +136,7 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 	// an index), not a join: planned on a young table's statistics, the
 	// join scanned every segment for each task.
 	b.Queue(`SELECT r.id, ARRAY(SELECT g.account FROM segments g WHERE g.replica_id = r.id ORDER BY g.seq, g.id)
-		FROM replicas r WHERE r.task_id = $1 ORDER BY r.id`, taskID).Query(each(func(rows pgx.Rows) error {
+		FROM replicas r WHERE r.task_id = ANY($1) ORDER BY r.id`, ids).Query(each(func(rows pgx.Rows) error {
 		var id int64
 		var accounts []string
 		if err := rows.Scan(&id, &accounts); err != nil {
@@ -122,28 +149,51 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 		}
 		return nil
 	}))
-	// The records of the accounts it names (replicas', checkpoints',
+	// The records of the accounts each task names (replicas', checkpoints',
 	// segments'), each looked up by its key.
-	ev.Accounts = map[string]*store.Account{}
-	b.Queue(`SELECT a.`+strings.ReplaceAll(accountCols, ", ", ", a.")+` FROM (
-			SELECT account FROM replicas WHERE task_id = $1 AND account IS NOT NULL
-			UNION SELECT account FROM checkpoints WHERE task_id = $1
-			UNION SELECT g.account FROM replicas r CROSS JOIN LATERAL (SELECT account FROM segments WHERE replica_id = r.id) g
-				WHERE r.task_id = $1 AND g.account IS NOT NULL) n
-		CROSS JOIN LATERAL (SELECT * FROM accounts WHERE id = n.account) a`, taskID).Query(each(func(rows pgx.Rows) error {
-		rec, err := scanAccount(rows)
+	b.Queue(`SELECT n.task_id, `+prefixed("a.", accountCols)+` FROM (
+			SELECT task_id, account FROM replicas WHERE task_id = ANY($1) AND account IS NOT NULL
+			UNION SELECT task_id, account FROM checkpoints WHERE task_id = ANY($1)
+			UNION SELECT r.task_id, g.account FROM replicas r CROSS JOIN LATERAL (SELECT account FROM segments WHERE replica_id = r.id) g
+				WHERE r.task_id = ANY($1) AND g.account IS NOT NULL) n
+		CROSS JOIN LATERAL (SELECT * FROM accounts WHERE id = n.account) a`, ids).Query(each(func(rows pgx.Rows) error {
+		var task int64
+		rec, err := scanAccount(prefixRow{rows, []any{&task}})
 		if err != nil {
 			return err
 		}
-		ev.Accounts[rec.ID] = rec
+		if ev := byTask[task]; ev != nil {
+			ev.Accounts[rec.ID] = rec
+		}
 		return nil
 	}))
 	b.Queue(`COMMIT`)
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(err)
 	}
-	ev.CompleteAccounts()
-	return ev, nil
+	for _, ev := range byTask {
+		ev.CompleteAccounts()
+	}
+	for i, id := range ids {
+		out[i] = byTask[id]
+	}
+	return out, nil
+}
+
+// prefixed qualifies each of a list of columns with a table's alias.
+func prefixed(alias, cols string) string {
+	return alias + strings.ReplaceAll(cols, ", ", ", "+alias)
+}
+
+// prefixRow is a row whose first columns go to extra, the rest to the
+// scanner it is given to.
+type prefixRow struct {
+	row   pgx.Row
+	extra []any
+}
+
+func (r prefixRow) Scan(dest ...any) error {
+	return r.row.Scan(append(slices.Clone(r.extra), dest...)...)
 }
 
 func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64, error) {

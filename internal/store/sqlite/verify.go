@@ -31,8 +31,24 @@ var evidenceQueries = [...]string{
 }
 
 func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
-	// One read transaction: the task, its replicas and their checkpoints as
-	// of one moment.
+	evs, err := db.TaskEvidenceBatch(ctx, []int64{taskID})
+	if err != nil {
+		return nil, err
+	}
+	if evs[0] == nil {
+		return nil, fmt.Errorf("%w: task %d", store.ErrNotFound, taskID)
+	}
+	return evs[0], nil
+}
+
+// TaskEvidenceBatch reads each task as TaskEvidence would, in one read
+// transaction: the tasks, their replicas and their checkpoints as of one
+// moment.
+func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.TaskEvidence, error) {
+	out := make([]*store.TaskEvidence, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, interpretError(err)
@@ -45,8 +61,30 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 			return nil, err
 		}
 	}
+	read := map[int64]*store.TaskEvidence{}
+	for i, id := range ids {
+		if ev, ok := read[id]; ok {
+			out[i] = ev
+			continue
+		}
+		ev, err := evidence(ctx, &sts, id)
+		if errors.Is(err, store.ErrNotFound) {
+			ev, err = nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		read[id], out[i] = ev, ev
+	}
+	return out, nil
+}
+
+// evidence reads one task's evidence with sts, evidenceQueries bound to
+// one read transaction (ErrNotFound: no such task).
+func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID int64) (*store.TaskEvidence, error) {
 	var ev store.TaskEvidence
 	var grid int64
+	var err error
 	row := sts[0].QueryRowContext(ctx, taskID)
 	ev.Task, err = scanTask(scanPlus{row, []any{&grid}})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -108,6 +109,22 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		ev, err := s.TaskEvidence(ctx, taskID)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Read in a batch with others (the next task, one that does not
+		// exist, itself again), it is the same.
+		next, err := s.TaskEvidence(ctx, taskID+1)
+		if errors.Is(err, store.ErrNotFound) {
+			next, err = nil, nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := s.TaskEvidenceBatch(ctx, []int64{taskID, taskID + 1, -1, taskID})
+		if err != nil || len(evs) != 4 {
+			t.Fatalf("evidence batch of task %d: %d, %v", taskID, len(evs), err)
+		}
+		if !reflect.DeepEqual(evs[0], ev) || !reflect.DeepEqual(evs[1], next) || evs[2] != nil || !reflect.DeepEqual(evs[3], ev) {
+			t.Fatalf("evidence batch of task %d differs from TaskEvidence:\n%s\n%s\n%+v\n%+v", taskID, spew(evs[0]), spew(ev), evs[1], next)
 		}
 		// The records of the accounts it names come with it: each name,
 		// and nothing else, with its record as AccountGet reads it (nil
@@ -2520,4 +2537,22 @@ func byTaskOf(ls []*store.Lease, task int64) *store.Lease {
 		}
 	}
 	return nil
+}
+
+// spew renders evidence for a failure message.
+func spew(ev *store.TaskEvidence) string {
+	if ev == nil {
+		return "<nil>"
+	}
+	out := fmt.Sprintf("task %+v\njob %+v\ngrid %d\naccounts", *ev.Task, *ev.Job, ev.Grid)
+	for k, a := range ev.Accounts {
+		out += fmt.Sprintf(" %s=%+v", k, a)
+	}
+	for _, r := range ev.Replicas {
+		out += fmt.Sprintf("\nreplica %+v result %+v", *r, r.Result)
+		for _, c := range r.Checkpoints {
+			out += fmt.Sprintf("\n  ckpt %+v", *c)
+		}
+	}
+	return out
 }
