@@ -78,6 +78,11 @@ type Config struct {
 	Wake func()
 	// Settled tells waiters that a task (and maybe its job) finished.
 	Settled func()
+	// GroupEvidence: read evidence in groups (store.TaskEvidenceBatch,
+	// settle.go), worth it where each read is a round trip to a server
+	// (PostgreSQL); on SQLite, shards reading at once on its reader
+	// connections measured faster (docs/store.md).
+	GroupEvidence bool
 	// Shards is how many tasks are evaluated at once; default 16. Their
 	// acceptances commit together (settle.go): the more shards, the larger
 	// a batch can be (docs/store.md measured 4, 8, 16 and 32).
@@ -407,7 +412,13 @@ func linkAccount(r *store.ReplicaInfo, seq uint64) string {
 
 func (v *Verifier) evaluate(ctx context.Context, taskID int64) error {
 	v.count(func(s *Stats) { s.Evaluations++ })
-	ev, err := v.evidence(ctx, taskID)
+	var ev *store.TaskEvidence
+	var err error
+	if v.cfg.GroupEvidence {
+		ev, err = v.evidence(ctx, taskID)
+	} else {
+		ev, err = v.cfg.Store.TaskEvidence(ctx, taskID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
