@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	// ones are bounded again, by slots and CPU, in reruns.
 	c.verifier = verify.New(verify.Config{Store: c.store, Rerun: c.reruns.run, Logger: c.cfg.Logger, Now: c.cfg.Now,
 		Revoke: c.revoke, Wake: c.wake, Settled: c.settled, TrustedSlots: c.cfg.TrustedSlots + maxRemoteReruns, Rand: c.cfg.Rand, MinAudit: c.cfg.MinAudit,
-		Eligible: c.eligible, StrandedAfter: c.cfg.StrandedAfter})
+		Eligible: c.eligible, StrandedAfter: c.cfg.StrandedAfter, GroupEvidence: c.cfg.Shared})
 	if c.engine == nil {
 		eng, err := sandbox.NewEngine(ctx)
 		if err != nil {

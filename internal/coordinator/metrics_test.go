@@ -308,7 +308,7 @@ func TestMetricsFollowAJob(t *testing.T) {
 	})
 
 	// The store: every operation the job used was timed.
-	for _, op := range []string{"JobInsert", "ReplicaLease", "ReplicaComplete", "CheckpointAdd", "TaskSettle", "TaskEvidence", "StateCounts"} {
+	for _, op := range []string{"JobInsert", "ReplicaLease", "ReplicaComplete", "CheckpointAdd", "TaskSettleBatch", "TaskEvidence", "StateCounts"} {
 		if after.get(t, "crowdrun_store_seconds", "op", op) == 0 {
 			t.Errorf("store operation %s never timed", op)
 		}

@@ -154,6 +154,20 @@ func (s *meteredStore) TaskSettle(ctx context.Context, p *store.TaskSettleParams
 	return r, err
 }
 
+func (s *meteredStore) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams) (out []store.TaskSettleOutcome, err error) {
+	defer s.observe(ctx, "TaskSettleBatch", time.Now(), &err)
+	out, err = s.Store.TaskSettleBatch(ctx, ps)
+	if err == nil {
+		for i, o := range out {
+			if o.Err == nil {
+				s.m.tasksSettled.WithLabelValues(string(ps[i].State), ps[i].Verification).Inc()
+				s.m.ledger(ps[i].Ledger)
+			}
+		}
+	}
+	return out, err
+}
+
 func (s *meteredStore) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) (es []store.LedgerEntry, err error) {
 	defer s.observe(ctx, "LedgerAppend", time.Now(), &err)
 	es, err = s.Store.LedgerAppend(ctx, p)
@@ -327,6 +341,11 @@ func (s *meteredStore) TaskEvidence(ctx context.Context, taskID int64) (_ *store
 	return s.Store.TaskEvidence(ctx, taskID)
 }
 
+func (s *meteredStore) TaskEvidenceBatch(ctx context.Context, ids []int64) (_ []*store.TaskEvidence, err error) {
+	defer s.observe(ctx, "TaskEvidenceBatch", time.Now(), &err)
+	return s.Store.TaskEvidenceBatch(ctx, ids)
+}
+
 func (s *meteredStore) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (_ int64, err error) {
 	defer s.observe(ctx, "ReplicaAdd", time.Now(), &err)
 	return s.Store.ReplicaAdd(ctx, p)
@@ -414,7 +433,7 @@ var storeOps = []string{
 	"CoordinatorHeartbeat", "CoordinatorEnd", "CoordinatorReap", "CoordinatorList", "ReplicaLease",
 	"ReplicaRenew", "ReplicaComplete", "ReplicaRequeueExpired", "ReplicaRelease", "ReplicaCountQueued",
 	"CheckpointAdd", "CheckpointList", "SegmentList", "WorkerStats", "TokenInsert", "TokenLookup", "TokenList",
-	"TokenRevoke", "TaskEvidence", "ReplicaAdd", "ReplicaVerdict", "TaskSettle", "TaskReopen", "JobNote",
+	"TokenRevoke", "TaskEvidence", "TaskEvidenceBatch", "ReplicaAdd", "ReplicaVerdict", "TaskSettle", "TaskSettleBatch", "TaskReopen", "JobNote",
 	"AccountGet", "AccountAdd", "AccountPending", "AccountList", "TaskListUnsettled", "TaskListOrphaned",
 	"TasksRestingOn", "LedgerAppend", "LedgerList", "CreditList", "SiteCreditList", "StateCounts",
 	"JobHistory", "TaskList", "Size",

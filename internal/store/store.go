@@ -782,6 +782,16 @@ type TaskSettleParams struct {
 	Now      time.Time
 }
 
+// TaskSettleOutcome is what TaskSettleBatch did with one settlement: Err
+// nil and Settled what TaskSettle would have returned, or Err (then nothing
+// of this settlement was written): ErrTaskSettled for a task no longer
+// pending (or settled by an earlier settlement of the same batch), or the
+// error TaskSettle gives for invalid parameters.
+type TaskSettleOutcome struct {
+	Settled *TaskSettled
+	Err     error
+}
+
 // TaskSettled is what TaskSettle did.
 type TaskSettled struct {
 	JobID       int64
@@ -1057,6 +1067,10 @@ type Store interface {
 	// TaskEvidence returns a task with its job, grid and every replica
 	// with its checkpoints. ErrNotFound if there is no such task.
 	TaskEvidence(ctx context.Context, taskID int64) (*TaskEvidence, error)
+	// TaskEvidenceBatch reads several tasks' evidence, each as TaskEvidence
+	// would, all on one snapshot. out[i] is ids[i]'s, nil if there is no
+	// such task; a task asked for twice gets the same evidence twice.
+	TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*TaskEvidence, error)
 	// ReplicaAdd queues a new replica of a pending task (ErrTaskSettled
 	// otherwise) and returns its ID. It is queued ahead of the job's
 	// replicas not yet run (the job's priority + 1): a task under
@@ -1073,6 +1087,14 @@ type Store interface {
 	// results, cancels its replicas still queued or leased (returning the
 	// leases taken back), and finishes the job when it was its last.
 	TaskSettle(ctx context.Context, p *TaskSettleParams) (*TaskSettled, error)
+	// TaskSettleBatch settles several tasks in one transaction (group
+	// commit; the verifier's settlements of many tasks at once): each as
+	// TaskSettle would, in the order given (results are numbered in that
+	// order), each job's row taken once for the batch. out[i] is ps[i]'s
+	// outcome; a settlement refused (its outcome's Err) writes nothing and
+	// does not stop the others. An error returned means nothing of the
+	// batch was committed. TaskSettle is a batch of one.
+	TaskSettleBatch(ctx context.Context, ps []*TaskSettleParams) ([]TaskSettleOutcome, error)
 	// TaskReopen makes a done task pending again, its result cleared and a
 	// fresh run replica queued (and its job running again). Its next
 	// settlement gets a new result sequence number.

@@ -173,7 +173,7 @@ func (db *DB) txCommitting(ctx context.Context, fn func(tx pgx.Tx) (*pgx.Batch, 
 		// Released idle after the COMMIT or the rollback; a connection left
 		// in a transaction (a failed rollback) is closed by the pool.
 		defer c.Release()
-		tx := &lazyTx{conn: c.Conn()}
+		tx := &lazyTx{conn: c.Conn(), generic: true}
 		b, err := fn(tx)
 		if err == nil {
 			if b == nil {
@@ -202,16 +202,32 @@ type lazyTx struct {
 	pgx.Tx
 	conn  *pgx.Conn
 	begun bool
+	// generic: the transaction's statements use their generic plans
+	// (SET LOCAL plan_cache_mode, sent with the BEGIN). Without it, a
+	// statement whose parameters include an array is planned afresh at
+	// every execution: its custom plan, costed for the array at hand,
+	// always looks cheaper than the generic one, so PostgreSQL never
+	// settles on the latter. For the lease, result and settlement batches
+	// that planning cost more server CPU than running them
+	// (docs/store.md).
+	generic bool
 }
 
 // first sends the transaction's first statement after its BEGIN.
 func (t *lazyTx) first(ctx context.Context, sql string, args ...any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
 	b.Queue(sql, args...)
+	generic := t.generic && !t.begun
 	br := t.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil { // the BEGIN
 		br.Close()
 		return nil, err
+	}
+	if generic {
+		if _, err := br.Exec(); err != nil { // the SET LOCAL
+			br.Close()
+			return nil, err
+		}
 	}
 	return br, nil
 }
@@ -316,6 +332,9 @@ func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 		// the server began.
 		nb := &pgx.Batch{}
 		nb.Queue(`BEGIN`)
+		if t.generic {
+			nb.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+		}
 		nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
 		b = nb
 		t.begun = true

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crowdrun/crowdrun/internal/store"
 )
@@ -26,13 +27,29 @@ func (db *DB) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return interpretError(pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn))
 }
 
-// TaskEvidence reads a task on one snapshot with one round trip: its
-// queries go in one pipeline (pgx.Batch) between BEGIN and COMMIT. The
-// verifier reads a task's evidence for every result, so each round trip
-// here is paid per task. A query that fails leaves the transaction aborted:
-// the pool then closes that connection rather than reuse it.
 func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
-	ev := &store.TaskEvidence{}
+	evs, err := db.TaskEvidenceBatch(ctx, []int64{taskID})
+	if err != nil {
+		return nil, err
+	}
+	if evs[0] == nil {
+		return nil, fmt.Errorf("%w: task %d", store.ErrNotFound, taskID)
+	}
+	return evs[0], nil
+}
+
+// TaskEvidenceBatch reads tasks on one snapshot with one round trip: its
+// queries go in one pipeline (pgx.Batch) between BEGIN and COMMIT, each
+// for every task at once. The verifier reads a task's evidence for every
+// result, so each round trip and statement here is paid per task or per
+// batch. A query that fails leaves the transaction aborted: the pool then
+// closes that connection rather than reuse it.
+func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.TaskEvidence, error) {
+	out := make([]*store.TaskEvidence, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	byTask := map[int64]*store.TaskEvidence{}
 	byID := map[int64]*store.ReplicaInfo{}
 	// The accounts that computed part of a replica: its checkpoints'
 	// (by sequence, so an audit's copies first), then its segments'.
@@ -59,29 +76,38 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
-	b.Queue(`SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = $1`, taskID).QueryRow(func(row pgx.Row) error {
+	b.Queue(`SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = ANY($1)`, ids).Query(each(func(rows pgx.Rows) error {
 		var grid int64
-		var err error
-		ev.Task, err = scanTask(row, &grid)
-		ev.Grid = uint64(grid)
-		return err
-	})
-	b.Queue(`SELECT `+jobCols+` FROM jobs WHERE id = (SELECT job_id FROM tasks WHERE id = $1)`, taskID).QueryRow(func(row pgx.Row) error {
-		var err error
-		ev.Job, err = scanJob(row)
-		return err
-	})
+		t, err := scanTask(rows, &grid)
+		if err != nil {
+			return err
+		}
+		byTask[t.ID] = &store.TaskEvidence{Task: t, Grid: uint64(grid), Accounts: map[string]*store.Account{}}
+		return nil
+	}))
+	b.Queue(`SELECT t.id, `+prefixed("j.", jobCols)+` FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ANY($1)`, ids).Query(each(func(rows pgx.Rows) error {
+		var task int64
+		j, err := scanJob(prefixRow{rows, []any{&task}})
+		if err != nil {
+			return err
+		}
+		if ev := byTask[task]; ev != nil {
+			ev.Job = j
+		}
+		return nil
+	}))
 	// Who holds or ran it last: the holder, or the last segment's.
-	b.Queue(`SELECT r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq,
+	b.Queue(`SELECT r.task_id, r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq,
 			coalesce(r.worker, g.worker, ''), coalesce(r.account, g.account, ''),
 			coalesce((SELECT site FROM sessions s WHERE s.id = coalesce(r.session_id, g.session_id)), ''),
 			r.status, coalesce(r.exit_code, 0), coalesce(r.message, ''), coalesce(r.stdout_hash, ''), coalesce(r.stderr_hash, ''), coalesce(r.fuel, 0)
 		FROM replicas r LEFT JOIN LATERAL (SELECT worker, account, session_id FROM segments WHERE replica_id = r.id ORDER BY seq DESC, id DESC LIMIT 1) g ON true
-		WHERE r.task_id = $1 ORDER BY r.id`, taskID).Query(each(func(rows pgx.Rows) error {
+		WHERE r.task_id = ANY($1) ORDER BY r.id`, ids).Query(each(func(rows pgx.Rows) error {
+		var task int64
 		var ri store.ReplicaInfo
 		var status *string
 		var res store.Result
-		if err := rows.Scan(&ri.ID, &ri.Role, &ri.State, &ri.Verdict, &ri.AuditOf, &ri.AuditSeq, &ri.Worker, &ri.Account, &ri.Site,
+		if err := rows.Scan(&task, &ri.ID, &ri.Role, &ri.State, &ri.Verdict, &ri.AuditOf, &ri.AuditSeq, &ri.Worker, &ri.Account, &ri.Site,
 			&status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
 			return err
 		}
@@ -89,11 +115,13 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 			res.Status = *status
 			ri.Result = &res
 		}
-		byID[ri.ID] = &ri
-		ev.Replicas = append(ev.Replicas, &ri)
+		if ev := byTask[task]; ev != nil {
+			byID[ri.ID] = &ri
+			ev.Replicas = append(ev.Replicas, &ri)
+		}
 		return nil
 	}))
-	b.Queue(`SELECT `+ckptCols+` FROM checkpoints WHERE task_id = $1 ORDER BY replica_id, seq`, taskID).Query(each(func(rows pgx.Rows) error {
+	b.Queue(`SELECT `+ckptCols+` FROM checkpoints WHERE task_id = ANY($1) ORDER BY replica_id, seq`, ids).Query(each(func(rows pgx.Rows) error {
 		c, err := scanCheckpoint(rows)
 		if err != nil {
 			return err
@@ -108,7 +136,7 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 	// an index), not a join: planned on a young table's statistics, the
 	// join scanned every segment for each task.
 	b.Queue(`SELECT r.id, ARRAY(SELECT g.account FROM segments g WHERE g.replica_id = r.id ORDER BY g.seq, g.id)
-		FROM replicas r WHERE r.task_id = $1 ORDER BY r.id`, taskID).Query(each(func(rows pgx.Rows) error {
+		FROM replicas r WHERE r.task_id = ANY($1) ORDER BY r.id`, ids).Query(each(func(rows pgx.Rows) error {
 		var id int64
 		var accounts []string
 		if err := rows.Scan(&id, &accounts); err != nil {
@@ -121,28 +149,51 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 		}
 		return nil
 	}))
-	// The records of the accounts it names (replicas', checkpoints',
+	// The records of the accounts each task names (replicas', checkpoints',
 	// segments'), each looked up by its key.
-	ev.Accounts = map[string]*store.Account{}
-	b.Queue(`SELECT a.`+strings.ReplaceAll(accountCols, ", ", ", a.")+` FROM (
-			SELECT account FROM replicas WHERE task_id = $1 AND account IS NOT NULL
-			UNION SELECT account FROM checkpoints WHERE task_id = $1
-			UNION SELECT g.account FROM replicas r CROSS JOIN LATERAL (SELECT account FROM segments WHERE replica_id = r.id) g
-				WHERE r.task_id = $1 AND g.account IS NOT NULL) n
-		CROSS JOIN LATERAL (SELECT * FROM accounts WHERE id = n.account) a`, taskID).Query(each(func(rows pgx.Rows) error {
-		rec, err := scanAccount(rows)
+	b.Queue(`SELECT n.task_id, `+prefixed("a.", accountCols)+` FROM (
+			SELECT task_id, account FROM replicas WHERE task_id = ANY($1) AND account IS NOT NULL
+			UNION SELECT task_id, account FROM checkpoints WHERE task_id = ANY($1)
+			UNION SELECT r.task_id, g.account FROM replicas r CROSS JOIN LATERAL (SELECT account FROM segments WHERE replica_id = r.id) g
+				WHERE r.task_id = ANY($1) AND g.account IS NOT NULL) n
+		CROSS JOIN LATERAL (SELECT * FROM accounts WHERE id = n.account) a`, ids).Query(each(func(rows pgx.Rows) error {
+		var task int64
+		rec, err := scanAccount(prefixRow{rows, []any{&task}})
 		if err != nil {
 			return err
 		}
-		ev.Accounts[rec.ID] = rec
+		if ev := byTask[task]; ev != nil {
+			ev.Accounts[rec.ID] = rec
+		}
 		return nil
 	}))
 	b.Queue(`COMMIT`)
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(err)
 	}
-	ev.CompleteAccounts()
-	return ev, nil
+	for _, ev := range byTask {
+		ev.CompleteAccounts()
+	}
+	for i, id := range ids {
+		out[i] = byTask[id]
+	}
+	return out, nil
+}
+
+// prefixed qualifies each of a list of columns with a table's alias.
+func prefixed(alias, cols string) string {
+	return alias + strings.ReplaceAll(cols, ", ", ", "+alias)
+}
+
+// prefixRow is a row whose first columns go to extra, the rest to the
+// scanner it is given to.
+type prefixRow struct {
+	row   pgx.Row
+	extra []any
+}
+
+func (r prefixRow) Scan(dest ...any) error {
+	return r.row.Scan(append(slices.Clone(r.extra), dest...)...)
 }
 
 func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64, error) {
@@ -289,76 +340,207 @@ func knownVerification(v string) bool {
 }
 
 func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store.TaskSettled, error) {
-	if p.State != store.TaskDone && p.State != store.TaskDisputed {
-		return nil, fmt.Errorf("postgres: a task settles done or disputed, not %q", p.State)
-	}
-	if !knownVerification(p.Verification) {
-		return nil, fmt.Errorf("postgres: unknown verification method %q", p.Verification)
-	}
-	if p.Result.Fuel >= 1<<63 {
-		return nil, fmt.Errorf("postgres: result fuel %d beyond any limit", p.Result.Fuel)
-	}
-	if err := checkLedger(p.Ledger); err != nil {
+	out, err := db.TaskSettleBatch(ctx, []*store.TaskSettleParams{p})
+	if err != nil {
 		return nil, err
 	}
-	// Settling is done once per task, so its round trips are counted: the
-	// task and its replicas are locked in one pipeline (pgx.Batch); the
-	// job's row, which every settlement of the job updates (it numbers the
-	// results), is updated last, in one pipeline with the COMMIT, so that
-	// settlements wait for each other only for the server's work.
-	var out *store.TaskSettled
-	err := db.txCommitting(ctx, func(tx pgx.Tx) (*pgx.Batch, error) {
-		out = &store.TaskSettled{}
-		var state string
-		var first, live []int64
-		lockIDs := func(ids *[]int64) func(pgx.Rows) error {
-			return func(rows pgx.Rows) error {
-				defer rows.Close()
-				for rows.Next() {
-					var id int64
-					if err := rows.Scan(&id); err != nil {
-						return err
-					}
-					*ids = append(*ids, id)
-				}
-				return rows.Err()
-			}
+	return out[0].Settled, out[0].Err
+}
+
+// checkSettle is what TaskSettle refuses before it looks at the database.
+func checkSettle(p *store.TaskSettleParams) error {
+	if p.State != store.TaskDone && p.State != store.TaskDisputed {
+		return fmt.Errorf("postgres: a task settles done or disputed, not %q", p.State)
+	}
+	if !knownVerification(p.Verification) {
+		return fmt.Errorf("postgres: unknown verification method %q", p.Verification)
+	}
+	if p.Result.Fuel >= 1<<63 {
+		return fmt.Errorf("postgres: result fuel %d beyond any limit", p.Result.Fuel)
+	}
+	for _, a := range p.Accounts {
+		if a.ID == "" {
+			return fmt.Errorf("postgres: an account needs an ID")
 		}
-		const lockLiveSQL = `SELECT id FROM replicas WHERE task_id = $1 AND state IN ('queued','leased') ORDER BY id FOR UPDATE`
+	}
+	return checkLedger(p.Ledger)
+}
+
+func copyErrs(out []store.TaskSettleOutcome, errs []error) {
+	for i := range out {
+		out[i] = store.TaskSettleOutcome{Err: errs[i]}
+	}
+}
+
+// mergeAccounts sums additions to the same account (Ban ignored), in the
+// order of their IDs, each keeping the first one's Now: a batch's
+// settlements update each account's row once, and two batches lock the
+// rows they share in one order.
+func mergeAccounts(accts []store.AccountAddParams) []store.AccountAddParams {
+	var out []store.AccountAddParams
+	at := map[string]int{}
+	for _, a := range accts {
+		i, ok := at[a.ID]
+		if !ok {
+			at[a.ID] = len(out)
+			a.Ban = false
+			out = append(out, a)
+			continue
+		}
+		o := &out[i]
+		o.Verified += a.Verified
+		o.AuditsPassed += a.AuditsPassed
+		o.AuditsRun += a.AuditsRun
+		o.LiesCaught += a.LiesCaught
+		o.AuditLies += a.AuditLies
+	}
+	slices.SortFunc(out, func(a, b store.AccountAddParams) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// TaskSettleBatch settles its tasks in one transaction of three round trips
+// (a batch of one is TaskSettle): the tasks and their live replicas are
+// locked in one pipeline (pgx.Batch) with the BEGIN; the replicas still
+// running are cancelled (rare: a quorum's or audit's leftovers); and each
+// job's row, which every settlement of the job updates (it numbers the
+// results), is locked and updated once for the whole batch, last, in one
+// pipeline with the accounts' records and the COMMIT, so that settlements
+// wait for each other only for the server's work, and a batch of n takes
+// the row once instead of n times (docs/store.md).
+func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams) ([]store.TaskSettleOutcome, error) {
+	out := make([]store.TaskSettleOutcome, len(ps))
+	invalid := make([]error, len(ps))
+	var ids []int64 // the tasks asked for, valid params
+	for i, p := range ps {
+		if invalid[i] = checkSettle(p); invalid[i] == nil {
+			ids = append(ids, p.TaskID)
+		}
+	}
+	if len(ids) == 0 {
+		copyErrs(out, invalid)
+		return out, nil
+	}
+	err := db.txCommitting(ctx, func(tx pgx.Tx) (*pgx.Batch, error) {
+		// Afresh for each attempt (a deadlock's loser runs this again).
+		copyErrs(out, invalid)
+		type task struct {
+			job   int64
+			state string
+			live  []int64
+		}
+		tasks := map[int64]*task{}
+		const lockLiveSQL = `SELECT id, task_id FROM replicas WHERE task_id = ANY($1) AND state IN ('queued','leased') ORDER BY id FOR UPDATE`
+		var live [][2]int64
 		b := &pgx.Batch{}
-		b.Queue(lockLiveSQL, p.TaskID).Query(lockIDs(&first))
-		b.Queue(`SELECT job_id, state FROM tasks WHERE id = $1 FOR UPDATE`, p.TaskID).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&out.JobID, &state)
+		// Replicas, then tasks, each in id order: the lock order of every
+		// transaction here.
+		b.Queue(lockLiveSQL, ids).Exec(func(pgconn.CommandTag) error { return nil })
+		b.Queue(`SELECT id, job_id, state FROM tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids).Query(func(rows pgx.Rows) error {
+			defer rows.Close()
+			for rows.Next() {
+				var id int64
+				t := &task{}
+				if err := rows.Scan(&id, &t.job, &t.state); err != nil {
+					return err
+				}
+				tasks[id] = t
+			}
+			return rows.Err()
 		})
 		// Again: a replica added before the task's lock was ours is in now
 		// (none can be added any more).
-		b.Queue(lockLiveSQL, p.TaskID).Query(lockIDs(&live))
+		b.Queue(lockLiveSQL, ids).Query(func(rows pgx.Rows) error {
+			defer rows.Close()
+			for rows.Next() {
+				var r [2]int64
+				if err := rows.Scan(&r[0], &r[1]); err != nil {
+					return err
+				}
+				live = append(live, r)
+			}
+			return rows.Err()
+		})
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return nil, interpretError(err)
 		}
-		if state != string(store.TaskPending) {
-			return nil, fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
-		}
-		now := ms(p.Now)
-		if len(live) > 0 {
-			var err error
-			if out.Revoked, err = cancelReplicas(ctx, tx, now, live); err != nil {
-				return nil, err
-			}
-			// The task settled without them.
-			if _, err := tx.Exec(ctx, `UPDATE replicas SET verdict = 'void' WHERE id = ANY($1) AND verdict = ''`, live); err != nil {
-				return nil, interpretError(err)
+		for _, r := range live {
+			if t := tasks[r[1]]; t != nil {
+				t.live = append(t.live, r[0])
 			}
 		}
-		disputed, fuel := 0, int64(p.Result.Fuel)
-		if p.State == store.TaskDisputed {
-			disputed, fuel = 1, 0
+		// Which settle: valid, pending, and the first of the batch for
+		// their task.
+		type jobBatch struct {
+			id              int64
+			items           []int // indexes into ps
+			disputed, fuel  int64
+			was             string
+			finished, total int64
+			now             int64
 		}
-		r := p.Result
+		jobs := map[int64]*jobBatch{}
+		var order []int64 // jobs, by id
+		taken := map[int64]bool{}
+		var accts []store.AccountAddParams
+		var ledger []store.LedgerEntry
+		for i, p := range ps {
+			if out[i].Err != nil {
+				continue
+			}
+			t := tasks[p.TaskID]
+			if t == nil {
+				out[i].Err = fmt.Errorf("%w: task %d", store.ErrNotFound, p.TaskID)
+				continue
+			}
+			if t.state != string(store.TaskPending) || taken[p.TaskID] {
+				state := t.state
+				if taken[p.TaskID] {
+					state = "settled earlier in this batch"
+				}
+				out[i].Err = fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
+				continue
+			}
+			taken[p.TaskID] = true
+			out[i].Settled = &store.TaskSettled{JobID: t.job}
+			if len(t.live) > 0 {
+				var err error
+				if out[i].Settled.Revoked, err = cancelReplicas(ctx, tx, ms(p.Now), t.live); err != nil {
+					return nil, err
+				}
+				// The task settled without them.
+				if _, err := tx.Exec(ctx, `UPDATE replicas SET verdict = 'void' WHERE id = ANY($1) AND verdict = ''`, t.live); err != nil {
+					return nil, interpretError(err)
+				}
+			}
+			j := jobs[t.job]
+			if j == nil {
+				j = &jobBatch{id: t.job}
+				jobs[t.job] = j
+				order = append(order, t.job)
+			}
+			j.items = append(j.items, i)
+			j.now = max(j.now, ms(p.Now))
+			if p.State == store.TaskDisputed {
+				j.disputed++
+			} else {
+				j.fuel += int64(p.Result.Fuel)
+			}
+			for _, a := range p.Accounts {
+				a.Now = p.Now
+				accts = append(accts, a)
+			}
+			ledger = append(ledger, p.Ledger...)
+		}
+		// Failed settlements' rows stay as they were: tasks locked for
+		// nothing are released at the commit.
+		if len(order) == 0 {
+			return nil, nil
+		}
+		slices.Sort(order)
 		b = &pgx.Batch{}
-		// The job's row is locked by a statement of its own before it is
-		// updated, so that "was" is its state under the lock: the
-		// settlement that finishes a running job is the one that sees it
+		// The jobs' rows are locked by a statement of their own before they
+		// are updated, so that "was" is each one's state under the lock:
+		// the batch that finishes a running job is the one that sees it
 		// running and counts its last task. (The lock and the update in
 		// one statement deadlocked: its update, planned on an older
 		// snapshot, queued for the row behind a waiter of the lock it held.)
@@ -366,48 +548,99 @@ func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store
 		// cancelReplicas inserted above hold the job's row FOR KEY SHARE
 		// (their foreign key), which FOR UPDATE would wait on in the other
 		// settlements of the job, and they on it.
-		// The update (n) notifies the other coordinators' dispatchers when
-		// the job verifies: accounts on probation whose claims it settles
-		// may lease again. A job that does not verify has no such claims,
-		// and its settlement sends nothing: a NOTIFY per task cost the
-		// server and every coordinator more than anything else in a
+		b.Queue(`SELECT id, state FROM jobs WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, order).Query(func(rows pgx.Rows) error {
+			defer rows.Close()
+			for rows.Next() {
+				var id int64
+				var was string
+				if err := rows.Scan(&id, &was); err != nil {
+					return err
+				}
+				if j := jobs[id]; j != nil {
+					j.was = was
+				}
+			}
+			return rows.Err()
+		})
+		// Each job's update (j) numbers its tasks of the batch in the
+		// batch's order and notifies the other coordinators' dispatchers
+		// when the job verifies (n): accounts on probation whose claims it
+		// settles may lease again. A job that does not verify has no such
+		// claims, and its settlement sends nothing: a NOTIFY per task cost
+		// the server and every coordinator more than anything else in a
 		// settlement (docs/store.md); followers of results on other
 		// coordinators look again every FollowPoll.
-		var was string
-		var finished, total int64
-		b.Queue(`SELECT state FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, out.JobID).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&was)
-		})
-		b.Queue(`WITH j AS (UPDATE jobs SET results_numbered = results_numbered + 1, tasks_finished = tasks_finished + 1,
-				tasks_disputed = tasks_disputed + $1, fuel_done = fuel_done + $2,
-				state = CASE WHEN state = 'running' AND tasks_finished + 1 >= task_count THEN 'done' ELSE state END,
-				finished_at = CASE WHEN state = 'running' AND tasks_finished + 1 >= task_count THEN $11 ELSE finished_at END
-			WHERE id = $3 RETURNING results_numbered, tasks_finished, task_count, max_error),
-			n AS (SELECT count(*) FROM (SELECT `+notifyWorkCall+` FROM j WHERE j.max_error < 1) x)
-			UPDATE tasks SET state = $4, status = $5, exit_code = $6, message = $7, stdout_hash = $8, stderr_hash = $9, fuel = $10,
-				finished_at = $11, result_seq = j.results_numbered, verification = $12, verified_by = $13, note = $14
-			FROM j, n WHERE tasks.id = $15 RETURNING j.tasks_finished, j.task_count`,
-			disputed, fuel, out.JobID,
-			string(p.State), r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, int64(r.Fuel), now,
-			p.Verification, jsonText(nonNil(p.VerifiedBy)), p.Note, p.TaskID).QueryRow(func(row pgx.Row) error {
-			if err := row.Scan(&finished, &total); err != nil {
-				return err
+		for _, id := range order {
+			j := jobs[id]
+			k := int64(len(j.items))
+			cols := struct {
+				id, exit, fuel, finished                                       []int64
+				state, status, message, stdout, stderr, verification, by, note []string
+			}{}
+			for _, i := range j.items {
+				p := ps[i]
+				r := p.Result
+				cols.id = append(cols.id, p.TaskID)
+				cols.state = append(cols.state, string(p.State))
+				cols.status = append(cols.status, r.Status)
+				cols.exit = append(cols.exit, int64(r.ExitCode))
+				cols.message = append(cols.message, r.Message)
+				cols.stdout = append(cols.stdout, r.StdoutHash)
+				cols.stderr = append(cols.stderr, r.StderrHash)
+				cols.fuel = append(cols.fuel, int64(r.Fuel))
+				cols.finished = append(cols.finished, ms(p.Now))
+				cols.verification = append(cols.verification, p.Verification)
+				cols.by = append(cols.by, jsonText(nonNil(p.VerifiedBy)))
+				cols.note = append(cols.note, p.Note)
 			}
-			out.JobFinished = was == string(store.JobRunning) && finished >= total
-			return nil
-		})
-		// The evidence the settlement earns, after the job's row (the
-		// accounts' rows in the order of their IDs) and before the
-		// ledger's lock.
-		if err := queueAccounts(b, p.Accounts, now); err != nil {
-			return nil, err
+			b.Queue(`WITH j AS (UPDATE jobs SET results_numbered = results_numbered + $1, tasks_finished = tasks_finished + $1,
+					tasks_disputed = tasks_disputed + $2, fuel_done = fuel_done + $3,
+					state = CASE WHEN state = 'running' AND tasks_finished + $1 >= task_count THEN 'done' ELSE state END,
+					finished_at = CASE WHEN state = 'running' AND tasks_finished + $1 >= task_count THEN $4 ELSE finished_at END
+				WHERE id = $5 RETURNING results_numbered, tasks_finished, task_count, max_error),
+				n AS (SELECT count(*) FROM (SELECT `+notifyWorkCall+` FROM j WHERE j.max_error < 1) x),
+				u AS (SELECT * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[],
+					$13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::text[])
+					WITH ORDINALITY AS u(id, state, status, exit_code, message, stdout_hash, stderr_hash, fuel, finished_at, verification, verified_by, note, ord))
+				UPDATE tasks SET state = u.state, status = u.status, exit_code = u.exit_code, message = u.message,
+					stdout_hash = u.stdout_hash, stderr_hash = u.stderr_hash, fuel = u.fuel, finished_at = u.finished_at,
+					result_seq = j.results_numbered - $1 + u.ord, verification = u.verification, verified_by = u.verified_by, note = u.note
+				FROM j, n, u WHERE tasks.id = u.id RETURNING j.tasks_finished, j.task_count`,
+				k, j.disputed, j.fuel, j.now, j.id,
+				cols.id, cols.state, cols.status, cols.exit, cols.message, cols.stdout, cols.stderr,
+				cols.fuel, cols.finished, cols.verification, cols.by, cols.note).Query(func(rows pgx.Rows) error {
+				defer rows.Close()
+				n := int64(0)
+				for rows.Next() {
+					if err := rows.Scan(&j.finished, &j.total); err != nil {
+						return err
+					}
+					n++
+				}
+				if err := rows.Err(); err != nil {
+					return err
+				}
+				if n != k {
+					return fmt.Errorf("postgres: settled %d of job %d's %d tasks", n, j.id, k)
+				}
+				if j.was == string(store.JobRunning) && j.finished >= j.total {
+					out[j.items[k-1]].Settled.JobFinished = true
+				}
+				return nil
+			})
 		}
-		if len(p.Ledger) > 0 {
-			// The ledger's lock comes last (appendLedger), after the job's.
+		// The evidence the settlements earn, after the jobs' rows (the
+		// accounts' rows in the order of their IDs, each once) and before
+		// the ledger's lock.
+		for _, a := range mergeAccounts(accts) {
+			b.Queue(qAccountAdd, a.ID, a.Verified, a.AuditsPassed, a.AuditsRun, a.LiesCaught, a.AuditLies, nil, ms(a.Now))
+		}
+		if len(ledger) > 0 {
+			// The ledger's lock comes last (appendLedger), after the jobs'.
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return nil, interpretError(err)
 			}
-			if _, err := appendLedger(ctx, tx, p.Ledger); err != nil {
+			if _, err := appendLedger(ctx, tx, ledger); err != nil {
 				return nil, err
 			}
 			return nil, nil
@@ -509,21 +742,6 @@ const qAccountAdd = `INSERT INTO accounts AS a (id, verified, audits_passed, aud
 	ON CONFLICT (id) DO UPDATE SET verified = a.verified + excluded.verified, audits_passed = a.audits_passed + excluded.audits_passed,
 		audits_run = a.audits_run + excluded.audits_run, lies_caught = a.lies_caught + excluded.lies_caught,
 		audit_lies = a.audit_lies + excluded.audit_lies, banned_at = coalesce(a.banned_at, excluded.banned_at)`
-
-// queueAccounts queues a settlement's additions to accounts' records (no
-// bans) in its pipeline, in the order of their IDs so that two settlements
-// touching the same accounts lock their rows in one order.
-func queueAccounts(b *pgx.Batch, accts []store.AccountAddParams, now int64) error {
-	accts = slices.Clone(accts)
-	slices.SortFunc(accts, func(a, b store.AccountAddParams) int { return strings.Compare(a.ID, b.ID) })
-	for _, a := range accts {
-		if a.ID == "" {
-			return fmt.Errorf("postgres: an account needs an ID")
-		}
-		b.Queue(qAccountAdd, a.ID, a.Verified, a.AuditsPassed, a.AuditsRun, a.LiesCaught, a.AuditLies, nil, now)
-	}
-	return nil
-}
 
 // limitOrAll is a LIMIT parameter: n, or NULL (no limit) when n ≤ 0.
 func limitOrAll(n int) *int64 {

@@ -31,8 +31,24 @@ var evidenceQueries = [...]string{
 }
 
 func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
-	// One read transaction: the task, its replicas and their checkpoints as
-	// of one moment.
+	evs, err := db.TaskEvidenceBatch(ctx, []int64{taskID})
+	if err != nil {
+		return nil, err
+	}
+	if evs[0] == nil {
+		return nil, fmt.Errorf("%w: task %d", store.ErrNotFound, taskID)
+	}
+	return evs[0], nil
+}
+
+// TaskEvidenceBatch reads each task as TaskEvidence would, in one read
+// transaction: the tasks, their replicas and their checkpoints as of one
+// moment.
+func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.TaskEvidence, error) {
+	out := make([]*store.TaskEvidence, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, interpretError(err)
@@ -45,8 +61,30 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 			return nil, err
 		}
 	}
+	read := map[int64]*store.TaskEvidence{}
+	for i, id := range ids {
+		if ev, ok := read[id]; ok {
+			out[i] = ev
+			continue
+		}
+		ev, err := evidence(ctx, &sts, id)
+		if errors.Is(err, store.ErrNotFound) {
+			ev, err = nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		read[id], out[i] = ev, ev
+	}
+	return out, nil
+}
+
+// evidence reads one task's evidence with sts, evidenceQueries bound to
+// one read transaction (ErrNotFound: no such task).
+func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID int64) (*store.TaskEvidence, error) {
 	var ev store.TaskEvidence
 	var grid int64
+	var err error
 	row := sts[0].QueryRowContext(ctx, taskID)
 	ev.Task, err = scanTask(scanPlus{row, []any{&grid}})
 	if err != nil {
@@ -297,70 +335,135 @@ func validVerification(v string) bool {
 }
 
 func (db *DB) TaskSettle(ctx context.Context, p *store.TaskSettleParams) (*store.TaskSettled, error) {
+	out, err := db.TaskSettleBatch(ctx, []*store.TaskSettleParams{p})
+	if err != nil {
+		return nil, err
+	}
+	return out[0].Settled, out[0].Err
+}
+
+// checkSettle is what TaskSettle refuses before it looks at the database.
+func checkSettle(p *store.TaskSettleParams) error {
 	if p.State != store.TaskDone && p.State != store.TaskDisputed {
-		return nil, fmt.Errorf("sqlite: a task settles done or disputed, not %q", p.State)
+		return fmt.Errorf("sqlite: a task settles done or disputed, not %q", p.State)
 	}
 	if !validVerification(p.Verification) {
-		return nil, fmt.Errorf("sqlite: unknown verification method %q", p.Verification)
+		return fmt.Errorf("sqlite: unknown verification method %q", p.Verification)
 	}
-	out := &store.TaskSettled{}
-	now := ms(p.Now)
+	for _, a := range p.Accounts {
+		if a.ID == "" {
+			return fmt.Errorf("sqlite: an account needs an id")
+		}
+	}
+	for i, e := range p.Ledger {
+		switch {
+		case e.Kind != store.LedgerGrant && e.Kind != store.LedgerRevoke && e.Kind != store.LedgerBan:
+			return fmt.Errorf("sqlite: ledger entry %d has unknown kind %q", i, e.Kind)
+		case e.Account == "":
+			return fmt.Errorf("sqlite: ledger entry %d names no account", i)
+		case e.Fuel >= 1<<63 || e.Link >= 1<<63:
+			return fmt.Errorf("sqlite: ledger entry %d: fuel %d or link %d out of range", i, e.Fuel, e.Link)
+		}
+	}
+	return nil
+}
+
+// TaskSettleBatch settles its tasks one after another in one transaction:
+// one commit for the batch. A settlement refused for its task's state
+// (ErrTaskSettled, ErrNotFound) is refused before it writes anything.
+func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams) ([]store.TaskSettleOutcome, error) {
+	out := make([]store.TaskSettleOutcome, len(ps))
+	invalid := make([]error, len(ps))
+	valid := 0
+	for i, p := range ps {
+		if invalid[i] = checkSettle(p); invalid[i] == nil {
+			valid++
+		}
+	}
+	for i := range out {
+		out[i].Err = invalid[i]
+	}
+	if valid == 0 {
+		return out, nil
+	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		var state string
-		var running int
-		if err := db.st(ctx, tx, qTaskState).QueryRowContext(ctx, p.TaskID).Scan(&state, &out.JobID, &running); err != nil {
-			return interpretError(err)
-		}
-		if state != string(store.TaskPending) {
-			return fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
-		}
-		if running > 0 {
-			var err error
-			if out.Revoked, err = cancelReplicas(ctx, tx, now, true, `task_id = ?`, p.TaskID); err != nil {
+		for i, p := range ps {
+			if invalid[i] != nil {
+				continue
+			}
+			st, err := db.settle(ctx, tx, p)
+			if errors.Is(err, store.ErrTaskSettled) || errors.Is(err, store.ErrNotFound) {
+				out[i].Err = err
+				continue
+			}
+			if err != nil {
 				return err
 			}
+			out[i].Settled = st
 		}
-		fuel := int64(min(p.Result.Fuel, 1<<62))
-		disputed, fuelDone := 0, fuel
-		if p.State == store.TaskDisputed {
-			disputed, fuelDone = 1, 0
-		}
-		// The job's counter numbers results in settling order.
-		var seq, finished, total int64
-		if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, disputed, fuelDone, out.JobID).Scan(&seq, &finished, &total); err != nil {
-			return interpretError(err)
-		}
-		var by any
-		if len(p.VerifiedBy) > 0 {
-			by = jsonText(p.VerifiedBy)
-		}
-		r := p.Result
-		if _, err := db.st(ctx, tx, qTaskSettled).ExecContext(ctx, p.State, r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, fuel, now, seq,
-			p.Verification, by, p.Note, p.TaskID); err != nil {
-			return interpretError(err)
-		}
-		if len(p.Ledger) > 0 {
-			if _, err := appendLedger(ctx, tx, p.Ledger); err != nil {
-				return err
-			}
-		}
-		if err := addAccounts(ctx, tx, p.Accounts, now); err != nil {
-			return err
-		}
-		if finished < total {
-			return nil
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running'`, now, out.JobID)
-		if err != nil {
-			return interpretError(err)
-		}
-		k, _ := res.RowsAffected()
-		out.JobFinished = k == 1
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// settle is one settlement of TaskSettleBatch, in its transaction: it
+// returns ErrTaskSettled or ErrNotFound before it writes anything.
+func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams) (*store.TaskSettled, error) {
+	out := &store.TaskSettled{}
+	now := ms(p.Now)
+	var state string
+	var running int
+	if err := db.st(ctx, tx, qTaskState).QueryRowContext(ctx, p.TaskID).Scan(&state, &out.JobID, &running); err != nil {
+		return nil, interpretError(err)
+	}
+	if state != string(store.TaskPending) {
+		return nil, fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
+	}
+	if running > 0 {
+		var err error
+		if out.Revoked, err = cancelReplicas(ctx, tx, now, true, `task_id = ?`, p.TaskID); err != nil {
+			return nil, err
+		}
+	}
+	fuel := int64(min(p.Result.Fuel, 1<<62))
+	disputed, fuelDone := 0, fuel
+	if p.State == store.TaskDisputed {
+		disputed, fuelDone = 1, 0
+	}
+	// The job's counter numbers results in settling order.
+	var seq, finished, total int64
+	if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, disputed, fuelDone, out.JobID).Scan(&seq, &finished, &total); err != nil {
+		return nil, interpretError(err)
+	}
+	var by any
+	if len(p.VerifiedBy) > 0 {
+		by = jsonText(p.VerifiedBy)
+	}
+	r := p.Result
+	if _, err := db.st(ctx, tx, qTaskSettled).ExecContext(ctx, p.State, r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, fuel, now, seq,
+		p.Verification, by, p.Note, p.TaskID); err != nil {
+		return nil, interpretError(err)
+	}
+	if len(p.Ledger) > 0 {
+		if _, err := appendLedger(ctx, tx, p.Ledger); err != nil {
+			return nil, err
+		}
+	}
+	if err := addAccounts(ctx, tx, p.Accounts, now); err != nil {
+		return nil, err
+	}
+	if finished < total {
+		return out, nil
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running'`, now, out.JobID)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	k, _ := res.RowsAffected()
+	out.JobFinished = k == 1
 	return out, nil
 }
 

@@ -8,6 +8,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,6 +109,22 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		ev, err := s.TaskEvidence(ctx, taskID)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Read in a batch with others (the next task, one that does not
+		// exist, itself again), it is the same.
+		next, err := s.TaskEvidence(ctx, taskID+1)
+		if errors.Is(err, store.ErrNotFound) {
+			next, err = nil, nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := s.TaskEvidenceBatch(ctx, []int64{taskID, taskID + 1, -1, taskID})
+		if err != nil || len(evs) != 4 {
+			t.Fatalf("evidence batch of task %d: %d, %v", taskID, len(evs), err)
+		}
+		if !reflect.DeepEqual(evs[0], ev) || !reflect.DeepEqual(evs[1], next) || evs[2] != nil || !reflect.DeepEqual(evs[3], ev) {
+			t.Fatalf("evidence batch of task %d differs from TaskEvidence:\n%s\n%s\n%+v\n%+v", taskID, spew(evs[0]), spew(ev), evs[1], next)
 		}
 		// The records of the accounts it names come with it: each name,
 		// and nothing else, with its record as AccountGet reads it (nil
@@ -1748,6 +1767,240 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("TaskSettleBatch", func(t *testing.T) {
+		s := open(t)
+		j := newJob(t, s, "alice", 4, 2)
+		j2 := newJob(t, s, "bob", 1, 1)
+		wa, wb := sessionAs(t, s, "wa", "alice"), sessionAs(t, s, "wb", "bob")
+		la := lease(t, s, wa, 10) // j's first replicas and j2's one
+		lb := lease(t, s, wb, 10) // j's second replicas
+		if len(la) != 5 || len(lb) != 4 {
+			t.Fatalf("leases %d %d", len(la), len(lb))
+		}
+		byTask := map[int64]*store.Lease{}
+		for i, l := range la {
+			complete(t, s, store.ReplicaResult{SessionID: wa.ID, LeaseID: l.LeaseID, Status: "ok", Stdout: []byte{'0' + byte(i)}, Fuel: uint64(10 * (i + 1))})
+			byTask[l.TaskID] = l
+		}
+		var t0, t1, t2, t3, u0 int64 // j's tasks in order, j2's
+		for _, l := range la {
+			if l.JobID == j2.ID {
+				u0 = l.TaskID
+			}
+		}
+		for _, l := range lb {
+			switch {
+			case t0 == 0:
+				t0 = l.TaskID
+			case t1 == 0:
+				t1 = l.TaskID
+			case t2 == 0:
+				t2 = l.TaskID
+			default:
+				t3 = l.TaskID
+			}
+		}
+		res := func(task int64) store.Result {
+			t.Helper()
+			ev := evidence(t, s, task)
+			for _, r := range ev.Replicas {
+				if r.Result != nil {
+					return *r.Result
+				}
+			}
+			t.Fatalf("task %d: no result", task)
+			return store.Result{}
+		}
+		grant := func(task int64, fuel uint64, acct string) store.LedgerEntry {
+			l := byTask[task]
+			return store.LedgerEntry{Kind: store.LedgerGrant, Account: acct, JobID: l.JobID, TaskID: task, ReplicaID: l.ReplicaID, Link: 1, Fuel: fuel, Day: 1, At: now}
+		}
+		later := now.Add(time.Second)
+		ps := []*store.TaskSettleParams{
+			{TaskID: t0, State: store.TaskDone, Result: res(t0), Verification: store.VerifyNone, VerifiedBy: []string{"alice"},
+				Ledger: []store.LedgerEntry{grant(t0, 10, "alice")}, Accounts: []store.AccountAddParams{{ID: "alice", Verified: 1}, {ID: "carol", AuditsRun: 1}}, Now: now},
+			{TaskID: t1, State: store.TaskPending, Verification: store.VerifyNone, Now: now},                                   // invalid
+			{TaskID: t1, State: store.TaskDisputed, Result: res(t1), Verification: store.VerifyTrusted, Note: "why", Now: now}, // disputed
+			{TaskID: t0, State: store.TaskDone, Result: res(t0), Verification: store.VerifyNone,
+				Ledger: []store.LedgerEntry{grant(t0, 10, "alice")}, Accounts: []store.AccountAddParams{{ID: "alice", Verified: 100}}, Now: now}, // twice
+			{TaskID: t3 + 1000, State: store.TaskDone, Verification: store.VerifyNone, Now: now}, // no such task
+			{TaskID: u0, State: store.TaskDone, Result: res(u0), Verification: store.VerifyNone, Now: now},
+			{TaskID: t2, State: store.TaskDone, Result: res(t2), Verification: store.VerifyAudit, VerifiedBy: []string{"alice", "carol"},
+				Ledger: []store.LedgerEntry{grant(t2, 30, "alice")}, Accounts: []store.AccountAddParams{{ID: "alice", Verified: 2, AuditsPassed: 1}}, Now: later},
+		}
+		out, err := s.TaskSettleBatch(ctx, ps)
+		if err != nil || len(out) != len(ps) {
+			t.Fatalf("batch: %v, %d outcomes", err, len(out))
+		}
+		for i, want := range []error{nil, errors.New("invalid"), nil, store.ErrTaskSettled, store.ErrNotFound, nil, nil} {
+			o := out[i]
+			switch {
+			case want == nil && (o.Err != nil || o.Settled == nil):
+				t.Fatalf("outcome %d: %+v", i, o)
+			case want != nil && (o.Err == nil || o.Settled != nil):
+				t.Fatalf("outcome %d: %+v, want an error", i, o)
+			case want != nil && (errors.Is(want, store.ErrTaskSettled) || errors.Is(want, store.ErrNotFound)) && !errors.Is(o.Err, want):
+				t.Fatalf("outcome %d: %v, want %v", i, o.Err, want)
+			}
+		}
+		// Bob's leases of the settled tasks are taken back, each with its
+		// settlement; j2 finished, j not.
+		for _, i := range []int{0, 2, 6} {
+			st := out[i].Settled
+			if st.JobID != j.ID || st.JobFinished || len(st.Revoked) != 1 || st.Revoked[0].SessionID != wb.ID || st.Revoked[0].LeaseID != byTaskOf(lb, ps[i].TaskID).LeaseID {
+				t.Fatalf("settled %d: %+v", i, st)
+			}
+		}
+		if st := out[5].Settled; st.JobID != j2.ID || !st.JobFinished || len(st.Revoked) != 0 {
+			t.Fatalf("settled j2: %+v", st)
+		}
+		// Numbered in the batch's order; each wholly recorded.
+		rs, err := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
+		if err != nil || len(rs) != 3 {
+			t.Fatalf("results %+v %v", rs, err)
+		}
+		for i, want := range []struct {
+			task  int64
+			state store.TaskState
+			ver   string
+			note  string
+			at    time.Time
+		}{{t0, store.TaskDone, store.VerifyNone, "", now}, {t1, store.TaskDisputed, store.VerifyTrusted, "why", now}, {t2, store.TaskDone, store.VerifyAudit, "", later}} {
+			r := rs[i]
+			if r.ID != want.task || r.ResultSeq != int64(i+1) || r.State != want.state || r.Verification != want.ver || r.Note != want.note || !r.FinishedAt.Equal(want.at) ||
+				r.Result.StdoutHash != res(want.task).StdoutHash || r.Result.Fuel != res(want.task).Fuel {
+				t.Fatalf("result %d: %+v", i, r)
+			}
+		}
+		if c, _ := s.JobCounts(ctx, j.ID); c.TasksDone != 2 || c.TasksDisputed != 1 || c.TasksVerifying != 1 || c.ReplicasLeased != 1 ||
+			c.Fuel != res(t0).Fuel+res(t2).Fuel {
+			t.Fatalf("counts %+v", c)
+		}
+		if jj, _ := s.JobGet(ctx, &store.JobGetParams{ID: j2.ID}); jj.State != store.JobDone || jj.FinishedAt.IsZero() {
+			t.Fatalf("j2 %+v", jj)
+		}
+		// Accounts and ledger: the refused settlements added nothing.
+		if a, err := s.AccountGet(ctx, "alice"); err != nil || a.Verified != 3 || a.AuditsPassed != 1 || !a.CreatedAt.Equal(now) {
+			t.Fatalf("alice %+v %v", a, err)
+		}
+		if a, err := s.AccountGet(ctx, "carol"); err != nil || a.Verified != 0 || a.AuditsRun != 1 {
+			t.Fatalf("carol %+v %v", a, err)
+		}
+		led, err := s.LedgerList(ctx, &store.LedgerListParams{})
+		if err != nil || len(led) != 2 || led[0].TaskID != t0 || led[1].TaskID != t2 || led[0].Seq != 1 || led[1].Seq != 2 || led[1].Fuel != 30 {
+			t.Fatalf("ledger %+v %v", led, err)
+		}
+		// The last task with one settled already: the job finishes.
+		out, err = s.TaskSettleBatch(ctx, []*store.TaskSettleParams{
+			{TaskID: t2, State: store.TaskDone, Result: res(t2), Verification: store.VerifyNone, Now: later},
+			{TaskID: t3, State: store.TaskDone, Result: res(t3), Verification: store.VerifyNone, Now: later},
+		})
+		if err != nil || !errors.Is(out[0].Err, store.ErrTaskSettled) || out[1].Err != nil || !out[1].Settled.JobFinished {
+			t.Fatalf("last batch %+v %v", out, err)
+		}
+		if jj, _ := s.JobGet(ctx, &store.JobGetParams{ID: j.ID}); jj.State != store.JobDone {
+			t.Fatalf("job %+v", jj)
+		}
+		// Nothing valid, or nothing at all: no error.
+		if out, err := s.TaskSettleBatch(ctx, []*store.TaskSettleParams{{TaskID: t0, State: store.TaskDone, Verification: "bogus", Now: now}}); err != nil || out[0].Err == nil {
+			t.Fatalf("invalid batch %+v %v", out, err)
+		}
+		if out, err := s.TaskSettleBatch(ctx, nil); err != nil || len(out) != 0 {
+			t.Fatalf("empty batch %+v %v", out, err)
+		}
+	})
+
+	// Batches settling overlapping tasks, in different orders, at once:
+	// each task settled and credited exactly once, its job's results
+	// numbered 1..n without a gap.
+	t.Run("TaskSettleBatchConcurrent", func(t *testing.T) {
+		s := open(t)
+		const n = 40
+		j := newJob(t, s, "alice", n, 1)
+		w := session(t, s, "w")
+		ls := lease(t, s, w, n)
+		if len(ls) != n {
+			t.Fatalf("%d leases", len(ls))
+		}
+		var rs []store.ReplicaResult
+		for _, l := range ls {
+			rs = append(rs, result(w, l, "x"))
+		}
+		complete(t, s, rs...)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		settled := map[int64]int{}
+		finished := 0
+		errs := make(chan error, 8)
+		for g := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				order := make([]*store.Lease, len(ls))
+				copy(order, ls)
+				if g%2 == 1 {
+					slices.Reverse(order)
+				}
+				for k := 0; k < len(order); k += 3 + g {
+					var ps []*store.TaskSettleParams
+					for _, l := range order[k:min(k+3+g, len(order))] {
+						ps = append(ps, &store.TaskSettleParams{TaskID: l.TaskID, State: store.TaskDone, Result: store.Result{Status: "ok", Fuel: 42},
+							Verification: store.VerifyNone, Ledger: []store.LedgerEntry{{Kind: store.LedgerGrant, Account: "anon:w", JobID: j.ID, TaskID: l.TaskID,
+								ReplicaID: l.ReplicaID, Link: 1, Fuel: 42, Day: 1, At: now}},
+							Accounts: []store.AccountAddParams{{ID: "anon:w", Verified: 1}}, Now: now})
+					}
+					out, err := s.TaskSettleBatch(ctx, ps)
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					for i, o := range out {
+						switch {
+						case o.Err == nil:
+							settled[ps[i].TaskID]++
+							if o.Settled.JobFinished {
+								finished++
+							}
+						case !errors.Is(o.Err, store.ErrTaskSettled):
+							errs <- o.Err
+						}
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if len(settled) != n || finished != 1 {
+			t.Fatalf("settled %d tasks, finished the job %d times", len(settled), finished)
+		}
+		for task, k := range settled {
+			if k != 1 {
+				t.Fatalf("task %d settled %d times", task, k)
+			}
+		}
+		res, err := s.TaskListResults(ctx, &store.TaskListResultsParams{JobID: j.ID})
+		if err != nil || len(res) != n {
+			t.Fatalf("results %d %v", len(res), err)
+		}
+		for i, r := range res {
+			if r.ResultSeq != int64(i+1) {
+				t.Fatalf("result %d numbered %d", i, r.ResultSeq)
+			}
+		}
+		led, _ := s.LedgerList(ctx, &store.LedgerListParams{})
+		if a, err := s.AccountGet(ctx, "anon:w"); len(led) != n || err != nil || a.Verified != n {
+			t.Fatalf("ledger %d entries, account %+v %v", len(led), a, err)
+		}
+		if jj, _ := s.JobGet(ctx, &store.JobGetParams{ID: j.ID}); jj.State != store.JobDone {
+			t.Fatalf("job %+v", jj)
+		}
+	})
+
 	t.Run("TaskReopen", func(t *testing.T) {
 		s := open(t)
 		j := newJob(t, s, "alice", 2, 1)
@@ -2274,4 +2527,32 @@ func equalInts(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+// byTaskOf is the lease of a task among ls (nil if none).
+func byTaskOf(ls []*store.Lease, task int64) *store.Lease {
+	for _, l := range ls {
+		if l.TaskID == task {
+			return l
+		}
+	}
+	return nil
+}
+
+// spew renders evidence for a failure message.
+func spew(ev *store.TaskEvidence) string {
+	if ev == nil {
+		return "<nil>"
+	}
+	out := fmt.Sprintf("task %+v\njob %+v\ngrid %d\naccounts", *ev.Task, *ev.Job, ev.Grid)
+	for k, a := range ev.Accounts {
+		out += fmt.Sprintf(" %s=%+v", k, a)
+	}
+	for _, r := range ev.Replicas {
+		out += fmt.Sprintf("\nreplica %+v result %+v", *r, r.Result)
+		for _, c := range r.Checkpoints {
+			out += fmt.Sprintf("\n  ckpt %+v", *c)
+		}
+	}
+	return out
 }
