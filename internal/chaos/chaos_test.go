@@ -51,7 +51,7 @@ func short(t *testing.T) chaos.Config {
 	}
 	return chaos.Config{
 		Bin: bin, Node: node, NodeWorker: script, Module: module, Dir: t.TempDir(),
-		Tasks: 200, Seed: 1, Grid: 1 << 20,
+		Tasks: 300, Seed: 1, Grid: 1 << 20,
 		Native: 2, NodeWorkers: 1,
 		CoordKills: 3, WorkerKills: 6, Partitions: 2,
 		Faults: chaos.ProxyFaults{Drop: 0.002, Delay: 0.02, MaxDelay: 50 * time.Millisecond, Stall: 0.001, StallFor: 2 * time.Second},
@@ -119,7 +119,7 @@ func TestChaosPostgres(t *testing.T) {
 	// The episodes take seconds (a checkpoint, the filler, five refusals,
 	// a submission), in which 200 tasks on two coordinators can run out
 	// before the faults scheduled after them.
-	cfg.Tasks = 300
+	cfg.Tasks = 400
 	r := run(t, cfg)
 	if r.StoreFullErrors == 0 || r.SubmitsRefused != cfg.DiskFull || r.ServerFullErrors == 0 {
 		t.Fatalf("%d store-full errors logged by the coordinators, %d by PostgreSQL, %d submissions refused with store_full in %d episodes",
