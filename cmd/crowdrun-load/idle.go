@@ -291,7 +291,7 @@ func (h *heartbeaters) wait() { h.wg.Wait() }
 // idleSample is the coordinator's memory and goroutines at one moment.
 type idleSample struct {
 	rss, heapAlloc, heapInuse, stackInuse, sys uint64
-	goroutines                      int
+	goroutines                                 int
 }
 
 func (s *idleSample) take(srv *server, prof string) error {

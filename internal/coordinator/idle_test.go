@@ -25,7 +25,7 @@ import (
 // (docs/coordinator-speed.md): none writes while nothing is queued, and
 // the HTTP handler returned after the upgrade.
 func TestIdleConnectionGoroutines(t *testing.T) {
-	e := newEnv(t, func(c *coordinator.Config) { c.HeartbeatInterval, c.LeaseTTL = time.Hour, 3 * time.Hour })
+	e := newEnv(t, func(c *coordinator.Config) { c.HeartbeatInterval, c.LeaseTTL = time.Hour, 3*time.Hour })
 	const n = 200
 	// The test's own side of a connection (coder/websocket's client) holds
 	// no goroutine while nobody reads; counted here anyway, with the
@@ -172,7 +172,7 @@ func readFrame(t *testing.T, r io.Reader) []byte {
 // replies exceed the queue's limits (docs/protocol.md, "Slow readers"),
 // although no writer goroutine waits on an idle connection.
 func TestSlowReaderDropped(t *testing.T) {
-	e := newEnv(t, func(c *coordinator.Config) { c.HeartbeatInterval, c.LeaseTTL = time.Hour, 3 * time.Hour })
+	e := newEnv(t, func(c *coordinator.Config) { c.HeartbeatInterval, c.LeaseTTL = time.Hour, 3*time.Hour })
 	// A small receive window: the coordinator's writes block sooner.
 	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })

@@ -174,7 +174,7 @@ type Module struct {
 	lastUse  uint64
 	loading  chan struct{} // closed when a reload under way ends
 
-	minMem   uint64 // bytes the guest's memory starts with
+	minMem uint64 // bytes the guest's memory starts with
 	// Instrumented is the module as it runs: the rewrite of the submitted
 	// bytes (or, from CompileInstrumented, the trusted instrumented bytes).
 	Instrumented []byte
@@ -599,7 +599,6 @@ func (e *Engine) release(ctx context.Context, m *Module) {
 		m.compiled = nil
 	}
 }
-
 
 func instrumentError(err error) error {
 	status, msg := prepare.Verdict(err)
