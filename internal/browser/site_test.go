@@ -78,7 +78,7 @@ func TestSiteCreditFromWidget(t *testing.T) {
 		t.Logf("a mouse click in the frame's target: %v; pressing the button from the frame instead", err)
 		eval[bool](t, frame, `(document.getElementById('toggle').click(), true)`)
 	}
-	rctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Minute) // against a hang only
 	defer cancel()
 	got := e.results(rctx, job.ID)
 	want := runResults(t, inputs)
