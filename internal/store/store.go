@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"math/bits"
 	"time"
@@ -786,6 +787,15 @@ type TaskSettleParams struct {
 // nil and Settled what TaskSettle would have returned, or Err (then nothing
 // of this settlement was written): ErrTaskSettled for a task no longer
 // pending (or settled by an earlier settlement of the same batch), or the
+// EvidenceFound is one task's answer of a TaskEvidenceBatch as
+// TaskEvidence gives it: nil, no such task, is ErrNotFound.
+func EvidenceFound(ev *TaskEvidence, taskID int64) (*TaskEvidence, error) {
+	if ev == nil {
+		return nil, fmt.Errorf("%w: task %d", ErrNotFound, taskID)
+	}
+	return ev, nil
+}
+
 // error TaskSettle gives for invalid parameters.
 type TaskSettleOutcome struct {
 	Settled *TaskSettled

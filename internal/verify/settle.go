@@ -117,8 +117,5 @@ func (v *Verifier) evidence(ctx context.Context, task int64) (*store.TaskEvidenc
 	if err != nil {
 		return nil, err
 	}
-	if ev == nil {
-		return nil, fmt.Errorf("%w: task %d", store.ErrNotFound, task)
-	}
-	return ev, nil
+	return store.EvidenceFound(ev, task)
 }

@@ -32,10 +32,7 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 	if err != nil {
 		return nil, err
 	}
-	if evs[0] == nil {
-		return nil, fmt.Errorf("%w: task %d", store.ErrNotFound, taskID)
-	}
-	return evs[0], nil
+	return store.EvidenceFound(evs[0], taskID)
 }
 
 // TaskEvidenceBatch reads tasks on one snapshot with one round trip: its
