@@ -169,7 +169,8 @@ func (in *inst) function(idx uint32, f *wasm.Func) error {
 	w := &fnWriter{in: in, f: f, nLocals: uint32(nLocals), scratch: map[wasm.ValType][]uint32{},
 		out: make([]wasm.Instr, 0, len(f.Body)+len(f.Body)/2+16)}
 
-	countDepth := !p.leaf
+	unchecked := in.unchecked != nil && in.unchecked[idx-in.m.NumImportedFuncs()]
+	countDepth := !p.leaf && !unchecked
 	if countDepth {
 		w.weight = frameWeight(in.m, f)
 		w.depthEnter()
@@ -180,7 +181,14 @@ func (in *inst) function(idx uint32, f *wasm.Func) error {
 	// return and read again after every call.
 	w.fuelLocal = w.local(wasm.I64, 0)
 	w.emit(wasm.WithIndex(wasm.OpGlobalGet, in.fuel))
-	w.chargeCheck(p.marks[0].cost, true)
+	if unchecked {
+		if c := p.marks[0].cost; c != 0 {
+			w.emit(wasm.I64Const(c), wasm.Plain(wasm.OpI64Sub))
+		}
+		w.emit(wasm.WithIndex(wasm.OpLocalSet, w.fuelLocal))
+	} else {
+		w.chargeCheck(p.marks[0].cost, true)
+	}
 	// Every exit goes through the end of this wrapper block, where the
 	// counters are written back.
 	w.emit(wasm.Block(wasm.OpBlock, in.resultBlockType(ft.Results)))

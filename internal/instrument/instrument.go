@@ -23,8 +23,20 @@ const (
 	TrapStackOverflow = 1
 )
 
-// ScheduleV1 is the name of the first (and default) fuel schedule.
-const ScheduleV1 = "v1"
+// Fuel schedules (docs/fuel.md). Both count the same instructions at the
+// same weights; they differ in where the count is checked (and so where a
+// run can stop or suspend) and in which frames the depth limit counts.
+const (
+	// ScheduleV1 checks at every function entry and loop header, and
+	// counts the frame of every function that makes calls.
+	ScheduleV1 = "v1"
+	// ScheduleV2 (the default) checks neither the entry nor the depth of
+	// a function whose whole call tree is small and free of loops,
+	// recursion and indirect calls (see unchecked.go).
+	ScheduleV2 = "v2"
+	// DefaultSchedule is the schedule of DefaultOptions.
+	DefaultSchedule = ScheduleV2
+)
 
 // DefaultStackLimit is the default call-depth limit. See docs/fuel.md ("Call
 // depth") for the measurements behind it: it is far below the depth at which
@@ -55,7 +67,8 @@ var (
 // Options configure the rewrite. The zero value is not the default: start
 // from DefaultOptions.
 type Options struct {
-	// Schedule names the fuel schedule; "" means ScheduleV1.
+	// Schedule names the fuel schedule; "" means ScheduleV1, the schedule
+	// of every module instrumented before ScheduleV2 existed.
 	Schedule string
 	// StackLimit is the call-depth limit (frames of functions that make
 	// calls); 0 means DefaultStackLimit.
@@ -77,19 +90,19 @@ type Options struct {
 	exportDepth string
 }
 
-// DefaultOptions returns the default options: schedule v1,
+// DefaultOptions returns the default options: DefaultSchedule,
 // DefaultStackLimit, no memory cap, NaN canonicalisation on, all imports
 // allowed.
 func DefaultOptions() Options {
-	return Options{Schedule: ScheduleV1, StackLimit: DefaultStackLimit, CanonicalizeNaN: true}
+	return Options{Schedule: DefaultSchedule, StackLimit: DefaultStackLimit, CanonicalizeNaN: true}
 }
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Schedule == "" {
 		o.Schedule = ScheduleV1
 	}
-	if o.Schedule != ScheduleV1 {
-		return o, fmt.Errorf("%w: unknown fuel schedule %q (known: %s)", ErrOptions, o.Schedule, ScheduleV1)
+	if o.Schedule != ScheduleV1 && o.Schedule != ScheduleV2 {
+		return o, fmt.Errorf("%w: unknown fuel schedule %q (known: %s, %s)", ErrOptions, o.Schedule, ScheduleV1, ScheduleV2)
 	}
 	if o.StackLimit == 0 {
 		o.StackLimit = DefaultStackLimit
@@ -172,6 +185,9 @@ func InstrumentModule(m *wasm.Module, opts Options) error {
 	if err := in.memoryCap(); err != nil {
 		return err
 	}
+	if opts.Schedule == ScheduleV2 {
+		in.unchecked = uncheckedFuncs(m)
+	}
 	for i := range m.Funcs {
 		if err := in.function(uint32(i)+m.NumImportedFuncs(), &m.Funcs[i]); err != nil {
 			return fmt.Errorf("function %d: %w", uint32(i)+m.NumImportedFuncs(), err)
@@ -194,6 +210,9 @@ type inst struct {
 	fuel, memHit, depth uint32
 	importedMemory      bool
 	capCheck            bool // memory.grow must check the cap inline
+	// unchecked[i]: defined function i gets no entry check and no depth
+	// count (schedule v2 only; nil under v1).
+	unchecked []bool
 }
 
 // checkModule enforces the reserved names, the import policy and the
