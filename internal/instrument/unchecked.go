@@ -38,7 +38,7 @@ func uncheckedFuncs(m *wasm.Module) []bool {
 	)
 	state := make([]byte, n)
 	ok := make([]bool, n)
-	cost := make([]int64, n)  // static cost of the call tree
+	cost := make([]int64, n)   // static cost of the call tree
 	depth := make([]uint32, n) // depth units of its frames that make calls
 	var visit func(i int)
 	visit = func(i int) {
