@@ -85,7 +85,7 @@ func (b *bench) measure(ctx context.Context, set string, ks []kernel) (wz, v8 []
 		ks = keep
 	}
 	sizes = map[string]*prepared{}
-	m := manifest{Runs: b.opts.runs}
+	m := manifest{Runs: b.opts.runs, NaNSplit: b.opts.nanSplit}
 	for _, k := range ks {
 		p, err := b.prepare(k.name, filepath.Join(b.opts.root, "examples", "kernels", k.file))
 		if err != nil {
@@ -186,6 +186,7 @@ func decodeResults(r io.Reader) ([]kresult, error) {
 type ratios struct {
 	names      []string
 	io, so, si []float64
+	no         []float64 // without NaN canonicalisation / original (-nan-split), else empty
 }
 
 func ratiosOf(rs []kresult, filter func(string) bool) ratios {
@@ -200,6 +201,9 @@ func ratiosOf(rs []kresult, filter func(string) bool) ratios {
 		}
 		x.names = append(x.names, r.Name)
 		x.io, x.so, x.si = append(x.io, i/o), append(x.so, s/o), append(x.si, s/i)
+		if len(r.Times[vNoNaN]) == len(r.Times[vOriginal]) {
+			x.no = append(x.no, median(r.Times[vNoNaN])/o)
+		}
 	}
 	return x
 }
@@ -224,6 +228,9 @@ func (b *bench) addRatioRows(label, engine string, x ratios) {
 	b.add(fmt.Sprintf("fuel + stack + NaN / original, geomean, %s, %s (%d kernels)", label, engine, len(x.names)), fmt.Sprintf("%.3f×", g), "≤ 1.10×", metLE(g, 1.10))
 	w, wn := x.worst(x.io)
 	b.add(fmt.Sprintf("the same, worst kernel, %s, %s", label, engine), fmt.Sprintf("%.3f× (%s)", w, wn), "≤ 1.25×", metLE(w, 1.25))
+	if b.opts.nanSplit && len(x.no) == len(x.names) {
+		b.add(fmt.Sprintf("(fuel + stack without NaN canonicalisation / original, geomean, %s, %s)", label, engine), fmt.Sprintf("%.3f× (with NaN %.3f×)", geomean(x.no), g), "(informational)", "")
+	}
 	gs := geomean(x.so)
 	ws, wsn := x.worst(x.so)
 	b.add(fmt.Sprintf("+ suspendable / original, geomean, %s, %s", label, engine), fmt.Sprintf("%.3f× (worst %.2f× %s; s/i %.3f×)", gs, ws, wsn, geomean(x.si)), "≤ 1.15×", metLE(gs, 1.15))
@@ -306,7 +313,11 @@ func (b *bench) printKernels(set, engine string, rs []kresult) {
 			continue
 		}
 		o, i, s := median(r.Times[vOriginal]), median(r.Times[vInstrumented]), median(r.Times[vSuspendable])
-		fmt.Fprintf(w, "%-22s %10.1f %10.1f %10.1f %7.3f %7.3f %7.3f %9.0f %9.0f %9.0f\n", r.Name, o, i, s, i/o, s/o, s/i,
+		fmt.Fprintf(w, "%-22s %10.1f %10.1f %10.1f %7.3f %7.3f %7.3f %9.0f %9.0f %9.0f", r.Name, o, i, s, i/o, s/o, s/i,
 			r.Compile[vOriginal], r.Compile[vInstrumented], r.Compile[vSuspendable])
+		if b.opts.nanSplit && len(r.Times[vNoNaN]) > 0 {
+			fmt.Fprintf(w, "  no-NaN/o %.3f", median(r.Times[vNoNaN])/o)
+		}
+		fmt.Fprintln(w)
 	}
 }

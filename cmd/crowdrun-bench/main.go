@@ -115,9 +115,12 @@ type options struct {
 	conns   int
 	node    string
 	verbose bool
-	root    string
-	tmp     string
-	log     io.Writer
+	// nanSplit times the instrumented module without NaN
+	// canonicalisation as a fourth variant.
+	nanSplit bool
+	root     string
+	tmp      string
+	log      io.Writer
 }
 
 func (o *options) want(row string) bool { return slices.Contains(o.rows, row) }
@@ -150,11 +153,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	node := fs.String("node", "node", "the node binary (Node 20) for the V8 figures")
 	verbose := fs.Bool("v", false, "print every kernel's times and ratios")
 	prof := fs.String("cpuprofile", "", "write CPU profiles (go tool pprof) into `DIR`: the compile child, the checkpoint and restore rows, the coordinators of the tasks rows (profiling slows them: not for the figures)")
+	nanSplit := fs.Bool("nan-split", false, "also time every kernel instrumented without NaN canonicalisation, in the same rotation, and print its ratios: how much of the instrumentation's cost is NaN canonicalisation (informational rows, no goal)")
 	only := fs.String("kernels", "", "run only these kernels (comma-separated names, e.g. fib,gemm): for looking into one; the rows then cover only them")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
-	o := options{prof: *prof, only: splitList(*only), quick: *quick, runs: *runs, cpu: *cpu, conns: *conns, node: *node, verbose: *verbose, log: stderr}
+	o := options{prof: *prof, only: splitList(*only), quick: *quick, runs: *runs, cpu: *cpu, conns: *conns, node: *node, verbose: *verbose, nanSplit: *nanSplit, log: stderr}
 	if o.quick && !isSet(fs, "runs") {
 		o.runs = 1
 	}
