@@ -242,9 +242,10 @@ func cpuTime() time.Duration {
 
 // compileResult is the compile child's answer.
 type compileResult struct {
-	Cold, Disk, Memory []float64 // ms, wall
-	ColdCPU            []float64 // ms, CPU (the child's, all threads)
-	Bytes, Orig        int
+	Cold, Disk, Memory []float64 // ms, wall: until a task can run (the lite variant)
+	ColdFull, DiskFull []float64 // ms, wall: until the full module (rewind twins) is compiled too
+	ColdCPU            []float64 // ms, CPU (the child's, all threads) until then
+	Bytes, Orig, Lite  int
 }
 
 // compileChild (pinned) compiles the suspendable rewrite of a module as a
@@ -273,10 +274,13 @@ func compileChild(arg string) error {
 	}
 	defer os.RemoveAll(tmp)
 	res := compileResult{Bytes: len(bin), Orig: len(orig)}
-	compile := func(dir string, e *sandbox.Engine) (float64, *sandbox.Engine, error) {
+	// compile returns the wall time until CompileInstrumented returns (a
+	// task can start: in the lite variant, sandbox "Compiling the twins
+	// lazily") and until the full module is compiled (in the background).
+	compile := func(dir string, e *sandbox.Engine) (float64, float64, *sandbox.Engine, error) {
 		if e == nil {
 			if e, err = sandbox.NewEngineWith(ctx, sandbox.EngineConfig{CacheDir: dir}); err != nil {
-				return 0, nil, err
+				return 0, 0, nil, err
 			}
 		}
 		t0 := time.Now()
@@ -285,27 +289,36 @@ func compileChild(arg string) error {
 		if err == nil && !m.Suspendable() {
 			err = fmt.Errorf("not suspendable")
 		}
-		return d, e, err
+		if err != nil {
+			return 0, 0, e, err
+		}
+		if err := e.Rewindable(ctx, m); err != nil {
+			return 0, 0, e, err
+		}
+		return d, ms(time.Since(t0)), e, nil
+	}
+	if lite, ok := sandbox.LiteOf(bin); ok {
+		res.Lite = len(lite)
 	}
 	var filled string
 	for i := 0; i < runs; i++ {
 		dir := filepath.Join(tmp, strconv.Itoa(i))
 		c0 := cpuTime()
-		d, e, err := compile(dir, nil)
+		d, full, e, err := compile(dir, nil)
 		if err != nil {
 			return err
 		}
 		res.ColdCPU = append(res.ColdCPU, ms(cpuTime()-c0))
 		e.Close(ctx)
-		res.Cold, filled = append(res.Cold, d), dir
+		res.Cold, res.ColdFull, filled = append(res.Cold, d), append(res.ColdFull, full), dir
 	}
 	for i := 0; i < runs; i++ {
-		d, e, err := compile(filled, nil)
+		d, full, e, err := compile(filled, nil)
 		if err != nil {
 			return err
 		}
-		res.Disk = append(res.Disk, d)
-		d, _, err = compile(filled, e)
+		res.Disk, res.DiskFull = append(res.Disk, d), append(res.DiskFull, full)
+		d, _, _, err = compile(filled, e)
 		e.Close(ctx)
 		if err != nil {
 			return err
@@ -337,11 +350,13 @@ func (b *bench) compileRows(ctx context.Context) error {
 	if err := json.Unmarshal(out, &r); err != nil {
 		return err
 	}
-	cold := median(r.Cold) / 1000
-	b.add(fmt.Sprintf("compiling %s, suspendable (%.1f → %.1f MB), in wazero, cold: a machine's first worker", label, float64(r.Orig)/1e6, float64(r.Bytes)/1e6),
-		fmt.Sprintf("%.1f s wall, pinned (%.1f s CPU)", cold, median(r.ColdCPU)/1000), "≤ 5 s", metLE(cold, 5))
+	cold, coldFull := median(r.Cold)/1000, median(r.ColdFull)/1000
+	b.add(fmt.Sprintf("compiling %s, suspendable (%.1f → %.1f MB), in wazero, cold: a machine's first worker, until its first task runs (the lite variant without rewind twins, %.1f MB)", label, float64(r.Orig)/1e6, float64(r.Bytes)/1e6, float64(r.Lite)/1e6),
+		fmt.Sprintf("%.1f s wall, pinned", cold), "≤ 5 s", metLE(cold, 5))
+	b.add("the same, until the whole suspendable module is compiled (in the background; a run waits for it at its first checkpoint)",
+		fmt.Sprintf("%.1f s wall, pinned (%.1f s CPU for both)", coldFull, median(r.ColdCPU)/1000), "≤ 5 s", metLE(coldFull, 5))
 	disk, mem := median(r.Disk)/1000, median(r.Memory)
-	b.add("the same, a later worker process (compile cache on disk)", fmt.Sprintf("%.2f s", disk), "≤ 5 s", metLE(disk, 5))
+	b.add("the same, a later worker process (compile cache on disk)", fmt.Sprintf("%.2f s (whole module %.2f s)", disk, median(r.DiskFull)/1000), "≤ 5 s", metLE(median(r.DiskFull)/1000, 5))
 	// Once per worker: the next task of the same worker finds the module
 	// compiled; "met" if that costs under 1% of the cold compile.
 	b.add("the same, the worker's next task (once per worker, not per task)", fmt.Sprintf("%.1f ms", mem), "once per worker", metLE(mem/1000, cold/100))

@@ -311,10 +311,13 @@ func TestChurn(t *testing.T) {
 					"--progress-ticks", strconv.Itoa(ticks), "--compile-cache", "")
 				go io.Copy(p, stdout)
 				// The lifetime starts once the worker has compiled the
-				// module (about a second here, every time: nothing caches
-				// compiled code across processes), so that the failures
-				// fall on running work, as they would with a warm worker.
-				for !strings.Contains(p.log(), `msg="module compiled"`) {
+				// whole module (about a second here, every time: nothing
+				// caches compiled code across processes; its first runs
+				// start in the lite variant while the rewind twins
+				// compile, and wait for them at their first checkpoint),
+				// so that the failures fall on running work, as they would
+				// with a warm worker.
+				for !strings.Contains(p.log(), `msg="module ready to rewind"`) {
 					select {
 					case <-time.After(10 * time.Millisecond):
 					case <-stop:

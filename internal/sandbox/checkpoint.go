@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/crowdrun/crowdrun/internal/instrument"
@@ -64,13 +65,17 @@ func sandboxError(err error) error {
 
 // runner drives one instance through _start, its checkpoints and rewinds.
 type runner struct {
+	e           *Engine
 	m           *Module
 	mod         api.Module
+	lite        bool // mod is an instance of m.lite: it cannot rewind
+	full        bool // the runner acquired m itself (after leaving the lite variant)
 	met         *meter
 	st          interface{ MarshalHost() []byte }
 	in          Input
 	tracker     snapshot.Tracker
 	checkpoints int
+	handoffs    int // moves from the lite instance to the full module
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -106,8 +111,19 @@ func (r *runner) run(ctx context.Context) error {
 			return fmt.Errorf("%w: _start returned in suspend state %d", errBadSnapshot, met.state.Get())
 		}
 		frames := met.host.Frames()
-		if err := r.checkpoint(frames); err != nil {
+		s, err := r.checkpoint(frames)
+		if err != nil {
 			return err
+		}
+		if r.lite {
+			// The lite variant cannot rewind: go on in an instance of the
+			// full module, restored from the state just captured, exactly
+			// as a resume from this checkpoint would.
+			if err := r.leaveLite(ctx, s); err != nil {
+				return err
+			}
+			start = r.mod.ExportedFunction("_start")
+			continue
 		}
 		// Go on in this instance: the state is what a fresh one would restore.
 		met.pending = false
@@ -144,24 +160,58 @@ func (r *runner) capture(frames []suspend.Frame) (*snapshot.Snapshot, error) {
 	return s, nil
 }
 
-func (r *runner) checkpoint(frames []suspend.Frame) error {
+func (r *runner) checkpoint(frames []suspend.Frame) (*snapshot.Snapshot, error) {
 	s, err := r.capture(frames)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d, err := r.tracker.Hash(s)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r.checkpoints++
 	if r.in.OnCheckpoint == nil {
-		return nil
+		return s, nil
 	}
 	cp := &Checkpoint{Seq: (s.Fuel - 1) / r.met.every, Snapshot: s, Digest: d, Capture: time.Since(r.met.asked)}
 	if err := r.in.OnCheckpoint(cp); err != nil {
-		return fmt.Errorf("%w: %w", errCheckpoint, err)
+		return nil, fmt.Errorf("%w: %w", errCheckpoint, err)
 	}
-	return nil
+	return s, nil
+}
+
+// leaveLite moves the run from its lite instance to a fresh instance of
+// the full module (waiting for its compile if need be) restored from s,
+// the state the lite instance was just captured in, and prepares the
+// rewind there. The host state (files, output, clock) goes on as it is.
+func (r *runner) leaveLite(ctx context.Context, s *snapshot.Snapshot) error {
+	rt, compiled, err := r.e.acquire(ctx, r.m)
+	if err != nil {
+		if ctx.Err() != nil {
+			return errCancelled
+		}
+		return fmt.Errorf("%w: %w", errHost, err)
+	}
+	r.full = true
+	mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err != nil {
+		return err
+	}
+	// s's pages are views of the lite instance's memory: it closes once
+	// they are copied.
+	lite := r.mod
+	defer lite.Close(context.WithoutCancel(ctx))
+	r.mod, r.lite = mod, false
+	r.handoffs++
+	g, ok := mod.ExportedGlobal(suspend.StateExport).(api.MutableGlobal)
+	if !ok {
+		return fmt.Errorf("suspendable module without a mutable %s", suspend.StateExport)
+	}
+	r.met.global, r.met.state, r.met.pending = nil, g, false
+	if err := r.met.bind(mod); err != nil {
+		return err
+	}
+	return r.restore(s)
 }
 
 // restore puts a fresh instance in the state s describes and prepares the

@@ -107,7 +107,7 @@ func TestCheckpointDifferential(t *testing.T) {
 				}
 				got := runCkpt(t, e, m, tc, every, nil, true)
 				if got.out != want.out || got.rep.Fuel != want.rep.Fuel || got.rep.Status != want.rep.Status || got.rep.ExitCode != want.rep.ExitCode {
-					t.Fatalf("every %d: %s fuel %d %q; want fuel %d %q", every, got.rep.Status, got.rep.Fuel, got.out, want.rep.Fuel, want.out)
+					t.Fatalf("every %d: %s (%s) fuel %d %q; want fuel %d %q", every, got.rep.Status, got.rep.Message, got.rep.Fuel, got.out, want.rep.Fuel, want.out)
 				}
 				if got.rep.Checkpoints != len(got.hashes) || (every <= want.rep.Fuel/2 && len(got.hashes) == 0) {
 					t.Fatalf("every %d: %d checkpoints reported, %d seen", every, got.rep.Checkpoints, len(got.hashes))

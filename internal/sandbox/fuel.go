@@ -29,6 +29,9 @@ var (
 	errTimeout       = errors.New("wall-clock timeout")
 	errCancelled     = errors.New("run cancelled")
 	errBadSnapshot   = errors.New("invalid snapshot")
+	// errHost: the host failed mid-run (compiling the full module to
+	// leave the lite variant): no verdict on the guest.
+	errHost = errors.New("host")
 )
 
 // meter follows one run's fuel: slices handed out, the budget, the deadline.

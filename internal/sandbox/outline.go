@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"github.com/crowdrun/crowdrun/internal/suspend"
 	"github.com/crowdrun/crowdrun/internal/wasm"
 	"github.com/crowdrun/crowdrun/internal/wasm/binary"
 )
@@ -82,4 +83,150 @@ func appendULEB(b []byte, v uint32) []byte {
 		v >>= 7
 	}
 	return append(b, byte(v))
+}
+
+// liteModule is bin, a suspendable module, with the bodies of its rewind
+// twins (docs/continuations.md) replaced by `unreachable`, or ok false if
+// bin has no twins or its code cannot be walked. A twin runs only while a
+// frame is rewound; the lite module can run and unwind (take a
+// checkpoint's capture) but not rewind, and compiles in a fraction of the
+// time: the twins are most of a suspendable module's code (4.8 of the Go
+// guest's 8.6 MB) and nearly all of its compile time.
+//
+// The twins are found by the suspend rewrite's prologue of the functions
+// that may suspend, which hands a rewinding call to the function's twin:
+//
+//	global.get $state  i32.const 2  i32.eq  if  local.get 0..n-1  call $twin  return  end
+//
+// with $state the global exported as crowdrun.suspend_state. Nothing a
+// submitted module contains can take that form: the state global is the
+// rewrite's own, added after the module's. bin is trusted (the sandbox's
+// own rewrite, or a coordinator's checked by hash); the result only ever
+// runs until its first unwind.
+func liteModule(bin []byte, state, nImportedFuncs uint32) (out []byte, ok bool) {
+	const header = 8
+	if len(bin) < header {
+		return nil, false
+	}
+	type span struct{ from, to int } // a body's bytes, size excluded
+	var bodies []span
+	codeAt, codeEnd := -1, -1
+	for pos := header; pos < len(bin); {
+		id := bin[pos]
+		size, n := uleb32(bin[pos+1:])
+		if n == 0 || uint64(pos+1+n)+uint64(size) > uint64(len(bin)) {
+			return nil, false
+		}
+		start, end := pos+1+n, pos+1+n+int(size)
+		if id == byte(wasm.SectionCode) {
+			count, k := uleb32(bin[start:end])
+			if k == 0 {
+				return nil, false
+			}
+			p := start + k
+			for range count {
+				sz, m := uleb32(bin[p:end])
+				if m == 0 || uint64(p+m)+uint64(sz) > uint64(end) {
+					return nil, false
+				}
+				bodies = append(bodies, span{p + m, p + m + int(sz)})
+				p += m + int(sz)
+			}
+			codeAt, codeEnd = pos, end
+		}
+		pos = end
+	}
+	if codeAt < 0 {
+		return nil, false
+	}
+	twins := map[int]bool{}
+	for _, b := range bodies {
+		if t, ok := twinOf(bin[b.from:b.to], state); ok && t >= nImportedFuncs && int(t-nImportedFuncs) < len(bodies) {
+			twins[int(t-nImportedFuncs)] = true
+		}
+	}
+	if len(twins) == 0 {
+		return nil, false
+	}
+	sec := appendULEB(nil, uint32(len(bodies)))
+	for i, b := range bodies {
+		if twins[i] {
+			sec = append(sec, 3, 0, 0x00, 0x0b) // no locals, unreachable, end
+			continue
+		}
+		sec = appendULEB(sec, uint32(b.to-b.from))
+		sec = append(sec, bin[b.from:b.to]...)
+	}
+	out = make([]byte, 0, len(bin)/2)
+	out = append(out, bin[:codeAt]...)
+	out = append(out, byte(wasm.SectionCode))
+	out = appendULEB(out, uint32(len(sec)))
+	out = append(out, sec...)
+	return append(out, bin[codeEnd:]...), true
+}
+
+// twinOf returns the twin a function body hands a rewinding call to, if it
+// starts with the suspend rewrite's prologue (liteModule).
+func twinOf(body []byte, state uint32) (uint32, bool) {
+	groups, n := uleb32(body)
+	if n == 0 {
+		return 0, false
+	}
+	p := n
+	for range groups { // the locals: count, type
+		_, m := uleb32(body[p:])
+		if m == 0 || p+m >= len(body) {
+			return 0, false
+		}
+		p += m + 1
+	}
+	next := func(op byte) bool {
+		if p < len(body) && body[p] == op {
+			p++
+			return true
+		}
+		return false
+	}
+	leb := func() (uint32, bool) {
+		v, m := uleb32(body[min(p, len(body)):])
+		p += m
+		return v, m != 0
+	}
+	if !next(0x23) { // global.get
+		return 0, false
+	}
+	if g, ok := leb(); !ok || g != state {
+		return 0, false
+	}
+	if !next(0x41) || !next(0x02) || !next(0x46) || !next(0x04) || !next(0x40) { // i32.const 2, i32.eq, if (empty)
+		return 0, false
+	}
+	for want := uint32(0); next(0x20); want++ { // local.get 0, 1, ...
+		if l, ok := leb(); !ok || l != want {
+			return 0, false
+		}
+	}
+	if !next(0x10) { // call
+		return 0, false
+	}
+	t, ok := leb()
+	if !ok || !next(0x0f) || !next(0x0b) { // return, end
+		return 0, false
+	}
+	return t, true
+}
+
+// LiteOf returns the lite variant of a suspendable module's bytes (see
+// liteModule), or ok false if it has none. For measurements: engines make
+// it themselves.
+func LiteOf(bin []byte) ([]byte, bool) {
+	m, err := decodeOutline(bin)
+	if err != nil {
+		return nil, false
+	}
+	st := m.ExportByName(suspend.StateExport)
+	if st == nil || st.Kind != wasm.ExternGlobal {
+		return nil, false
+	}
+	return liteModule(bin, st.Index, m.NumImportedFuncs())
 }

@@ -120,6 +120,11 @@ type Report struct {
 	// failed (compiling a module the engine had let go of again): the
 	// report is no verdict on the guest, and a worker gives the task back.
 	HostError error `json:"-"`
+
+	// lite: the run started in the module's lite variant; handoffs: how
+	// many times it moved to the full module (tests).
+	lite     bool
+	handoffs int
 }
 
 // Error is a module refused before it runs.
@@ -149,6 +154,12 @@ type Engine struct {
 	// module rather than compile it again.
 	plain wazero.Runtime
 	cfg   wazero.RuntimeConfig // plain's configuration
+	// lazyTwins: suspendable modules run first as their lite variant while
+	// the full module compiles in the background (compiler only).
+	lazyTwins  bool
+	noPrefetch bool           // tests: the full module compiles only when a run needs it
+	bg         sync.WaitGroup // background compiles under way
+	closed     bool           // guarded by mu
 }
 
 type moduleKey struct {
@@ -185,6 +196,13 @@ type Module struct {
 
 	suspendable bool
 	globals     int // crowdrun.global.N exports of a suspendable module
+
+	// lite, for a suspendable module, is its variant without the rewind
+	// twins' code (liteModule): a fresh run starts in it while m itself
+	// compiles in the background, and moves to m at its first checkpoint
+	// (docs/continuations.md, "Compiling the twins lazily"). nil: every run
+	// uses m.
+	lite *Module
 }
 
 // Suspendable reports whether runs of m can take checkpoints and resume
@@ -256,7 +274,7 @@ func NewEngineWith(ctx context.Context, c EngineConfig) (*Engine, error) {
 	// run (prepare drops .debug_* sections anyway, since the rewrite moves
 	// the code they describe).
 	cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2).WithDebugInfoEnabled(false)
-	e := &Engine{slice: DefaultSlice, modules: map[moduleKey]*Module{}, cfg: cfg, keep: c.KeepModules}
+	e := &Engine{slice: DefaultSlice, modules: map[moduleKey]*Module{}, cfg: cfg, keep: c.KeepModules, lazyTwins: !c.Interpreter && os.Getenv("XNOLITE") == ""}
 	if e.keep <= 0 {
 		e.keep = DefaultKeepModules
 	}
@@ -385,8 +403,12 @@ func newRuntime(ctx context.Context, cfg wazero.RuntimeConfig) (wazero.Runtime, 
 }
 
 // Close releases the runtime and every compiled module (the on-disk cache
-// stays).
+// stays), after the background compiles under way end.
 func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.bg.Wait()
 	err := e.rt.Close(ctx)
 	e.mu.Lock()
 	if e.plain != nil {
@@ -478,11 +500,24 @@ func (e *Engine) compileDecoded(ctx context.Context, key moduleKey, instrumented
 		return nil, &Error{StatusInvalidModule, "invalid module: unreadable crowdrun instrumentation metadata"}
 	}
 	m.Hash = sha256.Sum256(m.Instrumented)
-	if decoded.ExportByName(suspend.StateExport) != nil {
+	var lite *Module
+	if st := decoded.ExportByName(suspend.StateExport); st != nil {
 		m.suspendable = true
 		m.globals = len(decoded.Globals)
+		if e.lazyTwins && st.Kind == wasm.ExternGlobal {
+			if lb, ok := liteModule(instrumented, st.Index, decoded.NumImportedFuncs()); ok {
+				lite = &Module{Instrumented: lb, key: moduleKey{key.hash, key.opts + "/lite", key.suspendable},
+					Metadata: m.Metadata, Hash: sha256.Sum256(lb), globals: m.globals}
+			}
+		}
 	}
-	m.rt, m.compiled, err = e.compileModule(ctx, m.Instrumented)
+	// The module whose machine code is needed now: the lite variant if
+	// any (m compiles in the background), else m.
+	now := m
+	if lite != nil {
+		now = lite
+	}
+	now.rt, now.compiled, err = e.compileModule(ctx, now.Instrumented)
 	if err != nil {
 		// Explain with the submitted module's own indices where possible.
 		if orig != nil {
@@ -492,26 +527,70 @@ func (e *Engine) compileDecoded(ctx context.Context, key moduleKey, instrumented
 		}
 		return nil, &Error{StatusInvalidModule, "invalid module: " + firstLine(err.Error())}
 	}
-	if fn, ok := m.compiled.ExportedFunctions()["_start"]; !ok || len(fn.ParamTypes()) != 0 || len(fn.ResultTypes()) != 0 {
-		m.compiled.Close(ctx)
+	if fn, ok := now.compiled.ExportedFunctions()["_start"]; !ok || len(fn.ParamTypes()) != 0 || len(fn.ResultTypes()) != 0 {
+		now.compiled.Close(ctx)
 		return nil, &Error{StatusInvalidModule, "invalid module: no _start function of type [] -> [] is exported (is it a wasm32-wasi command?)"}
 	}
-	for _, mem := range m.compiled.ExportedMemories() {
+	for _, mem := range now.compiled.ExportedMemories() {
 		m.minMem = uint64(mem.Min()) * wasmPage
 	}
+	if lite != nil {
+		lite.minMem = m.minMem
+	}
 	e.mu.Lock()
+	prefetch := false
 	if prev, ok := e.modules[key]; ok {
-		m.compiled.Close(ctx)
+		now.compiled.Close(ctx)
 		m = prev
 	} else {
 		e.modules[key] = m
 		m.kept = true
+		if lite != nil {
+			m.lite = lite
+			e.modules[lite.key] = lite
+			lite.kept = true
+			prefetch = !e.closed && !e.noPrefetch
+			if prefetch {
+				e.bg.Add(1)
+			}
+		}
 	}
 	e.tick++
 	m.lastUse = e.tick
+	if m.lite != nil {
+		m.lite.lastUse = e.tick
+	}
 	e.trimLocked(ctx)
 	e.mu.Unlock()
+	if prefetch {
+		go func() {
+			defer e.bg.Done()
+			bctx := context.WithoutCancel(ctx)
+			if _, _, err := e.acquire(bctx, m); err == nil {
+				e.release(bctx, m)
+			}
+		}()
+	}
 	return m, nil
+}
+
+// loaded reports whether m's machine code is loaded now.
+func (e *Engine) loaded(m *Module) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return m.compiled != nil
+}
+
+// Rewindable waits until m's full code is compiled (for a suspendable
+// module run first as its lite variant, the background compile), so that
+// a run can rewind without waiting; it returns at once for any other
+// module whose code is loaded.
+func (e *Engine) Rewindable(ctx context.Context, m *Module) error {
+	if _, _, err := e.acquire(ctx, m); err != nil {
+		return err
+	}
+	e.release(ctx, m)
+	return nil
 }
 
 // cached returns the module compiled under key, if the engine keeps it.
@@ -656,29 +735,40 @@ func (e *Engine) run(ctx context.Context, m *Module, in Input, lim Limits) Repor
 	ctx = wasi.WithState(ctx, st)
 	ctx = suspend.WithHost(ctx, met.host)
 	ctx = context.WithValue(ctx, meterKey{}, met)
-	rt, compiled, err := e.acquire(ctx, m)
+	// A fresh run of a suspendable module starts in its lite variant
+	// (no rewind twins) unless the full code is loaded already; the runner
+	// moves to the full module at the first checkpoint.
+	use := m
+	if m.lite != nil && in.Resume == nil && !e.loaded(m) {
+		use = m.lite
+	}
+	rt, compiled, err := e.acquire(ctx, use)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Report{Status: StatusTimeout, Message: "run cancelled", HostError: err}
 		}
 		return Report{Status: StatusTrap, Message: "host: " + err.Error(), HostError: err}
 	}
-	defer e.release(ctx, m)
+	defer e.release(ctx, use)
 	mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	memHit := false
-	checkpoints := 0
+	checkpoints, handoffs := 0, 0
 	if err == nil {
-		r := &runner{m: m, mod: mod, met: met, st: st, in: in}
+		r := &runner{e: e, m: m, mod: mod, lite: use != m, met: met, st: st, in: in}
 		err = r.run(ctx)
-		checkpoints = r.checkpoints
-		if g := mod.ExportedGlobal(instrument.MemLimitExport); g != nil && g.Get() != 0 {
+		checkpoints, handoffs = r.checkpoints, r.handoffs
+		if g := r.mod.ExportedGlobal(instrument.MemLimitExport); g != nil && g.Get() != 0 {
 			memHit = true
 		}
-		mod.Close(context.WithoutCancel(ctx))
+		r.mod.Close(context.WithoutCancel(ctx))
+		if r.full {
+			e.release(ctx, m)
+		}
 	}
 	rep := classify(err)
 	rep.Fuel = met.used()
 	rep.Checkpoints = checkpoints
+	rep.lite, rep.handoffs = use != m, handoffs
 	rep.PeakMemoryBytes = alloc.peak.Load()
 	if (memHit || alloc.hitLimit.Load()) && rep.Status != StatusOK && rep.Status != StatusOutputLimit && rep.Status != StatusTimeout && rep.Status != StatusInvalidSnapshot {
 		rep.Status = StatusMemoryLimit
@@ -735,6 +825,8 @@ func classify(err error) Report {
 		return Report{Status: StatusMemoryLimit, Message: firstLine(err.Error())}
 	case errors.Is(err, errCheckpoint):
 		return Report{Status: StatusTimeout, Message: firstLine(err.Error())}
+	case errors.Is(err, errHost):
+		return Report{Status: StatusTrap, Message: firstLine(err.Error()), HostError: err}
 	}
 	var te *trapError
 	if errors.As(err, &te) {

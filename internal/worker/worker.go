@@ -843,6 +843,17 @@ func (w *Worker) module(ctx context.Context, hash string) (*sandbox.Module, erro
 		e.mod, e.err = w.eng.CompileInstrumented(ctx, b)
 		if e.err == nil {
 			w.cfg.Logger.Info("module compiled", "module", hash[:12], "suspendable", e.mod.Suspendable(), "in", time.Since(start).Round(time.Millisecond))
+			if e.mod.Suspendable() {
+				// Runs start in the module's lite variant; the rewind
+				// twins compile in the background until a run's first
+				// checkpoint needs them (sandbox, docs/continuations.md).
+				m := e.mod
+				go func() {
+					if err := w.eng.Rewindable(context.WithoutCancel(ctx), m); err == nil {
+						w.cfg.Logger.Info("module ready to rewind", "module", hash[:12], "in", time.Since(start).Round(time.Millisecond))
+					}
+				}()
+			}
 		}
 	})
 	if e.err != nil {
