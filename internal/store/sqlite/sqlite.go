@@ -92,7 +92,8 @@ const (
 
 func (db *DB) prepare(ctx context.Context) error {
 	db.stmts = map[string]*sql.Stmt{}
-	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskState, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued} {
+	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskState, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued,
+		qLedgerLast, qLedgerInsert, qAccountAdd} {
 		st, err := db.w.PrepareContext(ctx, q)
 		if err != nil {
 			return interpretError(err)
@@ -258,6 +259,15 @@ func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// quick is the context of a short statement on the hot path: ctx's values
+// without its cancellation. With a context that can end, the driver starts
+// a goroutine per statement to interrupt it (and database/sql one per rows
+// outside a transaction), a few per task on the dispatch, result and
+// verification paths; these statements take well under a millisecond, so
+// nothing is lost by letting one finish. Waiting for the writer or a reader
+// (BeginTx) still ends with ctx.
+func quick(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // tx runs fn in a write transaction.
 func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -696,6 +706,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 	var out []*store.Lease
 	acct := account(p.Account, p.Worker)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ctx := quick(ctx)
 		out = out[:0]
 		var open, banned int
 		if err := db.st(ctx, tx, qSessionOpen).QueryRowContext(ctx, p.SessionID, acct).Scan(&open, &banned); err != nil {
@@ -816,6 +827,7 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	out := make([]store.ReplicaOutcome, len(p.Results))
 	now := ms(p.Now)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ctx := quick(ctx)
 		for i := range p.Results {
 			o, err := db.complete(ctx, tx, &p.Results[i], now)
 			if err != nil {
@@ -998,14 +1010,18 @@ func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending
 	// account on probation; reading the history each time halved SQLite's
 	// rate between 5,000 and 20,000 tasks (docs/store.md).
 	var verifying bool
-	if err := db.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM jobs j WHERE j.max_error < 1
-		AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending'))`).Scan(&verifying); err != nil {
+	ctx = quick(ctx)
+	st, err := db.rstmt(ctx, qAnyVerifying) // asked before every lease on probation
+	if err != nil {
+		return p, err
+	}
+	if err := st.QueryRowContext(ctx).Scan(&verifying); err != nil {
 		return p, interpretError(err)
 	}
 	if !verifying {
 		return p, nil
 	}
-	err := db.r.QueryRowContext(ctx, `
+	err = db.r.QueryRowContext(ctx, `
 		SELECT coalesce(sum(r.role = 'run' AND r.idx = 0), 0), coalesce(sum(NOT (r.role = 'run' AND r.idx = 0)), 0)
 		FROM segments g JOIN replicas r ON r.id = g.replica_id JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = t.job_id
 		WHERE g.account = ? AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void', 'agreed') AND t.state = 'pending' AND j.max_error < 1`, account).
@@ -1014,10 +1030,22 @@ func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending
 }
 
 func (db *DB) ReplicaCountQueued(ctx context.Context) (int, error) {
+	ctx = quick(ctx)
+	st, err := db.rstmt(ctx, qCountQueued)
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM replicas WHERE state = 'queued'`).Scan(&n)
+	err = st.QueryRowContext(ctx).Scan(&n)
 	return n, interpretError(err)
 }
+
+// Asked by the dispatcher (prepared on the readers, readQueries).
+const (
+	qAnyVerifying = `SELECT EXISTS (SELECT 1 FROM jobs j WHERE j.max_error < 1
+		AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending'))`
+	qCountQueued = `SELECT count(*) FROM replicas WHERE state = 'queued'`
+)
 
 func (db *DB) WorkerStats(ctx context.Context) ([]*store.WorkerStat, error) {
 	rows, err := db.r.QueryContext(ctx, `

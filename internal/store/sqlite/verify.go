@@ -15,7 +15,7 @@ import (
 
 // readQueries are the statements prepared on the readers' pool
 // (DB.rstmts): TaskEvidence's and AccountGet's.
-var readQueries = append(evidenceQueries[:], qAccountGet)
+var readQueries = append(evidenceQueries[:], qAccountGet, qAnyVerifying, qCountQueued)
 
 // evidenceQueries are TaskEvidence's statements.
 var evidenceQueries = [...]string{
@@ -51,6 +51,7 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 		return nil, interpretError(err)
 	}
 	defer tx.Rollback()
+	ctx = quick(ctx)
 	// Its statements, prepared once (DB.rst).
 	var sts [len(evidenceQueries)]*sql.Stmt
 	for i, q := range evidenceQueries {
@@ -384,6 +385,7 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 		return out, nil
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ctx := quick(ctx)
 		for i, p := range ps {
 			if invalid[i] != nil {
 				continue
@@ -445,11 +447,11 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams)
 		return nil, interpretError(err)
 	}
 	if len(p.Ledger) > 0 {
-		if _, err := appendLedger(ctx, tx, p.Ledger); err != nil {
+		if _, err := db.appendLedger(ctx, tx, p.Ledger); err != nil {
 			return nil, err
 		}
 	}
-	if err := addAccounts(ctx, tx, p.Accounts, now); err != nil {
+	if err := db.addAccounts(ctx, tx, p.Accounts, now); err != nil {
 		return nil, err
 	}
 	if finished < total {
@@ -527,6 +529,7 @@ func scanAccount(sc interface{ Scan(...any) error }) (*store.Account, error) {
 }
 
 func (db *DB) AccountGet(ctx context.Context, id string) (*store.Account, error) {
+	ctx = quick(ctx)
 	st, err := db.rstmt(ctx, qAccountGet) // asked before every lease
 	if err != nil {
 		return nil, err
@@ -562,12 +565,16 @@ const qAccountAdd = `INSERT INTO accounts(id, verified, audits_passed, audits_ru
 
 // addAccounts applies a settlement's additions to accounts' records (no
 // bans), in the caller's transaction.
-func addAccounts(ctx context.Context, tx *sql.Tx, accts []store.AccountAddParams, now int64) error {
+func (db *DB) addAccounts(ctx context.Context, tx *sql.Tx, accts []store.AccountAddParams, now int64) error {
+	if len(accts) == 0 {
+		return nil
+	}
+	add := db.st(ctx, tx, qAccountAdd)
 	for _, a := range accts {
 		if a.ID == "" {
 			return fmt.Errorf("sqlite: an account needs an id")
 		}
-		if _, err := tx.ExecContext(ctx, qAccountAdd, a.ID, a.Verified, a.AuditsPassed, a.AuditsRun, a.LiesCaught, a.AuditLies, nil, now); err != nil {
+		if _, err := add.ExecContext(ctx, a.ID, a.Verified, a.AuditsPassed, a.AuditsRun, a.LiesCaught, a.AuditLies, nil, now); err != nil {
 			return interpretError(err)
 		}
 	}
@@ -629,6 +636,11 @@ func (db *DB) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
 	return out, interpretError(rows.Err())
 }
 
+const (
+	qLedgerLast   = `SELECT coalesce(max(seq), 0) FROM ledger`
+	qLedgerInsert = `INSERT INTO ledger(seq, kind, account, site, job_id, task_id, replica_id, link, fuel, ref, day, at, reason) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`
+)
+
 // LedgerAppend checks each entry against the ledger before appending it:
 // a revoke must name a grant of its account not revoked yet, and its Day
 // and Site are made its grant's. Any refusal appends nothing.
@@ -636,7 +648,7 @@ func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]
 	var out []store.LedgerEntry
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = appendLedger(ctx, tx, p.Entries)
+		out, err = db.appendLedger(ctx, tx, p.Entries)
 		return err
 	})
 	if err != nil {
@@ -646,12 +658,14 @@ func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]
 }
 
 // appendLedger numbers and inserts entries in tx.
-func appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) ([]store.LedgerEntry, error) {
+// Its two statements on the hot path (a settlement's grants) are prepared
+// once (DB.stmts).
+func (db *DB) appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) ([]store.LedgerEntry, error) {
 	out := make([]store.LedgerEntry, len(entries))
 	copy(out, entries)
 	err := func() error {
 		var last int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ledger`).Scan(&last); err != nil {
+		if err := db.st(ctx, tx, qLedgerLast).QueryRowContext(ctx).Scan(&last); err != nil {
 			return interpretError(err)
 		}
 		for i := range out {
@@ -684,7 +698,7 @@ func appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) 
 				return fmt.Errorf("sqlite: ledger entry %d: fuel %d or link %d out of range", i, e.Fuel, e.Link)
 			}
 			e.Seq = last + int64(i) + 1
-			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger(seq, kind, account, site, job_id, task_id, replica_id, link, fuel, ref, day, at, reason) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			if _, err := db.st(ctx, tx, qLedgerInsert).ExecContext(ctx,
 				e.Seq, e.Kind, e.Account, e.Site, e.JobID, e.TaskID, e.ReplicaID, int64(e.Link), int64(e.Fuel), e.Ref, e.Day, ms(e.At), e.Reason); err != nil {
 				return interpretError(err)
 			}
