@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -90,10 +91,32 @@ const (
 			seg_resume_seq = ?, seg_fuel_start = ?, seg_fuel_end = ?, seg_progress = ?, seg_started_at = ? WHERE id = ?`
 )
 
+// Leasing many replicas, and fixing their tasks' grid, one statement each
+// (ids: a JSON array, idList).
+const (
+	qLeaseFresh = `UPDATE replicas SET state = 'leased', worker = ?1, account = ?2, session_id = ?3, lease_id = id || '.' || (attempts + 1),
+			lease_deadline = ?4, attempts = attempts + 1, seg_resume_seq = 0, seg_fuel_start = 0, seg_fuel_end = 0, seg_progress = 0, seg_started_at = ?5
+		WHERE id IN (SELECT value FROM json_each(?6)) AND state = 'queued'`
+	qTaskGrid = `UPDATE tasks SET grid = ?1 WHERE grid IS NULL AND id IN (SELECT value FROM json_each(?2))`
+)
+
+// idList is ids as a JSON array.
+func idList(ids []int64) string {
+	b := make([]byte, 0, 2+len(ids)*8)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}
+
 func (db *DB) prepare(ctx context.Context) error {
 	db.stmts = map[string]*sql.Stmt{}
 	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskState, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued,
-		qLedgerLast, qLedgerInsert, qAccountAdd} {
+		qLedgerLast, qLedgerInsert, qAccountAdd, qLeaseFresh, qTaskGrid} {
 		st, err := db.w.PrepareContext(ctx, q)
 		if err != nil {
 			return interpretError(err)
@@ -772,30 +795,39 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		if err := rows.Err(); err != nil {
 			return interpretError(err)
 		}
-		upd := db.st(ctx, tx, qLeaseReplica)
 		now := ms(p.Now)
+		// The leases that start afresh are taken in one statement (their
+		// lease IDs are "replica.attempt", as above); a resumed one on its
+		// own, with its checkpoint.
+		var fresh []int64
 		for _, l := range out {
-			var seq, fuel uint64
-			if l.Resume != nil {
-				seq, fuel = l.Resume.Seq, l.Resume.Fuel
-				if _, err := tx.ExecContext(ctx, `UPDATE jobs SET resumes = resumes + 1 WHERE id = ?`, l.JobID); err != nil {
-					return interpretError(err)
-				}
+			if l.Resume == nil {
+				fresh = append(fresh, l.ReplicaID)
+				continue
 			}
-			if _, err := upd.ExecContext(ctx, p.Worker, acct, p.SessionID, l.LeaseID, ms(p.Deadline), seq, fuel, fuel, fuel, now, l.ReplicaID); err != nil {
+			seq, fuel := l.Resume.Seq, l.Resume.Fuel
+			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET resumes = resumes + 1 WHERE id = ?`, l.JobID); err != nil {
+				return interpretError(err)
+			}
+			if _, err := db.st(ctx, tx, qLeaseReplica).ExecContext(ctx, p.Worker, acct, p.SessionID, l.LeaseID, ms(p.Deadline), seq, fuel, fuel, fuel, now, l.ReplicaID); err != nil {
 				return interpretError(err)
 			}
 		}
-		if len(newGrid) > 0 {
-			// One statement for the batch: this is the dispatch hot path.
-			q := make([]byte, 0, 64+2*len(newGrid))
-			q = append(q, "UPDATE tasks SET grid = ? WHERE grid IS NULL AND id IN (?"...)
-			args := []any{p.CheckpointEvery, newGrid[0].TaskID}
-			for _, l := range newGrid[1:] {
-				q = append(q, ",?"...)
-				args = append(args, l.TaskID)
+		if len(fresh) > 0 {
+			res, err := db.st(ctx, tx, qLeaseFresh).ExecContext(ctx, p.Worker, acct, p.SessionID, ms(p.Deadline), now, idList(fresh))
+			if err != nil {
+				return interpretError(err)
 			}
-			if _, err := tx.ExecContext(ctx, string(append(q, ')')), args...); err != nil {
+			if k, _ := res.RowsAffected(); k != int64(len(fresh)) {
+				return fmt.Errorf("sqlite: leased %d of %d queued replicas", k, len(fresh))
+			}
+		}
+		if len(newGrid) > 0 {
+			ids := make([]int64, len(newGrid))
+			for i, l := range newGrid {
+				ids[i] = l.TaskID
+			}
+			if _, err := db.st(ctx, tx, qTaskGrid).ExecContext(ctx, p.CheckpointEvery, idList(ids)); err != nil {
 				return interpretError(err)
 			}
 		}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -17,18 +18,31 @@ import (
 // (DB.rstmts): TaskEvidence's and AccountGet's.
 var readQueries = append(evidenceQueries[:], qAccountGet, qAnyVerifying, qCountQueued)
 
-// evidenceQueries are TaskEvidence's statements.
+// evidenceQueries are TaskEvidence's statements: the task with its job and
+// whether it has checkpoints; its replicas, each with the accounts of its
+// ended segments; its checkpoints (only read when it has any); an account.
+// Three statements for a task without checkpoints, from six: on SQLite the
+// cost of a read is mostly the statement's, not the rows'.
 var evidenceQueries = [...]string{
-	`SELECT ` + taskCols + `, coalesce(grid, 0) FROM tasks WHERE id = ?`,
-	qJobGet,
+	`SELECT t.id, t.job_id, t.idx, t.state, t.stdin_hash, t.args, t.env, t.files, t.seed, t.status, t.exit_code, t.message,
+		t.stdout_hash, t.stderr_hash, t.fuel, t.result_seq, t.finished_at, coalesce(t.verification, ''), coalesce(t.verified_by, ''), coalesce(t.note, ''),
+		coalesce(t.grid, 0), EXISTS (SELECT 1 FROM checkpoints c WHERE c.task_id = t.id),
+		j.id, j.owner, j.name, j.module_hash, j.state, j.priority, j.replicas, j.fuel, j.memory, j.max_output, j.timeout_ms, j.task_count,
+		j.created_at, j.finished_at, j.suspendable, j.max_error
+	FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?`,
 	`SELECT id, role, state, verdict, coalesce(audit_of, 0), audit_seq, coalesce(worker, ''), coalesce(account, ''),
 		coalesce((SELECT site FROM sessions s WHERE s.id = replicas.session_id), ''),
-		status, exit_code, message, stdout_hash, stderr_hash, fuel FROM replicas WHERE task_id = ? ORDER BY id`,
+		status, exit_code, message, stdout_hash, stderr_hash, fuel,
+		(SELECT json_group_array(g.account ORDER BY g.id) FROM segments g WHERE g.replica_id = replicas.id AND coalesce(g.account, '') != '')
+	FROM replicas WHERE task_id = ? ORDER BY id`,
 	`SELECT ` + checkpointCols + ` FROM checkpoints WHERE task_id = ? ORDER BY replica_id, seq`,
-	`SELECT g.replica_id, coalesce(g.account, '') FROM segments g JOIN replicas r ON r.id = g.replica_id
-		WHERE r.task_id = ? ORDER BY g.id`,
 	qAccountGet,
 }
+
+// scanFunc is a function as a row scanner.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
 	evs, err := db.TaskEvidenceBatch(ctx, []int64{taskID})
@@ -82,33 +96,49 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID int64) (*store.TaskEvidence, error) {
 	var ev store.TaskEvidence
 	var grid int64
-	var err error
+	var hasCheckpoints bool
 	row := sts[0].QueryRowContext(ctx, taskID)
-	ev.Task, err = scanTask(scanPlus{row, []any{&grid}})
+	// One row, the task's columns and then the job's: scanJob does the
+	// row's Scan inside scanTask's.
+	var err error
+	ev.Task, err = scanTask(scanFunc(func(td ...any) error {
+		var err error
+		ev.Job, err = scanJob(scanFunc(func(jd ...any) error {
+			return row.Scan(append(append(td, &grid, &hasCheckpoints), jd...)...)
+		}))
+		return err
+	}))
 	if err != nil {
 		return nil, err
 	}
 	ev.Grid = uint64(grid)
-	if ev.Job, err = scanJob(sts[1].QueryRowContext(ctx, ev.Task.JobID, "", "")); err != nil {
-		return nil, err
-	}
-	rows, err := sts[2].QueryContext(ctx, taskID)
+	rows, err := sts[1].QueryContext(ctx, taskID)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	byID := map[int64]*store.ReplicaInfo{}
+	segAccounts := map[int64][]string{}
 	for rows.Next() {
 		var r store.ReplicaInfo
 		var status, msg, outH, errH sql.NullString
 		var exit, fuel sql.NullInt64
+		var segs []byte
 		if err := rows.Scan(&r.ID, &r.Role, &r.State, &r.Verdict, &r.AuditOf, &r.AuditSeq, &r.Worker, &r.Account, &r.Site,
-			&status, &exit, &msg, &outH, &errH, &fuel); err != nil {
+			&status, &exit, &msg, &outH, &errH, &fuel, &segs); err != nil {
 			rows.Close()
 			return nil, interpretError(err)
 		}
 		if r.State == store.ReplicaDone {
 			r.Result = &store.Result{Status: status.String, ExitCode: uint32(exit.Int64), Message: msg.String,
 				StdoutHash: outH.String, StderrHash: errH.String, Fuel: uint64(fuel.Int64)}
+		}
+		if len(segs) > 2 { // not []
+			var as []string
+			if err := json.Unmarshal(segs, &as); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: the segments' accounts of replica %d: %w", r.ID, err)
+			}
+			segAccounts[r.ID] = as
 		}
 		ev.Replicas = append(ev.Replicas, &r)
 		byID[r.ID] = &r
@@ -132,48 +162,36 @@ func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID 
 			r.Accounts = append(r.Accounts, a)
 		}
 	}
-	rows, err = sts[3].QueryContext(ctx, taskID)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	for rows.Next() {
-		c, err := scanCheckpoint(rows)
+	if hasCheckpoints {
+		rows, err = sts[2].QueryContext(ctx, taskID)
 		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if r := byID[c.ReplicaID]; r != nil {
-			r.Checkpoints = append(r.Checkpoints, c)
-			addAccount(r, c.Account)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, interpretError(err)
-	}
-	rows, err = sts[4].QueryContext(ctx, taskID)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var a string
-		if err := rows.Scan(&id, &a); err != nil {
 			return nil, interpretError(err)
 		}
-		if r := byID[id]; r != nil {
+		for rows.Next() {
+			c, err := scanCheckpoint(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if r := byID[c.ReplicaID]; r != nil {
+				r.Checkpoints = append(r.Checkpoints, c)
+				addAccount(r, c.Account)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, interpretError(err)
+		}
+	}
+	for _, r := range ev.Replicas {
+		for _, a := range segAccounts[r.ID] {
 			addAccount(r, a)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, interpretError(err)
-	}
-	rows.Close()
 	// The accounts it names, in the same read transaction.
 	ev.Accounts = map[string]*store.Account{}
 	for _, a := range ev.AccountNames() {
-		rec, err := scanAccount(sts[5].QueryRowContext(ctx, a))
+		rec, err := scanAccount(sts[3].QueryRowContext(ctx, a))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -185,14 +203,6 @@ func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID 
 	ev.CompleteAccounts()
 	return &ev, nil
 }
-
-// scanPlus scans a row into a scanner's destinations and then extra ones.
-type scanPlus struct {
-	row   interface{ Scan(...any) error }
-	extra []any
-}
-
-func (s scanPlus) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
 
 func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64, error) {
 	switch p.Role {
