@@ -116,7 +116,7 @@ func idList(ids []int64) string {
 func (db *DB) prepare(ctx context.Context) error {
 	db.stmts = map[string]*sql.Stmt{}
 	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskState, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued,
-		qLedgerLast, qLedgerInsert, qAccountAdd, qLeaseFresh, qTaskGrid} {
+		qLedgerInsert, qAccountAdd, qLeaseFresh, qTaskGrid, qReplicaDoneFresh} {
 		st, err := db.w.PrepareContext(ctx, q)
 		if err != nil {
 			return interpretError(err)
@@ -276,6 +276,16 @@ func fromMS(v sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(v.Int64)
+}
+
+// jsonList decodes a task's JSON list (args, env, files). Most tasks have
+// none: "[]" is the empty, non-nil slice the decoder would make, without it.
+func jsonList[T any](s string, dst *[]T) {
+	if s == "[]" {
+		*dst = []T{}
+		return
+	}
+	json.Unmarshal([]byte(s), dst)
 }
 
 func jsonText(v any) string {
@@ -559,9 +569,9 @@ func scanTask(sc interface{ Scan(...any) error }) (*store.Task, error) {
 	if by != "" {
 		json.Unmarshal([]byte(by), &t.VerifiedBy)
 	}
-	json.Unmarshal([]byte(args), &t.Args)
-	json.Unmarshal([]byte(env), &t.Env)
-	json.Unmarshal([]byte(files), &t.Files)
+	jsonList(args, &t.Args)
+	jsonList(env, &t.Env)
+	jsonList(files, &t.Files)
 	t.Result = store.Result{Status: status.String, ExitCode: uint32(exit.Int64), Message: msg.String,
 		StdoutHash: outH.String, StderrHash: errH.String, Fuel: uint64(fuel.Int64)}
 	t.ResultSeq = seq.Int64
@@ -773,9 +783,9 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				verifying++
 			}
 			seen[l.TaskID] = true
-			json.Unmarshal([]byte(args), &l.Args)
-			json.Unmarshal([]byte(env), &l.Env)
-			json.Unmarshal([]byte(files), &l.Files)
+			jsonList(args, &l.Args)
+			jsonList(env, &l.Env)
+			jsonList(files, &l.Files)
 			l.LeaseID = fmt.Sprintf("%d.%d", l.ReplicaID, att+1)
 			l.Deadline = time.UnixMilli(ms(p.Deadline))
 			if suspendable && grid == 0 && p.CheckpointEvery > 0 {
@@ -879,6 +889,9 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 // segment. Whether the task is settled is the verifier's decision
 // (TaskSettle).
 func (db *DB) complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, now int64) (store.ReplicaOutcome, error) {
+	if o, ok, err := db.completeFresh(ctx, tx, r, now); err != nil || ok {
+		return o, err
+	}
 	var o store.ReplicaOutcome
 	var sess sql.NullInt64
 	var state, worker, acct string
@@ -920,6 +933,45 @@ func (db *DB) complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, 
 	}
 	return o, nil
 }
+
+// completeFresh is complete for the usual result: of a lease held by the
+// session, on a segment that did not resume from a checkpoint (its output
+// is the whole output). The replica is found and marked done in one
+// statement; ok is false, with nothing written, for any other result.
+func (db *DB) completeFresh(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, now int64) (o store.ReplicaOutcome, ok bool, err error) {
+	outH, errH := blobHash(r.Stdout), blobHash(r.Stderr)
+	fuel := int64(min(r.Fuel, 1<<62))
+	var worker, acct string
+	var attempts int
+	var fuelStart uint64
+	var started int64
+	err = db.st(ctx, tx, qReplicaDoneFresh).QueryRowContext(ctx, r.Status, r.ExitCode, r.Message, outH, errH, fuel, r.WallMS, now, r.LeaseID, r.SessionID).
+		Scan(&o.ReplicaID, &o.TaskID, &o.JobID, &worker, &acct, &o.Role, &attempts, &fuelStart, &started)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ReplicaOutcome{}, false, nil
+	}
+	if err != nil {
+		return o, false, interpretError(err)
+	}
+	if err := db.putBlobHashed(ctx, tx, outH, r.Stdout, now); err != nil {
+		return o, false, err
+	}
+	if err := db.putBlobHashed(ctx, tx, errH, r.Stderr, now); err != nil {
+		return o, false, err
+	}
+	if _, err := db.st(ctx, tx, qSegment).ExecContext(ctx, o.ReplicaID, o.JobID, attempts, worker, acct, r.SessionID, 0, fuelStart,
+		fuel, fuel, started, now); err != nil {
+		return o, false, interpretError(err)
+	}
+	return o, true, nil
+}
+
+// qReplicaDoneFresh is qReplicaByLease and qReplicaDone in one, for
+// completeFresh.
+const qReplicaDoneFresh = `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = ?, exit_code = ?, message = ?,
+		stdout_hash = ?, stderr_hash = ?, fuel = ?, wall_ms = ?, finished_at = ?
+	WHERE lease_id = ? AND state = 'leased' AND session_id = ? AND seg_resume_seq = 0
+	RETURNING id, task_id, job_id, coalesce(worker, ''), coalesce(account, ''), role, attempts, seg_fuel_start, coalesce(seg_started_at, 0)`
 
 func (db *DB) ReplicaRequeueExpired(ctx context.Context, p *store.ReplicaRequeueExpiredParams) ([]store.RevokedLease, error) {
 	var revoked []store.RevokedLease

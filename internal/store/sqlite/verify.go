@@ -20,9 +20,10 @@ var readQueries = append(evidenceQueries[:], qAccountGet, qAnyVerifying, qCountQ
 
 // evidenceQueries are TaskEvidence's statements: the task with its job and
 // whether it has checkpoints; its replicas, each with the accounts of its
-// ended segments; its checkpoints (only read when it has any); an account.
-// Three statements for a task without checkpoints, from six: on SQLite the
-// cost of a read is mostly the statement's, not the rows'.
+// ended segments and its account's record; its checkpoints (only read when
+// it has any); an account (one named only by checkpoints or segments). Two
+// statements for a task without checkpoints, from six: on SQLite the cost
+// of a read is mostly the statement's, not the rows'.
 var evidenceQueries = [...]string{
 	`SELECT t.id, t.job_id, t.idx, t.state, t.stdin_hash, t.args, t.env, t.files, t.seed, t.status, t.exit_code, t.message,
 		t.stdout_hash, t.stderr_hash, t.fuel, t.result_seq, t.finished_at, coalesce(t.verification, ''), coalesce(t.verified_by, ''), coalesce(t.note, ''),
@@ -30,11 +31,13 @@ var evidenceQueries = [...]string{
 		j.id, j.owner, j.name, j.module_hash, j.state, j.priority, j.replicas, j.fuel, j.memory, j.max_output, j.timeout_ms, j.task_count,
 		j.created_at, j.finished_at, j.suspendable, j.max_error
 	FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?`,
-	`SELECT id, role, state, verdict, coalesce(audit_of, 0), audit_seq, coalesce(worker, ''), coalesce(account, ''),
-		coalesce((SELECT site FROM sessions s WHERE s.id = replicas.session_id), ''),
-		status, exit_code, message, stdout_hash, stderr_hash, fuel,
-		(SELECT json_group_array(g.account ORDER BY g.id) FROM segments g WHERE g.replica_id = replicas.id AND coalesce(g.account, '') != '')
-	FROM replicas WHERE task_id = ? ORDER BY id`,
+	`SELECT r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq, coalesce(r.worker, ''), coalesce(r.account, ''),
+		coalesce((SELECT site FROM sessions s WHERE s.id = r.session_id), ''),
+		r.status, r.exit_code, r.message, r.stdout_hash, r.stderr_hash, r.fuel,
+		(SELECT json_group_array(g.account ORDER BY g.id) FROM segments g WHERE g.replica_id = r.id AND coalesce(g.account, '') != ''),
+		a.id IS NOT NULL, coalesce(a.id, ''), coalesce(a.verified, 0), coalesce(a.audits_passed, 0), coalesce(a.audits_run, 0),
+		coalesce(a.lies_caught, 0), coalesce(a.audit_lies, 0), a.banned_at, coalesce(a.created_at, 0)
+	FROM replicas r LEFT JOIN accounts a ON a.id = r.account WHERE r.task_id = ? ORDER BY r.id`,
 	`SELECT ` + checkpointCols + ` FROM checkpoints WHERE task_id = ? ORDER BY replica_id, seq`,
 	qAccountGet,
 }
@@ -118,15 +121,28 @@ func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID 
 	}
 	byID := map[int64]*store.ReplicaInfo{}
 	segAccounts := map[int64][]string{}
+	// The accounts read (a nil record: none), in the same read transaction.
+	ev.Accounts = map[string]*store.Account{}
 	for rows.Next() {
 		var r store.ReplicaInfo
 		var status, msg, outH, errH sql.NullString
 		var exit, fuel sql.NullInt64
 		var segs []byte
-		if err := rows.Scan(&r.ID, &r.Role, &r.State, &r.Verdict, &r.AuditOf, &r.AuditSeq, &r.Worker, &r.Account, &r.Site,
-			&status, &exit, &msg, &outH, &errH, &fuel, &segs); err != nil {
+		var hasAccount bool
+		// The row's Scan inside scanAccount's, as the task's above.
+		acc, err := scanAccount(scanFunc(func(ad ...any) error {
+			return rows.Scan(append([]any{&r.ID, &r.Role, &r.State, &r.Verdict, &r.AuditOf, &r.AuditSeq, &r.Worker, &r.Account, &r.Site,
+				&status, &exit, &msg, &outH, &errH, &fuel, &segs, &hasAccount}, ad...)...)
+		}))
+		if err != nil {
 			rows.Close()
-			return nil, interpretError(err)
+			return nil, err
+		}
+		if r.Account != "" {
+			if !hasAccount {
+				acc = nil
+			}
+			ev.Accounts[r.Account] = acc
 		}
 		if r.State == store.ReplicaDone {
 			r.Result = &store.Result{Status: status.String, ExitCode: uint32(exit.Int64), Message: msg.String,
@@ -188,9 +204,11 @@ func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID 
 			addAccount(r, a)
 		}
 	}
-	// The accounts it names, in the same read transaction.
-	ev.Accounts = map[string]*store.Account{}
+	// The other accounts it names, in the same read transaction.
 	for _, a := range ev.AccountNames() {
+		if _, ok := ev.Accounts[a]; ok {
+			continue
+		}
 		rec, err := scanAccount(sts[3].QueryRowContext(ctx, a))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
@@ -647,8 +665,8 @@ func (db *DB) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
 }
 
 const (
-	qLedgerLast   = `SELECT coalesce(max(seq), 0) FROM ledger`
-	qLedgerInsert = `INSERT INTO ledger(seq, kind, account, site, job_id, task_id, replica_id, link, fuel, ref, day, at, reason) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	qLedgerInsert = `INSERT INTO ledger(seq, kind, account, site, job_id, task_id, replica_id, link, fuel, ref, day, at, reason)
+		VALUES((SELECT coalesce(max(seq), 0) + 1 FROM ledger),?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq`
 )
 
 // LedgerAppend checks each entry against the ledger before appending it:
@@ -668,16 +686,12 @@ func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]
 }
 
 // appendLedger numbers and inserts entries in tx.
-// Its two statements on the hot path (a settlement's grants) are prepared
-// once (DB.stmts).
+// Its insert, on the hot path (a settlement's grants), is prepared once
+// (DB.stmts).
 func (db *DB) appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) ([]store.LedgerEntry, error) {
 	out := make([]store.LedgerEntry, len(entries))
 	copy(out, entries)
 	err := func() error {
-		var last int64
-		if err := db.st(ctx, tx, qLedgerLast).QueryRowContext(ctx).Scan(&last); err != nil {
-			return interpretError(err)
-		}
 		for i := range out {
 			e := &out[i]
 			switch e.Kind {
@@ -707,9 +721,9 @@ func (db *DB) appendLedger(ctx context.Context, tx *sql.Tx, entries []store.Ledg
 			if e.Fuel >= 1<<63 || e.Link >= 1<<63 {
 				return fmt.Errorf("sqlite: ledger entry %d: fuel %d or link %d out of range", i, e.Fuel, e.Link)
 			}
-			e.Seq = last + int64(i) + 1
-			if _, err := db.st(ctx, tx, qLedgerInsert).ExecContext(ctx,
-				e.Seq, e.Kind, e.Account, e.Site, e.JobID, e.TaskID, e.ReplicaID, int64(e.Link), int64(e.Fuel), e.Ref, e.Day, ms(e.At), e.Reason); err != nil {
+			// Numbered next (one writer: the last seq + 1, no gaps).
+			if err := db.st(ctx, tx, qLedgerInsert).QueryRowContext(ctx,
+				e.Kind, e.Account, e.Site, e.JobID, e.TaskID, e.ReplicaID, int64(e.Link), int64(e.Fuel), e.Ref, e.Day, ms(e.At), e.Reason).Scan(&e.Seq); err != nil {
 				return interpretError(err)
 			}
 		}
