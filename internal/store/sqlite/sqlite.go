@@ -53,9 +53,14 @@ const (
 	qReplicaDone    = `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, wall_ms = ?, finished_at = ? WHERE id = ?`
 	qSegment        = `INSERT INTO segments(replica_id, job_id, seq, state, worker, account, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at) VALUES(?,?,?,'done',?,?,?,?,?,?,?,?,?)`
 	// Settling a task (TaskSettle) is on the hot path too: once per task.
-	qTaskState   = `SELECT t.state, t.job_id, (SELECT count(*) FROM replicas r WHERE r.task_id = t.id AND r.state IN ('queued','leased')) FROM tasks t WHERE t.id = ?`
-	qJobSettled  = `UPDATE jobs SET tasks_finished = tasks_finished + 1, results_numbered = results_numbered + 1, tasks_disputed = tasks_disputed + ?, fuel_done = fuel_done + ? WHERE id = ? RETURNING results_numbered, tasks_finished, task_count`
-	qTaskSettled = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?, result_seq = ?, verification = ?, verified_by = ?, note = ? WHERE id = ?`
+	// The task settles only if pending, numbered with its job's next
+	// result (qJobSettled then moves the counter on to that number), and
+	// says which job and how many replicas were still running.
+	qTaskSettled = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?,
+			result_seq = (SELECT j.results_numbered + 1 FROM jobs j WHERE j.id = tasks.job_id), verification = ?, verified_by = ?, note = ?
+		WHERE id = ? AND state = 'pending'
+		RETURNING job_id, (SELECT count(*) FROM replicas r WHERE r.task_id = tasks.id AND r.state IN ('queued','leased'))`
+	qJobSettled = `UPDATE jobs SET tasks_finished = tasks_finished + 1, results_numbered = results_numbered + 1, tasks_disputed = tasks_disputed + ?, fuel_done = fuel_done + ? WHERE id = ? RETURNING tasks_finished, task_count`
 	// The session must be open and its account not banned.
 	qSessionOpen = `SELECT (SELECT count(*) FROM sessions WHERE id = ? AND ended_at IS NULL), (SELECT count(*) FROM accounts WHERE id = ? AND banned_at IS NOT NULL)`
 	qQueued      = `
@@ -115,7 +120,7 @@ func idList(ids []int64) string {
 
 func (db *DB) prepare(ctx context.Context) error {
 	db.stmts = map[string]*sql.Stmt{}
-	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskState, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued,
+	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued,
 		qLedgerInsert, qAccountAdd, qLeaseFresh, qTaskGrid, qReplicaDoneFresh} {
 		st, err := db.w.PrepareContext(ctx, q)
 		if err != nil {

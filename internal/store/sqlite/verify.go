@@ -441,38 +441,41 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams) (*store.TaskSettled, error) {
 	out := &store.TaskSettled{}
 	now := ms(p.Now)
-	var state string
+	fuel := int64(min(p.Result.Fuel, 1<<62))
+	disputed, fuelDone := 0, fuel
+	if p.State == store.TaskDisputed {
+		disputed, fuelDone = 1, 0
+	}
+	var by any
+	if len(p.VerifiedBy) > 0 {
+		by = jsonText(p.VerifiedBy)
+	}
+	// The task first, only if pending: numbered next in its job's results
+	// (the job's counter is moved on just below, in the same transaction).
+	r := p.Result
 	var running int
-	if err := db.st(ctx, tx, qTaskState).QueryRowContext(ctx, p.TaskID).Scan(&state, &out.JobID, &running); err != nil {
+	err := db.st(ctx, tx, qTaskSettled).QueryRowContext(ctx, p.State, r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, fuel, now,
+		p.Verification, by, p.Note, p.TaskID).Scan(&out.JobID, &running)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Nothing written: no such task, or not pending.
+		var state string
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM tasks WHERE id = ?`, p.TaskID).Scan(&state); err != nil {
+			return nil, interpretError(err)
+		}
+		return nil, fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
+	}
+	if err != nil {
 		return nil, interpretError(err)
 	}
-	if state != string(store.TaskPending) {
-		return nil, fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
+	var finished, total int64
+	if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, disputed, fuelDone, out.JobID).Scan(&finished, &total); err != nil {
+		return nil, interpretError(err)
 	}
 	if running > 0 {
 		var err error
 		if out.Revoked, err = cancelReplicas(ctx, tx, now, true, `task_id = ?`, p.TaskID); err != nil {
 			return nil, err
 		}
-	}
-	fuel := int64(min(p.Result.Fuel, 1<<62))
-	disputed, fuelDone := 0, fuel
-	if p.State == store.TaskDisputed {
-		disputed, fuelDone = 1, 0
-	}
-	// The job's counter numbers results in settling order.
-	var seq, finished, total int64
-	if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, disputed, fuelDone, out.JobID).Scan(&seq, &finished, &total); err != nil {
-		return nil, interpretError(err)
-	}
-	var by any
-	if len(p.VerifiedBy) > 0 {
-		by = jsonText(p.VerifiedBy)
-	}
-	r := p.Result
-	if _, err := db.st(ctx, tx, qTaskSettled).ExecContext(ctx, p.State, r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, fuel, now, seq,
-		p.Verification, by, p.Note, p.TaskID); err != nil {
-		return nil, interpretError(err)
 	}
 	if len(p.Ledger) > 0 {
 		if _, err := db.appendLedger(ctx, tx, p.Ledger); err != nil {
