@@ -105,6 +105,10 @@ const (
 	qTaskGrid = `UPDATE tasks SET grid = ?1 WHERE grid IS NULL AND id IN (SELECT value FROM json_each(?2))`
 )
 
+// queueScan is the LIMIT ReplicaLease binds for any batch of up to
+// queueScan/2 leases.
+const queueScan = 64
+
 // idList is ids as a JSON array.
 func idList(ids []int64) string {
 	b := make([]byte, 0, 2+len(ids)*8)
@@ -758,14 +762,20 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		}
 		// Replicas of one task are adjacent in the queue; twice Max rows
 		// leave room for skipping a second replica of a task in this batch.
-		rows, err := db.st(ctx, tx, qQueued).QueryContext(ctx, p.Worker, acct, p.Max*2, p.Probation.Mode())
+		// The LIMIT bound is the same for every batch up to queueScan/2
+		// (the loop stops at 2 × Max rows): SQLite's planner reads a bound
+		// LIMIT, and a statement run with another value than last time is
+		// compiled again, which was a tenth of the coordinator's CPU with
+		// real workers asking for one or two leases at a time.
+		scan := p.Max * 2
+		rows, err := db.st(ctx, tx, qQueued).QueryContext(ctx, p.Worker, acct, max(scan, queueScan), p.Probation.Mode())
 		if err != nil {
 			return interpretError(err)
 		}
 		seen := map[int64]bool{} // one replica per task per worker, within this batch too
 		verifying := 0           // leases of verifying jobs (p.Probation)
 		var newGrid []*store.Lease
-		for rows.Next() {
+		for scanned := 0; scanned < scan && len(out) < p.Max && rows.Next(); scanned++ {
 			var l store.Lease
 			var args, env, files string
 			var att int
@@ -778,7 +788,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				rows.Close()
 				return interpretError(err)
 			}
-			if seen[l.TaskID] || len(out) == p.Max {
+			if seen[l.TaskID] {
 				continue
 			}
 			if p.Probation != nil && l.Verifies {
