@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/store"
@@ -15,32 +16,46 @@ import (
 // (internal/verify) reads and decides, and decides nothing itself.
 
 // readQueries are the statements prepared on the readers' pool
-// (DB.rstmts): TaskEvidence's and AccountGet's.
-var readQueries = append(evidenceQueries[:], qAccountGet, qAnyVerifying, qCountQueued)
+// (DB.rstmts): TaskEvidence's, AccountGet's and the dispatcher's.
+var readQueries = append(evidenceQueries[:], qEvidenceOne, qAccountGet, qAnyVerifying, qCountQueued)
 
-// evidenceQueries are TaskEvidence's statements: the task with its job and
-// whether it has checkpoints; its replicas, each with the accounts of its
-// ended segments and its account's record; its checkpoints (only read when
-// it has any); an account (one named only by checkpoints or segments). Two
-// statements for a task without checkpoints, from six: on SQLite the cost
-// of a read is mostly the statement's, not the rows'.
-var evidenceQueries = [...]string{
-	`SELECT t.id, t.job_id, t.idx, t.state, t.stdin_hash, t.args, t.env, t.files, t.seed, t.status, t.exit_code, t.message,
+// A task's evidence: the task with its job and whether it has checkpoints
+// (evTaskJob), and each replica with the accounts of its ended segments
+// and its account's record (evReplica, NULL-safe for the LEFT JOIN of
+// qEvidenceOne).
+const (
+	evTaskJob = `t.id, t.job_id, t.idx, t.state, t.stdin_hash, t.args, t.env, t.files, t.seed, t.status, t.exit_code, t.message,
 		t.stdout_hash, t.stderr_hash, t.fuel, t.result_seq, t.finished_at, coalesce(t.verification, ''), coalesce(t.verified_by, ''), coalesce(t.note, ''),
 		coalesce(t.grid, 0), EXISTS (SELECT 1 FROM checkpoints c WHERE c.task_id = t.id),
 		j.id, j.owner, j.name, j.module_hash, j.state, j.priority, j.replicas, j.fuel, j.memory, j.max_output, j.timeout_ms, j.task_count,
-		j.created_at, j.finished_at, j.suspendable, j.max_error
-	FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?`,
-	`SELECT r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq, coalesce(r.worker, ''), coalesce(r.account, ''),
-		coalesce((SELECT site FROM sessions s WHERE s.id = r.session_id), ''),
+		j.created_at, j.finished_at, j.suspendable, j.max_error`
+	evReplica = `coalesce(r.id, 0), coalesce(r.role, ''), coalesce(r.state, ''), coalesce(r.verdict, ''), coalesce(r.audit_of, 0), coalesce(r.audit_seq, 0),
+		coalesce(r.worker, ''), coalesce(r.account, ''), coalesce((SELECT site FROM sessions s WHERE s.id = r.session_id), ''),
 		r.status, r.exit_code, r.message, r.stdout_hash, r.stderr_hash, r.fuel,
 		(SELECT json_group_array(g.account ORDER BY g.id) FROM segments g WHERE g.replica_id = r.id AND coalesce(g.account, '') != ''),
 		a.id IS NOT NULL, coalesce(a.id, ''), coalesce(a.verified, 0), coalesce(a.audits_passed, 0), coalesce(a.audits_run, 0),
-		coalesce(a.lies_caught, 0), coalesce(a.audit_lies, 0), a.banned_at, coalesce(a.created_at, 0)
-	FROM replicas r LEFT JOIN accounts a ON a.id = r.account WHERE r.task_id = ? ORDER BY r.id`,
+		coalesce(a.lies_caught, 0), coalesce(a.audit_lies, 0), a.banned_at, coalesce(a.created_at, 0)`
+)
+
+// evidenceQueries are TaskEvidence's statements in a read transaction:
+// the task with its job; its replicas; its checkpoints (only read when it
+// has any); an account (one named only by checkpoints or segments). On
+// SQLite the cost of a read is mostly the statement's, not the rows'.
+var evidenceQueries = [...]string{
+	`SELECT ` + evTaskJob + ` FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?`,
+	`SELECT ` + evReplica + ` FROM replicas r LEFT JOIN accounts a ON a.id = r.account WHERE r.task_id = ? ORDER BY r.id`,
 	`SELECT ` + checkpointCols + ` FROM checkpoints WHERE task_id = ? ORDER BY replica_id, seq`,
 	qAccountGet,
 }
+
+// qEvidenceOne is the usual task's whole evidence in one statement, so in
+// one snapshot without a transaction: every row is one of its replicas
+// (none: one row, its replica columns NULL) with the task and job beside
+// it. The usual task has no checkpoints, and its segments were computed
+// by its replicas' own accounts; any other is read by evidenceQueries.
+const qEvidenceOne = `SELECT ` + evTaskJob + `, r.id IS NOT NULL, ` + evReplica + `
+	FROM tasks t JOIN jobs j ON j.id = t.job_id LEFT JOIN replicas r ON r.task_id = t.id LEFT JOIN accounts a ON a.id = r.account
+	WHERE t.id = ? ORDER BY r.id`
 
 // scanFunc is a function as a row scanner.
 type scanFunc func(dest ...any) error
@@ -57,11 +72,25 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 
 // TaskEvidenceBatch reads each task as TaskEvidence would, in one read
 // transaction: the tasks, their replicas and their checkpoints as of one
-// moment.
+// moment. A single task is read in one statement when it can be
+// (evidenceOne), which needs no transaction.
 func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.TaskEvidence, error) {
 	out := make([]*store.TaskEvidence, len(ids))
 	if len(ids) == 0 {
 		return out, nil
+	}
+	if len(ids) == 1 {
+		ev, ok, err := db.evidenceOne(quick(ctx), ids[0])
+		if errors.Is(err, store.ErrNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[0] = ev
+			return out, nil
+		}
 	}
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -94,70 +123,149 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	return out, nil
 }
 
-// evidence reads one task's evidence with sts, evidenceQueries bound to
-// one read transaction (ErrNotFound: no such task).
-func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID int64) (*store.TaskEvidence, error) {
-	var ev store.TaskEvidence
+// scanTaskJob scans evTaskJob's columns, then extra ones.
+func scanTaskJob(sc interface{ Scan(...any) error }, ev *store.TaskEvidence, hasCheckpoints *bool, extra ...any) error {
+	// scanJob does the row's Scan inside scanTask's.
 	var grid int64
-	var hasCheckpoints bool
-	row := sts[0].QueryRowContext(ctx, taskID)
-	// One row, the task's columns and then the job's: scanJob does the
-	// row's Scan inside scanTask's.
 	var err error
 	ev.Task, err = scanTask(scanFunc(func(td ...any) error {
 		var err error
 		ev.Job, err = scanJob(scanFunc(func(jd ...any) error {
-			return row.Scan(append(append(td, &grid, &hasCheckpoints), jd...)...)
+			return sc.Scan(append(append(append(td, &grid, hasCheckpoints), jd...), extra...)...)
 		}))
 		return err
 	}))
+	ev.Grid = uint64(grid)
+	return err
+}
+
+// scanReplica scans evReplica's columns after prefix: the replica, its
+// account's record (nil: none) and its ended segments' accounts in order.
+func scanReplica(sc interface{ Scan(...any) error }, prefix ...any) (*store.ReplicaInfo, *store.Account, []string, error) {
+	var r store.ReplicaInfo
+	var status, msg, outH, errH sql.NullString
+	var exit, fuel sql.NullInt64
+	var segs []byte
+	var hasAccount bool
+	// The row's Scan inside scanAccount's, as the task's.
+	acc, err := scanAccount(scanFunc(func(ad ...any) error {
+		return sc.Scan(append(append(prefix, &r.ID, &r.Role, &r.State, &r.Verdict, &r.AuditOf, &r.AuditSeq, &r.Worker, &r.Account, &r.Site,
+			&status, &exit, &msg, &outH, &errH, &fuel, &segs, &hasAccount), ad...)...)
+	}))
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !hasAccount {
+		acc = nil
+	}
+	if r.State == store.ReplicaDone {
+		r.Result = &store.Result{Status: status.String, ExitCode: uint32(exit.Int64), Message: msg.String,
+			StdoutHash: outH.String, StderrHash: errH.String, Fuel: uint64(fuel.Int64)}
+	}
+	var segAccounts []string
+	if len(segs) > 2 { // not []
+		if err := json.Unmarshal(segs, &segAccounts); err != nil {
+			return nil, nil, nil, fmt.Errorf("sqlite: the segments' accounts of replica %d: %w", r.ID, err)
+		}
+	}
+	return &r, acc, segAccounts, nil
+}
+
+// addReplica adds a replica read by scanReplica to ev, with its account's
+// record.
+func addReplica(ev *store.TaskEvidence, r *store.ReplicaInfo, acc *store.Account) {
+	ev.Replicas = append(ev.Replicas, r)
+	if r.Account != "" {
+		ev.Accounts[r.Account] = acc
+	}
+}
+
+// addAccount adds an account that computed part of r (its checkpoints' by
+// sequence, then its ended segments' in the order they ended), each once.
+func addAccount(r *store.ReplicaInfo, a string) {
+	if a != "" && !slices.Contains(r.Accounts, a) {
+		r.Accounts = append(r.Accounts, a)
+	}
+}
+
+// evidenceOne reads a task's evidence with qEvidenceOne: ok is false, with
+// nothing read, for a task it cannot read whole (checkpoints, or accounts
+// other than its replicas').
+func (db *DB) evidenceOne(ctx context.Context, taskID int64) (*store.TaskEvidence, bool, error) {
+	st, err := db.rstmt(ctx, qEvidenceOne)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, err := st.QueryContext(ctx, taskID)
+	if err != nil {
+		return nil, false, interpretError(err)
+	}
+	defer rows.Close()
+	ev := &store.TaskEvidence{Accounts: map[string]*store.Account{}}
+	found := false
+	var hasCheckpoints bool
+	for rows.Next() {
+		var row store.TaskEvidence // the task and job, the same on every row
+		var present bool
+		r, acc, segAccounts, err := scanReplica(scanFunc(func(rd ...any) error {
+			return scanTaskJob(rows, &row, &hasCheckpoints, append([]any{&present}, rd...)...)
+		}))
+		if err != nil {
+			return nil, false, err
+		}
+		if !found {
+			found = true
+			ev.Task, ev.Job, ev.Grid = row.Task, row.Job, row.Grid
+		}
+		if hasCheckpoints {
+			return nil, false, nil
+		}
+		if !present {
+			continue
+		}
+		addReplica(ev, r, acc)
+		for _, a := range segAccounts {
+			addAccount(r, a)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, interpretError(err)
+	}
+	if !found {
+		return nil, false, store.ErrNotFound
+	}
+	for _, a := range ev.AccountNames() {
+		if _, ok := ev.Accounts[a]; !ok {
+			return nil, false, nil // an account no replica holds: read it in the transaction
+		}
+	}
+	ev.CompleteAccounts()
+	return ev, true, nil
+}
+
+// evidence reads one task's evidence with sts, evidenceQueries bound to
+// one read transaction (ErrNotFound: no such task).
+func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID int64) (*store.TaskEvidence, error) {
+	ev := &store.TaskEvidence{Accounts: map[string]*store.Account{}}
+	var hasCheckpoints bool
+	if err := scanTaskJob(sts[0].QueryRowContext(ctx, taskID), ev, &hasCheckpoints); err != nil {
 		return nil, err
 	}
-	ev.Grid = uint64(grid)
 	rows, err := sts[1].QueryContext(ctx, taskID)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	byID := map[int64]*store.ReplicaInfo{}
 	segAccounts := map[int64][]string{}
-	// The accounts read (a nil record: none), in the same read transaction.
-	ev.Accounts = map[string]*store.Account{}
 	for rows.Next() {
-		var r store.ReplicaInfo
-		var status, msg, outH, errH sql.NullString
-		var exit, fuel sql.NullInt64
-		var segs []byte
-		var hasAccount bool
-		// The row's Scan inside scanAccount's, as the task's above.
-		acc, err := scanAccount(scanFunc(func(ad ...any) error {
-			return rows.Scan(append([]any{&r.ID, &r.Role, &r.State, &r.Verdict, &r.AuditOf, &r.AuditSeq, &r.Worker, &r.Account, &r.Site,
-				&status, &exit, &msg, &outH, &errH, &fuel, &segs, &hasAccount}, ad...)...)
-		}))
+		r, acc, segs, err := scanReplica(rows)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if r.Account != "" {
-			if !hasAccount {
-				acc = nil
-			}
-			ev.Accounts[r.Account] = acc
-		}
-		if r.State == store.ReplicaDone {
-			r.Result = &store.Result{Status: status.String, ExitCode: uint32(exit.Int64), Message: msg.String,
-				StdoutHash: outH.String, StderrHash: errH.String, Fuel: uint64(fuel.Int64)}
-		}
-		if len(segs) > 2 { // not []
-			var as []string
-			if err := json.Unmarshal(segs, &as); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("sqlite: the segments' accounts of replica %d: %w", r.ID, err)
-			}
-			segAccounts[r.ID] = as
-		}
-		ev.Replicas = append(ev.Replicas, &r)
-		byID[r.ID] = &r
+		addReplica(ev, r, acc)
+		byID[r.ID] = r
+		segAccounts[r.ID] = segs
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -165,19 +273,6 @@ func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID 
 	}
 	// Accounts: its checkpoints' by sequence, then its ended segments' in
 	// the order they ended, each once.
-	seen := map[int64]map[string]bool{}
-	addAccount := func(r *store.ReplicaInfo, a string) {
-		if a == "" {
-			return
-		}
-		if seen[r.ID] == nil {
-			seen[r.ID] = map[string]bool{}
-		}
-		if !seen[r.ID][a] {
-			seen[r.ID][a] = true
-			r.Accounts = append(r.Accounts, a)
-		}
-	}
 	if hasCheckpoints {
 		rows, err = sts[2].QueryContext(ctx, taskID)
 		if err != nil {
@@ -219,7 +314,7 @@ func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID 
 		ev.Accounts[a] = rec
 	}
 	ev.CompleteAccounts()
-	return &ev, nil
+	return ev, nil
 }
 
 func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64, error) {
