@@ -17,12 +17,25 @@ var emptyHash = store.Hash(nil)
 
 // putBlob stores data inside tx (the transaction that will name it).
 func (db *DB) putBlob(ctx context.Context, tx *sql.Tx, data []byte, now int64) (string, error) {
+	h := blobHash(data)
+	return h, db.putBlobHashed(ctx, tx, h, data, now)
+}
+
+// blobHash is data's blob hash.
+func blobHash(data []byte) string {
 	if len(data) == 0 {
-		return emptyHash, nil // inserted with the schema
+		return emptyHash
 	}
-	h := store.Hash(data)
+	return store.Hash(data)
+}
+
+// putBlobHashed is putBlob of data whose hash h is known (blobHash).
+func (db *DB) putBlobHashed(ctx context.Context, tx *sql.Tx, h string, data []byte, now int64) error {
+	if len(data) == 0 {
+		return nil // inserted with the schema
+	}
 	_, err := db.st(ctx, tx, qPutBlob).ExecContext(ctx, h, data, len(data), now)
-	return h, interpretError(err)
+	return interpretError(err)
 }
 
 func (db *DB) BlobPut(ctx context.Context, p *store.BlobPutParams) (string, error) {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -52,9 +53,14 @@ const (
 	qReplicaDone    = `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, wall_ms = ?, finished_at = ? WHERE id = ?`
 	qSegment        = `INSERT INTO segments(replica_id, job_id, seq, state, worker, account, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at) VALUES(?,?,?,'done',?,?,?,?,?,?,?,?,?)`
 	// Settling a task (TaskSettle) is on the hot path too: once per task.
-	qTaskState   = `SELECT t.state, t.job_id, (SELECT count(*) FROM replicas r WHERE r.task_id = t.id AND r.state IN ('queued','leased')) FROM tasks t WHERE t.id = ?`
-	qJobSettled  = `UPDATE jobs SET tasks_finished = tasks_finished + 1, results_numbered = results_numbered + 1, tasks_disputed = tasks_disputed + ?, fuel_done = fuel_done + ? WHERE id = ? RETURNING results_numbered, tasks_finished, task_count`
-	qTaskSettled = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?, result_seq = ?, verification = ?, verified_by = ?, note = ? WHERE id = ?`
+	// The task settles only if pending, numbered with its job's next
+	// result (qJobSettled then moves the counter on to that number), and
+	// says which job and how many replicas were still running.
+	qTaskSettled = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?,
+			result_seq = (SELECT j.results_numbered + 1 FROM jobs j WHERE j.id = tasks.job_id), verification = ?, verified_by = ?, note = ?
+		WHERE id = ? AND state = 'pending'
+		RETURNING job_id, (SELECT count(*) FROM replicas r WHERE r.task_id = tasks.id AND r.state IN ('queued','leased'))`
+	qJobSettled = `UPDATE jobs SET tasks_finished = tasks_finished + 1, results_numbered = results_numbered + 1, tasks_disputed = tasks_disputed + ?, fuel_done = fuel_done + ? WHERE id = ? RETURNING tasks_finished, task_count`
 	// The session must be open and its account not banned.
 	qSessionOpen = `SELECT (SELECT count(*) FROM sessions WHERE id = ? AND ended_at IS NULL), (SELECT count(*) FROM accounts WHERE id = ? AND banned_at IS NOT NULL)`
 	qQueued      = `
@@ -90,9 +96,36 @@ const (
 			seg_resume_seq = ?, seg_fuel_start = ?, seg_fuel_end = ?, seg_progress = ?, seg_started_at = ? WHERE id = ?`
 )
 
+// Leasing many replicas, and fixing their tasks' grid, one statement each
+// (ids: a JSON array, idList).
+const (
+	qLeaseFresh = `UPDATE replicas SET state = 'leased', worker = ?1, account = ?2, session_id = ?3, lease_id = id || '.' || (attempts + 1),
+			lease_deadline = ?4, attempts = attempts + 1, seg_resume_seq = 0, seg_fuel_start = 0, seg_fuel_end = 0, seg_progress = 0, seg_started_at = ?5
+		WHERE id IN (SELECT value FROM json_each(?6)) AND state = 'queued'`
+	qTaskGrid = `UPDATE tasks SET grid = ?1 WHERE grid IS NULL AND id IN (SELECT value FROM json_each(?2))`
+)
+
+// queueScan is the LIMIT ReplicaLease binds for any batch of up to
+// queueScan/2 leases.
+const queueScan = 64
+
+// idList is ids as a JSON array.
+func idList(ids []int64) string {
+	b := make([]byte, 0, 2+len(ids)*8)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}
+
 func (db *DB) prepare(ctx context.Context) error {
 	db.stmts = map[string]*sql.Stmt{}
-	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qTaskState, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued} {
+	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued,
+		qLedgerInsert, qAccountAdd, qLeaseFresh, qTaskGrid, qReplicaDoneFresh} {
 		st, err := db.w.PrepareContext(ctx, q)
 		if err != nil {
 			return interpretError(err)
@@ -254,10 +287,29 @@ func fromMS(v sql.NullInt64) time.Time {
 	return time.UnixMilli(v.Int64)
 }
 
+// jsonList decodes a task's JSON list (args, env, files). Most tasks have
+// none: "[]" is the empty, non-nil slice the decoder would make, without it.
+func jsonList[T any](s string, dst *[]T) {
+	if s == "[]" {
+		*dst = []T{}
+		return
+	}
+	json.Unmarshal([]byte(s), dst)
+}
+
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// quick is the context of a short statement on the hot path: ctx's values
+// without its cancellation. With a context that can end, the driver starts
+// a goroutine per statement to interrupt it (and database/sql one per rows
+// outside a transaction), a few per task on the dispatch, result and
+// verification paths; these statements take well under a millisecond, so
+// nothing is lost by letting one finish. Waiting for the writer or a reader
+// (BeginTx) still ends with ctx.
+func quick(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // tx runs fn in a write transaction.
 func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -526,9 +578,9 @@ func scanTask(sc interface{ Scan(...any) error }) (*store.Task, error) {
 	if by != "" {
 		json.Unmarshal([]byte(by), &t.VerifiedBy)
 	}
-	json.Unmarshal([]byte(args), &t.Args)
-	json.Unmarshal([]byte(env), &t.Env)
-	json.Unmarshal([]byte(files), &t.Files)
+	jsonList(args, &t.Args)
+	jsonList(env, &t.Env)
+	jsonList(files, &t.Files)
 	t.Result = store.Result{Status: status.String, ExitCode: uint32(exit.Int64), Message: msg.String,
 		StdoutHash: outH.String, StderrHash: errH.String, Fuel: uint64(fuel.Int64)}
 	t.ResultSeq = seq.Int64
@@ -696,6 +748,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 	var out []*store.Lease
 	acct := account(p.Account, p.Worker)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ctx := quick(ctx)
 		out = out[:0]
 		var open, banned int
 		if err := db.st(ctx, tx, qSessionOpen).QueryRowContext(ctx, p.SessionID, acct).Scan(&open, &banned); err != nil {
@@ -709,14 +762,20 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		}
 		// Replicas of one task are adjacent in the queue; twice Max rows
 		// leave room for skipping a second replica of a task in this batch.
-		rows, err := db.st(ctx, tx, qQueued).QueryContext(ctx, p.Worker, acct, p.Max*2, p.Probation.Mode())
+		// The LIMIT bound is the same for every batch up to queueScan/2
+		// (the loop stops at 2 × Max rows): SQLite's planner reads a bound
+		// LIMIT, and a statement run with another value than last time is
+		// compiled again, which was a tenth of the coordinator's CPU with
+		// real workers asking for one or two leases at a time.
+		scan := p.Max * 2
+		rows, err := db.st(ctx, tx, qQueued).QueryContext(ctx, p.Worker, acct, max(scan, queueScan), p.Probation.Mode())
 		if err != nil {
 			return interpretError(err)
 		}
 		seen := map[int64]bool{} // one replica per task per worker, within this batch too
 		verifying := 0           // leases of verifying jobs (p.Probation)
 		var newGrid []*store.Lease
-		for rows.Next() {
+		for scanned := 0; scanned < scan && len(out) < p.Max && rows.Next(); scanned++ {
 			var l store.Lease
 			var args, env, files string
 			var att int
@@ -729,7 +788,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				rows.Close()
 				return interpretError(err)
 			}
-			if seen[l.TaskID] || len(out) == p.Max {
+			if seen[l.TaskID] {
 				continue
 			}
 			if p.Probation != nil && l.Verifies {
@@ -739,9 +798,9 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				verifying++
 			}
 			seen[l.TaskID] = true
-			json.Unmarshal([]byte(args), &l.Args)
-			json.Unmarshal([]byte(env), &l.Env)
-			json.Unmarshal([]byte(files), &l.Files)
+			jsonList(args, &l.Args)
+			jsonList(env, &l.Env)
+			jsonList(files, &l.Files)
 			l.LeaseID = fmt.Sprintf("%d.%d", l.ReplicaID, att+1)
 			l.Deadline = time.UnixMilli(ms(p.Deadline))
 			if suspendable && grid == 0 && p.CheckpointEvery > 0 {
@@ -761,30 +820,39 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		if err := rows.Err(); err != nil {
 			return interpretError(err)
 		}
-		upd := db.st(ctx, tx, qLeaseReplica)
 		now := ms(p.Now)
+		// The leases that start afresh are taken in one statement (their
+		// lease IDs are "replica.attempt", as above); a resumed one on its
+		// own, with its checkpoint.
+		var fresh []int64
 		for _, l := range out {
-			var seq, fuel uint64
-			if l.Resume != nil {
-				seq, fuel = l.Resume.Seq, l.Resume.Fuel
-				if _, err := tx.ExecContext(ctx, `UPDATE jobs SET resumes = resumes + 1 WHERE id = ?`, l.JobID); err != nil {
-					return interpretError(err)
-				}
+			if l.Resume == nil {
+				fresh = append(fresh, l.ReplicaID)
+				continue
 			}
-			if _, err := upd.ExecContext(ctx, p.Worker, acct, p.SessionID, l.LeaseID, ms(p.Deadline), seq, fuel, fuel, fuel, now, l.ReplicaID); err != nil {
+			seq, fuel := l.Resume.Seq, l.Resume.Fuel
+			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET resumes = resumes + 1 WHERE id = ?`, l.JobID); err != nil {
+				return interpretError(err)
+			}
+			if _, err := db.st(ctx, tx, qLeaseReplica).ExecContext(ctx, p.Worker, acct, p.SessionID, l.LeaseID, ms(p.Deadline), seq, fuel, fuel, fuel, now, l.ReplicaID); err != nil {
 				return interpretError(err)
 			}
 		}
-		if len(newGrid) > 0 {
-			// One statement for the batch: this is the dispatch hot path.
-			q := make([]byte, 0, 64+2*len(newGrid))
-			q = append(q, "UPDATE tasks SET grid = ? WHERE grid IS NULL AND id IN (?"...)
-			args := []any{p.CheckpointEvery, newGrid[0].TaskID}
-			for _, l := range newGrid[1:] {
-				q = append(q, ",?"...)
-				args = append(args, l.TaskID)
+		if len(fresh) > 0 {
+			res, err := db.st(ctx, tx, qLeaseFresh).ExecContext(ctx, p.Worker, acct, p.SessionID, ms(p.Deadline), now, idList(fresh))
+			if err != nil {
+				return interpretError(err)
 			}
-			if _, err := tx.ExecContext(ctx, string(append(q, ')')), args...); err != nil {
+			if k, _ := res.RowsAffected(); k != int64(len(fresh)) {
+				return fmt.Errorf("sqlite: leased %d of %d queued replicas", k, len(fresh))
+			}
+		}
+		if len(newGrid) > 0 {
+			ids := make([]int64, len(newGrid))
+			for i, l := range newGrid {
+				ids[i] = l.TaskID
+			}
+			if _, err := db.st(ctx, tx, qTaskGrid).ExecContext(ctx, p.CheckpointEvery, idList(ids)); err != nil {
 				return interpretError(err)
 			}
 		}
@@ -816,6 +884,7 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	out := make([]store.ReplicaOutcome, len(p.Results))
 	now := ms(p.Now)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ctx := quick(ctx)
 		for i := range p.Results {
 			o, err := db.complete(ctx, tx, &p.Results[i], now)
 			if err != nil {
@@ -835,6 +904,9 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 // segment. Whether the task is settled is the verifier's decision
 // (TaskSettle).
 func (db *DB) complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, now int64) (store.ReplicaOutcome, error) {
+	if o, ok, err := db.completeFresh(ctx, tx, r, now); err != nil || ok {
+		return o, err
+	}
 	var o store.ReplicaOutcome
 	var sess sql.NullInt64
 	var state, worker, acct string
@@ -876,6 +948,45 @@ func (db *DB) complete(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, 
 	}
 	return o, nil
 }
+
+// completeFresh is complete for the usual result: of a lease held by the
+// session, on a segment that did not resume from a checkpoint (its output
+// is the whole output). The replica is found and marked done in one
+// statement; ok is false, with nothing written, for any other result.
+func (db *DB) completeFresh(ctx context.Context, tx *sql.Tx, r *store.ReplicaResult, now int64) (o store.ReplicaOutcome, ok bool, err error) {
+	outH, errH := blobHash(r.Stdout), blobHash(r.Stderr)
+	fuel := int64(min(r.Fuel, 1<<62))
+	var worker, acct string
+	var attempts int
+	var fuelStart uint64
+	var started int64
+	err = db.st(ctx, tx, qReplicaDoneFresh).QueryRowContext(ctx, r.Status, r.ExitCode, r.Message, outH, errH, fuel, r.WallMS, now, r.LeaseID, r.SessionID).
+		Scan(&o.ReplicaID, &o.TaskID, &o.JobID, &worker, &acct, &o.Role, &attempts, &fuelStart, &started)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ReplicaOutcome{}, false, nil
+	}
+	if err != nil {
+		return o, false, interpretError(err)
+	}
+	if err := db.putBlobHashed(ctx, tx, outH, r.Stdout, now); err != nil {
+		return o, false, err
+	}
+	if err := db.putBlobHashed(ctx, tx, errH, r.Stderr, now); err != nil {
+		return o, false, err
+	}
+	if _, err := db.st(ctx, tx, qSegment).ExecContext(ctx, o.ReplicaID, o.JobID, attempts, worker, acct, r.SessionID, 0, fuelStart,
+		fuel, fuel, started, now); err != nil {
+		return o, false, interpretError(err)
+	}
+	return o, true, nil
+}
+
+// qReplicaDoneFresh is qReplicaByLease and qReplicaDone in one, for
+// completeFresh.
+const qReplicaDoneFresh = `UPDATE replicas SET state = 'done', lease_id = NULL, lease_deadline = NULL, status = ?, exit_code = ?, message = ?,
+		stdout_hash = ?, stderr_hash = ?, fuel = ?, wall_ms = ?, finished_at = ?
+	WHERE lease_id = ? AND state = 'leased' AND session_id = ? AND seg_resume_seq = 0
+	RETURNING id, task_id, job_id, coalesce(worker, ''), coalesce(account, ''), role, attempts, seg_fuel_start, coalesce(seg_started_at, 0)`
 
 func (db *DB) ReplicaRequeueExpired(ctx context.Context, p *store.ReplicaRequeueExpiredParams) ([]store.RevokedLease, error) {
 	var revoked []store.RevokedLease
@@ -998,14 +1109,18 @@ func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending
 	// account on probation; reading the history each time halved SQLite's
 	// rate between 5,000 and 20,000 tasks (docs/store.md).
 	var verifying bool
-	if err := db.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM jobs j WHERE j.max_error < 1
-		AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending'))`).Scan(&verifying); err != nil {
+	ctx = quick(ctx)
+	st, err := db.rstmt(ctx, qAnyVerifying) // asked before every lease on probation
+	if err != nil {
+		return p, err
+	}
+	if err := st.QueryRowContext(ctx).Scan(&verifying); err != nil {
 		return p, interpretError(err)
 	}
 	if !verifying {
 		return p, nil
 	}
-	err := db.r.QueryRowContext(ctx, `
+	err = db.r.QueryRowContext(ctx, `
 		SELECT coalesce(sum(r.role = 'run' AND r.idx = 0), 0), coalesce(sum(NOT (r.role = 'run' AND r.idx = 0)), 0)
 		FROM segments g JOIN replicas r ON r.id = g.replica_id JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = t.job_id
 		WHERE g.account = ? AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void', 'agreed') AND t.state = 'pending' AND j.max_error < 1`, account).
@@ -1014,10 +1129,22 @@ func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending
 }
 
 func (db *DB) ReplicaCountQueued(ctx context.Context) (int, error) {
+	ctx = quick(ctx)
+	st, err := db.rstmt(ctx, qCountQueued)
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM replicas WHERE state = 'queued'`).Scan(&n)
+	err = st.QueryRowContext(ctx).Scan(&n)
 	return n, interpretError(err)
 }
+
+// Asked by the dispatcher (prepared on the readers, readQueries).
+const (
+	qAnyVerifying = `SELECT EXISTS (SELECT 1 FROM jobs j WHERE j.max_error < 1
+		AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending'))`
+	qCountQueued = `SELECT count(*) FROM replicas WHERE state = 'queued'`
+)
 
 func (db *DB) WorkerStats(ctx context.Context) ([]*store.WorkerStat, error) {
 	rows, err := db.r.QueryContext(ctx, `

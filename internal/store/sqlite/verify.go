@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/store"
@@ -14,21 +16,51 @@ import (
 // (internal/verify) reads and decides, and decides nothing itself.
 
 // readQueries are the statements prepared on the readers' pool
-// (DB.rstmts): TaskEvidence's and AccountGet's.
-var readQueries = append(evidenceQueries[:], qAccountGet)
+// (DB.rstmts): TaskEvidence's, AccountGet's and the dispatcher's.
+var readQueries = append(evidenceQueries[:], qEvidenceOne, qAccountGet, qAnyVerifying, qCountQueued)
 
-// evidenceQueries are TaskEvidence's statements.
+// A task's evidence: the task with its job and whether it has checkpoints
+// (evTaskJob), and each replica with the accounts of its ended segments
+// and its account's record (evReplica, NULL-safe for the LEFT JOIN of
+// qEvidenceOne).
+const (
+	evTaskJob = `t.id, t.job_id, t.idx, t.state, t.stdin_hash, t.args, t.env, t.files, t.seed, t.status, t.exit_code, t.message,
+		t.stdout_hash, t.stderr_hash, t.fuel, t.result_seq, t.finished_at, coalesce(t.verification, ''), coalesce(t.verified_by, ''), coalesce(t.note, ''),
+		coalesce(t.grid, 0), EXISTS (SELECT 1 FROM checkpoints c WHERE c.task_id = t.id),
+		j.id, j.owner, j.name, j.module_hash, j.state, j.priority, j.replicas, j.fuel, j.memory, j.max_output, j.timeout_ms, j.task_count,
+		j.created_at, j.finished_at, j.suspendable, j.max_error`
+	evReplica = `coalesce(r.id, 0), coalesce(r.role, ''), coalesce(r.state, ''), coalesce(r.verdict, ''), coalesce(r.audit_of, 0), coalesce(r.audit_seq, 0),
+		coalesce(r.worker, ''), coalesce(r.account, ''), coalesce((SELECT site FROM sessions s WHERE s.id = r.session_id), ''),
+		r.status, r.exit_code, r.message, r.stdout_hash, r.stderr_hash, r.fuel,
+		(SELECT json_group_array(g.account ORDER BY g.id) FROM segments g WHERE g.replica_id = r.id AND coalesce(g.account, '') != ''),
+		a.id IS NOT NULL, coalesce(a.id, ''), coalesce(a.verified, 0), coalesce(a.audits_passed, 0), coalesce(a.audits_run, 0),
+		coalesce(a.lies_caught, 0), coalesce(a.audit_lies, 0), a.banned_at, coalesce(a.created_at, 0)`
+)
+
+// evidenceQueries are TaskEvidence's statements in a read transaction:
+// the task with its job; its replicas; its checkpoints (only read when it
+// has any); an account (one named only by checkpoints or segments). On
+// SQLite the cost of a read is mostly the statement's, not the rows'.
 var evidenceQueries = [...]string{
-	`SELECT ` + taskCols + `, coalesce(grid, 0) FROM tasks WHERE id = ?`,
-	qJobGet,
-	`SELECT id, role, state, verdict, coalesce(audit_of, 0), audit_seq, coalesce(worker, ''), coalesce(account, ''),
-		coalesce((SELECT site FROM sessions s WHERE s.id = replicas.session_id), ''),
-		status, exit_code, message, stdout_hash, stderr_hash, fuel FROM replicas WHERE task_id = ? ORDER BY id`,
+	`SELECT ` + evTaskJob + ` FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?`,
+	`SELECT ` + evReplica + ` FROM replicas r LEFT JOIN accounts a ON a.id = r.account WHERE r.task_id = ? ORDER BY r.id`,
 	`SELECT ` + checkpointCols + ` FROM checkpoints WHERE task_id = ? ORDER BY replica_id, seq`,
-	`SELECT g.replica_id, coalesce(g.account, '') FROM segments g JOIN replicas r ON r.id = g.replica_id
-		WHERE r.task_id = ? ORDER BY g.id`,
 	qAccountGet,
 }
+
+// qEvidenceOne is the usual task's whole evidence in one statement, so in
+// one snapshot without a transaction: every row is one of its replicas
+// (none: one row, its replica columns NULL) with the task and job beside
+// it. The usual task has no checkpoints, and its segments were computed
+// by its replicas' own accounts; any other is read by evidenceQueries.
+const qEvidenceOne = `SELECT ` + evTaskJob + `, r.id IS NOT NULL, ` + evReplica + `
+	FROM tasks t JOIN jobs j ON j.id = t.job_id LEFT JOIN replicas r ON r.task_id = t.id LEFT JOIN accounts a ON a.id = r.account
+	WHERE t.id = ? ORDER BY r.id`
+
+// scanFunc is a function as a row scanner.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEvidence, error) {
 	evs, err := db.TaskEvidenceBatch(ctx, []int64{taskID})
@@ -40,17 +72,32 @@ func (db *DB) TaskEvidence(ctx context.Context, taskID int64) (*store.TaskEviden
 
 // TaskEvidenceBatch reads each task as TaskEvidence would, in one read
 // transaction: the tasks, their replicas and their checkpoints as of one
-// moment.
+// moment. A single task is read in one statement when it can be
+// (evidenceOne), which needs no transaction.
 func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.TaskEvidence, error) {
 	out := make([]*store.TaskEvidence, len(ids))
 	if len(ids) == 0 {
 		return out, nil
+	}
+	if len(ids) == 1 {
+		ev, ok, err := db.evidenceOne(quick(ctx), ids[0])
+		if errors.Is(err, store.ErrNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[0] = ev
+			return out, nil
+		}
 	}
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	defer tx.Rollback()
+	ctx = quick(ctx)
 	// Its statements, prepared once (DB.rst).
 	var sts [len(evidenceQueries)]*sql.Stmt
 	for i, q := range evidenceQueries {
@@ -76,41 +123,149 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	return out, nil
 }
 
+// scanTaskJob scans evTaskJob's columns, then extra ones.
+func scanTaskJob(sc interface{ Scan(...any) error }, ev *store.TaskEvidence, hasCheckpoints *bool, extra ...any) error {
+	// scanJob does the row's Scan inside scanTask's.
+	var grid int64
+	var err error
+	ev.Task, err = scanTask(scanFunc(func(td ...any) error {
+		var err error
+		ev.Job, err = scanJob(scanFunc(func(jd ...any) error {
+			return sc.Scan(append(append(append(td, &grid, hasCheckpoints), jd...), extra...)...)
+		}))
+		return err
+	}))
+	ev.Grid = uint64(grid)
+	return err
+}
+
+// scanReplica scans evReplica's columns after prefix: the replica, its
+// account's record (nil: none) and its ended segments' accounts in order.
+func scanReplica(sc interface{ Scan(...any) error }, prefix ...any) (*store.ReplicaInfo, *store.Account, []string, error) {
+	var r store.ReplicaInfo
+	var status, msg, outH, errH sql.NullString
+	var exit, fuel sql.NullInt64
+	var segs []byte
+	var hasAccount bool
+	// The row's Scan inside scanAccount's, as the task's.
+	acc, err := scanAccount(scanFunc(func(ad ...any) error {
+		return sc.Scan(append(append(prefix, &r.ID, &r.Role, &r.State, &r.Verdict, &r.AuditOf, &r.AuditSeq, &r.Worker, &r.Account, &r.Site,
+			&status, &exit, &msg, &outH, &errH, &fuel, &segs, &hasAccount), ad...)...)
+	}))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !hasAccount {
+		acc = nil
+	}
+	if r.State == store.ReplicaDone {
+		r.Result = &store.Result{Status: status.String, ExitCode: uint32(exit.Int64), Message: msg.String,
+			StdoutHash: outH.String, StderrHash: errH.String, Fuel: uint64(fuel.Int64)}
+	}
+	var segAccounts []string
+	if len(segs) > 2 { // not []
+		if err := json.Unmarshal(segs, &segAccounts); err != nil {
+			return nil, nil, nil, fmt.Errorf("sqlite: the segments' accounts of replica %d: %w", r.ID, err)
+		}
+	}
+	return &r, acc, segAccounts, nil
+}
+
+// addReplica adds a replica read by scanReplica to ev, with its account's
+// record.
+func addReplica(ev *store.TaskEvidence, r *store.ReplicaInfo, acc *store.Account) {
+	ev.Replicas = append(ev.Replicas, r)
+	if r.Account != "" {
+		ev.Accounts[r.Account] = acc
+	}
+}
+
+// addAccount adds an account that computed part of r (its checkpoints' by
+// sequence, then its ended segments' in the order they ended), each once.
+func addAccount(r *store.ReplicaInfo, a string) {
+	if a != "" && !slices.Contains(r.Accounts, a) {
+		r.Accounts = append(r.Accounts, a)
+	}
+}
+
+// evidenceOne reads a task's evidence with qEvidenceOne: ok is false, with
+// nothing read, for a task it cannot read whole (checkpoints, or accounts
+// other than its replicas').
+func (db *DB) evidenceOne(ctx context.Context, taskID int64) (*store.TaskEvidence, bool, error) {
+	st, err := db.rstmt(ctx, qEvidenceOne)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, err := st.QueryContext(ctx, taskID)
+	if err != nil {
+		return nil, false, interpretError(err)
+	}
+	defer rows.Close()
+	ev := &store.TaskEvidence{Accounts: map[string]*store.Account{}}
+	found := false
+	var hasCheckpoints bool
+	for rows.Next() {
+		var row store.TaskEvidence // the task and job, the same on every row
+		var present bool
+		r, acc, segAccounts, err := scanReplica(scanFunc(func(rd ...any) error {
+			return scanTaskJob(rows, &row, &hasCheckpoints, append([]any{&present}, rd...)...)
+		}))
+		if err != nil {
+			return nil, false, err
+		}
+		if !found {
+			found = true
+			ev.Task, ev.Job, ev.Grid = row.Task, row.Job, row.Grid
+		}
+		if hasCheckpoints {
+			return nil, false, nil
+		}
+		if !present {
+			continue
+		}
+		addReplica(ev, r, acc)
+		for _, a := range segAccounts {
+			addAccount(r, a)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, interpretError(err)
+	}
+	if !found {
+		return nil, false, store.ErrNotFound
+	}
+	for _, a := range ev.AccountNames() {
+		if _, ok := ev.Accounts[a]; !ok {
+			return nil, false, nil // an account no replica holds: read it in the transaction
+		}
+	}
+	ev.CompleteAccounts()
+	return ev, true, nil
+}
+
 // evidence reads one task's evidence with sts, evidenceQueries bound to
 // one read transaction (ErrNotFound: no such task).
 func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID int64) (*store.TaskEvidence, error) {
-	var ev store.TaskEvidence
-	var grid int64
-	var err error
-	row := sts[0].QueryRowContext(ctx, taskID)
-	ev.Task, err = scanTask(scanPlus{row, []any{&grid}})
-	if err != nil {
+	ev := &store.TaskEvidence{Accounts: map[string]*store.Account{}}
+	var hasCheckpoints bool
+	if err := scanTaskJob(sts[0].QueryRowContext(ctx, taskID), ev, &hasCheckpoints); err != nil {
 		return nil, err
 	}
-	ev.Grid = uint64(grid)
-	if ev.Job, err = scanJob(sts[1].QueryRowContext(ctx, ev.Task.JobID, "", "")); err != nil {
-		return nil, err
-	}
-	rows, err := sts[2].QueryContext(ctx, taskID)
+	rows, err := sts[1].QueryContext(ctx, taskID)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	byID := map[int64]*store.ReplicaInfo{}
+	segAccounts := map[int64][]string{}
 	for rows.Next() {
-		var r store.ReplicaInfo
-		var status, msg, outH, errH sql.NullString
-		var exit, fuel sql.NullInt64
-		if err := rows.Scan(&r.ID, &r.Role, &r.State, &r.Verdict, &r.AuditOf, &r.AuditSeq, &r.Worker, &r.Account, &r.Site,
-			&status, &exit, &msg, &outH, &errH, &fuel); err != nil {
+		r, acc, segs, err := scanReplica(rows)
+		if err != nil {
 			rows.Close()
-			return nil, interpretError(err)
+			return nil, err
 		}
-		if r.State == store.ReplicaDone {
-			r.Result = &store.Result{Status: status.String, ExitCode: uint32(exit.Int64), Message: msg.String,
-				StdoutHash: outH.String, StderrHash: errH.String, Fuel: uint64(fuel.Int64)}
-		}
-		ev.Replicas = append(ev.Replicas, &r)
-		byID[r.ID] = &r
+		addReplica(ev, r, acc)
+		byID[r.ID] = r
+		segAccounts[r.ID] = segs
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -118,61 +273,38 @@ func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID 
 	}
 	// Accounts: its checkpoints' by sequence, then its ended segments' in
 	// the order they ended, each once.
-	seen := map[int64]map[string]bool{}
-	addAccount := func(r *store.ReplicaInfo, a string) {
-		if a == "" {
-			return
-		}
-		if seen[r.ID] == nil {
-			seen[r.ID] = map[string]bool{}
-		}
-		if !seen[r.ID][a] {
-			seen[r.ID][a] = true
-			r.Accounts = append(r.Accounts, a)
-		}
-	}
-	rows, err = sts[3].QueryContext(ctx, taskID)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	for rows.Next() {
-		c, err := scanCheckpoint(rows)
+	if hasCheckpoints {
+		rows, err = sts[2].QueryContext(ctx, taskID)
 		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if r := byID[c.ReplicaID]; r != nil {
-			r.Checkpoints = append(r.Checkpoints, c)
-			addAccount(r, c.Account)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, interpretError(err)
-	}
-	rows, err = sts[4].QueryContext(ctx, taskID)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var a string
-		if err := rows.Scan(&id, &a); err != nil {
 			return nil, interpretError(err)
 		}
-		if r := byID[id]; r != nil {
+		for rows.Next() {
+			c, err := scanCheckpoint(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if r := byID[c.ReplicaID]; r != nil {
+				r.Checkpoints = append(r.Checkpoints, c)
+				addAccount(r, c.Account)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, interpretError(err)
+		}
+	}
+	for _, r := range ev.Replicas {
+		for _, a := range segAccounts[r.ID] {
 			addAccount(r, a)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, interpretError(err)
-	}
-	rows.Close()
-	// The accounts it names, in the same read transaction.
-	ev.Accounts = map[string]*store.Account{}
+	// The other accounts it names, in the same read transaction.
 	for _, a := range ev.AccountNames() {
-		rec, err := scanAccount(sts[5].QueryRowContext(ctx, a))
+		if _, ok := ev.Accounts[a]; ok {
+			continue
+		}
+		rec, err := scanAccount(sts[3].QueryRowContext(ctx, a))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -182,16 +314,8 @@ func evidence(ctx context.Context, sts *[len(evidenceQueries)]*sql.Stmt, taskID 
 		ev.Accounts[a] = rec
 	}
 	ev.CompleteAccounts()
-	return &ev, nil
+	return ev, nil
 }
-
-// scanPlus scans a row into a scanner's destinations and then extra ones.
-type scanPlus struct {
-	row   interface{ Scan(...any) error }
-	extra []any
-}
-
-func (s scanPlus) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
 
 func (db *DB) ReplicaAdd(ctx context.Context, p *store.ReplicaAddParams) (int64, error) {
 	switch p.Role {
@@ -384,6 +508,7 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 		return out, nil
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ctx := quick(ctx)
 		for i, p := range ps {
 			if invalid[i] != nil {
 				continue
@@ -411,13 +536,35 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams) (*store.TaskSettled, error) {
 	out := &store.TaskSettled{}
 	now := ms(p.Now)
-	var state string
+	fuel := int64(min(p.Result.Fuel, 1<<62))
+	disputed, fuelDone := 0, fuel
+	if p.State == store.TaskDisputed {
+		disputed, fuelDone = 1, 0
+	}
+	var by any
+	if len(p.VerifiedBy) > 0 {
+		by = jsonText(p.VerifiedBy)
+	}
+	// The task first, only if pending: numbered next in its job's results
+	// (the job's counter is moved on just below, in the same transaction).
+	r := p.Result
 	var running int
-	if err := db.st(ctx, tx, qTaskState).QueryRowContext(ctx, p.TaskID).Scan(&state, &out.JobID, &running); err != nil {
+	err := db.st(ctx, tx, qTaskSettled).QueryRowContext(ctx, p.State, r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, fuel, now,
+		p.Verification, by, p.Note, p.TaskID).Scan(&out.JobID, &running)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Nothing written: no such task, or not pending.
+		var state string
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM tasks WHERE id = ?`, p.TaskID).Scan(&state); err != nil {
+			return nil, interpretError(err)
+		}
+		return nil, fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
+	}
+	if err != nil {
 		return nil, interpretError(err)
 	}
-	if state != string(store.TaskPending) {
-		return nil, fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
+	var finished, total int64
+	if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, disputed, fuelDone, out.JobID).Scan(&finished, &total); err != nil {
+		return nil, interpretError(err)
 	}
 	if running > 0 {
 		var err error
@@ -425,31 +572,12 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams)
 			return nil, err
 		}
 	}
-	fuel := int64(min(p.Result.Fuel, 1<<62))
-	disputed, fuelDone := 0, fuel
-	if p.State == store.TaskDisputed {
-		disputed, fuelDone = 1, 0
-	}
-	// The job's counter numbers results in settling order.
-	var seq, finished, total int64
-	if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, disputed, fuelDone, out.JobID).Scan(&seq, &finished, &total); err != nil {
-		return nil, interpretError(err)
-	}
-	var by any
-	if len(p.VerifiedBy) > 0 {
-		by = jsonText(p.VerifiedBy)
-	}
-	r := p.Result
-	if _, err := db.st(ctx, tx, qTaskSettled).ExecContext(ctx, p.State, r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, fuel, now, seq,
-		p.Verification, by, p.Note, p.TaskID); err != nil {
-		return nil, interpretError(err)
-	}
 	if len(p.Ledger) > 0 {
-		if _, err := appendLedger(ctx, tx, p.Ledger); err != nil {
+		if _, err := db.appendLedger(ctx, tx, p.Ledger); err != nil {
 			return nil, err
 		}
 	}
-	if err := addAccounts(ctx, tx, p.Accounts, now); err != nil {
+	if err := db.addAccounts(ctx, tx, p.Accounts, now); err != nil {
 		return nil, err
 	}
 	if finished < total {
@@ -527,6 +655,7 @@ func scanAccount(sc interface{ Scan(...any) error }) (*store.Account, error) {
 }
 
 func (db *DB) AccountGet(ctx context.Context, id string) (*store.Account, error) {
+	ctx = quick(ctx)
 	st, err := db.rstmt(ctx, qAccountGet) // asked before every lease
 	if err != nil {
 		return nil, err
@@ -562,12 +691,16 @@ const qAccountAdd = `INSERT INTO accounts(id, verified, audits_passed, audits_ru
 
 // addAccounts applies a settlement's additions to accounts' records (no
 // bans), in the caller's transaction.
-func addAccounts(ctx context.Context, tx *sql.Tx, accts []store.AccountAddParams, now int64) error {
+func (db *DB) addAccounts(ctx context.Context, tx *sql.Tx, accts []store.AccountAddParams, now int64) error {
+	if len(accts) == 0 {
+		return nil
+	}
+	add := db.st(ctx, tx, qAccountAdd)
 	for _, a := range accts {
 		if a.ID == "" {
 			return fmt.Errorf("sqlite: an account needs an id")
 		}
-		if _, err := tx.ExecContext(ctx, qAccountAdd, a.ID, a.Verified, a.AuditsPassed, a.AuditsRun, a.LiesCaught, a.AuditLies, nil, now); err != nil {
+		if _, err := add.ExecContext(ctx, a.ID, a.Verified, a.AuditsPassed, a.AuditsRun, a.LiesCaught, a.AuditLies, nil, now); err != nil {
 			return interpretError(err)
 		}
 	}
@@ -629,6 +762,11 @@ func (db *DB) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
 	return out, interpretError(rows.Err())
 }
 
+const (
+	qLedgerInsert = `INSERT INTO ledger(seq, kind, account, site, job_id, task_id, replica_id, link, fuel, ref, day, at, reason)
+		VALUES((SELECT coalesce(max(seq), 0) + 1 FROM ledger),?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq`
+)
+
 // LedgerAppend checks each entry against the ledger before appending it:
 // a revoke must name a grant of its account not revoked yet, and its Day
 // and Site are made its grant's. Any refusal appends nothing.
@@ -636,7 +774,7 @@ func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]
 	var out []store.LedgerEntry
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = appendLedger(ctx, tx, p.Entries)
+		out, err = db.appendLedger(ctx, tx, p.Entries)
 		return err
 	})
 	if err != nil {
@@ -646,14 +784,12 @@ func (db *DB) LedgerAppend(ctx context.Context, p *store.LedgerAppendParams) ([]
 }
 
 // appendLedger numbers and inserts entries in tx.
-func appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) ([]store.LedgerEntry, error) {
+// Its insert, on the hot path (a settlement's grants), is prepared once
+// (DB.stmts).
+func (db *DB) appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) ([]store.LedgerEntry, error) {
 	out := make([]store.LedgerEntry, len(entries))
 	copy(out, entries)
 	err := func() error {
-		var last int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ledger`).Scan(&last); err != nil {
-			return interpretError(err)
-		}
 		for i := range out {
 			e := &out[i]
 			switch e.Kind {
@@ -683,9 +819,9 @@ func appendLedger(ctx context.Context, tx *sql.Tx, entries []store.LedgerEntry) 
 			if e.Fuel >= 1<<63 || e.Link >= 1<<63 {
 				return fmt.Errorf("sqlite: ledger entry %d: fuel %d or link %d out of range", i, e.Fuel, e.Link)
 			}
-			e.Seq = last + int64(i) + 1
-			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger(seq, kind, account, site, job_id, task_id, replica_id, link, fuel, ref, day, at, reason) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-				e.Seq, e.Kind, e.Account, e.Site, e.JobID, e.TaskID, e.ReplicaID, int64(e.Link), int64(e.Fuel), e.Ref, e.Day, ms(e.At), e.Reason); err != nil {
+			// Numbered next (one writer: the last seq + 1, no gaps).
+			if err := db.st(ctx, tx, qLedgerInsert).QueryRowContext(ctx,
+				e.Kind, e.Account, e.Site, e.JobID, e.TaskID, e.ReplicaID, int64(e.Link), int64(e.Fuel), e.Ref, e.Day, ms(e.At), e.Reason).Scan(&e.Seq); err != nil {
 				return interpretError(err)
 			}
 		}
