@@ -61,7 +61,7 @@ func TestQuick(t *testing.T) {
 		}
 		rows++
 	}
-	// kernels 2×3, linalg 2×2×3, size 2, checkpoint 1, restore 2, compile 3, tasks 2, idle 1
+	// kernels 2×3, linalg 2×2×3, size 2, checkpoint 1, restore 2, compile 4, tasks 2, idle 1
 	if want := 6 + 12 + 2 + 1 + 2 + 4 + 2 + 1; rows != want {
 		t.Errorf("%d rows, want %d", rows, want)
 	}
