@@ -73,6 +73,12 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+	// Generic plans (a statement with an array parameter is otherwise
+	// planned afresh at every call: about as much server time as running
+	// it). They were worse once, planned on a young table's counts; with
+	// JobInsert's ANALYZE (analyzeAfter) they read what the custom plans
+	// read (docs/store.md).
+	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
 	b.Queue(`SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = ANY($1)`, ids).Query(each(func(rows pgx.Rows) error {
 		var grid int64
 		t, err := scanTask(rows, &grid)
