@@ -1232,16 +1232,23 @@ func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending
 	// are found first, so that with none running (every job at max error
 	// 1) the account's segments, its whole history, are not read at all.
 	// The dispatcher asks this before every lease of an account on
-	// probation.
-	err := db.pool.QueryRow(ctx, `
+	// probation: its generic plan (one round trip all the same: BEGIN,
+	// SET LOCAL, the query and COMMIT in one pipeline), which the
+	// materialized CTE's one-time filter keeps as cheap to run, saves
+	// planning it at every call.
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN READ ONLY`)
+	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	b.Queue(`
 		WITH v AS MATERIALIZED (SELECT j.id FROM jobs j WHERE j.max_error < 1
 			AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending'))
 		SELECT count(*) FILTER (WHERE r.role = 'run' AND r.idx = 0), count(*) FILTER (WHERE NOT (r.role = 'run' AND r.idx = 0))
 		FROM segments g JOIN replicas r ON r.id = g.replica_id JOIN tasks t ON t.id = r.task_id
 		WHERE EXISTS (SELECT 1 FROM v) AND t.job_id IN (SELECT id FROM v)
 		  AND g.account = $1 AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void', 'agreed') AND t.state = 'pending'`, account).
-		Scan(&p.Own, &p.Verification)
-	return p, interpretError(err)
+		QueryRow(func(row pgx.Row) error { return row.Scan(&p.Own, &p.Verification) })
+	b.Queue(`COMMIT`)
+	return p, interpretError(db.pool.SendBatch(ctx, b).Close())
 }
 
 func (db *DB) ReplicaCountQueued(ctx context.Context) (int, error) {
