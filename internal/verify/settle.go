@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/crowdrun/crowdrun/internal/store"
@@ -41,6 +42,16 @@ type group[P, R any] struct {
 	mu      sync.Mutex
 	leading bool
 	pending []*groupCall[P, R]
+	// yield: a call that finds no batch under way first lets the
+	// goroutines ready to run go (runtime.Gosched), again while more
+	// calls join (at most 8 times), before it takes the batch. A batch of
+	// results wakes several shards at once: without it the first went
+	// alone and the rest together after it. Not a wait: with nobody else
+	// ready it goes on at once. Set where each batch costs a round trip
+	// and a transaction on a server (Config.GroupEvidence): on PostgreSQL
+	// with three coordinators it cut the evidence reads by 15 % and the
+	// settlement batches by 10 % (docs/store.md).
+	yield bool
 }
 
 // do runs p in a batch with the calls that gather meanwhile: run answers
@@ -58,6 +69,17 @@ func (g *group[P, R]) do(ctx context.Context, p P, run func(ctx context.Context,
 			return c.out, c.err
 		}
 		g.mu.Lock()
+	} else if g.yield {
+		g.leading = true // those who join meanwhile wait for this call
+		for range 8 {
+			n := len(g.pending)
+			g.mu.Unlock()
+			runtime.Gosched()
+			g.mu.Lock()
+			if len(g.pending) == n {
+				break
+			}
+		}
 	}
 	g.leading = true
 	for !c.answered {

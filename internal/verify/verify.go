@@ -196,6 +196,7 @@ func New(cfg Config) *Verifier {
 	for range cfg.Shards {
 		v.shards = append(v.shards, make(chan event, 1024))
 	}
+	v.settler.yield, v.reader.yield = cfg.GroupEvidence, cfg.GroupEvidence
 	return v
 }
 

@@ -297,6 +297,31 @@ var migrations = []string{
 	ALTER TABLE jobs ADD COLUMN input_bytes bigint NOT NULL DEFAULT 0;
 	CREATE INDEX jobs_owner_running ON jobs(owner) WHERE state = 'running';
 	`,
+	// 7: fewer index entries for the replica's hot updates (PostgreSQL
+	// only: SQLite's indexes are its own). A lease and a result each
+	// update a replica's indexed columns, so each writes a new entry in
+	// every index whose predicate the new row meets (docs/store.md).
+	// replicas_task (task_id, worker) goes: replicas_task_account
+	// (task_id, account) serves every lookup by task as well (a task has
+	// a few replicas; worker is a filter). lease_id's uniqueness becomes a
+	// partial index on the replicas that hold one (leased): a queued or
+	// finished replica's NULL is no longer indexed; every lookup by
+	// lease_id names one, which implies the predicate.
+	`
+	DROP INDEX replicas_task;
+	CREATE UNIQUE INDEX replicas_lease ON replicas(lease_id) WHERE lease_id IS NOT NULL;
+	ALTER TABLE replicas DROP CONSTRAINT replicas_lease_id_key;
+	`,
+	// 8: two foreign keys whose checks ran once per row of the hottest
+	// statements and could never fail (docs/RATIONALE.md): a lease's
+	// replicas.session_id names the session its transaction holds FOR
+	// SHARE, checked open, in its first statement; a result's segment
+	// names the replica its transaction holds FOR UPDATE. Neither table
+	// ever loses a row.
+	`
+	ALTER TABLE replicas DROP CONSTRAINT replicas_session_id_fkey;
+	ALTER TABLE segments DROP CONSTRAINT segments_replica_id_fkey;
+	`,
 }
 
 // Advisory lock keys (pg_advisory_xact_lock(lockSpace, key)).

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -459,7 +460,40 @@ func (db *DB) JobInsert(ctx context.Context, p *store.JobInsertParams) (*store.J
 	if err != nil {
 		return nil, err
 	}
+	db.analyzeAfter(ctx, n)
 	return db.JobGet(ctx, &store.JobGetParams{ID: id})
+}
+
+// analyzeMin is the smallest job after whose insertion analyzeAfter may
+// refresh the statistics of tasks and replicas.
+const analyzeMin = 1000
+
+// analyzeAfter refreshes the planner's statistics of tasks and replicas
+// after a job of n tasks went in, when the job is at least a tenth of what
+// the statistics last counted in replicas (autovacuum's own threshold for
+// an ANALYZE) or they were never taken: a young table, or one that a job
+// has just made several times larger. Without it, until autovacuum comes
+// round (a minute or more later), every statement planned on these tables
+// is planned on counts that say they are empty or small: a generic plan
+// (the lease, result and settlement transactions use them) made then is
+// kept for the connection's life, and a settlement's lookup of its tasks'
+// live replicas, planned so, read the whole of replicas at every call
+// (docs/store.md). An ANALYZE invalidates the plans made before it.
+//
+// Best effort: its failure (a role that does not own the tables only gets
+// a warning) changes nothing but the plans.
+func (db *DB) analyzeAfter(ctx context.Context, n int) {
+	if n < analyzeMin {
+		return
+	}
+	var counted float64
+	if err := db.pool.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'replicas'::regclass`).Scan(&counted); err != nil {
+		return
+	}
+	if counted >= 0 && float64(n) < counted/10 {
+		return
+	}
+	db.pool.Exec(ctx, `ANALYZE tasks, replicas`)
 }
 
 // ownerUsage sums what an owner's running jobs hold (store.OwnerUsage).
@@ -864,6 +898,14 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		// in one query with the joins the planner (above all on a young
 		// table, whose statistics say it is nearly empty) sorts every
 		// queued replica, running the checks below on each, to return a few.
+		// The joins are lateral lookups by key (LIMIT 1: the planner keeps
+		// each a lookup per picked replica), and the pick's LIMIT is written
+		// into the statement (one statement per batch size, a few): a
+		// generic plan does not know a parameter's LIMIT and reckons with a
+		// tenth of the queue, for which it hashed the whole of tasks at
+		// every lease, and with 20,000 tasks queued and counted (JobInsert's
+		// ANALYZE) ran the checks below on every queued replica (40 ms a
+		// lease) instead of walking the queue index to the first few.
 		rows, err := tx.Query(ctx, `
 			WITH pick AS (
 			SELECT r.id, r.task_id, r.job_id, r.attempts, r.priority, r.ckpt_seq, r.ckpt_fuel, r.ckpt_hash, r.ckpt_blob
@@ -896,15 +938,18 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			             OR coalesce((SELECT true FROM checkpoints c WHERE c.replica_id = o.id AND (c.worker = $1 OR c.account = $2) LIMIT 1), false))
 			        LIMIT 1), false) END
 			  -- An account on probation (LeaseProbation.Mode).
-			  AND ($4 = 0 OR (SELECT j.max_error >= 1 FROM jobs j WHERE j.id = r.job_id) OR ($4 = 1 AND (r.role = 'audit' OR r.idx > 0)))
+			  AND ($3 = 0 OR (SELECT j.max_error >= 1 FROM jobs j WHERE j.id = r.job_id) OR ($3 = 1 AND (r.role = 'audit' OR r.idx > 0)))
 			ORDER BY r.priority DESC, r.id
-			LIMIT $3
+			LIMIT `+strconv.Itoa(p.Max*2)+`
 			FOR UPDATE OF r SKIP LOCKED)
 			SELECT r.id, r.task_id, r.job_id, t.idx, j.module_hash, t.stdin_hash, b.data, t.args, t.env, t.files, t.seed,
 			       j.fuel, j.memory, j.max_output, j.timeout_ms, r.attempts,
 			       j.suspendable, coalesce(t.grid, 0), r.ckpt_seq, r.ckpt_fuel, coalesce(r.ckpt_hash, ''), coalesce(r.ckpt_blob, ''), j.max_error < 1
-			FROM pick r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id JOIN blobs b ON b.hash = t.stdin_hash
-			ORDER BY r.priority DESC, r.id`, p.Worker, acct, p.Max*2, p.Probation.Mode())
+			FROM pick r
+			CROSS JOIN LATERAL (SELECT * FROM tasks t WHERE t.id = r.task_id LIMIT 1) t
+			CROSS JOIN LATERAL (SELECT * FROM jobs j WHERE j.id = r.job_id LIMIT 1) j
+			CROSS JOIN LATERAL (SELECT data FROM blobs b WHERE b.hash = t.stdin_hash LIMIT 1) b
+			ORDER BY r.priority DESC, r.id`, p.Worker, acct, p.Probation.Mode())
 		if err != nil {
 			return nil, interpretError(err)
 		}
@@ -1192,16 +1237,23 @@ func (db *DB) AccountPending(ctx context.Context, account string) (store.Pending
 	// are found first, so that with none running (every job at max error
 	// 1) the account's segments, its whole history, are not read at all.
 	// The dispatcher asks this before every lease of an account on
-	// probation.
-	err := db.pool.QueryRow(ctx, `
+	// probation: its generic plan (one round trip all the same: BEGIN,
+	// SET LOCAL, the query and COMMIT in one pipeline), which the
+	// materialized CTE's one-time filter keeps as cheap to run, saves
+	// planning it at every call.
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN READ ONLY`)
+	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	b.Queue(`
 		WITH v AS MATERIALIZED (SELECT j.id FROM jobs j WHERE j.max_error < 1
 			AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending'))
 		SELECT count(*) FILTER (WHERE r.role = 'run' AND r.idx = 0), count(*) FILTER (WHERE NOT (r.role = 'run' AND r.idx = 0))
 		FROM segments g JOIN replicas r ON r.id = g.replica_id JOIN tasks t ON t.id = r.task_id
 		WHERE EXISTS (SELECT 1 FROM v) AND t.job_id IN (SELECT id FROM v)
 		  AND g.account = $1 AND g.state = 'done' AND r.verdict NOT IN ('lied', 'void', 'agreed') AND t.state = 'pending'`, account).
-		Scan(&p.Own, &p.Verification)
-	return p, interpretError(err)
+		QueryRow(func(row pgx.Row) error { return row.Scan(&p.Own, &p.Verification) })
+	b.Queue(`COMMIT`)
+	return p, interpretError(db.pool.SendBatch(ctx, b).Close())
 }
 
 func (db *DB) ReplicaCountQueued(ctx context.Context) (int, error) {

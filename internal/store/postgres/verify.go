@@ -73,39 +73,45 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
-	b.Queue(`SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = ANY($1)`, ids).Query(each(func(rows pgx.Rows) error {
+	// Generic plans (a statement with an array parameter is otherwise
+	// planned afresh at every call: about as much server time as running
+	// it). They were worse once, planned on a young table's counts; with
+	// JobInsert's ANALYZE (analyzeAfter) they read what the custom plans
+	// read (docs/store.md).
+	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	// Each task with its job: one statement (its job's columns follow the
+	// task's and its grid).
+	b.Queue(`SELECT t.*, j.* FROM (SELECT `+taskCols+`, coalesce(grid, 0) FROM tasks WHERE id = ANY($1)) t
+		CROSS JOIN LATERAL (SELECT `+jobCols+` FROM jobs WHERE jobs.id = t.job_id) j`, ids).Query(each(func(rows pgx.Rows) error {
 		var grid int64
-		t, err := scanTask(rows, &grid)
+		var j *store.Job
+		t, err := scanTask(thenJob{rows, &j}, &grid)
 		if err != nil {
 			return err
 		}
-		byTask[t.ID] = &store.TaskEvidence{Task: t, Grid: uint64(grid), Accounts: map[string]*store.Account{}}
+		byTask[t.ID] = &store.TaskEvidence{Task: t, Job: j, Grid: uint64(grid), Accounts: map[string]*store.Account{}}
 		return nil
 	}))
-	b.Queue(`SELECT t.id, `+prefixed("j.", jobCols)+` FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ANY($1)`, ids).Query(each(func(rows pgx.Rows) error {
-		var task int64
-		j, err := scanJob(prefixRow{rows, []any{&task}})
-		if err != nil {
-			return err
-		}
-		if ev := byTask[task]; ev != nil {
-			ev.Job = j
-		}
-		return nil
-	}))
-	// Who holds or ran it last: the holder, or the last segment's.
+	// Who holds or ran it last: the holder, or the last segment's; and
+	// the accounts of its segments, in order (added to its accounts after
+	// its checkpoints'), each replica's by a lookup of its own (replica_id
+	// leads an index), not a join: planned on a young table's statistics,
+	// the join scanned every segment for each task.
+	segAccounts := map[int64][]string{}
 	b.Queue(`SELECT r.task_id, r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq,
 			coalesce(r.worker, g.worker, ''), coalesce(r.account, g.account, ''),
 			coalesce((SELECT site FROM sessions s WHERE s.id = coalesce(r.session_id, g.session_id)), ''),
-			r.status, coalesce(r.exit_code, 0), coalesce(r.message, ''), coalesce(r.stdout_hash, ''), coalesce(r.stderr_hash, ''), coalesce(r.fuel, 0)
+			r.status, coalesce(r.exit_code, 0), coalesce(r.message, ''), coalesce(r.stdout_hash, ''), coalesce(r.stderr_hash, ''), coalesce(r.fuel, 0),
+			ARRAY(SELECT a.account FROM segments a WHERE a.replica_id = r.id ORDER BY a.seq, a.id)
 		FROM replicas r LEFT JOIN LATERAL (SELECT worker, account, session_id FROM segments WHERE replica_id = r.id ORDER BY seq DESC, id DESC LIMIT 1) g ON true
 		WHERE r.task_id = ANY($1) ORDER BY r.id`, ids).Query(each(func(rows pgx.Rows) error {
 		var task int64
 		var ri store.ReplicaInfo
 		var status *string
 		var res store.Result
+		var segs []string
 		if err := rows.Scan(&task, &ri.ID, &ri.Role, &ri.State, &ri.Verdict, &ri.AuditOf, &ri.AuditSeq, &ri.Worker, &ri.Account, &ri.Site,
-			&status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel); err != nil {
+			&status, &res.ExitCode, &res.Message, &res.StdoutHash, &res.StderrHash, &res.Fuel, &segs); err != nil {
 			return err
 		}
 		if ri.State == store.ReplicaDone && status != nil {
@@ -115,6 +121,7 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 		if ev := byTask[task]; ev != nil {
 			byID[ri.ID] = &ri
 			ev.Replicas = append(ev.Replicas, &ri)
+			segAccounts[ri.ID] = segs
 		}
 		return nil
 	}))
@@ -126,23 +133,6 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 		if ri := byID[c.ReplicaID]; ri != nil {
 			ri.Checkpoints = append(ri.Checkpoints, c)
 			addAccount(ri, c.Account)
-		}
-		return nil
-	}))
-	// Each replica's segments by a lookup per replica (replica_id leads
-	// an index), not a join: planned on a young table's statistics, the
-	// join scanned every segment for each task.
-	b.Queue(`SELECT r.id, ARRAY(SELECT g.account FROM segments g WHERE g.replica_id = r.id ORDER BY g.seq, g.id)
-		FROM replicas r WHERE r.task_id = ANY($1) ORDER BY r.id`, ids).Query(each(func(rows pgx.Rows) error {
-		var id int64
-		var accounts []string
-		if err := rows.Scan(&id, &accounts); err != nil {
-			return err
-		}
-		if ri := byID[id]; ri != nil {
-			for _, a := range accounts {
-				addAccount(ri, a)
-			}
 		}
 		return nil
 	}))
@@ -168,6 +158,11 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(err)
 	}
+	for id, segs := range segAccounts {
+		for _, a := range segs {
+			addAccount(byID[id], a)
+		}
+	}
 	for _, ev := range byTask {
 		ev.CompleteAccounts()
 	}
@@ -180,6 +175,19 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 // prefixed qualifies each of a list of columns with a table's alias.
 func prefixed(alias, cols string) string {
 	return alias + strings.ReplaceAll(cols, ", ", ", "+alias)
+}
+
+// thenJob is a row whose columns after those its scanner asks for are a
+// job's (jobCols), scanned into *job.
+type thenJob struct {
+	row pgx.Row
+	job **store.Job
+}
+
+func (r thenJob) Scan(dest ...any) error {
+	j, err := scanJob(prefixRow{r.row, dest})
+	*r.job = j
+	return err
 }
 
 // prefixRow is a row whose first columns go to extra, the rest to the
@@ -426,7 +434,12 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 			live  []int64
 		}
 		tasks := map[int64]*task{}
-		const lockLiveSQL = `SELECT id, task_id FROM replicas WHERE task_id = ANY($1) AND state IN ('queued','leased') ORDER BY id FOR UPDATE`
+		// The state is a filter on the task's replicas ("IS TRUE" keeps it
+		// one): as an index condition, the generic plan ANDed the task
+		// index with a scan of replicas_job for the live states, which
+		// walks that whole index (its state is a second column) at every
+		// settlement, and cost more than the rest of the transaction.
+		const lockLiveSQL = `SELECT id, task_id FROM replicas WHERE task_id = ANY($1) AND (state IN ('queued','leased')) IS TRUE ORDER BY id FOR UPDATE`
 		var live [][2]int64
 		b := &pgx.Batch{}
 		// Replicas, then tasks, each in id order: the lock order of every
