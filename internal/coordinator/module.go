@@ -70,6 +70,15 @@ func (c *Coordinator) prepareUncached(ctx context.Context, wasm []byte, opts ins
 		}
 		return nil, false, err
 	}
+	// A suspendable module's rewind twins compile after its lite variant
+	// (sandbox): wait for them, so that the whole module is validated here,
+	// at submission, not at a worker's first checkpoint.
+	if err := c.engine.Rewindable(ctx, m); err != nil {
+		if ctx.Err() != nil {
+			return nil, false, err // not the module's fault: not cached
+		}
+		return nil, false, &sandbox.Error{Status: sandbox.StatusInvalidModule, Message: "invalid module: " + err.Error()}
+	}
 	return m.Instrumented, suspendable && m.Suspendable(), nil
 }
 
