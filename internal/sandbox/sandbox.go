@@ -274,7 +274,7 @@ func NewEngineWith(ctx context.Context, c EngineConfig) (*Engine, error) {
 	// run (prepare drops .debug_* sections anyway, since the rewrite moves
 	// the code they describe).
 	cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2).WithDebugInfoEnabled(false)
-	e := &Engine{slice: DefaultSlice, modules: map[moduleKey]*Module{}, cfg: cfg, keep: c.KeepModules, lazyTwins: !c.Interpreter && os.Getenv("XNOLITE") == ""}
+	e := &Engine{slice: DefaultSlice, modules: map[moduleKey]*Module{}, cfg: cfg, keep: c.KeepModules, lazyTwins: !c.Interpreter}
 	if e.keep <= 0 {
 		e.keep = DefaultKeepModules
 	}
