@@ -78,16 +78,23 @@ type runner struct {
 	handoffs    int // moves from the lite instance to the full module
 }
 
-func (r *runner) run(ctx context.Context) error {
-	met := r.met
+// bind points the meter at r.mod's fuel counter and, for a suspendable
+// module, its suspend state.
+func (r *runner) bind() error {
 	if r.m.suspendable {
 		g, ok := r.mod.ExportedGlobal(suspend.StateExport).(api.MutableGlobal)
 		if !ok {
 			return fmt.Errorf("suspendable module without a mutable %s", suspend.StateExport)
 		}
-		met.state = g
+		r.met.state = g
 	}
-	if err := met.bind(r.mod); err != nil {
+	r.met.global = nil // a new instance: bind again
+	return r.met.bind(r.mod)
+}
+
+func (r *runner) run(ctx context.Context) error {
+	met := r.met
+	if err := r.bind(); err != nil {
 		return err
 	}
 	if r.in.Resume != nil {
@@ -203,12 +210,8 @@ func (r *runner) leaveLite(ctx context.Context, s *snapshot.Snapshot) error {
 	defer lite.Close(context.WithoutCancel(ctx))
 	r.mod, r.lite = mod, false
 	r.handoffs++
-	g, ok := mod.ExportedGlobal(suspend.StateExport).(api.MutableGlobal)
-	if !ok {
-		return fmt.Errorf("suspendable module without a mutable %s", suspend.StateExport)
-	}
-	r.met.global, r.met.state, r.met.pending = nil, g, false
-	if err := r.met.bind(mod); err != nil {
+	r.met.pending = false
+	if err := r.bind(); err != nil {
 		return err
 	}
 	return r.restore(s)

@@ -27,38 +27,62 @@ func decodeOutline(bin []byte) (*wasm.Module, error) {
 // (one body per entry, so the function and code sections still agree); ok
 // is false if bin's sections cannot be walked.
 func outline(bin []byte) (out []byte, ok bool) {
-	const header = 8 // magic, version
-	if len(bin) < header {
+	if len(bin) < wasmHeader {
 		return nil, false
 	}
 	out = make([]byte, 0, 1024)
-	out = append(out, bin[:header]...)
-	for pos := header; pos < len(bin); {
-		id := bin[pos]
-		size, n := uleb32(bin[pos+1:])
-		if n == 0 || uint64(pos+1+n)+uint64(size) > uint64(len(bin)) {
-			return nil, false
-		}
-		body := bin[pos+1+n : pos+1+n+int(size)]
+	out = append(out, bin[:wasmHeader]...)
+	ok = sections(bin, func(id byte, at, start, end int) bool {
 		if id != byte(wasm.SectionCode) {
-			out = append(out, bin[pos:pos+1+n+int(size)]...)
-			pos += 1 + n + int(size)
-			continue
+			out = append(out, bin[at:end]...)
+			return true
 		}
+		body := bin[start:end]
 		count, k := uleb32(body)
 		if k == 0 || uint64(count) > uint64(len(body)) { // a body takes at least one byte
-			return nil, false
+			return false
 		}
 		sec := appendULEB(nil, count)
 		for range count {
-			sec = append(sec, 3, 0, 0x00, 0x0b) // 3 bytes: no locals, unreachable, end
+			sec = append(sec, stubBody...)
 		}
 		out = append(out, id)
 		out = appendULEB(out, uint32(len(sec)))
 		out = append(out, sec...)
-		pos += 1 + n + int(size)
+		return true
+	})
+	if !ok {
+		return nil, false
 	}
 	return out, true
+}
+
+// wasmHeader is the length of a module's magic and version.
+const wasmHeader = 8
+
+// stubBody is a function body of no locals and `unreachable`, with its
+// size: it validates for any function type.
+var stubBody = []byte{3, 0, 0x00, 0x0b}
+
+// sections calls fn for each section of bin with its id and bounds: bin[at:end]
+// the whole section, bin[start:end] its contents. It reports false if bin's
+// sections cannot be walked or fn returned false.
+func sections(bin []byte, fn func(id byte, at, start, end int) bool) bool {
+	if len(bin) < wasmHeader {
+		return false
+	}
+	for pos := wasmHeader; pos < len(bin); {
+		size, n := uleb32(bin[pos+1:])
+		if n == 0 || uint64(pos+1+n)+uint64(size) > uint64(len(bin)) {
+			return false
+		}
+		start, end := pos+1+n, pos+1+n+int(size)
+		if !fn(bin[pos], pos, start, end) {
+			return false
+		}
+		pos = end
+	}
+	return true
 }
 
 // uleb32 reads an unsigned LEB128 of at most 5 bytes; n is 0 if b does not
@@ -104,39 +128,30 @@ func appendULEB(b []byte, v uint32) []byte {
 // own rewrite, or a coordinator's checked by hash); the result only ever
 // runs until its first unwind.
 func liteModule(bin []byte, state, nImportedFuncs uint32) (out []byte, ok bool) {
-	const header = 8
-	if len(bin) < header {
-		return nil, false
-	}
 	type span struct{ from, to int } // a body's bytes, size excluded
 	var bodies []span
 	codeAt, codeEnd := -1, -1
-	for pos := header; pos < len(bin); {
-		id := bin[pos]
-		size, n := uleb32(bin[pos+1:])
-		if n == 0 || uint64(pos+1+n)+uint64(size) > uint64(len(bin)) {
-			return nil, false
+	walked := sections(bin, func(id byte, at, start, end int) bool {
+		if id != byte(wasm.SectionCode) {
+			return true
 		}
-		start, end := pos+1+n, pos+1+n+int(size)
-		if id == byte(wasm.SectionCode) {
-			count, k := uleb32(bin[start:end])
-			if k == 0 {
-				return nil, false
-			}
-			p := start + k
-			for range count {
-				sz, m := uleb32(bin[p:end])
-				if m == 0 || uint64(p+m)+uint64(sz) > uint64(end) {
-					return nil, false
-				}
-				bodies = append(bodies, span{p + m, p + m + int(sz)})
-				p += m + int(sz)
-			}
-			codeAt, codeEnd = pos, end
+		count, k := uleb32(bin[start:end])
+		if k == 0 {
+			return false
 		}
-		pos = end
-	}
-	if codeAt < 0 {
+		p := start + k
+		for range count {
+			sz, m := uleb32(bin[p:end])
+			if m == 0 || uint64(p+m)+uint64(sz) > uint64(end) {
+				return false
+			}
+			bodies = append(bodies, span{p + m, p + m + int(sz)})
+			p += m + int(sz)
+		}
+		codeAt, codeEnd = at, end
+		return true
+	})
+	if !walked || codeAt < 0 {
 		return nil, false
 	}
 	twins := map[int]bool{}
@@ -151,7 +166,7 @@ func liteModule(bin []byte, state, nImportedFuncs uint32) (out []byte, ok bool) 
 	sec := appendULEB(nil, uint32(len(bodies)))
 	for i, b := range bodies {
 		if twins[i] {
-			sec = append(sec, 3, 0, 0x00, 0x0b) // no locals, unreachable, end
+			sec = append(sec, stubBody...)
 			continue
 		}
 		sec = appendULEB(sec, uint32(b.to-b.from))
