@@ -36,8 +36,9 @@ type conn struct {
 	raw     syscall.RawConn
 	peek    func(fd uintptr) bool // waitReadable's, made once
 	peekBuf [1]byte
-	// stopClosing stops ctx's cancellation from closing nc (start).
-	stopClosing func() bool
+	// readerDone: the reader has returned on its own (end); close no
+	// longer closes nc, so that closeWith can still say why.
+	readerDone atomic.Bool
 	session     *store.Session
 	ctx         context.Context
 	cancel      context.CancelCauseFunc
@@ -119,13 +120,26 @@ const (
 
 func (cn *conn) isDone() bool { return cn.ctx.Err() != nil }
 
-func (cn *conn) close(cause error) { cn.cancel(cause) }
+// close ends the connection with cause: it cancels ctx and, unless the
+// reader has already returned on its own, closes the socket, which ends a
+// read or write in flight (a worker that does not read, shutdown).
+// Cancelling the coordinator's context alone does not close the socket:
+// Close closes every connection it holds through this (closeConns).
+func (cn *conn) close(cause error) {
+	cn.cancel(cause)
+	if !cn.readerDone.Load() {
+		cn.nc.Close()
+	}
+}
 
 func (cn *conn) hold(ls *leaseState) {
 	if ls.resume != nil {
 		ls.seq = ls.resume.Seq
 	}
 	cn.mu.Lock()
+	if cn.leases == nil {
+		cn.leases = map[string]*leaseState{} // made on the first lease: idle workers hold none
+	}
 	cn.leases[ls.id] = ls
 	cn.mu.Unlock()
 }
@@ -411,12 +425,18 @@ func (c *Coordinator) openSession(w http.ResponseWriter, r *http.Request) (*conn
 		return nil, 0
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	cn := &conn{c: c, ws: ws, nc: hw.nc, br: hw.br, session: sess, ctx: ctx, cancel: cancel, leases: map[string]*leaseState{},
+	cn := &conn{c: c, ws: ws, nc: hw.nc, br: hw.br, session: sess, ctx: ctx, cancel: cancel,
 		resume: hello.Has(protocol.FeatureCheckpoint) && !c.cfg.NoCheckpoints, token: newToken(), trusted: trusted, kind: workerKind(hello.Runtime),
 		slots: hello.Slots}
 	c.mu.Lock()
 	c.conns[sess.ID] = cn
+	closed = c.closed
 	c.mu.Unlock()
+	if closed {
+		// Close began after the check above and may have closed the
+		// connections it held before this one was among them.
+		cn.close(errShutdown)
+	}
 	c.metrics.sessionStarted(sess.ID, hello.Runtime)
 	if tc, ok := hw.nc.(*net.TCPConn); ok {
 		cn.raw, _ = tc.SyscallConn()
@@ -435,10 +455,6 @@ func (cn *conn) serve(helloID uint64) {
 //go:noinline
 func (cn *conn) start(helloID uint64) {
 	c := cn.c
-	// Cancelling ctx (shutdown, a worker that does not read) closes the
-	// connection, which ends a read or write in flight. Once the reader
-	// has returned on its own it no longer does: closeWith still says why.
-	cn.stopClosing = context.AfterFunc(cn.ctx, func() { cn.nc.Close() })
 	cn.send(&protocol.Welcome{Header: protocol.Header{ReplyTo: helloID}, SessionID: cn.session.ID,
 		HeartbeatMS: c.cfg.HeartbeatInterval.Milliseconds(), LeaseMS: c.cfg.LeaseTTL.Milliseconds(), MaxMessage: protocol.MaxMessage,
 		SessionToken: cn.token})
@@ -514,7 +530,7 @@ func (cn *conn) end(err error) {
 	defer ws.CloseNow()
 	defer c.metrics.sessionEnded(sess.ID)
 	err = cn.readError(err)
-	cn.stopClosing()
+	cn.readerDone.Store(true)
 	cn.close(err)
 	cn.stopWriting()
 
