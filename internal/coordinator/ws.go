@@ -39,9 +39,9 @@ type conn struct {
 	// readerDone: the reader has returned on its own (end); close no
 	// longer closes nc, so that closeWith can still say why.
 	readerDone atomic.Bool
-	session     *store.Session
-	ctx         context.Context
-	cancel      context.CancelCauseFunc
+	session    *store.Session
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
 
 	// credible: the session's account is off probation and counted in
 	// Coordinator.credibleConns (set under Coordinator.mu).
