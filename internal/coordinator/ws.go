@@ -31,7 +31,7 @@ import (
 type conn struct {
 	c       *Coordinator
 	ws      *websocket.Conn
-	nc      net.Conn      // under ws: read deadlines, and closed when ctx is cancelled
+	nc      net.Conn      // under ws: read deadlines; close closes it
 	br      *bufio.Reader // ws reads through it: what it has buffered is readable
 	raw     syscall.RawConn
 	peek    func(fd uintptr) bool // waitReadable's, made once
