@@ -229,7 +229,7 @@ func (b *bench) addRatioRows(label, engine string, x ratios) {
 	w, wn := x.worst(x.io)
 	b.add(fmt.Sprintf("the same, worst kernel, %s, %s", label, engine), fmt.Sprintf("%.3f× (%s)", w, wn), "≤ 1.25×", metLE(w, 1.25))
 	if b.opts.nanSplit && len(x.no) == len(x.names) {
-		b.add(fmt.Sprintf("(fuel + stack without NaN canonicalisation / original, geomean, %s, %s)", label, engine), fmt.Sprintf("%.3f× (with NaN %.3f×)", geomean(x.no), g), "(informational)", "")
+		b.add(fmt.Sprintf("(fuel + stack without NaN canonicalisation / original, geomean, %s, %s)", label, engine), fmt.Sprintf("%.3f× (with NaN %.3f×)", geomean(x.no), g), "(informational)", "—")
 	}
 	gs := geomean(x.so)
 	ws, wsn := x.worst(x.so)

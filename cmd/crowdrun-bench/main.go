@@ -16,7 +16,8 @@
 //	            against the same job with --no-checkpoints
 //	restore     a worker restoring a 64 MiB checkpoint (decode + resume)
 //	compile     compiling the suspendable Go guest in wazero: cold, from the
-//	            compile cache (a new worker process), again in the same engine
+//	            compile cache (a new worker process), again in the same engine;
+//	            cold again on every core (informational)
 //	tasks       crowdrun-load tasks, real and fake workers
 //	idle        crowdrun-load idle
 //
@@ -98,7 +99,9 @@ func child(c string) error {
 	case "wazero":
 		return wazeroChild(arg)
 	case "compile":
-		return compileChild(arg)
+		return compileChild(arg, false)
+	case "compile-cold":
+		return compileChild(arg, true)
 	}
 	return fmt.Errorf("unknown child mode %q", mode)
 }
@@ -369,11 +372,20 @@ func (b *bench) pinned(ctx context.Context, name string, args ...string) *exec.C
 // selfChild runs this executable in a child mode, pinned, and returns its
 // stdout.
 func (b *bench) selfChild(ctx context.Context, mode string) ([]byte, error) {
+	return b.child(ctx, mode, true)
+}
+
+// child runs this executable in a child mode, pinned or on every core, and
+// returns its stdout.
+func (b *bench) child(ctx context.Context, mode string, pin bool) ([]byte, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := b.pinned(ctx, exe)
+	cmd := exec.CommandContext(ctx, exe)
+	if pin {
+		cmd = b.pinned(ctx, exe)
+	}
 	cmd.Env = append(os.Environ(), childEnv+"="+mode)
 	if b.opts.prof != "" {
 		cmd.Env = append(cmd.Env, profEnv+"="+filepath.Join(b.opts.prof, strings.Fields(mode)[0]+".pprof"))

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -148,6 +149,7 @@ type Engine struct {
 	mu      sync.Mutex
 	modules map[moduleKey]*Module
 	keep    int    // modules whose machine code stays loaded while unused
+	workers int    // goroutines compiling a module (EngineConfig.CompileWorkers)
 	tick    uint64 // use counter for the least recently used module
 	// plain is a runtime without the on-disk cache, started when a module
 	// fails to compile through it: a damaged entry makes wazero refuse the
@@ -233,6 +235,12 @@ type EngineConfig struct {
 	// go. A module let go of is compiled again when it next runs —
 	// from CacheDir in a fraction of the time, if set.
 	KeepModules int
+	// CompileWorkers is how many goroutines compile a module's functions
+	// (0: GOMAXPROCS, which follows the process's CPU affinity). A
+	// worker's first compile of a large guest is on the critical path of
+	// its first task, while the machine's other cores are idle. The
+	// machine code is the same whatever the number.
+	CompileWorkers int
 }
 
 // DefaultKeepModules is EngineConfig.KeepModules' default.
@@ -274,7 +282,7 @@ func NewEngineWith(ctx context.Context, c EngineConfig) (*Engine, error) {
 	// run (prepare drops .debug_* sections anyway, since the rewrite moves
 	// the code they describe).
 	cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2).WithDebugInfoEnabled(false)
-	e := &Engine{slice: DefaultSlice, modules: map[moduleKey]*Module{}, cfg: cfg, keep: c.KeepModules, lazyTwins: !c.Interpreter}
+	e := &Engine{slice: DefaultSlice, modules: map[moduleKey]*Module{}, cfg: cfg, keep: c.KeepModules, workers: c.CompileWorkers, lazyTwins: !c.Interpreter}
 	if e.keep <= 0 {
 		e.keep = DefaultKeepModules
 	}
@@ -334,7 +342,13 @@ func openCache(dir string) (wazero.CompilationCache, string, error) {
 // then an entry of the cache is damaged (wazero reports it rather than
 // compiling again), and the cache is emptied so that the next process
 // does not stumble on it too.
+// Its functions compile on EngineConfig.CompileWorkers goroutines.
 func (e *Engine) compileModule(ctx context.Context, bin []byte) (wazero.Runtime, wazero.CompiledModule, error) {
+	workers := e.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx = experimental.WithCompilationWorkers(ctx, workers)
 	c, err := e.rt.CompileModule(ctx, bin)
 	if err == nil || e.cache == nil {
 		return e.rt, c, err
