@@ -88,6 +88,15 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	node := fmt.Sprintf("%016x", rand.Uint64())
 	cfg.ConnConfig.RuntimeParams["crowdrun.node"] = node
+	// No JIT compilation, unless the DSN asks for it: it is for long
+	// analytical queries, and this driver's are short. PostgreSQL compiles
+	// any plan whose estimate passes jit_above_cost, and the counts that
+	// read a job's tasks (JobCounts, TaskListOrphaned) pass it from a few
+	// thousand tasks on: JobCounts spent more than half its server time
+	// compiling (docs/store.md).
+	if _, ok := cfg.ConnConfig.RuntimeParams["jit"]; !ok {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -558,17 +567,28 @@ func (db *DB) JobList(ctx context.Context, p *store.JobListParams) ([]*store.Job
 func (db *DB) JobCounts(ctx context.Context, jobID int64) (*store.JobCounts, error) {
 	var c store.JobCounts
 	var total, finished int
-	// A scalar subquery with LIMIT 1, not EXISTS: a task's replicas are
-	// then looked up by task, while a semi join, planned on a young
-	// table's statistics, read every done replica of the job for each
-	// pending task.
+	// The tasks being verified (pending, with a replica done) are found
+	// from whichever side is smaller: the job's pending tasks, each
+	// looking up its replicas, or its done replicas (at least one per
+	// finished task), each looking up its task. The first alone looked up
+	// every task of a job just started, the second would every replica of
+	// one nearly finished; by the job's own counts (the CASE evaluates the
+	// branch it takes only) a call reads at most about half the job.
+	// Lookups are scalar subqueries with LIMIT 1, not EXISTS: a semi join,
+	// planned on a young table's statistics, read every done replica of
+	// the job for each pending task.
 	err := db.pool.QueryRow(ctx, `SELECT task_count, tasks_finished, tasks_disputed, tasks_cancelled, fuel_done,
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'queued'),
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'leased'),
 		checkpoints, resumes, lost_segments, fuel_lost, mismatches,
 		audits, disputes, lies_caught, reopened, unsettled, replicas_run,
-		(SELECT count(*) FROM tasks t WHERE t.job_id = jobs.id AND t.state = 'pending'
-		   AND coalesce((SELECT true FROM replicas r WHERE r.task_id = t.id AND r.state = 'done' LIMIT 1), false))
+		CASE WHEN task_count - tasks_finished - tasks_cancelled <= tasks_finished THEN
+		  (SELECT count(*) FROM tasks t WHERE t.job_id = jobs.id AND t.state = 'pending'
+		     AND coalesce((SELECT true FROM replicas r WHERE r.task_id = t.id AND r.state = 'done' LIMIT 1), false))
+		ELSE
+		  (SELECT count(DISTINCT r.task_id) FROM replicas r WHERE r.job_id = jobs.id AND r.state = 'done'
+		     AND coalesce((SELECT true FROM tasks t WHERE t.id = r.task_id AND t.state = 'pending' LIMIT 1), false))
+		END
 		FROM jobs WHERE id = $1`, jobID).Scan(&total, &finished, &c.TasksDisputed, &c.TasksCancelled, &c.Fuel, &c.ReplicasQueued, &c.ReplicasLeased,
 		&c.Checkpoints, &c.Resumes, &c.LostSegments, &c.FuelLost, &c.Mismatches,
 		&c.Audits, &c.Disputes, &c.LiesCaught, &c.Reopened, &c.Unsettled, &c.ReplicasRun, &c.TasksVerifying)
