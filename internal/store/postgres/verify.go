@@ -96,14 +96,18 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	// the accounts of its segments, in order (added to its accounts after
 	// its checkpoints'), each replica's by a lookup of its own (replica_id
 	// leads an index), not a join: planned on a young table's statistics,
-	// the join scanned every segment for each task.
+	// the join scanned every segment for each task. One lookup gives both
+	// (an aggregate: one row, NULLs when the replica has no segment).
 	segAccounts := map[int64][]string{}
 	b.Queue(`SELECT r.task_id, r.id, r.role, r.state, r.verdict, coalesce(r.audit_of, 0), r.audit_seq,
 			coalesce(r.worker, g.worker, ''), coalesce(r.account, g.account, ''),
 			coalesce((SELECT site FROM sessions s WHERE s.id = coalesce(r.session_id, g.session_id)), ''),
 			r.status, coalesce(r.exit_code, 0), coalesce(r.message, ''), coalesce(r.stdout_hash, ''), coalesce(r.stderr_hash, ''), coalesce(r.fuel, 0),
-			ARRAY(SELECT a.account FROM segments a WHERE a.replica_id = r.id ORDER BY a.seq, a.id)
-		FROM replicas r LEFT JOIN LATERAL (SELECT worker, account, session_id FROM segments WHERE replica_id = r.id ORDER BY seq DESC, id DESC LIMIT 1) g ON true
+			coalesce(g.accounts, '{}')
+		FROM replicas r CROSS JOIN LATERAL (
+			SELECT (array_agg(worker ORDER BY seq DESC, id DESC))[1] AS worker, (array_agg(account ORDER BY seq DESC, id DESC))[1] AS account,
+			       (array_agg(session_id ORDER BY seq DESC, id DESC))[1] AS session_id, array_agg(account ORDER BY seq, id) AS accounts
+			FROM segments WHERE replica_id = r.id) g
 		WHERE r.task_id = ANY($1) ORDER BY r.id`, ids).Query(each(func(rows pgx.Rows) error {
 		var task int64
 		var ri store.ReplicaInfo
