@@ -659,3 +659,49 @@ func TestSettleNotifies(t *testing.T) {
 		t.Fatalf("the two settlements sent %q; want one w: notification (the verifying job's)", got)
 	}
 }
+
+// JobCounts' tasks being verified and TaskListOrphaned's candidates are
+// found from a job's pending tasks while they are no more than its
+// finished ones, from its finished replicas before: the same answers
+// either way, at every step from the first settlement to the last.
+func TestCountsFromEitherSide(t *testing.T) {
+	s := open(t)
+	const n = 6
+	j := insertJob(t, s, n+1, 1, false) // the last task stays queued
+	if err := s.CoordinatorStart(ctx, &store.CoordinatorStartParams{ID: "c1", Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := s.SessionStart(ctx, &store.SessionStartParams{Coordinator: "c1", Worker: "w1", Slots: n, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: "w1", Max: n, Deadline: now.Add(time.Minute), Now: now})
+	if err != nil || len(ls) != n {
+		t.Fatalf("%d leases, %v", len(ls), err)
+	}
+	var tasks []int64
+	for _, l := range ls {
+		o, err := s.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: ss.ID, LeaseID: l.LeaseID, Status: "ok", Fuel: 7}}, Now: now})
+		if err != nil || o[0].Err != nil {
+			t.Fatalf("complete %s: %+v %v", l.LeaseID, o, err)
+		}
+		tasks = append(tasks, l.TaskID)
+	}
+	for k := 0; k <= n; k++ {
+		c, err := s.JobCounts(ctx, j.ID)
+		if err != nil || c.TasksVerifying != n-k || c.TasksPending != n+1-k || c.TasksDone != k || c.ReplicasQueued != 1 {
+			t.Fatalf("after %d settled: counts %+v %v", k, c, err)
+		}
+		// Idle: every task whose result is in and not settled is listed.
+		got, err := s.TaskListOrphaned(ctx, &store.TaskListOrphanedParams{StaleBefore: now.Add(-time.Hour), IdleBefore: now.Add(time.Second)})
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tasks[k:]) {
+			t.Fatalf("after %d settled: orphans %v, want %v (%v)", k, got, tasks[k:], err)
+		}
+		if k < n {
+			if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: tasks[k], State: store.TaskDone, Result: store.Result{Status: "ok", Fuel: 7},
+				Verification: store.VerifyNone, VerifiedBy: []string{"anon:w1"}, Now: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
