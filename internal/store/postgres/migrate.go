@@ -332,6 +332,19 @@ var migrations = []string{
 	`
 	ALTER TABLE tasks SET (fillfactor = 50);
 	`,
+	// 10: replicas_deadline goes (docs/RATIONALE.md). A lease wrote an
+	// entry in it, and so did every renewal (a new deadline: never a HOT
+	// update while the column is indexed). Its one reader, the expiry
+	// (ReplicaRequeueExpired, each coordinator's rescuer every second),
+	// reads the leased replicas by replicas_session, which indexes the
+	// same rows (state = 'leased'), and filters their deadlines: one row
+	// per slot in use. (Either index also holds the entries of replicas
+	// no longer leased until they are found dead or vacuumed; the
+	// expiry's range of past deadlines in replicas_deadline covered
+	// those too.)
+	`
+	DROP INDEX replicas_deadline;
+	`,
 }
 
 // Advisory lock keys (pg_advisory_xact_lock(lockSpace, key)).
