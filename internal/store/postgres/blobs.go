@@ -53,6 +53,10 @@ func putBlobs(ctx context.Context, tx pgx.Tx, now int64, data ...[]byte) error {
 	for i, h := range hashes {
 		datas[i] = byHash[h]
 	}
+	// Only the blobs not inserted are looked up to be locked (most of a
+	// result's outputs are new): the lookup of one just inserted found
+	// nothing (this statement's snapshot does not see it) and cost a
+	// quarter of the statement.
 	for attempt := 0; attempt < 10; attempt++ {
 		var held int
 		err := tx.QueryRow(ctx, `
@@ -61,7 +65,8 @@ func putBlobs(ctx context.Context, tx pgx.Tx, now int64, data ...[]byte) error {
 				SELECT h, d, length(d), $3 FROM unnest($1::text[], $2::bytea[]) AS u(h, d) ORDER BY h
 				ON CONFLICT(hash) DO NOTHING
 				RETURNING hash),
-			kept AS (SELECT hash FROM blobs WHERE hash = ANY($1) ORDER BY hash FOR KEY SHARE)
+			kept AS (SELECT hash FROM blobs WHERE hash = ANY(ARRAY(SELECT h FROM unnest($1::text[]) AS h EXCEPT SELECT hash FROM ins))
+				ORDER BY hash FOR KEY SHARE)
 			SELECT count(DISTINCT hash) FROM (SELECT hash FROM ins UNION ALL SELECT hash FROM kept) x`,
 			hashes, datas, now).Scan(&held)
 		if err != nil {

@@ -322,6 +322,29 @@ var migrations = []string{
 	ALTER TABLE replicas DROP CONSTRAINT replicas_session_id_fkey;
 	ALTER TABLE segments DROP CONSTRAINT segments_replica_id_fkey;
 	`,
+	// 9: room on tasks' pages for a second version of each row, so that
+	// the update of a task's grid at its first lease (no indexed column
+	// changes) is a HOT update: the new version on the same page, no new
+	// entry in any of the table's four indexes. A job's tasks are inserted
+	// in one statement, packed full at the default fillfactor (100): none
+	// of those updates was HOT (docs/store.md). Pages written from now on
+	// keep half their space free; existing ones are not rewritten.
+	`
+	ALTER TABLE tasks SET (fillfactor = 50);
+	`,
+	// 10: replicas_deadline goes (docs/RATIONALE.md). A lease wrote an
+	// entry in it, and so did every renewal (a new deadline: never a HOT
+	// update while the column is indexed). Its one reader, the expiry
+	// (ReplicaRequeueExpired, each coordinator's rescuer every second),
+	// reads the leased replicas by replicas_session, which indexes the
+	// same rows (state = 'leased'), and filters their deadlines: one row
+	// per slot in use. (Either index also holds the entries of replicas
+	// no longer leased until they are found dead or vacuumed; the
+	// expiry's range of past deadlines in replicas_deadline covered
+	// those too.)
+	`
+	DROP INDEX replicas_deadline;
+	`,
 }
 
 // Advisory lock keys (pg_advisory_xact_lock(lockSpace, key)).

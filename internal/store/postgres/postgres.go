@@ -88,6 +88,15 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	node := fmt.Sprintf("%016x", rand.Uint64())
 	cfg.ConnConfig.RuntimeParams["crowdrun.node"] = node
+	// No JIT compilation, unless the DSN asks for it: it is for long
+	// analytical queries, and this driver's are short. PostgreSQL compiles
+	// any plan whose estimate passes jit_above_cost, and the counts that
+	// read a job's tasks (JobCounts, TaskListOrphaned) pass it from a few
+	// thousand tasks on: JobCounts spent more than half its server time
+	// compiling (docs/store.md).
+	if _, ok := cfg.ConnConfig.RuntimeParams["jit"]; !ok {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -218,7 +227,17 @@ type lazyTx struct {
 func (t *lazyTx) first(ctx context.Context, sql string, args ...any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
 	b.Queue(sql, args...)
-	generic := t.generic && !t.begun
+	return t.firstBatch(ctx, b)
+}
+
+// firstBatch sends the transaction's first statements after its BEGIN, in
+// one pipeline, and returns their results (the BEGIN's read). The caller
+// reads them in order (Exec, Query, QueryRow) and closes them.
+func (t *lazyTx) firstBatch(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
+	if t.begun {
+		return t.conn.SendBatch(ctx, b), nil
+	}
+	generic := t.generic
 	br := t.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil { // the BEGIN
 		br.Close()
@@ -558,17 +577,28 @@ func (db *DB) JobList(ctx context.Context, p *store.JobListParams) ([]*store.Job
 func (db *DB) JobCounts(ctx context.Context, jobID int64) (*store.JobCounts, error) {
 	var c store.JobCounts
 	var total, finished int
-	// A scalar subquery with LIMIT 1, not EXISTS: a task's replicas are
-	// then looked up by task, while a semi join, planned on a young
-	// table's statistics, read every done replica of the job for each
-	// pending task.
+	// The tasks being verified (pending, with a replica done) are found
+	// from whichever side is smaller: the job's pending tasks, each
+	// looking up its replicas, or its done replicas (at least one per
+	// finished task), each looking up its task. The first alone looked up
+	// every task of a job just started, the second would every replica of
+	// one nearly finished; by the job's own counts (the CASE evaluates the
+	// branch it takes only) a call reads at most about half the job.
+	// Lookups are scalar subqueries with LIMIT 1, not EXISTS: a semi join,
+	// planned on a young table's statistics, read every done replica of
+	// the job for each pending task.
 	err := db.pool.QueryRow(ctx, `SELECT task_count, tasks_finished, tasks_disputed, tasks_cancelled, fuel_done,
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'queued'),
 		(SELECT count(*) FROM replicas WHERE job_id = jobs.id AND state = 'leased'),
 		checkpoints, resumes, lost_segments, fuel_lost, mismatches,
 		audits, disputes, lies_caught, reopened, unsettled, replicas_run,
-		(SELECT count(*) FROM tasks t WHERE t.job_id = jobs.id AND t.state = 'pending'
-		   AND coalesce((SELECT true FROM replicas r WHERE r.task_id = t.id AND r.state = 'done' LIMIT 1), false))
+		CASE WHEN task_count - tasks_finished - tasks_cancelled <= tasks_finished THEN
+		  (SELECT count(*) FROM tasks t WHERE t.job_id = jobs.id AND t.state = 'pending'
+		     AND coalesce((SELECT true FROM replicas r WHERE r.task_id = t.id AND r.state = 'done' LIMIT 1), false))
+		ELSE
+		  (SELECT count(DISTINCT r.task_id) FROM replicas r WHERE r.job_id = jobs.id AND r.state = 'done'
+		     AND coalesce((SELECT true FROM tasks t WHERE t.id = r.task_id AND t.state = 'pending' LIMIT 1), false))
+		END
 		FROM jobs WHERE id = $1`, jobID).Scan(&total, &finished, &c.TasksDisputed, &c.TasksCancelled, &c.Fuel, &c.ReplicasQueued, &c.ReplicasLeased,
 		&c.Checkpoints, &c.Resumes, &c.LostSegments, &c.FuelLost, &c.Mismatches,
 		&c.Audits, &c.Disputes, &c.LiesCaught, &c.Reopened, &c.Unsettled, &c.ReplicasRun, &c.TasksVerifying)
@@ -872,24 +902,24 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 	acct := account(p.Account, p.Worker)
 	var out, newGrid []*store.Lease
 	var grids map[int64]int64
-	// Three round trips: the session's check (with the BEGIN), the pick,
+	// Two round trips: the session's check and the pick (with the BEGIN),
 	// and the updates with the COMMIT.
 	err := db.txCommitting(ctx, func(tx pgx.Tx) (*pgx.Batch, error) {
 		out, newGrid, grids = out[:0], newGrid[:0], map[int64]int64{}
+		b := &pgx.Batch{}
 		// The session must stay open until this commits: SessionEnd waits
 		// for this lock, then finds the leases granted here. Two sessions of
 		// one worker name, or of one account, leasing at once would not see
 		// each other's picks: they take turns (worker lock first, always).
-		var banned bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $2 AND banned_at IS NOT NULL),
+		// The pick follows in the same pipeline: the server runs it after
+		// this statement, so under these locks and on a snapshot taken after
+		// them, as when it waited for this one's answer; when the session
+		// has ended or its account is banned, what it locked is released
+		// unused at the rollback or the commit.
+		b.Queue(`SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $2 AND banned_at IS NOT NULL),
 				pg_advisory_xact_lock($3, hashtext($4)), pg_advisory_xact_lock($5, hashtext($2))
 			FROM sessions WHERE id = $1 AND ended_at IS NULL FOR SHARE`,
-			p.SessionID, acct, lockSpace+lockWorker, p.Worker, lockSpace+lockAccount).Scan(&banned, nil, nil); err != nil {
-			return nil, interpretError(err)
-		}
-		if banned {
-			return nil, nil // caught lying: no more work
-		}
+			p.SessionID, acct, lockSpace+lockWorker, p.Worker, lockSpace+lockAccount)
 		// Replicas of one task are adjacent in the queue; twice Max rows
 		// leave room for skipping a second replica of a task in this batch.
 		//
@@ -906,7 +936,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		// every lease, and with 20,000 tasks queued and counted (JobInsert's
 		// ANALYZE) ran the checks below on every queued replica (40 ms a
 		// lease) instead of walking the queue index to the first few.
-		rows, err := tx.Query(ctx, `
+		b.Queue(`
 			WITH pick AS (
 			SELECT r.id, r.task_id, r.job_id, r.attempts, r.priority, r.ckpt_seq, r.ckpt_fuel, r.ckpt_hash, r.ckpt_blob
 			FROM replicas r
@@ -950,6 +980,19 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 			CROSS JOIN LATERAL (SELECT * FROM jobs j WHERE j.id = r.job_id LIMIT 1) j
 			CROSS JOIN LATERAL (SELECT data FROM blobs b WHERE b.hash = t.stdin_hash LIMIT 1) b
 			ORDER BY r.priority DESC, r.id`, p.Worker, acct, p.Probation.Mode())
+		br, err := tx.(*lazyTx).firstBatch(ctx, b)
+		if err != nil {
+			return nil, interpretError(err)
+		}
+		defer br.Close()
+		var banned bool
+		if err := br.QueryRow().Scan(&banned, nil, nil); err != nil {
+			return nil, interpretError(err)
+		}
+		if banned {
+			return nil, nil // caught lying: no more work
+		}
+		rows, err := br.Query()
 		if err != nil {
 			return nil, interpretError(err)
 		}
@@ -1005,6 +1048,9 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 		if err := rows.Err(); err != nil {
 			return nil, interpretError(err)
 		}
+		if err := br.Close(); err != nil {
+			return nil, interpretError(err)
+		}
 		if len(out) == 0 {
 			return nil, nil
 		}
@@ -1018,7 +1064,7 @@ func (db *DB) ReplicaLease(ctx context.Context, p *store.ReplicaLeaseParams) ([]
 				resumed = append(resumed, l.JobID)
 			}
 		}
-		b := &pgx.Batch{}
+		b = &pgx.Batch{}
 		b.Queue(`UPDATE replicas r SET state = 'leased', worker = $1, account = $9, session_id = $2, lease_id = u.lease, lease_deadline = $3,
 				attempts = r.attempts + 1, seg_resume_seq = u.seq, seg_fuel_start = u.fuel, seg_fuel_end = u.fuel, seg_progress = u.fuel, seg_started_at = $4
 			FROM unnest($5::bigint[], $6::text[], $7::bigint[], $8::bigint[]) AS u(id, lease, seq, fuel) WHERE r.id = u.id`,

@@ -659,3 +659,123 @@ func TestSettleNotifies(t *testing.T) {
 		t.Fatalf("the two settlements sent %q; want one w: notification (the verifying job's)", got)
 	}
 }
+
+// JobCounts' tasks being verified and TaskListOrphaned's candidates are
+// found from a job's pending tasks while they are no more than its
+// finished ones, from its finished replicas before: the same answers
+// either way, at every step from the first settlement to the last.
+func TestCountsFromEitherSide(t *testing.T) {
+	s := open(t)
+	const n = 6
+	j := insertJob(t, s, n+1, 1, false) // the last task stays queued
+	if err := s.CoordinatorStart(ctx, &store.CoordinatorStartParams{ID: "c1", Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := s.SessionStart(ctx, &store.SessionStartParams{Coordinator: "c1", Worker: "w1", Slots: n, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: ss.ID, Worker: "w1", Max: n, Deadline: now.Add(time.Minute), Now: now})
+	if err != nil || len(ls) != n {
+		t.Fatalf("%d leases, %v", len(ls), err)
+	}
+	var tasks []int64
+	for _, l := range ls {
+		o, err := s.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: ss.ID, LeaseID: l.LeaseID, Status: "ok", Fuel: 7}}, Now: now})
+		if err != nil || o[0].Err != nil {
+			t.Fatalf("complete %s: %+v %v", l.LeaseID, o, err)
+		}
+		tasks = append(tasks, l.TaskID)
+	}
+	for k := 0; k <= n; k++ {
+		c, err := s.JobCounts(ctx, j.ID)
+		if err != nil || c.TasksVerifying != n-k || c.TasksPending != n+1-k || c.TasksDone != k || c.ReplicasQueued != 1 {
+			t.Fatalf("after %d settled: counts %+v %v", k, c, err)
+		}
+		// Idle: every task whose result is in and not settled is listed.
+		got, err := s.TaskListOrphaned(ctx, &store.TaskListOrphanedParams{StaleBefore: now.Add(-time.Hour), IdleBefore: now.Add(time.Second)})
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tasks[k:]) {
+			t.Fatalf("after %d settled: orphans %v, want %v (%v)", k, got, tasks[k:], err)
+		}
+		if k < n {
+			if _, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: tasks[k], State: store.TaskDone, Result: store.Result{Status: "ok", Fuel: 7},
+				Verification: store.VerifyNone, VerifiedBy: []string{"anon:w1"}, Now: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// A settlement takes its tasks first and their live replicas NOWAIT; when
+// another transaction holds one of those, it starts again in the lock
+// order (replicas, then tasks) and waits for it, and settles.
+func TestSettleFallsBackToLockOrder(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	j := insertJob(t, s, 1, 2, false)
+	w := startSession(t, s, "w1")
+	ls, err := s.ReplicaLease(ctx, &store.ReplicaLeaseParams{SessionID: w.ID, Worker: "w1", Max: 1, Deadline: now.Add(time.Minute), Now: now})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("%d leases, %v", len(ls), err)
+	}
+	if o, err := s.ReplicaComplete(ctx, &store.ReplicaCompleteParams{Results: []store.ReplicaResult{{SessionID: w.ID, LeaseID: ls[0].LeaseID, Status: "ok", Fuel: 7}}, Now: now}); err != nil || o[0].Err != nil {
+		t.Fatalf("complete: %+v %v", o, err)
+	}
+	// Another transaction holds the task's other replica, still queued.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	mon, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close(ctx)
+	holder, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	var other int64
+	if err := holder.QueryRow(ctx, `SELECT pg_backend_pid(), (SELECT id FROM replicas WHERE task_id = $1 AND state = 'queued' FOR UPDATE)`, ls[0].TaskID).Scan(&pid, &other); err != nil || other == 0 {
+		t.Fatalf("holding the queued replica: %d %v", other, err)
+	}
+	type settled struct {
+		st  *store.TaskSettled
+		err error
+	}
+	done := make(chan settled, 1)
+	go func() {
+		st, err := s.TaskSettle(ctx, &store.TaskSettleParams{TaskID: ls[0].TaskID, State: store.TaskDone, Result: store.Result{Status: "ok", Fuel: 7},
+			Verification: store.VerifyNone, VerifiedBy: []string{"anon:w1"}, Now: now})
+		done <- settled{st, err}
+	}()
+	// The settlement waits for the holder in the lock order's first
+	// statement (not the NOWAIT one, which failed).
+	for waiting := 0; waiting == 0; {
+		select {
+		case r := <-done:
+			t.Fatalf("settled while the replica was held: %+v %v", r.st, r.err)
+		default:
+		}
+		if err := mon.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) AND query NOT LIKE '%NOWAIT%'`, pid).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.st.JobID != j.ID || !r.st.JobFinished {
+		t.Fatalf("settled %+v %v", r.st, r.err)
+	}
+	if c, err := s.JobCounts(ctx, j.ID); err != nil || c.TasksDone != 1 || c.ReplicasQueued != 0 || c.ReplicasLeased != 0 {
+		t.Fatalf("counts %+v %v", c, err)
+	}
+}
