@@ -125,7 +125,7 @@ func idList(ids []int64) string {
 func (db *DB) prepare(ctx context.Context) error {
 	db.stmts = map[string]*sql.Stmt{}
 	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued,
-		qLedgerInsert, qAccountAdd, qLeaseFresh, qTaskGrid, qReplicaDoneFresh} {
+		qLedgerInsert, qAccountAdd, qLeaseFresh, qTaskGrid, qReplicaDoneFresh, qReplicasDoneBatch, qPutBlobs, qSegmentsDone} {
 		st, err := db.w.PrepareContext(ctx, q)
 		if err != nil {
 			return interpretError(err)
@@ -885,7 +885,17 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	now := ms(p.Now)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		ctx := quick(ctx)
+		taken := make([]bool, len(p.Results))
+		if len(p.Results) > 1 {
+			var err error
+			if taken, err = db.completeBatch(ctx, tx, p.Results, now, out); err != nil {
+				return err
+			}
+		}
 		for i := range p.Results {
+			if taken[i] {
+				continue
+			}
 			o, err := db.complete(ctx, tx, &p.Results[i], now)
 			if err != nil {
 				return err
