@@ -886,7 +886,7 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		ctx := quick(ctx)
 		taken := make([]bool, len(p.Results))
-		if len(p.Results) > 1 {
+		if len(p.Results) >= completeBatchMin {
 			var err error
 			if taken, err = db.completeBatch(ctx, tx, p.Results, now, out); err != nil {
 				return err
