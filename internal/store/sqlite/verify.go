@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/store"
@@ -509,11 +510,19 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		ctx := quick(ctx)
+		for i := range out {
+			out[i].Settled = nil
+		}
+		// Each job's row is updated once, after its tasks: its counters
+		// move on by the batch's settlements of it, and the last of them
+		// finishes the job if it was its last task.
+		var jobs []*jobSettled
+		byJob := map[int64]*jobSettled{}
 		for i, p := range ps {
 			if invalid[i] != nil {
 				continue
 			}
-			st, err := db.settle(ctx, tx, p)
+			st, err := db.settle(ctx, tx, p, settledSoFar(jobs))
 			if errors.Is(err, store.ErrTaskSettled) || errors.Is(err, store.ErrNotFound) {
 				out[i].Err = err
 				continue
@@ -522,6 +531,34 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 				return err
 			}
 			out[i].Settled = st
+			j := byJob[st.JobID]
+			if j == nil {
+				j = &jobSettled{id: st.JobID}
+				byJob[st.JobID] = j
+				jobs = append(jobs, j)
+			}
+			j.n++
+			j.last = i
+			if p.State == store.TaskDisputed {
+				j.disputed++
+			} else {
+				j.fuel += int64(min(p.Result.Fuel, 1<<62))
+			}
+		}
+		for _, j := range jobs {
+			var finished, total int64
+			if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, j.n, j.disputed, j.fuel, j.id).Scan(&finished, &total); err != nil {
+				return interpretError(err)
+			}
+			if finished < total {
+				continue
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running'`, ms(ps[j.last].Now), j.id)
+			if err != nil {
+				return interpretError(err)
+			}
+			k, _ := res.RowsAffected()
+			out[j.last].Settled.JobFinished = k == 1
 		}
 		return nil
 	})
@@ -531,16 +568,42 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 	return out, nil
 }
 
+// jobSettled is what one batch of settlements (TaskSettleBatch) did to a
+// job: n tasks settled, disputed of them, fuel done by the others; last,
+// the index of its last settlement.
+type jobSettled struct {
+	id                int64
+	n, disputed, fuel int64
+	last              int
+}
+
+// settledSoFar is qTaskSettled's ?13: how many tasks of each job the
+// batch settled before this one.
+func settledSoFar(jobs []*jobSettled) string {
+	if len(jobs) == 0 {
+		return "{}"
+	}
+	b := []byte{'{'}
+	for i, j := range jobs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `"j`...)
+		b = strconv.AppendInt(b, j.id, 10)
+		b = append(b, `":`...)
+		b = strconv.AppendInt(b, j.n, 10)
+	}
+	return string(append(b, '}'))
+}
+
 // settle is one settlement of TaskSettleBatch, in its transaction: it
-// returns ErrTaskSettled or ErrNotFound before it writes anything.
-func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams) (*store.TaskSettled, error) {
+// returns ErrTaskSettled or ErrNotFound before it writes anything. Its
+// job's row is TaskSettleBatch's to update; before, is how many results
+// of each job the batch numbered before this one (settledSoFar).
+func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams, before string) (*store.TaskSettled, error) {
 	out := &store.TaskSettled{}
 	now := ms(p.Now)
 	fuel := int64(min(p.Result.Fuel, 1<<62))
-	disputed, fuelDone := 0, fuel
-	if p.State == store.TaskDisputed {
-		disputed, fuelDone = 1, 0
-	}
 	var by any
 	if len(p.VerifiedBy) > 0 {
 		by = jsonText(p.VerifiedBy)
@@ -550,7 +613,7 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams)
 	r := p.Result
 	var running int
 	err := db.st(ctx, tx, qTaskSettled).QueryRowContext(ctx, p.State, r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, fuel, now,
-		p.Verification, by, p.Note, p.TaskID).Scan(&out.JobID, &running)
+		p.Verification, by, p.Note, p.TaskID, before).Scan(&out.JobID, &running)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Nothing written: no such task, or not pending.
 		var state string
@@ -560,10 +623,6 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams)
 		return nil, fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
 	}
 	if err != nil {
-		return nil, interpretError(err)
-	}
-	var finished, total int64
-	if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, disputed, fuelDone, out.JobID).Scan(&finished, &total); err != nil {
 		return nil, interpretError(err)
 	}
 	if running > 0 {
@@ -580,15 +639,6 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams)
 	if err := db.addAccounts(ctx, tx, p.Accounts, now); err != nil {
 		return nil, err
 	}
-	if finished < total {
-		return out, nil
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running'`, now, out.JobID)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	k, _ := res.RowsAffected()
-	out.JobFinished = k == 1
 	return out, nil
 }
 
