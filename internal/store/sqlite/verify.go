@@ -80,8 +80,12 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	if len(ids) == 0 {
 		return out, nil
 	}
+	one, err := db.rstmt(ctx, qEvidenceOne)
+	if err != nil {
+		return nil, err
+	}
 	if len(ids) == 1 {
-		ev, ok, err := db.evidenceOne(quick(ctx), ids[0])
+		ev, ok, err := evidenceOne(quick(ctx), one, ids[0])
 		if errors.Is(err, store.ErrNotFound) {
 			return out, nil
 		}
@@ -99,20 +103,32 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	}
 	defer tx.Rollback()
 	ctx = quick(ctx)
-	// Its statements, prepared once (DB.rst).
-	var sts [len(evidenceQueries)]*sql.Stmt
-	for i, q := range evidenceQueries {
-		if sts[i], err = db.rst(ctx, tx, q); err != nil {
-			return nil, err
-		}
-	}
+	// Each task in one statement when it can be (evidenceOne), else in
+	// evidenceQueries; all of them prepared once (DB.rst). In one read
+	// transaction the tasks share one snapshot and the connection's page
+	// cache: SQLite drops a reader's cache at the start of any read
+	// transaction that finds the database changed, so tasks read one
+	// statement at a time each read every page again.
+	one = tx.StmtContext(ctx, one)
+	var sts *[len(evidenceQueries)]*sql.Stmt
 	read := map[int64]*store.TaskEvidence{}
 	for i, id := range ids {
 		if ev, ok := read[id]; ok {
 			out[i] = ev
 			continue
 		}
-		ev, err := evidence(ctx, &sts, id)
+		ev, ok, err := evidenceOne(ctx, one, id)
+		if !ok && err == nil {
+			if sts == nil {
+				sts = new([len(evidenceQueries)]*sql.Stmt)
+				for i, q := range evidenceQueries {
+					if sts[i], err = db.rst(ctx, tx, q); err != nil {
+						return nil, err
+					}
+				}
+			}
+			ev, err = evidence(ctx, sts, id)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			ev, err = nil, nil
 		}
@@ -189,14 +205,10 @@ func addAccount(r *store.ReplicaInfo, a string) {
 	}
 }
 
-// evidenceOne reads a task's evidence with qEvidenceOne: ok is false, with
-// nothing read, for a task it cannot read whole (checkpoints, or accounts
-// other than its replicas').
-func (db *DB) evidenceOne(ctx context.Context, taskID int64) (*store.TaskEvidence, bool, error) {
-	st, err := db.rstmt(ctx, qEvidenceOne)
-	if err != nil {
-		return nil, false, err
-	}
+// evidenceOne reads a task's evidence with st, qEvidenceOne: ok is false,
+// with nothing read, for a task it cannot read whole (checkpoints, or
+// accounts other than its replicas').
+func evidenceOne(ctx context.Context, st *sql.Stmt, taskID int64) (*store.TaskEvidence, bool, error) {
 	rows, err := st.QueryContext(ctx, taskID)
 	if err != nil {
 		return nil, false, interpretError(err)
