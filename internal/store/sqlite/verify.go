@@ -18,7 +18,7 @@ import (
 
 // readQueries are the statements prepared on the readers' pool
 // (DB.rstmts): TaskEvidence's, AccountGet's and the dispatcher's.
-var readQueries = append(evidenceQueries[:], qEvidenceOne, qAccountGet, qAnyVerifying, qCountQueued)
+var readQueries = append(evidenceQueries[:], qEvidenceOne, qEvidenceMany, qAccountGet, qAnyVerifying, qCountQueued)
 
 // A task's evidence: the task with its job and whether it has checkpoints
 // (evTaskJob), and each replica with the accounts of its ended segments
@@ -57,6 +57,12 @@ var evidenceQueries = [...]string{
 const qEvidenceOne = `SELECT ` + evTaskJob + `, r.id IS NOT NULL, ` + evReplica + `
 	FROM tasks t JOIN jobs j ON j.id = t.job_id LEFT JOIN replicas r ON r.task_id = t.id LEFT JOIN accounts a ON a.id = r.account
 	WHERE t.id = ? ORDER BY r.id`
+
+// qEvidenceMany is qEvidenceOne for many tasks (?: a JSON array of IDs),
+// each task's rows together.
+const qEvidenceMany = `SELECT ` + evTaskJob + `, r.id IS NOT NULL, ` + evReplica + `
+	FROM tasks t JOIN jobs j ON j.id = t.job_id LEFT JOIN replicas r ON r.task_id = t.id LEFT JOIN accounts a ON a.id = r.account
+	WHERE t.id IN (SELECT value FROM json_each(?)) ORDER BY t.id, r.id`
 
 // scanFunc is a function as a row scanner.
 type scanFunc func(dest ...any) error
@@ -103,13 +109,24 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	}
 	defer tx.Rollback()
 	ctx = quick(ctx)
-	// Each task in one statement when it can be (evidenceOne), else in
-	// evidenceQueries; all of them prepared once (DB.rst). In one read
-	// transaction the tasks share one snapshot and the connection's page
-	// cache: SQLite drops a reader's cache at the start of any read
-	// transaction that finds the database changed, so tasks read one
-	// statement at a time each read every page again.
-	one = tx.StmtContext(ctx, one)
+	// Every task in one statement (qEvidenceMany); one it cannot give
+	// whole by evidenceQueries, as before; all of them prepared once
+	// (DB.rst). In one read transaction the tasks share one snapshot and
+	// the connection's page cache: SQLite drops a reader's cache at the
+	// start of any read transaction that finds the database changed, so
+	// tasks read one statement at a time each read every page again.
+	many, err := db.rst(ctx, tx, qEvidenceMany)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := many.QueryContext(ctx, idList(ids))
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	whole, err := evidenceRows(rows)
+	if err != nil {
+		return nil, err
+	}
 	var sts *[len(evidenceQueries)]*sql.Stmt
 	read := map[int64]*store.TaskEvidence{}
 	for i, id := range ids {
@@ -117,8 +134,12 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 			out[i] = ev
 			continue
 		}
-		ev, ok, err := evidenceOne(ctx, one, id)
-		if !ok && err == nil {
+		ev, found := whole[id]
+		if !found {
+			read[id] = nil // no such task
+			continue
+		}
+		if ev == nil {
 			if sts == nil {
 				sts = new([len(evidenceQueries)]*sql.Stmt)
 				for i, q := range evidenceQueries {
@@ -213,25 +234,68 @@ func evidenceOne(ctx context.Context, st *sql.Stmt, taskID int64) (*store.TaskEv
 	if err != nil {
 		return nil, false, interpretError(err)
 	}
+	evs, err := evidenceRows(rows)
+	if err != nil {
+		return nil, false, err
+	}
+	ev, found := evs[taskID]
+	if !found {
+		return nil, false, store.ErrNotFound
+	}
+	return ev, ev != nil, nil
+}
+
+// evidenceRows reads the rows of qEvidenceOne or qEvidenceMany (a task's
+// rows together, in order of replica) and closes them: each task found,
+// with its evidence, or nil for a task they cannot give whole
+// (checkpoints, or accounts other than its replicas').
+func evidenceRows(rows *sql.Rows) (map[int64]*store.TaskEvidence, error) {
 	defer rows.Close()
-	ev := &store.TaskEvidence{Accounts: map[string]*store.Account{}}
-	found := false
-	var hasCheckpoints bool
+	out := map[int64]*store.TaskEvidence{}
+	var ev *store.TaskEvidence // the task being read; nil: not whole
+	var cur int64
+	started := false
+	done := func() {
+		if ev == nil {
+			return
+		}
+		for _, a := range ev.AccountNames() {
+			if _, ok := ev.Accounts[a]; !ok {
+				out[cur] = nil // an account no replica holds: read it in the transaction
+				return
+			}
+		}
+		ev.CompleteAccounts()
+		out[cur] = ev
+	}
 	for rows.Next() {
-		var row store.TaskEvidence // the task and job, the same on every row
-		var present bool
+		var row store.TaskEvidence // the task and job, the same on every row of the task
+		var present, hasCheckpoints bool
 		r, acc, segAccounts, err := scanReplica(scanFunc(func(rd ...any) error {
 			return scanTaskJob(rows, &row, &hasCheckpoints, append([]any{&present}, rd...)...)
 		}))
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		if !found {
-			found = true
+		if !started || row.Task.ID != cur {
+			if started {
+				done()
+			}
+			if _, seen := out[row.Task.ID]; seen {
+				return nil, fmt.Errorf("sqlite: the evidence of task %d in rows apart", row.Task.ID)
+			}
+			started = true
+			cur = row.Task.ID
+			out[cur] = nil
+			ev = &store.TaskEvidence{Accounts: map[string]*store.Account{}}
 			ev.Task, ev.Job, ev.Grid = row.Task, row.Job, row.Grid
 		}
+		if ev == nil {
+			continue // not whole: its rows are skipped
+		}
 		if hasCheckpoints {
-			return nil, false, nil
+			ev = nil
+			continue
 		}
 		if !present {
 			continue
@@ -242,18 +306,12 @@ func evidenceOne(ctx context.Context, st *sql.Stmt, taskID int64) (*store.TaskEv
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, interpretError(err)
+		return nil, interpretError(err)
 	}
-	if !found {
-		return nil, false, store.ErrNotFound
+	if started {
+		done()
 	}
-	for _, a := range ev.AccountNames() {
-		if _, ok := ev.Accounts[a]; !ok {
-			return nil, false, nil // an account no replica holds: read it in the transaction
-		}
-	}
-	ev.CompleteAccounts()
-	return ev, true, nil
+	return out, nil
 }
 
 // evidence reads one task's evidence with sts, evidenceQueries bound to
