@@ -484,7 +484,8 @@ const (
 )
 
 // canonNaN replaces a NaN result of op on top of the stack with the
-// canonical NaN: x == x ? x : canonical, lane-wise for vectors. Only results
+// canonical NaN: x >= x ? x : canonical for scalars, x == x lane-wise for
+// vectors (both false exactly for a NaN). Only results
 // of operations that may produce a NaN are canonicalised, so NaNs that come
 // from constants, memory or the host keep their bits, as in the original.
 func (w *fnWriter) canonNaN(op wasm.Opcode) {
@@ -494,17 +495,21 @@ func (w *fnWriter) canonNaN(op wasm.Opcode) {
 	}
 	switch results[0] {
 	case wasm.F32, wasm.F64:
-		// x != x ? canonical : x, as a branch: NaNs are rare, and a
+		// x >= x ? x : canonical, as a branch: NaNs are rare, and a
 		// well-predicted branch keeps the compare off the value's
-		// dependency chain, where select would put it.
+		// dependency chain, where select (or a branch-free v128
+		// bitselect) would put it. x >= x is false exactly when x is a
+		// NaN, and unlike x != x (unordered *or* unequal) it is one
+		// flags condition on x86: V8 tests it with one conditional jump
+		// instead of two (docs/fuel.md, "NaN canonicalisation").
 		t := w.local(results[0], 0)
-		ne, canon := wasm.OpF32Ne, wasm.F32Const(canonF32)
+		ge, canon := wasm.OpF32Ge, wasm.F32Const(canonF32)
 		if results[0] == wasm.F64 {
-			ne, canon = wasm.OpF64Ne, wasm.F64Const(canonF64)
+			ge, canon = wasm.OpF64Ge, wasm.F64Const(canonF64)
 		}
-		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(ne),
-			wasm.Block(wasm.OpIf, wasm.BlockOf(results[0])), canon,
-			wasm.Plain(wasm.OpElse), wasm.WithIndex(wasm.OpLocalGet, t),
+		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(ge),
+			wasm.Block(wasm.OpIf, wasm.BlockOf(results[0])), wasm.WithIndex(wasm.OpLocalGet, t),
+			wasm.Plain(wasm.OpElse), canon,
 			wasm.Plain(wasm.OpEnd))
 	case wasm.V128:
 		var canon wasm.Instr
