@@ -95,10 +95,18 @@ func TestCanonNaNSequence(t *testing.T) {
 		m.Funcs = append(m.Funcs, wasm.Func{Type: 0, Body: f.body})
 		m.Exports = append(m.Exports, wasm.Export{Name: f.name, Kind: wasm.ExternFunc, Index: uint32(len(m.Funcs) - 1)})
 	}
-	bin, err := Instrument(binary.Encode(m), DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
+	for _, schedule := range []string{ScheduleV2, ScheduleV3} {
+		opts := DefaultOptions()
+		opts.Schedule = schedule
+		bin, err := Instrument(binary.Encode(m), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testCanonNaNSequence(t, schedule, bin)
 	}
+}
+
+func testCanonNaNSequence(t *testing.T, schedule string, bin []byte) {
 	v64 := []uint64{0, 1 << 63, 1, 0x000fffffffffffff, 0x8000000000000001, math.Float64bits(1), math.Float64bits(-1.5),
 		math.Float64bits(math.MaxFloat64), 0x7ff0000000000000, 0xfff0000000000000,
 		0x7ff8000000000000, 0xfff8000000000000, 0x7ff0000000000001, 0x7ff4000000000000, 0x7fffffffffffffff, 0xfff8000012345678}
@@ -137,7 +145,7 @@ func TestCanonNaNSequence(t *testing.T) {
 			}
 			for _, fn := range []string{"add64", "mul64"} {
 				if got := run(fn, x); got != want {
-					t.Errorf("%s(%#x) = %#x, want %#x", fn, x, got, want)
+					t.Errorf("%s: %s(%#x) = %#x, want %#x", schedule, fn, x, got, want)
 				}
 			}
 		}
@@ -148,7 +156,7 @@ func TestCanonNaNSequence(t *testing.T) {
 			}
 			for _, fn := range []string{"add32", "mul32"} {
 				if got := uint32(run(fn, uint64(x))); got != want {
-					t.Errorf("%s(%#x) = %#x, want %#x", fn, x, got, want)
+					t.Errorf("%s: %s(%#x) = %#x, want %#x", schedule, fn, x, got, want)
 				}
 			}
 		}
