@@ -423,7 +423,7 @@ test('prepare.wasm instruments as the Go host: fuel, call depth, memory cap, sus
   assert.equal(f.status, 'fuel_exhausted');
   assert.ok(f.fuel > 3n);
   assert.equal((await compile(await prepareModule(bomb, { suspendable: true, memoryCapPages: 7 }))).suspendable, true);
-  await assert.rejects(prepareModule(bomb, { schedule: 'v0' }), { status: 'invalid_module', message: 'invalid module: invalid instrumentation options: unknown fuel schedule "v0" (known: v1, v2)' });
+  await assert.rejects(prepareModule(bomb, { schedule: 'v0' }), { status: 'invalid_module', message: 'invalid module: invalid instrumentation options: unknown fuel schedule "v0" (known: v1, v2, v3)' });
 });
 
 test('a failing host rejects the run instead of leaving it hanging', async () => {

@@ -180,16 +180,16 @@ func TestScheduleV2Depth(t *testing.T) {
 
 func TestUnknownSchedule(t *testing.T) {
 	opts := DefaultOptions()
-	opts.Schedule = "v3"
+	opts.Schedule = "v4"
 	bin, err := os.ReadFile("testdata/v2.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = Instrument(bin, opts)
 	if !errors.Is(err, ErrOptions) {
-		t.Fatalf("schedule v3: %v, want ErrOptions", err)
+		t.Fatalf("schedule v4: %v, want ErrOptions", err)
 	}
-	if got := fmt.Sprint(err); got != `invalid instrumentation options: unknown fuel schedule "v3" (known: v1, v2)` {
+	if got := fmt.Sprint(err); got != `invalid instrumentation options: unknown fuel schedule "v4" (known: v1, v2, v3)` {
 		t.Errorf("error %q", got)
 	}
 }
