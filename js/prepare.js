@@ -12,7 +12,7 @@
 import { Host, ExitSignal } from './wasi.js';
 
 /** Instrumentation options, as internal/instrument.DefaultOptions. */
-export const DEFAULT_OPTIONS = Object.freeze({ schedule: 'v2', stackLimit: 1000, memoryCapPages: 0, canonicalizeNaN: true });
+export const DEFAULT_OPTIONS = Object.freeze({ schedule: 'v3', stackLimit: 1000, memoryCapPages: 0, canonicalizeNaN: true });
 
 /** The submitted module is refused: status and message as internal/sandbox's. */
 export class PrepareRefusal extends Error {

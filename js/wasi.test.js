@@ -416,14 +416,14 @@ test('prepare.wasm instruments as the Go host: fuel, call depth, memory cap, sus
   const bomb = Uint8Array.from([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 0, 10, 6, 1, 4, 0, 16, 0, 11]);
   const inst = await prepareModule(bomb, { stackLimit: 10 });
   const g = await compile(inst);
-  assert.deepEqual(g.metadata, { version: 1, schedule: 'v2', stack_limit: 10, nan_canonicalization: true });
+  assert.deepEqual(g.metadata, { version: 1, schedule: 'v3', stack_limit: 10, nan_canonicalization: true });
   assert.equal(g.suspendable, false);
   assert.deepEqual(pick(await run(g)), ['stack_overflow', 'call depth limit exceeded', (await run(g)).fuel]);
   const f = await run(g, {}, { fuel: 3 });
   assert.equal(f.status, 'fuel_exhausted');
   assert.ok(f.fuel > 3n);
   assert.equal((await compile(await prepareModule(bomb, { suspendable: true, memoryCapPages: 7 }))).suspendable, true);
-  await assert.rejects(prepareModule(bomb, { schedule: 'v0' }), { status: 'invalid_module', message: 'invalid module: invalid instrumentation options: unknown fuel schedule "v0" (known: v1, v2)' });
+  await assert.rejects(prepareModule(bomb, { schedule: 'v0' }), { status: 'invalid_module', message: 'invalid module: invalid instrumentation options: unknown fuel schedule "v0" (known: v1, v2, v3)' });
 });
 
 test('a failing host rejects the run instead of leaving it hanging', async () => {

@@ -305,7 +305,7 @@ func TestHelp(t *testing.T) {
 func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		code, out, errOut := runCLI(t, "", args...)
-		if code != 0 || !strings.HasPrefix(out, "crowdrun ") || !strings.Contains(out, runtime.Version()) || !strings.Contains(out, "fuel schedule v2 (default; also v1)") {
+		if code != 0 || !strings.HasPrefix(out, "crowdrun ") || !strings.Contains(out, runtime.Version()) || !strings.Contains(out, "fuel schedule v3 (default; also v2, v1)") {
 			t.Errorf("crowdrun %v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
 		}
 	}

@@ -24,7 +24,7 @@ func (m *Main) instrumentCmd(ctx context.Context, args []string) error {
 	stack := fs.Uint("stack", instrument.DefaultStackLimit, "call-depth limit in `N` frames")
 	var memory uint64
 	fs.Var(sizeFlag{&memory}, "memory", "cap linear memory at `SIZE`, a multiple of 64KiB (0: the module's own maximum)")
-	schedule := fs.String("schedule", instrument.DefaultSchedule, "fuel `SCHEDULE`: v2, or v1 (every function entry checked; modules instrumented before v2)")
+	schedule := fs.String("schedule", instrument.DefaultSchedule, "fuel `SCHEDULE`: v3; v2 (the same checks with the older NaN test, modules instrumented before v3) or v1 (every function entry checked; modules instrumented before v2)")
 	nanCanon := fs.Bool("nan-canon", true, "canonicalise NaN results of float operations")
 	quiet := fs.Bool("q", false, "print nothing on success")
 	suspendable := fs.Bool("suspendable", false, "also make the module suspendable: able to checkpoint and resume (docs/continuations.md)")

@@ -35,6 +35,6 @@ func (m *Main) versionCmd(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "revision %s\n", revision)
 	}
 	fmt.Fprintf(m.Stdout, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(m.Stdout, "fuel schedule %s (default; also %s)\n", instrument.DefaultSchedule, instrument.ScheduleV1)
+	fmt.Fprintf(m.Stdout, "fuel schedule %s (default; also %s, %s)\n", instrument.DefaultSchedule, instrument.ScheduleV2, instrument.ScheduleV1)
 	return nil
 }

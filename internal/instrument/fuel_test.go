@@ -430,7 +430,7 @@ func TestMetadata(t *testing.T) {
 	if c == nil {
 		t.Fatal("no crowdrun section")
 	}
-	if got, want := string(c.Data), `{"version":1,"schedule":"v2","stack_limit":1000,"memory_cap_pages":100,"nan_canonicalization":true}`; got != want {
+	if got, want := string(c.Data), `{"version":1,"schedule":"v3","stack_limit":1000,"memory_cap_pages":100,"nan_canonicalization":true}`; got != want {
 		t.Errorf("metadata %s, want %s", got, want)
 	}
 	for _, name := range []string{FuelExport, MemLimitExport} {

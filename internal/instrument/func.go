@@ -484,7 +484,8 @@ const (
 )
 
 // canonNaN replaces a NaN result of op on top of the stack with the
-// canonical NaN: x == x ? x : canonical, lane-wise for vectors. Only results
+// canonical NaN: x >= x ? x : canonical for scalars (v1, v2: x != x ?
+// canonical : x), x == x lane-wise for vectors. Only results
 // of operations that may produce a NaN are canonicalised, so NaNs that come
 // from constants, memory or the host keep their bits, as in the original.
 func (w *fnWriter) canonNaN(op wasm.Opcode) {
@@ -494,17 +495,38 @@ func (w *fnWriter) canonNaN(op wasm.Opcode) {
 	}
 	switch results[0] {
 	case wasm.F32, wasm.F64:
-		// x != x ? canonical : x, as a branch: NaNs are rare, and a
-		// well-predicted branch keeps the compare off the value's
-		// dependency chain, where select would put it.
+		// A branch: NaNs are rare, and a well-predicted branch keeps the
+		// test off the value's dependency chain, where select (or a
+		// branch-free v128 bitselect) would put it.
 		t := w.local(results[0], 0)
-		ne, canon := wasm.OpF32Ne, wasm.F32Const(canonF32)
+		canon := wasm.F32Const(canonF32)
 		if results[0] == wasm.F64 {
-			ne, canon = wasm.OpF64Ne, wasm.F64Const(canonF64)
+			canon = wasm.F64Const(canonF64)
 		}
-		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(ne),
-			wasm.Block(wasm.OpIf, wasm.BlockOf(results[0])), canon,
-			wasm.Plain(wasm.OpElse), wasm.WithIndex(wasm.OpLocalGet, t),
+		if w.in.opts.Schedule == ScheduleV1 || w.in.opts.Schedule == ScheduleV2 {
+			// v1, v2: x != x ? canonical : x (their bytes stay as they were).
+			ne := wasm.OpF32Ne
+			if results[0] == wasm.F64 {
+				ne = wasm.OpF64Ne
+			}
+			w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(ne),
+				wasm.Block(wasm.OpIf, wasm.BlockOf(results[0])), canon,
+				wasm.Plain(wasm.OpElse), wasm.WithIndex(wasm.OpLocalGet, t),
+				wasm.Plain(wasm.OpEnd))
+			return
+		}
+		// v3: x >= x ? x : canonical, the same values: x >= x is false
+		// exactly when x is a NaN, and unlike x != x (unordered *or*
+		// unequal) it is one flags condition on x86, which V8 tests with
+		// one conditional jump instead of two (docs/fuel.md, "NaN
+		// canonicalisation").
+		ge := wasm.OpF32Ge
+		if results[0] == wasm.F64 {
+			ge = wasm.OpF64Ge
+		}
+		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(ge),
+			wasm.Block(wasm.OpIf, wasm.BlockOf(results[0])), wasm.WithIndex(wasm.OpLocalGet, t),
+			wasm.Plain(wasm.OpElse), canon,
 			wasm.Plain(wasm.OpEnd))
 	case wasm.V128:
 		var canon wasm.Instr

@@ -1,9 +1,14 @@
 package instrument
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/crowdrun/crowdrun/internal/wasm"
@@ -152,7 +157,7 @@ func TestScheduleV2SameCount(t *testing.T) {
 // TestScheduleV2Depth checks that v2 still stops runaway recursion at the
 // limit, and that unchecked calls made at the limit do not trap.
 func TestScheduleV2Depth(t *testing.T) {
-	for _, sched := range []string{ScheduleV1, ScheduleV2} {
+	for _, sched := range []string{ScheduleV1, ScheduleV2, ScheduleV3} {
 		ctx, rt := testHost(t)
 		opts := DefaultOptions()
 		opts.Schedule = sched
@@ -175,16 +180,91 @@ func TestScheduleV2Depth(t *testing.T) {
 
 func TestUnknownSchedule(t *testing.T) {
 	opts := DefaultOptions()
-	opts.Schedule = "v3"
+	opts.Schedule = "v4"
 	bin, err := os.ReadFile("testdata/v2.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = Instrument(bin, opts)
 	if !errors.Is(err, ErrOptions) {
-		t.Fatalf("schedule v3: %v, want ErrOptions", err)
+		t.Fatalf("schedule v4: %v, want ErrOptions", err)
 	}
-	if got := fmt.Sprint(err); got != `invalid instrumentation options: unknown fuel schedule "v3" (known: v1, v2)` {
+	if got := fmt.Sprint(err); got != `invalid instrumentation options: unknown fuel schedule "v4" (known: v1, v2, v3)` {
 		t.Errorf("error %q", got)
+	}
+}
+
+// TestScheduleBytesUnchanged: a checkpoint names the instrumented module by
+// hash, and resuming re-instruments the submitted module with the schedule
+// its run.json records, so v1 and v2 must keep giving exactly the bytes they
+// gave (these hashes are of crowdrun at commit 3e66389, before v3). A change
+// to what is emitted needs a new schedule.
+func TestScheduleBytesUnchanged(t *testing.T) {
+	golden := []struct{ path, schedule, sha string }{
+		{"testdata/fuel.wasm", ScheduleV1, "751ce4bdf928c38179a93c473b66a638d842028242a199388a5013e6b9bcba0c"},
+		{"testdata/fuel.wasm", ScheduleV2, "6e44fc478ff48c5c2f46e51cd112c10d6949c39981c99bcfd11905afe5a2ea85"},
+		{"../../examples/kernels/nbody.wasm", ScheduleV1, "5bba7bd7e55fa7e721cc4d3345391d45749f77c5bffc2457fccfb7c492def82f"},
+		{"../../examples/kernels/nbody.wasm", ScheduleV2, "702b7524f4f9c3c0c2c2123f9ef0dbbfbe4149e5f884c33069496cd63910284d"},
+		{"../../examples/kernels/simd.wasm", ScheduleV1, "e25e4b7545bb7e5a05909072191e6f6903e19ad29bc3cf30021098e0e888148d"},
+		{"../../examples/kernels/simd.wasm", ScheduleV2, "5b9de06385f6bd0bb9261498bb7121cd484600c36bd71b185fdb4ec20dcbf48e"},
+		{"../../examples/kernels/floats.wasm", ScheduleV1, "a6deebd6c19dbc6b99c630c0d69a4f746f65581ba6a54e42652ca5acb05ebcf7"},
+		{"../../examples/kernels/floats.wasm", ScheduleV2, "96d63e50be72eee601aca0bd19db55b0701e85b67000f54bb4638a497b7a3286"},
+	}
+	for _, g := range golden {
+		opts := DefaultOptions()
+		opts.Schedule = g.schedule
+		sum := sha256.Sum256(instrumentFile(t, g.path, opts))
+		if got := hex.EncodeToString(sum[:]); got != g.sha {
+			t.Errorf("%s under %s: sha256 %s, want %s", g.path, g.schedule, got, g.sha)
+		}
+	}
+}
+
+// TestScheduleV3OnlyNaNTest: v3 emits exactly what v2 emits but for the
+// test of the scalar NaN canonicalisation (x >= x ? x : canonical for
+// x != x ? canonical : x), and its metadata.
+func TestScheduleV3OnlyNaNTest(t *testing.T) {
+	for _, path := range []string{"testdata/fuel.wasm", "../../examples/kernels/nbody.wasm", "../../examples/kernels/simd.wasm", "../../examples/kernels/floats.wasm"} {
+		decode := func(schedule string) *wasm.Module {
+			opts := DefaultOptions()
+			opts.Schedule = schedule
+			m, err := binary.Decode(instrumentFile(t, path, opts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		v2, v3 := decode(ScheduleV2), decode(ScheduleV3)
+		rewritten := 0
+		for i := range v2.Funcs {
+			b := v2.Funcs[i].Body
+			for k := 0; k+6 < len(b); k++ {
+				ne, ge := b[k+2].Op, wasm.OpF64Ge
+				switch ne {
+				case wasm.OpF64Ne:
+				case wasm.OpF32Ne:
+					ge = wasm.OpF32Ge
+				default:
+					continue
+				}
+				if b[k].Op != wasm.OpLocalTee || b[k+1].Op != wasm.OpLocalGet || b[k+1].Index != b[k].Index ||
+					b[k+3].Op != wasm.OpIf || b[k+5].Op != wasm.OpElse || b[k+6].Op != wasm.OpLocalGet || b[k+6].Index != b[k].Index {
+					continue
+				}
+				b[k+2].Op = ge
+				b[k+4], b[k+6] = b[k+6], b[k+4]
+				rewritten++
+			}
+			if !reflect.DeepEqual(b, v3.Funcs[i].Body) {
+				t.Errorf("%s: function %d differs beyond the NaN test", path, i)
+			}
+		}
+		if path != "testdata/fuel.wasm" && rewritten == 0 {
+			t.Errorf("%s: no canonicalisation found", path)
+		}
+		v2.CustomSection(CustomSection).Data = []byte(strings.Replace(string(v2.CustomSection(CustomSection).Data), `"schedule":"v2"`, `"schedule":"v3"`, 1))
+		if !bytes.Equal(binary.Encode(v2), binary.Encode(v3)) {
+			t.Errorf("%s: v3 differs from v2 beyond the NaN test and the schedule's name", path)
+		}
 	}
 }

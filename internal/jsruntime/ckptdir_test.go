@@ -103,7 +103,7 @@ func TestCheckpointDirsGoAndNode(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(jdir, "run.json")); err != nil || json.Unmarshal(b, &cfg) != nil {
 		t.Fatalf("run.json: %v", err)
 	}
-	if cfg.Version != 2 || len(cfg.Module) != 64 || cfg.Instrumentation != (instrument.Metadata{Version: 1, Schedule: "v2", StackLimit: 500, MemoryCapPages: 256, CanonicalizeNaN: true}) {
+	if cfg.Version != 2 || len(cfg.Module) != 64 || cfg.Instrumentation != (instrument.Metadata{Version: 1, Schedule: instrument.DefaultSchedule, StackLimit: 500, MemoryCapPages: 256, CanonicalizeNaN: true}) {
 		t.Errorf("run.json: %+v", cfg)
 	}
 	gs, js := readSidecars(t, gdir), readSidecars(t, jdir)
