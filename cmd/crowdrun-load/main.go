@@ -49,7 +49,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,44 +193,12 @@ func rss(pid int) (uint64, error) {
 	return 0, fmt.Errorf("no VmRSS")
 }
 
-// procCPU is a process's CPU time (user and system) from /proc/PID/stat,
-// in clock ticks of 10 ms (USER_HZ is 100 on Linux).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command name, which is in parentheses.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
-}
-
-// selfCPU is this process's CPU time, user and system.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // taskOpts are the flags of tasks and stores.
 type taskOpts struct {
 	n, workers, slots int
 	fake              bool
 	module            string
 	maxError          float64
-	cpuProfile        string
 }
 
 func taskFlags(fs *flag.FlagSet) *taskOpts {
@@ -241,7 +208,6 @@ func taskFlags(fs *flag.FlagSet) *taskOpts {
 	fs.IntVar(&o.slots, "slots", 8, "slots per worker")
 	fs.BoolVar(&o.fake, "fake", false, "workers answer without running the module (and measure lease latency)")
 	fs.StringVar(&o.module, "module", "examples/echo.wasm", "the tiny module")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write this tool's CPU profile (its workers' side, from the first worker connection to the job's end) to FILE; the coordinator's: CROWDRUN_CPUPROFILE=FILE-%d in the environment")
 	fs.Float64Var(&o.maxError, "max-error", 1, "the job's max error: 1 measures dispatch alone; below 1 adds verification (audits, quorum partners)")
 	return o
 }
@@ -272,11 +238,6 @@ func tasksCmd(ctx context.Context, bin string, args []string) error {
 	fmt.Printf("submit: %d tasks accepted in %v (%.0f tasks/s)\n", o.n, r.submitted.Round(time.Millisecond), float64(o.n)/r.submitted.Seconds())
 	fmt.Printf("end to end, %s, %d workers × %d slots: %d tasks done in %v = %.0f tasks/s; lease latency p50 %s, p99 %s (%d leases); coordinator RSS %.1f MiB\n",
 		r.mode, o.workers, o.slots, r.done, r.elapsed.Round(time.Millisecond), r.rate(), fmtLat(r.p50), fmtLat(r.p99), r.leases, r.rssMiB)
-	if r.done > 0 {
-		fmt.Printf("CPU per task (first worker connection to the job's end): coordinator(s) %.0f µs, this tool %.0f µs, together %.0f µs (%.1f s + %.1f s)\n",
-			float64(r.coordCPU.Microseconds())/float64(r.done), float64(r.toolCPU.Microseconds())/float64(r.done),
-			float64((r.coordCPU+r.toolCPU).Microseconds())/float64(r.done), r.coordCPU.Seconds(), r.toolCPU.Seconds())
-	}
 	return nil
 }
 
@@ -502,9 +463,6 @@ type taskResult struct {
 	p50, p99           time.Duration
 	leases             int
 	rssMiB             float64
-	// CPU time from the first worker connection until the job ended (or
-	// the poll that saw it end): the coordinators', and this process's.
-	coordCPU, toolCPU time.Duration
 }
 
 func (r *taskResult) rate() float64 { return float64(r.done) / r.elapsed.Seconds() }
@@ -542,26 +500,6 @@ func runTasks(ctx context.Context, cl *cluster, o *taskOpts) (*taskResult, error
 		defer eng.Close(context.Background())
 	}
 	lat := &latencies{want: int64(o.n), allSent: make(chan struct{})}
-	coordCPU := func() time.Duration {
-		var d time.Duration
-		for _, s := range cl.servers {
-			c, _ := procCPU(s.cmd.Process.Pid)
-			d += c
-		}
-		return d
-	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	c0, s0 := coordCPU(), selfCPU()
 	t1 := time.Now()
 	for i := 0; i < o.workers; i++ {
 		wg.Add(1)
@@ -607,7 +545,6 @@ func runTasks(ctx context.Context, cl *cluster, o *taskOpts) (*taskResult, error
 		case <-ctx.Done():
 		}
 	}
-	r.coordCPU, r.toolCPU = coordCPU()-c0, selfCPU()-s0
 	r.elapsed = time.Since(t1)
 	if j != nil && j.FinishedAt != nil && j.FinishedAt.After(t1) {
 		r.elapsed = j.FinishedAt.Sub(t1)

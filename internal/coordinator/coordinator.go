@@ -106,13 +106,10 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.dash = newDashHub(c)
 	c.reruns = newReruns(c)
 	// The verifier's slots bound the re-runs under way; the in-process
-	// ones are bounded again, by slots and CPU, in reruns. Evidence is
-	// read in groups on either store: on PostgreSQL a group is one round
-	// trip, on SQLite one read transaction whose tasks share the reader's
-	// page cache (docs/coordinator-speed.md).
+	// ones are bounded again, by slots and CPU, in reruns.
 	c.verifier = verify.New(verify.Config{Store: c.store, Rerun: c.reruns.run, Logger: c.cfg.Logger, Now: c.cfg.Now,
 		Revoke: c.revoke, Wake: c.wake, Settled: c.settled, TrustedSlots: c.cfg.TrustedSlots + maxRemoteReruns, Rand: c.cfg.Rand, MinAudit: c.cfg.MinAudit,
-		Eligible: c.eligible, StrandedAfter: c.cfg.StrandedAfter, GroupEvidence: true})
+		Eligible: c.eligible, StrandedAfter: c.cfg.StrandedAfter, GroupEvidence: c.cfg.Shared})
 	if c.engine == nil {
 		eng, err := sandbox.NewEngine(ctx)
 		if err != nil {

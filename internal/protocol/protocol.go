@@ -424,83 +424,12 @@ func Decode(b []byte) (Message, error) {
 	if len(b) > MaxMessage {
 		return nil, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("message of %d bytes exceeds the limit of %d", len(b), MaxMessage)}
 	}
-	if m := decodeFast(b); m != nil {
-		return m, nil
-	}
-	return decodeSlow(b)
-}
-
-// decodeSlow is Decode of any message: its header first, then the message
-// of the header's type.
-func decodeSlow(b []byte) (Message, error) {
 	var h Header
 	if err := json.Unmarshal(b, &h); err != nil {
 		return nil, bad("not a JSON message object: %v", err)
 	}
-	m := newMessage(h.Type)
-	if m == nil {
-		if h.Type == "" {
-			return nil, bad(`message has no "type"`)
-		}
-		return nil, bad("unknown message type %q", clip(h.Type))
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	if err := d.Decode(m); err != nil {
-		return nil, bad("%s: %v", h.Type, err)
-	}
-	if d.More() {
-		return nil, bad("trailing data after the message")
-	}
-	if h.ID == 0 {
-		return nil, bad(`%s: "id" must be a positive integer`, h.Type)
-	}
-	if err := validate(m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// typePrefix is how every message this package encodes begins (Header is
-// the first field of each, Type its first).
-const typePrefix = `{"type":"`
-
-// decodeFast is Decode for a message that begins with its type, as
-// Encode's do: one pass of the JSON decoder into the message of that type,
-// where Decode reads the header first and then the message. nil: not such
-// a message, or not a valid one (Decode then reads it the long way and
-// says why). It returns exactly what the long way would: the message is
-// decoded by the same rules from the same bytes, and only kept if the type
-// it holds once decoded (the last "type" key, matched as the decoder
-// matches keys) is the one its prefix named.
-func decodeFast(b []byte) Message {
-	if !bytes.HasPrefix(b, []byte(typePrefix)) {
-		return nil
-	}
-	rest := b[len(typePrefix):]
-	end := bytes.IndexByte(rest, '"')
-	if end <= 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
-		return nil
-	}
-	m := newMessage(string(rest[:end]))
-	if m == nil {
-		return nil
-	}
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil
-	}
-	if h := m.header(); h.Type != string(rest[:end]) || h.ID == 0 {
-		return nil
-	}
-	if validate(m) != nil {
-		return nil
-	}
-	return m
-}
-
-// newMessage is a new message of type t (nil: no such type).
-func newMessage(t string) Message {
 	var m Message
-	switch t {
+	switch h.Type {
 	case TypeHello:
 		m = &Hello{}
 	case TypeWelcome:
@@ -533,8 +462,25 @@ func newMessage(t string) Message {
 		m = &Rerun{}
 	case TypeRerunResult:
 		m = &RerunResult{}
+	case "":
+		return nil, bad(`message has no "type"`)
+	default:
+		return nil, bad("unknown message type %q", clip(h.Type))
 	}
-	return m
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(m); err != nil {
+		return nil, bad("%s: %v", h.Type, err)
+	}
+	if d.More() {
+		return nil, bad("trailing data after the message")
+	}
+	if h.ID == 0 {
+		return nil, bad(`%s: "id" must be a positive integer`, h.Type)
+	}
+	if err := validate(m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func clip(s string) string {

@@ -54,17 +54,13 @@ const (
 	qSegment        = `INSERT INTO segments(replica_id, job_id, seq, state, worker, account, session_id, resume_seq, fuel_start, fuel_end, fuel_reached, started_at, finished_at) VALUES(?,?,?,'done',?,?,?,?,?,?,?,?,?)`
 	// Settling a task (TaskSettle) is on the hot path too: once per task.
 	// The task settles only if pending, numbered with its job's next
-	// result, after those its job's earlier settlements in the same batch
-	// took (?13: a JSON object, "j" + job ID → how many; qJobSettled moves
-	// the job's counter on once per batch), and says which job and how
-	// many replicas were still running.
+	// result (qJobSettled then moves the counter on to that number), and
+	// says which job and how many replicas were still running.
 	qTaskSettled = `UPDATE tasks SET state = ?, status = ?, exit_code = ?, message = ?, stdout_hash = ?, stderr_hash = ?, fuel = ?, finished_at = ?,
-			result_seq = (SELECT j.results_numbered + 1 FROM jobs j WHERE j.id = tasks.job_id) + coalesce(json_extract(?13, '$.j' || tasks.job_id), 0),
-			verification = ?9, verified_by = ?10, note = ?11
-		WHERE id = ?12 AND state = 'pending'
+			result_seq = (SELECT j.results_numbered + 1 FROM jobs j WHERE j.id = tasks.job_id), verification = ?, verified_by = ?, note = ?
+		WHERE id = ? AND state = 'pending'
 		RETURNING job_id, (SELECT count(*) FROM replicas r WHERE r.task_id = tasks.id AND r.state IN ('queued','leased'))`
-	qJobSettled = `UPDATE jobs SET tasks_finished = tasks_finished + ?1, results_numbered = results_numbered + ?1, tasks_disputed = tasks_disputed + ?2, fuel_done = fuel_done + ?3
-		WHERE id = ?4 RETURNING tasks_finished, task_count`
+	qJobSettled = `UPDATE jobs SET tasks_finished = tasks_finished + 1, results_numbered = results_numbered + 1, tasks_disputed = tasks_disputed + ?, fuel_done = fuel_done + ? WHERE id = ? RETURNING tasks_finished, task_count`
 	// The session must be open and its account not banned.
 	qSessionOpen = `SELECT (SELECT count(*) FROM sessions WHERE id = ? AND ended_at IS NULL), (SELECT count(*) FROM accounts WHERE id = ? AND banned_at IS NOT NULL)`
 	qQueued      = `
@@ -129,7 +125,7 @@ func idList(ids []int64) string {
 func (db *DB) prepare(ctx context.Context) error {
 	db.stmts = map[string]*sql.Stmt{}
 	for _, q := range []string{qPutBlob, qReplicaByLease, qReplicaDone, qSegment, qJobSettled, qTaskSettled, qLeaseReplica, qSessionOpen, qQueued,
-		qLedgerInsert, qAccountAdd, qLeaseFresh, qTaskGrid, qReplicaDoneFresh, qReplicasDoneBatch, qPutBlobs, qSegmentsDone} {
+		qLedgerInsert, qAccountAdd, qLeaseFresh, qTaskGrid, qReplicaDoneFresh} {
 		st, err := db.w.PrepareContext(ctx, q)
 		if err != nil {
 			return interpretError(err)
@@ -889,17 +885,7 @@ func (db *DB) ReplicaComplete(ctx context.Context, p *store.ReplicaCompleteParam
 	now := ms(p.Now)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		ctx := quick(ctx)
-		taken := make([]bool, len(p.Results))
-		if len(p.Results) >= completeBatchMin {
-			var err error
-			if taken, err = db.completeBatch(ctx, tx, p.Results, now, out); err != nil {
-				return err
-			}
-		}
 		for i := range p.Results {
-			if taken[i] {
-				continue
-			}
 			o, err := db.complete(ctx, tx, &p.Results[i], now)
 			if err != nil {
 				return err

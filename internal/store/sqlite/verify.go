@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/crowdrun/crowdrun/internal/store"
@@ -18,7 +17,7 @@ import (
 
 // readQueries are the statements prepared on the readers' pool
 // (DB.rstmts): TaskEvidence's, AccountGet's and the dispatcher's.
-var readQueries = append(evidenceQueries[:], qEvidenceOne, qEvidenceMany, qAccountGet, qAnyVerifying, qCountQueued)
+var readQueries = append(evidenceQueries[:], qEvidenceOne, qAccountGet, qAnyVerifying, qCountQueued)
 
 // A task's evidence: the task with its job and whether it has checkpoints
 // (evTaskJob), and each replica with the accounts of its ended segments
@@ -58,12 +57,6 @@ const qEvidenceOne = `SELECT ` + evTaskJob + `, r.id IS NOT NULL, ` + evReplica 
 	FROM tasks t JOIN jobs j ON j.id = t.job_id LEFT JOIN replicas r ON r.task_id = t.id LEFT JOIN accounts a ON a.id = r.account
 	WHERE t.id = ? ORDER BY r.id`
 
-// qEvidenceMany is qEvidenceOne for many tasks (?: a JSON array of IDs),
-// each task's rows together.
-const qEvidenceMany = `SELECT ` + evTaskJob + `, r.id IS NOT NULL, ` + evReplica + `
-	FROM tasks t JOIN jobs j ON j.id = t.job_id LEFT JOIN replicas r ON r.task_id = t.id LEFT JOIN accounts a ON a.id = r.account
-	WHERE t.id IN (SELECT value FROM json_each(?)) ORDER BY t.id, r.id`
-
 // scanFunc is a function as a row scanner.
 type scanFunc func(dest ...any) error
 
@@ -86,12 +79,8 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	if len(ids) == 0 {
 		return out, nil
 	}
-	one, err := db.rstmt(ctx, qEvidenceOne)
-	if err != nil {
-		return nil, err
-	}
 	if len(ids) == 1 {
-		ev, ok, err := evidenceOne(quick(ctx), one, ids[0])
+		ev, ok, err := db.evidenceOne(quick(ctx), ids[0])
 		if errors.Is(err, store.ErrNotFound) {
 			return out, nil
 		}
@@ -109,47 +98,20 @@ func (db *DB) TaskEvidenceBatch(ctx context.Context, ids []int64) ([]*store.Task
 	}
 	defer tx.Rollback()
 	ctx = quick(ctx)
-	// Every task in one statement (qEvidenceMany); one it cannot give
-	// whole by evidenceQueries, as before; all of them prepared once
-	// (DB.rst). In one read transaction the tasks share one snapshot and
-	// the connection's page cache: SQLite drops a reader's cache at the
-	// start of any read transaction that finds the database changed, so
-	// tasks read one statement at a time each read every page again.
-	many, err := db.rst(ctx, tx, qEvidenceMany)
-	if err != nil {
-		return nil, err
+	// Its statements, prepared once (DB.rst).
+	var sts [len(evidenceQueries)]*sql.Stmt
+	for i, q := range evidenceQueries {
+		if sts[i], err = db.rst(ctx, tx, q); err != nil {
+			return nil, err
+		}
 	}
-	rows, err := many.QueryContext(ctx, idList(ids))
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	whole, err := evidenceRows(rows)
-	if err != nil {
-		return nil, err
-	}
-	var sts *[len(evidenceQueries)]*sql.Stmt
 	read := map[int64]*store.TaskEvidence{}
 	for i, id := range ids {
 		if ev, ok := read[id]; ok {
 			out[i] = ev
 			continue
 		}
-		ev, found := whole[id]
-		if !found {
-			read[id] = nil // no such task
-			continue
-		}
-		if ev == nil {
-			if sts == nil {
-				sts = new([len(evidenceQueries)]*sql.Stmt)
-				for i, q := range evidenceQueries {
-					if sts[i], err = db.rst(ctx, tx, q); err != nil {
-						return nil, err
-					}
-				}
-			}
-			ev, err = evidence(ctx, sts, id)
-		}
+		ev, err := evidence(ctx, &sts, id)
 		if errors.Is(err, store.ErrNotFound) {
 			ev, err = nil, nil
 		}
@@ -226,76 +188,37 @@ func addAccount(r *store.ReplicaInfo, a string) {
 	}
 }
 
-// evidenceOne reads a task's evidence with st, qEvidenceOne: ok is false,
-// with nothing read, for a task it cannot read whole (checkpoints, or
-// accounts other than its replicas').
-func evidenceOne(ctx context.Context, st *sql.Stmt, taskID int64) (*store.TaskEvidence, bool, error) {
+// evidenceOne reads a task's evidence with qEvidenceOne: ok is false, with
+// nothing read, for a task it cannot read whole (checkpoints, or accounts
+// other than its replicas').
+func (db *DB) evidenceOne(ctx context.Context, taskID int64) (*store.TaskEvidence, bool, error) {
+	st, err := db.rstmt(ctx, qEvidenceOne)
+	if err != nil {
+		return nil, false, err
+	}
 	rows, err := st.QueryContext(ctx, taskID)
 	if err != nil {
 		return nil, false, interpretError(err)
 	}
-	evs, err := evidenceRows(rows)
-	if err != nil {
-		return nil, false, err
-	}
-	ev, found := evs[taskID]
-	if !found {
-		return nil, false, store.ErrNotFound
-	}
-	return ev, ev != nil, nil
-}
-
-// evidenceRows reads the rows of qEvidenceOne or qEvidenceMany (a task's
-// rows together, in order of replica) and closes them: each task found,
-// with its evidence, or nil for a task they cannot give whole
-// (checkpoints, or accounts other than its replicas').
-func evidenceRows(rows *sql.Rows) (map[int64]*store.TaskEvidence, error) {
 	defer rows.Close()
-	out := map[int64]*store.TaskEvidence{}
-	var ev *store.TaskEvidence // the task being read; nil: not whole
-	var cur int64
-	started := false
-	done := func() {
-		if ev == nil {
-			return
-		}
-		for _, a := range ev.AccountNames() {
-			if _, ok := ev.Accounts[a]; !ok {
-				out[cur] = nil // an account no replica holds: read it in the transaction
-				return
-			}
-		}
-		ev.CompleteAccounts()
-		out[cur] = ev
-	}
+	ev := &store.TaskEvidence{Accounts: map[string]*store.Account{}}
+	found := false
+	var hasCheckpoints bool
 	for rows.Next() {
-		var row store.TaskEvidence // the task and job, the same on every row of the task
-		var present, hasCheckpoints bool
+		var row store.TaskEvidence // the task and job, the same on every row
+		var present bool
 		r, acc, segAccounts, err := scanReplica(scanFunc(func(rd ...any) error {
 			return scanTaskJob(rows, &row, &hasCheckpoints, append([]any{&present}, rd...)...)
 		}))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		if !started || row.Task.ID != cur {
-			if started {
-				done()
-			}
-			if _, seen := out[row.Task.ID]; seen {
-				return nil, fmt.Errorf("sqlite: the evidence of task %d in rows apart", row.Task.ID)
-			}
-			started = true
-			cur = row.Task.ID
-			out[cur] = nil
-			ev = &store.TaskEvidence{Accounts: map[string]*store.Account{}}
+		if !found {
+			found = true
 			ev.Task, ev.Job, ev.Grid = row.Task, row.Job, row.Grid
 		}
-		if ev == nil {
-			continue // not whole: its rows are skipped
-		}
 		if hasCheckpoints {
-			ev = nil
-			continue
+			return nil, false, nil
 		}
 		if !present {
 			continue
@@ -306,12 +229,18 @@ func evidenceRows(rows *sql.Rows) (map[int64]*store.TaskEvidence, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, interpretError(err)
+		return nil, false, interpretError(err)
 	}
-	if started {
-		done()
+	if !found {
+		return nil, false, store.ErrNotFound
 	}
-	return out, nil
+	for _, a := range ev.AccountNames() {
+		if _, ok := ev.Accounts[a]; !ok {
+			return nil, false, nil // an account no replica holds: read it in the transaction
+		}
+	}
+	ev.CompleteAccounts()
+	return ev, true, nil
 }
 
 // evidence reads one task's evidence with sts, evidenceQueries bound to
@@ -580,19 +509,11 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		ctx := quick(ctx)
-		for i := range out {
-			out[i].Settled = nil
-		}
-		// Each job's row is updated once, after its tasks: its counters
-		// move on by the batch's settlements of it, and the last of them
-		// finishes the job if it was its last task.
-		var jobs []*jobSettled
-		byJob := map[int64]*jobSettled{}
 		for i, p := range ps {
 			if invalid[i] != nil {
 				continue
 			}
-			st, err := db.settle(ctx, tx, p, settledSoFar(jobs))
+			st, err := db.settle(ctx, tx, p)
 			if errors.Is(err, store.ErrTaskSettled) || errors.Is(err, store.ErrNotFound) {
 				out[i].Err = err
 				continue
@@ -601,34 +522,6 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 				return err
 			}
 			out[i].Settled = st
-			j := byJob[st.JobID]
-			if j == nil {
-				j = &jobSettled{id: st.JobID}
-				byJob[st.JobID] = j
-				jobs = append(jobs, j)
-			}
-			j.n++
-			j.last = i
-			if p.State == store.TaskDisputed {
-				j.disputed++
-			} else {
-				j.fuel += int64(min(p.Result.Fuel, 1<<62))
-			}
-		}
-		for _, j := range jobs {
-			var finished, total int64
-			if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, j.n, j.disputed, j.fuel, j.id).Scan(&finished, &total); err != nil {
-				return interpretError(err)
-			}
-			if finished < total {
-				continue
-			}
-			res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running'`, ms(ps[j.last].Now), j.id)
-			if err != nil {
-				return interpretError(err)
-			}
-			k, _ := res.RowsAffected()
-			out[j.last].Settled.JobFinished = k == 1
 		}
 		return nil
 	})
@@ -638,42 +531,16 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 	return out, nil
 }
 
-// jobSettled is what one batch of settlements (TaskSettleBatch) did to a
-// job: n tasks settled, disputed of them, fuel done by the others; last,
-// the index of its last settlement.
-type jobSettled struct {
-	id                int64
-	n, disputed, fuel int64
-	last              int
-}
-
-// settledSoFar is qTaskSettled's ?13: how many tasks of each job the
-// batch settled before this one.
-func settledSoFar(jobs []*jobSettled) string {
-	if len(jobs) == 0 {
-		return "{}"
-	}
-	b := []byte{'{'}
-	for i, j := range jobs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `"j`...)
-		b = strconv.AppendInt(b, j.id, 10)
-		b = append(b, `":`...)
-		b = strconv.AppendInt(b, j.n, 10)
-	}
-	return string(append(b, '}'))
-}
-
 // settle is one settlement of TaskSettleBatch, in its transaction: it
-// returns ErrTaskSettled or ErrNotFound before it writes anything. Its
-// job's row is TaskSettleBatch's to update; before, is how many results
-// of each job the batch numbered before this one (settledSoFar).
-func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams, before string) (*store.TaskSettled, error) {
+// returns ErrTaskSettled or ErrNotFound before it writes anything.
+func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams) (*store.TaskSettled, error) {
 	out := &store.TaskSettled{}
 	now := ms(p.Now)
 	fuel := int64(min(p.Result.Fuel, 1<<62))
+	disputed, fuelDone := 0, fuel
+	if p.State == store.TaskDisputed {
+		disputed, fuelDone = 1, 0
+	}
 	var by any
 	if len(p.VerifiedBy) > 0 {
 		by = jsonText(p.VerifiedBy)
@@ -683,7 +550,7 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams,
 	r := p.Result
 	var running int
 	err := db.st(ctx, tx, qTaskSettled).QueryRowContext(ctx, p.State, r.Status, r.ExitCode, r.Message, r.StdoutHash, r.StderrHash, fuel, now,
-		p.Verification, by, p.Note, p.TaskID, before).Scan(&out.JobID, &running)
+		p.Verification, by, p.Note, p.TaskID).Scan(&out.JobID, &running)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Nothing written: no such task, or not pending.
 		var state string
@@ -693,6 +560,10 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams,
 		return nil, fmt.Errorf("%w: task %d is %s", store.ErrTaskSettled, p.TaskID, state)
 	}
 	if err != nil {
+		return nil, interpretError(err)
+	}
+	var finished, total int64
+	if err := db.st(ctx, tx, qJobSettled).QueryRowContext(ctx, disputed, fuelDone, out.JobID).Scan(&finished, &total); err != nil {
 		return nil, interpretError(err)
 	}
 	if running > 0 {
@@ -709,6 +580,15 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, p *store.TaskSettleParams,
 	if err := db.addAccounts(ctx, tx, p.Accounts, now); err != nil {
 		return nil, err
 	}
+	if finished < total {
+		return out, nil
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'running'`, now, out.JobID)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	k, _ := res.RowsAffected()
+	out.JobFinished = k == 1
 	return out, nil
 }
 
