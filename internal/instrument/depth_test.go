@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 
 	"github.com/crowdrun/crowdrun/internal/wasm"
 	"github.com/crowdrun/crowdrun/internal/wasm/binary"
@@ -56,15 +55,7 @@ func TestDepthHeavyFrames(t *testing.T) {
 		}
 		for _, cfg := range []wazero.RuntimeConfig{wazero.NewRuntimeConfigInterpreter(), wazero.NewRuntimeConfigCompiler()} {
 			rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-			_, err := rt.NewHostModuleBuilder(HostModule).
-				NewFunctionBuilder().WithFunc(func(ctx context.Context, mod api.Module) {
-				mod.ExportedGlobal(FuelExport).(api.MutableGlobal).Set(1 << 40)
-			}).Export(OutOfFuelName).
-				NewFunctionBuilder().WithFunc(func(uint32) { panic(errDepthTrap) }).Export(TrapName).
-				Instantiate(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			refillingHost(t, ctx, rt, errDepthTrap)
 			mod, err := rt.Instantiate(ctx, bin)
 			if err != nil {
 				t.Fatal(err)

@@ -87,6 +87,21 @@ func testHost(t testing.TB) (context.Context, wazero.Runtime) {
 	return ctx, rt
 }
 
+// refillingHost instantiates crowdrun's host module in rt: out_of_fuel
+// refills the fuel, and the trap function panics with trap.
+func refillingHost(t testing.TB, ctx context.Context, rt wazero.Runtime, trap any) {
+	t.Helper()
+	_, err := rt.NewHostModuleBuilder(HostModule).
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, mod api.Module) {
+		mod.ExportedGlobal(FuelExport).(api.MutableGlobal).Set(1 << 40)
+	}).Export(OutOfFuelName).
+		NewFunctionBuilder().WithFunc(func(uint32) { panic(trap) }).Export(TrapName).
+		Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func instrumentFile(t testing.TB, path string, opts Options) []byte {
 	bin, err := os.ReadFile(path)
 	if err != nil {

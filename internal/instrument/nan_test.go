@@ -117,15 +117,7 @@ func testCanonNaNSequence(t *testing.T, schedule string, bin []byte) {
 	for _, cfg := range []wazero.RuntimeConfig{wazero.NewRuntimeConfigInterpreter(), wazero.NewRuntimeConfigCompiler()} {
 		rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 		defer rt.Close(ctx)
-		_, err := rt.NewHostModuleBuilder(HostModule).
-			NewFunctionBuilder().WithFunc(func(ctx context.Context, mod api.Module) {
-			mod.ExportedGlobal(FuelExport).(api.MutableGlobal).Set(1 << 40)
-		}).Export(OutOfFuelName).
-			NewFunctionBuilder().WithFunc(func(uint32) { panic("trap") }).Export(TrapName).
-			Instantiate(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		refillingHost(t, ctx, rt, "trap")
 		mod, err := rt.Instantiate(ctx, bin)
 		if err != nil {
 			t.Fatal(err)
