@@ -499,34 +499,24 @@ func (w *fnWriter) canonNaN(op wasm.Opcode) {
 		// test off the value's dependency chain, where select (or a
 		// branch-free v128 bitselect) would put it.
 		t := w.local(results[0], 0)
-		canon := wasm.F32Const(canonF32)
+		ge, ne, canon := wasm.OpF32Ge, wasm.OpF32Ne, wasm.F32Const(canonF32)
 		if results[0] == wasm.F64 {
-			canon = wasm.F64Const(canonF64)
+			ge, ne, canon = wasm.OpF64Ge, wasm.OpF64Ne, wasm.F64Const(canonF64)
 		}
-		if w.in.opts.Schedule == ScheduleV1 || w.in.opts.Schedule == ScheduleV2 {
-			// v1, v2: x != x ? canonical : x (their bytes stay as they were).
-			ne := wasm.OpF32Ne
-			if results[0] == wasm.F64 {
-				ne = wasm.OpF64Ne
-			}
-			w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(ne),
-				wasm.Block(wasm.OpIf, wasm.BlockOf(results[0])), canon,
-				wasm.Plain(wasm.OpElse), wasm.WithIndex(wasm.OpLocalGet, t),
-				wasm.Plain(wasm.OpEnd))
-			return
-		}
+		get := wasm.WithIndex(wasm.OpLocalGet, t)
 		// v3: x >= x ? x : canonical, the same values: x >= x is false
 		// exactly when x is a NaN, and unlike x != x (unordered *or*
 		// unequal) it is one flags condition on x86, which V8 tests with
 		// one conditional jump instead of two (docs/fuel.md, "NaN
 		// canonicalisation").
-		ge := wasm.OpF32Ge
-		if results[0] == wasm.F64 {
-			ge = wasm.OpF64Ge
+		test, then, els := ge, get, canon
+		if w.in.opts.Schedule == ScheduleV1 || w.in.opts.Schedule == ScheduleV2 {
+			// v1, v2: x != x ? canonical : x (their bytes stay as they were).
+			test, then, els = ne, canon, get
 		}
-		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), wasm.WithIndex(wasm.OpLocalGet, t), wasm.Plain(ge),
-			wasm.Block(wasm.OpIf, wasm.BlockOf(results[0])), wasm.WithIndex(wasm.OpLocalGet, t),
-			wasm.Plain(wasm.OpElse), canon,
+		w.emit(wasm.WithIndex(wasm.OpLocalTee, t), get, wasm.Plain(test),
+			wasm.Block(wasm.OpIf, wasm.BlockOf(results[0])), then,
+			wasm.Plain(wasm.OpElse), els,
 			wasm.Plain(wasm.OpEnd))
 	case wasm.V128:
 		var canon wasm.Instr
