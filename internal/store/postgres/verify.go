@@ -439,16 +439,10 @@ func (db *DB) TaskSettleBatch(ctx context.Context, ps []*store.TaskSettleParams)
 	// (55P03) instead of waiting with the task held: it is rolled back and
 	// run again in the lock order. Holding the tasks, this one waits for
 	// nothing but the jobs' rows, which it takes last either way.
-	fast := true
-	var err error
-	for {
-		err = db.settle(ctx, ps, ids, invalid, out, fast)
-		var pe *pgconn.PgError
-		if fast && errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available
-			fast = false
-			continue
-		}
-		break
+	err := db.settle(ctx, ps, ids, invalid, out, true)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available
+		err = db.settle(ctx, ps, ids, invalid, out, false)
 	}
 	if err != nil {
 		return nil, err
